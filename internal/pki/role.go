@@ -1,0 +1,95 @@
+package pki
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Role is what a certificate holder is allowed to do. It is carried in the
+// certificate as the single Subject OU value, the way Docker Swarm marks
+// node roles (OU=swarm-manager), so servers can authorize from the verified
+// chain alone without a lookup.
+type Role string
+
+const (
+	// RoleInfra is an Airlock infrastructure node; it both serves and calls.
+	RoleInfra Role = "infra"
+	// RoleAdmin is a human operator's client.
+	RoleAdmin Role = "admin"
+	// RoleProvision is held by the provisioning service, which also serves.
+	RoleProvision Role = "provision"
+	// RoleAgent is a per-session browser agent: the least trusted role.
+	RoleAgent Role = "agent"
+)
+
+// allRoles is a function rather than a package variable so no caller can
+// change the set of valid roles at run time. The order keeps error messages
+// stable.
+func allRoles() []Role {
+	return []Role{RoleInfra, RoleAdmin, RoleProvision, RoleAgent}
+}
+
+// ParseRole converts s into a Role, rejecting anything that is not one of
+// the defined roles so that typos never mint a certificate with no power
+// (or, worse, one a future role name would accidentally match).
+func ParseRole(s string) (Role, error) {
+	for _, r := range allRoles() {
+		if s == string(r) {
+			return r, nil
+		}
+	}
+	return "", fmt.Errorf("unknown role %q (valid roles: %s)", s, roleList(allRoles()))
+}
+
+// DefaultTTL is the certificate lifetime used when a request leaves TTL at
+// zero. Client roles are kept short because revocation is not implemented:
+// expiry is the only way a stolen certificate stops working. Provisioning
+// certificates live longer because they bootstrap hosts that may be slow to
+// come up. It returns 0 for an unknown role.
+func (r Role) DefaultTTL() time.Duration {
+	switch r {
+	case RoleAdmin:
+		return 8 * time.Hour
+	case RoleInfra:
+		return 24 * time.Hour
+	case RoleAgent:
+		return time.Hour
+	case RoleProvision:
+		return 72 * time.Hour
+	}
+	return 0
+}
+
+// RoleOf returns the role carried by cert. Exactly one OU is required: a
+// certificate with several could otherwise be read differently by different
+// checks, so it is treated as carrying no role at all.
+func RoleOf(cert *x509.Certificate) (Role, error) {
+	if cert == nil {
+		return "", errors.New("role of certificate: no certificate")
+	}
+	ous := cert.Subject.OrganizationalUnit
+	switch len(ous) {
+	case 0:
+		return "", fmt.Errorf("role of certificate %q: no role (subject has no OU)", cert.Subject.CommonName)
+	case 1:
+	default:
+		return "", fmt.Errorf("role of certificate %q: ambiguous role (subject has %d OUs %q, want exactly one)",
+			cert.Subject.CommonName, len(ous), ous)
+	}
+	r, err := ParseRole(ous[0])
+	if err != nil {
+		return "", fmt.Errorf("role of certificate %q: %w", cert.Subject.CommonName, err)
+	}
+	return r, nil
+}
+
+func roleList(rs []Role) string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ", ")
+}
