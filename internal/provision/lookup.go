@@ -1,0 +1,95 @@
+package provision
+
+import (
+	"context"
+	"regexp"
+	"sync"
+
+	"github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/client"
+
+	"github.com/airlock-rbi/airlock/internal/dockerpolicy"
+)
+
+// socketLookup answers the policy's questions from the local daemon.
+type socketLookup struct {
+	docker *client.Client
+
+	// mu guards owned: full container IDs already seen to carry the managed
+	// label. Labels are immutable and IDs never reused, so a positive answer
+	// for a full ID stays true; names are always asked again, since a name
+	// can be taken by another container once its owner is removed.
+	mu    sync.Mutex
+	owned map[string]bool
+}
+
+var _ dockerpolicy.Lookup = (*socketLookup)(nil)
+
+var fullID = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+const maxOwnedCache = 65536
+
+func newSocketLookup(docker *client.Client) *socketLookup {
+	return &socketLookup{docker: docker, owned: map[string]bool{}}
+}
+
+func (l *socketLookup) ImageID(ctx context.Context, ref string) (string, error) {
+	img, err := l.docker.ImageInspect(ctx, ref)
+	if errdefs.IsNotFound(err) || errdefs.IsInvalidArgument(err) {
+		return "", dockerpolicy.ErrNotFound
+	}
+	if err != nil {
+		return "", err
+	}
+	return img.ID, nil
+}
+
+func (l *socketLookup) ContainerID(ctx context.Context, ref string) (string, error) {
+	if fullID.MatchString(ref) {
+		l.mu.Lock()
+		ok := l.owned[ref]
+		l.mu.Unlock()
+		if ok {
+			return ref, nil
+		}
+	}
+	c, err := l.docker.ContainerInspect(ctx, ref)
+	if errdefs.IsNotFound(err) || errdefs.IsInvalidArgument(err) {
+		return "", dockerpolicy.ErrNotFound
+	}
+	if err != nil {
+		return "", err
+	}
+	if c.Config == nil || c.Config.Labels[dockerpolicy.LabelManaged] != "true" {
+		return "", dockerpolicy.ErrNotFound
+	}
+	l.mu.Lock()
+	if len(l.owned) >= maxOwnedCache {
+		clear(l.owned)
+	}
+	l.owned[c.ID] = true
+	l.mu.Unlock()
+	return c.ID, nil
+}
+
+// forget drops a removed container from the cache.
+func (l *socketLookup) forget(id string) {
+	l.mu.Lock()
+	delete(l.owned, id)
+	l.mu.Unlock()
+}
+
+func (l *socketLookup) NetworkID(ctx context.Context, ref string) (string, error) {
+	n, err := l.docker.NetworkInspect(ctx, ref, network.InspectOptions{})
+	if errdefs.IsNotFound(err) || errdefs.IsInvalidArgument(err) {
+		return "", dockerpolicy.ErrNotFound
+	}
+	if err != nil {
+		return "", err
+	}
+	if n.Labels[dockerpolicy.LabelManaged] != "true" {
+		return "", dockerpolicy.ErrNotFound
+	}
+	return n.ID, nil
+}
