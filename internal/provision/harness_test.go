@@ -1,0 +1,136 @@
+package provision
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/client"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/airlock-rbi/airlock/internal/dockerpolicy"
+	"github.com/airlock-rbi/airlock/internal/dockertest"
+	"github.com/airlock-rbi/airlock/internal/pki"
+)
+
+// harness is a provision node on loopback in front of the real dockerd,
+// with a CA, an admin client certificate and the stock docker CLI.
+type harness struct {
+	ca        *pki.CA
+	dir       string
+	addr      string
+	adminDir  string
+	socket    *client.Client
+	node      *Node
+	reg       *prometheus.Registry
+	dockerCfg string
+}
+
+func startNode(t *testing.T) *harness {
+	t.Helper()
+	socket := dockertest.Client(t)
+	image := dockertest.Image(t, socket)
+	dir := t.TempDir()
+	ca, err := pki.InitCA(filepath.Join(dir, "ca"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{ca: ca, dir: dir, socket: socket, adminDir: filepath.Join(dir, "admin"), dockerCfg: filepath.Join(dir, "docker-config")}
+	h.issue(t, pki.IssueRequest{Role: pki.RoleProvision, Name: "127.0.0.1"}, filepath.Join(dir, "node"))
+	h.issue(t, pki.IssueRequest{Role: pki.RoleAdmin, Name: "test-admin"}, h.adminDir)
+	cfg, err := dockerpolicy.ParseConfig([]byte("images: ["+image+"]\n"), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.reg = prometheus.NewRegistry()
+	ctx, cancel := context.WithCancel(context.Background())
+	h.node, err = New(ctx, Options{Policy: cfg, DockerSocket: dockertest.Socket(), Registerer: h.reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsConfig, err := TLSConfig(filepath.Join(dir, "node"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.addr = ln.Addr().String()
+	done := make(chan error, 1)
+	go func() { done <- h.node.Serve(ctx, ln, tlsConfig) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("node stopped with %v", err)
+		}
+		h.node.Close()
+	})
+	return h
+}
+
+func (h *harness) issue(t *testing.T, req pki.IssueRequest, dir string) {
+	t.Helper()
+	b, err := h.ca.Issue(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pki.WriteBundle(dir, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// docker runs the stock docker CLI against the node.
+func (h *harness) docker(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "docker", args...)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST=tcp://"+h.addr, "DOCKER_TLS_VERIFY=1",
+		"DOCKER_CERT_PATH="+h.adminDir, "DOCKER_CONFIG="+h.dockerCfg, "DOCKER_CONTEXT=")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return strings.TrimSpace(out.String()), err
+}
+
+func (h *harness) mustDocker(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := h.docker(t, args...)
+	if err != nil {
+		t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// httpClient is a raw HTTPS client of the node with the given client dir's
+// certificate (the CA is always the node's).
+func (h *harness) httpClient(t *testing.T, certDir string) *http.Client {
+	t.Helper()
+	cfg, err := pki.ClientTLSConfig(certDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: false,
+		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}}, Timeout: 30 * time.Second}
+}
+
+// sdk is a Docker SDK client of the node, as the infra server will use.
+func (h *harness) sdk(t *testing.T) *client.Client {
+	t.Helper()
+	cli, err := client.NewClientWithOpts(client.WithHost("https://"+h.addr),
+		client.WithHTTPClient(h.httpClient(t, h.adminDir)), client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
