@@ -284,6 +284,7 @@ func checkResources(hc *container.HostConfig) error {
 		return refuse("resource", "a negative OomScoreAdj would shield the container from the OOM killer at the host's expense")
 	case hc.CPURealtimePeriod != 0 || hc.CPURealtimeRuntime != 0:
 		return refuse("resource", "real-time CPU scheduling is not allowed")
+	//lint:ignore SA1019 dockerd 20.10 still honours these deprecated fields, so they are judged.
 	case hc.KernelMemory != 0 || hc.KernelMemoryTCP != 0:
 		return refuse("resource", "kernel memory limits are deprecated and not allowed")
 	case hc.OomKillDisable != nil && *hc.OomKillDisable:

@@ -176,6 +176,7 @@ func handleNetworkCreate(_ context.Context, _ *Engine, d *Decision, _ map[string
 	// Refuse a name clash rather than create a second network of that name:
 	// names resolve to IDs in later requests.
 	t := true
+	//lint:ignore SA1019 daemons before API 1.44 create duplicates unless told not to.
 	req.CheckDuplicate = &t
 	return setBody(d, "/networks/create", &req)
 }

@@ -147,12 +147,11 @@ var routes = []route{
 	{method: http.MethodPost, pattern: "/networks/{id}/disconnect", op: "network.disconnect", body: true, handle: handleNetworkDisconnect},
 
 	{method: http.MethodGet, pattern: "/images/json", op: "image.list", filter: FilterImages,
-		query: map[string]paramKind{"all": pBool, "filters": pFilters, "digests": pBool, "shared-size": pBool, "manifests": pBool},
+		query:  map[string]paramKind{"all": pBool, "filters": pFilters, "digests": pBool, "shared-size": pBool, "manifests": pBool},
 		handle: handleImageList},
 	{method: http.MethodGet, pattern: "/images/{name*}/json", op: "image.inspect",
 		query: map[string]paramKind{"manifests": pBool}, handle: handleImageInspect},
 }
-
 
 func fixedPath(p string) func(context.Context, *Engine, *Decision, map[string]string, []byte) error {
 	return func(_ context.Context, _ *Engine, d *Decision, _ map[string]string, _ []byte) error {

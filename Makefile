@@ -1,0 +1,48 @@
+# Airlock: `make run` starts everything on this host; `make test` runs every
+# test. Both install and start what they need (Docker) when it is missing.
+
+GO        ?= go
+BIN       := bin/airlock
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.Version=$(VERSION)
+FUZZTIME  ?= 10s
+export CGO_ENABLED := 0
+
+.PHONY: build run test unit fuzz lint bench images docker clean
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/airlock
+
+# Docker: install docker.io and start dockerd when no daemon answers.
+docker:
+	@bash scripts/ensure-docker.sh
+
+images: docker
+	$(GO) run ./internal/dockertest/buildimage
+
+run: build images
+	$(BIN) up --data ./data
+
+test: docker lint
+	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+	$(MAKE) --no-print-directory fuzz
+
+# A short run of every fuzz target; longer runs: make fuzz FUZZTIME=5m
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
+			echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+bench: docker
+	$(GO) run ./bench/provision
+
+clean:
+	rm -rf bin
