@@ -388,3 +388,38 @@ func TestMetricsCountRefusals(t *testing.T) {
 		t.Fatalf("metrics: refused{privileged}=%v allowed=%v upstream samples=%v", refused, allowed, latency)
 	}
 }
+
+func TestHTTP2Refused(t *testing.T) {
+	h := startNode(t)
+	c, err := pki.ClientTLSConfig(h.adminDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("fail/alpn-h2-only", func(t *testing.T) {
+		cfg := c.Clone()
+		cfg.NextProtos = []string{"h2"}
+		conn, err := tls.Dial("tcp", h.addr, cfg)
+		if err == nil {
+			state := conn.ConnectionState()
+			conn.Close()
+			if state.NegotiatedProtocol == "h2" {
+				t.Fatal("node negotiated HTTP/2")
+			}
+			t.Fatalf("handshake accepted a client that speaks only h2 (negotiated %q)", state.NegotiatedProtocol)
+		}
+	})
+	t.Run("fail/prior-knowledge-preface", func(t *testing.T) {
+		conn, err := tls.Dial("tcp", h.addr, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprint(conn, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		buf := make([]byte, 256)
+		n, _ := conn.Read(buf)
+		if strings.HasPrefix(string(buf[:n]), "HTTP/1.1 200") || strings.Contains(string(buf[:n]), "\x00\x00") {
+			t.Fatalf("node answered an HTTP/2 preface: %q", buf[:n])
+		}
+	})
+}
