@@ -382,6 +382,9 @@ func (e *Engine) checkNetworking(ctx context.Context, req *container.CreateReque
 			}
 			key = id
 		}
+		if _, dup := eps[key]; dup {
+			return badRequest("network", "network %q is named twice in EndpointsConfig", name)
+		}
 		if err := checkEndpoint(ep); err != nil {
 			return err
 		}

@@ -78,6 +78,7 @@ func TestPolicyCreate(t *testing.T) {
 		{name: "fail/network-container", path: P, body: create(`{"NetworkMode":"container:web"}`), want: 403, rule: "namespace"},
 		{name: "fail/network-foreign", path: P, body: create(`{"NetworkMode":"othernet"}`), want: 404, rule: "ownership"},
 		{name: "fail/endpoint-foreign", path: P, body: `{"Image":"airlock/test:latest","NetworkingConfig":{"EndpointsConfig":{"host":{}}}}`, want: 404, rule: "ownership"},
+		{name: "fail/endpoint-twice", path: P, body: `{"Image":"airlock/test:latest","NetworkingConfig":{"EndpointsConfig":{"sessnet":{},"` + n1 + `":{}}}}`, want: 400, rule: "network"},
 		{name: "fail/endpoint-links", path: P, body: `{"Image":"airlock/test:latest","NetworkingConfig":{"EndpointsConfig":{"sessnet":{"Links":["web:web"]}}}}`, want: 403, rule: "network"},
 		{name: "fail/pid-host", path: P, body: create(`{"PidMode":"host"}`), want: 403, rule: "namespace"},
 		{name: "fail/pid-container", path: P, body: create(`{"PidMode":"container:web"}`), want: 403, rule: "namespace"},

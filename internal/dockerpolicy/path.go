@@ -32,6 +32,11 @@ func NormalizePath(p string) (string, error) {
 	p = path.Clean(p)
 	if m := versionPrefix.FindString(p); m != "" {
 		p = path.Clean("/" + strings.TrimPrefix(p, strings.TrimSuffix(m, "/")))
+		// dockerd strips one prefix; a second one names no route it serves,
+		// and leaving it would make the canonical form not canonical.
+		if versionPrefix.MatchString(p) {
+			return "", badRequest("path", "request path has more than one API version prefix")
+		}
 	}
 	return p, nil
 }

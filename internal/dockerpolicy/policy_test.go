@@ -226,6 +226,7 @@ func TestPolicyRoutes(t *testing.T) {
 		{name: "fail/session", path: "/session", want: 403, rule: "route"},
 		{name: "fail/grpc", path: "/grpc", want: 403, rule: "route"},
 		{name: "fail/services-create", path: "/services/create", want: 403, rule: "route"},
+		{name: "fail/double-version", method: G, path: "/v1.41/v1.41/info", want: 400, rule: "path"},
 		{name: "fail/uppercase-version", method: G, path: "/V1.41/info", want: 403, rule: "route"},
 		{name: "fail/wrong-method-start", method: G, path: "/containers/web/start", want: 403, rule: "route"},
 		{name: "fail/relative-path", method: G, path: "info", want: 400, rule: "path"},
