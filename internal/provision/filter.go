@@ -19,6 +19,9 @@ const maxListBytes = 64 << 20
 // sent, but it does not trust dockerd's filtering to be the last word.
 func (n *Node) modifyResponse(resp *http.Response) error {
 	d := resp.Request.Context().Value(ctxKey{}).(*dockerpolicy.Decision)
+	if d.Op == "container.create" && resp.StatusCode == http.StatusCreated {
+		return n.rememberCreated(resp)
+	}
 	if resp.StatusCode != http.StatusOK || d.Filter == dockerpolicy.FilterNone {
 		return nil
 	}
@@ -100,3 +103,19 @@ func (f *eventFilter) Read(p []byte) (int, error) {
 }
 
 func (f *eventFilter) Close() error { return f.src.Close() }
+
+// rememberCreated notes the ID of a container the node just created with
+// its label, so the calls that follow (start, inspect) need no lookup.
+func (n *Node) rememberCreated(resp *http.Response) error {
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	if err != nil {
+		return fmt.Errorf("read create response: %w", err)
+	}
+	var created struct{ ID string `json:"Id"` }
+	if json.Unmarshal(raw, &created) == nil {
+		n.lookup.remember(created.ID)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(raw))
+	return nil
+}

@@ -64,13 +64,21 @@ func (l *socketLookup) ContainerID(ctx context.Context, ref string) (string, err
 	if c.Config == nil || c.Config.Labels[dockerpolicy.LabelManaged] != "true" {
 		return "", dockerpolicy.ErrNotFound
 	}
+	l.remember(c.ID)
+	return c.ID, nil
+}
+
+// remember records a full ID as a labelled container.
+func (l *socketLookup) remember(id string) {
+	if !fullID.MatchString(id) {
+		return
+	}
 	l.mu.Lock()
 	if len(l.owned) >= maxOwnedCache {
 		clear(l.owned)
 	}
-	l.owned[c.ID] = true
+	l.owned[id] = true
 	l.mu.Unlock()
-	return c.ID, nil
 }
 
 // forget drops a removed container from the cache.
