@@ -108,6 +108,16 @@ func (e *Engine) judgeCreate(ctx context.Context, req *container.CreateRequest) 
 }
 
 func (e *Engine) allowedImage(ctx context.Context, ref string) (string, error) {
+	allowed, err := e.allowedImageIDs(ctx)
+	if err != nil {
+		return "", err
+	}
+	// A request that names an allowed reference exactly was resolved above.
+	for id, refs := range allowed {
+		if slices.Contains(refs, ref) {
+			return id, nil
+		}
+	}
 	id, err := e.lookup.ImageID(ctx, ref)
 	if err == ErrNotFound {
 		return "", refuse("image", "image %q is not on this node's allow-list", ref)
@@ -115,20 +125,17 @@ func (e *Engine) allowedImage(ctx context.Context, ref string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("resolve image %q: %w", ref, err)
 	}
-	allowed, err := e.allowedImageIDs(ctx)
-	if err != nil {
-		return "", err
-	}
-	if !allowed[id] {
+	if _, ok := allowed[id]; !ok {
 		return "", refuse("image", "image %q is not on this node's allow-list", ref)
 	}
 	return id, nil
 }
 
 // allowedImageIDs resolves the allow-list now, so a tag moved since start is
-// judged by the image it names today. Missing images are skipped.
-func (e *Engine) allowedImageIDs(ctx context.Context) (map[string]bool, error) {
-	ids := map[string]bool{}
+// judged by the image it names today. It maps each image ID to the allowed
+// references that name it. Missing images are skipped.
+func (e *Engine) allowedImageIDs(ctx context.Context) (map[string][]string, error) {
+	ids := map[string][]string{}
 	for _, ref := range e.cfg.Images {
 		id, err := e.lookup.ImageID(ctx, ref)
 		if err == ErrNotFound {
@@ -137,7 +144,7 @@ func (e *Engine) allowedImageIDs(ctx context.Context) (map[string]bool, error) {
 		if err != nil {
 			return nil, fmt.Errorf("resolve allowed image %q: %w", ref, err)
 		}
-		ids[id] = true
+		ids[id] = append(ids[id], ref)
 	}
 	return ids, nil
 }

@@ -108,7 +108,10 @@ func handleImageList(ctx context.Context, e *Engine, d *Decision, _ map[string]s
 	if err != nil {
 		return err
 	}
-	d.AllowedImages = ids
+	d.AllowedImages = map[string]bool{}
+	for id := range ids {
+		d.AllowedImages[id] = true
+	}
 	return nil
 }
 
@@ -122,7 +125,7 @@ func handleImageInspect(ctx context.Context, e *Engine, d *Decision, params map[
 	if aerr != nil {
 		return aerr
 	}
-	if err == ErrNotFound || !allowed[id] {
+	if _, ok := allowed[id]; err == ErrNotFound || !ok {
 		return &Refusal{Status: 404, Rule: "image", Msg: "No such image: " + short(ref)}
 	}
 	d.Path = "/images/" + id + "/json"
