@@ -112,7 +112,9 @@ func (n *Node) rememberCreated(resp *http.Response) error {
 	if err != nil {
 		return fmt.Errorf("read create response: %w", err)
 	}
-	var created struct{ ID string `json:"Id"` }
+	var created struct {
+		ID string `json:"Id"`
+	}
 	if json.Unmarshal(raw, &created) == nil {
 		n.lookup.remember(created.ID)
 	}
