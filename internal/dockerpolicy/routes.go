@@ -19,7 +19,7 @@ type route struct {
 	body   bool
 	filter Filter
 	stream bool
-	handle func(ctx context.Context, e *Engine, d *Decision, params map[string]string, body []byte) error
+	handle handler
 }
 
 type paramKind int
@@ -153,7 +153,10 @@ var routes = []route{
 		query: map[string]paramKind{"manifests": pBool}, handle: handleImageInspect},
 }
 
-func fixedPath(p string) func(context.Context, *Engine, *Decision, map[string]string, []byte) error {
+// handler completes a Decision for a matched route.
+type handler func(ctx context.Context, e *Engine, d *Decision, params map[string]string, body []byte) error
+
+func fixedPath(p string) handler {
 	return func(_ context.Context, _ *Engine, d *Decision, _ map[string]string, _ []byte) error {
 		d.Path = p
 		return nil
@@ -162,24 +165,21 @@ func fixedPath(p string) func(context.Context, *Engine, *Decision, map[string]st
 
 // containerPath resolves the {id} of a container route to the full ID of a
 // labelled container; anything else is answered as if it did not exist.
-func containerPath(suffix string) func(context.Context, *Engine, *Decision, map[string]string, []byte) error {
-	return func(ctx context.Context, e *Engine, d *Decision, params map[string]string, _ []byte) error {
-		id, err := e.container(ctx, params["id"])
-		if err != nil {
-			return err
-		}
-		d.Path = "/containers/" + id + suffix
-		return nil
-	}
+func containerPath(suffix string) handler {
+	return objectPath("/containers/", suffix, (*Engine).container)
 }
 
-func networkPath(suffix string) func(context.Context, *Engine, *Decision, map[string]string, []byte) error {
+func networkPath(suffix string) handler {
+	return objectPath("/networks/", suffix, (*Engine).network)
+}
+
+func objectPath(prefix, suffix string, resolve func(*Engine, context.Context, string) (string, error)) handler {
 	return func(ctx context.Context, e *Engine, d *Decision, params map[string]string, _ []byte) error {
-		id, err := e.network(ctx, params["id"])
+		id, err := resolve(e, ctx, params["id"])
 		if err != nil {
 			return err
 		}
-		d.Path = "/networks/" + id + suffix
+		d.Path = prefix + id + suffix
 		return nil
 	}
 }

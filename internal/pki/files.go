@@ -52,19 +52,7 @@ func writeFileExcl(path string, data []byte, perm os.FileMode) error {
 	if err != nil {
 		return fmt.Errorf("create %s: %w", path, err)
 	}
-	// OpenFile's mode is filtered by the umask; the modes here are part of
-	// the on-disk contract, so set them exactly.
-	err = f.Chmod(perm)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := fillAndClose(f, data, perm); err != nil {
 		_ = os.Remove(path)
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -82,16 +70,7 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	tmp := f.Name()
-	err = f.Chmod(perm)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	err = fillAndClose(f, data, perm)
 	if err == nil {
 		err = os.Rename(tmp, path)
 	}
@@ -141,4 +120,21 @@ func parseECKeyPEM(data []byte) (*ecdsa.PrivateKey, error) {
 		return k, nil
 	}
 	return nil, fmt.Errorf("unexpected PEM block %q", block.Type)
+}
+
+// fillAndClose sets f's mode before writing (OpenFile's mode is filtered by
+// the umask, and the modes here are part of the on-disk contract, so a key
+// is never briefly readable by others), writes data, syncs and closes.
+func fillAndClose(f *os.File, data []byte, perm os.FileMode) error {
+	err := f.Chmod(perm)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
