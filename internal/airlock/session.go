@@ -1,0 +1,98 @@
+package airlock
+
+import "time"
+
+// SessionState is where a session is in its life.
+//
+//	pending ──▶ starting ──▶ ready ──▶ stopping ──▶ stopped
+//	   │            │          │
+//	   └────────────┴──────────┴──────▶ failed (with a reason)
+//
+// pending: stored, no node yet. starting: a container is being created or
+// has started and its agent has not registered. ready: the agent
+// registered. stopping: removal asked. stopped and failed are final.
+type SessionState string
+
+const (
+	SessionPending  SessionState = "pending"
+	SessionStarting SessionState = "starting"
+	SessionReady    SessionState = "ready"
+	SessionStopping SessionState = "stopping"
+	SessionStopped  SessionState = "stopped"
+	SessionFailed   SessionState = "failed"
+)
+
+// Final reports whether no transition leaves s.
+func (s SessionState) Final() bool { return s == SessionStopped || s == SessionFailed }
+
+// Active reports whether a session in s holds (or may soon hold) a container.
+func (s SessionState) Active() bool { return !s.Final() }
+
+// ActiveStates are the states that count against limits and capacity.
+var ActiveStates = []SessionState{SessionPending, SessionStarting, SessionReady, SessionStopping}
+
+// transitions is the state machine above.
+var transitions = map[SessionState][]SessionState{
+	SessionPending:  {SessionStarting, SessionStopping, SessionFailed},
+	SessionStarting: {SessionReady, SessionStopping, SessionFailed},
+	SessionReady:    {SessionStopping, SessionFailed},
+	SessionStopping: {SessionStopped, SessionFailed},
+}
+
+// CanTransition reports whether a session may go from one state to another.
+func CanTransition(from, to SessionState) bool {
+	for _, s := range transitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// Session is one user's container of one workspace.
+type Session struct {
+	ID          string
+	UserID      string
+	WorkspaceID string
+	NodeID      string // empty while pending
+	ContainerID string // empty until created
+	State       SessionState
+	// Reason says why a session failed or stopped, for the user.
+	Reason string
+	// RegisterHash is the hash of the one-time registration token given to
+	// the container; cleared when the agent registers.
+	RegisterHash []byte
+	// AgentHash is the hash of the agent's own credential.
+	AgentHash     []byte
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	StartedAt     *time.Time // the container started
+	ReadyAt       *time.Time // the agent registered
+	StoppedAt     *time.Time // stopped or failed
+	LastHeartbeat *time.Time // the agent's last heartbeat
+}
+
+// SessionFilter selects sessions; zero fields match everything.
+type SessionFilter struct {
+	UserID string
+	NodeID string
+	States []SessionState
+}
+
+// SessionUpdate is a compare-and-set on a session's state: it applies only
+// while the session is in one of From, so two api processes (or a restarted
+// one) cannot both act on the same transition.
+type SessionUpdate struct {
+	From []SessionState
+	To   SessionState
+	// Each non-nil field below is written with the transition.
+	NodeID        *string
+	ContainerID   *string
+	Reason        *string
+	RegisterHash  *[]byte
+	AgentHash     *[]byte
+	StartedAt     *time.Time
+	ReadyAt       *time.Time
+	StoppedAt     *time.Time
+	LastHeartbeat *time.Time
+}

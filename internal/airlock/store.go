@@ -1,0 +1,118 @@
+package airlock
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps Airlock's state. Implementations return *Error with
+// ENOTFOUND for a missing object and ECONFLICT for a duplicate name or a
+// failed compare-and-set; every other error is internal. Times are UTC,
+// kept to the microsecond.
+type Store interface {
+	Users
+	Tokens
+	Workspaces
+	Nodes
+	Sessions
+	Settings
+	Audit
+	Close() error
+}
+
+// Users keeps accounts.
+type Users interface {
+	CreateUser(ctx context.Context, u *User) error
+	UserByID(ctx context.Context, id string) (*User, error)
+	UserByName(ctx context.Context, name string) (*User, error)
+	ListUsers(ctx context.Context) ([]*User, error)
+	UpdateUser(ctx context.Context, u *User) error
+	// DeleteUser removes a user with their tokens and web sessions.
+	DeleteUser(ctx context.Context, id string) error
+	CountUsers(ctx context.Context) (int, error)
+}
+
+// Tokens keeps API tokens and browser sessions.
+type Tokens interface {
+	CreateAPIToken(ctx context.Context, t *APIToken) error
+	APITokenByID(ctx context.Context, id string) (*APIToken, error)
+	ListAPITokens(ctx context.Context, userID string) ([]*APIToken, error)
+	RevokeAPIToken(ctx context.Context, id string, at time.Time) error
+	TouchAPIToken(ctx context.Context, id string, at time.Time) error
+
+	CreateWebSession(ctx context.Context, s *WebSession) error
+	WebSessionByID(ctx context.Context, id string) (*WebSession, error)
+	DeleteWebSession(ctx context.Context, id string) error
+	DeleteExpiredWebSessions(ctx context.Context, now time.Time) (int, error)
+}
+
+// Workspaces keeps the catalog.
+type Workspaces interface {
+	CreateWorkspace(ctx context.Context, w *Workspace) error
+	WorkspaceByID(ctx context.Context, id string) (*Workspace, error)
+	WorkspaceByName(ctx context.Context, name string) (*Workspace, error)
+	ListWorkspaces(ctx context.Context) ([]*Workspace, error)
+	UpdateWorkspace(ctx context.Context, w *Workspace) error
+	DeleteWorkspace(ctx context.Context, id string) error
+}
+
+// Nodes keeps enrolled provision nodes and the join secret.
+type Nodes interface {
+	CreateNode(ctx context.Context, n *Node) error
+	NodeByID(ctx context.Context, id string) (*Node, error)
+	NodeByName(ctx context.Context, name string) (*Node, error)
+	ListNodes(ctx context.Context) ([]*Node, error)
+	UpdateNode(ctx context.Context, n *Node) error
+	DeleteNode(ctx context.Context, id string) error
+	// RevokeCert records a certificate serial as revoked until notAfter,
+	// after which the certificate expires anyway and the record may go.
+	RevokeCert(ctx context.Context, serial string, notAfter time.Time) error
+	IsCertRevoked(ctx context.Context, serial string) (bool, error)
+	ListRevokedCerts(ctx context.Context, now time.Time) ([]string, error)
+}
+
+// Sessions keeps sessions.
+type Sessions interface {
+	CreateSession(ctx context.Context, s *Session) error
+	SessionByID(ctx context.Context, id string) (*Session, error)
+	ListSessions(ctx context.Context, f SessionFilter) ([]*Session, error)
+	CountSessions(ctx context.Context, f SessionFilter) (int, error)
+	// UpdateSession applies u if the session's state is in u.From and
+	// returns the session as stored after it; ECONFLICT otherwise.
+	UpdateSession(ctx context.Context, id string, u SessionUpdate, now time.Time) (*Session, error)
+	// ClaimRegistration is the agent's registration, atomically: if session
+	// id is starting and its registration hash equals hash, the hash is
+	// cleared (a registration token works once), agentHash is stored and the
+	// session becomes ready at now. ENOTFOUND if the session or the hash
+	// does not match; ECONFLICT if the session is not starting.
+	ClaimRegistration(ctx context.Context, id string, hash, agentHash []byte, now time.Time) (*Session, error)
+	DeleteSession(ctx context.Context, id string) error
+}
+
+// Settings keeps deployment-wide values shared by every api process: the
+// join secret's hash, signing keys.
+type Settings interface {
+	// Setting returns the value of key; ENOTFOUND if unset.
+	Setting(ctx context.Context, key string) ([]byte, error)
+	SetSetting(ctx context.Context, key string, value []byte) error
+	// SetSettingIfAbsent stores value unless key is set, and returns the
+	// value that is stored after the call: the first writer wins.
+	SetSettingIfAbsent(ctx context.Context, key string, value []byte) ([]byte, error)
+}
+
+// AuditEvent records who did what.
+type AuditEvent struct {
+	ID     int64
+	Time   time.Time
+	Actor  string // user name, "node:<name>" or "system"
+	Action string // e.g. "session.create"
+	Target string // the object's ID or name
+	Detail string
+}
+
+// Audit keeps the audit log.
+type Audit interface {
+	AppendAudit(ctx context.Context, e *AuditEvent) error
+	// ListAudit returns the newest events first, at most limit.
+	ListAudit(ctx context.Context, limit int) ([]*AuditEvent, error)
+}
