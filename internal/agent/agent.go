@@ -1,0 +1,191 @@
+// Package agent is what runs inside every session container: it registers
+// with the infra server using the one-time token the container was started
+// with, receives a short-lived credential of its own, keeps it fresh with
+// heartbeats, and, as PID 1, reaps orphaned processes and stops cleanly on
+// SIGTERM.
+//
+// The agent ships in the same binary as the server but must never reach
+// the store or the CA's key: it talks to the api over HTTPS only, and its
+// imports are checked by deps_test.go.
+package agent
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Env names the container's environment variables the agent reads.
+const (
+	EnvServer   = "AIRLOCK_SERVER"         // https URL of the api as seen from the container
+	EnvToken    = "AIRLOCK_REGISTER_TOKEN" // the one-time registration token
+	EnvCA       = "AIRLOCK_CA_PEM"         // the deployment CA certificate, PEM
+	EnvSession  = "AIRLOCK_SESSION"        // the session's ID, for logs
+	registerAPI = "/api/v1/agent/register"
+	beatAPI     = "/api/v1/agent/heartbeat"
+)
+
+// Config configures an Agent.
+type Config struct {
+	// Server is the api's base URL, e.g. https://host.docker.internal:8443.
+	Server string
+	// RegisterToken is the one-time token from the container's environment.
+	RegisterToken string
+	// CAPEM is the deployment CA; the server's certificate must chain to it.
+	CAPEM []byte
+	// Logger defaults to discarding.
+	Logger *slog.Logger
+	// Transport overrides the HTTP transport (tests); CAPEM is then unused.
+	Transport http.RoundTripper
+}
+
+// Agent is one container's agent.
+type Agent struct {
+	cfg    Config
+	client *http.Client
+	log    *slog.Logger
+}
+
+// New checks cfg and builds an Agent.
+func New(cfg Config) (*Agent, error) {
+	if cfg.Server == "" || cfg.RegisterToken == "" {
+		return nil, fmt.Errorf("agent: %s and %s must be set", EnvServer, EnvToken)
+	}
+	if !strings.HasPrefix(cfg.Server, "https://") {
+		return nil, fmt.Errorf("agent: %s %q must be an https URL", EnvServer, cfg.Server)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	tr := cfg.Transport
+	if tr == nil {
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(cfg.CAPEM) {
+			return nil, fmt.Errorf("agent: %s holds no PEM certificate", EnvCA)
+		}
+		tr = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	}
+	return &Agent{cfg: cfg, client: &http.Client{Transport: tr, Timeout: 15 * time.Second}, log: cfg.Logger}, nil
+}
+
+// Registration is the server's answer to a registration or heartbeat.
+type Registration struct {
+	SessionID string `json:"session_id"`
+	// Credential authenticates the agent's later calls; it expires and is
+	// replaced by each heartbeat's answer.
+	Credential       string `json:"credential"`
+	ExpiresAt        int64  `json:"expires_at"`
+	HeartbeatSeconds int    `json:"heartbeat_seconds"`
+}
+
+// ErrRefused is a definitive refusal by the server: retrying cannot help.
+var ErrRefused = errors.New("refused by the server")
+
+// Run registers, then sends heartbeats until ctx ends. It returns nil when
+// ctx ends, or an error when the server refuses the agent for good.
+func (a *Agent) Run(ctx context.Context) error {
+	reg, err := a.register(ctx)
+	if err != nil {
+		return err
+	}
+	a.log.Info("registered", "session", reg.SessionID)
+	for {
+		every := time.Duration(reg.HeartbeatSeconds) * time.Second
+		if every <= 0 {
+			every = 10 * time.Second
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(every):
+		}
+		next, err := a.call(ctx, beatAPI, reg.Credential, nil)
+		switch {
+		case errors.Is(err, ErrRefused):
+			return fmt.Errorf("heartbeat: %w", err)
+		case err != nil:
+			// A missed heartbeat is not fatal: the server decides when a
+			// session is lost, and the credential is still valid for a while.
+			a.log.Warn("heartbeat failed", "err", err)
+		default:
+			reg = next
+		}
+	}
+}
+
+// register retries transient failures with backoff: the container may start
+// before its network or the server is reachable.
+func (a *Agent) register(ctx context.Context) (Registration, error) {
+	body := map[string]string{"token": a.cfg.RegisterToken}
+	backoff := 100 * time.Millisecond
+	for {
+		reg, err := a.call(ctx, registerAPI, "", body)
+		if err == nil {
+			return reg, nil
+		}
+		if errors.Is(err, ErrRefused) {
+			return Registration{}, fmt.Errorf("register: %w", err)
+		}
+		a.log.Warn("register failed; retrying", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return Registration{}, fmt.Errorf("register: %w", ctx.Err())
+		case <-time.After(backoff + rand.N(backoff/2)):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+func (a *Agent) call(ctx context.Context, path, bearer string, body any) (Registration, error) {
+	var reg Registration
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return reg, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(a.cfg.Server, "/")+path, bytes.NewReader(raw))
+	if err != nil {
+		return reg, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return reg, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return reg, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		}
+		_ = json.Unmarshal(data, &e)
+		err := fmt.Errorf("%s: %d %s", path, resp.StatusCode, e.Message)
+		if resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests {
+			return reg, fmt.Errorf("%w: %w", ErrRefused, err)
+		}
+		return reg, err
+	}
+	if err := json.Unmarshal(data, &reg); err != nil {
+		return reg, fmt.Errorf("%s: decode answer: %w", path, err)
+	}
+	if reg.Credential == "" {
+		return reg, fmt.Errorf("%s: answer has no credential", path)
+	}
+	return reg, nil
+}

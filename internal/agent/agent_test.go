@@ -1,0 +1,102 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeAPI plays the api's two agent endpoints; the real ones are tested
+// with the server in internal/api.
+type fakeAPI struct {
+	mu         sync.Mutex
+	failFirst  int // answer 503 to this many registrations first
+	registered int
+	beats      []string // credentials seen on heartbeats
+	beat       chan struct{}
+}
+
+func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch r.URL.Path {
+	case registerAPI:
+		var body struct{ Token string }
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		if f.failFirst > 0 {
+			f.failFirst--
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		if body.Token != "alr_good" || f.registered > 0 {
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"code":"unauthorized","message":"registration token is not valid"}`))
+			return
+		}
+		f.registered++
+		_ = json.NewEncoder(w).Encode(Registration{SessionID: "s1", Credential: "cred-0", HeartbeatSeconds: 0})
+	case beatAPI:
+		f.beats = append(f.beats, r.Header.Get("Authorization"))
+		_ = json.NewEncoder(w).Encode(Registration{SessionID: "s1", Credential: "cred-" + string(rune('0'+len(f.beats))), HeartbeatSeconds: 0})
+		select {
+		case f.beat <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func newAgent(t *testing.T, api *fakeAPI, token string) *Agent {
+	t.Helper()
+	srv := httptest.NewTLSServer(api)
+	t.Cleanup(srv.Close)
+	a, err := New(Config{Server: srv.URL, RegisterToken: token, Transport: srv.Client().Transport})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func TestRegisterRetriesThenRefusesReuse(t *testing.T) {
+	api := &fakeAPI{failFirst: 2, beat: make(chan struct{}, 1)}
+	a := newAgent(t, api, "alr_good")
+	reg, err := a.register(context.Background())
+	if err != nil || reg.Credential != "cred-0" {
+		t.Fatalf("register after transient failures: %+v %v", reg, err)
+	}
+	if _, err := a.register(context.Background()); !errors.Is(err, ErrRefused) {
+		t.Fatalf("second use of the token: %v, want ErrRefused", err)
+	}
+}
+
+func TestRunRefusedTokenStops(t *testing.T) {
+	api := &fakeAPI{beat: make(chan struct{}, 1)}
+	a := newAgent(t, api, "alr_forged")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Run(ctx); !errors.Is(err, ErrRefused) {
+		t.Fatalf("Run with a forged token: %v, want ErrRefused", err)
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"fail/no-server", Config{RegisterToken: "x", CAPEM: []byte("x")}},
+		{"fail/http", Config{Server: "http://x", RegisterToken: "x"}},
+		{"fail/no-token", Config{Server: "https://x"}},
+		{"fail/bad-ca", Config{Server: "https://x", RegisterToken: "x", CAPEM: []byte("not pem")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := New(tc.cfg); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+}
