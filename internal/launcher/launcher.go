@@ -1,0 +1,202 @@
+// Package launcher drives provision nodes: it creates, starts, lists and
+// removes session containers through each node's mutual-TLS Docker API
+// with the official Docker Go SDK and the infra client certificate, and
+// nothing else. It holds one kept-alive client per node.
+package launcher
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/client"
+
+	"github.com/airlock-rbi/airlock/internal/airlock"
+)
+
+// Launcher drives nodes.
+type Launcher struct {
+	tlsConfig func() (*tls.Config, error)
+	log       *slog.Logger
+
+	// mu guards clients.
+	mu      sync.Mutex
+	clients map[string]*client.Client
+}
+
+// New returns a Launcher whose clients authenticate with the TLS config
+// tlsConfig returns (the infra client certificate).
+func New(tlsConfig func() (*tls.Config, error), log *slog.Logger) *Launcher {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Launcher{tlsConfig: tlsConfig, log: log, clients: map[string]*client.Client{}}
+}
+
+// Close closes every node client.
+func (l *Launcher) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var errs []error
+	for url, c := range l.clients {
+		errs = append(errs, c.Close())
+		delete(l.clients, url)
+	}
+	return errors.Join(errs...)
+}
+
+// Forget drops the client of a node (removed, or its address changed).
+func (l *Launcher) Forget(nodeURL string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c, ok := l.clients[nodeURL]; ok {
+		c.Close()
+		delete(l.clients, nodeURL)
+	}
+}
+
+func (l *Launcher) client(nodeURL string) (*client.Client, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c, ok := l.clients[nodeURL]; ok {
+		return c, nil
+	}
+	cfg, err := l.tlsConfig()
+	if err != nil {
+		return nil, fmt.Errorf("infra client certificate: %w", err)
+	}
+	tr := &http.Transport{TLSClientConfig: cfg, MaxIdleConnsPerHost: 16, IdleConnTimeout: 90 * time.Second,
+		ForceAttemptHTTP2: false, TLSHandshakeTimeout: 10 * time.Second}
+	c, err := client.NewClientWithOpts(client.WithHost(nodeURL), client.WithHTTPClient(&http.Client{Transport: tr}),
+		client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("docker client for node %s: %w", nodeURL, err)
+	}
+	l.clients[nodeURL] = c
+	return c, nil
+}
+
+// Spec is one session container.
+type Spec struct {
+	Name       string
+	Image      string
+	Env        []string
+	Labels     map[string]string
+	User       string
+	Memory     int64
+	NanoCPUs   int64
+	PidsLimit  int64
+	ShmSize    int64
+	ExtraHosts []string
+	Tmpfs      map[string]string
+	Runtime    string
+	// SecurityOpt carries a seccomp profile (by content) when the workspace
+	// needs one; the node adds no-new-privileges and drops capabilities.
+	SecurityOpt []string
+}
+
+// Start creates and starts the container of spec on the node and returns
+// its ID. If the start fails, the created container is removed, so a
+// failed launch leaves nothing behind.
+func (l *Launcher) Start(ctx context.Context, nodeURL string, spec Spec) (string, error) {
+	c, err := l.client(nodeURL)
+	if err != nil {
+		return "", err
+	}
+	var pids *int64
+	if spec.PidsLimit > 0 {
+		pids = &spec.PidsLimit
+	}
+	created, err := c.ContainerCreate(ctx, &container.Config{
+		Image:  spec.Image,
+		Env:    spec.Env,
+		Labels: spec.Labels,
+		User:   spec.User,
+	}, &container.HostConfig{
+		ReadonlyRootfs: true,
+		Tmpfs:          spec.Tmpfs,
+		ExtraHosts:     spec.ExtraHosts,
+		ShmSize:        spec.ShmSize,
+		Runtime:        spec.Runtime,
+		SecurityOpt:    spec.SecurityOpt,
+		CapDrop:        []string{"ALL"},
+		RestartPolicy:  container.RestartPolicy{Name: container.RestartPolicyDisabled},
+		LogConfig:      container.LogConfig{Type: "json-file", Config: map[string]string{"max-size": "10m", "max-file": "2"}},
+		Resources:      container.Resources{Memory: spec.Memory, NanoCPUs: spec.NanoCPUs, PidsLimit: pids},
+	}, nil, nil, spec.Name)
+	if err != nil {
+		return "", fmt.Errorf("create container on %s: %w", nodeURL, err)
+	}
+	if err := c.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+		// Remove with a fresh context: ctx may be what failed.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if rerr := c.ContainerRemove(rctx, created.ID, container.RemoveOptions{Force: true}); rerr != nil && !errdefs.IsNotFound(rerr) {
+			l.log.Error("remove container after failed start", "node", nodeURL, "container", created.ID, "err", rerr)
+			return created.ID, fmt.Errorf("start container on %s: %w (and removing it failed: %v)", nodeURL, err, rerr)
+		}
+		return "", fmt.Errorf("start container on %s: %w", nodeURL, err)
+	}
+	return created.ID, nil
+}
+
+// Remove stops the container (SIGTERM, then SIGKILL after grace) and
+// removes it. A container that is already gone is not an error.
+func (l *Launcher) Remove(ctx context.Context, nodeURL, containerID string, grace time.Duration) error {
+	c, err := l.client(nodeURL)
+	if err != nil {
+		return err
+	}
+	secs := int(grace.Seconds())
+	if err := c.ContainerStop(ctx, containerID, container.StopOptions{Timeout: &secs}); err != nil && !errdefs.IsNotFound(err) {
+		l.log.Warn("stop container before removal", "node", nodeURL, "container", containerID, "err", err)
+	}
+	if err := c.ContainerRemove(ctx, containerID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("remove container %s on %s: %w", containerID, nodeURL, err)
+	}
+	return nil
+}
+
+// Container is a session container as a node reports it.
+type Container struct {
+	ID        string
+	SessionID string
+	State     string // Docker's: created, running, exited, …
+}
+
+// Containers lists the session containers on a node.
+func (l *Launcher) Containers(ctx context.Context, nodeURL string) ([]Container, error) {
+	c, err := l.client(nodeURL)
+	if err != nil {
+		return nil, err
+	}
+	list, err := c.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", airlock.LabelSession))})
+	if err != nil {
+		return nil, fmt.Errorf("list containers on %s: %w", nodeURL, err)
+	}
+	out := make([]Container, 0, len(list))
+	for _, x := range list {
+		out = append(out, Container{ID: x.ID, SessionID: x.Labels[airlock.LabelSession], State: x.State})
+	}
+	return out, nil
+}
+
+// Ping checks that the node answers.
+func (l *Launcher) Ping(ctx context.Context, nodeURL string) error {
+	c, err := l.client(nodeURL)
+	if err != nil {
+		return err
+	}
+	if _, err := c.Ping(ctx); err != nil {
+		return fmt.Errorf("ping node %s: %w", nodeURL, err)
+	}
+	return nil
+}

@@ -1,0 +1,65 @@
+package launcher
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+
+	"github.com/airlock-rbi/airlock/internal/airlock"
+	"github.com/airlock-rbi/airlock/internal/dockertest"
+	"github.com/airlock-rbi/airlock/internal/provisiontest"
+)
+
+func TestStartListRemove(t *testing.T) {
+	node := provisiontest.Start(t, provisiontest.Options{})
+	l := New(node.InfraTLS, nil)
+	defer l.Close()
+	ctx := context.Background()
+	sid := "s-" + time.Now().Format("150405.000000")
+	id, err := l.Start(ctx, node.URL, Spec{
+		Name: "airlock-test-" + strings.ReplaceAll(sid, ".", ""), Image: dockertest.TestImage,
+		Labels: map[string]string{airlock.LabelSession: sid}, Env: []string{"A=1"},
+		Memory: 64 << 20, PidsLimit: 64, Tmpfs: map[string]string{"/tmp": "size=16m"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { node.Socket.ContainerRemove(context.Background(), id, container.RemoveOptions{Force: true}) })
+	got, err := node.Socket.ContainerInspect(ctx, id)
+	if err != nil || !got.State.Running || !got.HostConfig.ReadonlyRootfs || got.HostConfig.Memory != 64<<20 {
+		t.Fatalf("container: %v %+v", err, got.State)
+	}
+	cs, err := l.Containers(ctx, node.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, c := range cs {
+		found = found || (c.ID == id && c.SessionID == sid && c.State == "running")
+	}
+	if !found {
+		t.Fatalf("Containers does not list %s: %+v", id, cs)
+	}
+	if err := l.Remove(ctx, node.URL, id, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.Socket.ContainerInspect(ctx, id); err == nil {
+		t.Fatal("container still exists after Remove")
+	}
+	if err := l.Remove(ctx, node.URL, id, time.Second); err != nil {
+		t.Fatalf("removing a gone container: %v", err)
+	}
+}
+
+func TestStartRefusedLeavesNothing(t *testing.T) {
+	node := provisiontest.Start(t, provisiontest.Options{})
+	l := New(node.InfraTLS, nil)
+	defer l.Close()
+	_, err := l.Start(context.Background(), node.URL, Spec{Name: "airlock-refused", Image: "alpine:3"})
+	if err == nil || !strings.Contains(err.Error(), "allow-list") {
+		t.Fatalf("start of a disallowed image: %v", err)
+	}
+}
