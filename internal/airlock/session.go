@@ -84,7 +84,9 @@ type SessionFilter struct {
 // one) cannot both act on the same transition.
 type SessionUpdate struct {
 	From []SessionState
-	To   SessionState
+	// To is the new state; empty keeps the current one (a heartbeat, or
+	// facts learnt while the state stands).
+	To SessionState
 	// Each non-nil field below is written with the transition.
 	NodeID        *string
 	ContainerID   *string
