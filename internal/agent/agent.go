@@ -30,7 +30,7 @@ const (
 	EnvServer   = "AIRLOCK_SERVER"         // https URL of the api as seen from the container
 	EnvToken    = "AIRLOCK_REGISTER_TOKEN" // the one-time registration token
 	EnvCA       = "AIRLOCK_CA_PEM"         // the deployment CA certificate, PEM
-	EnvSession  = "AIRLOCK_SESSION"        // the session's ID, for logs
+	EnvSession  = "AIRLOCK_SESSION"        // the session's ID
 	registerAPI = "/api/v1/agent/register"
 	beatAPI     = "/api/v1/agent/heartbeat"
 )
@@ -39,7 +39,8 @@ const (
 type Config struct {
 	// Server is the api's base URL, e.g. https://host.docker.internal:8443.
 	Server string
-	// RegisterToken is the one-time token from the container's environment.
+	// Session is the session's ID; RegisterToken is its one-time token.
+	Session       string
 	RegisterToken string
 	// CAPEM is the deployment CA; the server's certificate must chain to it.
 	CAPEM []byte
@@ -58,8 +59,8 @@ type Agent struct {
 
 // New checks cfg and builds an Agent.
 func New(cfg Config) (*Agent, error) {
-	if cfg.Server == "" || cfg.RegisterToken == "" {
-		return nil, fmt.Errorf("agent: %s and %s must be set", EnvServer, EnvToken)
+	if cfg.Server == "" || cfg.RegisterToken == "" || cfg.Session == "" {
+		return nil, fmt.Errorf("agent: %s, %s and %s must be set", EnvServer, EnvSession, EnvToken)
 	}
 	if !strings.HasPrefix(cfg.Server, "https://") {
 		return nil, fmt.Errorf("agent: %s %q must be an https URL", EnvServer, cfg.Server)
@@ -126,7 +127,7 @@ func (a *Agent) Run(ctx context.Context) error {
 // register retries transient failures with backoff: the container may start
 // before its network or the server is reachable.
 func (a *Agent) register(ctx context.Context) (Registration, error) {
-	body := map[string]string{"token": a.cfg.RegisterToken}
+	body := map[string]string{"session": a.cfg.Session, "token": a.cfg.RegisterToken}
 	backoff := 100 * time.Millisecond
 	for {
 		reg, err := a.call(ctx, registerAPI, "", body)

@@ -54,7 +54,7 @@ func newAgent(t *testing.T, api *fakeAPI, token string) *Agent {
 	t.Helper()
 	srv := httptest.NewTLSServer(api)
 	t.Cleanup(srv.Close)
-	a, err := New(Config{Server: srv.URL, RegisterToken: token, Transport: srv.Client().Transport})
+	a, err := New(Config{Server: srv.URL, Session: "s1", RegisterToken: token, Transport: srv.Client().Transport})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,10 +88,11 @@ func TestConfigValidation(t *testing.T) {
 		name string
 		cfg  Config
 	}{
-		{"fail/no-server", Config{RegisterToken: "x", CAPEM: []byte("x")}},
-		{"fail/http", Config{Server: "http://x", RegisterToken: "x"}},
+		{"fail/no-server", Config{Session: "s", RegisterToken: "x", CAPEM: []byte("x")}},
+		{"fail/no-session", Config{Server: "https://x", RegisterToken: "x"}},
+		{"fail/http", Config{Server: "http://x", Session: "s", RegisterToken: "x"}},
 		{"fail/no-token", Config{Server: "https://x"}},
-		{"fail/bad-ca", Config{Server: "https://x", RegisterToken: "x", CAPEM: []byte("not pem")}},
+		{"fail/bad-ca", Config{Server: "https://x", Session: "s", RegisterToken: "x", CAPEM: []byte("not pem")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := New(tc.cfg); err == nil {
