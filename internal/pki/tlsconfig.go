@@ -70,20 +70,66 @@ func ServerTLSConfig(dir string, allowed ...Role) (*tls.Config, error) {
 }
 
 // ClientTLSConfig returns a mutual-TLS client configuration for the bundle
-// in dir: it trusts only ca.pem and presents cert.pem/key.pem.
+// in dir: it trusts only ca.pem and presents cert.pem/key.pem, reloaded
+// when they change on disk so a renewed certificate is used at once.
 func ClientTLSConfig(dir string) (*tls.Config, error) {
 	pool, err := loadPool(filepath.Join(dir, bundleCAFile))
 	if err != nil {
 		return nil, fmt.Errorf("client tls config %s: %w", dir, err)
 	}
-	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, bundleCertFile), filepath.Join(dir, bundleKeyFile))
+	rl := &certReloader{
+		certPath: filepath.Join(dir, bundleCertFile),
+		keyPath:  filepath.Join(dir, bundleKeyFile),
+	}
+	cert, err := rl.get()
 	if err != nil {
 		return nil, fmt.Errorf("client tls config %s: %w", dir, err)
 	}
 	return &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		RootCAs:      pool,
-		Certificates: []tls.Certificate{cert},
+		MinVersion: tls.VersionTLS13,
+		RootCAs:    pool,
+		// Certificates holds the first load for callers that inspect it;
+		// GetClientCertificate, which takes precedence, serves renewals.
+		Certificates: []tls.Certificate{*cert},
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return rl.get()
+		},
+	}, nil
+}
+
+// PublicServerTLSConfig is for the infra server's public listener:
+// browsers connect without a client certificate, while provision nodes
+// and agents may present one from this CA, which is verified and, when
+// revoked reports its serial (hex) as revoked, refused at the handshake.
+func PublicServerTLSConfig(dir string, revoked func(serial string) bool) (*tls.Config, error) {
+	pool, err := loadPool(filepath.Join(dir, bundleCAFile))
+	if err != nil {
+		return nil, fmt.Errorf("public tls config %s: %w", dir, err)
+	}
+	rl := &certReloader{
+		certPath: filepath.Join(dir, bundleCertFile),
+		keyPath:  filepath.Join(dir, bundleKeyFile),
+	}
+	if _, err := rl.get(); err != nil {
+		return nil, fmt.Errorf("public tls config %s: %w", dir, err)
+	}
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		ClientAuth: tls.VerifyClientCertIfGiven,
+		ClientCAs:  pool,
+		NextProtos: []string{"h2", "http/1.1"},
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return rl.get()
+		},
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 || revoked == nil {
+				return nil
+			}
+			if serial := cs.PeerCertificates[0].SerialNumber.Text(16); revoked(serial) {
+				return fmt.Errorf("client certificate %s (serial %s) is revoked", cs.PeerCertificates[0].Subject.CommonName, serial)
+			}
+			return nil
+		},
 	}, nil
 }
 
