@@ -1,0 +1,974 @@
+package store
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/airlock-rbi/airlock/internal/airlock"
+)
+
+// runContract is the Store contract: every test runs on a fresh, migrated
+// database from open, the same on SQLite and PostgreSQL.
+func runContract(t *testing.T, open func(t *testing.T) *DB) {
+	for _, tc := range []struct {
+		name string
+		test func(t *testing.T, db *DB)
+	}{
+		{"users", testUsers},
+		{"api-tokens", testAPITokens},
+		{"web-sessions", testWebSessions},
+		{"delete-user-cascades", testDeleteUserCascades},
+		{"workspaces", testWorkspaces},
+		{"nodes", testNodes},
+		{"revoked-certs", testRevokedCerts},
+		{"sessions", testSessions},
+		{"session-filters", testSessionFilters},
+		{"update-session", testUpdateSession},
+		{"claim-registration", testClaimRegistration},
+		{"settings", testSettings},
+		{"audit", testAudit},
+		{"migrations-idempotent", testMigrationsIdempotent},
+		{"race/update-session", testRaceUpdateSession},
+		{"race/claim-registration", testRaceClaimRegistration},
+		{"race/setting-if-absent", testRaceSettingIfAbsent},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := open(t)
+			db.Now = func() time.Time { return clock }
+			tc.test(t, db)
+		})
+	}
+}
+
+// t0 has microseconds, the precision the store keeps; clock is the store's
+// Now in every test.
+var (
+	t0    = time.Date(2025, 6, 1, 12, 0, 0, 123456000, time.UTC)
+	clock = t0.Add(time.Hour)
+)
+
+func ptr[T any](v T) *T { return &v }
+
+func wantCode(t *testing.T, err error, code string) {
+	t.Helper()
+	if got := airlock.ErrorCode(err); got != code {
+		t.Fatalf("error %v: code %q, want %q", err, got, code)
+	}
+}
+
+func same(t *testing.T, got, want any) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		g, _ := json.MarshalIndent(got, "", "  ")
+		w, _ := json.MarshalIndent(want, "", "  ")
+		t.Fatalf("got  %s\nwant %s", g, w)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mkUser(t *testing.T, db *DB, id, name string) *airlock.User {
+	t.Helper()
+	u := &airlock.User{ID: id, Name: name, Role: airlock.RoleUser, PasswordHash: "$argon2id$" + name}
+	must(t, db.CreateUser(t.Context(), u))
+	return u
+}
+
+func mkSession(t *testing.T, db *DB, s *airlock.Session) *airlock.Session {
+	t.Helper()
+	if s.UserID == "" {
+		s.UserID = "u1"
+	}
+	if s.WorkspaceID == "" {
+		s.WorkspaceID = "w1"
+	}
+	if s.CreatedAt.IsZero() {
+		s.CreatedAt = t0
+	}
+	must(t, db.CreateSession(t.Context(), s))
+	return s
+}
+
+func testUsers(t *testing.T, db *DB) {
+	ctx := t.Context()
+	alice := &airlock.User{ID: "u1", Name: "alice", Role: airlock.RoleAdmin, PasswordHash: "$argon2id$v=19$abc",
+		MaxSessions: 3, CreatedAt: t0.Add(789 * time.Nanosecond), UpdatedAt: t0.Add(time.Second)}
+	must(t, db.CreateUser(ctx, alice))
+	if alice.CreatedAt != t0 {
+		t.Fatalf("CreatedAt %v not truncated to the microsecond", alice.CreatedAt)
+	}
+	bob := &airlock.User{ID: "u2", Name: "bob", Role: airlock.RoleUser, PasswordHash: "h"}
+	must(t, db.CreateUser(ctx, bob))
+	if bob.CreatedAt != clock || bob.UpdatedAt != clock {
+		t.Fatalf("zero times not set to now: %v %v", bob.CreatedAt, bob.UpdatedAt)
+	}
+
+	got, err := db.UserByID(ctx, "u1")
+	must(t, err)
+	same(t, got, alice)
+	got, err = db.UserByName(ctx, "bob")
+	must(t, err)
+	same(t, got, bob)
+	all, err := db.ListUsers(ctx)
+	must(t, err)
+	same(t, all, []*airlock.User{alice, bob})
+	n, err := db.CountUsers(ctx)
+	must(t, err)
+	if n != 2 {
+		t.Fatalf("CountUsers = %d, want 2", n)
+	}
+
+	alice.Name, alice.Role, alice.PasswordHash, alice.MaxSessions = "alice2", airlock.RoleUser, "new", 0
+	alice.UpdatedAt = t0.Add(2 * time.Hour)
+	must(t, db.UpdateUser(ctx, alice))
+	got, err = db.UserByID(ctx, "u1")
+	must(t, err)
+	same(t, got, alice)
+	bob.MaxSessions, bob.UpdatedAt = 7, time.Time{}
+	must(t, db.UpdateUser(ctx, bob))
+	if bob.UpdatedAt != clock {
+		t.Fatalf("zero UpdatedAt not set to now: %v", bob.UpdatedAt)
+	}
+	got, err = db.UserByID(ctx, "u2")
+	must(t, err)
+	same(t, got, bob)
+
+	for _, tc := range []struct {
+		name string
+		call func() error
+		code string
+	}{
+		{"create/duplicate-name", func() error {
+			return db.CreateUser(ctx, &airlock.User{ID: "u3", Name: "bob", Role: airlock.RoleUser})
+		}, airlock.ECONFLICT},
+		{"create/duplicate-id", func() error {
+			return db.CreateUser(ctx, &airlock.User{ID: "u1", Name: "carol", Role: airlock.RoleUser})
+		}, airlock.ECONFLICT},
+		{"update/name-taken", func() error {
+			return db.UpdateUser(ctx, &airlock.User{ID: "u1", Name: "bob", Role: airlock.RoleUser})
+		}, airlock.ECONFLICT},
+		{"update/missing", func() error {
+			return db.UpdateUser(ctx, &airlock.User{ID: "nope", Name: "nope", Role: airlock.RoleUser})
+		}, airlock.ENOTFOUND},
+		{"by-id/missing", func() error { _, err := db.UserByID(ctx, "nope"); return err }, airlock.ENOTFOUND},
+		{"by-name/missing", func() error { _, err := db.UserByName(ctx, "alice"); return err }, airlock.ENOTFOUND},
+		{"delete/missing", func() error { return db.DeleteUser(ctx, "nope") }, airlock.ENOTFOUND},
+		{"delete/ok", func() error { return db.DeleteUser(ctx, "u2") }, ""},
+		{"delete/again", func() error { return db.DeleteUser(ctx, "u2") }, airlock.ENOTFOUND},
+	} {
+		t.Run(tc.name, func(t *testing.T) { wantCode(t, tc.call(), tc.code) })
+	}
+	if msg := airlock.ErrorMessage(db.CreateUser(ctx, &airlock.User{ID: "u9", Name: "alice2"})); msg != `user "alice2" already exists` {
+		t.Errorf("conflict message %q", msg)
+	}
+	if msg := airlock.ErrorMessage(db.DeleteUser(ctx, "nope")); msg != `user "nope" not found` {
+		t.Errorf("not found message %q", msg)
+	}
+	n, err = db.CountUsers(ctx)
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("CountUsers = %d, want 1", n)
+	}
+}
+
+func testAPITokens(t *testing.T, db *DB) {
+	ctx := t.Context()
+	mkUser(t, db, "u1", "alice")
+	mkUser(t, db, "u2", "bob")
+	t1 := &airlock.APIToken{ID: "t1", UserID: "u1", Name: "cli", Hash: []byte{0, 1, 2, 0xff},
+		CreatedAt: t0, ExpiresAt: ptr(t0.Add(24 * time.Hour))}
+	t2 := &airlock.APIToken{ID: "t2", UserID: "u1", Name: "ci", Hash: []byte("hash2"), CreatedAt: t0.Add(time.Minute),
+		ExpiresAt: ptr(t0.Add(time.Hour)), LastUsedAt: ptr(t0.Add(2 * time.Minute)), RevokedAt: ptr(t0.Add(3 * time.Minute))}
+	t3 := &airlock.APIToken{ID: "t3", UserID: "u2", Name: "other", Hash: []byte("hash3")}
+	for _, tok := range []*airlock.APIToken{t1, t2, t3} {
+		must(t, db.CreateAPIToken(ctx, tok))
+	}
+	if t3.CreatedAt != clock {
+		t.Fatalf("zero CreatedAt not set to now: %v", t3.CreatedAt)
+	}
+	for _, want := range []*airlock.APIToken{t1, t2, t3} {
+		got, err := db.APITokenByID(ctx, want.ID)
+		must(t, err)
+		same(t, got, want)
+	}
+	for _, tc := range []struct {
+		user string
+		want []*airlock.APIToken
+	}{
+		{"u1", []*airlock.APIToken{t1, t2}},
+		{"u2", []*airlock.APIToken{t3}},
+		{"", nil},
+		{"nobody", nil},
+	} {
+		got, err := db.ListAPITokens(ctx, tc.user)
+		must(t, err)
+		same(t, got, tc.want)
+	}
+
+	// Revoke, then revoke again: the first time stands.
+	must(t, db.RevokeAPIToken(ctx, "t1", t0.Add(2*time.Hour)))
+	must(t, db.RevokeAPIToken(ctx, "t1", t0.Add(3*time.Hour)))
+	must(t, db.TouchAPIToken(ctx, "t1", t0.Add(90*time.Minute)))
+	got, err := db.APITokenByID(ctx, "t1")
+	must(t, err)
+	if got.RevokedAt == nil || !got.RevokedAt.Equal(t0.Add(2*time.Hour)) {
+		t.Fatalf("RevokedAt %v, want first revocation", got.RevokedAt)
+	}
+	if got.LastUsedAt == nil || !got.LastUsedAt.Equal(t0.Add(90*time.Minute)) {
+		t.Fatalf("LastUsedAt %v", got.LastUsedAt)
+	}
+	if got.Active(t0.Add(time.Hour)) {
+		t.Fatal("revoked token is active")
+	}
+	if got, _ := db.APITokenByID(ctx, "t3"); !got.Active(t0.Add(time.Hour)) {
+		t.Fatal("untouched token is not active")
+	}
+
+	for _, tc := range []struct {
+		name string
+		call func() error
+		code string
+	}{
+		{"create/duplicate-id", func() error {
+			return db.CreateAPIToken(ctx, &airlock.APIToken{ID: "t1", UserID: "u2", Name: "x", Hash: []byte("h")})
+		}, airlock.ECONFLICT},
+		{"create/unknown-user", func() error {
+			return db.CreateAPIToken(ctx, &airlock.APIToken{ID: "t9", UserID: "ghost", Name: "x", Hash: []byte("h")})
+		}, airlock.ENOTFOUND},
+		{"by-id/missing", func() error { _, err := db.APITokenByID(ctx, "nope"); return err }, airlock.ENOTFOUND},
+		{"revoke/missing", func() error { return db.RevokeAPIToken(ctx, "nope", t0) }, airlock.ENOTFOUND},
+		{"touch/missing", func() error { return db.TouchAPIToken(ctx, "nope", t0) }, airlock.ENOTFOUND},
+	} {
+		t.Run(tc.name, func(t *testing.T) { wantCode(t, tc.call(), tc.code) })
+	}
+}
+
+func testWebSessions(t *testing.T, db *DB) {
+	ctx := t.Context()
+	mkUser(t, db, "u1", "alice")
+	var ws []*airlock.WebSession
+	for i, id := range []string{"w1", "w2", "w3"} {
+		s := &airlock.WebSession{ID: id, UserID: "u1", Hash: []byte(id), CreatedAt: t0,
+			ExpiresAt: t0.Add(time.Duration(i+1) * time.Hour)}
+		must(t, db.CreateWebSession(ctx, s))
+		ws = append(ws, s)
+	}
+	for _, want := range ws {
+		got, err := db.WebSessionByID(ctx, want.ID)
+		must(t, err)
+		same(t, got, want)
+	}
+	// Expired at or before now: w1 and w2.
+	n, err := db.DeleteExpiredWebSessions(ctx, t0.Add(2*time.Hour))
+	must(t, err)
+	if n != 2 {
+		t.Fatalf("DeleteExpiredWebSessions = %d, want 2", n)
+	}
+	n, err = db.DeleteExpiredWebSessions(ctx, t0.Add(2*time.Hour))
+	must(t, err)
+	if n != 0 {
+		t.Fatalf("second DeleteExpiredWebSessions = %d, want 0", n)
+	}
+	if _, err := db.WebSessionByID(ctx, "w3"); err != nil {
+		t.Fatalf("unexpired session gone: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		call func() error
+		code string
+	}{
+		{"expired-gone", func() error { _, err := db.WebSessionByID(ctx, "w1"); return err }, airlock.ENOTFOUND},
+		{"create/duplicate-id", func() error {
+			return db.CreateWebSession(ctx, &airlock.WebSession{ID: "w3", UserID: "u1", Hash: []byte("h"), ExpiresAt: t0})
+		}, airlock.ECONFLICT},
+		{"create/unknown-user", func() error {
+			return db.CreateWebSession(ctx, &airlock.WebSession{ID: "w9", UserID: "ghost", Hash: []byte("h"), ExpiresAt: t0})
+		}, airlock.ENOTFOUND},
+		{"delete/ok", func() error { return db.DeleteWebSession(ctx, "w3") }, ""},
+		{"delete/again", func() error { return db.DeleteWebSession(ctx, "w3") }, airlock.ENOTFOUND},
+		{"by-id/deleted", func() error { _, err := db.WebSessionByID(ctx, "w3"); return err }, airlock.ENOTFOUND},
+	} {
+		t.Run(tc.name, func(t *testing.T) { wantCode(t, tc.call(), tc.code) })
+	}
+}
+
+func testDeleteUserCascades(t *testing.T, db *DB) {
+	ctx := t.Context()
+	mkUser(t, db, "u1", "alice")
+	mkUser(t, db, "u2", "bob")
+	for _, tok := range []*airlock.APIToken{
+		{ID: "t1", UserID: "u1", Name: "a", Hash: []byte("1")},
+		{ID: "t2", UserID: "u1", Name: "b", Hash: []byte("2")},
+		{ID: "t3", UserID: "u2", Name: "c", Hash: []byte("3")},
+	} {
+		must(t, db.CreateAPIToken(ctx, tok))
+	}
+	must(t, db.CreateWebSession(ctx, &airlock.WebSession{ID: "w1", UserID: "u1", Hash: []byte("w"), ExpiresAt: clock}))
+	must(t, db.CreateWebSession(ctx, &airlock.WebSession{ID: "w2", UserID: "u2", Hash: []byte("w"), ExpiresAt: clock}))
+	mkSession(t, db, &airlock.Session{ID: "s1", UserID: "u1", State: airlock.SessionStopped})
+
+	must(t, db.DeleteUser(ctx, "u1"))
+	for name, err := range map[string]error{
+		"user":         func() error { _, err := db.UserByID(ctx, "u1"); return err }(),
+		"token t1":     func() error { _, err := db.APITokenByID(ctx, "t1"); return err }(),
+		"token t2":     func() error { _, err := db.APITokenByID(ctx, "t2"); return err }(),
+		"web session ": func() error { _, err := db.WebSessionByID(ctx, "w1"); return err }(),
+	} {
+		if airlock.ErrorCode(err) != airlock.ENOTFOUND {
+			t.Errorf("%s after DeleteUser: %v, want not found", name, err)
+		}
+	}
+	toks, err := db.ListAPITokens(ctx, "u1")
+	must(t, err)
+	if len(toks) != 0 {
+		t.Errorf("tokens of deleted user: %d", len(toks))
+	}
+	// The other user's things stay, and the session stays as history.
+	_, err = db.APITokenByID(ctx, "t3")
+	must(t, err)
+	_, err = db.WebSessionByID(ctx, "w2")
+	must(t, err)
+	s, err := db.SessionByID(ctx, "s1")
+	must(t, err)
+	if s.UserID != "u1" {
+		t.Errorf("session lost its user ID: %q", s.UserID)
+	}
+}
+
+func testWorkspaces(t *testing.T, db *DB) {
+	ctx := t.Context()
+	full := &airlock.Workspace{ID: "w1", Name: "chrome", Description: "Chromium, isolated", Image: "airlock/chromium:1.2",
+		Isolation: airlock.IsolationHardened, NanoCPUs: 1_500_000_000, Memory: 2 << 30, PidsLimit: 512, ShmSize: 1 << 30,
+		Env: map[string]string{"LANG": "fr_FR.UTF-8", "TZ": "Europe/Paris", "QUOTE": `a"b\c`}, StartURL: "https://example.org/?q=1",
+		CreatedAt: t0, UpdatedAt: t0.Add(time.Minute)}
+	nilEnv := &airlock.Workspace{ID: "w2", Name: "a-nil-env", Image: "x", Isolation: airlock.IsolationStandard}
+	emptyEnv := &airlock.Workspace{ID: "w3", Name: "b-empty-env", Image: "x", Isolation: airlock.IsolationStandard,
+		Env: map[string]string{}}
+	for _, w := range []*airlock.Workspace{full, nilEnv, emptyEnv} {
+		must(t, db.CreateWorkspace(ctx, w))
+	}
+	for _, want := range []*airlock.Workspace{full, nilEnv, emptyEnv} {
+		got, err := db.WorkspaceByID(ctx, want.ID)
+		must(t, err)
+		same(t, got, want)
+		got, err = db.WorkspaceByName(ctx, want.Name)
+		must(t, err)
+		same(t, got, want)
+	}
+	all, err := db.ListWorkspaces(ctx)
+	must(t, err)
+	same(t, all, []*airlock.Workspace{nilEnv, emptyEnv, full})
+
+	full.Name, full.Image, full.Env, full.Memory, full.StartURL = "chromium", "airlock/chromium:1.3", map[string]string{"A": "b"}, 0, ""
+	full.UpdatedAt = time.Time{}
+	must(t, db.UpdateWorkspace(ctx, full))
+	if full.UpdatedAt != clock {
+		t.Fatalf("zero UpdatedAt not set to now: %v", full.UpdatedAt)
+	}
+	got, err := db.WorkspaceByID(ctx, "w1")
+	must(t, err)
+	same(t, got, full)
+
+	for _, tc := range []struct {
+		name string
+		call func() error
+		code string
+	}{
+		{"create/duplicate-name", func() error {
+			return db.CreateWorkspace(ctx, &airlock.Workspace{ID: "w9", Name: "chromium", Image: "x"})
+		}, airlock.ECONFLICT},
+		{"create/duplicate-id", func() error {
+			return db.CreateWorkspace(ctx, &airlock.Workspace{ID: "w1", Name: "other", Image: "x"})
+		}, airlock.ECONFLICT},
+		{"update/name-taken", func() error {
+			return db.UpdateWorkspace(ctx, &airlock.Workspace{ID: "w2", Name: "chromium", Image: "x"})
+		}, airlock.ECONFLICT},
+		{"update/missing", func() error {
+			return db.UpdateWorkspace(ctx, &airlock.Workspace{ID: "nope", Name: "nope", Image: "x"})
+		}, airlock.ENOTFOUND},
+		{"by-id/missing", func() error { _, err := db.WorkspaceByID(ctx, "nope"); return err }, airlock.ENOTFOUND},
+		{"by-name/old-name", func() error { _, err := db.WorkspaceByName(ctx, "chrome"); return err }, airlock.ENOTFOUND},
+		{"delete/ok", func() error { return db.DeleteWorkspace(ctx, "w2") }, ""},
+		{"delete/again", func() error { return db.DeleteWorkspace(ctx, "w2") }, airlock.ENOTFOUND},
+	} {
+		t.Run(tc.name, func(t *testing.T) { wantCode(t, tc.call(), tc.code) })
+	}
+}
+
+func testNodes(t *testing.T, db *DB) {
+	ctx := t.Context()
+	full := &airlock.Node{ID: "n1", Name: "node-a", URL: "https://10.0.0.5:2376", Capacity: 20,
+		Isolation: []airlock.Isolation{airlock.IsolationStandard, airlock.IsolationHardened},
+		Labels:    map[string]string{"zone": "eu-west", "gpu": ""}, State: airlock.NodeReady,
+		CertSerial: "0a1b2c", CertNotAfter: t0.Add(90 * 24 * time.Hour), LastHeartbeat: t0.Add(-time.Second),
+		CreatedAt: t0, UpdatedAt: t0}
+	bare := &airlock.Node{ID: "n2", Name: "node-b", URL: "https://10.0.0.6:2376", State: airlock.NodeDown}
+	empty := &airlock.Node{ID: "n3", Name: "node-c", URL: "u", State: airlock.NodeDraining,
+		Isolation: []airlock.Isolation{}, Labels: map[string]string{}}
+	for _, n := range []*airlock.Node{full, bare, empty} {
+		must(t, db.CreateNode(ctx, n))
+	}
+	for _, want := range []*airlock.Node{full, bare, empty} {
+		got, err := db.NodeByID(ctx, want.ID)
+		must(t, err)
+		same(t, got, want)
+		got, err = db.NodeByName(ctx, want.Name)
+		must(t, err)
+		same(t, got, want)
+	}
+	if got, _ := db.NodeByID(ctx, "n2"); !got.CertNotAfter.IsZero() || !got.LastHeartbeat.IsZero() {
+		t.Fatalf("zero times came back as %v %v", got.CertNotAfter, got.LastHeartbeat)
+	}
+	all, err := db.ListNodes(ctx)
+	must(t, err)
+	same(t, all, []*airlock.Node{full, bare, empty})
+
+	bare.State, bare.LastHeartbeat, bare.Capacity = airlock.NodeReady, clock, 4
+	bare.Isolation = []airlock.Isolation{airlock.IsolationSandboxed}
+	bare.Labels = map[string]string{"k": "v"}
+	bare.CertSerial, bare.CertNotAfter = "ff", t0.Add(time.Hour)
+	bare.UpdatedAt = t0.Add(3 * time.Hour)
+	must(t, db.UpdateNode(ctx, bare))
+	got, err := db.NodeByID(ctx, "n2")
+	must(t, err)
+	same(t, got, bare)
+
+	for _, tc := range []struct {
+		name string
+		call func() error
+		code string
+	}{
+		{"create/duplicate-name", func() error {
+			return db.CreateNode(ctx, &airlock.Node{ID: "n9", Name: "node-a", State: airlock.NodeReady})
+		}, airlock.ECONFLICT},
+		{"create/duplicate-id", func() error {
+			return db.CreateNode(ctx, &airlock.Node{ID: "n1", Name: "node-z", State: airlock.NodeReady})
+		}, airlock.ECONFLICT},
+		{"update/name-taken", func() error {
+			return db.UpdateNode(ctx, &airlock.Node{ID: "n2", Name: "node-a", State: airlock.NodeReady})
+		}, airlock.ECONFLICT},
+		{"update/missing", func() error {
+			return db.UpdateNode(ctx, &airlock.Node{ID: "nope", Name: "nope", State: airlock.NodeReady})
+		}, airlock.ENOTFOUND},
+		{"by-id/missing", func() error { _, err := db.NodeByID(ctx, "nope"); return err }, airlock.ENOTFOUND},
+		{"by-name/missing", func() error { _, err := db.NodeByName(ctx, "nope"); return err }, airlock.ENOTFOUND},
+		{"delete/ok", func() error { return db.DeleteNode(ctx, "n3") }, ""},
+		{"delete/again", func() error { return db.DeleteNode(ctx, "n3") }, airlock.ENOTFOUND},
+	} {
+		t.Run(tc.name, func(t *testing.T) { wantCode(t, tc.call(), tc.code) })
+	}
+}
+
+func testRevokedCerts(t *testing.T, db *DB) {
+	ctx := t.Context()
+	must(t, db.RevokeCert(ctx, "aa", t0.Add(time.Hour)))
+	must(t, db.RevokeCert(ctx, "bb", t0.Add(3*time.Hour)))
+	must(t, db.RevokeCert(ctx, "cc", t0.Add(-time.Hour)))
+	wantCode(t, db.RevokeCert(ctx, "", t0), airlock.EINVALID)
+
+	for serial, want := range map[string]bool{"aa": true, "bb": true, "cc": true, "zz": false, "": false} {
+		got, err := db.IsCertRevoked(ctx, serial)
+		must(t, err)
+		if got != want {
+			t.Errorf("IsCertRevoked(%q) = %v, want %v", serial, got, want)
+		}
+	}
+	list := func(now time.Time) []string {
+		t.Helper()
+		got, err := db.ListRevokedCerts(ctx, now)
+		must(t, err)
+		return got
+	}
+	same(t, list(t0), []string{"aa", "bb"})
+	same(t, list(t0.Add(time.Hour)), []string{"bb"}) // not_after must be after now
+	same(t, list(t0.Add(4*time.Hour)), []string(nil))
+
+	// Revoking again never shortens a revocation, and may lengthen it.
+	must(t, db.RevokeCert(ctx, "aa", t0))
+	same(t, list(t0.Add(30*time.Minute)), []string{"aa", "bb"})
+	must(t, db.RevokeCert(ctx, "aa", t0.Add(5*time.Hour)))
+	same(t, list(t0.Add(4*time.Hour)), []string{"aa"})
+}
+
+func testSessions(t *testing.T, db *DB) {
+	ctx := t.Context()
+	full := &airlock.Session{ID: "s1", UserID: "u1", WorkspaceID: "w1", NodeID: "n1", ContainerID: "airlock-s1",
+		State: airlock.SessionFailed, Reason: "image not found", RegisterHash: []byte{0, 9, 8}, AgentHash: []byte{7, 0},
+		CreatedAt: t0, UpdatedAt: t0.Add(time.Second), StartedAt: ptr(t0.Add(2 * time.Second)),
+		ReadyAt: ptr(t0.Add(3 * time.Second)), StoppedAt: ptr(t0.Add(4 * time.Second)), LastHeartbeat: ptr(t0.Add(5 * time.Second))}
+	bare := &airlock.Session{ID: "s2", UserID: "u2", WorkspaceID: "w2", State: airlock.SessionPending}
+	for _, s := range []*airlock.Session{full, bare} {
+		must(t, db.CreateSession(ctx, s))
+	}
+	if bare.CreatedAt != clock || bare.UpdatedAt != clock {
+		t.Fatalf("zero times not set to now: %v %v", bare.CreatedAt, bare.UpdatedAt)
+	}
+	for _, want := range []*airlock.Session{full, bare} {
+		got, err := db.SessionByID(ctx, want.ID)
+		must(t, err)
+		same(t, got, want)
+	}
+	for _, tc := range []struct {
+		name string
+		call func() error
+		code string
+	}{
+		{"create/duplicate-id", func() error {
+			return db.CreateSession(ctx, &airlock.Session{ID: "s1", State: airlock.SessionPending})
+		}, airlock.ECONFLICT},
+		{"create/no-state", func() error { return db.CreateSession(ctx, &airlock.Session{ID: "s9"}) }, airlock.EINVALID},
+		{"by-id/missing", func() error { _, err := db.SessionByID(ctx, "nope"); return err }, airlock.ENOTFOUND},
+		{"delete/ok", func() error { return db.DeleteSession(ctx, "s2") }, ""},
+		{"delete/again", func() error { return db.DeleteSession(ctx, "s2") }, airlock.ENOTFOUND},
+		{"by-id/deleted", func() error { _, err := db.SessionByID(ctx, "s2"); return err }, airlock.ENOTFOUND},
+	} {
+		t.Run(tc.name, func(t *testing.T) { wantCode(t, tc.call(), tc.code) })
+	}
+}
+
+func testSessionFilters(t *testing.T, db *DB) {
+	ctx := t.Context()
+	for i, s := range []struct {
+		id, user, node string
+		state          airlock.SessionState
+	}{
+		{"a", "u1", "n1", airlock.SessionReady},
+		{"b", "u1", "n2", airlock.SessionStopped},
+		{"c", "u2", "n1", airlock.SessionStarting},
+		{"d", "u2", "", airlock.SessionPending},
+		{"e", "u1", "n1", airlock.SessionFailed},
+		{"f", "u3", "n2", airlock.SessionStopping},
+	} {
+		mkSession(t, db, &airlock.Session{ID: s.id, UserID: s.user, NodeID: s.node, State: s.state,
+			CreatedAt: t0.Add(time.Duration(i) * time.Minute)})
+	}
+	for _, tc := range []struct {
+		name string
+		f    airlock.SessionFilter
+		want string // IDs, newest first
+	}{
+		{"all", airlock.SessionFilter{}, "fedcba"},
+		{"user", airlock.SessionFilter{UserID: "u1"}, "eba"},
+		{"node", airlock.SessionFilter{NodeID: "n1"}, "eca"},
+		{"active", airlock.SessionFilter{States: airlock.ActiveStates}, "fdca"},
+		{"final", airlock.SessionFilter{States: []airlock.SessionState{airlock.SessionStopped, airlock.SessionFailed}}, "eb"},
+		{"one-state", airlock.SessionFilter{States: []airlock.SessionState{airlock.SessionPending}}, "d"},
+		{"user-active", airlock.SessionFilter{UserID: "u1", States: airlock.ActiveStates}, "a"},
+		{"node-active", airlock.SessionFilter{NodeID: "n1", States: airlock.ActiveStates}, "ca"},
+		{"user-node-state", airlock.SessionFilter{UserID: "u2", NodeID: "n1", States: []airlock.SessionState{airlock.SessionStarting}}, "c"},
+		{"unknown-user", airlock.SessionFilter{UserID: "ghost"}, ""},
+		{"unknown-state", airlock.SessionFilter{States: []airlock.SessionState{"running"}}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ss, err := db.ListSessions(ctx, tc.f)
+			must(t, err)
+			var ids strings.Builder
+			for _, s := range ss {
+				ids.WriteString(s.ID)
+			}
+			if ids.String() != tc.want {
+				t.Errorf("ListSessions = %q, want %q", ids.String(), tc.want)
+			}
+			n, err := db.CountSessions(ctx, tc.f)
+			must(t, err)
+			if n != len(tc.want) {
+				t.Errorf("CountSessions = %d, want %d", n, len(tc.want))
+			}
+		})
+	}
+}
+
+func testUpdateSession(t *testing.T, db *DB) {
+	ctx := t.Context()
+	now := t0.Add(10 * time.Minute)
+	states := func(s ...airlock.SessionState) []airlock.SessionState { return s }
+	for i, tc := range []struct {
+		name  string
+		state airlock.SessionState // before; "" means no such session
+		u     airlock.SessionUpdate
+		code  string
+		check func(t *testing.T, s *airlock.Session)
+	}{
+		{name: "ok/pending-to-starting", state: airlock.SessionPending,
+			u: airlock.SessionUpdate{From: states(airlock.SessionPending), To: airlock.SessionStarting,
+				NodeID: ptr("n1"), ContainerID: ptr("c1"), RegisterHash: ptr([]byte("reg"))},
+			check: func(t *testing.T, s *airlock.Session) {
+				if s.State != airlock.SessionStarting || s.NodeID != "n1" || s.ContainerID != "c1" || string(s.RegisterHash) != "reg" {
+					t.Errorf("got %+v", s)
+				}
+				if s.StartedAt != nil || s.Reason != "" {
+					t.Errorf("unset fields written: %+v", s)
+				}
+			}},
+		{name: "ok/every-field", state: airlock.SessionStarting,
+			u: airlock.SessionUpdate{From: states(airlock.SessionStarting), To: airlock.SessionReady,
+				NodeID: ptr("n2"), ContainerID: ptr("c2"), Reason: ptr("r"), RegisterHash: ptr([]byte{1}), AgentHash: ptr([]byte{2}),
+				StartedAt: ptr(t0.Add(time.Second)), ReadyAt: ptr(t0.Add(2 * time.Second)),
+				StoppedAt: ptr(t0.Add(3 * time.Second)), LastHeartbeat: ptr(t0.Add(4 * time.Second))},
+			check: func(t *testing.T, s *airlock.Session) {
+				want := &airlock.Session{ID: s.ID, UserID: "u1", WorkspaceID: "w1", NodeID: "n2", ContainerID: "c2",
+					State: airlock.SessionReady, Reason: "r", RegisterHash: []byte{1}, AgentHash: []byte{2},
+					CreatedAt: t0, UpdatedAt: now, StartedAt: ptr(t0.Add(time.Second)), ReadyAt: ptr(t0.Add(2 * time.Second)),
+					StoppedAt: ptr(t0.Add(3 * time.Second)), LastHeartbeat: ptr(t0.Add(4 * time.Second))}
+				same(t, s, want)
+			}},
+		{name: "ok/one-of-several", state: airlock.SessionReady,
+			u: airlock.SessionUpdate{From: states(airlock.SessionPending, airlock.SessionStarting, airlock.SessionReady),
+				To: airlock.SessionFailed, Reason: ptr("boom"), StoppedAt: ptr(now)},
+			check: func(t *testing.T, s *airlock.Session) {
+				if s.State != airlock.SessionFailed || s.Reason != "boom" || s.StoppedAt == nil || !s.StoppedAt.Equal(now) {
+					t.Errorf("got %+v", s)
+				}
+			}},
+		{name: "ok/clear-register-hash", state: airlock.SessionStarting,
+			u: airlock.SessionUpdate{From: states(airlock.SessionStarting), To: airlock.SessionStopping, RegisterHash: ptr([]byte(nil))},
+			check: func(t *testing.T, s *airlock.Session) {
+				if s.RegisterHash != nil {
+					t.Errorf("RegisterHash %x, want nil", s.RegisterHash)
+				}
+			}},
+		{name: "ok/keep-state", state: airlock.SessionReady,
+			u: airlock.SessionUpdate{From: states(airlock.SessionReady), LastHeartbeat: ptr(now)},
+			check: func(t *testing.T, s *airlock.Session) {
+				if s.State != airlock.SessionReady || s.LastHeartbeat == nil || !s.LastHeartbeat.Equal(now) {
+					t.Errorf("got %+v", s)
+				}
+			}},
+		{name: "ok/keep-one-of-several", state: airlock.SessionStarting,
+			u: airlock.SessionUpdate{From: states(airlock.SessionStarting, airlock.SessionReady), StartedAt: ptr(now)},
+			check: func(t *testing.T, s *airlock.Session) {
+				if s.State != airlock.SessionStarting || s.StartedAt == nil {
+					t.Errorf("got %+v", s)
+				}
+			}},
+		{name: "ok/same-state", state: airlock.SessionStarting,
+			u: airlock.SessionUpdate{From: states(airlock.SessionStarting), To: airlock.SessionStarting, ContainerID: ptr("c9")},
+			check: func(t *testing.T, s *airlock.Session) {
+				if s.State != airlock.SessionStarting || s.ContainerID != "c9" {
+					t.Errorf("got %+v", s)
+				}
+			}},
+		{name: "conflict/wrong-state", state: airlock.SessionStopping,
+			u:    airlock.SessionUpdate{From: states(airlock.SessionPending, airlock.SessionStarting), To: airlock.SessionFailed},
+			code: airlock.ECONFLICT},
+		{name: "conflict/final", state: airlock.SessionStopped,
+			u:    airlock.SessionUpdate{From: states(airlock.SessionReady), To: airlock.SessionStopping},
+			code: airlock.ECONFLICT},
+		{name: "conflict/keep-state", state: airlock.SessionStopping,
+			u:    airlock.SessionUpdate{From: states(airlock.SessionReady), LastHeartbeat: ptr(now)},
+			code: airlock.ECONFLICT},
+		{name: "not-found", u: airlock.SessionUpdate{From: states(airlock.SessionPending), To: airlock.SessionStarting},
+			code: airlock.ENOTFOUND},
+		{name: "invalid/transition", state: airlock.SessionPending,
+			u:    airlock.SessionUpdate{From: states(airlock.SessionPending), To: airlock.SessionReady},
+			code: airlock.EINVALID},
+		{name: "invalid/one-from-cannot", state: airlock.SessionReady,
+			u:    airlock.SessionUpdate{From: states(airlock.SessionReady, airlock.SessionStopped), To: airlock.SessionFailed},
+			code: airlock.EINVALID},
+		{name: "invalid/no-from", state: airlock.SessionPending,
+			u: airlock.SessionUpdate{To: airlock.SessionStarting}, code: airlock.EINVALID},
+		{name: "invalid/unknown-to", state: airlock.SessionPending,
+			u: airlock.SessionUpdate{From: states(airlock.SessionPending), To: "running"}, code: airlock.EINVALID},
+		{name: "invalid/keep-final", state: airlock.SessionFailed,
+			u: airlock.SessionUpdate{From: states(airlock.SessionFailed), Reason: ptr("x")}, code: airlock.EINVALID},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := "s" + string(rune('a'+i))
+			if tc.state != "" {
+				mkSession(t, db, &airlock.Session{ID: id, State: tc.state})
+			}
+			got, err := db.UpdateSession(ctx, id, tc.u, now)
+			wantCode(t, err, tc.code)
+			if tc.code != "" {
+				if got != nil {
+					t.Errorf("failed update returned %+v", got)
+				}
+				if tc.code == airlock.ECONFLICT && !strings.Contains(airlock.ErrorMessage(err), string(tc.state)) {
+					t.Errorf("conflict %q does not name the current state %s", airlock.ErrorMessage(err), tc.state)
+				}
+				if tc.state != "" {
+					s, err := db.SessionByID(ctx, id)
+					must(t, err)
+					if s.State != tc.state || s.UpdatedAt != t0 {
+						t.Errorf("failed update changed the session: %+v", s)
+					}
+				}
+				return
+			}
+			if got.UpdatedAt != now {
+				t.Errorf("UpdatedAt %v, want %v", got.UpdatedAt, now)
+			}
+			tc.check(t, got)
+			stored, err := db.SessionByID(ctx, id)
+			must(t, err)
+			same(t, stored, got)
+		})
+	}
+}
+
+func testClaimRegistration(t *testing.T, db *DB) {
+	ctx := t.Context()
+	now := t0.Add(5 * time.Minute)
+	mkSession(t, db, &airlock.Session{ID: "s1", State: airlock.SessionStarting, RegisterHash: []byte("reg1")})
+	mkSession(t, db, &airlock.Session{ID: "s2", State: airlock.SessionPending, RegisterHash: []byte("reg2")})
+	mkSession(t, db, &airlock.Session{ID: "s3", State: airlock.SessionStarting})
+	mkSession(t, db, &airlock.Session{ID: "s4", State: airlock.SessionStopping, RegisterHash: []byte("reg4")})
+	// Steps run in order on the same sessions.
+	for _, tc := range []struct {
+		name      string
+		id        string
+		hash      string
+		agentHash string
+		code      string
+	}{
+		{"wrong-hash", "s1", "nope", "agent", airlock.ENOTFOUND},
+		{"empty-hash", "s3", "", "agent", airlock.ENOTFOUND},
+		{"no-register-hash", "s3", "reg1", "agent", airlock.ENOTFOUND},
+		{"no-session", "ghost", "reg1", "agent", airlock.ENOTFOUND},
+		{"no-agent-hash", "s1", "reg1", "", airlock.EINVALID},
+		{"ok", "s1", "reg1", "agent", ""},
+		{"used-twice", "s1", "reg1", "agent2", airlock.ENOTFOUND},
+		{"pending/right-hash", "s2", "reg2", "agent", airlock.ECONFLICT},
+		{"pending/wrong-hash", "s2", "reg1", "agent", airlock.ENOTFOUND},
+		{"stopping/right-hash", "s4", "reg4", "agent", airlock.ECONFLICT},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := db.ClaimRegistration(ctx, tc.id, []byte(tc.hash), []byte(tc.agentHash), now)
+			wantCode(t, err, tc.code)
+			if tc.code != "" {
+				if s != nil {
+					t.Fatalf("refused claim returned %+v", s)
+				}
+				return
+			}
+			want := &airlock.Session{ID: "s1", UserID: "u1", WorkspaceID: "w1", State: airlock.SessionReady,
+				AgentHash: []byte("agent"), CreatedAt: t0, UpdatedAt: now, ReadyAt: &now}
+			same(t, s, want)
+			stored, err := db.SessionByID(ctx, "s1")
+			must(t, err)
+			same(t, stored, want)
+		})
+	}
+	// Refused claims leave the sessions as they were.
+	for id, want := range map[string]string{"s2": "reg2", "s4": "reg4"} {
+		s, err := db.SessionByID(ctx, id)
+		must(t, err)
+		if string(s.RegisterHash) != want || s.AgentHash != nil || s.UpdatedAt != t0 {
+			t.Errorf("refused claim changed %s: %+v", id, s)
+		}
+	}
+}
+
+func testSettings(t *testing.T, db *DB) {
+	ctx := t.Context()
+	_, err := db.Setting(ctx, "join")
+	wantCode(t, err, airlock.ENOTFOUND)
+
+	for _, tc := range []struct {
+		name  string
+		call  func() ([]byte, error)
+		want  []byte
+		after []byte // Setting("join") afterwards
+	}{
+		{"if-absent/first", func() ([]byte, error) { return db.SetSettingIfAbsent(ctx, "join", []byte("a")) }, []byte("a"), []byte("a")},
+		{"if-absent/second", func() ([]byte, error) { return db.SetSettingIfAbsent(ctx, "join", []byte("b")) }, []byte("a"), []byte("a")},
+		{"set/overwrites", func() ([]byte, error) { return nil, db.SetSetting(ctx, "join", []byte("c")) }, nil, []byte("c")},
+		{"if-absent/after-set", func() ([]byte, error) { return db.SetSettingIfAbsent(ctx, "join", []byte("d")) }, []byte("c"), []byte("c")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.call()
+			must(t, err)
+			same(t, got, tc.want)
+			after, err := db.Setting(ctx, "join")
+			must(t, err)
+			same(t, after, tc.after)
+		})
+	}
+	binary := []byte{0, 1, 2, 0xfe, 0xff, '\'', '"'}
+	must(t, db.SetSetting(ctx, "key", binary))
+	got, err := db.Setting(ctx, "key")
+	must(t, err)
+	same(t, got, binary)
+	got, err = db.SetSettingIfAbsent(ctx, "empty", nil)
+	must(t, err)
+	same(t, got, []byte{})
+}
+
+func testAudit(t *testing.T, db *DB) {
+	ctx := t.Context()
+	got, err := db.ListAudit(ctx, 10)
+	must(t, err)
+	if len(got) != 0 {
+		t.Fatalf("fresh audit log has %d events", len(got))
+	}
+	var events []*airlock.AuditEvent
+	for i, action := range []string{"user.create", "session.create", "session.stop", "node.enroll", "token.revoke"} {
+		e := &airlock.AuditEvent{Time: t0.Add(time.Duration(i) * time.Second), Actor: "alice", Action: action,
+			Target: "x" + action, Detail: `{"i":` + string(rune('0'+i)) + `}`}
+		must(t, db.AppendAudit(ctx, e))
+		if i > 0 && e.ID <= events[i-1].ID {
+			t.Fatalf("IDs not increasing: %d after %d", e.ID, events[i-1].ID)
+		}
+		events = append(events, e)
+	}
+	noTime := &airlock.AuditEvent{Actor: "system", Action: "boot"}
+	must(t, db.AppendAudit(ctx, noTime))
+	if noTime.Time != clock {
+		t.Fatalf("zero Time not set to now: %v", noTime.Time)
+	}
+	events = append(events, noTime)
+
+	for _, tc := range []struct {
+		limit int
+		want  []*airlock.AuditEvent
+	}{
+		{1, []*airlock.AuditEvent{events[5]}},
+		{3, []*airlock.AuditEvent{events[5], events[4], events[3]}},
+		{100, []*airlock.AuditEvent{events[5], events[4], events[3], events[2], events[1], events[0]}},
+	} {
+		got, err := db.ListAudit(ctx, tc.limit)
+		must(t, err)
+		same(t, got, tc.want)
+	}
+	_, err = db.ListAudit(ctx, 0)
+	wantCode(t, err, airlock.EINVALID)
+}
+
+func testMigrationsIdempotent(t *testing.T, db *DB) {
+	ctx := t.Context()
+	mkUser(t, db, "u1", "alice")
+	ms, err := loadMigrations()
+	must(t, err)
+	countVersions := func() int {
+		t.Helper()
+		var n int
+		must(t, db.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations").Scan(&n))
+		return n
+	}
+
+	// Opening a migrated database again changes nothing and loses nothing.
+	again, err := Open(ctx, db.dsn)
+	must(t, err)
+	_, err = again.UserByName(ctx, "alice")
+	must(t, err)
+	must(t, again.Close())
+	if n := countVersions(); n != len(ms) {
+		t.Fatalf("schema_migrations has %d rows, want %d", n, len(ms))
+	}
+
+	// Empty the database and open it from several goroutines at once, as
+	// api processes starting together do: one migrates, the others wait
+	// and find the work done.
+	for _, table := range []string{"api_tokens", "web_sessions", "users", "workspaces", "nodes", "revoked_certs",
+		"sessions", "settings", "audit_events", "schema_migrations"} {
+		_, err := db.db.ExecContext(ctx, "DROP TABLE "+table)
+		must(t, err)
+	}
+	errs := race(func() error {
+		again, err := Open(ctx, db.dsn)
+		if err != nil {
+			return err
+		}
+		defer again.Close()
+		_, err = again.CountUsers(ctx)
+		return err
+	})
+	for _, err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if n := countVersions(); n != len(ms) {
+		t.Fatalf("schema_migrations has %d rows after racing opens, want %d", n, len(ms))
+	}
+	mkUser(t, db, "u1", "alice")
+}
+
+// race runs f from 8 goroutines at once and returns their errors.
+func race(f func() error) []error {
+	const n = 8
+	start := make(chan struct{})
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = f()
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// oneWins checks that exactly one error is nil and the others have code.
+func oneWins(t *testing.T, errs []error, code string) {
+	t.Helper()
+	wins := 0
+	for _, err := range errs {
+		switch airlock.ErrorCode(err) {
+		case "":
+			wins++
+		case code:
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d winners, want exactly 1", wins)
+	}
+}
+
+func testRaceUpdateSession(t *testing.T, db *DB) {
+	ctx := t.Context()
+	mkSession(t, db, &airlock.Session{ID: "s1", State: airlock.SessionStarting})
+	errs := race(func() error {
+		_, err := db.UpdateSession(ctx, "s1", airlock.SessionUpdate{
+			From: []airlock.SessionState{airlock.SessionStarting}, To: airlock.SessionReady, ReadyAt: ptr(clock)}, clock)
+		return err
+	})
+	oneWins(t, errs, airlock.ECONFLICT)
+}
+
+func testRaceClaimRegistration(t *testing.T, db *DB) {
+	ctx := t.Context()
+	mkSession(t, db, &airlock.Session{ID: "s1", State: airlock.SessionStarting, RegisterHash: []byte("reg")})
+	errs := race(func() error {
+		_, err := db.ClaimRegistration(ctx, "s1", []byte("reg"), []byte("agent"), clock)
+		return err
+	})
+	oneWins(t, errs, airlock.ENOTFOUND)
+}
+
+func testRaceSettingIfAbsent(t *testing.T, db *DB) {
+	ctx := t.Context()
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	var i int
+	errs := race(func() error {
+		mu.Lock()
+		i++
+		mine := []byte{byte('a' + i)}
+		mu.Unlock()
+		v, err := db.SetSettingIfAbsent(ctx, "signing-key", mine)
+		mu.Lock()
+		seen[string(v)] = true
+		mu.Unlock()
+		return err
+	})
+	for _, err := range errs {
+		must(t, err)
+	}
+	if len(seen) != 1 {
+		t.Fatalf("racing writers saw %d different values, want 1", len(seen))
+	}
+}

@@ -1,0 +1,247 @@
+package store
+
+import (
+	"context"
+	"crypto/subtle"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/airlock-rbi/airlock/internal/airlock"
+)
+
+const sessionCols = `id, user_id, workspace_id, node_id, container_id, state, reason, register_hash, agent_hash,
+	created_at, updated_at, started_at, ready_at, stopped_at, last_heartbeat`
+
+func scanSession(s scanner) (*airlock.Session, error) {
+	var x airlock.Session
+	var created, updated int64
+	var started, ready, stopped, heartbeat sql.NullInt64
+	if err := s.Scan(&x.ID, &x.UserID, &x.WorkspaceID, &x.NodeID, &x.ContainerID, &x.State, &x.Reason,
+		&x.RegisterHash, &x.AgentHash, &created, &updated, &started, &ready, &stopped, &heartbeat); err != nil {
+		return nil, err
+	}
+	x.CreatedAt, x.UpdatedAt = fromMicros(created), fromMicros(updated)
+	x.StartedAt, x.ReadyAt = ptrFromNullMicros(started), ptrFromNullMicros(ready)
+	x.StoppedAt, x.LastHeartbeat = ptrFromNullMicros(stopped), ptrFromNullMicros(heartbeat)
+	return &x, nil
+}
+
+// CreateSession stores s; a zero CreatedAt or UpdatedAt is set to now.
+// ECONFLICT if its ID is taken.
+func (db *DB) CreateSession(ctx context.Context, s *airlock.Session) error {
+	if s.State == "" {
+		return airlock.Errorf(airlock.EINVALID, "session %q has no state", s.ID)
+	}
+	db.stamp(&s.CreatedAt, &s.UpdatedAt)
+	_, err := db.exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.ID, s.UserID, s.WorkspaceID, s.NodeID, s.ContainerID, string(s.State), s.Reason,
+		nullBytes(s.RegisterHash), nullBytes(s.AgentHash), micros(s.CreatedAt), micros(s.UpdatedAt),
+		ptrMicros(s.StartedAt), ptrMicros(s.ReadyAt), ptrMicros(s.StoppedAt), ptrMicros(s.LastHeartbeat))
+	if err != nil {
+		return writeErr(err, "session", s.ID, "create session "+s.ID)
+	}
+	return nil
+}
+
+// SessionByID returns the session with the given ID.
+func (db *DB) SessionByID(ctx context.Context, id string) (*airlock.Session, error) {
+	s, err := scanSession(db.queryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = ?`, id))
+	if err != nil {
+		return nil, rowErr(err, "session", id)
+	}
+	return s, nil
+}
+
+// sessionWhere is f as a WHERE clause, or "" when f matches everything.
+func sessionWhere(f airlock.SessionFilter) (string, []any) {
+	var conds []string
+	var args []any
+	if f.UserID != "" {
+		conds = append(conds, "user_id = ?")
+		args = append(args, f.UserID)
+	}
+	if f.NodeID != "" {
+		conds = append(conds, "node_id = ?")
+		args = append(args, f.NodeID)
+	}
+	if len(f.States) > 0 {
+		conds = append(conds, "state IN ("+placeholders(len(f.States))+")")
+		for _, s := range f.States {
+			args = append(args, string(s))
+		}
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+// ListSessions returns the sessions f selects, newest first.
+func (db *DB) ListSessions(ctx context.Context, f airlock.SessionFilter) ([]*airlock.Session, error) {
+	where, args := sessionWhere(f)
+	ss, err := list(ctx, db, scanSession, `SELECT `+sessionCols+` FROM sessions`+where+` ORDER BY created_at DESC, id DESC`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	return ss, nil
+}
+
+// CountSessions returns how many sessions f selects.
+func (db *DB) CountSessions(ctx context.Context, f airlock.SessionFilter) (int, error) {
+	where, args := sessionWhere(f)
+	var n int
+	if err := db.queryRow(ctx, `SELECT COUNT(*) FROM sessions`+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count sessions: %w", err)
+	}
+	return n, nil
+}
+
+// UpdateSession applies u in one conditional UPDATE if the session's state
+// is in u.From, sets UpdatedAt to now and returns the session as stored
+// after it. ENOTFOUND if there is no such session; ECONFLICT, naming the
+// current state, if it is in none of u.From.
+//
+// An empty To keeps the state: only the fields are written (a heartbeat
+// while ready, the start time while starting or ready). Otherwise every
+// From must be able to reach To (airlock.CanTransition), or To equal it.
+// Final states never change. A call breaking these rules is a bug and
+// fails with EINVALID before touching the database.
+func (db *DB) UpdateSession(ctx context.Context, id string, u airlock.SessionUpdate, now time.Time) (*airlock.Session, error) {
+	if len(u.From) == 0 {
+		return nil, airlock.Errorf(airlock.EINVALID, "update of session %q names no state to move from", id)
+	}
+	for _, from := range u.From {
+		stay := u.To == "" || u.To == from
+		if from.Final() || (!stay && !airlock.CanTransition(from, u.To)) {
+			to := u.To
+			if to == "" {
+				to = from
+			}
+			return nil, airlock.Errorf(airlock.EINVALID, "a session cannot go from %s to %s", from, to)
+		}
+	}
+	set := []string{"updated_at = ?"}
+	args := []any{micros(now)}
+	if u.To != "" {
+		set = append(set, "state = ?")
+		args = append(args, string(u.To))
+	}
+	add := func(col string, v any) {
+		set = append(set, col+" = ?")
+		args = append(args, v)
+	}
+	if u.NodeID != nil {
+		add("node_id", *u.NodeID)
+	}
+	if u.ContainerID != nil {
+		add("container_id", *u.ContainerID)
+	}
+	if u.Reason != nil {
+		add("reason", *u.Reason)
+	}
+	if u.RegisterHash != nil {
+		add("register_hash", nullBytes(*u.RegisterHash))
+	}
+	if u.AgentHash != nil {
+		add("agent_hash", nullBytes(*u.AgentHash))
+	}
+	for _, t := range []struct {
+		col string
+		v   *time.Time
+	}{
+		{"started_at", u.StartedAt},
+		{"ready_at", u.ReadyAt},
+		{"stopped_at", u.StoppedAt},
+		{"last_heartbeat", u.LastHeartbeat},
+	} {
+		if t.v != nil {
+			add(t.col, micros(*t.v))
+		}
+	}
+	args = append(args, id)
+	for _, from := range u.From {
+		args = append(args, string(from))
+	}
+	q := `UPDATE sessions SET ` + strings.Join(set, ", ") +
+		` WHERE id = ? AND state IN (` + placeholders(len(u.From)) + `) RETURNING ` + sessionCols
+	s, err := scanSession(db.queryRow(ctx, q, args...))
+	if err == nil {
+		return s, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("update session %s: %w", id, err)
+	}
+	cur, err := db.SessionByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return nil, airlock.Errorf(airlock.ECONFLICT, "session %q is %s, not %s", id, cur.State, joinStates(u.From))
+}
+
+// joinStates is "a", "a or b", "a, b or c".
+func joinStates(states []airlock.SessionState) string {
+	var b strings.Builder
+	for i, s := range states {
+		switch {
+		case i == 0:
+		case i == len(states)-1:
+			b.WriteString(" or ")
+		default:
+			b.WriteString(", ")
+		}
+		b.WriteString(string(s))
+	}
+	return b.String()
+}
+
+// ClaimRegistration is the agent's registration in one conditional
+// UPDATE: only a starting session whose registration hash equals hash
+// becomes ready, and the hash is cleared so the token works once.
+//
+// When nothing matched, it reads the session to tell the cases apart
+// without telling an unauthenticated caller more than it knows: no
+// session, a wrong hash and an already used one are all ENOTFOUND; only
+// the right hash on a session that is not starting is ECONFLICT.
+func (db *DB) ClaimRegistration(ctx context.Context, id string, hash, agentHash []byte, now time.Time) (*airlock.Session, error) {
+	if len(hash) == 0 {
+		return nil, notFound("session", id)
+	}
+	if len(agentHash) == 0 {
+		return nil, airlock.Errorf(airlock.EINVALID, "registration of session %q has no agent credential", id)
+	}
+	s, err := scanSession(db.queryRow(ctx, `UPDATE sessions
+		SET register_hash = NULL, agent_hash = ?, state = ?, ready_at = ?, updated_at = ?
+		WHERE id = ? AND state = ? AND register_hash = ?
+		RETURNING `+sessionCols,
+		agentHash, string(airlock.SessionReady), micros(now), micros(now),
+		id, string(airlock.SessionStarting), hash))
+	if err == nil {
+		return s, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("claim registration of session %s: %w", id, err)
+	}
+	cur, err := db.SessionByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if cur.RegisterHash == nil || subtle.ConstantTimeCompare(cur.RegisterHash, hash) != 1 {
+		return nil, notFound("session", id)
+	}
+	return nil, airlock.Errorf(airlock.ECONFLICT, "session %q is %s, not %s", id, cur.State, airlock.SessionStarting)
+}
+
+// DeleteSession removes a session record.
+func (db *DB) DeleteSession(ctx context.Context, id string) error {
+	ok, err := db.execOne(ctx, `DELETE FROM sessions WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete session %s: %w", id, err)
+	}
+	if !ok {
+		return notFound("session", id)
+	}
+	return nil
+}

@@ -1,0 +1,102 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/airlock-rbi/airlock/internal/airlock"
+)
+
+const workspaceCols = `id, name, description, image, isolation, nano_cpus, memory, pids_limit, shm_size, env, start_url, created_at, updated_at`
+
+func scanWorkspace(s scanner) (*airlock.Workspace, error) {
+	var w airlock.Workspace
+	var env string
+	var created, updated int64
+	if err := s.Scan(&w.ID, &w.Name, &w.Description, &w.Image, &w.Isolation,
+		&w.NanoCPUs, &w.Memory, &w.PidsLimit, &w.ShmSize, &env, &w.StartURL, &created, &updated); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(env), &w.Env); err != nil {
+		return nil, fmt.Errorf("workspace %s: env: %w", w.ID, err)
+	}
+	w.CreatedAt, w.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return &w, nil
+}
+
+// CreateWorkspace stores w; a zero CreatedAt or UpdatedAt is set to now.
+func (db *DB) CreateWorkspace(ctx context.Context, w *airlock.Workspace) error {
+	env, err := json.Marshal(w.Env)
+	if err != nil {
+		return fmt.Errorf("create workspace %s: env: %w", w.ID, err)
+	}
+	db.stamp(&w.CreatedAt, &w.UpdatedAt)
+	_, err = db.exec(ctx, `INSERT INTO workspaces (`+workspaceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		w.ID, w.Name, w.Description, w.Image, string(w.Isolation), w.NanoCPUs, w.Memory, w.PidsLimit, w.ShmSize,
+		string(env), w.StartURL, micros(w.CreatedAt), micros(w.UpdatedAt))
+	if err != nil {
+		return writeErr(err, "workspace", w.Name, "create workspace "+w.ID)
+	}
+	return nil
+}
+
+// WorkspaceByID returns the workspace with the given ID.
+func (db *DB) WorkspaceByID(ctx context.Context, id string) (*airlock.Workspace, error) {
+	w, err := scanWorkspace(db.queryRow(ctx, `SELECT `+workspaceCols+` FROM workspaces WHERE id = ?`, id))
+	if err != nil {
+		return nil, rowErr(err, "workspace", id)
+	}
+	return w, nil
+}
+
+// WorkspaceByName returns the workspace with the given name.
+func (db *DB) WorkspaceByName(ctx context.Context, name string) (*airlock.Workspace, error) {
+	w, err := scanWorkspace(db.queryRow(ctx, `SELECT `+workspaceCols+` FROM workspaces WHERE name = ?`, name))
+	if err != nil {
+		return nil, rowErr(err, "workspace", name)
+	}
+	return w, nil
+}
+
+// ListWorkspaces returns every workspace by name.
+func (db *DB) ListWorkspaces(ctx context.Context) ([]*airlock.Workspace, error) {
+	ws, err := list(ctx, db, scanWorkspace, `SELECT `+workspaceCols+` FROM workspaces ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("list workspaces: %w", err)
+	}
+	return ws, nil
+}
+
+// UpdateWorkspace writes every field of w but ID and CreatedAt; a zero
+// UpdatedAt is set to now.
+func (db *DB) UpdateWorkspace(ctx context.Context, w *airlock.Workspace) error {
+	env, err := json.Marshal(w.Env)
+	if err != nil {
+		return fmt.Errorf("update workspace %s: env: %w", w.ID, err)
+	}
+	db.touch(&w.UpdatedAt)
+	ok, err := db.execOne(ctx, `UPDATE workspaces SET name = ?, description = ?, image = ?, isolation = ?,
+		nano_cpus = ?, memory = ?, pids_limit = ?, shm_size = ?, env = ?, start_url = ?, updated_at = ? WHERE id = ?`,
+		w.Name, w.Description, w.Image, string(w.Isolation), w.NanoCPUs, w.Memory, w.PidsLimit, w.ShmSize,
+		string(env), w.StartURL, micros(w.UpdatedAt), w.ID)
+	if err != nil {
+		return writeErr(err, "workspace", w.Name, "update workspace "+w.ID)
+	}
+	if !ok {
+		return notFound("workspace", w.ID)
+	}
+	return nil
+}
+
+// DeleteWorkspace removes a workspace. Sessions of it stay, as history.
+func (db *DB) DeleteWorkspace(ctx context.Context, id string) error {
+	ok, err := db.execOne(ctx, `DELETE FROM workspaces WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete workspace %s: %w", id, err)
+	}
+	if !ok {
+		return notFound("workspace", id)
+	}
+	return nil
+}
