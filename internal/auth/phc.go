@@ -80,7 +80,7 @@ func parsePHC(encoded string) (phcHash, error) {
 func parsePHCParams(s string) (PasswordParams, error) {
 	fields := strings.Split(s, ",")
 	if len(fields) != 3 {
-		return PasswordParams{}, errors.New("parameters: want m=..,t=..,p=..")
+		return PasswordParams{}, errors.New("parameters: want m=N,t=N,p=N")
 	}
 	m, err := phcUint(fields[0], "m=", 32)
 	if err != nil {

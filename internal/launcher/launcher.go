@@ -170,6 +170,7 @@ type Container struct {
 	ID        string
 	SessionID string
 	State     string // Docker's: created, running, exited, …
+	Status    string // Docker's words, e.g. "Exited (1) 3 seconds ago"
 }
 
 // Containers lists the session containers on a node.
@@ -184,7 +185,7 @@ func (l *Launcher) Containers(ctx context.Context, nodeURL string) ([]Container,
 	}
 	out := make([]Container, 0, len(list))
 	for _, x := range list {
-		out = append(out, Container{ID: x.ID, SessionID: x.Labels[airlock.LabelSession], State: x.State})
+		out = append(out, Container{ID: x.ID, SessionID: x.Labels[airlock.LabelSession], State: x.State, Status: x.Status})
 	}
 	return out, nil
 }

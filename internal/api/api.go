@@ -1,0 +1,144 @@
+// Package api is the infra server's REST/JSON interface under /api/v1: sign
+// in, users, API tokens, workspaces, sessions, nodes and the agent's
+// registration. It is the only component that holds the store.
+//
+// Handlers return errors instead of writing them; one function maps the
+// domain's error codes to HTTP statuses, and only an *airlock.Error's
+// message reaches a client: every other error is logged and answered as
+// "internal error".
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/airlock-rbi/airlock/internal/airlock"
+)
+
+// maxBody bounds every API request body.
+const maxBody = 1 << 20
+
+// status is the one mapping of error codes to HTTP statuses.
+func status(code string) int {
+	switch code {
+	case airlock.EINVALID:
+		return http.StatusBadRequest
+	case airlock.ENOTFOUND:
+		return http.StatusNotFound
+	case airlock.ECONFLICT:
+		return http.StatusConflict
+	case airlock.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case airlock.EFORBIDDEN:
+		return http.StatusForbidden
+	case airlock.ELIMIT:
+		return http.StatusTooManyRequests
+	case airlock.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// errorBody is what every error answer looks like.
+type errorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// handlerFunc is a handler that returns its error.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// serve adapts a handlerFunc, writing its error in the one format.
+func (s *Server) serve(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := h(w, r)
+		if err == nil {
+			return
+		}
+		code := airlock.ErrorCode(err)
+		if code == airlock.EINTERNAL {
+			s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		} else {
+			s.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
+		}
+		writeJSON(w, status(code), errorBody{Code: code, Message: airlock.ErrorMessage(err)})
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// decode reads a JSON body strictly: application/json, at most maxBody,
+// no unknown fields, nothing after the object. Every refusal says what
+// was wrong.
+func decode(r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+		return airlock.Errorf(airlock.EINVALID, "Content-Type must be application/json, not %q", ct)
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	if err != nil {
+		return airlock.Errorf(airlock.EINVALID, "could not read the request body")
+	}
+	return decodeBytes(body, v)
+}
+
+func decodeBytes(body []byte, v any) error {
+	if len(body) > maxBody {
+		return airlock.Errorf(airlock.EINVALID, "request body is larger than 1 MiB")
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return airlock.Errorf(airlock.EINVALID, "request body: %s", jsonError(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return airlock.Errorf(airlock.EINVALID, "request body has data after the JSON object")
+	}
+	return nil
+}
+
+func jsonError(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("field %q must be a %s, not a %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("malformed JSON at byte %d", se.Offset)
+	}
+	if errors.Is(err, io.EOF) {
+		return "a JSON object is required"
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
+}
+
+func jsonKind(k string) string {
+	switch {
+	case strings.HasPrefix(k, "int"), strings.HasPrefix(k, "uint"), strings.HasPrefix(k, "float"):
+		return "number"
+	case k == "slice":
+		return "list"
+	case k == "map", k == "struct":
+		return "object"
+	}
+	return k
+}
+
+// clock is the server's time source, replaceable in tests.
+type clock func() time.Time
+
+func (c clock) now() time.Time {
+	if c == nil {
+		return airlock.Now()
+	}
+	return c().UTC().Truncate(time.Microsecond)
+}

@@ -1,0 +1,149 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/airlock-rbi/airlock/internal/airlock"
+	"github.com/airlock-rbi/airlock/internal/auth"
+	"github.com/airlock-rbi/airlock/internal/pki"
+)
+
+// Options configure a Server. Store, Driver and Signer are required.
+type Options struct {
+	Store airlock.Store
+	// Driver creates and removes containers on nodes.
+	Driver Driver
+	// Signer signs agent credentials (and later connect tokens).
+	Signer *auth.Signer
+	// CA signs node and admin certificates; without it nodes cannot enroll.
+	CA *pki.CA
+	// OnRevoke is told each certificate serial the api revokes, so the
+	// listener refuses it at once.
+	OnRevoke func(serial string)
+	// AgentURL is the api's URL as seen from inside session containers.
+	AgentURL string
+	// CAPEM is the deployment CA certificate given to agents.
+	CAPEM []byte
+	// ExtraHosts are added to session containers' /etc/hosts, e.g.
+	// host.docker.internal:host-gateway so agents reach a server on the
+	// Docker host.
+	ExtraHosts []string
+	// Logger defaults to discarding.
+	Logger *slog.Logger
+	// Now defaults to the wall clock.
+	Now func() time.Time
+	// PasswordParams defaults to auth.DefaultPasswordParams.
+	PasswordParams *auth.PasswordParams
+	// WebSessionTTL is how long a browser stays signed in. Default 12h.
+	WebSessionTTL time.Duration
+	// DefaultMaxSessions bounds a user's active sessions unless the user
+	// has a limit of their own. Default 3.
+	DefaultMaxSessions int
+}
+
+// Server serves /api/v1.
+type Server struct {
+	store   airlock.Store
+	log     *slog.Logger
+	clock   clock
+	pw      auth.PasswordParams
+	webTTL  time.Duration
+	maxSess int
+
+	driver     Driver
+	signer     *auth.Signer
+	ca         *pki.CA
+	onRevoke   func(serial string)
+	agentURL   string
+	caPEM      []byte
+	extraHosts []string
+	// bg tracks launches running past their request; Close waits for them.
+	bg       sync.WaitGroup
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+
+	dummy   dummy
+	mux     *http.ServeMux
+	handler http.Handler
+}
+
+// New builds a Server.
+func New(o Options) *Server {
+	s := &Server{store: o.Store, log: o.Logger, clock: o.Now, webTTL: o.WebSessionTTL, maxSess: o.DefaultMaxSessions,
+		driver: o.Driver, signer: o.Signer, ca: o.CA, onRevoke: o.OnRevoke, agentURL: o.AgentURL, caPEM: o.CAPEM, extraHosts: o.ExtraHosts}
+	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.pw = auth.DefaultPasswordParams
+	if o.PasswordParams != nil {
+		s.pw = *o.PasswordParams
+	}
+	if s.webTTL == 0 {
+		s.webTTL = 12 * time.Hour
+	}
+	if s.maxSess == 0 {
+		s.maxSess = 3
+	}
+	s.mux = http.NewServeMux()
+	s.routes()
+	// Browsers send cookies on cross-site requests; refuse state changes
+	// that a browser marks as cross-origin. Bearer clients send neither
+	// header and pass.
+	s.handler = http.NewCrossOriginProtection().Handler(s.mux)
+	return s
+}
+
+// Close stops background launches and waits for them.
+func (s *Server) Close() {
+	s.bgCancel()
+	s.bg.Wait()
+}
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func (s *Server) routes() {
+	m := s.mux
+	m.Handle("POST /api/v1/auth/login", s.serve(s.login))
+	m.Handle("POST /api/v1/auth/logout", s.serve(s.authed(s.logout)))
+	m.Handle("GET /api/v1/me", s.serve(s.authed(s.me)))
+
+	m.Handle("GET /api/v1/users", s.serve(s.admin(s.listUsers)))
+	m.Handle("POST /api/v1/users", s.serve(s.admin(s.createUser)))
+	m.Handle("DELETE /api/v1/users/{name}", s.serve(s.admin(s.deleteUser)))
+
+	m.Handle("GET /api/v1/tokens", s.serve(s.authed(s.listTokens)))
+	m.Handle("POST /api/v1/tokens", s.serve(s.authed(s.createToken)))
+	m.Handle("DELETE /api/v1/tokens/{id}", s.serve(s.authed(s.revokeToken)))
+
+	m.Handle("GET /api/v1/workspaces", s.serve(s.authed(s.listWorkspaces)))
+	m.Handle("POST /api/v1/workspaces", s.serve(s.admin(s.createWorkspace)))
+	m.Handle("GET /api/v1/workspaces/{name}", s.serve(s.authed(s.getWorkspace)))
+	m.Handle("DELETE /api/v1/workspaces/{name}", s.serve(s.admin(s.deleteWorkspace)))
+
+	m.Handle("POST /api/v1/sessions", s.serve(s.authed(s.createSession)))
+	m.Handle("GET /api/v1/sessions", s.serve(s.authed(s.listSessions)))
+	m.Handle("GET /api/v1/sessions/{id}", s.serve(s.authed(s.getSession)))
+	m.Handle("DELETE /api/v1/sessions/{id}", s.serve(s.authed(s.deleteSession)))
+
+	m.Handle("GET /api/v1/nodes", s.serve(s.admin(s.listNodes)))
+	m.Handle("POST /api/v1/nodes/join-token", s.serve(s.admin(s.joinToken)))
+	m.Handle("DELETE /api/v1/nodes/{name}", s.serve(s.admin(s.deleteNode)))
+	m.Handle("POST /api/v1/nodes/{name}/docker-env", s.serve(s.admin(s.dockerEnv)))
+	m.Handle("GET /api/v1/ca", s.serve(s.caCert))
+	m.Handle("POST /api/v1/nodes/enroll", s.serve(s.enroll))
+	m.Handle("POST /api/v1/nodes/renew", s.serve(s.renewNode))
+	m.Handle("POST /api/v1/nodes/heartbeat", s.serve(s.nodeHeartbeat))
+
+	m.Handle("POST /api/v1/agent/register", s.serve(s.registerAgent))
+	m.Handle("POST /api/v1/agent/heartbeat", s.serve(s.agentHeartbeat))
+
+	m.Handle("/api/", s.serve(func(w http.ResponseWriter, r *http.Request) error {
+		return airlock.Errorf(airlock.ENOTFOUND, "no API route %s %s", r.Method, r.URL.Path)
+	}))
+}

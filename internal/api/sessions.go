@@ -1,0 +1,295 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/airlock-rbi/airlock/internal/airlock"
+	"github.com/airlock-rbi/airlock/internal/auth"
+	"github.com/airlock-rbi/airlock/internal/launcher"
+	"github.com/airlock-rbi/airlock/internal/scheduler"
+)
+
+// Driver is what the api needs of the launcher.
+type Driver interface {
+	Start(ctx context.Context, nodeURL string, spec launcher.Spec) (string, error)
+	Remove(ctx context.Context, nodeURL, containerID string, grace time.Duration) error
+}
+
+type sessionView struct {
+	ID          string     `json:"id"`
+	User        string     `json:"user_id"`
+	Workspace   string     `json:"workspace_id"`
+	Node        string     `json:"node_id,omitempty"`
+	Container   string     `json:"container,omitempty"`
+	State       string     `json:"state"`
+	Reason      string     `json:"reason,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	StartedAt   *time.Time `json:"started_at,omitempty"`
+	ReadyAt     *time.Time `json:"ready_at,omitempty"`
+	StoppedAt   *time.Time `json:"stopped_at,omitempty"`
+	HeartbeatAt *time.Time `json:"heartbeat_at,omitempty"`
+}
+
+func viewSession(s *airlock.Session) sessionView {
+	return sessionView{ID: s.ID, User: s.UserID, Workspace: s.WorkspaceID, Node: s.NodeID, Container: s.ContainerID,
+		State: string(s.State), Reason: s.Reason, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, StartedAt: s.StartedAt,
+		ReadyAt: s.ReadyAt, StoppedAt: s.StoppedAt, HeartbeatAt: s.LastHeartbeat}
+}
+
+type createSessionRequest struct {
+	Workspace string `json:"workspace"`
+}
+
+// nodeSilence is how long a node may go without a heartbeat and still
+// be given new sessions.
+const nodeSilence = time.Minute
+
+func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
+	var req createSessionRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if req.Workspace == "" {
+		return airlock.Errorf(airlock.EINVALID, "workspace is required")
+	}
+	ctx := r.Context()
+	u := callerOf(ctx).User
+	ws, err := s.store.WorkspaceByName(ctx, req.Workspace)
+	if err != nil {
+		return err
+	}
+	limit := u.MaxSessions
+	if limit == 0 {
+		limit = s.maxSess
+	}
+	active, err := s.store.CountSessions(ctx, airlock.SessionFilter{UserID: u.ID, States: airlock.ActiveStates})
+	if err != nil {
+		return err
+	}
+	if active >= limit {
+		return airlock.Errorf(airlock.ELIMIT, "you have %d active sessions and your limit is %d; end one first", active, limit)
+	}
+	node, err := s.pickNode(ctx, ws)
+	if err != nil {
+		return err
+	}
+	reg, err := auth.NewToken(auth.KindRegister)
+	if err != nil {
+		return err
+	}
+	now := s.clock.now()
+	id := newID()
+	sess := &airlock.Session{ID: id, UserID: u.ID, WorkspaceID: ws.ID, NodeID: node.ID,
+		ContainerID: containerName(id), State: airlock.SessionStarting, RegisterHash: reg.Hash(), CreatedAt: now, UpdatedAt: now}
+	if err := s.store.CreateSession(ctx, sess); err != nil {
+		return err
+	}
+	s.audit(ctx, u.Name, "session.create", id, ws.Name)
+	s.goLaunch(sess, ws, node, reg)
+	writeJSON(w, http.StatusCreated, viewSession(sess))
+	return nil
+}
+
+// containerName is known before the container exists, so a session always
+// names its container, even if the server dies mid-create.
+func containerName(sessionID string) string { return "airlock-" + sessionID }
+
+func (s *Server) pickNode(ctx context.Context, ws *airlock.Workspace) (*airlock.Node, error) {
+	nodes, err := s.store.ListNodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cands := make([]scheduler.Candidate, 0, len(nodes))
+	for _, n := range nodes {
+		active, err := s.store.CountSessions(ctx, airlock.SessionFilter{NodeID: n.ID, States: airlock.ActiveStates})
+		if err != nil {
+			return nil, err
+		}
+		cands = append(cands, scheduler.Candidate{Node: n, Active: active})
+	}
+	return scheduler.Pick(cands, ws, s.clock.now(), nodeSilence)
+}
+
+// goLaunch creates and starts the session's container in the background:
+// the request returns at once with state starting.
+func (s *Server) goLaunch(sess *airlock.Session, ws *airlock.Workspace, node *airlock.Node, reg auth.Token) {
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		ctx, cancel := context.WithTimeout(s.bgCtx, 2*time.Minute)
+		defer cancel()
+		if _, err := s.driver.Start(ctx, node.URL, s.containerSpec(sess, ws, reg)); err != nil {
+			s.log.Error("launch failed", "session", sess.ID, "node", node.Name, "err", err)
+			s.failSession(sess.ID, fmt.Sprintf("could not start the container on node %s: %v", node.Name, err))
+			return
+		}
+		started := s.clock.now()
+		// The agent may already have registered; keep whichever state stands.
+		if _, err := s.store.UpdateSession(s.bgCtx, sess.ID, airlock.SessionUpdate{
+			From: []airlock.SessionState{airlock.SessionStarting, airlock.SessionReady}, StartedAt: &started,
+		}, started); err != nil && airlock.ErrorCode(err) != airlock.ECONFLICT {
+			s.log.Error("record container start", "session", sess.ID, "err", err)
+		}
+	}()
+}
+
+// failSession marks a session failed with a reason for the user.
+func (s *Server) failSession(id, reason string) {
+	now := s.clock.now()
+	_, err := s.store.UpdateSession(context.WithoutCancel(s.bgCtx), id, airlock.SessionUpdate{
+		From: []airlock.SessionState{airlock.SessionPending, airlock.SessionStarting, airlock.SessionReady},
+		To:   airlock.SessionFailed, Reason: &reason, StoppedAt: &now,
+	}, now)
+	if err != nil && airlock.ErrorCode(err) != airlock.ECONFLICT {
+		s.log.Error("mark session failed", "session", id, "err", err)
+	}
+}
+
+func (s *Server) containerSpec(sess *airlock.Session, ws *airlock.Workspace, reg auth.Token) launcher.Spec {
+	env := make([]string, 0, len(ws.Env)+4)
+	for k, v := range ws.Env {
+		env = append(env, k+"="+v)
+	}
+	env = append(env,
+		"AIRLOCK_SERVER="+s.agentURL,
+		"AIRLOCK_SESSION="+sess.ID,
+		"AIRLOCK_REGISTER_TOKEN="+reg.String(),
+		"AIRLOCK_CA_PEM="+string(s.caPEM),
+	)
+	if ws.StartURL != "" {
+		env = append(env, "AIRLOCK_START_URL="+ws.StartURL)
+	}
+	return launcher.Spec{
+		Name:  sess.ContainerID,
+		Image: ws.Image,
+		Env:   env,
+		Labels: map[string]string{
+			airlock.LabelSession:   sess.ID,
+			airlock.LabelWorkspace: ws.Name,
+			airlock.LabelUser:      sess.UserID,
+		},
+		Memory:     ws.Memory,
+		NanoCPUs:   ws.NanoCPUs,
+		PidsLimit:  ws.PidsLimit,
+		ShmSize:    ws.ShmSize,
+		ExtraHosts: s.extraHosts,
+		Tmpfs:      map[string]string{"/tmp": "rw,nosuid,nodev,size=64m"},
+	}
+}
+
+// visibleSession returns the session if the caller may see it; others'
+// sessions are reported as not found.
+func (s *Server) visibleSession(ctx context.Context, id string) (*airlock.Session, error) {
+	sess, err := s.store.SessionByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	u := callerOf(ctx).User
+	if sess.UserID != u.ID && u.Role != airlock.RoleAdmin {
+		return nil, airlock.Errorf(airlock.ENOTFOUND, "session %q not found", id)
+	}
+	return sess, nil
+}
+
+func (s *Server) getSession(w http.ResponseWriter, r *http.Request) error {
+	sess, err := s.visibleSession(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, viewSession(sess))
+	return nil
+}
+
+func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	u := callerOf(ctx).User
+	f := airlock.SessionFilter{UserID: u.ID}
+	if r.URL.Query().Get("all") == "1" {
+		if u.Role != airlock.RoleAdmin {
+			return airlock.Errorf(airlock.EFORBIDDEN, "all=1 needs the admin role")
+		}
+		f.UserID = ""
+	}
+	if r.URL.Query().Get("active") == "1" {
+		f.States = airlock.ActiveStates
+	}
+	list, err := s.store.ListSessions(ctx, f)
+	if err != nil {
+		return err
+	}
+	out := make([]sessionView, 0, len(list))
+	for _, x := range list {
+		out = append(out, viewSession(x))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// deleteSession stops and removes the session's container, then answers
+// with the stopped session.
+func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	sess, err := s.visibleSession(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if sess.State.Final() {
+		writeJSON(w, http.StatusOK, viewSession(sess))
+		return nil
+	}
+	now := s.clock.now()
+	if _, err := s.store.UpdateSession(ctx, sess.ID, airlock.SessionUpdate{
+		From: []airlock.SessionState{airlock.SessionPending, airlock.SessionStarting, airlock.SessionReady},
+		To:   airlock.SessionStopping,
+	}, now); err != nil && airlock.ErrorCode(err) != airlock.ECONFLICT {
+		return err
+	}
+	s.audit(ctx, callerOf(ctx).User.Name, "session.delete", sess.ID, "")
+	stopped, err := s.StopSession(context.WithoutCancel(ctx), sess.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, viewSession(stopped))
+	return nil
+}
+
+// StopSession removes the container of a stopping session and marks it
+// stopped. The lifecycle jobs call it for sessions left stopping.
+func (s *Server) StopSession(ctx context.Context, id string) (*airlock.Session, error) {
+	sess, err := s.store.SessionByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if sess.State != airlock.SessionStopping {
+		return sess, nil
+	}
+	if sess.NodeID != "" && sess.ContainerID != "" {
+		node, err := s.store.NodeByID(ctx, sess.NodeID)
+		if err != nil && airlock.ErrorCode(err) != airlock.ENOTFOUND {
+			return nil, err
+		}
+		if node != nil {
+			rctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			if err := s.driver.Remove(rctx, node.URL, sess.ContainerID, 10*time.Second); err != nil {
+				s.log.Error("remove session container", "session", id, "node", node.Name, "err", err)
+				return nil, airlock.Errorf(airlock.EUNAVAILABLE, "could not remove the container on node %s; the session stays stopping and removal is retried", node.Name)
+			}
+		}
+	}
+	now := s.clock.now()
+	return s.store.UpdateSession(ctx, id, airlock.SessionUpdate{
+		From: []airlock.SessionState{airlock.SessionStopping}, To: airlock.SessionStopped, StoppedAt: &now,
+	}, now)
+}
+
+func (s *Server) audit(ctx context.Context, actor, action, target, detail string) {
+	e := &airlock.AuditEvent{Time: s.clock.now(), Actor: actor, Action: action, Target: target, Detail: detail}
+	if err := s.store.AppendAudit(ctx, e); err != nil {
+		s.log.Error("audit", "action", action, "target", target, "err", err)
+	}
+}

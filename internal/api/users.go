@@ -1,0 +1,194 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/airlock-rbi/airlock/internal/airlock"
+	"github.com/airlock-rbi/airlock/internal/auth"
+)
+
+// userView is a user as clients see it.
+type userView struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Role        string    `json:"role"`
+	MaxSessions int       `json:"max_sessions,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+func viewUser(u *airlock.User) userView {
+	return userView{ID: u.ID, Name: u.Name, Role: string(u.Role), MaxSessions: u.MaxSessions, CreatedAt: u.CreatedAt}
+}
+
+type loginRequest struct {
+	User     string `json:"user"`
+	Password string `json:"password"`
+	// Token asks for an API token (the CLI) instead of a cookie (a browser).
+	Token     bool   `json:"token,omitempty"`
+	TokenName string `json:"token_name,omitempty"`
+}
+
+type loginResponse struct {
+	User  userView `json:"user"`
+	Token string   `json:"token,omitempty"`
+}
+
+// errBadLogin does not say which of the two was wrong.
+var errBadLogin = airlock.Errorf(airlock.EUNAUTHORIZED, "user name or password is wrong")
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
+	var req loginRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if req.User == "" || req.Password == "" {
+		return airlock.Errorf(airlock.EINVALID, "user and password are required")
+	}
+	ctx := r.Context()
+	u, err := s.store.UserByName(ctx, req.User)
+	if airlock.ErrorCode(err) == airlock.ENOTFOUND {
+		// Spend the same time as a real check, so timing does not reveal
+		// which names exist.
+		_, _ = auth.VerifyPassword(req.Password, s.dummyHash())
+		return errBadLogin
+	}
+	if err != nil {
+		return err
+	}
+	ok, err := auth.VerifyPassword(req.Password, u.PasswordHash)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errBadLogin
+	}
+	now := s.clock.now()
+	if req.Token {
+		name := req.TokenName
+		if name == "" {
+			name = "cli"
+		}
+		tok, err := s.issueAPIToken(r.Context(), u, name, nil)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, loginResponse{User: viewUser(u), Token: tok})
+		return nil
+	}
+	tok, err := auth.NewToken(auth.KindWeb)
+	if err != nil {
+		return err
+	}
+	ws := &airlock.WebSession{ID: tok.ID, UserID: u.ID, Hash: tok.Hash(), CreatedAt: now, ExpiresAt: now.Add(s.webTTL)}
+	if err := s.store.CreateWebSession(ctx, ws); err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: tok.String(), Path: "/", Expires: ws.ExpiresAt,
+		HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
+	writeJSON(w, http.StatusOK, loginResponse{User: viewUser(u)})
+	return nil
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
+	c := callerOf(r.Context())
+	if c.Web {
+		if err := s.store.DeleteWebSession(r.Context(), c.TokenID); err != nil {
+			return err
+		}
+		http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
+	} else if err := s.store.RevokeAPIToken(r.Context(), c.TokenID, s.clock.now()); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, viewUser(callerOf(r.Context()).User))
+	return nil
+}
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
+	users, err := s.store.ListUsers(r.Context())
+	if err != nil {
+		return err
+	}
+	out := make([]userView, 0, len(users))
+	for _, u := range users {
+		out = append(out, viewUser(u))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+type createUserRequest struct {
+	Name        string `json:"name"`
+	Password    string `json:"password"`
+	Role        string `json:"role"`
+	MaxSessions int    `json:"max_sessions"`
+}
+
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
+	var req createUserRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	u, err := s.CreateUser(r.Context(), req.Name, req.Password, airlock.Role(req.Role), req.MaxSessions)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, viewUser(u))
+	return nil
+}
+
+// CreateUser validates and stores a user (role "" means user); `airlock
+// up` uses it for the first admin.
+func (s *Server) CreateUser(ctx context.Context, name, password string, role airlock.Role, maxSessions int) (*airlock.User, error) {
+	if err := airlock.ValidName("user", name); err != nil {
+		return nil, err
+	}
+	if role == "" {
+		role = airlock.RoleUser
+	}
+	if !role.Valid() {
+		return nil, airlock.Errorf(airlock.EINVALID, "role %q is not admin or user", role)
+	}
+	if maxSessions < 0 || maxSessions > 1000 {
+		return nil, airlock.Errorf(airlock.EINVALID, "max_sessions must be between 0 (server default) and 1000")
+	}
+	hash, err := auth.HashPassword(password, s.pw)
+	if err != nil {
+		return nil, airlock.Errorf(airlock.EINVALID, "password: %v", err)
+	}
+	now := s.clock.now()
+	u := &airlock.User{ID: newID(), Name: name, Role: role, PasswordHash: hash, MaxSessions: maxSessions, CreatedAt: now, UpdatedAt: now}
+	if err := s.store.CreateUser(ctx, u); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	u, err := s.store.UserByName(ctx, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	if u.ID == callerOf(ctx).User.ID {
+		return airlock.Errorf(airlock.ECONFLICT, "you cannot delete yourself")
+	}
+	n, err := s.store.CountSessions(ctx, airlock.SessionFilter{UserID: u.ID, States: airlock.ActiveStates})
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return airlock.Errorf(airlock.ECONFLICT, "user %q has %d active sessions; remove them first", u.Name, n)
+	}
+	if err := s.store.DeleteUser(ctx, u.ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

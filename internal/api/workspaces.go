@@ -1,0 +1,96 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/airlock-rbi/airlock/internal/airlock"
+)
+
+// workspaceSpec is a workspace as clients write and read it.
+type workspaceSpec struct {
+	ID          string            `json:"id,omitempty"`
+	Name        string            `json:"name"`
+	Description string            `json:"description,omitempty"`
+	Image       string            `json:"image"`
+	Isolation   string            `json:"isolation,omitempty"`
+	NanoCPUs    int64             `json:"nano_cpus,omitempty"`
+	Memory      int64             `json:"memory,omitempty"`
+	PidsLimit   int64             `json:"pids_limit,omitempty"`
+	ShmSize     int64             `json:"shm_size,omitempty"`
+	Env         map[string]string `json:"env,omitempty"`
+	StartURL    string            `json:"start_url,omitempty"`
+	CreatedAt   *time.Time        `json:"created_at,omitempty"`
+}
+
+func viewWorkspace(w *airlock.Workspace) workspaceSpec {
+	created := w.CreatedAt
+	return workspaceSpec{ID: w.ID, Name: w.Name, Description: w.Description, Image: w.Image, Isolation: string(w.Isolation),
+		NanoCPUs: w.NanoCPUs, Memory: w.Memory, PidsLimit: w.PidsLimit, ShmSize: w.ShmSize, Env: w.Env, StartURL: w.StartURL, CreatedAt: &created}
+}
+
+func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request) error {
+	ws, err := s.store.ListWorkspaces(r.Context())
+	if err != nil {
+		return err
+	}
+	out := make([]workspaceSpec, 0, len(ws))
+	for _, x := range ws {
+		out = append(out, viewWorkspace(x))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) getWorkspace(w http.ResponseWriter, r *http.Request) error {
+	ws, err := s.store.WorkspaceByName(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, viewWorkspace(ws))
+	return nil
+}
+
+func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request) error {
+	var spec workspaceSpec
+	if err := decode(r, &spec); err != nil {
+		return err
+	}
+	if spec.ID != "" || spec.CreatedAt != nil {
+		return airlock.Errorf(airlock.EINVALID, "id and created_at are set by the server")
+	}
+	ws, err := s.putWorkspace(r, spec)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, viewWorkspace(ws))
+	return nil
+}
+
+// putWorkspace validates and stores a new workspace.
+func (s *Server) putWorkspace(r *http.Request, spec workspaceSpec) (*airlock.Workspace, error) {
+	now := s.clock.now()
+	ws := &airlock.Workspace{ID: newID(), Name: spec.Name, Description: spec.Description, Image: spec.Image,
+		Isolation: airlock.Isolation(spec.Isolation), NanoCPUs: spec.NanoCPUs, Memory: spec.Memory, PidsLimit: spec.PidsLimit,
+		ShmSize: spec.ShmSize, Env: spec.Env, StartURL: spec.StartURL, CreatedAt: now, UpdatedAt: now}
+	if err := ws.Validate(); err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateWorkspace(r.Context(), ws); err != nil {
+		return nil, err
+	}
+	return ws, nil
+}
+
+func (s *Server) deleteWorkspace(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	ws, err := s.store.WorkspaceByName(ctx, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteWorkspace(ctx, ws.ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
