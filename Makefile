@@ -17,13 +17,16 @@ build:
 docker:
 	@bash scripts/ensure-docker.sh
 
-images: docker
+images: build docker
 	$(GO) run ./internal/dockertest/buildimage
+	$(BIN) images
 
 run: build images
 	$(BIN) up --data ./data
 
+# Tests run on a real dockerd and a real PostgreSQL, both started here.
 test: docker lint
+	AIRLOCK_TEST_POSTGRES="$$(bash scripts/ensure-postgres.sh)" && export AIRLOCK_TEST_POSTGRES && \
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
 	$(MAKE) --no-print-directory fuzz
 

@@ -4,15 +4,11 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/airlock-rbi/airlock/internal/dockertest"
 )
 
 func TestCACommands(t *testing.T) {
@@ -69,40 +65,4 @@ func (w *lineWaiter) Write(p []byte) (int, error) {
 		w.once.Do(func() { w.found <- m[1] })
 	}
 	return len(p), nil
-}
-
-// TestUpServesDockerCLI starts the whole program as `make run` does and
-// drives it with the docker CLI through the environment it prints.
-func TestUpServesDockerCLI(t *testing.T) {
-	socket := dockertest.Client(t)
-	dockertest.Image(t, socket)
-	data := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	out := &lineWaiter{re: regexp.MustCompile(`DOCKER_HOST=(tcp://\S+)`), found: make(chan string, 1)}
-	var errOut bytes.Buffer
-	done := make(chan int, 1)
-	go func() {
-		done <- Run(ctx, []string{"up", "--data", data, "--provision-listen", "127.0.0.1:0", "--metrics-listen", ""}, out, &errOut)
-	}()
-	var host string
-	select {
-	case host = <-out.found:
-	case code := <-done:
-		t.Fatalf("airlock up exited %d: %s", code, errOut.String())
-	case <-time.After(30 * time.Second):
-		t.Fatal("airlock up did not print its docker environment")
-	}
-	cmd := exec.Command("docker", "version", "--format", "{{.Server.APIVersion}}")
-	cmd.Env = append(os.Environ(), "DOCKER_HOST="+host, "DOCKER_TLS_VERIFY=1",
-		"DOCKER_CERT_PATH="+filepath.Join(data, "admin"), "DOCKER_CONFIG="+t.TempDir())
-	if b, err := cmd.CombinedOutput(); err != nil || !strings.HasPrefix(string(b), "1.") {
-		t.Fatalf("docker version through airlock up: %v %s", err, b)
-	}
-	cancel()
-	if code := <-done; code != 0 {
-		t.Fatalf("airlock up exited %d after Ctrl-C: %s", code, errOut.String())
-	}
-	if _, err := os.Stat(filepath.Join(data, "ca.pem")); err != nil {
-		t.Fatalf("no CA at DATA/ca.pem: %v", err)
-	}
 }

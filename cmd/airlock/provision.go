@@ -5,18 +5,25 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	fs2 "io/fs"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/airlock-rbi/airlock/internal/dockerpolicy"
+	"github.com/airlock-rbi/airlock/internal/enroll"
 	"github.com/airlock-rbi/airlock/internal/provision"
 )
 
 type provisionFlags struct {
 	tlsDir, listen, config, socket, metrics string
+	// ln, when set, is used instead of listening on listen.
+	ln net.Listener
 }
 
 func runProvision(ctx context.Context, args []string, stderr io.Writer, log *slog.Logger) error {
@@ -27,6 +34,13 @@ func runProvision(ctx context.Context, args []string, stderr io.Writer, log *slo
 	fs.StringVar(&f.config, "config", "", "policy file (YAML): images, runtimes, capabilities, seccomp_profiles, defaults")
 	fs.StringVar(&f.socket, "docker-socket", "/var/run/docker.sock", "local Docker socket")
 	fs.StringVar(&f.metrics, "metrics-listen", "127.0.0.1:9376", "address of the plain-HTTP /metrics listener (empty: off)")
+	server := fs.String("server", "", "infra server URL to enroll with and heartbeat to (with --token)")
+	token := fs.String("token", "", "join token from `airlock server join-token` (first start only)")
+	name := fs.String("name", "", "node name (default: the host name)")
+	advertise := fs.String("advertise", "", "this node's URL as the server reaches it, https://HOST:PORT")
+	capacity := fs.Int("capacity", 20, "sessions this node runs at most")
+	var isolation stringList
+	fs.Var(&isolation, "isolation", "isolation level this node supports (repeatable; default standard)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -38,7 +52,38 @@ func runProvision(ctx context.Context, args []string, stderr io.Writer, log *slo
 	if err != nil {
 		return err
 	}
-	return serveProvision(ctx, f, policy, log, nil)
+	if *server == "" {
+		return serveProvision(ctx, f, policy, log, nil)
+	}
+	if _, err := os.Stat(filepath.Join(f.tlsDir, "cert.pem")); errors.Is(err, fs2.ErrNotExist) {
+		if *token == "" || *advertise == "" {
+			fmt.Fprintln(stderr, "airlock provision: the first start with --server needs --token and --advertise")
+			return errUsage
+		}
+		if *name == "" {
+			h, _ := os.Hostname()
+			*name = strings.ToLower(h)
+		}
+		err := enroll.Join(ctx, *server, *token, enroll.Node{Name: *name, URL: *advertise, Capacity: *capacity, Isolation: isolation}, f.tlsDir)
+		if err != nil {
+			return err
+		}
+		log.Info("enrolled", "server", *server, "name", *name)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	maint := make(chan error, 1)
+	go func() {
+		m := &enroll.Maintainer{Server: *server, TLSDir: f.tlsDir, Log: log.With("component", "enroll")}
+		err := m.Run(ctx)
+		if err != nil {
+			cancel()
+		}
+		maint <- err
+	}()
+	err = serveProvision(ctx, f, policy, log, nil)
+	cancel()
+	return errors.Join(err, <-maint)
 }
 
 // serveProvision runs a node until ctx ends. ready, if set, receives the
@@ -60,9 +105,11 @@ func serveProvision(ctx context.Context, f provisionFlags, policy *dockerpolicy.
 		return err
 	}
 	defer node.Close()
-	ln, err := net.Listen("tcp", f.listen)
-	if err != nil {
-		return fmt.Errorf("provision listener: %w", err)
+	ln := f.ln
+	if ln == nil {
+		if ln, err = net.Listen("tcp", f.listen); err != nil {
+			return fmt.Errorf("provision listener: %w", err)
+		}
 	}
 	errc := make(chan error, 2)
 	ctx, cancel := context.WithCancel(ctx)

@@ -15,10 +15,21 @@ const usage = `airlock: remote browser isolation on your own Docker hosts
 Usage: airlock <command> [flags]
 
 Commands:
-  up          run everything on this host (today: the CA and a provision node)
+  up          run everything on this host: infra server, provision node, images
+  server      run the infra server (api, store, lifecycle jobs)
+  server join-token   print a join token for provision nodes
   provision   run a provision node: the policed, mutual-TLS Docker API door
   ca init     create the deployment's certificate authority
   ca issue    issue a certificate for a role (infra, admin, provision, agent)
+  agent       the in-container agent (entrypoint of workspace images)
+
+Client commands (after 'airlock login --server URL --user NAME'):
+  session create WORKSPACE [--wait] | ls | show ID [-o json] | rm ID
+  workspace ls | add NAME --image IMG [--isolation L] [--memory 512m] | rm NAME
+  node ls | rm NAME | docker-env NAME
+  user add NAME | ls | rm NAME
+  token create NAME | ls | revoke ID
+  images      build the workspace images on the local Docker engine
   version     print the version
 
 Run 'airlock <command> -h' for a command's flags.
@@ -55,10 +66,28 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, log 
 	switch cmd {
 	case "up":
 		return runUp(ctx, rest, stdout, stderr, log)
+	case "server":
+		return runServer(ctx, rest, stdout, stderr, log)
 	case "provision":
 		return runProvision(ctx, rest, stderr, log)
 	case "ca":
 		return runCA(rest, stdout, stderr)
+	case "images":
+		return runImages(ctx, rest, stdout, stderr)
+	case "login":
+		return runLogin(ctx, rest, stdout, stderr)
+	case "session":
+		return runSession(ctx, rest, stdout, stderr)
+	case "workspace":
+		return runWorkspace(ctx, rest, stdout, stderr)
+	case "node":
+		return runNode(ctx, rest, stdout, stderr)
+	case "user":
+		return runUser(ctx, rest, stdout, stderr)
+	case "token":
+		return runToken(ctx, rest, stdout, stderr)
+	case "agent":
+		return runAgent(ctx, rest, stderr, log)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "airlock", Version)
 		return nil

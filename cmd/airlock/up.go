@@ -10,16 +10,22 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 
+	"github.com/docker/docker/client"
+
+	"github.com/airlock-rbi/airlock/images"
 	"github.com/airlock-rbi/airlock/internal/dockerpolicy"
-	"github.com/airlock-rbi/airlock/internal/pki"
+	"github.com/airlock-rbi/airlock/internal/enroll"
+	"github.com/airlock-rbi/airlock/internal/imagebuild"
+	"github.com/airlock-rbi/airlock/internal/infra"
 )
 
 // defaultPolicy is written to DATA/provision.yaml on first start.
 const defaultPolicy = `# Airlock provision policy: what this node's Docker API door allows.
 # Only images is required; everything else has a safe default (see README).
 images:
-  - airlock/testapp:latest
+  - airlock/minimal:latest
 # runtimes: [runc]
 # capabilities: [CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, SETGID, SETUID, NET_BIND_SERVICE]
 # seccomp_profiles: []
@@ -30,43 +36,40 @@ images:
 #   max_pids_limit: 4096
 `
 
-// runUp runs everything on this host. Until the infra server lands it
-// keeps a CA in the data directory, issues this host's provision
-// certificate and an admin client certificate, and serves a provision node.
+// runUp runs everything on this host: the infra server, a provision node
+// in front of this host's Docker engine enrolled as "local", and the
+// workspace images it needs.
 func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
 	fs := newFlags("up", stderr)
-	data := fs.String("data", "./data", "data directory (CA, certificates, policy)")
+	var cfg infra.Config
+	fs.StringVar(&cfg.DataDir, "data", "./data", "data directory (CA at DIR/ca.pem, certificates, database, policy)")
+	fs.StringVar(&cfg.Listen, "listen", ":8443", "HTTPS address of the api")
+	fs.StringVar(&cfg.Database, "database", "", "PostgreSQL DSN; empty: SQLite in the data directory")
 	var f provisionFlags
-	fs.StringVar(&f.listen, "provision-listen", "127.0.0.1:2376", "address of the provision node")
+	fs.StringVar(&f.listen, "provision-listen", "127.0.0.1:2376", "address of this host's provision node")
 	fs.StringVar(&f.socket, "docker-socket", "/var/run/docker.sock", "local Docker socket")
-	fs.StringVar(&f.metrics, "metrics-listen", "127.0.0.1:9376", "address of /metrics (empty: off)")
+	fs.StringVar(&f.metrics, "metrics-listen", "127.0.0.1:9376", "address of the provision node's /metrics (empty: off)")
+	capacity := fs.Int("capacity", 20, "sessions this host runs at most")
+	imageBinary := fs.String("image-binary", "", "static airlock binary to build workspace images from (default: this one)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	abs, err := filepath.Abs(*data)
+	data, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return err
 	}
-	ca, err := loadOrInitCA(abs, log)
-	if err != nil {
+	cfg.DataDir = data
+	if err := ensureImages(ctx, f.socket, *imageBinary, log); err != nil {
 		return err
 	}
-	host, _, err := net.SplitHostPort(f.listen)
-	if err != nil {
-		return fmt.Errorf("--provision-listen %q: %w", f.listen, err)
+	if f.ln, err = net.Listen("tcp", f.listen); err != nil {
+		return fmt.Errorf("provision listener: %w", err)
 	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	f.tlsDir = filepath.Join(abs, "provision")
-	if err := issueTo(ca, f.tlsDir, pki.IssueRequest{Role: pki.RoleProvision, Name: host, Hosts: []string{"localhost", "127.0.0.1", "::1"}}); err != nil {
+	f.config = filepath.Join(data, "provision.yaml")
+	f.tlsDir = filepath.Join(data, "provision")
+	if err := os.MkdirAll(data, 0o700); err != nil {
 		return err
 	}
-	adminDir := filepath.Join(abs, "admin")
-	if err := issueTo(ca, adminDir, pki.IssueRequest{Role: pki.RoleAdmin, Name: "admin"}); err != nil {
-		return err
-	}
-	f.config = filepath.Join(abs, "provision.yaml")
 	if err := writeIfMissing(f.config, defaultPolicy); err != nil {
 		return err
 	}
@@ -74,39 +77,76 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	if err != nil {
 		return err
 	}
-	return serveProvision(ctx, f, policy, log, func(addr string) {
-		_, port, _ := net.SplitHostPort(addr)
-		fmt.Fprintf(stdout, "\nAirlock provision node is up. To drive it with the docker CLI:\n\n"+
-			"  export DOCKER_HOST=tcp://%s\n  export DOCKER_TLS_VERIFY=1\n  export DOCKER_CERT_PATH=%s\n\n"+
-			"Policy: %s   CA: %s   Ctrl-C stops.\n\n",
-			net.JoinHostPort(host, port), adminDir, f.config, filepath.Join(abs, "ca.pem"))
-	})
+	cfg.AdminPassword = os.Getenv("AIRLOCK_ADMIN_PASSWORD")
+	cfg.Logger = log.With("component", "server")
+	cfg.Out = stdout
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	cfg.Ready = func(addr string, srv *infra.Server) {
+		_, apiPort, _ := net.SplitHostPort(addr)
+		apiURL := "https://127.0.0.1:" + apiPort
+		provHost, _, _ := net.SplitHostPort(f.listen)
+		_, provPort, _ := net.SplitHostPort(f.ln.Addr().String())
+		if provHost == "" || provHost == "0.0.0.0" || provHost == "::" {
+			provHost = "127.0.0.1"
+		}
+		nodeURL := "https://" + net.JoinHostPort(provHost, provPort)
+		if err := infra.EnsureLocalNode(ctx, srv, "local", nodeURL, *capacity, f.tlsDir); err != nil {
+			errs <- err
+			cancel()
+			return
+		}
+		wg.Go(func() {
+			if err := serveProvision(ctx, f, policy, log, nil); err != nil {
+				errs <- fmt.Errorf("provision node: %w", err)
+				cancel()
+			}
+		})
+		wg.Go(func() {
+			m := &enroll.Maintainer{Server: apiURL, TLSDir: f.tlsDir, Log: log.With("component", "enroll")}
+			if err := m.Run(ctx); err != nil {
+				log.Error("local node maintenance stopped", "err", err)
+			}
+		})
+		fmt.Fprintf(stdout, "\nAirlock is up: https://localhost:%s  (CA: %s)\n"+
+			"  airlock login --server %s --user admin --ca-cert %s\n"+
+			"  airlock session create minimal --wait\n\n",
+			apiPort, filepath.Join(data, "ca.pem"), apiURL, filepath.Join(data, "ca.pem"))
+	}
+	err = infra.Run(ctx, cfg)
+	cancel()
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		err = errors.Join(err, e)
+	}
+	return err
 }
 
-func loadOrInitCA(dir string, log *slog.Logger) (*pki.CA, error) {
-	ca, err := pki.LoadCA(dir)
-	if err == nil {
-		return ca, nil
-	}
-	if _, statErr := os.Stat(filepath.Join(dir, "ca.pem")); !errors.Is(statErr, fs.ErrNotExist) {
-		return nil, err
-	}
-	ca, err = pki.InitCA(dir)
+// ensureImages builds the workspace images from this very binary when
+// the engine lacks them, so a fresh host needs no registry.
+func ensureImages(ctx context.Context, socket, self string, log *slog.Logger) error {
+	cli, err := client.NewClientWithOpts(client.WithHost("unix://"+socket), client.WithAPIVersionNegotiation())
 	if err != nil {
-		return nil, err
+		return err
 	}
-	log.Info("created deployment CA", "dir", dir, "fingerprint", ca.Fingerprint())
-	return ca, nil
-}
-
-// issueTo issues a fresh certificate on every start: they are short-lived
-// and renewal by enrollment comes with the infra server.
-func issueTo(ca *pki.CA, dir string, req pki.IssueRequest) error {
-	b, err := ca.Issue(req)
+	defer cli.Close()
+	if self == "" {
+		if self, err = os.Executable(); err != nil {
+			return err
+		}
+	}
+	built, err := imagebuild.Ensure(ctx, cli, images.Minimal, images.FS, "minimal", self)
 	if err != nil {
-		return fmt.Errorf("issue %s certificate: %w", req.Role, err)
+		return err
 	}
-	return pki.WriteBundle(dir, b)
+	if built {
+		log.Info("built workspace image", "image", images.Minimal)
+	}
+	return nil
 }
 
 func writeIfMissing(path, content string) error {

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/airlock-rbi/airlock/internal/agent"
+)
+
+// runAgent is the entrypoint of workspace images: it registers the
+// session with the api, keeps heartbeating and, as PID 1, reaps orphans.
+// SIGTERM (the context) ends it cleanly with status 0.
+func runAgent(ctx context.Context, args []string, stderr io.Writer, log *slog.Logger) error {
+	fs := newFlags("agent", stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	a, err := agent.New(agent.Config{
+		Server:        os.Getenv(agent.EnvServer),
+		Session:       os.Getenv(agent.EnvSession),
+		RegisterToken: os.Getenv(agent.EnvToken),
+		CAPEM:         []byte(os.Getenv(agent.EnvCA)),
+		Logger:        log.With("component", "agent", "session", os.Getenv(agent.EnvSession)),
+	})
+	if err != nil {
+		return err
+	}
+	// The token is a secret of this process alone; children must not see it.
+	os.Unsetenv(agent.EnvToken)
+	go agent.Reap(ctx)
+	if err := a.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	log.Info("agent stopped")
+	return nil
+}

@@ -1,0 +1,534 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/airlock-rbi/airlock/internal/cli"
+	"github.com/airlock-rbi/airlock/internal/pki"
+)
+
+func apiClient() (*cli.Client, *cli.Config, error) {
+	cfg, err := cli.Load()
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := cli.New(*cfg)
+	return c, cfg, err
+}
+
+func runLogin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("login", stderr)
+	server := fs.String("server", "https://127.0.0.1:8443", "server URL")
+	user := fs.String("user", "", "user name")
+	caFile := fs.String("ca-cert", "", "the deployment CA certificate (DATA/ca.pem); default: the system's roots")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *user == "" {
+		fmt.Fprintln(stderr, "airlock login: --user is required")
+		return errUsage
+	}
+	cfg := cli.Config{Server: strings.TrimSuffix(*server, "/"), User: *user}
+	if *caFile != "" {
+		pem, err := os.ReadFile(*caFile)
+		if err != nil {
+			return err
+		}
+		cfg.CAPEM = string(pem)
+	}
+	password := os.Getenv("AIRLOCK_PASSWORD")
+	if password == "" {
+		if !term.IsTerminal(int(os.Stdin.Fd())) {
+			return fmt.Errorf("no terminal to ask the password on: set AIRLOCK_PASSWORD")
+		}
+		fmt.Fprintf(stderr, "Password for %s: ", *user)
+		pw, err := term.ReadPassword(int(os.Stdin.Fd()))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return err
+		}
+		password = string(pw)
+	}
+	c, err := cli.New(cfg)
+	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	var resp struct {
+		Token string `json:"token"`
+	}
+	if err := c.Do(ctx, http.MethodPost, "/api/v1/auth/login", map[string]any{"user": *user, "password": password, "token": true, "token_name": "cli-" + sanitize(host)}, &resp); err != nil {
+		return err
+	}
+	cfg.Token = resp.Token
+	if err := cfg.Save(); err != nil {
+		return err
+	}
+	p, _ := cli.ConfigPath()
+	fmt.Fprintf(stdout, "logged in to %s as %s (token saved in %s)\n", cfg.Server, *user, p)
+	return nil
+}
+
+// sanitize keeps a host name within the token name rules.
+func sanitize(s string) string {
+	s = strings.ToLower(s)
+	var b strings.Builder
+	for _, r := range s {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
+			b.WriteRune(r)
+		}
+	}
+	out := b.String()
+	if len(out) > 50 {
+		out = out[:50]
+	}
+	return out
+}
+
+func table(w io.Writer, header string, rows [][]string) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, header)
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
+	}
+	tw.Flush()
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func ago(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return time.Since(t).Round(time.Second).String() + " ago"
+}
+
+type session struct {
+	ID        string    `json:"id"`
+	Workspace string    `json:"workspace_id"`
+	Node      string    `json:"node_id"`
+	State     string    `json:"state"`
+	Reason    string    `json:"reason"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: airlock session create|ls|show|rm")
+		return errUsage
+	}
+	c, _, err := apiClient()
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "create":
+		fs := newFlags("session create", stderr)
+		wait := fs.Bool("wait", false, "wait until the session is ready (or failed)")
+		timeout := fs.Duration("timeout", 2*time.Minute, "how long --wait waits")
+		if len(args) < 2 || strings.HasPrefix(args[1], "-") {
+			fmt.Fprintln(stderr, "usage: airlock session create WORKSPACE [--wait]")
+			return errUsage
+		}
+		if err := parse(fs, args[2:]); err != nil {
+			return err
+		}
+		var s session
+		if err := c.Do(ctx, http.MethodPost, "/api/v1/sessions", map[string]string{"workspace": args[1]}, &s); err != nil {
+			return err
+		}
+		if *wait {
+			deadline := time.Now().Add(*timeout)
+			for s.State == "pending" || s.State == "starting" {
+				if time.Now().After(deadline) {
+					return fmt.Errorf("session %s is still %s after %s", s.ID, s.State, *timeout)
+				}
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(200 * time.Millisecond):
+				}
+				if err := c.Do(ctx, http.MethodGet, "/api/v1/sessions/"+s.ID, nil, &s); err != nil {
+					return err
+				}
+			}
+			if s.State == "failed" {
+				return fmt.Errorf("session %s failed: %s", s.ID, s.Reason)
+			}
+		}
+		fmt.Fprintln(stdout, s.ID)
+		return nil
+	case "ls":
+		fs := newFlags("session ls", stderr)
+		all := fs.Bool("all", false, "every user's sessions (admin)")
+		out := fs.String("o", "table", "output: table or json")
+		if err := parse(fs, args[1:]); err != nil {
+			return err
+		}
+		path := "/api/v1/sessions"
+		if *all {
+			path += "?all=1"
+		}
+		var list []session
+		if err := c.Do(ctx, http.MethodGet, path, nil, &list); err != nil {
+			return err
+		}
+		if *out == "json" {
+			return printJSON(stdout, list)
+		}
+		var rows [][]string
+		for _, s := range list {
+			rows = append(rows, []string{s.ID, s.State, ago(s.CreatedAt), s.Reason})
+		}
+		table(stdout, "ID\tSTATE\tCREATED\tREASON", rows)
+		return nil
+	case "show":
+		fs := newFlags("session show", stderr)
+		if len(args) < 2 || strings.HasPrefix(args[1], "-") {
+			fmt.Fprintln(stderr, "usage: airlock session show ID [-o json]")
+			return errUsage
+		}
+		out := fs.String("o", "table", "output: table or json")
+		if err := parse(fs, args[2:]); err != nil {
+			return err
+		}
+		var raw map[string]any
+		if err := c.Do(ctx, http.MethodGet, "/api/v1/sessions/"+url.PathEscape(args[1]), nil, &raw); err != nil {
+			return err
+		}
+		if *out == "json" {
+			return printJSON(stdout, raw)
+		}
+		for _, k := range []string{"id", "state", "reason", "workspace_id", "node_id", "container", "created_at", "ready_at", "stopped_at"} {
+			if v, ok := raw[k]; ok {
+				fmt.Fprintf(stdout, "%-13s %v\n", k+":", v)
+			}
+		}
+		return nil
+	case "rm":
+		if len(args) != 2 {
+			fmt.Fprintln(stderr, "usage: airlock session rm ID")
+			return errUsage
+		}
+		var s session
+		if err := c.Do(ctx, http.MethodDelete, "/api/v1/sessions/"+url.PathEscape(args[1]), nil, &s); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s %s\n", s.ID, s.State)
+		return nil
+	}
+	fmt.Fprintf(stderr, "airlock session: unknown command %q (create, ls, show, rm)\n", args[0])
+	return errUsage
+}
+
+func runWorkspace(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: airlock workspace ls|add|rm")
+		return errUsage
+	}
+	c, _, err := apiClient()
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "ls":
+		var list []struct {
+			Name, Image, Isolation string
+			Memory                 int64
+		}
+		if err := c.Do(ctx, http.MethodGet, "/api/v1/workspaces", nil, &list); err != nil {
+			return err
+		}
+		var rows [][]string
+		for _, w := range list {
+			rows = append(rows, []string{w.Name, w.Image, w.Isolation, fmt.Sprint(w.Memory)})
+		}
+		table(stdout, "NAME\tIMAGE\tISOLATION\tMEMORY", rows)
+		return nil
+	case "add":
+		if len(args) < 2 || strings.HasPrefix(args[1], "-") {
+			fmt.Fprintln(stderr, "usage: airlock workspace add NAME --image IMG [--isolation standard] [--memory 512m] …")
+			return errUsage
+		}
+		fs := newFlags("workspace add", stderr)
+		image := fs.String("image", "", "image reference (on the nodes' allow-lists)")
+		iso := fs.String("isolation", "standard", "standard, hardened or sandboxed")
+		mem := fs.String("memory", "", "memory limit, e.g. 512m (default: the node's)")
+		cpus := fs.Float64("cpus", 0, "CPU limit, e.g. 1.5 (default: none)")
+		pids := fs.Int64("pids", 0, "process limit (default: the node's)")
+		shm := fs.String("shm", "", "size of /dev/shm, e.g. 256m")
+		startURL := fs.String("start-url", "", "first page of a browser workspace")
+		desc := fs.String("description", "", "one line for the catalog")
+		var env stringList
+		fs.Var(&env, "env", "KEY=VALUE for the container (repeatable)")
+		if err := parse(fs, args[2:]); err != nil {
+			return err
+		}
+		body := map[string]any{"name": args[1], "image": *image, "isolation": *iso, "nano_cpus": int64(*cpus * 1e9),
+			"pids_limit": *pids, "start_url": *startURL, "description": *desc}
+		for _, kv := range []struct {
+			key, val string
+		}{{"memory", *mem}, {"shm_size", *shm}} {
+			if kv.val != "" {
+				n, err := parseSize(kv.val)
+				if err != nil {
+					return fmt.Errorf("--%s: %w", strings.TrimSuffix(kv.key, "_size"), err)
+				}
+				body[kv.key] = n
+			}
+		}
+		if len(env) > 0 {
+			m := map[string]string{}
+			for _, e := range env {
+				k, v, ok := strings.Cut(e, "=")
+				if !ok {
+					return fmt.Errorf("--env %q is not KEY=VALUE", e)
+				}
+				m[k] = v
+			}
+			body["env"] = m
+		}
+		if err := c.Do(ctx, http.MethodPost, "/api/v1/workspaces", body, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "workspace %s added\n", args[1])
+		return nil
+	case "rm":
+		if len(args) != 2 {
+			fmt.Fprintln(stderr, "usage: airlock workspace rm NAME")
+			return errUsage
+		}
+		return c.Do(ctx, http.MethodDelete, "/api/v1/workspaces/"+url.PathEscape(args[1]), nil, nil)
+	}
+	fmt.Fprintf(stderr, "airlock workspace: unknown command %q (ls, add, rm)\n", args[0])
+	return errUsage
+}
+
+func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: airlock node ls|rm|docker-env")
+		return errUsage
+	}
+	c, _, err := apiClient()
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "ls":
+		var list []struct {
+			Name, URL, State string
+			Capacity, Active int
+			Isolation        []string
+			LastHeartbeat    time.Time `json:"last_heartbeat"`
+		}
+		if err := c.Do(ctx, http.MethodGet, "/api/v1/nodes", nil, &list); err != nil {
+			return err
+		}
+		var rows [][]string
+		for _, n := range list {
+			rows = append(rows, []string{n.Name, n.URL, n.State, fmt.Sprintf("%d/%d", n.Active, n.Capacity), strings.Join(n.Isolation, ","), ago(n.LastHeartbeat)})
+		}
+		table(stdout, "NAME\tURL\tSTATE\tLOAD\tISOLATION\tHEARTBEAT", rows)
+		return nil
+	case "rm":
+		fs := newFlags("node rm", stderr)
+		force := fs.Bool("force", false, "remove even with active sessions (they fail)")
+		if len(args) < 2 || strings.HasPrefix(args[1], "-") {
+			fmt.Fprintln(stderr, "usage: airlock node rm NAME [--force]")
+			return errUsage
+		}
+		if err := parse(fs, args[2:]); err != nil {
+			return err
+		}
+		path := "/api/v1/nodes/" + url.PathEscape(args[1])
+		if *force {
+			path += "?force=1"
+		}
+		return c.Do(ctx, http.MethodDelete, path, nil, nil)
+	case "docker-env":
+		fs := newFlags("node docker-env", stderr)
+		if len(args) < 2 || strings.HasPrefix(args[1], "-") {
+			fmt.Fprintln(stderr, "usage: airlock node docker-env NAME [--out DIR]")
+			return errUsage
+		}
+		out := fs.String("out", "", "directory for ca.pem, cert.pem, key.pem (default ~/.config/airlock/docker/NAME)")
+		if err := parse(fs, args[2:]); err != nil {
+			return err
+		}
+		var env struct {
+			DockerHost string `json:"docker_host"`
+			CA         string `json:"ca"`
+			Cert       string `json:"cert"`
+			Key        string `json:"key"`
+		}
+		if err := c.Do(ctx, http.MethodPost, "/api/v1/nodes/"+url.PathEscape(args[1])+"/docker-env", struct{}{}, &env); err != nil {
+			return err
+		}
+		dir := *out
+		if dir == "" {
+			p, err := cli.ConfigPath()
+			if err != nil {
+				return err
+			}
+			dir = filepath.Join(filepath.Dir(p), "docker", args[1])
+		}
+		if err := pki.WriteBundle(dir, &pki.Bundle{CACertPEM: []byte(env.CA), CertPEM: []byte(env.Cert), KeyPEM: []byte(env.Key)}); err != nil {
+			return err
+		}
+		abs, _ := filepath.Abs(dir)
+		fmt.Fprintf(stdout, "export DOCKER_HOST=%s\nexport DOCKER_TLS_VERIFY=1\nexport DOCKER_CERT_PATH=%s\n", env.DockerHost, abs)
+		return nil
+	}
+	fmt.Fprintf(stderr, "airlock node: unknown command %q (ls, rm, docker-env)\n", args[0])
+	return errUsage
+}
+
+func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: airlock user add|ls|rm")
+		return errUsage
+	}
+	c, _, err := apiClient()
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "ls":
+		var list []struct{ Name, Role string }
+		if err := c.Do(ctx, http.MethodGet, "/api/v1/users", nil, &list); err != nil {
+			return err
+		}
+		var rows [][]string
+		for _, u := range list {
+			rows = append(rows, []string{u.Name, u.Role})
+		}
+		table(stdout, "NAME\tROLE", rows)
+		return nil
+	case "add":
+		if len(args) < 2 || strings.HasPrefix(args[1], "-") {
+			fmt.Fprintln(stderr, "usage: airlock user add NAME [--role user|admin] [--max-sessions N] (password from AIRLOCK_NEW_PASSWORD or stdin)")
+			return errUsage
+		}
+		fs := newFlags("user add", stderr)
+		role := fs.String("role", "user", "user or admin")
+		max := fs.Int("max-sessions", 0, "active session limit (0: server default)")
+		if err := parse(fs, args[2:]); err != nil {
+			return err
+		}
+		pw := os.Getenv("AIRLOCK_NEW_PASSWORD")
+		if pw == "" {
+			line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+			if err != nil && line == "" {
+				return fmt.Errorf("give the new password in AIRLOCK_NEW_PASSWORD or on stdin")
+			}
+			pw = strings.TrimRight(line, "\r\n")
+		}
+		if err := c.Do(ctx, http.MethodPost, "/api/v1/users", map[string]any{"name": args[1], "password": pw, "role": *role, "max_sessions": *max}, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "user %s added\n", args[1])
+		return nil
+	case "rm":
+		if len(args) != 2 {
+			fmt.Fprintln(stderr, "usage: airlock user rm NAME")
+			return errUsage
+		}
+		return c.Do(ctx, http.MethodDelete, "/api/v1/users/"+url.PathEscape(args[1]), nil, nil)
+	}
+	fmt.Fprintf(stderr, "airlock user: unknown command %q (add, ls, rm)\n", args[0])
+	return errUsage
+}
+
+func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: airlock token create|ls|revoke")
+		return errUsage
+	}
+	c, _, err := apiClient()
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "ls":
+		var list []struct {
+			ID, Name   string
+			CreatedAt  time.Time  `json:"created_at"`
+			LastUsedAt *time.Time `json:"last_used_at"`
+			RevokedAt  *time.Time `json:"revoked_at"`
+		}
+		if err := c.Do(ctx, http.MethodGet, "/api/v1/tokens", nil, &list); err != nil {
+			return err
+		}
+		var rows [][]string
+		for _, t := range list {
+			used, state := "-", "active"
+			if t.LastUsedAt != nil {
+				used = ago(*t.LastUsedAt)
+			}
+			if t.RevokedAt != nil {
+				state = "revoked"
+			}
+			rows = append(rows, []string{t.ID, t.Name, ago(t.CreatedAt), used, state})
+		}
+		table(stdout, "ID\tNAME\tCREATED\tLAST USED\tSTATE", rows)
+		return nil
+	case "create":
+		if len(args) < 2 || strings.HasPrefix(args[1], "-") {
+			fmt.Fprintln(stderr, "usage: airlock token create NAME [--ttl 720h]")
+			return errUsage
+		}
+		fs := newFlags("token create", stderr)
+		ttl := fs.String("ttl", "", "lifetime, e.g. 720h (default: no expiry)")
+		if err := parse(fs, args[2:]); err != nil {
+			return err
+		}
+		var t struct{ Token string }
+		if err := c.Do(ctx, http.MethodPost, "/api/v1/tokens", map[string]string{"name": args[1], "ttl": *ttl}, &t); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, t.Token)
+		return nil
+	case "revoke":
+		if len(args) != 2 {
+			fmt.Fprintln(stderr, "usage: airlock token revoke ID")
+			return errUsage
+		}
+		return c.Do(ctx, http.MethodDelete, "/api/v1/tokens/"+url.PathEscape(args[1]), nil, nil)
+	}
+	fmt.Fprintf(stderr, "airlock token: unknown command %q (create, ls, revoke)\n", args[0])
+	return errUsage
+}
+
+func runJoinToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("server join-token", stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	c, _, err := apiClient()
+	if err != nil {
+		return err
+	}
+	var t struct{ Token string }
+	if err := c.Do(ctx, http.MethodPost, "/api/v1/nodes/join-token", struct{}{}, &t); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, t.Token)
+	return nil
+}

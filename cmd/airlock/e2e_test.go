@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+
+	"github.com/airlock-rbi/airlock/internal/airlock"
+	"github.com/airlock-rbi/airlock/internal/dockertest"
+)
+
+var staticBinary struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// airlockBinary builds the static airlock binary once per test process:
+// workspace images carry it, and the crash test runs it as a process.
+func airlockBinary(t *testing.T) string {
+	t.Helper()
+	staticBinary.once.Do(func() {
+		dir, err := os.MkdirTemp("", "airlock-bin")
+		if err != nil {
+			staticBinary.err = err
+			return
+		}
+		staticBinary.path = filepath.Join(dir, "airlock")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", staticBinary.path, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			staticBinary.err = fmt.Errorf("build airlock: %v: %s", err, out)
+		}
+	})
+	if staticBinary.err != nil {
+		t.Fatal(staticBinary.err)
+	}
+	return staticBinary.path
+}
+
+// upEnv is a running `airlock up` and a logged-in CLI.
+type upEnv struct {
+	server string
+	data   string
+}
+
+func startUp(t *testing.T) *upEnv {
+	t.Helper()
+	dockertest.Client(t)
+	bin := airlockBinary(t)
+	data := t.TempDir()
+	t.Setenv("AIRLOCK_ADMIN_PASSWORD", "correct horse battery")
+	t.Setenv("AIRLOCK_CONFIG", filepath.Join(t.TempDir(), "config.json"))
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lineWaiter{re: regexp.MustCompile(`login --server (https://\S+)`), found: make(chan string, 1)}
+	var errOut syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, []string{"up", "--data", data, "--listen", ":0", "--provision-listen", "127.0.0.1:0",
+			"--metrics-listen", "", "--image-binary", bin}, out, &errOut)
+	}()
+	env := &upEnv{data: data}
+	select {
+	case env.server = <-out.found:
+	case code := <-done:
+		t.Fatalf("airlock up exited %d: %s", code, errOut.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("airlock up did not come up: %s", errOut.String())
+	}
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("airlock up exited %d: %s", code, errOut.String())
+		}
+	})
+	t.Setenv("AIRLOCK_PASSWORD", "correct horse battery")
+	env.cli(t, "login", "--server", env.server, "--user", "admin", "--ca-cert", filepath.Join(data, "ca.pem"))
+	return env
+}
+
+// cli runs a client command and returns its output; it fails the test on
+// a non-zero exit.
+func (e *upEnv) cli(t *testing.T, args ...string) string {
+	t.Helper()
+	out, code := e.try(args...)
+	if code != 0 {
+		t.Fatalf("airlock %s: exit %d: %s", strings.Join(args, " "), code, out)
+	}
+	return strings.TrimSpace(out)
+}
+
+func (e *upEnv) try(args ...string) (string, int) {
+	var out bytes.Buffer
+	code := Run(context.Background(), args, &out, &out)
+	return out.String(), code
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestLaunchFlow(t *testing.T) {
+	env := startUp(t)
+	socket := dockertest.Client(t)
+	ctx := context.Background()
+
+	if nodes := env.cli(t, "node", "ls"); !strings.Contains(nodes, "local") || !strings.Contains(nodes, "ready") {
+		t.Fatalf("node ls: %s", nodes)
+	}
+	// An admin drives the node with the stock docker CLI.
+	exports := env.cli(t, "node", "docker-env", "local", "--out", filepath.Join(t.TempDir(), "docker"))
+	cmd := exec.Command("docker", "version", "--format", "{{.Server.APIVersion}}")
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+t.TempDir())
+	for _, line := range strings.Split(exports, "\n") {
+		cmd.Env = append(cmd.Env, strings.TrimPrefix(line, "export "))
+	}
+	if b, err := cmd.CombinedOutput(); err != nil || !strings.HasPrefix(string(b), "1.") {
+		t.Fatalf("docker version with `node docker-env`: %v %s", err, b)
+	}
+
+	id := env.cli(t, "session", "create", "minimal", "--wait")
+	var shown struct {
+		State     string `json:"state"`
+		Container string `json:"container"`
+	}
+	if err := json.Unmarshal([]byte(env.cli(t, "session", "show", id, "-o", "json")), &shown); err != nil || shown.State != "ready" {
+		t.Fatalf("session show: %v %+v", err, shown)
+	}
+	list, err := socket.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", airlock.LabelSession+"="+id))})
+	if err != nil || len(list) != 1 || list[0].State != "running" {
+		t.Fatalf("container of session %s: %v %+v", id, err, list)
+	}
+
+	// The registration token works once, and only for its session.
+	c, err := socket.ContainerInspect(ctx, list[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var token string
+	for _, e := range c.Config.Env {
+		if v, ok := strings.CutPrefix(e, "AIRLOCK_REGISTER_TOKEN="); ok {
+			token = v
+		}
+	}
+	other := env.cli(t, "session", "create", "minimal", "--wait")
+	for _, tc := range []struct {
+		name, session, token string
+	}{
+		{"reused", id, token},
+		{"forged", id, "alr_aaaaaaaaaaaa_" + strings.Repeat("a", 52)},
+		{"other-session", other, token},
+		{"garbage", id, "not a token"},
+	} {
+		t.Run("register/"+tc.name, func(t *testing.T) {
+			status, body := env.post(t, "/api/v1/agent/register", map[string]string{"session": tc.session, "token": tc.token})
+			if status != http.StatusUnauthorized || !strings.Contains(body, "registration token is not valid") {
+				t.Fatalf("got %d %s", status, body)
+			}
+		})
+	}
+
+	if out, code := env.try("session", "create", "nope"); code == 0 || !strings.Contains(out, `workspace "nope" not found`) {
+		t.Fatalf("unknown workspace: %d %s", code, out)
+	}
+	if got := env.cli(t, "session", "rm", id); !strings.Contains(got, "stopped") {
+		t.Fatalf("session rm: %s", got)
+	}
+	env.cli(t, "session", "rm", other)
+	list, err = socket.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", airlock.LabelSession+"="+id))})
+	if err != nil || len(list) != 0 {
+		t.Fatalf("container left behind after rm: %v %+v", err, list)
+	}
+}
+
+// post calls the api without credentials.
+func (e *upEnv) post(t *testing.T, path string, body any) (int, string) {
+	t.Helper()
+	pem, err := os.ReadFile(filepath.Join(e.data, "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	raw, _ := json.Marshal(body)
+	resp, err := c.Post(e.server+path, "application/json", bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	return resp.StatusCode, b.String()
+}

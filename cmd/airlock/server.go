@@ -1,0 +1,32 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/airlock-rbi/airlock/internal/infra"
+)
+
+func runServer(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
+	if len(args) > 0 && args[0] == "join-token" {
+		return runJoinToken(ctx, args[1:], stdout, stderr)
+	}
+	fs := newFlags("server", stderr)
+	var cfg infra.Config
+	fs.StringVar(&cfg.DataDir, "data", "./data", "data directory: CA (DIR/ca.pem), certificates, SQLite database")
+	fs.StringVar(&cfg.Listen, "listen", ":8443", "HTTPS address of the api and portal")
+	fs.StringVar(&cfg.Database, "database", "", "PostgreSQL DSN (postgres://…); empty: SQLite in the data directory")
+	fs.StringVar(&cfg.AgentURL, "agent-url", "", "the api's URL as seen from session containers (default https://host.docker.internal:PORT)")
+	var hosts stringList
+	fs.Var(&hosts, "host", "extra DNS name or IP address for the server certificate (repeatable)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg.Hosts = hosts
+	cfg.AdminPassword = os.Getenv("AIRLOCK_ADMIN_PASSWORD")
+	cfg.Logger = log.With("component", "server")
+	cfg.Out = stdout
+	return infra.Run(ctx, cfg)
+}

@@ -1,0 +1,276 @@
+// Package enroll is a provision node's side of joining a deployment: it
+// fetches the deployment CA and accepts it only if it matches the
+// fingerprint in the join token (no trust on first use), sends a CSR for a
+// key it made itself, and then keeps the node's certificate renewed and
+// its heartbeats flowing over mutual TLS.
+package enroll
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/airlock-rbi/airlock/internal/auth"
+	"github.com/airlock-rbi/airlock/internal/pki"
+)
+
+// Node describes the joining node.
+type Node struct {
+	Name      string            `json:"name"`
+	URL       string            `json:"url"`
+	Capacity  int               `json:"capacity"`
+	Isolation []string          `json:"isolation,omitempty"`
+	Labels    map[string]string `json:"labels,omitempty"`
+}
+
+// Join enrolls the node with the server at serverURL using the join token
+// and writes ca.pem, cert.pem and key.pem into tlsDir.
+func Join(ctx context.Context, serverURL, token string, node Node, tlsDir string) error {
+	jt, err := auth.ParseJoinToken(token)
+	if err != nil {
+		return fmt.Errorf("join token: %w", err)
+	}
+	caPEM, err := fetchPinnedCA(ctx, serverURL, jt.CAFingerprint)
+	if err != nil {
+		return err
+	}
+	key, csrPEM, err := newKeyAndCSR(node.Name)
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	body := struct {
+		Node
+		Token string `json:"token"`
+		CSR   string `json:"csr"`
+	}{node, jt.String(), string(csrPEM)}
+	var resp certAnswer
+	if err := post(ctx, c, serverURL+"/api/v1/nodes/enroll", body, &resp); err != nil {
+		return fmt.Errorf("enroll: %w", err)
+	}
+	return writeBundle(tlsDir, []byte(resp.CAPEM), []byte(resp.CertPEM), key)
+}
+
+type certAnswer struct {
+	NodeID   string    `json:"node_id"`
+	CertPEM  string    `json:"cert"`
+	CAPEM    string    `json:"ca"`
+	NotAfter time.Time `json:"not_after"`
+}
+
+// fetchPinnedCA reads the CA certificate over an unverified connection and
+// accepts it only if its SHA-256 matches the token's fingerprint, as a
+// Swarm join token pins the cluster's root.
+func fetchPinnedCA(ctx context.Context, serverURL, fingerprint string) ([]byte, error) {
+	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		// Verified below by fingerprint instead of by chain: this is how a
+		// node that has no CA yet gets the right one.
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}, //nolint:gosec
+	}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(serverURL, "/")+"/api/v1/ca", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetch CA from %s: %w", serverURL, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fetch CA from %s: status %d %v", serverURL, resp.StatusCode, err)
+	}
+	block, _ := pem.Decode(raw)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, fmt.Errorf("fetch CA from %s: not a PEM certificate", serverURL)
+	}
+	sum := sha256.Sum256(block.Bytes)
+	want := strings.TrimPrefix(fingerprint, "sha256:")
+	if subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(want)) != 1 {
+		return nil, fmt.Errorf("the CA served by %s does not match the join token's fingerprint: refusing to trust it", serverURL)
+	}
+	return pem.EncodeToMemory(block), nil
+}
+
+func newKeyAndCSR(name string) (*ecdsa.PrivateKey, []byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: name}}, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create csr: %w", err)
+	}
+	return key, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), nil
+}
+
+func writeBundle(dir string, caPEM, certPEM []byte, key *ecdsa.PrivateKey) error {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	cert, err := parseCert(certPEM)
+	if err != nil {
+		return err
+	}
+	return pki.WriteBundle(dir, &pki.Bundle{CACertPEM: caPEM, CertPEM: certPEM, Cert: cert,
+		KeyPEM: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})})
+}
+
+func parseCert(p []byte) (*x509.Certificate, error) {
+	block, _ := pem.Decode(p)
+	if block == nil {
+		return nil, errors.New("server answered no PEM certificate")
+	}
+	return x509.ParseCertificate(block.Bytes)
+}
+
+func post(ctx context.Context, c *http.Client, url string, body, out any) error {
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct{ Message string }
+		_ = json.Unmarshal(data, &e)
+		return &StatusError{Code: resp.StatusCode, Message: e.Message}
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+// StatusError is a refusal from the server.
+type StatusError struct {
+	Code    int
+	Message string
+}
+
+func (e *StatusError) Error() string { return fmt.Sprintf("server answered %d: %s", e.Code, e.Message) }
+
+// Maintainer keeps an enrolled node's certificate fresh and sends its
+// heartbeats.
+type Maintainer struct {
+	Server string
+	TLSDir string
+	Log    *slog.Logger
+	// Every is the heartbeat period. Default 10s.
+	Every time.Duration
+}
+
+// Run heartbeats and renews until ctx ends. It stops with an error when
+// the server refuses the node for good (removed, certificate revoked).
+func (m *Maintainer) Run(ctx context.Context) error {
+	if m.Every == 0 {
+		m.Every = 10 * time.Second
+	}
+	log := m.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	for {
+		cfg, err := pki.ClientTLSConfig(m.TLSDir)
+		if err != nil {
+			return err
+		}
+		c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
+		err = post(ctx, c, m.Server+"/api/v1/nodes/heartbeat", struct{}{}, nil)
+		var se *StatusError
+		if errors.As(err, &se) && (se.Code == http.StatusForbidden || se.Code == http.StatusUnauthorized) {
+			return fmt.Errorf("the server refused this node: %w", err)
+		}
+		if err != nil && ctx.Err() == nil {
+			log.Warn("heartbeat failed", "err", err)
+		}
+		if due, err := m.renewalDue(); err != nil {
+			return err
+		} else if due {
+			if err := m.renew(ctx, c); err != nil {
+				if errors.As(err, &se) && se.Code/100 == 4 {
+					return fmt.Errorf("renewal refused: %w", err)
+				}
+				log.Warn("renewal failed; retrying", "err", err)
+			} else {
+				log.Info("renewed node certificate")
+			}
+		}
+		c.CloseIdleConnections()
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(m.Every + mrand.N(m.Every/5)):
+		}
+	}
+}
+
+// renewalDue: at two thirds of the certificate's lifetime, as smallstep's
+// renewer does, leaving a third to ride out an unreachable server.
+func (m *Maintainer) renewalDue() (bool, error) {
+	raw, err := os.ReadFile(filepath.Join(m.TLSDir, "cert.pem"))
+	if err != nil {
+		return false, err
+	}
+	cert, err := parseCert(raw)
+	if err != nil {
+		return false, err
+	}
+	life := cert.NotAfter.Sub(cert.NotBefore)
+	return time.Now().After(cert.NotBefore.Add(life * 2 / 3)), nil
+}
+
+func (m *Maintainer) renew(ctx context.Context, c *http.Client) error {
+	raw, err := os.ReadFile(filepath.Join(m.TLSDir, "cert.pem"))
+	if err != nil {
+		return err
+	}
+	cur, err := parseCert(raw)
+	if err != nil {
+		return err
+	}
+	key, csrPEM, err := newKeyAndCSR(cur.Subject.CommonName)
+	if err != nil {
+		return err
+	}
+	var resp certAnswer
+	if err := post(ctx, c, m.Server+"/api/v1/nodes/renew", map[string]string{"csr": string(csrPEM)}, &resp); err != nil {
+		return err
+	}
+	return writeBundle(m.TLSDir, []byte(resp.CAPEM), []byte(resp.CertPEM), key)
+}

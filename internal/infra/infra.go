@@ -1,0 +1,253 @@
+// Package infra assembles the infra server: it prepares the data directory
+// (the deployment CA, the server's and the infra client's certificates),
+// opens the store, makes the first admin, and serves the api over HTTPS
+// while the lifecycle jobs run. `airlock server` and `airlock up` run it.
+package infra
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/airlock-rbi/airlock/internal/airlock"
+	"github.com/airlock-rbi/airlock/internal/api"
+	"github.com/airlock-rbi/airlock/internal/auth"
+	"github.com/airlock-rbi/airlock/internal/launcher"
+	"github.com/airlock-rbi/airlock/internal/lifecycle"
+	"github.com/airlock-rbi/airlock/internal/pki"
+	"github.com/airlock-rbi/airlock/internal/store"
+)
+
+// Config configures the server. Zero values take the defaults named.
+type Config struct {
+	// DataDir holds the CA (DataDir/ca.pem), certificates and the SQLite
+	// database. Default ./data.
+	DataDir string
+	// Listen is the HTTPS address. Default :8443.
+	Listen string
+	// Database is a postgres:// DSN, or empty for SQLite in DataDir.
+	Database string
+	// AgentURL is the api as seen from session containers. Default
+	// https://host.docker.internal:<port>, with that name mapped to the
+	// Docker host's gateway in every container.
+	AgentURL string
+	// AdminPassword is the first admin's password; generated and printed
+	// once when empty.
+	AdminPassword string
+	// Hosts are extra names or addresses for the server's certificate.
+	Hosts []string
+	// Lifecycle tunes the periodic jobs.
+	Lifecycle lifecycle.Config
+	// PasswordParams overrides the password hashing cost (tests).
+	PasswordParams *auth.PasswordParams
+	Logger         *slog.Logger
+	// Out receives what an operator must read once (the first password).
+	Out io.Writer
+	// Ready, if set, is called with the bound address and the running
+	// server once it listens.
+	Ready func(addr string, s *Server)
+}
+
+// Server is a running infra server.
+type Server struct {
+	CA    *pki.CA
+	Store airlock.Store
+	API   *api.Server
+	// Dirs of the certificate bundles it made.
+	ServerDir, InfraDir string
+}
+
+// Run serves until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.DataDir == "" {
+		cfg.DataDir = "./data"
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = ":8443"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Out == nil {
+		cfg.Out = io.Discard
+	}
+	log := cfg.Logger
+	data, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	ca, err := LoadOrInitCA(data, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	srv := &Server{CA: ca, ServerDir: filepath.Join(data, "server"), InfraDir: filepath.Join(data, "infra")}
+	hosts := append([]string{"localhost", "127.0.0.1", "::1", "host.docker.internal"}, cfg.Hosts...)
+	if h, err := os.Hostname(); err == nil {
+		hosts = append(hosts, h)
+	}
+	if err := IssueTo(ca, srv.ServerDir, pki.IssueRequest{Role: pki.RoleInfra, Name: "airlock-server", Hosts: hosts}); err != nil {
+		return err
+	}
+	if err := IssueTo(ca, srv.InfraDir, pki.IssueRequest{Role: pki.RoleInfra, Name: "airlock-api"}); err != nil {
+		return err
+	}
+
+	dsn := cfg.Database
+	if dsn == "" {
+		dsn = filepath.Join(data, "airlock.db")
+	}
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	srv.Store = st
+
+	key, err := st.SetSettingIfAbsent(ctx, "signing_key", randomKey())
+	if err != nil {
+		return fmt.Errorf("signing key: %w", err)
+	}
+	signer, err := auth.NewSigner(key, nil)
+	if err != nil {
+		return err
+	}
+	drv := launcher.New(func() (*tls.Config, error) { return pki.ClientTLSConfig(srv.InfraDir) }, log.With("component", "launcher"))
+	defer drv.Close()
+	agentURL := cfg.AgentURL
+	if agentURL == "" {
+		agentURL = "https://host.docker.internal:" + port
+	}
+	revoked := newRevocations(st, log)
+	srv.API = api.New(api.Options{
+		Store: st, Driver: drv, Signer: signer, AgentURL: agentURL, CAPEM: ca.CertPEM, CA: ca, OnRevoke: revoked.add,
+		ExtraHosts:     []string{"host.docker.internal:host-gateway"},
+		Logger:         log.With("component", "api"),
+		PasswordParams: cfg.PasswordParams,
+	})
+	defer srv.API.Close()
+	if err := firstAdmin(ctx, srv.API, st, cfg.AdminPassword, cfg.Out); err != nil {
+		return err
+	}
+
+	tlsCfg, err := pki.PublicServerTLSConfig(srv.ServerDir, revoked.has)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/api/", srv.API)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "ok\n")
+	})
+	hs := &http.Server{Handler: mux, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { revoked.run(ctx) })
+	errc := make(chan error, 1)
+	go func() { errc <- hs.ServeTLS(ln, "", "") }()
+	log.Info("infra server listening", "addr", ln.Addr().String(), "agent_url", agentURL, "data", data)
+	if cfg.Ready != nil {
+		cfg.Ready(ln.Addr().String(), srv)
+	}
+	// After Ready, so a node started beside the server is up before the
+	// first liveness round judges it.
+	jobs := lifecycle.New(st, drv, cfg.Lifecycle, log.With("component", "lifecycle"), nil)
+	wg.Go(func() { jobs.Run(ctx) })
+	var serveErr error
+	select {
+	case serveErr = <-errc:
+	case <-ctx.Done():
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = hs.Shutdown(sctx)
+		scancel()
+		<-errc
+	}
+	cancel()
+	wg.Wait()
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", serveErr)
+	}
+	return nil
+}
+
+func randomKey() []byte {
+	k := make([]byte, 32)
+	_, _ = rand.Read(k)
+	return k
+}
+
+// firstAdmin makes the admin account of a new deployment and prints its
+// password once.
+func firstAdmin(ctx context.Context, a *api.Server, st airlock.Store, password string, out io.Writer) error {
+	n, err := st.CountUsers(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	shown := password == ""
+	if shown {
+		password = auth.GeneratePassword()
+	}
+	if _, err := a.CreateUser(ctx, "admin", password, airlock.RoleAdmin, 0); err != nil {
+		return fmt.Errorf("first admin: %w", err)
+	}
+	if shown {
+		fmt.Fprintf(out, "\nFirst admin account: user admin, password %s\n(shown once; change it or set AIRLOCK_ADMIN_PASSWORD before the first start)\n\n", password)
+	}
+	return nil
+}
+
+// LoadOrInitCA loads the CA in dir, creating it on first start.
+func LoadOrInitCA(dir string, log *slog.Logger) (*pki.CA, error) {
+	ca, err := pki.LoadCA(dir)
+	if err == nil {
+		return ca, nil
+	}
+	if _, statErr := os.Stat(filepath.Join(dir, "ca.pem")); !errors.Is(statErr, fs.ErrNotExist) {
+		return nil, err
+	}
+	ca, err = pki.InitCA(dir)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("created deployment CA", "dir", dir, "fingerprint", ca.Fingerprint())
+	return ca, nil
+}
+
+// IssueTo writes a fresh certificate for req into dir.
+func IssueTo(ca *pki.CA, dir string, req pki.IssueRequest) error {
+	b, err := ca.Issue(req)
+	if err != nil {
+		return fmt.Errorf("issue %s certificate: %w", req.Role, err)
+	}
+	return pki.WriteBundle(dir, b)
+}
+
+func newNodeID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,57 @@
+package infra
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+
+	"github.com/airlock-rbi/airlock/images"
+	"github.com/airlock-rbi/airlock/internal/airlock"
+	"github.com/airlock-rbi/airlock/internal/pki"
+)
+
+// EnsureLocalNode enrolls the provision node that runs beside the server
+// in an all-in-one deployment. The server holds the CA, so it issues the
+// node's certificate itself instead of going through a join token; a
+// restart reuses the node's record (and its sessions) with a fresh
+// certificate. It also adds the "minimal" workspace to an empty catalog.
+func EnsureLocalNode(ctx context.Context, srv *Server, name, nodeURL string, capacity int, tlsDir string) error {
+	u, err := url.Parse(nodeURL)
+	if err != nil {
+		return fmt.Errorf("local node url: %w", err)
+	}
+	b, err := srv.CA.Issue(pki.IssueRequest{Role: pki.RoleProvision, Name: u.Hostname(), Hosts: []string{"localhost"}})
+	if err != nil {
+		return err
+	}
+	if err := pki.WriteBundle(tlsDir, b); err != nil {
+		return err
+	}
+	now := airlock.Now()
+	n, err := srv.Store.NodeByName(ctx, name)
+	switch airlock.ErrorCode(err) {
+	case airlock.ENOTFOUND:
+		n = &airlock.Node{ID: newNodeID(), Name: name, CreatedAt: now}
+	case "":
+	default:
+		return err
+	}
+	n.URL, n.Capacity, n.Isolation = nodeURL, capacity, []airlock.Isolation{airlock.IsolationStandard}
+	n.State, n.LastHeartbeat, n.UpdatedAt = airlock.NodeReady, now, now
+	n.CertSerial, n.CertNotAfter = b.Cert.SerialNumber.Text(16), b.Cert.NotAfter
+	if n.CreatedAt.Equal(now) {
+		err = srv.Store.CreateNode(ctx, n)
+	} else {
+		err = srv.Store.UpdateNode(ctx, n)
+	}
+	if err != nil {
+		return fmt.Errorf("record local node: %w", err)
+	}
+	list, err := srv.Store.ListWorkspaces(ctx)
+	if err != nil || len(list) > 0 {
+		return err
+	}
+	ws := &airlock.Workspace{ID: newNodeID(), Name: "minimal", Description: "The agent alone: for checks and benchmarks",
+		Image: images.Minimal, Isolation: airlock.IsolationStandard, Memory: 64 << 20, PidsLimit: 64, CreatedAt: now, UpdatedAt: now}
+	return srv.Store.CreateWorkspace(ctx, ws)
+}

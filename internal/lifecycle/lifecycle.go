@@ -1,0 +1,282 @@
+// Package lifecycle holds the infra server's periodic jobs: node liveness,
+// sessions whose agent never registered or stopped heartbeating, sessions
+// left stopping, and reconciliation of the database with the containers
+// the nodes really run, so a server killed mid-launch finishes or fails
+// each session cleanly and leaves no orphan container.
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/airlock-rbi/airlock/internal/airlock"
+	"github.com/airlock-rbi/airlock/internal/launcher"
+)
+
+// Driver is what the jobs need of the launcher.
+type Driver interface {
+	Ping(ctx context.Context, nodeURL string) error
+	Containers(ctx context.Context, nodeURL string) ([]launcher.Container, error)
+	Remove(ctx context.Context, nodeURL, containerID string, grace time.Duration) error
+}
+
+// Store is what the jobs need of the store.
+type Store interface {
+	ListNodes(ctx context.Context) ([]*airlock.Node, error)
+	UpdateNode(ctx context.Context, n *airlock.Node) error
+	ListSessions(ctx context.Context, f airlock.SessionFilter) ([]*airlock.Session, error)
+	SessionByID(ctx context.Context, id string) (*airlock.Session, error)
+	UpdateSession(ctx context.Context, id string, u airlock.SessionUpdate, now time.Time) (*airlock.Session, error)
+}
+
+// Config tunes the jobs; zero values take the defaults named.
+type Config struct {
+	// Every is the period of a round. Default 5s.
+	Every time.Duration
+	// RegisterTimeout fails a session whose agent has not registered this
+	// long after creation. Default 90s.
+	RegisterTimeout time.Duration
+	// HeartbeatTimeout fails a ready session whose agent has been silent
+	// this long. Default 60s.
+	HeartbeatTimeout time.Duration
+	// NodeTimeout marks a node down after this long unanswered. Default 30s.
+	NodeTimeout time.Duration
+	// OrphanGrace spares containers younger than this from reconciliation,
+	// so a launch in flight is not mistaken for an orphan. Default 2m.
+	OrphanGrace time.Duration
+}
+
+func (c *Config) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.Every, 5*time.Second)
+	def(&c.RegisterTimeout, 90*time.Second)
+	def(&c.HeartbeatTimeout, 60*time.Second)
+	def(&c.NodeTimeout, 30*time.Second)
+	def(&c.OrphanGrace, 2*time.Minute)
+}
+
+// Jobs runs the periodic jobs.
+type Jobs struct {
+	store  Store
+	driver Driver
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// New builds the jobs. now may be nil.
+func New(store Store, driver Driver, cfg Config, log *slog.Logger, now func() time.Time) *Jobs {
+	cfg.defaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if now == nil {
+		now = airlock.Now
+	}
+	return &Jobs{store: store, driver: driver, cfg: cfg, log: log, now: now}
+}
+
+// Run runs a round at once (recovery after a restart), then one every
+// period, until ctx ends.
+func (j *Jobs) Run(ctx context.Context) {
+	t := time.NewTicker(j.cfg.Every)
+	defer t.Stop()
+	for {
+		if err := j.Round(ctx); err != nil && ctx.Err() == nil {
+			j.log.Error("lifecycle round", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Round runs every job once. Each job's failure is reported; one failing
+// job does not stop the others.
+func (j *Jobs) Round(ctx context.Context) error {
+	nodes, err := j.store.ListNodes(ctx)
+	if err != nil {
+		return fmt.Errorf("list nodes: %w", err)
+	}
+	byID := map[string]*airlock.Node{}
+	for _, n := range nodes {
+		byID[n.ID] = n
+	}
+	return errors.Join(
+		j.nodeLiveness(ctx, nodes),
+		j.expireSessions(ctx, byID),
+		j.finishStopping(ctx, byID),
+		j.reconcile(ctx, nodes),
+	)
+}
+
+// nodeLiveness pings each node; an answering node is ready (unless an
+// admin drains it), a silent one goes down after NodeTimeout.
+func (j *Jobs) nodeLiveness(ctx context.Context, nodes []*airlock.Node) error {
+	var errs []error
+	for _, n := range nodes {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := j.driver.Ping(pctx, n.URL)
+		cancel()
+		now := j.now()
+		changed := false
+		switch {
+		case err == nil:
+			n.LastHeartbeat = now
+			if n.State == airlock.NodeDown {
+				n.State = airlock.NodeReady
+				j.log.Info("node is back", "node", n.Name)
+			}
+			changed = true
+		case n.State != airlock.NodeDown && now.Sub(n.LastHeartbeat) > j.cfg.NodeTimeout:
+			n.State = airlock.NodeDown
+			j.log.Warn("node is down", "node", n.Name, "err", err)
+			changed = true
+		}
+		if changed {
+			n.UpdatedAt = now
+			if err := j.store.UpdateNode(ctx, n); err != nil {
+				errs = append(errs, fmt.Errorf("update node %s: %w", n.Name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// expireSessions fails sessions whose agent never registered or went
+// silent, and removes their containers.
+func (j *Jobs) expireSessions(ctx context.Context, nodes map[string]*airlock.Node) error {
+	list, err := j.store.ListSessions(ctx, airlock.SessionFilter{States: []airlock.SessionState{airlock.SessionStarting, airlock.SessionReady}})
+	if err != nil {
+		return fmt.Errorf("list live sessions: %w", err)
+	}
+	now := j.now()
+	var errs []error
+	for _, s := range list {
+		var reason string
+		switch {
+		case s.State == airlock.SessionStarting && now.Sub(s.CreatedAt) > j.cfg.RegisterTimeout:
+			reason = fmt.Sprintf("the workspace's agent did not register within %s", j.cfg.RegisterTimeout)
+		case s.State == airlock.SessionReady && now.Sub(lastSign(s)) > j.cfg.HeartbeatTimeout:
+			reason = fmt.Sprintf("the workspace's agent stopped answering for %s", j.cfg.HeartbeatTimeout)
+		default:
+			continue
+		}
+		errs = append(errs, j.fail(ctx, s, nodes[s.NodeID], reason))
+	}
+	return errors.Join(errs...)
+}
+
+func lastSign(s *airlock.Session) time.Time {
+	t := s.CreatedAt
+	for _, p := range []*time.Time{s.ReadyAt, s.LastHeartbeat} {
+		if p != nil && p.After(t) {
+			t = *p
+		}
+	}
+	return t
+}
+
+// fail removes a session's container and marks it failed with reason.
+func (j *Jobs) fail(ctx context.Context, s *airlock.Session, node *airlock.Node, reason string) error {
+	if node != nil && s.ContainerID != "" {
+		if err := j.driver.Remove(ctx, node.URL, s.ContainerID, 5*time.Second); err != nil {
+			return fmt.Errorf("remove container of failed session %s: %w", s.ID, err)
+		}
+	}
+	now := j.now()
+	_, err := j.store.UpdateSession(ctx, s.ID, airlock.SessionUpdate{From: []airlock.SessionState{s.State},
+		To: airlock.SessionFailed, Reason: &reason, StoppedAt: &now}, now)
+	if airlock.ErrorCode(err) == airlock.ECONFLICT {
+		return nil // it moved on meanwhile; the next round looks again
+	}
+	if err == nil {
+		j.log.Warn("session failed", "session", s.ID, "reason", reason)
+	}
+	return err
+}
+
+// finishStopping retries removals that a delete could not complete.
+func (j *Jobs) finishStopping(ctx context.Context, nodes map[string]*airlock.Node) error {
+	list, err := j.store.ListSessions(ctx, airlock.SessionFilter{States: []airlock.SessionState{airlock.SessionStopping}})
+	if err != nil {
+		return fmt.Errorf("list stopping sessions: %w", err)
+	}
+	var errs []error
+	for _, s := range list {
+		if n := nodes[s.NodeID]; n != nil && s.ContainerID != "" {
+			if err := j.driver.Remove(ctx, n.URL, s.ContainerID, 10*time.Second); err != nil {
+				errs = append(errs, fmt.Errorf("remove container of stopping session %s: %w", s.ID, err))
+				continue
+			}
+		}
+		now := j.now()
+		if _, err := j.store.UpdateSession(ctx, s.ID, airlock.SessionUpdate{From: []airlock.SessionState{airlock.SessionStopping},
+			To: airlock.SessionStopped, StoppedAt: &now}, now); err != nil && airlock.ErrorCode(err) != airlock.ECONFLICT {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// reconcile removes containers whose session is unknown or over, and
+// fails sessions whose container vanished.
+func (j *Jobs) reconcile(ctx context.Context, nodes []*airlock.Node) error {
+	var errs []error
+	for _, n := range nodes {
+		if n.State == airlock.NodeDown {
+			continue
+		}
+		cs, err := j.driver.Containers(ctx, n.URL)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("list containers on %s: %w", n.Name, err))
+			continue
+		}
+		running := map[string]launcher.Container{}
+		for _, c := range cs {
+			running[c.SessionID] = c
+			s, err := j.store.SessionByID(ctx, c.SessionID)
+			if err != nil && airlock.ErrorCode(err) != airlock.ENOTFOUND {
+				errs = append(errs, err)
+				continue
+			}
+			orphan := s == nil || s.State.Final() || s.NodeID != n.ID
+			if s != nil && !orphan && s.State == airlock.SessionStarting && c.State != "running" && j.now().Sub(s.CreatedAt) > j.cfg.OrphanGrace {
+				// Created but never started: a launch cut short.
+				errs = append(errs, j.fail(ctx, s, n, "the container was created but never started"))
+				continue
+			}
+			if orphan {
+				j.log.Warn("removing orphan container", "node", n.Name, "container", c.ID, "session", c.SessionID)
+				if err := j.driver.Remove(ctx, n.URL, c.ID, 5*time.Second); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+		live, err := j.store.ListSessions(ctx, airlock.SessionFilter{NodeID: n.ID, States: []airlock.SessionState{airlock.SessionStarting, airlock.SessionReady}})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, s := range live {
+			c, ok := running[s.ID]
+			switch {
+			case ok && (c.State == "exited" || c.State == "dead"):
+				errs = append(errs, j.fail(ctx, s, n, "the workspace's container stopped: "+c.Status))
+			case !ok && j.now().Sub(s.CreatedAt) > j.cfg.OrphanGrace:
+				// Missing for longer than a launch takes: not in flight.
+				errs = append(errs, j.fail(ctx, s, n, "the session's container is gone"))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
