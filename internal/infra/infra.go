@@ -48,6 +48,10 @@ type Config struct {
 	AdminPassword string
 	// Hosts are extra names or addresses for the server's certificate.
 	Hosts []string
+	// Workspaces is a YAML catalog file loaded at start (optional).
+	Workspaces string
+	// MetricsListen serves /metrics (plain HTTP) when set.
+	MetricsListen string
 	// Lifecycle tunes the periodic jobs.
 	Lifecycle lifecycle.Config
 	// PasswordParams overrides the password hashing cost (tests).
@@ -106,11 +110,14 @@ func Run(ctx context.Context, cfg Config) error {
 	if h, err := os.Hostname(); err == nil {
 		hosts = append(hosts, h)
 	}
-	if err := IssueTo(ca, srv.ServerDir, pki.IssueRequest{Role: pki.RoleInfra, Name: "airlock-server", Hosts: hosts}); err != nil {
-		return err
-	}
-	if err := IssueTo(ca, srv.InfraDir, pki.IssueRequest{Role: pki.RoleInfra, Name: "airlock-api"}); err != nil {
-		return err
+	renew := &renewer{ca: ca, log: log, certs: []ownCert{
+		{srv.ServerDir, pki.IssueRequest{Role: pki.RoleInfra, Name: "airlock-server", Hosts: hosts}},
+		{srv.InfraDir, pki.IssueRequest{Role: pki.RoleInfra, Name: "airlock-api"}},
+	}}
+	for _, c := range renew.certs {
+		if err := IssueTo(ca, c.dir, c.req); err != nil {
+			return err
+		}
 	}
 
 	dsn := cfg.Database
@@ -149,6 +156,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := firstAdmin(ctx, srv.API, st, cfg.AdminPassword, cfg.Out); err != nil {
 		return err
 	}
+	if cfg.Workspaces != "" {
+		if err := LoadWorkspaces(ctx, st, cfg.Workspaces); err != nil {
+			return err
+		}
+	}
 
 	tlsCfg, err := pki.PublicServerTLSConfig(srv.ServerDir, revoked.has)
 	if err != nil {
@@ -160,13 +172,26 @@ func Run(ctx context.Context, cfg Config) error {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "ok\n")
 	})
-	hs := &http.Server{Handler: mux, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	reg := newMetrics(st)
+	hs := &http.Server{Handler: reg.instrument(mux), TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 
+	var mln net.Listener
+	if cfg.MetricsListen != "" {
+		if mln, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { revoked.run(ctx) })
+	wg.Go(func() { renew.run(ctx) })
+	if mln != nil {
+		ms := &http.Server{Handler: reg.handler(), ReadHeaderTimeout: 10 * time.Second}
+		wg.Go(func() { _ = ms.Serve(mln) })
+		wg.Go(func() { <-ctx.Done(); ms.Close() })
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.ServeTLS(ln, "", "") }()
 	log.Info("infra server listening", "addr", ln.Addr().String(), "agent_url", agentURL, "data", data)
