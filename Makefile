@@ -18,7 +18,6 @@ docker:
 	@bash scripts/ensure-docker.sh
 
 images: build docker
-	$(GO) run ./internal/dockertest/buildimage
 	$(BIN) images
 
 run: build images
