@@ -74,6 +74,11 @@ type Nodes interface {
 // Sessions keeps sessions.
 type Sessions interface {
 	CreateSession(ctx context.Context, s *Session) error
+	// CreateSessionWithin stores s unless its user would then have more
+	// than userLimit, or its node more than nodeCapacity, active sessions
+	// (0: unbounded), atomically with respect to other creations: ELIMIT or
+	// EUNAVAILABLE otherwise.
+	CreateSessionWithin(ctx context.Context, s *Session, userLimit, nodeCapacity int) error
 	SessionByID(ctx context.Context, id string) (*Session, error)
 	ListSessions(ctx context.Context, f SessionFilter) ([]*Session, error)
 	CountSessions(ctx context.Context, f SessionFilter) (int, error)

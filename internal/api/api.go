@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -109,28 +110,50 @@ func decodeBytes(body []byte, v any) error {
 func jsonError(err error) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return fmt.Sprintf("field %q must be a %s, not a %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
+		if te.Field == "" {
+			return "a JSON object is required"
+		}
+		want := jsonKind(te.Type.Kind())
+		if want == "a whole number" && strings.HasPrefix(te.Value, "number") {
+			return fmt.Sprintf("field %q must be a whole number in range, not %s", te.Field, strings.TrimPrefix(te.Value, "number "))
+		}
+		return fmt.Sprintf("field %q must be %s, not %s", te.Field, want, article(te.Value))
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		return fmt.Sprintf("malformed JSON at byte %d", se.Offset)
 	}
-	if errors.Is(err, io.EOF) {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return "a JSON object is required"
 	}
 	return strings.TrimPrefix(err.Error(), "json: ")
 }
 
-func jsonKind(k string) string {
-	switch {
-	case strings.HasPrefix(k, "int"), strings.HasPrefix(k, "uint"), strings.HasPrefix(k, "float"):
-		return "number"
-	case k == "slice":
-		return "list"
-	case k == "map", k == "struct":
-		return "object"
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "a string"
 	}
-	return k
+	return "a " + k.String()
+}
+
+// article puts "a" or "an" before a JSON kind name from the decoder.
+func article(v string) string {
+	if v != "" && strings.ContainsRune("aeiou", rune(v[0])) {
+		return "an " + v
+	}
+	return "a " + v
 }
 
 // clock is the server's time source, replaceable in tests.

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
@@ -67,7 +69,7 @@ type joinTokenResponse struct {
 // working), the way `docker swarm join-token --rotate` does.
 func (s *Server) joinToken(w http.ResponseWriter, r *http.Request) error {
 	if s.ca == nil {
-		return airlock.Errorf(airlock.EUNAVAILABLE, "this server holds no CA and cannot enroll nodes")
+		return errNoCA
 	}
 	jt, err := auth.NewJoinToken(s.ca.Fingerprint())
 	if err != nil {
@@ -110,6 +112,8 @@ type certResponse struct {
 	NotAfter time.Time `json:"not_after"`
 }
 
+var errNoCA = airlock.Errorf(airlock.EUNAVAILABLE, "this server holds no CA and cannot issue certificates")
+
 var errBadJoin = airlock.Errorf(airlock.EUNAUTHORIZED, "join token is not valid (it may have been rotated)")
 
 // enroll admits a provision node that holds the current join token and
@@ -120,8 +124,11 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
+	if s.ca == nil {
+		return errNoCA
+	}
 	jt, err := auth.ParseJoinToken(req.Token)
-	if err != nil || s.ca == nil || jt.CAFingerprint != s.ca.Fingerprint() {
+	if err != nil || jt.CAFingerprint != s.ca.Fingerprint() {
 		return errBadJoin
 	}
 	want, err := s.store.Setting(ctx, settingJoinSecret)
@@ -163,10 +170,18 @@ func (s *Server) validateNode(req enrollRequest) (*airlock.Node, string, error) 
 		return nil, "", err
 	}
 	u, err := url.Parse(req.URL)
-	if err != nil || u.Scheme != "https" || u.Host == "" || u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil {
 		return nil, "", airlock.Errorf(airlock.EINVALID, "node url %q must be https://HOST:PORT", req.URL)
 	}
 	host := u.Hostname()
+	if !validHost(host) {
+		return nil, "", airlock.Errorf(airlock.EINVALID, "node url host %q is not an IP address or DNS name", host)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, "", airlock.Errorf(airlock.EINVALID, "node url port %q is not between 1 and 65535", p)
+		}
+	}
 	if req.Capacity < 1 || req.Capacity > 10000 {
 		return nil, "", airlock.Errorf(airlock.EINVALID, "capacity %d must be between 1 and 10000", req.Capacity)
 	}
@@ -181,6 +196,16 @@ func (s *Server) validateNode(req enrollRequest) (*airlock.Node, string, error) 
 		n.Isolation = append(n.Isolation, airlock.Isolation(i))
 	}
 	return n, host, nil
+}
+
+var dnsName = regexp.MustCompile(`^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$`)
+
+// validHost accepts what a certificate SAN can name: an IP or a DNS name.
+func validHost(h string) bool {
+	if net.ParseIP(h) != nil {
+		return true
+	}
+	return len(h) <= 253 && dnsName.MatchString(h)
 }
 
 func portOr(p, def string) string {
@@ -235,6 +260,9 @@ type renewRequest struct {
 // current one; the old serial stops identifying the node.
 func (s *Server) renewNode(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
+	if s.ca == nil {
+		return errNoCA
+	}
 	node, err := s.nodeCaller(ctx, r)
 	if err != nil {
 		return err
@@ -328,6 +356,9 @@ type dockerEnvResponse struct {
 // driving a node with the stock docker CLI.
 func (s *Server) dockerEnv(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
+	if s.ca == nil {
+		return errNoCA
+	}
 	node, err := s.store.NodeByName(ctx, r.PathValue("name"))
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -66,13 +67,14 @@ type Server struct {
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
 
-	dummy   dummy
+	dummy   string
 	mux     *http.ServeMux
 	handler http.Handler
 }
 
-// New builds a Server.
-func New(o Options) *Server {
+// New builds a Server. It fails when the password parameters cannot hash,
+// rather than at the first sign-in.
+func New(o Options) (*Server, error) {
 	s := &Server{store: o.Store, log: o.Logger, clock: o.Now, webTTL: o.WebSessionTTL, maxSess: o.DefaultMaxSessions,
 		driver: o.Driver, signer: o.Signer, ca: o.CA, onRevoke: o.OnRevoke, agentURL: o.AgentURL, caPEM: o.CAPEM, extraHosts: o.ExtraHosts}
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
@@ -94,8 +96,20 @@ func New(o Options) *Server {
 	// Browsers send cookies on cross-site requests; refuse state changes
 	// that a browser marks as cross-origin. Bearer clients send neither
 	// header and pass.
-	s.handler = http.NewCrossOriginProtection().Handler(s.mux)
-	return s
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(s.serve(func(http.ResponseWriter, *http.Request) error {
+		return airlock.Errorf(airlock.EFORBIDDEN, "cross-origin request refused: state changes must come from this site or carry a bearer token")
+	}))
+	s.handler = cop.Handler(s.mux)
+	// The hash that unknown user names are checked against, so that a
+	// failed sign-in takes as long whether or not the name exists.
+	dummy, err := auth.HashPassword("not-a-real-password", s.pw)
+	if err != nil {
+		s.bgCancel()
+		return nil, fmt.Errorf("api: password parameters: %w", err)
+	}
+	s.dummy = dummy
+	return s, nil
 }
 
 // Close stops background launches and waits for them.

@@ -66,6 +66,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 	if limit == 0 {
 		limit = s.maxSess
 	}
+	// A cheap early answer; CreateSessionWithin makes the check binding.
 	active, err := s.store.CountSessions(ctx, airlock.SessionFilter{UserID: u.ID, States: airlock.ActiveStates})
 	if err != nil {
 		return err
@@ -85,7 +86,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 	id := newID()
 	sess := &airlock.Session{ID: id, UserID: u.ID, WorkspaceID: ws.ID, NodeID: node.ID,
 		ContainerID: containerName(id), State: airlock.SessionStarting, RegisterHash: reg.Hash(), CreatedAt: now, UpdatedAt: now}
-	if err := s.store.CreateSession(ctx, sess); err != nil {
+	if err := s.store.CreateSessionWithin(ctx, sess, limit, node.Capacity); err != nil {
 		return err
 	}
 	s.audit(ctx, u.Name, "session.create", id, ws.Name)
@@ -123,8 +124,9 @@ func (s *Server) goLaunch(sess *airlock.Session, ws *airlock.Workspace, node *ai
 		ctx, cancel := context.WithTimeout(s.bgCtx, 2*time.Minute)
 		defer cancel()
 		if _, err := s.driver.Start(ctx, node.URL, s.containerSpec(sess, ws, reg)); err != nil {
+			// The detail (daemon output, addresses) is for operators only.
 			s.log.Error("launch failed", "session", sess.ID, "node", node.Name, "err", err)
-			s.failSession(sess.ID, fmt.Sprintf("could not start the container on node %s: %v", node.Name, err))
+			s.failSession(sess.ID, fmt.Sprintf("could not start the workspace's container on node %s; an administrator can find why in the server log", node.Name))
 			return
 		}
 		started := s.clock.now()

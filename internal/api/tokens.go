@@ -96,7 +96,8 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	c := callerOf(ctx)
 	if t.UserID != c.User.ID && c.User.Role != airlock.RoleAdmin {
-		return airlock.Errorf(airlock.ENOTFOUND, "token %q not found", t.ID)
+		// The store's own words for a missing token: no existence oracle.
+		return airlock.Errorf(airlock.ENOTFOUND, "API token %q not found", t.ID)
 	}
 	if err := s.store.RevokeAPIToken(ctx, t.ID, s.clock.now()); err != nil {
 		return err

@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -51,7 +53,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if airlock.ErrorCode(err) == airlock.ENOTFOUND {
 		// Spend the same time as a real check, so timing does not reveal
 		// which names exist.
-		_, _ = auth.VerifyPassword(req.Password, s.dummyHash())
+		_, _ = auth.VerifyPassword(req.Password, s.dummy)
 		return errBadLogin
 	}
 	if err != nil {
@@ -69,6 +71,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		name := req.TokenName
 		if name == "" {
 			name = "cli"
+		}
+		if err := airlock.ValidName("token", name); err != nil {
+			return err
 		}
 		tok, err := s.issueAPIToken(r.Context(), u, name, nil)
 		if err != nil {
@@ -159,8 +164,11 @@ func (s *Server) CreateUser(ctx context.Context, name, password string, role air
 		return nil, airlock.Errorf(airlock.EINVALID, "max_sessions must be between 0 (server default) and 1000")
 	}
 	hash, err := auth.HashPassword(password, s.pw)
-	if err != nil {
+	if errors.Is(err, auth.ErrWeakPassword) {
 		return nil, airlock.Errorf(airlock.EINVALID, "password: %v", err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("hash password: %w", err)
 	}
 	now := s.clock.now()
 	u := &airlock.User{ID: newID(), Name: name, Role: role, PasswordHash: hash, MaxSessions: maxSessions, CreatedAt: now, UpdatedAt: now}

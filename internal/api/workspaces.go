@@ -88,6 +88,19 @@ func (s *Server) deleteWorkspace(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	sessions, err := s.store.ListSessions(ctx, airlock.SessionFilter{States: airlock.ActiveStates})
+	if err != nil {
+		return err
+	}
+	inUse := 0
+	for _, x := range sessions {
+		if x.WorkspaceID == ws.ID {
+			inUse++
+		}
+	}
+	if inUse > 0 {
+		return airlock.Errorf(airlock.ECONFLICT, "workspace %q has %d active sessions; end them first", ws.Name, inUse)
+	}
 	if err := s.store.DeleteWorkspace(ctx, ws.ID); err != nil {
 		return err
 	}

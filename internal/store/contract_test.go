@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"sync"
@@ -35,6 +36,7 @@ func runContract(t *testing.T, open func(t *testing.T) *DB) {
 		{"race/update-session", testRaceUpdateSession},
 		{"race/claim-registration", testRaceClaimRegistration},
 		{"race/setting-if-absent", testRaceSettingIfAbsent},
+		{"race/session-limits", testRaceSessionLimits},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db := open(t)
@@ -971,4 +973,29 @@ func testRaceSettingIfAbsent(t *testing.T, db *DB) {
 	if len(seen) != 1 {
 		t.Fatalf("racing writers saw %d different values, want 1", len(seen))
 	}
+}
+
+// testRaceSessionLimits: concurrent launches cannot overshoot a user's
+// limit or a node's capacity.
+func testRaceSessionLimits(t *testing.T, db *DB) {
+	ctx := t.Context()
+	var mu sync.Mutex
+	n := 0
+	next := func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		return fmt.Sprintf("s%d", n)
+	}
+	errs := race(func() error {
+		return db.CreateSessionWithin(ctx, &airlock.Session{ID: next(), UserID: "u1", NodeID: "n1", State: airlock.SessionStarting}, 1, 0)
+	})
+	oneWins(t, errs, airlock.ELIMIT)
+	errs = race(func() error {
+		return db.CreateSessionWithin(ctx, &airlock.Session{ID: next(), UserID: next(), NodeID: "n2", State: airlock.SessionStarting}, 0, 1)
+	})
+	oneWins(t, errs, airlock.EUNAVAILABLE)
+	// Final sessions do not count.
+	must(t, db.CreateSessionWithin(ctx, &airlock.Session{ID: next(), UserID: "u9", NodeID: "n3", State: airlock.SessionStopped}, 1, 1))
+	must(t, db.CreateSessionWithin(ctx, &airlock.Session{ID: next(), UserID: "u9", NodeID: "n3", State: airlock.SessionStarting}, 1, 1))
 }

@@ -32,16 +32,70 @@ func scanSession(s scanner) (*airlock.Session, error) {
 // CreateSession stores s; a zero CreatedAt or UpdatedAt is set to now.
 // ECONFLICT if its ID is taken.
 func (db *DB) CreateSession(ctx context.Context, s *airlock.Session) error {
+	return db.CreateSessionWithin(ctx, s, 0, 0)
+}
+
+// sessionLock serializes checked session creation across api processes
+// sharing a PostgreSQL database (SQLite transactions already take the
+// write lock up front).
+const sessionLock = 0x6169726c73657373
+
+// CreateSessionWithin stores s unless that would give its user more than
+// userLimit or its node more than nodeCapacity active sessions (0: no
+// bound), counting and inserting in one transaction so concurrent
+// launches cannot overshoot. ELIMIT or EUNAVAILABLE name the bound.
+func (db *DB) CreateSessionWithin(ctx context.Context, s *airlock.Session, userLimit, nodeCapacity int) (err error) {
 	if s.State == "" {
 		return airlock.Errorf(airlock.EINVALID, "session %q has no state", s.ID)
 	}
 	db.stamp(&s.CreatedAt, &s.UpdatedAt)
-	_, err := db.exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("create session %s: %w", s.ID, err)
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, ignoreDone(tx.Rollback()))
+		}
+	}()
+	if db.dialect == dialectPostgres && (userLimit > 0 || nodeCapacity > 0) {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", int64(sessionLock)); err != nil {
+			return fmt.Errorf("create session %s: lock: %w", s.ID, err)
+		}
+	}
+	count := func(f airlock.SessionFilter) (int, error) {
+		where, args := sessionWhere(f)
+		var n int
+		err := tx.QueryRowContext(ctx, db.rebind(`SELECT COUNT(*) FROM sessions`+where), args...).Scan(&n)
+		return n, err
+	}
+	if userLimit > 0 {
+		n, err := count(airlock.SessionFilter{UserID: s.UserID, States: airlock.ActiveStates})
+		if err != nil {
+			return fmt.Errorf("create session %s: count user's sessions: %w", s.ID, err)
+		}
+		if n >= userLimit {
+			return airlock.Errorf(airlock.ELIMIT, "you have %d active sessions and your limit is %d; end one first", n, userLimit)
+		}
+	}
+	if nodeCapacity > 0 {
+		n, err := count(airlock.SessionFilter{NodeID: s.NodeID, States: airlock.ActiveStates})
+		if err != nil {
+			return fmt.Errorf("create session %s: count node's sessions: %w", s.ID, err)
+		}
+		if n >= nodeCapacity {
+			return airlock.Errorf(airlock.EUNAVAILABLE, "the chosen node is full; try again")
+		}
+	}
+	_, err = tx.ExecContext(ctx, db.rebind(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		s.ID, s.UserID, s.WorkspaceID, s.NodeID, s.ContainerID, string(s.State), s.Reason,
 		nullBytes(s.RegisterHash), nullBytes(s.AgentHash), micros(s.CreatedAt), micros(s.UpdatedAt),
 		ptrMicros(s.StartedAt), ptrMicros(s.ReadyAt), ptrMicros(s.StoppedAt), ptrMicros(s.LastHeartbeat))
 	if err != nil {
 		return writeErr(err, "session", s.ID, "create session "+s.ID)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("create session %s: %w", s.ID, err)
 	}
 	return nil
 }

@@ -1,0 +1,560 @@
+package api
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/airlock-rbi/airlock/internal/airlock"
+	"github.com/airlock-rbi/airlock/internal/auth"
+	"github.com/airlock-rbi/airlock/internal/pki"
+)
+
+// joinToken asks for a new join token as the admin.
+func (e *env) joinToken() string {
+	e.t.Helper()
+	rec := e.do(req{Method: "POST", Path: "/api/v1/nodes/join-token", Bearer: e.adminTok})
+	wantStatus(e.t, rec, http.StatusOK)
+	var jt joinTokenResponse
+	mustJSON(e.t, rec, &jt)
+	return jt.Token
+}
+
+// enrollNode enrolls a node through the API and returns its certificate.
+func (e *env) enrollNode(name, url string) *x509.Certificate {
+	e.t.Helper()
+	csr, _ := newCSR(e.t, name)
+	rec := e.do(req{Method: "POST", Path: "/api/v1/nodes/enroll", Body: enrollRequest{
+		Token: e.joinToken(), Name: name, URL: url, Capacity: 4, CSR: csr}})
+	wantStatus(e.t, rec, http.StatusOK)
+	var cr certResponse
+	mustJSON(e.t, rec, &cr)
+	return parseCertPEM(e.t, cr.CertPEM)
+}
+
+func TestJoinToken(t *testing.T) {
+	e := newEnv(t)
+	noCA := newEnv(t, func(o *Options) { o.CA = nil })
+	for _, tc := range []struct {
+		name   string
+		e      *env
+		bearer string
+		code   string
+		msg    string
+	}{
+		{name: "ok/admin", e: e, bearer: e.adminTok},
+		{name: "fail/user", e: e, bearer: e.userTok, code: "forbidden", msg: "admin role"},
+		{name: "fail/anonymous", e: e, code: "unauthorized"},
+		{name: "fail/no-ca", e: noCA, bearer: noCA.adminTok, code: "unavailable", msg: "no CA"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := tc.e.do(req{Method: "POST", Path: "/api/v1/nodes/join-token", Bearer: tc.bearer})
+			if tc.code != "" {
+				wantError(t, rec, tc.code, tc.msg)
+				return
+			}
+			wantStatus(t, rec, http.StatusOK)
+			var jt joinTokenResponse
+			mustJSON(t, rec, &jt)
+			p, err := auth.ParseJoinToken(jt.Token)
+			if err != nil {
+				t.Fatalf("join token %q: %v", jt.Token, err)
+			}
+			if p.CAFingerprint != tc.e.ca.Fingerprint() {
+				t.Errorf("join token pins %s, want %s", p.CAFingerprint, tc.e.ca.Fingerprint())
+			}
+		})
+	}
+}
+
+func TestCACert(t *testing.T) {
+	e := newEnv(t)
+	rec := e.do(req{Method: "GET", Path: "/api/v1/ca"})
+	wantStatus(t, rec, http.StatusOK)
+	if rec.Body.String() != string(e.ca.CertPEM) {
+		t.Errorf("GET /ca is not the CA certificate")
+	}
+	noCA := newEnv(t, func(o *Options) { o.CA = nil })
+	wantError(t, noCA.do(req{Method: "GET", Path: "/api/v1/ca"}), "not_found")
+}
+
+func TestEnroll(t *testing.T) {
+	e := newEnv(t)
+	rotated := e.joinToken()
+	tok := e.joinToken()
+	otherCA, err := pki.InitCA(filepath.Join(t.TempDir(), "other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign, _ := auth.NewJoinToken(otherCA.Fingerprint())
+	// The right CA but a secret never issued.
+	forged, _ := auth.NewJoinToken(e.ca.Fingerprint())
+	// The current secret pinned to another CA.
+	cur, _ := auth.ParseJoinToken(tok)
+	wrongPin := auth.JoinToken{CAFingerprint: otherCA.Fingerprint(), Secret: cur.Secret}.String()
+
+	csr, _ := newCSR(t, "ignored")
+	certPEM := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: e.ca.Cert.Raw}))
+	garbageCSR := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: []byte("not DER")}))
+	// A CSR whose signature does not match its key.
+	block, _ := pem.Decode([]byte(csr))
+	bad := slices.Clone(block.Bytes)
+	bad[len(bad)-3] ^= 0xff
+	badSigCSR := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: bad}))
+
+	base := func(mod func(*enrollRequest)) enrollRequest {
+		c, _ := newCSR(t, "n")
+		r := enrollRequest{Token: tok, Name: "n1", URL: "https://10.0.0.5:2376", Capacity: 4,
+			Isolation: []string{"standard", "hardened"}, Labels: map[string]string{"zone": "a"}, CSR: c}
+		if mod != nil {
+			mod(&r)
+		}
+		return r
+	}
+	const badJoin = "join token is not valid"
+	for i, tc := range []struct {
+		name    string
+		body    enrollRequest
+		code    string
+		msg     string
+		wantURL string
+		wantCN  string
+	}{
+		{name: "ok/full", body: base(nil), wantURL: "https://10.0.0.5:2376", wantCN: "10.0.0.5"},
+		{name: "ok/default-port-and-isolation", body: base(func(r *enrollRequest) {
+			r.Name, r.URL, r.Isolation, r.Labels = "n2", "https://node2.example", nil, nil
+		}), wantURL: "https://node2.example:2376", wantCN: "node2.example"},
+		{name: "ok/trailing-slash", body: base(func(r *enrollRequest) { r.Name, r.URL = "n3", "https://node3.example:12376/" }),
+			wantURL: "https://node3.example:12376", wantCN: "node3.example"},
+		{name: "ok/ipv6", body: base(func(r *enrollRequest) { r.Name, r.URL = "n4", "https://[fd00::5]:2376" }),
+			wantURL: "https://[fd00::5]:2376", wantCN: "fd00::5"},
+		{name: "ok/capacity-max", body: base(func(r *enrollRequest) { r.Name, r.URL, r.Capacity = "n5", "https://n5.example", 10000 }),
+			wantURL: "https://n5.example:2376", wantCN: "n5.example"},
+		{name: "fail/duplicate-name", body: base(nil), code: "conflict", msg: `node "n1" already exists`},
+		{name: "fail/rotated-token", body: base(func(r *enrollRequest) { r.Name, r.Token = "x1", rotated }), code: "unauthorized", msg: badJoin},
+		{name: "fail/forged-secret", body: base(func(r *enrollRequest) { r.Name, r.Token = "x1", forged.String() }), code: "unauthorized", msg: badJoin},
+		{name: "fail/other-ca", body: base(func(r *enrollRequest) { r.Name, r.Token = "x1", foreign.String() }), code: "unauthorized", msg: badJoin},
+		{name: "fail/wrong-pin", body: base(func(r *enrollRequest) { r.Name, r.Token = "x1", wrongPin }), code: "unauthorized", msg: badJoin},
+		{name: "fail/garbage-token", body: base(func(r *enrollRequest) { r.Name, r.Token = "x1", "ALJT-1-nope" }), code: "unauthorized", msg: badJoin},
+		{name: "fail/no-token", body: base(func(r *enrollRequest) { r.Name, r.Token = "x1", "" }), code: "unauthorized", msg: badJoin},
+		{name: "fail/api-token", body: base(func(r *enrollRequest) { r.Name, r.Token = "x1", e.adminTok }), code: "unauthorized", msg: badJoin},
+		{name: "fail/bad-token-beats-bad-input", body: base(func(r *enrollRequest) { r.Name, r.Token, r.Capacity = "X", rotated, 0 }), code: "unauthorized", msg: badJoin},
+		{name: "fail/name-empty", body: base(func(r *enrollRequest) { r.Name = "" }), code: "invalid", msg: "node name"},
+		{name: "fail/name-upper", body: base(func(r *enrollRequest) { r.Name = "Node1" }), code: "invalid", msg: "node name"},
+		{name: "fail/name-slash", body: base(func(r *enrollRequest) { r.Name = "a/b" }), code: "invalid", msg: "node name"},
+		{name: "fail/url-http", body: base(func(r *enrollRequest) { r.Name, r.URL = "x1", "http://10.0.0.5:2376" }), code: "invalid", msg: "must be https://HOST:PORT"},
+		{name: "fail/url-tcp", body: base(func(r *enrollRequest) { r.Name, r.URL = "x1", "tcp://10.0.0.5:2376" }), code: "invalid", msg: "must be https://HOST:PORT"},
+		{name: "fail/url-empty", body: base(func(r *enrollRequest) { r.Name, r.URL = "x1", "" }), code: "invalid", msg: "must be https://HOST:PORT"},
+		{name: "fail/url-path", body: base(func(r *enrollRequest) { r.Name, r.URL = "x1", "https://10.0.0.5:2376/v1.45" }), code: "invalid", msg: "must be https://HOST:PORT"},
+		{name: "fail/url-query", body: base(func(r *enrollRequest) { r.Name, r.URL = "x1", "https://10.0.0.5:2376?x=1" }), code: "invalid", msg: "must be https://HOST:PORT"},
+		{name: "fail/url-no-host", body: base(func(r *enrollRequest) { r.Name, r.URL = "x1", "https:///" }), code: "invalid", msg: "must be https://HOST:PORT"},
+		{name: "fail/url-bad-port", body: base(func(r *enrollRequest) { r.Name, r.URL = "x1", "https://10.0.0.5:port" }), code: "invalid", msg: "must be https://HOST:PORT"},
+		{name: "fail/url-relative", body: base(func(r *enrollRequest) { r.Name, r.URL = "x1", "10.0.0.5:2376" }), code: "invalid", msg: "must be https://HOST:PORT"},
+		{name: "fail/url-port-only", body: base(func(r *enrollRequest) { r.Name, r.URL = "x1", "https://:2376" }), code: "invalid", msg: "is not an IP address or DNS name"},
+		{name: "fail/url-non-ascii-host", body: base(func(r *enrollRequest) { r.Name, r.URL = "x1", "https://bücher.example:2376" }), code: "invalid", msg: "url"},
+		{name: "fail/url-host-too-long", body: base(func(r *enrollRequest) { r.Name, r.URL = "x1", "https://"+strings.Repeat("a", 300)+":2376" }), code: "invalid", msg: "url"},
+		{name: "fail/url-port-out-of-range", body: base(func(r *enrollRequest) { r.Name, r.URL = "x1", "https://10.0.0.5:99999" }), code: "invalid", msg: "is not between 1 and 65535"},
+		{name: "fail/capacity-zero", body: base(func(r *enrollRequest) { r.Name, r.Capacity = "x1", 0 }), code: "invalid", msg: "capacity 0 must be between 1 and 10000"},
+		{name: "fail/capacity-negative", body: base(func(r *enrollRequest) { r.Name, r.Capacity = "x1", -3 }), code: "invalid", msg: "capacity -3"},
+		{name: "fail/capacity-huge", body: base(func(r *enrollRequest) { r.Name, r.Capacity = "x1", 10001 }), code: "invalid", msg: "capacity 10001"},
+		{name: "fail/isolation-unknown", body: base(func(r *enrollRequest) { r.Name, r.Isolation = "x1", []string{"standard", "vm"} }), code: "invalid", msg: `isolation "vm"`},
+		{name: "fail/isolation-empty-string", body: base(func(r *enrollRequest) { r.Name, r.Isolation = "x1", []string{""} }), code: "invalid", msg: `isolation ""`},
+		{name: "fail/csr-empty", body: base(func(r *enrollRequest) { r.Name, r.CSR = "x1", "" }), code: "invalid", msg: "csr must be a PEM CERTIFICATE REQUEST"},
+		{name: "fail/csr-not-pem", body: base(func(r *enrollRequest) { r.Name, r.CSR = "x1", "MIIB..." }), code: "invalid", msg: "csr must be a PEM CERTIFICATE REQUEST"},
+		{name: "fail/csr-is-certificate", body: base(func(r *enrollRequest) { r.Name, r.CSR = "x1", certPEM }), code: "invalid", msg: "csr must be a PEM CERTIFICATE REQUEST"},
+		{name: "fail/csr-garbage", body: base(func(r *enrollRequest) { r.Name, r.CSR = "x1", garbageCSR }), code: "invalid", msg: "csr does not parse"},
+		{name: "fail/csr-bad-signature", body: base(func(r *enrollRequest) { r.Name, r.CSR = "x1", badSigCSR }), code: "invalid", msg: "csr signature does not verify"},
+	} {
+		if tc.body.Name == "x1" {
+			// A distinct name, so one wrongly accepted case does not
+			// change the next.
+			tc.body.Name = fmt.Sprintf("x%d", i)
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			rec := e.do(req{Method: "POST", Path: "/api/v1/nodes/enroll", Body: tc.body})
+			if tc.code != "" {
+				wantError(t, rec, tc.code, tc.msg)
+				if tc.code != "conflict" {
+					if _, err := e.st.NodeByName(context.Background(), tc.body.Name); err == nil {
+						t.Errorf("a refused enrollment stored node %q", tc.body.Name)
+					}
+				}
+				return
+			}
+			wantStatus(t, rec, http.StatusOK)
+			var cr certResponse
+			mustJSON(t, rec, &cr)
+			cert := parseCertPEM(t, cr.CertPEM)
+			if role, err := pki.RoleOf(cert); err != nil || role != pki.RoleProvision {
+				t.Errorf("role %q, %v; want provision", role, err)
+			}
+			if cert.Subject.CommonName != tc.wantCN {
+				t.Errorf("CN %q, want %q (the CSR's subject must be ignored)", cert.Subject.CommonName, tc.wantCN)
+			}
+			if cr.CAPEM != string(e.ca.CertPEM) {
+				t.Errorf("ca in the answer is not the CA")
+			}
+			pool := x509.NewCertPool()
+			pool.AddCert(e.ca.Cert)
+			if _, err := cert.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+				t.Errorf("certificate does not verify as a client: %v", err)
+			}
+			if !cr.NotAfter.Equal(cert.NotAfter) {
+				t.Errorf("not_after %v, cert %v", cr.NotAfter, cert.NotAfter)
+			}
+			n, err := e.st.NodeByName(context.Background(), tc.body.Name)
+			if err != nil {
+				t.Fatalf("node not stored: %v", err)
+			}
+			if n.ID != cr.NodeID || n.URL != tc.wantURL || n.State != airlock.NodeReady || n.Capacity != tc.body.Capacity ||
+				n.CertSerial != cert.SerialNumber.Text(16) {
+				t.Errorf("stored node %+v", n)
+			}
+			var list []nodeView
+			mustJSON(t, e.do(req{Method: "GET", Path: "/api/v1/nodes", Bearer: e.adminTok}), &list)
+			i := slices.IndexFunc(list, func(v nodeView) bool { return v.Name == tc.body.Name })
+			if i < 0 {
+				t.Fatalf("node %s not listed in %+v", tc.body.Name, list)
+			}
+			v := list[i]
+			wantIso := tc.body.Isolation
+			if len(wantIso) == 0 {
+				wantIso = []string{"standard"}
+			}
+			if v.URL != tc.wantURL || v.State != "ready" || v.Capacity != tc.body.Capacity || !slices.Equal(v.Isolation, wantIso) || v.Active != 0 {
+				t.Errorf("listed node %+v", v)
+			}
+		})
+	}
+}
+
+func TestListNodes(t *testing.T) {
+	e := newEnv(t)
+	n := e.addNode("n1", 2)
+	e.addSession(e.user, "ws", n.ID, airlock.SessionReady)
+	e.addSession(e.user, "ws", n.ID, airlock.SessionStopped)
+	var list []nodeView
+	mustJSON(t, e.do(req{Method: "GET", Path: "/api/v1/nodes", Bearer: e.adminTok}), &list)
+	if len(list) != 1 || list[0].Active != 1 {
+		t.Errorf("nodes %+v, want n1 with 1 active session", list)
+	}
+	wantError(t, e.do(req{Method: "GET", Path: "/api/v1/nodes", Bearer: e.userTok}), "forbidden", "admin role")
+}
+
+func TestNodeCertEndpoints(t *testing.T) {
+	e := newEnv(t)
+	nodeCert := e.enrollNode("n1", "https://10.0.0.5:2376")
+	adminB, err := e.ca.Issue(pki.IssueRequest{Role: pki.RoleAdmin, Name: "admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	infraB, _ := e.ca.Issue(pki.IssueRequest{Role: pki.RoleInfra, Name: "infra.example"})
+	agentB, _ := e.ca.Issue(pki.IssueRequest{Role: pki.RoleAgent, Name: "agent"})
+	strayB, _ := e.ca.Issue(pki.IssueRequest{Role: pki.RoleProvision, Name: "10.0.0.5"})
+	admin, infra, agent, stray := parseCertPEM(t, string(adminB.CertPEM)), parseCertPEM(t, string(infraB.CertPEM)),
+		parseCertPEM(t, string(agentB.CertPEM)), parseCertPEM(t, string(strayB.CertPEM))
+	csr, _ := newCSR(t, "n1")
+
+	for _, ep := range []struct {
+		path string
+		body any
+		ok   int
+	}{
+		{"/api/v1/nodes/heartbeat", nil, http.StatusNoContent},
+		{"/api/v1/nodes/renew", renewRequest{CSR: csr}, http.StatusOK},
+	} {
+		for _, tc := range []struct {
+			name   string
+			tls    *tls.ConnectionState
+			bearer string
+			code   string
+			msg    string
+		}{
+			{name: "fail/no-tls", code: "unauthorized", msg: "client certificate is required"},
+			{name: "fail/tls-without-cert", tls: &tls.ConnectionState{HandshakeComplete: true}, code: "unauthorized", msg: "client certificate is required"},
+			{name: "fail/admin-bearer", bearer: e.adminTok, code: "unauthorized", msg: "client certificate is required"},
+			{name: "fail/admin-cert", tls: peer(admin), code: "forbidden", msg: "provision certificate is required"},
+			{name: "fail/infra-cert", tls: peer(infra), code: "forbidden", msg: "provision certificate is required"},
+			{name: "fail/agent-cert", tls: peer(agent), code: "forbidden", msg: "provision certificate is required"},
+			{name: "fail/not-enrolled", tls: peer(stray), code: "forbidden", msg: "belongs to no enrolled node"},
+		} {
+			t.Run(strings.TrimPrefix(ep.path, "/api/v1/nodes/")+"/"+tc.name, func(t *testing.T) {
+				wantError(t, e.do(req{Method: "POST", Path: ep.path, Bearer: tc.bearer, Body: ep.body, TLS: tc.tls}), tc.code, tc.msg)
+			})
+		}
+	}
+
+	t.Run("heartbeat/ok", func(t *testing.T) {
+		e.clk.Advance(time.Minute)
+		wantStatus(t, e.do(req{Method: "POST", Path: "/api/v1/nodes/heartbeat", TLS: peer(nodeCert)}), http.StatusNoContent)
+		n, _ := e.st.NodeByName(context.Background(), "n1")
+		if !n.LastHeartbeat.Equal(e.clk.Now()) {
+			t.Errorf("last heartbeat %v, want %v", n.LastHeartbeat, e.clk.Now())
+		}
+	})
+	t.Run("heartbeat/ok-down-comes-back", func(t *testing.T) {
+		n, _ := e.st.NodeByName(context.Background(), "n1")
+		n.State = airlock.NodeDown
+		if err := e.st.UpdateNode(context.Background(), n); err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, e.do(req{Method: "POST", Path: "/api/v1/nodes/heartbeat", TLS: peer(nodeCert)}), http.StatusNoContent)
+		if n, _ = e.st.NodeByName(context.Background(), "n1"); n.State != airlock.NodeReady {
+			t.Errorf("state %s after a heartbeat, want ready", n.State)
+		}
+	})
+	t.Run("heartbeat/ok-draining-stays", func(t *testing.T) {
+		n, _ := e.st.NodeByName(context.Background(), "n1")
+		n.State = airlock.NodeDraining
+		_ = e.st.UpdateNode(context.Background(), n)
+		wantStatus(t, e.do(req{Method: "POST", Path: "/api/v1/nodes/heartbeat", TLS: peer(nodeCert)}), http.StatusNoContent)
+		if n, _ = e.st.NodeByName(context.Background(), "n1"); n.State != airlock.NodeDraining {
+			t.Errorf("state %s after a heartbeat, want draining", n.State)
+		}
+	})
+	for _, tc := range []struct {
+		name, csr, msg string
+	}{
+		{"renew/fail/csr-empty", "", "csr must be a PEM CERTIFICATE REQUEST"},
+		{"renew/fail/csr-is-certificate", string(adminB.CertPEM), "csr must be a PEM CERTIFICATE REQUEST"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantError(t, e.do(req{Method: "POST", Path: "/api/v1/nodes/renew", Body: renewRequest{CSR: tc.csr}, TLS: peer(nodeCert)}), "invalid", tc.msg)
+		})
+	}
+	t.Run("renew/ok", func(t *testing.T) {
+		newCSRPEM, key := newCSR(t, "evil.example")
+		rec := e.do(req{Method: "POST", Path: "/api/v1/nodes/renew", Body: renewRequest{CSR: newCSRPEM}, TLS: peer(nodeCert)})
+		wantStatus(t, rec, http.StatusOK)
+		var cr certResponse
+		mustJSON(t, rec, &cr)
+		renewed := parseCertPEM(t, cr.CertPEM)
+		if role, _ := pki.RoleOf(renewed); role != pki.RoleProvision {
+			t.Errorf("renewed role %q", role)
+		}
+		if renewed.Subject.CommonName != "10.0.0.5" {
+			t.Errorf("renewed CN %q, want the node's host", renewed.Subject.CommonName)
+		}
+		if !renewed.PublicKey.(*ecdsa.PublicKey).Equal(&key.PublicKey) {
+			t.Errorf("renewed certificate is not for the CSR's key")
+		}
+		if renewed.SerialNumber.Cmp(nodeCert.SerialNumber) == 0 {
+			t.Errorf("renewal kept the serial")
+		}
+		n, _ := e.st.NodeByName(context.Background(), "n1")
+		if n.CertSerial != renewed.SerialNumber.Text(16) || cr.NodeID != n.ID {
+			t.Errorf("node serial %s, renewed %s", n.CertSerial, renewed.SerialNumber.Text(16))
+		}
+		// The new certificate identifies the node, the old one no longer.
+		wantStatus(t, e.do(req{Method: "POST", Path: "/api/v1/nodes/heartbeat", TLS: peer(renewed)}), http.StatusNoContent)
+		wantError(t, e.do(req{Method: "POST", Path: "/api/v1/nodes/heartbeat", TLS: peer(nodeCert)}), "forbidden", "no enrolled node")
+	})
+}
+
+// TestNodeHeartbeatOverTLS runs a node heartbeat through a real mutual-TLS
+// handshake, as a listener with VerifyClientCertIfGiven sees it.
+func TestNodeHeartbeatOverTLS(t *testing.T) {
+	e := newEnv(t)
+	csr, key := newCSR(t, "n1")
+	rec := e.do(req{Method: "POST", Path: "/api/v1/nodes/enroll", Body: enrollRequest{
+		Token: e.joinToken(), Name: "n1", URL: "https://127.0.0.1:2376", Capacity: 1, CSR: csr}})
+	wantStatus(t, rec, http.StatusOK)
+	var cr certResponse
+	mustJSON(t, rec, &cr)
+
+	pool := x509.NewCertPool()
+	pool.AddCert(e.ca.Cert)
+	hs := httptest.NewUnstartedServer(e.srv)
+	hs.TLS = &tls.Config{ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: pool}
+	hs.StartTLS()
+	defer hs.Close()
+
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	pair, err := tls.X509KeyPair([]byte(cr.CertPEM), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		certs []tls.Certificate
+		want  int
+	}{
+		{"ok/node-cert", []tls.Certificate{pair}, http.StatusNoContent},
+		{"fail/no-cert", nil, http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := hs.Client()
+			tr := c.Transport.(*http.Transport).Clone()
+			tr.TLSClientConfig.Certificates = tc.certs
+			c.Transport = tr
+			defer tr.CloseIdleConnections()
+			resp, err := c.Post(hs.URL+"/api/v1/nodes/heartbeat", "application/json", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Errorf("status %d, want %d: %s", resp.StatusCode, tc.want, body)
+			}
+		})
+	}
+}
+
+func TestDeleteNode(t *testing.T) {
+	e := newEnv(t)
+	cert := e.enrollNode("n1", "https://10.0.0.5:2376")
+	busyCert := e.enrollNode("busy", "https://10.0.0.6:2376")
+	busy, _ := e.st.NodeByName(context.Background(), "busy")
+	live := e.addSession(e.user, "ws", busy.ID, airlock.SessionReady)
+	done := e.addSession(e.user, "ws", busy.ID, airlock.SessionStopped)
+
+	for _, tc := range []struct {
+		name, path, bearer string
+		code, msg          string
+	}{
+		{name: "fail/user", path: "/api/v1/nodes/n1", bearer: e.userTok, code: "forbidden", msg: "admin role"},
+		{name: "fail/anonymous", path: "/api/v1/nodes/n1", code: "unauthorized"},
+		{name: "fail/unknown", path: "/api/v1/nodes/nope", bearer: e.adminTok, code: "not_found", msg: `node "nope" not found`},
+		{name: "fail/active-sessions", path: "/api/v1/nodes/busy", bearer: e.adminTok, code: "conflict", msg: "runs 1 active sessions"},
+		{name: "fail/force-not-1", path: "/api/v1/nodes/busy?force=true", bearer: e.adminTok, code: "conflict", msg: "force=1"},
+		{name: "ok/idle", path: "/api/v1/nodes/n1", bearer: e.adminTok},
+		{name: "ok/force", path: "/api/v1/nodes/busy?force=1", bearer: e.adminTok},
+		{name: "fail/again", path: "/api/v1/nodes/n1", bearer: e.adminTok, code: "not_found"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := e.do(req{Method: "DELETE", Path: tc.path, Bearer: tc.bearer})
+			if tc.code != "" {
+				wantError(t, rec, tc.code, tc.msg)
+				return
+			}
+			wantStatus(t, rec, http.StatusNoContent)
+		})
+	}
+
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		cert *x509.Certificate
+		url  string
+	}{{"n1", cert, "https://10.0.0.5:2376"}, {"busy", busyCert, "https://10.0.0.6:2376"}} {
+		serial := c.cert.SerialNumber.Text(16)
+		if ok, err := e.st.IsCertRevoked(ctx, serial); err != nil || !ok {
+			t.Errorf("%s: serial %s revoked=%v, %v", c.name, serial, ok, err)
+		}
+		e.revokedMu.Lock()
+		told := slices.Contains(e.revoked, serial)
+		e.revokedMu.Unlock()
+		if !told {
+			t.Errorf("%s: OnRevoke not told %s", c.name, serial)
+		}
+		if !slices.Contains(e.drv.forgottenURLs(), c.url) {
+			t.Errorf("%s: driver not told to forget %s (got %v)", c.name, c.url, e.drv.forgottenURLs())
+		}
+		if _, err := e.st.NodeByName(ctx, c.name); airlock.ErrorCode(err) != airlock.ENOTFOUND {
+			t.Errorf("%s still stored: %v", c.name, err)
+		}
+		wantError(t, e.do(req{Method: "POST", Path: "/api/v1/nodes/heartbeat", TLS: peer(c.cert)}), "forbidden")
+	}
+	if s := e.session(live.ID); s.State != airlock.SessionFailed || !strings.Contains(s.Reason, "busy") {
+		t.Errorf("live session on a removed node: %s %q, want failed naming the node", s.State, s.Reason)
+	}
+	if s := e.session(done.ID); s.State != airlock.SessionStopped {
+		t.Errorf("stopped session became %s", s.State)
+	}
+	var list []nodeView
+	mustJSON(t, e.do(req{Method: "GET", Path: "/api/v1/nodes", Bearer: e.adminTok}), &list)
+	if len(list) != 0 {
+		t.Errorf("nodes listed after removal: %+v", list)
+	}
+}
+
+func TestDockerEnv(t *testing.T) {
+	e := newEnv(t)
+	e.enrollNode("n1", "https://10.0.0.5:2376")
+	for _, tc := range []struct {
+		name, path, bearer string
+		code, msg          string
+	}{
+		{name: "ok/admin", path: "/api/v1/nodes/n1/docker-env", bearer: e.adminTok},
+		{name: "fail/user", path: "/api/v1/nodes/n1/docker-env", bearer: e.userTok, code: "forbidden", msg: "admin role"},
+		{name: "fail/anonymous", path: "/api/v1/nodes/n1/docker-env", code: "unauthorized"},
+		{name: "fail/unknown-node", path: "/api/v1/nodes/nope/docker-env", bearer: e.adminTok, code: "not_found", msg: `node "nope" not found`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := e.do(req{Method: "POST", Path: tc.path, Bearer: tc.bearer})
+			if tc.code != "" {
+				wantError(t, rec, tc.code, tc.msg)
+				return
+			}
+			wantStatus(t, rec, http.StatusOK)
+			var de dockerEnvResponse
+			mustJSON(t, rec, &de)
+			if de.DockerHost != "tcp://10.0.0.5:2376" {
+				t.Errorf("docker_host %q", de.DockerHost)
+			}
+			cert := parseCertPEM(t, de.CertPEM)
+			if role, err := pki.RoleOf(cert); err != nil || role != pki.RoleAdmin {
+				t.Errorf("role %q, %v; want admin", role, err)
+			}
+			if cert.Subject.CommonName != "admin" {
+				t.Errorf("CN %q, want the caller", cert.Subject.CommonName)
+			}
+			if d := time.Until(cert.NotAfter); d > 8*time.Hour+time.Minute {
+				t.Errorf("admin certificate lives %v", d)
+			}
+			if _, err := tls.X509KeyPair([]byte(de.CertPEM), []byte(de.KeyPEM)); err != nil {
+				t.Errorf("key does not match certificate: %v", err)
+			}
+			if de.CAPEM != string(e.ca.CertPEM) {
+				t.Errorf("ca is not the CA")
+			}
+		})
+	}
+}
+
+// TestNoCA: a server without a CA says so the same way on every route
+// that needs one, instead of failing as an internal error.
+func TestNoCA(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.CA = nil })
+	// A node enrolled elsewhere, whose certificate the listener accepted.
+	otherCA, err := pki.InitCA(filepath.Join(t.TempDir(), "other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := otherCA.Issue(pki.IssueRequest{Role: pki.RoleProvision, Name: "10.0.0.5"})
+	cert := parseCertPEM(t, string(b.CertPEM))
+	e.addNode("n1", 2, func(n *airlock.Node) { n.CertSerial = cert.SerialNumber.Text(16) })
+	csr, _ := newCSR(t, "n1")
+	for _, tc := range []struct {
+		name string
+		r    req
+		code string
+	}{
+		{"fail/join-token", req{Method: "POST", Path: "/api/v1/nodes/join-token", Bearer: e.adminTok}, "unavailable"},
+		{"fail/enroll", req{Method: "POST", Path: "/api/v1/nodes/enroll", Body: enrollRequest{Token: "ALJT-1-x", Name: "n2", URL: "https://n2.example", Capacity: 1, CSR: csr}}, "unavailable"},
+		{"ok/heartbeat", req{Method: "POST", Path: "/api/v1/nodes/heartbeat", TLS: peer(cert)}, ""},
+		{"fail/renew", req{Method: "POST", Path: "/api/v1/nodes/renew", Body: renewRequest{CSR: csr}, TLS: peer(cert)}, "unavailable"},
+		{"fail/docker-env", req{Method: "POST", Path: "/api/v1/nodes/n1/docker-env", Bearer: e.adminTok}, "unavailable"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := e.do(tc.r)
+			if tc.code == "" {
+				wantStatus(t, rec, http.StatusNoContent)
+				return
+			}
+			wantError(t, rec, tc.code)
+		})
+	}
+}
