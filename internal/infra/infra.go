@@ -146,12 +146,15 @@ func Run(ctx context.Context, cfg Config) error {
 		agentURL = "https://host.docker.internal:" + port
 	}
 	revoked := newRevocations(st, log)
-	srv.API = api.New(api.Options{
+	srv.API, err = api.New(api.Options{
 		Store: st, Driver: drv, Signer: signer, AgentURL: agentURL, CAPEM: ca.CertPEM, CA: ca, OnRevoke: revoked.add,
 		ExtraHosts:     []string{"host.docker.internal:host-gateway"},
 		Logger:         log.With("component", "api"),
 		PasswordParams: cfg.PasswordParams,
 	})
+	if err != nil {
+		return err
+	}
 	defer srv.API.Close()
 	if err := firstAdmin(ctx, srv.API, st, cfg.AdminPassword, cfg.Out); err != nil {
 		return err
