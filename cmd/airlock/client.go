@@ -155,17 +155,15 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 		if *wait {
+			// Long polls: the server answers as soon as the state settles.
 			deadline := time.Now().Add(*timeout)
 			for s.State == "pending" || s.State == "starting" {
-				if time.Now().After(deadline) {
+				left := time.Until(deadline)
+				if left <= 0 {
 					return fmt.Errorf("session %s is still %s after %s", s.ID, s.State, *timeout)
 				}
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-time.After(200 * time.Millisecond):
-				}
-				if err := c.Do(ctx, http.MethodGet, "/api/v1/sessions/"+s.ID, nil, &s); err != nil {
+				wait := min(left, 30*time.Second).Round(time.Millisecond)
+				if err := c.Do(ctx, http.MethodGet, "/api/v1/sessions/"+s.ID+"?wait="+wait.String(), nil, &s); err != nil {
 					return err
 				}
 			}

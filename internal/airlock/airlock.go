@@ -83,6 +83,9 @@ const (
 	LabelSession   = "airlock.session"
 	LabelWorkspace = "airlock.workspace"
 	LabelUser      = "airlock.user"
+	// LabelDeployment names the deployment (its CA) that owns a container:
+	// deployments sharing a Docker engine leave each other's alone.
+	LabelDeployment = "airlock.deployment"
 )
 
 // Now truncates to microseconds, the precision both stores keep, so a

@@ -60,6 +60,7 @@ func (s *Server) registerAgent(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return err
 	}
+	s.watch.notify(sess.ID)
 	s.audit(r.Context(), "agent", "session.ready", sess.ID, "")
 	writeJSON(w, http.StatusOK, registration{SessionID: sess.ID, Credential: cred, ExpiresAt: exp.Unix(), HeartbeatSeconds: heartbeatSeconds})
 	return nil

@@ -68,6 +68,7 @@ type Server struct {
 	bgCancel context.CancelFunc
 
 	dummy   string
+	watch   watchers
 	mux     *http.ServeMux
 	handler http.Handler
 }

@@ -146,6 +146,7 @@ func (s *Server) failSession(id, reason string) {
 		From: []airlock.SessionState{airlock.SessionPending, airlock.SessionStarting, airlock.SessionReady},
 		To:   airlock.SessionFailed, Reason: &reason, StoppedAt: &now,
 	}, now)
+	s.watch.notify(id)
 	if err != nil && airlock.ErrorCode(err) != airlock.ECONFLICT {
 		s.log.Error("mark session failed", "session", id, "err", err)
 	}
@@ -197,8 +198,20 @@ func (s *Server) visibleSession(ctx context.Context, id string) (*airlock.Sessio
 	return sess, nil
 }
 
+// getSession answers at once, or with ?wait=30s once the session is no
+// longer pending or starting (a long poll: `session create --wait` and the
+// portal learn of ready without polling).
 func (s *Server) getSession(w http.ResponseWriter, r *http.Request) error {
-	sess, err := s.visibleSession(r.Context(), r.PathValue("id"))
+	wait, err := waitParam(r)
+	if err != nil {
+		return err
+	}
+	var sess *airlock.Session
+	if wait > 0 {
+		sess, err = s.waitSettled(r.Context(), r.PathValue("id"), wait)
+	} else {
+		sess, err = s.visibleSession(r.Context(), r.PathValue("id"))
+	}
 	if err != nil {
 		return err
 	}
@@ -284,6 +297,7 @@ func (s *Server) StopSession(ctx context.Context, id string) (*airlock.Session, 
 		}
 	}
 	now := s.clock.now()
+	defer s.watch.notify(id)
 	return s.store.UpdateSession(ctx, id, airlock.SessionUpdate{
 		From: []airlock.SessionState{airlock.SessionStopping}, To: airlock.SessionStopped, StoppedAt: &now,
 	}, now)

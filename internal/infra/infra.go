@@ -139,7 +139,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	drv := launcher.New(func() (*tls.Config, error) { return pki.ClientTLSConfig(srv.InfraDir) }, log.With("component", "launcher"))
+	drv := launcher.New(func() (*tls.Config, error) { return pki.ClientTLSConfig(srv.InfraDir) }, ca.DeploymentID(), log.With("component", "launcher"))
 	defer drv.Close()
 	agentURL := cfg.AgentURL
 	if agentURL == "" {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"sync"
 	"time"
@@ -24,8 +25,9 @@ import (
 
 // Launcher drives nodes.
 type Launcher struct {
-	tlsConfig func() (*tls.Config, error)
-	log       *slog.Logger
+	tlsConfig  func() (*tls.Config, error)
+	deployment string
+	log        *slog.Logger
 
 	// mu guards clients.
 	mu      sync.Mutex
@@ -33,12 +35,13 @@ type Launcher struct {
 }
 
 // New returns a Launcher whose clients authenticate with the TLS config
-// tlsConfig returns (the infra client certificate).
-func New(tlsConfig func() (*tls.Config, error), log *slog.Logger) *Launcher {
+// tlsConfig returns (the infra client certificate). Containers it starts
+// carry the deployment label, and only those are listed.
+func New(tlsConfig func() (*tls.Config, error), deployment string, log *slog.Logger) *Launcher {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Launcher{tlsConfig: tlsConfig, log: log, clients: map[string]*client.Client{}}
+	return &Launcher{tlsConfig: tlsConfig, deployment: deployment, log: log, clients: map[string]*client.Client{}}
 }
 
 // Close closes every node client.
@@ -115,10 +118,15 @@ func (l *Launcher) Start(ctx context.Context, nodeURL string, spec Spec) (string
 	if spec.PidsLimit > 0 {
 		pids = &spec.PidsLimit
 	}
+	labels := maps.Clone(spec.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[airlock.LabelDeployment] = l.deployment
 	created, err := c.ContainerCreate(ctx, &container.Config{
 		Image:  spec.Image,
 		Env:    spec.Env,
-		Labels: spec.Labels,
+		Labels: labels,
 		User:   spec.User,
 	}, &container.HostConfig{
 		ReadonlyRootfs: true,
@@ -179,7 +187,8 @@ func (l *Launcher) Containers(ctx context.Context, nodeURL string) ([]Container,
 	if err != nil {
 		return nil, err
 	}
-	list, err := c.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", airlock.LabelSession))})
+	list, err := c.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(
+		filters.Arg("label", airlock.LabelSession), filters.Arg("label", airlock.LabelDeployment+"="+l.deployment))})
 	if err != nil {
 		return nil, fmt.Errorf("list containers on %s: %w", nodeURL, err)
 	}

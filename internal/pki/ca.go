@@ -169,6 +169,17 @@ func LoadCA(dir string) (*CA, error) {
 	return &CA{Cert: cert, Key: key, CertPEM: certPEM, Now: time.Now}, nil
 }
 
+// DeploymentID is the short stable name of this deployment (the CA's
+// subject O): containers carry it, so deployments that share a Docker
+// engine never touch each other's.
+func (ca *CA) DeploymentID() string {
+	if len(ca.Cert.Subject.Organization) == 1 {
+		return ca.Cert.Subject.Organization[0]
+	}
+	id, _ := deploymentID(&ca.Key.PublicKey)
+	return id
+}
+
 // Fingerprint identifies the CA certificate as "sha256:<hex>". Join tokens
 // carry it so a joining host can pin the CA before trusting anything it is
 // sent.
