@@ -45,6 +45,7 @@ lint:
 
 bench: docker
 	$(GO) run ./bench/provision
+	$(GO) run ./bench/launch
 
 clean:
 	rm -rf bin
