@@ -67,10 +67,12 @@ type Server struct {
 	bgCtx    context.Context
 	bgCancel context.CancelFunc
 
-	dummy   string
-	watch   watchers
-	mux     *http.ServeMux
-	handler http.Handler
+	dummy string
+	watch watchers
+	// inflight holds the IDs of sessions being launched by this process.
+	inflight sync.Map
+	mux      *http.ServeMux
+	handler  http.Handler
 }
 
 // New builds a Server. It fails when the password parameters cannot hash,

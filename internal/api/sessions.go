@@ -119,8 +119,10 @@ func (s *Server) pickNode(ctx context.Context, ws *airlock.Workspace) (*airlock.
 // the request returns at once with state starting.
 func (s *Server) goLaunch(sess *airlock.Session, ws *airlock.Workspace, node *airlock.Node, reg auth.Token) {
 	s.bg.Add(1)
+	s.inflight.Store(sess.ID, true)
 	go func() {
 		defer s.bg.Done()
+		defer s.inflight.Delete(sess.ID)
 		ctx, cancel := context.WithTimeout(s.bgCtx, 2*time.Minute)
 		defer cancel()
 		if _, err := s.driver.Start(ctx, node.URL, s.containerSpec(sess, ws, reg)); err != nil {
@@ -137,6 +139,13 @@ func (s *Server) goLaunch(sess *airlock.Session, ws *airlock.Workspace, node *ai
 			s.log.Error("record container start", "session", sess.ID, "err", err)
 		}
 	}()
+}
+
+// InFlight reports whether this process is launching session id now; the
+// lifecycle jobs use it to tell a launch cut short by a restart.
+func (s *Server) InFlight(id string) bool {
+	_, ok := s.inflight.Load(id)
+	return ok
 }
 
 // failSession marks a session failed with a reason for the user.

@@ -24,6 +24,7 @@ import (
 	"io"
 	"log/slog"
 	mrand "math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -205,6 +206,7 @@ func (m *Maintainer) Run(ctx context.Context) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	refusals := 0
 	for {
 		cfg, err := pki.ClientTLSConfig(m.TLSDir)
 		if err != nil {
@@ -215,6 +217,16 @@ func (m *Maintainer) Run(ctx context.Context) error {
 		var se *StatusError
 		if errors.As(err, &se) && (se.Code == http.StatusForbidden || se.Code == http.StatusUnauthorized) {
 			return fmt.Errorf("the server refused this node: %w", err)
+		}
+		// A revoked certificate is refused at the handshake, with an alert
+		// rather than a status; a few in a row are a final answer.
+		if certRefused(err) {
+			refusals++
+			if refusals >= maxRefusals {
+				return fmt.Errorf("the server refused this node's certificate (removed or revoked): %w", err)
+			}
+		} else {
+			refusals = 0
 		}
 		if err != nil && ctx.Err() == nil {
 			log.Warn("heartbeat failed", "err", err)
@@ -232,12 +244,34 @@ func (m *Maintainer) Run(ctx context.Context) error {
 			}
 		}
 		c.CloseIdleConnections()
+		next := m.Every + mrand.N(m.Every/5)
+		if refusals > 0 {
+			// Confirm a refusal soon rather than serve on for periods.
+			next = 2 * time.Second
+		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(m.Every + mrand.N(m.Every/5)):
+		case <-time.After(next):
 		}
 	}
+}
+
+// maxRefusals is how many handshakes in a row the server must refuse
+// before the node gives up: one could be a server restarting with a
+// half-written certificate.
+const maxRefusals = 3
+
+// certRefused reports whether err is the server refusing our certificate
+// at the TLS handshake.
+func certRefused(err error) bool {
+	var op *net.OpError
+	if err == nil || !errors.As(err, &op) || op.Op != "remote error" {
+		return false
+	}
+	msg := op.Err.Error()
+	return strings.Contains(msg, "bad certificate") || strings.Contains(msg, "revoked") ||
+		strings.Contains(msg, "expired") || strings.Contains(msg, "unknown certificate")
 }
 
 // renewalDue: at two thirds of the certificate's lifetime, as smallstep's

@@ -203,7 +203,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	// After Ready, so a node started beside the server is up before the
 	// first liveness round judges it.
-	jobs := lifecycle.New(st, drv, cfg.Lifecycle, log.With("component", "lifecycle"), nil)
+	lc := cfg.Lifecycle
+	lc.InFlight = srv.API.InFlight
+	jobs := lifecycle.New(st, drv, lc, log.With("component", "lifecycle"), nil)
 	wg.Go(func() { jobs.Run(ctx) })
 	var serveErr error
 	select {

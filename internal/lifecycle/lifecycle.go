@@ -47,6 +47,11 @@ type Config struct {
 	// OrphanGrace spares containers younger than this from reconciliation,
 	// so a launch in flight is not mistaken for an orphan. Default 2m.
 	OrphanGrace time.Duration
+	// InFlight, when set, reports whether this process is launching a
+	// session now. A starting session created before this process started
+	// and not in flight here was cut short by a restart: it is failed at
+	// once instead of after OrphanGrace or RegisterTimeout.
+	InFlight func(sessionID string) bool
 }
 
 func (c *Config) defaults() {
@@ -69,6 +74,9 @@ type Jobs struct {
 	cfg    Config
 	log    *slog.Logger
 	now    func() time.Time
+	// started is when this process began: sessions created before it
+	// cannot be launching here.
+	started time.Time
 }
 
 // New builds the jobs. now may be nil.
@@ -80,7 +88,7 @@ func New(store Store, driver Driver, cfg Config, log *slog.Logger, now func() ti
 	if now == nil {
 		now = airlock.Now
 	}
-	return &Jobs{store: store, driver: driver, cfg: cfg, log: log, now: now}
+	return &Jobs{store: store, driver: driver, cfg: cfg, log: log, now: now, started: now()}
 }
 
 // Run runs a round at once (recovery after a restart), then one every
@@ -249,17 +257,14 @@ func (j *Jobs) reconcile(ctx context.Context, nodes []*airlock.Node) error {
 				errs = append(errs, err)
 				continue
 			}
-			orphan := s == nil || s.State.Final() || s.NodeID != n.ID
-			if s != nil && !orphan && s.State == airlock.SessionStarting && c.State != "running" && j.now().Sub(s.CreatedAt) > j.cfg.OrphanGrace {
-				// Created but never started: a launch cut short.
-				errs = append(errs, j.fail(ctx, s, n, "the container was created but never started"))
+			// Several nodes may share one engine: a live session of another
+			// node is not an orphan here.
+			if s != nil && !s.State.Final() {
 				continue
 			}
-			if orphan {
-				j.log.Warn("removing orphan container", "node", n.Name, "container", c.ID, "session", c.SessionID)
-				if err := j.driver.Remove(ctx, n.URL, c.ID, 5*time.Second); err != nil {
-					errs = append(errs, err)
-				}
+			j.log.Warn("removing orphan container", "node", n.Name, "container", c.ID, "session", c.SessionID)
+			if err := j.driver.Remove(ctx, n.URL, c.ID, 5*time.Second); err != nil {
+				errs = append(errs, err)
 			}
 		}
 		live, err := j.store.ListSessions(ctx, airlock.SessionFilter{NodeID: n.ID, States: []airlock.SessionState{airlock.SessionStarting, airlock.SessionReady}})
@@ -269,12 +274,18 @@ func (j *Jobs) reconcile(ctx context.Context, nodes []*airlock.Node) error {
 		}
 		for _, s := range live {
 			c, ok := running[s.ID]
+			cutShort := s.State == airlock.SessionStarting && s.CreatedAt.Before(j.started) &&
+				j.cfg.InFlight != nil && !j.cfg.InFlight(s.ID)
 			switch {
 			case ok && (c.State == "exited" || c.State == "dead"):
 				errs = append(errs, j.fail(ctx, s, n, "the workspace's container stopped: "+c.Status))
+			case cutShort && (!ok || c.State == "created"):
+				errs = append(errs, j.fail(ctx, s, n, "the server stopped before the workspace's container was started; launch it again"))
 			case !ok && j.now().Sub(s.CreatedAt) > j.cfg.OrphanGrace:
 				// Missing for longer than a launch takes: not in flight.
 				errs = append(errs, j.fail(ctx, s, n, "the session's container is gone"))
+			case ok && c.State == "created" && j.now().Sub(s.CreatedAt) > j.cfg.OrphanGrace:
+				errs = append(errs, j.fail(ctx, s, n, "the container was created but never started"))
 			}
 		}
 	}
