@@ -22,6 +22,7 @@ import (
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/dockertest"
+	"github.com/airlock-rbi/airlock/internal/pki"
 )
 
 var staticBinary struct {
@@ -87,6 +88,9 @@ func startUp(t *testing.T) *upEnv {
 		if code := <-done; code != 0 {
 			t.Errorf("airlock up exited %d: %s", code, errOut.String())
 		}
+		// Sessions outlive the server by design; a test's must not
+		// outlive the test.
+		removeDeploymentContainers(t, data)
 	})
 	t.Setenv("AIRLOCK_PASSWORD", "correct horse battery")
 	env.cli(t, "login", "--server", env.server, "--user", "admin", "--ca-cert", filepath.Join(data, "ca.pem"))
@@ -219,4 +223,25 @@ func (e *upEnv) post(t *testing.T, path string, body any) (int, string) {
 	var b bytes.Buffer
 	_, _ = b.ReadFrom(resp.Body)
 	return resp.StatusCode, b.String()
+}
+
+func removeDeploymentContainers(t *testing.T, data string) {
+	ca, err := pki.LoadCA(data)
+	if err != nil {
+		t.Errorf("load CA to clean up: %v", err)
+		return
+	}
+	socket := dockertest.Client(t)
+	ctx := context.Background()
+	list, err := socket.ContainerList(ctx, container.ListOptions{All: true,
+		Filters: filters.NewArgs(filters.Arg("label", airlock.LabelDeployment+"="+ca.DeploymentID()))})
+	if err != nil {
+		t.Errorf("list containers to clean up: %v", err)
+		return
+	}
+	for _, c := range list {
+		if err := socket.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil {
+			t.Errorf("remove %s: %v", c.ID, err)
+		}
+	}
 }

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestCLIManagement drives the catalog, accounts and tokens through the
+// CLI as an admin and as a user.
+func TestCLIManagement(t *testing.T) {
+	env := startUp(t)
+	env.cli(t, "workspace", "add", "small", "--image", "airlock/minimal:latest", "--memory", "64m", "--cpus", "0.5", "--pids", "32", "--env", "LANG=fr_FR.UTF-8")
+	if ls := env.cli(t, "workspace", "ls"); !strings.Contains(ls, "small") || !strings.Contains(ls, "67108864") {
+		t.Fatalf("workspace ls: %s", ls)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"fail/workspace-bad-name", []string{"workspace", "add", "Bad Name", "--image", "x"}, "workspace name"},
+		{"fail/workspace-bad-memory", []string{"workspace", "add", "m", "--image", "x", "--memory", "lots"}, "--memory"},
+		{"fail/workspace-duplicate", []string{"workspace", "add", "small", "--image", "x"}, "already exists"},
+		{"fail/workspace-bad-env", []string{"workspace", "add", "e", "--image", "x", "--env", "NOEQUALS"}, "KEY=VALUE"},
+		{"fail/user-weak-password", []string{"user", "add", "weak"}, "password"},
+		{"fail/token-bad-ttl", []string{"token", "create", "t1", "--ttl", "forever"}, "ttl"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "fail/user-weak-password" {
+				t.Setenv("AIRLOCK_NEW_PASSWORD", "short")
+			}
+			out, code := env.try(tc.args...)
+			if code == 0 || !strings.Contains(out, tc.want) {
+				t.Fatalf("airlock %v: exit %d, output %q; want an error mentioning %q", tc.args, code, out, tc.want)
+			}
+		})
+	}
+
+	t.Setenv("AIRLOCK_NEW_PASSWORD", "alice's long password")
+	env.cli(t, "user", "add", "alice")
+	if ls := env.cli(t, "user", "ls"); !strings.Contains(ls, "alice") || !strings.Contains(ls, "user") {
+		t.Fatalf("user ls: %s", ls)
+	}
+	secret := env.cli(t, "token", "create", "ci", "--ttl", "24h")
+	if !strings.HasPrefix(secret, "alk_") {
+		t.Fatalf("token create printed %q", secret)
+	}
+	ls := env.cli(t, "token", "ls")
+	if !strings.Contains(ls, "ci") || strings.Contains(ls, secret) {
+		t.Fatalf("token ls shows %q (the secret must not appear)", ls)
+	}
+	id := strings.Split(secret, "_")[1]
+	env.cli(t, "token", "revoke", id)
+	if ls := env.cli(t, "token", "ls"); !strings.Contains(ls, "revoked") {
+		t.Fatalf("token ls after revoke: %s", ls)
+	}
+
+	// Alice sees only her own sessions and cannot manage the catalog.
+	adminSession := env.cli(t, "session", "create", "small", "--wait")
+	t.Setenv("AIRLOCK_CONFIG", filepath.Join(t.TempDir(), "alice.json"))
+	t.Setenv("AIRLOCK_PASSWORD", "alice's long password")
+	env.cli(t, "login", "--server", env.server, "--user", "alice", "--ca-cert", filepath.Join(env.data, "ca.pem"))
+	if out, code := env.try("session", "show", adminSession); code == 0 || !strings.Contains(out, "not found") {
+		t.Fatalf("alice sees the admin's session: %s", out)
+	}
+	if out, code := env.try("workspace", "add", "mine", "--image", "x"); code == 0 || !strings.Contains(out, "admin role") {
+		t.Fatalf("alice added a workspace: %s", out)
+	}
+	mine := env.cli(t, "session", "create", "small", "--wait")
+	if ls := env.cli(t, "session", "ls"); !strings.Contains(ls, mine) || strings.Contains(ls, adminSession) {
+		t.Fatalf("alice's session ls: %s", ls)
+	}
+	env.cli(t, "session", "rm", mine)
+}
