@@ -1,0 +1,166 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/airlock-rbi/airlock/internal/airlock"
+	"github.com/airlock-rbi/airlock/internal/launcher"
+	"github.com/airlock-rbi/airlock/internal/store"
+)
+
+// fakeDriver is a node's engine reduced to what the jobs read: the
+// decisions are pure logic; the real driver is tested on dockerd.
+type fakeDriver struct {
+	mu         sync.Mutex
+	containers []launcher.Container
+	removed    []string
+	pingErr    error
+}
+
+func (d *fakeDriver) Ping(context.Context, string) error { return d.pingErr }
+
+func (d *fakeDriver) Containers(context.Context, string) ([]launcher.Container, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.containers), nil
+}
+
+func (d *fakeDriver) Remove(_ context.Context, _ string, id string, _ time.Duration) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.removed = append(d.removed, id)
+	return nil
+}
+
+func TestRound(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	boot := now.Add(-10 * time.Second) // when the jobs' process started
+	for _, tc := range []struct {
+		name      string
+		session   *airlock.Session // nil: none in the store
+		container *launcher.Container
+		inFlight  bool
+		pingErr   error
+		wantState airlock.SessionState // "" when no session
+		wantGone  bool                 // the jobs asked for the container's removal
+	}{
+		{name: "ok/ready-running-stays", session: sess("s1", airlock.SessionReady, now.Add(-time.Minute), now.Add(-5*time.Second)),
+			container: ctr("s1", "running"), wantState: airlock.SessionReady},
+		{name: "ok/orphan-removed", container: ctr("ghost", "running"), wantGone: true},
+		{name: "ok/final-session-container-removed", session: sess("s1", airlock.SessionStopped, now.Add(-time.Minute), time.Time{}),
+			container: ctr("s1", "running"), wantState: airlock.SessionStopped, wantGone: true},
+		{name: "ok/exited-fails", session: sess("s1", airlock.SessionReady, now.Add(-time.Minute), now.Add(-time.Second)),
+			container: ctr("s1", "exited"), wantState: airlock.SessionFailed, wantGone: true},
+		{name: "ok/no-register-fails", session: sess("s1", airlock.SessionStarting, now.Add(-2*time.Minute), time.Time{}),
+			container: ctr("s1", "running"), wantState: airlock.SessionFailed, wantGone: true},
+		{name: "ok/silent-agent-fails", session: sess("s1", airlock.SessionReady, now.Add(-5*time.Minute), now.Add(-2*time.Minute)),
+			container: ctr("s1", "running"), wantState: airlock.SessionFailed, wantGone: true},
+		{name: "ok/young-starting-waits", session: sess("s1", airlock.SessionStarting, now.Add(-time.Second), time.Time{}),
+			wantState: airlock.SessionStarting},
+		// Removal by name covers a create that lands late.
+		{name: "ok/cut-short-by-restart-fails-at-once", session: sess("s1", airlock.SessionStarting, boot.Add(-time.Second), time.Time{}),
+			wantState: airlock.SessionFailed, wantGone: true},
+		{name: "ok/cut-short-created-removed", session: sess("s1", airlock.SessionStarting, boot.Add(-time.Second), time.Time{}),
+			container: ctr("s1", "created"), wantState: airlock.SessionFailed, wantGone: true},
+		{name: "ok/in-flight-waits", session: sess("s1", airlock.SessionStarting, boot.Add(-time.Second), time.Time{}),
+			inFlight: true, wantState: airlock.SessionStarting},
+		{name: "ok/missing-after-grace-fails", session: sess("s1", airlock.SessionStarting, now.Add(-3*time.Minute), time.Time{}),
+			inFlight: true, wantState: airlock.SessionFailed, wantGone: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			st, err := store.Open(ctx, filepath.Join(t.TempDir(), "a.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			node := &airlock.Node{ID: "n1", Name: "n1", URL: "https://127.0.0.1:2376", Capacity: 4, State: airlock.NodeReady,
+				LastHeartbeat: now, CreatedAt: now, UpdatedAt: now}
+			if err := st.CreateNode(ctx, node); err != nil {
+				t.Fatal(err)
+			}
+			if tc.session != nil {
+				tc.session.NodeID = node.ID
+				if err := st.CreateSession(ctx, tc.session); err != nil {
+					t.Fatal(err)
+				}
+			}
+			d := &fakeDriver{pingErr: tc.pingErr}
+			if tc.container != nil {
+				d.containers = []launcher.Container{*tc.container}
+			}
+			clock := boot
+			j := New(st, d, Config{InFlight: func(string) bool { return tc.inFlight }}, nil, func() time.Time { return clock })
+			clock = now
+			if err := j.Round(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if tc.session != nil {
+				got, err := st.SessionByID(ctx, tc.session.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.State != tc.wantState {
+					t.Fatalf("state %s (%s), want %s", got.State, got.Reason, tc.wantState)
+				}
+				if got.State == airlock.SessionFailed && got.Reason == "" {
+					t.Fatal("failed without a reason")
+				}
+			}
+			if gone := len(d.removed) > 0; gone != tc.wantGone {
+				t.Fatalf("removed %v, want removal %v", d.removed, tc.wantGone)
+			}
+		})
+	}
+}
+
+func TestNodeLiveness(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	if err := st.CreateNode(ctx, &airlock.Node{ID: "n1", Name: "n1", URL: "https://x:2376", Capacity: 1, State: airlock.NodeReady,
+		LastHeartbeat: now.Add(-time.Minute), CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	d := &fakeDriver{pingErr: errors.New("connection refused")}
+	clock := now
+	j := New(st, d, Config{}, nil, func() time.Time { return clock })
+	if err := j.Round(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n, _ := st.NodeByID(ctx, "n1")
+	if n.State != airlock.NodeDown {
+		t.Fatalf("silent node is %s, want down", n.State)
+	}
+	d.pingErr = nil
+	clock = now.Add(5 * time.Second)
+	if err := j.Round(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ = st.NodeByID(ctx, "n1"); n.State != airlock.NodeReady || !n.LastHeartbeat.Equal(clock) {
+		t.Fatalf("answering node: %s at %v", n.State, n.LastHeartbeat)
+	}
+}
+
+func sess(id string, state airlock.SessionState, created, heartbeat time.Time) *airlock.Session {
+	s := &airlock.Session{ID: id, UserID: "u1", WorkspaceID: "w1", ContainerID: "airlock-" + id, State: state,
+		CreatedAt: created, UpdatedAt: created}
+	if !heartbeat.IsZero() {
+		s.ReadyAt, s.LastHeartbeat = &created, &heartbeat
+	}
+	return s
+}
+
+func ctr(session, state string) *launcher.Container {
+	return &launcher.Container{ID: "c-" + session, SessionID: session, State: state, Status: state}
+}
