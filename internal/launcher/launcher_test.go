@@ -63,3 +63,25 @@ func TestStartRefusedLeavesNothing(t *testing.T) {
 		t.Fatalf("start of a disallowed image: %v", err)
 	}
 }
+
+// TestStartFailureRemovesContainer: a container that is created but fails
+// to start (here a tmpfs option the kernel refuses) is removed again.
+func TestStartFailureRemovesContainer(t *testing.T) {
+	node := provisiontest.Start(t, provisiontest.Options{})
+	l := New(node.InfraTLS, "test-deployment", nil)
+	defer l.Close()
+	name := "airlock-startfail-" + time.Now().Format("150405000000")
+	_, err := l.Start(context.Background(), node.URL, Spec{Name: name, Image: dockertest.TestImage,
+		Labels: map[string]string{airlock.LabelSession: "startfail"}, Tmpfs: map[string]string{"/tmp": "size=not-a-size"}})
+	if err == nil {
+		node.Socket.ContainerRemove(context.Background(), name, container.RemoveOptions{Force: true})
+		t.Fatal("start with a refused tmpfs option succeeded")
+	}
+	if !strings.Contains(err.Error(), "start container") {
+		t.Fatalf("failed before the start: %v", err)
+	}
+	if _, ierr := node.Socket.ContainerInspect(context.Background(), name); ierr == nil {
+		node.Socket.ContainerRemove(context.Background(), name, container.RemoveOptions{Force: true})
+		t.Fatalf("container left behind after a failed start (%v)", err)
+	}
+}
