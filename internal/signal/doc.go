@@ -1,0 +1,22 @@
+// Package signal is Airlock's WebRTC signaling relay: a WebSocket endpoint
+// where one session's viewer (a browser) and its agent (in the session
+// container) meet to exchange SDP offers and answers, ICE candidates and
+// control messages.
+//
+// The relay holds no database connection. A peer proves who it is with a
+// short-lived connect token, signed by the api and verified here by
+// signature alone (see auth.Signer); the token names the session and the
+// peer's role. Per session there is at most one viewer and one agent; a
+// newer connection of either role replaces the older one, so a page reload
+// gets a new stream without a new container.
+//
+// What it leaves out: it does not look inside SDP or candidates (they are
+// relayed verbatim, with the sender's role added), it keeps no history
+// (a message for an absent peer is dropped and the sender told), and it
+// does not scale across processes: both peers of a session must reach the
+// same relay.
+//
+// Security-sensitive: token checks, close codes and limits here are the
+// only thing between the Internet and an agent's signaling channel; review
+// changes with care.
+package signal

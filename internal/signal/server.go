@@ -1,0 +1,234 @@
+package signal
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/airlock-rbi/airlock/internal/auth"
+)
+
+// Audience is the token audience the relay accepts, so a token minted for
+// another service cannot be replayed here.
+const Audience = "airlock-signal"
+
+// Subprotocol is the WebSocket subprotocol a client must offer.
+const Subprotocol = "airlock.signal.v1"
+
+// Roles a connect token may carry.
+const (
+	RoleViewer = "viewer"
+	RoleAgent  = "agent"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxMessageBytes = 64 << 10
+	DefaultRatePerSecond   = 50
+	DefaultBurst           = 100
+	DefaultPingInterval    = 15 * time.Second
+)
+
+// writeTimeout bounds each write to a peer; a peer that cannot take one
+// message in that long is gone.
+const writeTimeout = 10 * time.Second
+
+// sendQueueLen is how many messages may wait for a peer's writer. A peer
+// that lets it fill is too slow for signaling and is disconnected.
+const sendQueueLen = 64
+
+// Verifier checks a signed token; *auth.Signer satisfies it.
+type Verifier interface {
+	Verify(token, audience string) (auth.Claims, error)
+}
+
+var _ Verifier = (*auth.Signer)(nil)
+
+// Options configure a Server. The zero value of every field but Verifier
+// means its default.
+type Options struct {
+	// Verifier checks connect tokens. Required.
+	Verifier Verifier
+	// Logger receives connection events; nil discards them.
+	Logger *slog.Logger
+	// MaxMessageBytes bounds one message; bigger ones close the connection
+	// with 1009. Default 64 KiB.
+	MaxMessageBytes int64
+	// RatePerSecond and Burst limit the messages one connection may send;
+	// a flood closes it with 4429. Defaults 50/s, burst 100.
+	RatePerSecond, Burst int
+	// PingInterval is how often each connection is pinged to find dead
+	// peers; a ping unanswered for 10s closes the connection with 1001.
+	// Default 15s.
+	PingInterval time.Duration
+	// OriginPatterns lists extra browser origins allowed to connect (see
+	// coder/websocket AcceptOptions.OriginPatterns); the request's own host
+	// is always allowed. Default none.
+	OriginPatterns []string
+}
+
+// Server is the relay. It is an http.Handler, mounted at /api/v1/signal.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+
+	// ctx is cancelled by Close; every connection watches it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// wg counts running connection handlers. Add is only called under mu
+	// while closed is false, so Close's Wait cannot race with it.
+	wg sync.WaitGroup
+
+	// mu guards the following fields.
+	mu       sync.Mutex
+	closed   bool
+	sessions map[string]*pair // session ID → its peers; no empty pairs
+}
+
+// pair is one session's peers; either may be nil.
+type pair struct {
+	viewer, agent *peer
+}
+
+// New returns a relay. It panics if o.Verifier is nil: a relay that cannot
+// check tokens is a programming error, not a runtime condition.
+func New(o Options) *Server {
+	if o.Verifier == nil {
+		panic("signal.New: Options.Verifier is nil")
+	}
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if o.RatePerSecond <= 0 {
+		o.RatePerSecond = DefaultRatePerSecond
+	}
+	if o.Burst <= 0 {
+		o.Burst = DefaultBurst
+	}
+	if o.PingInterval <= 0 {
+		o.PingInterval = DefaultPingInterval
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{
+		opts:     o,
+		log:      log,
+		ctx:      ctx,
+		cancel:   cancel,
+		sessions: make(map[string]*pair),
+	}
+}
+
+// Close closes every connection with 1001 (going away) and waits for all
+// of their goroutines. Later connections are refused. It is safe to call
+// more than once.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel()
+	s.wg.Wait()
+}
+
+// Stats counts the sessions with at least one peer, and the connected
+// viewers and agents.
+func (s *Server) Stats() (sessions, viewers, agents int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.sessions {
+		if p.viewer != nil {
+			viewers++
+		}
+		if p.agent != nil {
+			agents++
+		}
+	}
+	return len(s.sessions), viewers, agents
+}
+
+// join registers p as its session's peer of its role, replacing (and
+// closing with 4409) any older one, and tells both sides when the pair is
+// complete. It reports false if the server is closed; otherwise it has
+// counted p's handler in s.wg.
+func (s *Server) join(p *peer) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.wg.Add(1)
+	pr := s.sessions[p.session]
+	if pr == nil {
+		pr = &pair{}
+		s.sessions[p.session] = pr
+	}
+	var old, other *peer
+	if p.role == RoleViewer {
+		old, pr.viewer, other = pr.viewer, p, pr.agent
+	} else {
+		old, pr.agent, other = pr.agent, p, pr.viewer
+	}
+	if old != nil {
+		old.requestClose(closeReplaced, "replaced by a newer "+p.role)
+	}
+	if other != nil {
+		viewer, agent := pr.viewer, pr.agent
+		// Sent under mu so that notifications and relayed messages reach
+		// each peer in the order the relay saw them.
+		agent.enqueue(relayMsg{Type: typeViewerJoined}.encode())
+		viewer.enqueue(relayMsg{Type: typeAgentReady}.encode())
+	}
+	return true
+}
+
+// leave removes p from its session unless it was already replaced, and
+// tells the other peer.
+func (s *Server) leave(p *peer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pr := s.sessions[p.session]
+	if pr == nil {
+		return
+	}
+	var other *peer
+	switch {
+	case pr.viewer == p:
+		pr.viewer, other = nil, pr.agent
+	case pr.agent == p:
+		pr.agent, other = nil, pr.viewer
+	default:
+		return // replaced: the newer peer now holds the slot
+	}
+	if other != nil {
+		other.enqueue(relayMsg{Type: typePeerLeft, Role: p.role}.encode())
+	}
+	if pr.viewer == nil && pr.agent == nil {
+		delete(s.sessions, p.session)
+	}
+}
+
+// relay sends b to p's other peer. It reports false if there is none.
+func (s *Server) relay(p *peer, b []byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pr := s.sessions[p.session]
+	if pr == nil {
+		return false
+	}
+	var other *peer
+	switch {
+	case pr.viewer == p:
+		other = pr.agent
+	case pr.agent == p:
+		other = pr.viewer
+	}
+	if other == nil {
+		return false
+	}
+	other.enqueue(b)
+	return true
+}
