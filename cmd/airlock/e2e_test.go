@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 
@@ -191,6 +193,8 @@ func TestLaunchFlow(t *testing.T) {
 		})
 	}
 
+	t.Run("signal", func(t *testing.T) { env.checkSignal(t, id) })
+
 	if out, code := env.try("session", "create", "nope"); code == 0 || !strings.Contains(out, `workspace "nope" not found`) {
 		t.Fatalf("unknown workspace: %d %s", code, out)
 	}
@@ -243,5 +247,48 @@ func removeDeploymentContainers(t *testing.T, data string) {
 		if err := socket.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil {
 			t.Errorf("remove %s: %v", c.ID, err)
 		}
+	}
+}
+
+// checkSignal gets a connect token for a ready session and opens the
+// signal relay with it as the viewer.
+func (e *upEnv) checkSignal(t *testing.T, session string) {
+	c, cfg, err := apiClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conn struct {
+		Token     string `json:"token"`
+		SignalURL string `json:"signal_url"`
+	}
+	if err := c.Do(context.Background(), http.MethodPost, "/api/v1/sessions/"+session+"/connect", struct{}{}, &conn); err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM([]byte(cfg.CAPEM))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, conn.SignalURL+"?token="+conn.Token, &websocket.DialOptions{
+		HTTPClient:   &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}},
+		Subprotocols: []string{"airlock.signal.v1"},
+	})
+	if err != nil {
+		t.Fatalf("open the signal relay with a connect token: %v", err)
+	}
+	defer ws.CloseNow()
+	if err := wsjson.Write(ctx, ws, map[string]string{"type": "offer", "sdp": "v=0"}); err != nil {
+		t.Fatal(err)
+	}
+	var answer map[string]string
+	if err := wsjson.Read(ctx, ws, &answer); err != nil || answer["type"] != "error" || answer["message"] != "no peer connected" {
+		t.Fatalf("relay answered %v, %v; want no peer connected (no agent is on the relay yet)", answer, err)
+	}
+	ws.Close(websocket.StatusNormalClosure, "")
+	// A forged token is refused before the upgrade.
+	if _, resp, err := websocket.Dial(ctx, conn.SignalURL+"?token=forged", &websocket.DialOptions{
+		HTTPClient:   &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}},
+		Subprotocols: []string{"airlock.signal.v1"},
+	}); err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("forged signal token: %v %v", resp, err)
 	}
 }

@@ -19,6 +19,8 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer, log
 	fs.StringVar(&cfg.Listen, "listen", ":8443", "HTTPS address of the api and portal")
 	fs.StringVar(&cfg.Database, "database", "", "PostgreSQL DSN (postgres://…); empty: SQLite in the data directory")
 	fs.StringVar(&cfg.AgentURL, "agent-url", "", "the api's URL as seen from session containers (default https://host.docker.internal:PORT)")
+	fs.StringVar(&cfg.TURNListen, "turn-listen", "", "run the embedded STUN/TURN server on this address, UDP and TCP (e.g. :3478)")
+	fs.StringVar(&cfg.TURNPublicIP, "turn-public-ip", "", "the IPv4 address TURN advertises for relays (with --turn-listen)")
 	fs.StringVar(&cfg.Workspaces, "workspaces", "", "YAML catalog of workspaces to create or update at start")
 	fs.StringVar(&cfg.MetricsListen, "metrics-listen", "127.0.0.1:9377", "address of the plain-HTTP /metrics listener (empty: off)")
 	var hosts stringList

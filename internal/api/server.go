@@ -22,6 +22,8 @@ type Options struct {
 	Signer *auth.Signer
 	// CA signs node and admin certificates; without it nodes cannot enroll.
 	CA *pki.CA
+	// ICE gives connecting clients their STUN/TURN servers (optional).
+	ICE ICE
 	// OnRevoke is told each certificate serial the api revokes, so the
 	// listener refuses it at once.
 	OnRevoke func(serial string)
@@ -59,6 +61,7 @@ type Server struct {
 	signer     *auth.Signer
 	ca         *pki.CA
 	onRevoke   func(serial string)
+	ice        ICE
 	agentURL   string
 	caPEM      []byte
 	extraHosts []string
@@ -79,7 +82,7 @@ type Server struct {
 // rather than at the first sign-in.
 func New(o Options) (*Server, error) {
 	s := &Server{store: o.Store, log: o.Logger, clock: o.Now, webTTL: o.WebSessionTTL, maxSess: o.DefaultMaxSessions,
-		driver: o.Driver, signer: o.Signer, ca: o.CA, onRevoke: o.OnRevoke, agentURL: o.AgentURL, caPEM: o.CAPEM, extraHosts: o.ExtraHosts}
+		driver: o.Driver, signer: o.Signer, ca: o.CA, onRevoke: o.OnRevoke, ice: o.ICE, agentURL: o.AgentURL, caPEM: o.CAPEM, extraHosts: o.ExtraHosts}
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -147,6 +150,7 @@ func (s *Server) routes() {
 	m.Handle("GET /api/v1/sessions", s.serve(s.authed(s.listSessions)))
 	m.Handle("GET /api/v1/sessions/{id}", s.serve(s.authed(s.getSession)))
 	m.Handle("DELETE /api/v1/sessions/{id}", s.serve(s.authed(s.deleteSession)))
+	m.Handle("POST /api/v1/sessions/{id}/connect", s.serve(s.authed(s.connect)))
 
 	m.Handle("GET /api/v1/nodes", s.serve(s.admin(s.listNodes)))
 	m.Handle("POST /api/v1/nodes/join-token", s.serve(s.admin(s.joinToken)))
@@ -159,6 +163,7 @@ func (s *Server) routes() {
 
 	m.Handle("POST /api/v1/agent/register", s.serve(s.registerAgent))
 	m.Handle("POST /api/v1/agent/heartbeat", s.serve(s.agentHeartbeat))
+	m.Handle("POST /api/v1/agent/connect", s.serve(s.agentConnect))
 
 	m.Handle("/api/", s.serve(func(w http.ResponseWriter, r *http.Request) error {
 		return airlock.Errorf(airlock.ENOTFOUND, "no API route %s %s", r.Method, r.URL.Path)

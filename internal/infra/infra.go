@@ -27,6 +27,7 @@ import (
 	"github.com/airlock-rbi/airlock/internal/launcher"
 	"github.com/airlock-rbi/airlock/internal/lifecycle"
 	"github.com/airlock-rbi/airlock/internal/pki"
+	"github.com/airlock-rbi/airlock/internal/signal"
 	"github.com/airlock-rbi/airlock/internal/store"
 )
 
@@ -52,6 +53,12 @@ type Config struct {
 	Workspaces string
 	// MetricsListen serves /metrics (plain HTTP) when set.
 	MetricsListen string
+	// TURNListen runs the embedded STUN/TURN server on this address (UDP
+	// and TCP, e.g. ":3478") when set.
+	TURNListen string
+	// TURNPublicIP is the relay address TURN advertises: the host's address
+	// as browsers and session containers reach it.
+	TURNPublicIP string
 	// Lifecycle tunes the periodic jobs.
 	Lifecycle lifecycle.Config
 	// PasswordParams overrides the password hashing cost (tests).
@@ -146,7 +153,13 @@ func Run(ctx context.Context, cfg Config) error {
 		agentURL = "https://host.docker.internal:" + port
 	}
 	revoked := newRevocations(st, log)
+	ice, closeTURN, err := startTURN(ctx, cfg, st, log)
+	if err != nil {
+		return err
+	}
+	defer closeTURN()
 	srv.API, err = api.New(api.Options{
+		ICE:   ice,
 		Store: st, Driver: drv, Signer: signer, AgentURL: agentURL, CAPEM: ca.CertPEM, CA: ca, OnRevoke: revoked.add,
 		ExtraHosts:     []string{"host.docker.internal:host-gateway"},
 		Logger:         log.With("component", "api"),
@@ -169,8 +182,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	relay := signal.New(signal.Options{Verifier: signer, Logger: log.With("component", "signal")})
+	defer relay.Close()
 	mux := http.NewServeMux()
 	mux.Handle("/api/", srv.API)
+	mux.Handle("/api/v1/signal", relay)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "ok\n")

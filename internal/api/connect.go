@@ -1,0 +1,94 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/airlock-rbi/airlock/internal/airlock"
+	"github.com/airlock-rbi/airlock/internal/auth"
+	"github.com/airlock-rbi/airlock/internal/signal"
+	"github.com/airlock-rbi/airlock/internal/turn"
+)
+
+// connectTTL bounds a connect token: long enough to open the signal
+// connection, short enough that a leaked one is soon worthless; the relay
+// closes a connection when its token expires, and the client reconnects
+// with a fresh one.
+const connectTTL = 5 * time.Minute
+
+// signalPath is where the relay is mounted, on the same origin as the api.
+const signalPath = "/api/v1/signal"
+
+type connectResponse struct {
+	Token      string           `json:"token"`
+	SignalURL  string           `json:"signal_url"`
+	ExpiresAt  int64            `json:"expires_at"`
+	ICEServers []turn.ICEServer `json:"ice_servers"`
+}
+
+// ICE gives the ICE servers (STUN/TURN with fresh credentials) for a
+// user; nil when the deployment has none.
+type ICE func(user string, now time.Time) []turn.ICEServer
+
+// connect gives the caller a signed token for the session's signal relay,
+// bound to the user, the session and the viewer role, with the ICE servers.
+func (s *Server) connect(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	sess, err := s.visibleSession(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if sess.State != airlock.SessionReady {
+		return airlock.Errorf(airlock.ECONFLICT, "session %s is %s; it can be viewed once ready", sess.ID, sess.State)
+	}
+	u := callerOf(ctx).User
+	resp, err := s.connectAnswer(r, u.ID, sess.ID, signal.RoleViewer)
+	if err != nil {
+		return err
+	}
+	s.audit(ctx, u.Name, "session.connect", sess.ID, "")
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// agentConnect gives a registered agent its token for the relay.
+func (s *Server) agentConnect(w http.ResponseWriter, r *http.Request) error {
+	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return airlock.Errorf(airlock.EUNAUTHORIZED, "agent credential required")
+	}
+	claims, err := s.signer.Verify(strings.TrimSpace(raw), agentAudience)
+	if err != nil {
+		return airlock.Errorf(airlock.EUNAUTHORIZED, "agent credential is not valid")
+	}
+	sess, err := s.store.SessionByID(r.Context(), claims.Session)
+	if err != nil || sess.State != airlock.SessionReady {
+		return airlock.Errorf(airlock.EFORBIDDEN, "session %s is no longer running", claims.Session)
+	}
+	resp, err := s.connectAnswer(r, "agent-"+sess.ID, sess.ID, signal.RoleAgent)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+func (s *Server) connectAnswer(r *http.Request, subject, session, role string) (connectResponse, error) {
+	now := s.clock.now()
+	exp := now.Add(connectTTL)
+	tok, err := s.signer.Sign(auth.Claims{Subject: subject, Session: session, Role: role, Audience: signal.Audience, Expires: exp.Unix()})
+	if err != nil {
+		return connectResponse{}, err
+	}
+	resp := connectResponse{Token: tok, SignalURL: signalURL(r), ExpiresAt: exp.Unix(), ICEServers: []turn.ICEServer{}}
+	if s.ice != nil {
+		resp.ICEServers = s.ice(subject, now)
+	}
+	return resp, nil
+}
+
+// signalURL is the relay on the host the client reached the api by.
+func signalURL(r *http.Request) string {
+	return "wss://" + r.Host + signalPath
+}
