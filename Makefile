@@ -8,7 +8,7 @@ LDFLAGS   := -s -w -X main.Version=$(VERSION)
 FUZZTIME  ?= 10s
 export CGO_ENABLED := 0
 
-.PHONY: build run test unit fuzz lint bench images docker clean
+.PHONY: build run test unit fuzz lint bench images images-chromium docker clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/airlock
@@ -19,6 +19,12 @@ docker:
 
 images: build docker
 	$(BIN) images
+
+# The Chromium workspace (about 2 minutes the first time): a Debian base
+# made locally when no registry answers, then the image.
+images-chromium: build docker
+	bash scripts/build-base-image.sh
+	$(BIN) images --chromium
 
 run: build images
 	$(BIN) up --data ./data

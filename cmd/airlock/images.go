@@ -17,6 +17,7 @@ import (
 func runImages(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("images", stderr)
 	socket := fs.String("docker-socket", "/var/run/docker.sock", "local Docker socket")
+	chromium := fs.Bool("chromium", false, "also build airlock/chromium (needs debian:bookworm-slim: scripts/build-base-image.sh makes it)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -29,9 +30,15 @@ func runImages(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if err := imagebuild.Build(ctx, cli, images.Minimal, images.FS, "minimal", self); err != nil {
-		return err
+	build := []struct{ tag, dir string }{{images.Minimal, "minimal"}}
+	if *chromium {
+		build = append(build, struct{ tag, dir string }{images.Chromium, "chromium"})
 	}
-	fmt.Fprintln(stdout, "built", images.Minimal)
+	for _, b := range build {
+		if err := imagebuild.Build(ctx, cli, b.tag, images.FS, b.dir, self); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "built", b.tag)
+	}
 	return nil
 }
