@@ -2,12 +2,8 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +17,8 @@ import (
 	"time"
 
 	"github.com/airlock-rbi/airlock/internal/dockertest"
+
+	"github.com/airlock-rbi/airlock/internal/cli"
 )
 
 // upProc is a running `airlock up` subprocess.
@@ -156,11 +154,11 @@ func (p *upProc) tail() string {
 	return string(raw)
 }
 
-// apiClient calls the api with a bearer token over one kept-alive
-// HTTP/1.1 connection, as the CLI does.
+// The client is the CLI's own (internal/cli): one kept-alive connection,
+// the deployment CA trusted, errors as the api words them.
 type apiClient struct {
-	base, token string
-	http        *http.Client
+	cfg cli.Config
+	c   *cli.Client
 }
 
 func newAPIClient(server, caFile string) (*apiClient, error) {
@@ -168,66 +166,19 @@ func newAPIClient(server, caFile string) (*apiClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("%s holds no PEM certificate", caFile)
+	cfg := cli.Config{Server: strings.TrimSuffix(server, "/"), CAPEM: string(pem)}
+	c, err := cli.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", caFile, err)
 	}
-	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, MaxIdleConnsPerHost: 4}
-	return &apiClient{base: strings.TrimSuffix(server, "/"), http: &http.Client{Timeout: 2 * time.Minute, Transport: tr}}, nil
+	return &apiClient{cfg: cfg, c: c}, nil
 }
 
 // apiError is an error answer of the api.
-type apiError struct {
-	Status  int
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
+type apiError = cli.APIError
 
-func (e *apiError) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
-
-// do calls method path with body (JSON, if not nil) and decodes the answer
-// into out (if not nil).
 func (c *apiClient) do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return fmt.Errorf("%s %s: read answer: %w", method, path, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		e := &apiError{Status: resp.StatusCode}
-		if json.Unmarshal(raw, e) != nil || e.Message == "" {
-			e.Message = strings.TrimSpace(string(raw))
-		}
-		return fmt.Errorf("%s %s: %w", method, path, e)
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
-		}
-	}
-	return nil
+	return c.c.Do(ctx, method, path, body, out)
 }
 
 // login exchanges the admin's password for an API token and returns the
@@ -247,7 +198,12 @@ func (c *apiClient) login(ctx context.Context, user, password string) (string, e
 	if resp.Token == "" || resp.User.ID == "" {
 		return "", errors.New("log in: the answer has no token or user ID")
 	}
-	c.token = resp.Token
+	c.cfg.Token = resp.Token
+	authed, err := cli.New(c.cfg)
+	if err != nil {
+		return "", err
+	}
+	c.c = authed
 	return resp.User.ID, nil
 }
 
