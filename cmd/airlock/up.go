@@ -19,6 +19,7 @@ import (
 	"github.com/airlock-rbi/airlock/internal/enroll"
 	"github.com/airlock-rbi/airlock/internal/imagebuild"
 	"github.com/airlock-rbi/airlock/internal/infra"
+	"github.com/airlock-rbi/airlock/internal/seccomp"
 )
 
 // defaultPolicy is written to DATA/provision.yaml on first start.
@@ -26,9 +27,13 @@ const defaultPolicy = `# Airlock provision policy: what this node's Docker API d
 # Only images is required; everything else has a safe default (see README).
 images:
   - airlock/minimal:latest
+  - airlock/chromium:latest
+# Docker's default profile plus what Chromium's own sandbox needs
+# (written by airlock up from internal/seccomp).
+seccomp_profiles:
+  - seccomp/chromium.json
 # runtimes: [runc]
 # capabilities: [CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, SETGID, SETUID, NET_BIND_SERVICE]
-# seccomp_profiles: []
 # defaults:
 #   memory: 512m
 #   max_memory: 16g
@@ -75,6 +80,9 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 		return err
 	}
 	if err := writeIfMissing(f.config, defaultPolicy); err != nil {
+		return err
+	}
+	if err := writeChromiumProfile(data); err != nil {
 		return err
 	}
 	policy, err := dockerpolicy.LoadConfig(f.config)
@@ -166,4 +174,18 @@ func writeIfMissing(path, content string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// writeChromiumProfile keeps DATA/seccomp/chromium.json equal to the
+// profile this binary was built with.
+func writeChromiumProfile(data string) error {
+	profile, err := seccomp.ChromiumProfile()
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(data, "seccomp")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "chromium.json"), profile, 0o644)
 }
