@@ -38,6 +38,8 @@ type Node struct {
 type Options struct {
 	// Images are allowed besides the test image.
 	Images []string
+	// SeccompProfiles are profile files the node allows (absolute paths).
+	SeccompProfiles []string
 	// CA, when set, is used instead of a fresh one (an api's own CA).
 	CA *pki.CA
 	// Dir, when set, is where certificates go instead of a temp dir.
@@ -75,7 +77,11 @@ func Start(t testing.TB, o Options) *Node {
 	issue(pki.IssueRequest{Role: pki.RoleProvision, Name: "127.0.0.1"}, nodeDir)
 	issue(pki.IssueRequest{Role: pki.RoleInfra, Name: "infra"}, n.InfraDir)
 	issue(pki.IssueRequest{Role: pki.RoleAdmin, Name: "admin"}, n.AdminDir)
-	cfg, err := dockerpolicy.ParseConfig([]byte("images: ["+strings.Join(append([]string{image}, o.Images...), ", ")+"]\n"), dir)
+	policy := "images: [" + strings.Join(append([]string{image}, o.Images...), ", ") + "]\n"
+	if len(o.SeccompProfiles) > 0 {
+		policy += "seccomp_profiles: [" + strings.Join(o.SeccompProfiles, ", ") + "]\n"
+	}
+	cfg, err := dockerpolicy.ParseConfig([]byte(policy), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
