@@ -309,11 +309,7 @@ func runWorkspace(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stdout, "workspace %s added\n", args[1])
 		return nil
 	case "rm":
-		if len(args) != 2 {
-			fmt.Fprintln(stderr, "usage: airlock workspace rm NAME")
-			return errUsage
-		}
-		return c.Do(ctx, http.MethodDelete, "/api/v1/workspaces/"+url.PathEscape(args[1]), nil, nil)
+		return deleteNamed(ctx, c, stderr, args, "airlock workspace rm NAME", "/api/v1/workspaces/")
 	}
 	fmt.Fprintf(stderr, "airlock workspace: unknown command %q (ls, add, rm)\n", args[0])
 	return errUsage
@@ -444,11 +440,7 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "user %s added\n", args[1])
 		return nil
 	case "rm":
-		if len(args) != 2 {
-			fmt.Fprintln(stderr, "usage: airlock user rm NAME")
-			return errUsage
-		}
-		return c.Do(ctx, http.MethodDelete, "/api/v1/users/"+url.PathEscape(args[1]), nil, nil)
+		return deleteNamed(ctx, c, stderr, args, "airlock user rm NAME", "/api/v1/users/")
 	}
 	fmt.Fprintf(stderr, "airlock user: unknown command %q (add, ls, rm)\n", args[0])
 	return errUsage
@@ -504,11 +496,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stdout, t.Token)
 		return nil
 	case "revoke":
-		if len(args) != 2 {
-			fmt.Fprintln(stderr, "usage: airlock token revoke ID")
-			return errUsage
-		}
-		return c.Do(ctx, http.MethodDelete, "/api/v1/tokens/"+url.PathEscape(args[1]), nil, nil)
+		return deleteNamed(ctx, c, stderr, args, "airlock token revoke ID", "/api/v1/tokens/")
 	}
 	fmt.Fprintf(stderr, "airlock token: unknown command %q (create, ls, revoke)\n", args[0])
 	return errUsage
@@ -529,4 +517,13 @@ func runJoinToken(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	fmt.Fprintln(stdout, t.Token)
 	return nil
+}
+
+// deleteNamed is the `rm NAME` of the client commands: DELETE prefix+NAME.
+func deleteNamed(ctx context.Context, c *cli.Client, stderr io.Writer, args []string, usage, prefix string) error {
+	if len(args) != 2 {
+		fmt.Fprintln(stderr, "usage: "+usage)
+		return errUsage
+	}
+	return c.Do(ctx, http.MethodDelete, prefix+url.PathEscape(args[1]), nil, nil)
 }

@@ -47,12 +47,7 @@ seccomp_profiles:
 func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
 	fs := newFlags("up", stderr)
 	var cfg infra.Config
-	fs.StringVar(&cfg.DataDir, "data", "./data", "data directory (CA at DIR/ca.pem, certificates, database, policy)")
-	fs.StringVar(&cfg.Listen, "listen", ":8443", "HTTPS address of the api")
-	fs.StringVar(&cfg.Database, "database", "", "PostgreSQL DSN; empty: SQLite in the data directory")
-	fs.StringVar(&cfg.TURNListen, "turn-listen", "", "run the embedded STUN/TURN server on this address, UDP and TCP (e.g. :3478)")
-	fs.StringVar(&cfg.TURNPublicIP, "turn-public-ip", "", "the IPv4 address TURN advertises for relays (with --turn-listen)")
-	fs.StringVar(&cfg.Workspaces, "workspaces", "", "YAML catalog of workspaces to create or update at start")
+	infraFlags(fs, &cfg)
 	fs.StringVar(&cfg.MetricsListen, "server-metrics-listen", "", "address of the server's /metrics, e.g. 127.0.0.1:9377 (default off)")
 	var f provisionFlags
 	fs.StringVar(&f.listen, "provision-listen", "127.0.0.1:2376", "address of this host's provision node")
