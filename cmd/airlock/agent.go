@@ -30,7 +30,7 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer, log *slog.Lo
 	}
 	// The token is a secret of this process alone; children must not see it.
 	os.Unsetenv(agent.EnvToken)
-	go agent.Reap(ctx)
+	go agent.Reap(ctx, nil)
 	if err := a.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}

@@ -3,6 +3,7 @@ package agent
 import (
 	"bufio"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"strconv"
@@ -23,7 +24,7 @@ func TestReapOrphans(t *testing.T) {
 	defer unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { Reap(ctx); close(done) }()
+	go func() { Reap(ctx, nil); close(done) }()
 	defer func() { cancel(); <-done }()
 
 	// sh starts sleep in the background, prints its pid and exits: the
@@ -55,5 +56,31 @@ func TestReapOrphans(t *testing.T) {
 			t.Fatalf("orphan %d not reaped: %s", pid, stat)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestReapLeavesOwnedChildren checks that a child started through
+// Children keeps its exit status for its own Wait while the reaper runs.
+func TestReapLeavesOwnedChildren(t *testing.T) {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		t.Fatalf("become a subreaper: %v", err)
+	}
+	defer unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+	owned := NewChildren()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { Reap(ctx, owned); close(done) }()
+	defer func() { cancel(); <-done }()
+	for i := range 20 {
+		cmd := exec.Command("sh", "-c", "exit 3")
+		if err := owned.Start(cmd); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(i%3) * 20 * time.Millisecond) // let the reaper see the zombie
+		err := owned.Wait(cmd)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+			t.Fatalf("run %d: Wait = %v, want exit status 3", i, err)
+		}
 	}
 }
