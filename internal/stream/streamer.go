@@ -1,0 +1,414 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/interceptor/pkg/gcc"
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+)
+
+// Screen is what is streamed: the agent passes a desktop.Capture.
+type Screen interface {
+	// Changed receives when the screen changed since the last Grab.
+	Changed() <-chan struct{}
+	// Grab captures the screen as 32-bit BGRX rows; pix is valid until
+	// the next Grab.
+	Grab() (pix []byte, width, height, stride int, err error)
+	Size() (width, height int)
+}
+
+// EncodeFunc encodes one frame. keyframe forces a keyframe; bitrateKbps,
+// when not 0, retunes the rate control first. It returns the encoded
+// frame (empty when the encoder dropped it).
+type EncodeFunc func(pix []byte, width, height, stride int, keyframe bool, bitrateKbps int) (data []byte, isKey bool, err error)
+
+// Input takes the viewer's input; the agent passes a desktop.Input.
+type Input interface {
+	Move(x, y int) error
+	Button(b int, down bool) error
+	Wheel(dx, dy float64) error
+	Key(down bool, key, code string) error
+	// ReleaseAll lets go of every key and button a viewer left pressed.
+	ReleaseAll()
+}
+
+// Clipboard is the container's clipboard.
+type Clipboard interface {
+	Set(ctx context.Context, text string) error
+	// Changes receives the clipboard's text each time an app sets it.
+	Changes() <-chan string
+}
+
+// Clipboard policies of a workspace.
+const (
+	ClipboardOff           = "off"
+	ClipboardToContainer   = "to-container"
+	ClipboardFromContainer = "from-container"
+	ClipboardBoth          = "both"
+)
+
+// Config configures a Streamer.
+type Config struct {
+	Screen Screen
+	Encode EncodeFunc
+	// Codec is "vp8" (default) or "h264": what Encode produces.
+	Codec string
+	Input Input
+	// Clipboard may be nil: no clipboard. ClipboardPolicy is one of the
+	// Clipboard* constants; empty means off.
+	Clipboard       Clipboard
+	ClipboardPolicy string
+	// Resize sets the display's size; nil refuses resizes.
+	Resize func(ctx context.Context, w, h int) error
+	// MaxFPS caps the frame rate (default 60); KeepAlive is how often an
+	// unchanged screen is sent anyway (default 1s), so a viewer sees a live
+	// stream and recovers from a lost last frame.
+	MaxFPS    int
+	KeepAlive time.Duration
+	// StartKbps, MinKbps and MaxKbps bound congestion control.
+	StartKbps, MinKbps, MaxKbps int
+	Log                         *slog.Logger
+}
+
+// Streamer serves one viewer at a time; a new offer replaces the previous
+// viewer's connection without touching the display or the app.
+type Streamer struct {
+	cfg   Config
+	api   *webrtc.API
+	track *webrtc.TrackLocalStaticSample
+	log   *slog.Logger
+
+	wake chan struct{}
+
+	estMu   sync.Mutex
+	lastEst cc.BandwidthEstimator // set by the cc factory during NewPeerConnection
+
+	mu        sync.Mutex
+	pc        *webrtc.PeerConnection
+	dc        *webrtc.DataChannel
+	est       cc.BandwidthEstimator
+	connected bool
+	keyframe  bool
+	lastKFReq time.Time
+}
+
+// New builds a Streamer; Run must run for frames to flow.
+func New(cfg Config) (*Streamer, error) {
+	if cfg.Screen == nil || cfg.Encode == nil || cfg.Input == nil {
+		return nil, errors.New("stream: Screen, Encode and Input are required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxFPS <= 0 {
+		cfg.MaxFPS = 60
+	}
+	if cfg.KeepAlive <= 0 {
+		cfg.KeepAlive = time.Second
+	}
+	if cfg.StartKbps <= 0 {
+		cfg.StartKbps = 4000
+	}
+	if cfg.MinKbps <= 0 {
+		cfg.MinKbps = 300
+	}
+	if cfg.MaxKbps <= 0 {
+		cfg.MaxKbps = 12000
+	}
+	switch cfg.ClipboardPolicy {
+	case "":
+		cfg.ClipboardPolicy = ClipboardOff
+	case ClipboardOff, ClipboardToContainer, ClipboardFromContainer, ClipboardBoth:
+	default:
+		return nil, fmt.Errorf("stream: clipboard policy %q: want off, to-container, from-container or both", cfg.ClipboardPolicy)
+	}
+	s := &Streamer{cfg: cfg, log: cfg.Log, wake: make(chan struct{}, 1)}
+	codec, err := codecFor(cfg.Codec)
+	if err != nil {
+		return nil, err
+	}
+	if s.api, err = s.newAPI(codec); err != nil {
+		return nil, err
+	}
+	s.track, err = webrtc.NewTrackLocalStaticSample(codec.RTPCodecCapability, "screen", "airlock")
+	if err != nil {
+		return nil, fmt.Errorf("stream: video track: %w", err)
+	}
+	return s, nil
+}
+
+func codecFor(name string) (webrtc.RTPCodecParameters, error) {
+	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"},
+		{Type: "goog-remb"}, {Type: "transport-cc"}}
+	switch name {
+	case "", "vp8":
+		return webrtc.RTPCodecParameters{PayloadType: 96, RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeVP8, ClockRate: 90000, RTCPFeedback: fb}}, nil
+	case "h264":
+		// Constrained baseline: what every browser decodes, in hardware
+		// where it can.
+		return webrtc.RTPCodecParameters{PayloadType: 102, RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeH264, ClockRate: 90000, RTCPFeedback: fb,
+			SDPFmtpLine: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"}}, nil
+	}
+	return webrtc.RTPCodecParameters{}, fmt.Errorf("stream: codec %q: want vp8 or h264", name)
+}
+
+// newAPI registers only the codec the encoder makes, so the answer can
+// only pick it, and the interceptors: NACK responder, RTCP reports, and
+// Google congestion control fed by transport-wide feedback.
+func (s *Streamer) newAPI(codec webrtc.RTPCodecParameters) (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterCodec(codec, webrtc.RTPCodecTypeVideo); err != nil {
+		return nil, fmt.Errorf("stream: register codec: %w", err)
+	}
+	reg := &interceptor.Registry{}
+	ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
+		// No pacer: frames leave as soon as they are encoded, which is
+		// what a latency-bound screen stream wants; the encoder's own rate
+		// control keeps them within the estimate.
+		return gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(s.cfg.StartKbps*1000),
+			gcc.SendSideBWEMinBitrate(s.cfg.MinKbps*1000), gcc.SendSideBWEMaxBitrate(s.cfg.MaxKbps*1000),
+			gcc.SendSideBWEPacer(gcc.NewNoOpPacer()))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("stream: congestion control: %w", err)
+	}
+	ccf.OnNewPeerConnection(func(_ string, est cc.BandwidthEstimator) {
+		s.estMu.Lock()
+		s.lastEst = est
+		s.estMu.Unlock()
+	})
+	reg.Add(ccf)
+	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, reg); err != nil {
+		return nil, fmt.Errorf("stream: transport-cc: %w", err)
+	}
+	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
+		return nil, fmt.Errorf("stream: interceptors: %w", err)
+	}
+	se := webrtc.SettingEngine{}
+	// Browsers hide their host addresses behind mDNS names; resolving
+	// them needs multicast, which container networks do not carry. The
+	// browser's checks reach the agent anyway (peer-reflexive), or TURN
+	// carries the media.
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se)), nil
+}
+
+// Candidate is a trickled ICE candidate; nil ends the candidates.
+type Candidate = *webrtc.ICECandidateInit
+
+// Offer answers a viewer's offer with a new peer connection, closing the
+// previous viewer's. sendCandidate is called with the agent's candidates
+// as they are found, then nil.
+func (s *Streamer) Offer(sdp string, iceServers []webrtc.ICEServer, sendCandidate func(Candidate)) (string, error) {
+	s.Hangup()
+	pc, err := s.api.NewPeerConnection(webrtc.Configuration{ICEServers: iceServers})
+	if err != nil {
+		return "", fmt.Errorf("new peer connection: %w", err)
+	}
+	s.estMu.Lock()
+	est := s.lastEst
+	s.estMu.Unlock()
+	fail := func(err error) (string, error) {
+		_ = pc.Close()
+		return "", err
+	}
+	sender, err := pc.AddTrack(s.track)
+	if err != nil {
+		return fail(fmt.Errorf("add video track: %w", err))
+	}
+	go s.readRTCP(sender)
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c == nil {
+			sendCandidate(nil)
+			return
+		}
+		init := c.ToJSON()
+		sendCandidate(&init)
+	})
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) { s.onState(pc, st) })
+	pc.OnDataChannel(func(dc *webrtc.DataChannel) { s.onDataChannel(pc, dc) })
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
+		return fail(fmt.Errorf("viewer's offer: %w", err))
+	}
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return fail(fmt.Errorf("create answer: %w", err))
+	}
+	if err := pc.SetLocalDescription(answer); err != nil {
+		return fail(fmt.Errorf("set answer: %w", err))
+	}
+	s.mu.Lock()
+	s.pc, s.est, s.connected, s.dc = pc, est, false, nil
+	s.mu.Unlock()
+	return pc.LocalDescription().SDP, nil
+}
+
+// AddCandidate adds a viewer's trickled candidate; nil ends them.
+func (s *Streamer) AddCandidate(c Candidate) error {
+	s.mu.Lock()
+	pc := s.pc
+	s.mu.Unlock()
+	if pc == nil {
+		return errors.New("candidate before any offer")
+	}
+	if c == nil {
+		c = &webrtc.ICECandidateInit{}
+	}
+	if err := pc.AddICECandidate(*c); err != nil {
+		return fmt.Errorf("add viewer candidate: %w", err)
+	}
+	return nil
+}
+
+// Hangup closes the current viewer's connection, if any, and releases
+// whatever keys and buttons it held.
+func (s *Streamer) Hangup() {
+	s.mu.Lock()
+	pc := s.pc
+	s.pc, s.dc, s.est, s.connected = nil, nil, nil, false
+	s.mu.Unlock()
+	if pc != nil {
+		_ = pc.Close()
+		s.cfg.Input.ReleaseAll()
+	}
+}
+
+func (s *Streamer) onState(pc *webrtc.PeerConnection, st webrtc.PeerConnectionState) {
+	s.log.Info("viewer connection", "state", st.String())
+	s.mu.Lock()
+	current := s.pc == pc
+	if current && st == webrtc.PeerConnectionStateConnected {
+		s.connected, s.keyframe = true, true
+	}
+	s.mu.Unlock()
+	switch {
+	case !current:
+	case st == webrtc.PeerConnectionStateConnected:
+		s.kick()
+	case st == webrtc.PeerConnectionStateFailed || st == webrtc.PeerConnectionStateClosed:
+		s.mu.Lock()
+		if s.pc == pc {
+			s.pc, s.dc, s.est, s.connected = nil, nil, nil, false
+		}
+		s.mu.Unlock()
+		_ = pc.Close()
+		s.cfg.Input.ReleaseAll()
+	}
+}
+
+// readRTCP watches the viewer's feedback for keyframe requests; the
+// interceptors have already taken what they need (NACK, TWCC).
+func (s *Streamer) readRTCP(sender *webrtc.RTPSender) {
+	for {
+		pkts, _, err := sender.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			switch p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				s.requestKeyframe()
+			}
+		}
+	}
+}
+
+// minKeyframeGap stops a storm of PLIs from a lossy link from turning the
+// stream into keyframes only, which would make the loss worse.
+const minKeyframeGap = 300 * time.Millisecond
+
+func (s *Streamer) requestKeyframe() {
+	s.mu.Lock()
+	if time.Since(s.lastKFReq) >= minKeyframeGap {
+		s.keyframe, s.lastKFReq = true, time.Now()
+	}
+	s.mu.Unlock()
+	s.kick()
+}
+
+func (s *Streamer) kick() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run sends frames to the connected viewer until ctx ends: when the screen
+// changed, when a keyframe is due, and every KeepAlive on a still screen.
+// Without a viewer it grabs nothing. An encoder failure ends it.
+func (s *Streamer) Run(ctx context.Context) error {
+	minGap := time.Second / time.Duration(s.cfg.MaxFPS)
+	idle := time.NewTimer(s.cfg.KeepAlive)
+	defer idle.Stop()
+	var last time.Time
+	sentKbps := 0
+	lastW, lastH := s.cfg.Screen.Size()
+	for {
+		select {
+		case <-ctx.Done():
+			s.Hangup()
+			return nil
+		case <-s.cfg.Screen.Changed():
+		case <-s.wake:
+		case <-idle.C:
+		}
+		idle.Reset(s.cfg.KeepAlive)
+		s.mu.Lock()
+		live, est, key := s.connected, s.est, s.keyframe
+		s.keyframe = false
+		s.mu.Unlock()
+		if !live {
+			continue
+		}
+		if wait := minGap - time.Since(last); wait > 0 {
+			select {
+			case <-ctx.Done():
+				continue
+			case <-time.After(wait):
+			}
+		}
+		pix, w, h, stride, err := s.cfg.Screen.Grab()
+		if err != nil {
+			s.log.Warn("grab screen", "err", err)
+			continue
+		}
+		if w != lastW || h != lastH {
+			lastW, lastH = w, h
+			s.send(outMsg{T: "size", W: w, H: h})
+		}
+		kbps := 0
+		if est != nil {
+			if want := est.GetTargetBitrate() / 1000; sentKbps == 0 || want*10 < sentKbps*9 || want*10 > sentKbps*11 {
+				kbps, sentKbps = want, want
+			}
+		}
+		data, _, err := s.cfg.Encode(pix, w, h, stride, key, kbps)
+		if err != nil {
+			return fmt.Errorf("encode %dx%d frame: %w", w, h, err)
+		}
+		now := time.Now()
+		dur := now.Sub(last)
+		if last.IsZero() || dur > time.Second {
+			dur = minGap
+		}
+		last = now
+		if len(data) == 0 {
+			continue
+		}
+		if err := s.track.WriteSample(media.Sample{Data: data, Duration: dur}); err != nil {
+			s.log.Debug("write frame", "err", err)
+		}
+	}
+}

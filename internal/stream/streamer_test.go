@@ -1,0 +1,236 @@
+package stream
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+)
+
+// fakeScreen changes whenever the test says so.
+type fakeScreen struct{ changed chan struct{} }
+
+func (f *fakeScreen) Changed() <-chan struct{} { return f.changed }
+func (f *fakeScreen) Size() (int, int)         { return 64, 48 }
+func (f *fakeScreen) Grab() ([]byte, int, int, int, error) {
+	return make([]byte, 64*48*4), 64, 48, 64 * 4, nil
+}
+
+// fakeEncoder records what it was asked for and returns frames that say
+// whether they are keyframes.
+type fakeEncoder struct {
+	mu    sync.Mutex
+	calls []bool // keyframe flag of each call
+	rates []int
+}
+
+func (e *fakeEncoder) encode(pix []byte, w, h, stride int, key bool, kbps int) ([]byte, bool, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.calls = append(e.calls, key)
+	if kbps != 0 {
+		e.rates = append(e.rates, kbps)
+	}
+	// A VP8 payload descriptor's first byte's low bit is 0 on keyframes.
+	b := bytes.Repeat([]byte{0x11}, 200)
+	if key {
+		b[0] = 0x10
+	}
+	return b, key, nil
+}
+
+func (e *fakeEncoder) keyframes() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, k := range e.calls {
+		if k {
+			n++
+		}
+	}
+	return n
+}
+
+type fakeInput struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (f *fakeInput) add(s string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.seen = append(f.seen, s)
+	return nil
+}
+func (f *fakeInput) Move(x, y int) error { return f.add(fmt.Sprintf("move %d %d", x, y)) }
+func (f *fakeInput) Button(b int, down bool) error {
+	return f.add(fmt.Sprintf("button %d %v", b, down))
+}
+func (f *fakeInput) Wheel(dx, dy float64) error { return f.add(fmt.Sprintf("wheel %v %v", dx, dy)) }
+func (f *fakeInput) Key(down bool, k, c string) error {
+	return f.add(fmt.Sprintf("key %v %s %s", down, k, c))
+}
+func (f *fakeInput) ReleaseAll() { _ = f.add("release") }
+func (f *fakeInput) has(s string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, x := range f.seen {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestStreamerWithPionViewer connects a pion peer as the viewer over
+// loopback: video arrives, the data channel says hello and carries input,
+// and a PLI from the viewer gets a keyframe.
+func TestStreamerWithPionViewer(t *testing.T) {
+	screen := &fakeScreen{changed: make(chan struct{}, 1)}
+	enc := &fakeEncoder{}
+	in := &fakeInput{}
+	s, err := New(Config{Screen: screen, Encode: enc.encode, Input: in, KeepAlive: 50 * time.Millisecond, ClipboardPolicy: ClipboardBoth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runDone := make(chan error, 1)
+	go func() { runDone <- s.Run(ctx) }()
+
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	viewerAPI := webrtc.NewAPI(webrtc.WithSettingEngine(se))
+	viewer, err := viewerAPI.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer viewer.Close()
+	if _, err := viewer.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		t.Fatal(err)
+	}
+	dc, err := viewer.CreateDataChannel(channelLabel, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hello := make(chan outMsg, 1)
+	dc.OnMessage(func(m webrtc.DataChannelMessage) {
+		var o outMsg
+		if json.Unmarshal(m.Data, &o) == nil && o.T == "hello" {
+			hello <- o
+		}
+	})
+	packets := make(chan int, 1000)
+	viewer.OnTrack(func(tr *webrtc.TrackRemote, rx *webrtc.RTPReceiver) {
+		go func() {
+			// Ask for a keyframe as a decoder that lost one would.
+			time.Sleep(300 * time.Millisecond)
+			_ = viewer.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(tr.SSRC())}})
+		}()
+		for {
+			p, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			select {
+			case packets <- len(p.Payload):
+			default:
+			}
+		}
+	})
+	offer, err := viewer.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(viewer)
+	if err := viewer.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	var cands []Candidate
+	var cmu sync.Mutex
+	answer, err := s.Offer(viewer.LocalDescription().SDP, nil, func(c Candidate) {
+		cmu.Lock()
+		cands = append(cands, c)
+		cmu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := viewer.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "agent candidates", func() bool {
+		cmu.Lock()
+		defer cmu.Unlock()
+		return len(cands) > 0 && cands[len(cands)-1] == nil
+	})
+	cmu.Lock()
+	for _, c := range cands {
+		if c != nil {
+			if err := viewer.AddICECandidate(*c); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	cmu.Unlock()
+
+	select {
+	case h := <-hello:
+		if h.W != 64 || h.H != 48 || h.Clipboard != ClipboardBoth {
+			t.Errorf("hello = %+v", h)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no hello on the data channel")
+	}
+	select {
+	case <-packets:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no video packets")
+	}
+	if n := enc.keyframes(); n < 1 {
+		t.Fatalf("first frame was not a keyframe")
+	}
+	eventually(t, "a keyframe after the viewer's PLI", func() bool { return enc.keyframes() >= 2 })
+
+	for _, m := range []string{`{"t":"move","x":10,"y":20}`, `{"t":"button","b":1,"down":true}`, `{"t":"key","down":true,"key":"é","code":"Digit2"}`} {
+		if err := dc.SendText(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{"move 10 20", "button 1 true", "key true é Digit2"} {
+		eventually(t, want, func() bool { return in.has(want) })
+	}
+
+	// A changed screen is sent at once; the keep-alive sends a still one.
+	before := len(enc.calls)
+	screen.changed <- struct{}{}
+	eventually(t, "frames after a change and on keep-alive", func() bool {
+		enc.mu.Lock()
+		defer enc.mu.Unlock()
+		return len(enc.calls) >= before+3
+	})
+
+	cancel()
+	if err := <-runDone; err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "keys released on hangup", func() bool { return in.has("release") })
+}
