@@ -26,7 +26,13 @@ images-chromium: build docker
 	bash scripts/build-base-image.sh
 	$(BIN) images --chromium
 
+# The Chromium workspace's image is (re)built when it is missing or was
+# built from another airlock binary (its label airlock.binary is the
+# binary's SHA-256); `airlock up` builds only the minimal image itself.
 run: build images
+	@want=$$(sha256sum $(BIN) | cut -d' ' -f1); \
+	have=$$(docker image inspect -f '{{index .Config.Labels "airlock.binary"}}' airlock/chromium:latest 2>/dev/null || true); \
+	if [ "$$have" != "$$want" ]; then $(MAKE) --no-print-directory images-chromium; fi
 	$(BIN) up --data ./data
 
 # Tests run on a real dockerd and a real PostgreSQL, both started here.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -14,6 +15,15 @@ func TestCLIManagement(t *testing.T) {
 	if ls := env.cli(t, "workspace", "ls"); !strings.Contains(ls, "small") || !strings.Contains(ls, "67108864") {
 		t.Fatalf("workspace ls: %s", ls)
 	}
+	// airlock up's default catalog.
+	if ls := env.cli(t, "workspace", "ls"); !regexp.MustCompile(`(?m)^chromium +airlock/chromium:latest +standard +2147483648 +chromium +both`).MatchString(ls) ||
+		!regexp.MustCompile(`(?m)^minimal +airlock/minimal:latest +standard +67108864 +default +both`).MatchString(ls) {
+		t.Fatalf("workspace ls, default catalog: %s", ls)
+	}
+	env.cli(t, "workspace", "add", "sandboxed-copy", "--image", "airlock/minimal:latest", "--seccomp", "chromium", "--clipboard", "to-container")
+	if ls := env.cli(t, "workspace", "ls"); !strings.Contains(ls, "SECCOMP") || !regexp.MustCompile(`sandboxed-copy .* chromium +to-container`).MatchString(ls) {
+		t.Fatalf("workspace ls: %s", ls)
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -23,6 +33,8 @@ func TestCLIManagement(t *testing.T) {
 		{"fail/workspace-bad-memory", []string{"workspace", "add", "m", "--image", "x", "--memory", "lots"}, "--memory"},
 		{"fail/workspace-duplicate", []string{"workspace", "add", "small", "--image", "x"}, "already exists"},
 		{"fail/workspace-bad-env", []string{"workspace", "add", "e", "--image", "x", "--env", "NOEQUALS"}, "KEY=VALUE"},
+		{"fail/workspace-unknown-seccomp", []string{"workspace", "add", "s", "--image", "x", "--seccomp", "firefox"}, "known profiles: chromium"},
+		{"fail/workspace-bad-clipboard", []string{"workspace", "add", "c", "--image", "x", "--clipboard", "sometimes"}, "off, to-container, from-container, both"},
 		{"fail/user-weak-password", []string{"user", "add", "weak"}, "password"},
 		{"fail/token-bad-ttl", []string{"token", "create", "t1", "--ttl", "forever"}, "ttl"},
 	} {

@@ -248,17 +248,21 @@ func runWorkspace(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	switch args[0] {
 	case "ls":
 		var list []struct {
-			Name, Image, Isolation string
-			Memory                 int64
+			Name, Image, Isolation, Seccomp, Clipboard string
+			Memory                                     int64
 		}
 		if err := c.Do(ctx, http.MethodGet, "/api/v1/workspaces", nil, &list); err != nil {
 			return err
 		}
 		var rows [][]string
 		for _, w := range list {
-			rows = append(rows, []string{w.Name, w.Image, w.Isolation, fmt.Sprint(w.Memory)})
+			seccomp := w.Seccomp
+			if seccomp == "" {
+				seccomp = "default"
+			}
+			rows = append(rows, []string{w.Name, w.Image, w.Isolation, fmt.Sprint(w.Memory), seccomp, w.Clipboard})
 		}
-		table(stdout, "NAME\tIMAGE\tISOLATION\tMEMORY", rows)
+		table(stdout, "NAME\tIMAGE\tISOLATION\tMEMORY\tSECCOMP\tCLIPBOARD", rows)
 		return nil
 	case "add":
 		if len(args) < 2 || strings.HasPrefix(args[1], "-") {
@@ -274,13 +278,15 @@ func runWorkspace(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		shm := fs.String("shm", "", "size of /dev/shm, e.g. 256m")
 		startURL := fs.String("start-url", "", "first page of a browser workspace")
 		desc := fs.String("description", "", "one line for the catalog")
+		seccomp := fs.String("seccomp", "", "seccomp profile the server knows, e.g. chromium (default: Docker's)")
+		clipboard := fs.String("clipboard", "", "clipboard policy: off, to-container, from-container or both (default both)")
 		var env stringList
 		fs.Var(&env, "env", "KEY=VALUE for the container (repeatable)")
 		if err := parse(fs, args[2:]); err != nil {
 			return err
 		}
 		body := map[string]any{"name": args[1], "image": *image, "isolation": *iso, "nano_cpus": int64(*cpus * 1e9),
-			"pids_limit": *pids, "start_url": *startURL, "description": *desc}
+			"pids_limit": *pids, "start_url": *startURL, "description": *desc, "seccomp": *seccomp, "clipboard": *clipboard}
 		for _, kv := range []struct {
 			key, val string
 		}{{"memory", *mem}, {"shm_size", *shm}} {

@@ -41,6 +41,31 @@ seccomp_profiles:
 #   max_pids_limit: 4096
 `
 
+// defaultWorkspaces is the catalog airlock up offers: each workspace is
+// added once, to a new deployment or to one that never had it (see
+// infra.SeedWorkspaces), and stays deleted or changed if an administrator
+// does so. The chromium workspace needs its image (make images-chromium)
+// and runs under the chromium seccomp profile the provision policy above
+// allows.
+const defaultWorkspaces = `workspaces:
+  - name: minimal
+    description: "The agent alone: for checks and benchmarks"
+    image: airlock/minimal:latest
+    isolation: standard
+    memory: 64m
+    pids: 64
+  - name: chromium
+    description: Chromium, isolated
+    image: airlock/chromium:latest
+    isolation: standard
+    seccomp: chromium
+    clipboard: both
+    shm: 512m
+    memory: 2g
+    pids: 512
+    start_url: https://www.debian.org/
+`
+
 // runUp runs everything on this host: the infra server, a provision node
 // in front of this host's Docker engine enrolled as "local", and the
 // workspace images it needs.
@@ -106,6 +131,11 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 			cancel()
 			return
 		}
+		if err := infra.SeedWorkspaces(ctx, srv.Store, "(airlock up's defaults)", []byte(defaultWorkspaces), srv.SeccompProfiles); err != nil {
+			errs <- fmt.Errorf("default workspaces: %w", err)
+			cancel()
+			return
+		}
 		wg.Go(func() {
 			if err := serveProvision(ctx, f, policy, log, nil); err != nil {
 				errs <- fmt.Errorf("provision node: %w", err)
@@ -134,16 +164,18 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 }
 
 // ensureImages builds the workspace images from this very binary when
-// the engine lacks them, so a fresh host needs no registry.
+// the engine lacks them, so a fresh host needs no registry. The Chromium
+// image takes minutes and a Debian base (make images-chromium): it is only
+// checked, and its absence logged, not fatal.
 func ensureImages(ctx context.Context, socket, self string, log *slog.Logger) error {
 	cli, err := client.NewClientWithOpts(client.WithHost("unix://"+socket), client.WithAPIVersionNegotiation())
 	if err != nil {
-		return err
+		return fmt.Errorf("docker client: %w", err)
 	}
 	defer cli.Close()
 	if self == "" {
 		if self, err = os.Executable(); err != nil {
-			return err
+			return fmt.Errorf("workspace images: %w", err)
 		}
 	}
 	built, err := imagebuild.Ensure(ctx, cli, images.Minimal, images.FS, "minimal", self)
@@ -152,6 +184,15 @@ func ensureImages(ctx context.Context, socket, self string, log *slog.Logger) er
 	}
 	if built {
 		log.Info("built workspace image", "image", images.Minimal)
+	}
+	exists, current, err := imagebuild.Current(ctx, cli, images.Chromium, self)
+	switch {
+	case err != nil:
+		log.Warn("could not check the image of workspace chromium", "image", images.Chromium, "err", err)
+	case !exists:
+		log.Warn("workspace chromium needs image " + images.Chromium + ": run make images-chromium")
+	case !current:
+		log.Warn("image " + images.Chromium + " was built from another airlock binary, so its agent may not match this server: run make images-chromium")
 	}
 	return nil
 }

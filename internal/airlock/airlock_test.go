@@ -3,6 +3,7 @@ package airlock
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -32,17 +33,33 @@ func TestWorkspaceValidate(t *testing.T) {
 		name string
 		w    Workspace
 		ok   bool
+		msg  []string // in the error's message
 	}{
-		{"ok/minimal", Workspace{Name: "chrome", Image: "airlock/chromium:latest"}, true},
-		{"ok/limits", Workspace{Name: "c-1", Image: "x", Memory: 512 << 20, NanoCPUs: 1e9, Env: map[string]string{"LANG": "fr_FR"}}, true},
-		{"fail/name-upper", Workspace{Name: "Chrome", Image: "x"}, false},
-		{"fail/name-empty", Workspace{Image: "x"}, false},
-		{"fail/image-space", Workspace{Name: "a", Image: "x y"}, false},
-		{"fail/isolation", Workspace{Name: "a", Image: "x", Isolation: "vm"}, false},
-		{"fail/memory-tiny", Workspace{Name: "a", Image: "x", Memory: 1024}, false},
-		{"fail/negative", Workspace{Name: "a", Image: "x", PidsLimit: -1}, false},
-		{"fail/env-reserved", Workspace{Name: "a", Image: "x", Env: map[string]string{"AIRLOCK_TOKEN": "x"}}, false},
-		{"fail/env-equals", Workspace{Name: "a", Image: "x", Env: map[string]string{"A=B": "x"}}, false},
+		{"ok/minimal", Workspace{Name: "chrome", Image: "airlock/chromium:latest"}, true, nil},
+		{"ok/limits", Workspace{Name: "c-1", Image: "x", Memory: 512 << 20, NanoCPUs: 1e9, Env: map[string]string{"LANG": "fr_FR"}}, true, nil},
+		{"ok/seccomp-named", Workspace{Name: "a", Image: "x", Seccomp: "chromium"}, true, nil},
+		{"ok/seccomp-dotted", Workspace{Name: "a", Image: "x", Seccomp: "chromium.v2"}, true, nil},
+		{"ok/clipboard-off", Workspace{Name: "a", Image: "x", Clipboard: ClipboardOff}, true, nil},
+		{"ok/clipboard-to-container", Workspace{Name: "a", Image: "x", Clipboard: "to-container"}, true, nil},
+		{"ok/clipboard-from-container", Workspace{Name: "a", Image: "x", Clipboard: "from-container"}, true, nil},
+		{"ok/clipboard-both", Workspace{Name: "a", Image: "x", Clipboard: "both"}, true, nil},
+		{"fail/name-upper", Workspace{Name: "Chrome", Image: "x"}, false, []string{`workspace name "Chrome"`}},
+		{"fail/name-empty", Workspace{Image: "x"}, false, []string{"workspace name"}},
+		{"fail/image-space", Workspace{Name: "a", Image: "x y"}, false, []string{"not an image reference"}},
+		{"fail/isolation", Workspace{Name: "a", Image: "x", Isolation: "vm"}, false, []string{`isolation "vm"`, "standard, hardened, sandboxed"}},
+		{"fail/memory-tiny", Workspace{Name: "a", Image: "x", Memory: 1024}, false, []string{"6 MiB"}},
+		{"fail/negative", Workspace{Name: "a", Image: "x", PidsLimit: -1}, false, []string{"must not be negative"}},
+		{"fail/env-reserved", Workspace{Name: "a", Image: "x", Env: map[string]string{"AIRLOCK_TOKEN": "x"}}, false, []string{`"AIRLOCK_TOKEN"`}},
+		{"fail/env-reserved-clipboard", Workspace{Name: "a", Image: "x", Env: map[string]string{"AIRLOCK_CLIPBOARD": "both"}}, false, []string{`"AIRLOCK_CLIPBOARD"`}},
+		{"fail/env-equals", Workspace{Name: "a", Image: "x", Env: map[string]string{"A=B": "x"}}, false, []string{`"A=B"`}},
+		{"fail/clipboard-unknown", Workspace{Name: "a", Image: "x", Clipboard: "sometimes"}, false,
+			[]string{`clipboard "sometimes"`, "off, to-container, from-container, both"}},
+		{"fail/clipboard-upper", Workspace{Name: "a", Image: "x", Clipboard: "Both"}, false, []string{`clipboard "Both"`, "off, to-container, from-container, both"}},
+		{"fail/clipboard-underscore", Workspace{Name: "a", Image: "x", Clipboard: "to_container"}, false, []string{`clipboard "to_container"`}},
+		{"fail/seccomp-upper", Workspace{Name: "a", Image: "x", Seccomp: "Chromium"}, false, []string{`seccomp profile name "Chromium"`, "a-z, 0-9"}},
+		{"fail/seccomp-path", Workspace{Name: "a", Image: "x", Seccomp: "/etc/seccomp.json"}, false, []string{`seccomp profile name "/etc/seccomp.json"`}},
+		{"fail/seccomp-unconfined-json", Workspace{Name: "a", Image: "x", Seccomp: `{"defaultAction":"SCMP_ACT_ALLOW"}`}, false, []string{"seccomp profile name"}},
+		{"fail/seccomp-long", Workspace{Name: "a", Image: "x", Seccomp: strings.Repeat("s", 64)}, false, []string{"seccomp profile name"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.w.Validate()
@@ -51,6 +68,70 @@ func TestWorkspaceValidate(t *testing.T) {
 			}
 			if err != nil && ErrorCode(err) != EINVALID {
 				t.Fatalf("code %q, want invalid", ErrorCode(err))
+			}
+			for _, m := range tc.msg {
+				if !strings.Contains(ErrorMessage(err), m) {
+					t.Errorf("message %q does not contain %q", ErrorMessage(err), m)
+				}
+			}
+		})
+	}
+}
+
+func TestWorkspaceDefaults(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		w         Workspace
+		isolation Isolation
+		clipboard ClipboardPolicy
+		seccomp   string
+	}{
+		{"ok/empty-gets-defaults", Workspace{Name: "a", Image: "x"}, IsolationStandard, ClipboardBoth, ""},
+		{"ok/set-values-kept", Workspace{Name: "a", Image: "x", Isolation: IsolationHardened, Clipboard: ClipboardOff, Seccomp: "chromium"},
+			IsolationHardened, ClipboardOff, "chromium"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.w.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			if tc.w.Isolation != tc.isolation || tc.w.Clipboard != tc.clipboard || tc.w.Seccomp != tc.seccomp {
+				t.Fatalf("after Validate: isolation %q clipboard %q seccomp %q", tc.w.Isolation, tc.w.Clipboard, tc.w.Seccomp)
+			}
+		})
+	}
+	if DefaultClipboard != ClipboardBoth || ClipboardPolicy("").OrDefault() != ClipboardBoth || ClipboardOff.OrDefault() != ClipboardOff {
+		t.Fatal("the default clipboard policy is both, and OrDefault keeps a set one")
+	}
+}
+
+func TestWorkspaceValidateSeccomp(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		seccomp string
+		known   []string
+		msg     []string // empty: valid
+	}{
+		{"ok/default-no-profiles", "", nil, nil},
+		{"ok/default-with-profiles", "", []string{"chromium"}, nil},
+		{"ok/known", "chromium", []string{"chromium"}, nil},
+		{"ok/known-among-several", "firefox", []string{"chromium", "firefox"}, nil},
+		{"fail/unknown", "firefox", []string{"chromium"}, []string{`seccomp profile "firefox" is not known`, "known profiles: chromium", "empty for Docker's default"}},
+		{"fail/unknown-lists-sorted", "x", []string{"zeta", "chromium"}, []string{"known profiles: chromium, zeta"}},
+		{"fail/no-profiles", "chromium", nil, []string{`seccomp profile "chromium" is not known`, "no named profiles", "leave seccomp empty"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := Workspace{Name: "a", Image: "x", Seccomp: tc.seccomp}
+			err := w.ValidateSeccomp(tc.known)
+			if (err == nil) != (len(tc.msg) == 0) {
+				t.Fatalf("ValidateSeccomp(%v) = %v, want ok=%v", tc.known, err, len(tc.msg) == 0)
+			}
+			if err != nil && ErrorCode(err) != EINVALID {
+				t.Fatalf("code %q, want invalid", ErrorCode(err))
+			}
+			for _, m := range tc.msg {
+				if !strings.Contains(ErrorMessage(err), m) {
+					t.Errorf("message %q does not contain %q", ErrorMessage(err), m)
+				}
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package airlock
 
 import (
+	"slices"
 	"strings"
 	"time"
 )
@@ -25,6 +26,52 @@ func (i Isolation) Valid() bool {
 	return i == IsolationStandard || i == IsolationHardened || i == IsolationSandboxed
 }
 
+// ClipboardPolicy says which way text may cross the clipboard between the
+// user's browser and a session: the agent in the container enforces it,
+// told by AIRLOCK_CLIPBOARD.
+//
+// The default, when a workspace names none, is both. Isolation keeps web
+// content from running on the user's device; plain text crossing the
+// clipboard does not undo that, and a remote browser without copy and
+// paste is one users work around (or abandon). A deployment that must
+// keep data from leaving or entering a session (data loss prevention)
+// sets off, to-container or from-container on the workspaces concerned.
+type ClipboardPolicy string
+
+const (
+	// ClipboardOff: no clipboard in either direction.
+	ClipboardOff ClipboardPolicy = "off"
+	// ClipboardToContainer: the user may paste into the session, not copy
+	// out of it.
+	ClipboardToContainer ClipboardPolicy = "to-container"
+	// ClipboardFromContainer: the user may copy out of the session, not
+	// paste into it.
+	ClipboardFromContainer ClipboardPolicy = "from-container"
+	// ClipboardBoth: copy and paste both ways.
+	ClipboardBoth ClipboardPolicy = "both"
+	// DefaultClipboard is the policy of a workspace that names none.
+	DefaultClipboard = ClipboardBoth
+)
+
+// ClipboardPolicies lists every policy, for messages and flag help.
+var ClipboardPolicies = []ClipboardPolicy{ClipboardOff, ClipboardToContainer, ClipboardFromContainer, ClipboardBoth}
+
+// Valid reports whether c is a known policy; empty is not one (see
+// OrDefault).
+func (c ClipboardPolicy) Valid() bool { return slices.Contains(ClipboardPolicies, c) }
+
+// OrDefault returns c, or DefaultClipboard when c is empty.
+func (c ClipboardPolicy) OrDefault() ClipboardPolicy {
+	if c == "" {
+		return DefaultClipboard
+	}
+	return c
+}
+
+// SeccompDefault is the Seccomp of a workspace that runs under Docker's
+// default seccomp profile.
+const SeccompDefault = ""
+
 // Workspace is what a user can launch: an image and how to run it.
 type Workspace struct {
 	ID          string
@@ -42,12 +89,23 @@ type Workspace struct {
 	ShmSize int64
 	Env     map[string]string
 	// StartURL is what a browser workspace opens first.
-	StartURL  string
+	StartURL string
+	// Seccomp names the seccomp profile the session runs under: one the
+	// deployment knows by name (the api is given them, e.g. "chromium"),
+	// sent to the node by content. Empty (SeccompDefault) is Docker's
+	// default profile.
+	Seccomp string
+	// Clipboard is the session's clipboard policy; Validate sets an empty
+	// one to DefaultClipboard.
+	Clipboard ClipboardPolicy
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
 
-// Validate checks a workspace's fields before it is stored.
+// Validate checks a workspace's fields before it is stored, and fills the
+// defaults of Isolation and Clipboard. Whether the deployment knows the
+// Seccomp profile is ValidateSeccomp's question: Validate checks only that
+// it is a name.
 func (w *Workspace) Validate() error {
 	if err := ValidName("workspace", w.Name); err != nil {
 		return err
@@ -60,6 +118,15 @@ func (w *Workspace) Validate() error {
 	}
 	if !w.Isolation.Valid() {
 		return Errorf(EINVALID, "isolation %q is not one of standard, hardened, sandboxed", w.Isolation)
+	}
+	if w.Clipboard == "" {
+		w.Clipboard = DefaultClipboard
+	}
+	if !w.Clipboard.Valid() {
+		return Errorf(EINVALID, "clipboard %q is not one of %s", w.Clipboard, join(ClipboardPolicies))
+	}
+	if w.Seccomp != SeccompDefault && !nameRE.MatchString(w.Seccomp) {
+		return Errorf(EINVALID, "seccomp profile name %q must be empty (Docker's default profile) or 1-63 characters of a-z, 0-9, '.', '_' or '-'", w.Seccomp)
 	}
 	if w.NanoCPUs < 0 || w.Memory < 0 || w.PidsLimit < 0 || w.ShmSize < 0 {
 		return Errorf(EINVALID, "resource limits must not be negative")
@@ -76,4 +143,27 @@ func (w *Workspace) Validate() error {
 		return Errorf(EINVALID, "description or start URL is too long")
 	}
 	return nil
+}
+
+// ValidateSeccomp checks that the workspace's seccomp profile is one of
+// known, the names of the profiles the deployment has; empty, Docker's
+// default profile, always is.
+func (w *Workspace) ValidateSeccomp(known []string) error {
+	if w.Seccomp == SeccompDefault || slices.Contains(known, w.Seccomp) {
+		return nil
+	}
+	names := slices.Sorted(slices.Values(known))
+	if len(names) == 0 {
+		return Errorf(EINVALID, "seccomp profile %q is not known to this deployment, which has no named profiles; leave seccomp empty for Docker's default profile", w.Seccomp)
+	}
+	return Errorf(EINVALID, "seccomp profile %q is not known to this deployment; known profiles: %s (or empty for Docker's default profile)", w.Seccomp, join(names))
+}
+
+// join lists values for a message: "a, b, c".
+func join[S ~string](values []S) string {
+	s := make([]string, len(values))
+	for i, v := range values {
+		s[i] = string(v)
+	}
+	return strings.Join(s, ", ")
 }

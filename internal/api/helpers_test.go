@@ -35,6 +35,14 @@ const (
 	userPassword  = "user-password-1"
 )
 
+// testProfile is the server's "chromium" seccomp profile in tests,
+// indented so that the compacted copy the api sends, testProfileCompact,
+// is told apart.
+const (
+	testProfile        = "{\n\t\"defaultAction\": \"SCMP_ACT_ERRNO\",\n\t\"syscalls\": [{\"names\": [\"clone\"], \"action\": \"SCMP_ACT_ALLOW\"}]\n}\n"
+	testProfileCompact = `{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["clone"],"action":"SCMP_ACT_ALLOW"}]}`
+)
+
 // fakeClock is the server's and the signer's clock; tests move it.
 type fakeClock struct {
 	mu  sync.Mutex
@@ -199,6 +207,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	o := Options{
 		Store: st, Driver: e.drv, Signer: signer, CA: ca,
 		AgentURL: testAgentURL, CAPEM: ca.CertPEM,
+		SeccompProfiles: map[string][]byte{"chromium": []byte(testProfile)},
 		OnRevoke: func(serial string) {
 			e.revokedMu.Lock()
 			defer e.revokedMu.Unlock()

@@ -1,10 +1,14 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -35,6 +39,12 @@ type Options struct {
 	// host.docker.internal:host-gateway so agents reach a server on the
 	// Docker host.
 	ExtraHosts []string
+	// SeccompProfiles are the seccomp profiles workspaces may name, by
+	// name, as Docker's JSON profile format: a session of a workspace that
+	// names one runs under it (sent to the node by content, which the
+	// node's policy must allow). A workspace naming a profile not in this
+	// map is refused. Empty: workspaces run under Docker's default only.
+	SeccompProfiles map[string][]byte
 	// Logger defaults to discarding.
 	Logger *slog.Logger
 	// Now defaults to the wall clock.
@@ -65,6 +75,10 @@ type Server struct {
 	agentURL   string
 	caPEM      []byte
 	extraHosts []string
+	// seccomp holds Options.SeccompProfiles, compacted; seccompNames its
+	// sorted names.
+	seccomp      map[string][]byte
+	seccompNames []string
 	// bg tracks launches running past their request; Close waits for them.
 	bg       sync.WaitGroup
 	bgCtx    context.Context
@@ -83,6 +97,11 @@ type Server struct {
 func New(o Options) (*Server, error) {
 	s := &Server{store: o.Store, log: o.Logger, clock: o.Now, webTTL: o.WebSessionTTL, maxSess: o.DefaultMaxSessions,
 		driver: o.Driver, signer: o.Signer, ca: o.CA, onRevoke: o.OnRevoke, ice: o.ICE, agentURL: o.AgentURL, caPEM: o.CAPEM, extraHosts: o.ExtraHosts}
+	var err error
+	if s.seccomp, err = loadProfiles(o.SeccompProfiles); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	s.seccompNames = slices.Sorted(maps.Keys(s.seccomp))
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -116,6 +135,23 @@ func New(o Options) (*Server, error) {
 	}
 	s.dummy = dummy
 	return s, nil
+}
+
+// loadProfiles checks the seccomp profiles' names and JSON and keeps
+// each compacted, in a map of the api's own.
+func loadProfiles(in map[string][]byte) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(in))
+	for name, profile := range in {
+		if err := airlock.ValidName("seccomp profile", name); err != nil {
+			return nil, err
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, profile); err != nil {
+			return nil, fmt.Errorf("seccomp profile %q is not JSON: %w", name, err)
+		}
+		out[name] = buf.Bytes()
+	}
+	return out, nil
 }
 
 // Close stops background launches and waits for them.

@@ -62,6 +62,11 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// The workspace may name a profile this server was started without
+	// (another api process's configuration, or a profile since removed).
+	if err := ws.ValidateSeccomp(s.seccompNames); err != nil {
+		return airlock.Errorf(airlock.ECONFLICT, "workspace %q cannot be launched by this server: %s", ws.Name, airlock.ErrorMessage(err))
+	}
 	limit := u.MaxSessions
 	if limit == 0 {
 		limit = s.maxSess
@@ -125,7 +130,13 @@ func (s *Server) goLaunch(sess *airlock.Session, ws *airlock.Workspace, node *ai
 		defer s.inflight.Delete(sess.ID)
 		ctx, cancel := context.WithTimeout(s.bgCtx, 2*time.Minute)
 		defer cancel()
-		if _, err := s.driver.Start(ctx, node.URL, s.containerSpec(sess, ws, reg)); err != nil {
+		spec, err := s.containerSpec(sess, ws, reg)
+		if err != nil {
+			s.log.Error("launch failed", "session", sess.ID, "node", node.Name, "err", err)
+			s.failSession(sess.ID, fmt.Sprintf("workspace %s cannot be launched by this server; an administrator can find why in the server log", ws.Name))
+			return
+		}
+		if _, err := s.driver.Start(ctx, node.URL, spec); err != nil {
 			// The detail (daemon output, addresses) is for operators only.
 			s.log.Error("launch failed", "session", sess.ID, "node", node.Name, "err", err)
 			s.failSession(sess.ID, fmt.Sprintf("could not start the workspace's container on node %s; an administrator can find why in the server log", node.Name))
@@ -161,8 +172,25 @@ func (s *Server) failSession(id, reason string) {
 	}
 }
 
-func (s *Server) containerSpec(sess *airlock.Session, ws *airlock.Workspace, reg auth.Token) launcher.Spec {
-	env := make([]string, 0, len(ws.Env)+4)
+// tmpSize bounds the /tmp tmpfs of session containers. The root is
+// read-only, so /tmp is where Chromium keeps its profile and cache; a
+// tmpfs holds only what is written to it, counted against the
+// container's memory limit, so a large bound costs nothing by itself.
+const tmpSize = "512m"
+
+// containerSpec is the container of session sess of workspace ws. It
+// fails only when ws names a seccomp profile the server does not have.
+func (s *Server) containerSpec(sess *airlock.Session, ws *airlock.Workspace, reg auth.Token) (launcher.Spec, error) {
+	var securityOpt []string
+	if ws.Seccomp != airlock.SeccompDefault {
+		profile, ok := s.seccomp[ws.Seccomp]
+		if !ok {
+			return launcher.Spec{}, fmt.Errorf("container of session %s: workspace %s: seccomp profile %q is not one of this server's (%v)",
+				sess.ID, ws.Name, ws.Seccomp, s.seccompNames)
+		}
+		securityOpt = []string{"seccomp=" + string(profile)}
+	}
+	env := make([]string, 0, len(ws.Env)+6)
 	for k, v := range ws.Env {
 		env = append(env, k+"="+v)
 	}
@@ -171,6 +199,7 @@ func (s *Server) containerSpec(sess *airlock.Session, ws *airlock.Workspace, reg
 		"AIRLOCK_SESSION="+sess.ID,
 		"AIRLOCK_REGISTER_TOKEN="+reg.String(),
 		"AIRLOCK_CA_PEM="+string(s.caPEM),
+		"AIRLOCK_CLIPBOARD="+string(ws.Clipboard.OrDefault()),
 	)
 	if ws.StartURL != "" {
 		env = append(env, "AIRLOCK_START_URL="+ws.StartURL)
@@ -184,13 +213,14 @@ func (s *Server) containerSpec(sess *airlock.Session, ws *airlock.Workspace, reg
 			airlock.LabelWorkspace: ws.Name,
 			airlock.LabelUser:      sess.UserID,
 		},
-		Memory:     ws.Memory,
-		NanoCPUs:   ws.NanoCPUs,
-		PidsLimit:  ws.PidsLimit,
-		ShmSize:    ws.ShmSize,
-		ExtraHosts: s.extraHosts,
-		Tmpfs:      map[string]string{"/tmp": "rw,nosuid,nodev,size=64m"},
-	}
+		Memory:      ws.Memory,
+		NanoCPUs:    ws.NanoCPUs,
+		PidsLimit:   ws.PidsLimit,
+		ShmSize:     ws.ShmSize,
+		ExtraHosts:  s.extraHosts,
+		Tmpfs:       map[string]string{"/tmp": "rw,nosuid,nodev,size=" + tmpSize},
+		SecurityOpt: securityOpt,
+	}, nil
 }
 
 // visibleSession returns the session if the caller may see it; others'

@@ -213,10 +213,14 @@ func TestSessionLaunchSpec(t *testing.T) {
 					t.Errorf("env %s set %d times", k, cnt)
 				}
 			}
-			for k, want := range map[string]string{"AIRLOCK_SERVER": testAgentURL, "AIRLOCK_SESSION": s.ID, "AIRLOCK_CA_PEM": string(e.ca.CertPEM)} {
+			for k, want := range map[string]string{"AIRLOCK_SERVER": testAgentURL, "AIRLOCK_SESSION": s.ID, "AIRLOCK_CA_PEM": string(e.ca.CertPEM),
+				"AIRLOCK_CLIPBOARD": "both"} {
 				if got, ok := envValue(sp.Env, k); !ok || got != want {
 					t.Errorf("%s=%q, want %q", k, got, want)
 				}
+			}
+			if sp.SecurityOpt != nil {
+				t.Errorf("SecurityOpt %q for a workspace under Docker's default profile", sp.SecurityOpt)
 			}
 			reg, ok := envValue(sp.Env, "AIRLOCK_REGISTER_TOKEN")
 			tok, err := auth.ParseToken(reg)
@@ -253,6 +257,91 @@ func TestSessionLaunchSpec(t *testing.T) {
 					t.Errorf("container of %s carries the token or ID of %s", id, other)
 				}
 			}
+		}
+	})
+}
+
+// TestContainerSpecSecurity checks, workspace by workspace, the seccomp
+// profile, clipboard policy and /tmp a session container is given.
+func TestContainerSpecSecurity(t *testing.T) {
+	e := newEnv(t)
+	reg, err := auth.NewToken(auth.KindRegister)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess := &airlock.Session{ID: "s1", UserID: "u1", ContainerID: "airlock-s1"}
+	for _, tc := range []struct {
+		name        string
+		ws          airlock.Workspace
+		securityOpt []string
+		clipboard   string
+		err         string // empty: no error
+	}{
+		{name: "ok/default-profile", ws: airlock.Workspace{Name: "w", Image: "x"}, clipboard: "both"},
+		{name: "ok/chromium-profile", ws: airlock.Workspace{Name: "w", Image: "x", Seccomp: "chromium", Clipboard: airlock.ClipboardBoth},
+			securityOpt: []string{"seccomp=" + testProfileCompact}, clipboard: "both"},
+		{name: "ok/clipboard-off", ws: airlock.Workspace{Name: "w", Image: "x", Clipboard: airlock.ClipboardOff}, clipboard: "off"},
+		{name: "ok/clipboard-to-container", ws: airlock.Workspace{Name: "w", Image: "x", Seccomp: "chromium", Clipboard: airlock.ClipboardToContainer},
+			securityOpt: []string{"seccomp=" + testProfileCompact}, clipboard: "to-container"},
+		{name: "ok/clipboard-from-container", ws: airlock.Workspace{Name: "w", Image: "x", Clipboard: airlock.ClipboardFromContainer}, clipboard: "from-container"},
+		{name: "fail/unknown-profile", ws: airlock.Workspace{Name: "w", Image: "x", Seccomp: "firefox"}, err: `seccomp profile "firefox" is not one of this server's ([chromium])`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sp, err := e.srv.containerSpec(sess, &tc.ws, reg)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("containerSpec: %v, want an error containing %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(sp.SecurityOpt, tc.securityOpt) {
+				t.Errorf("SecurityOpt %q, want %q", sp.SecurityOpt, tc.securityOpt)
+			}
+			if v, ok := envValue(sp.Env, "AIRLOCK_CLIPBOARD"); !ok || v != tc.clipboard {
+				t.Errorf("AIRLOCK_CLIPBOARD=%q (set %v), want %q", v, ok, tc.clipboard)
+			}
+			if got := sp.Tmpfs["/tmp"]; got != "rw,nosuid,nodev,size=512m" || len(sp.Tmpfs) != 1 {
+				t.Errorf("tmpfs %v, want /tmp of 512m", sp.Tmpfs)
+			}
+		})
+	}
+}
+
+// TestSessionSeccomp launches through the API: the driver is given the
+// profile by content, and a workspace naming a profile this server lacks
+// is refused before anything is stored or launched.
+func TestSessionSeccomp(t *testing.T) {
+	e := newEnv(t)
+	e.addNode("n1", 10)
+	e.addWorkspace(map[string]any{"name": "chromium", "image": "airlock/chromium:latest", "seccomp": "chromium", "clipboard": "off"})
+	now := e.clk.Now()
+	// Stored by another api process, or before its profile was removed.
+	if err := e.st.CreateWorkspace(context.Background(), &airlock.Workspace{ID: "wgone", Name: "gone-profile", Image: "x",
+		Isolation: airlock.IsolationStandard, Seccomp: "firefox", Clipboard: airlock.ClipboardBoth, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("ok/profile-sent", func(t *testing.T) {
+		sp := e.launched(e.createSession(e.userTok, "chromium").ID).Spec
+		if !slices.Equal(sp.SecurityOpt, []string{"seccomp=" + testProfileCompact}) {
+			t.Errorf("SecurityOpt %q", sp.SecurityOpt)
+		}
+		if v, _ := envValue(sp.Env, "AIRLOCK_CLIPBOARD"); v != "off" {
+			t.Errorf("AIRLOCK_CLIPBOARD=%q, want off", v)
+		}
+	})
+	t.Run("fail/unknown-profile", func(t *testing.T) {
+		before := len(e.drv.startCalls())
+		rec := e.do(req{Method: "POST", Path: "/api/v1/sessions", Bearer: e.userTok, Body: map[string]string{"workspace": "gone-profile"}})
+		wantError(t, rec, "conflict", `workspace "gone-profile" cannot be launched`, `seccomp profile "firefox" is not known`, "known profiles: chromium")
+		n, err := e.st.CountSessions(context.Background(), airlock.SessionFilter{UserID: e.user.ID, States: airlock.ActiveStates})
+		if err != nil || n != 1 {
+			t.Errorf("active sessions %d (%v), want only the chromium one", n, err)
+		}
+		if len(e.drv.startCalls()) != before {
+			t.Errorf("the driver was asked to start a container")
 		}
 	})
 }

@@ -20,13 +20,20 @@ type workspaceSpec struct {
 	ShmSize     int64             `json:"shm_size,omitempty"`
 	Env         map[string]string `json:"env,omitempty"`
 	StartURL    string            `json:"start_url,omitempty"`
-	CreatedAt   *time.Time        `json:"created_at,omitempty"`
+	// Seccomp names one of the server's seccomp profiles; empty is
+	// Docker's default profile. Always shown.
+	Seccomp string `json:"seccomp"`
+	// Clipboard is off, to-container, from-container or both; empty on
+	// create is both. Always shown.
+	Clipboard string     `json:"clipboard"`
+	CreatedAt *time.Time `json:"created_at,omitempty"`
 }
 
 func viewWorkspace(w *airlock.Workspace) workspaceSpec {
 	created := w.CreatedAt
 	return workspaceSpec{ID: w.ID, Name: w.Name, Description: w.Description, Image: w.Image, Isolation: string(w.Isolation),
-		NanoCPUs: w.NanoCPUs, Memory: w.Memory, PidsLimit: w.PidsLimit, ShmSize: w.ShmSize, Env: w.Env, StartURL: w.StartURL, CreatedAt: &created}
+		NanoCPUs: w.NanoCPUs, Memory: w.Memory, PidsLimit: w.PidsLimit, ShmSize: w.ShmSize, Env: w.Env, StartURL: w.StartURL,
+		Seccomp: w.Seccomp, Clipboard: string(w.Clipboard.OrDefault()), CreatedAt: &created}
 }
 
 func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request) error {
@@ -72,8 +79,12 @@ func (s *Server) putWorkspace(r *http.Request, spec workspaceSpec) (*airlock.Wor
 	now := s.clock.now()
 	ws := &airlock.Workspace{ID: newID(), Name: spec.Name, Description: spec.Description, Image: spec.Image,
 		Isolation: airlock.Isolation(spec.Isolation), NanoCPUs: spec.NanoCPUs, Memory: spec.Memory, PidsLimit: spec.PidsLimit,
-		ShmSize: spec.ShmSize, Env: spec.Env, StartURL: spec.StartURL, CreatedAt: now, UpdatedAt: now}
+		ShmSize: spec.ShmSize, Env: spec.Env, StartURL: spec.StartURL, Seccomp: spec.Seccomp,
+		Clipboard: airlock.ClipboardPolicy(spec.Clipboard), CreatedAt: now, UpdatedAt: now}
 	if err := ws.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ws.ValidateSeccomp(s.seccompNames); err != nil {
 		return nil, err
 	}
 	if err := s.store.CreateWorkspace(r.Context(), ws); err != nil {

@@ -1,12 +1,14 @@
 package api
 
 import (
+	"context"
 	"maps"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
+	"github.com/airlock-rbi/airlock/internal/auth"
 )
 
 func TestCreateWorkspace(t *testing.T) {
@@ -20,7 +22,8 @@ func TestCreateWorkspace(t *testing.T) {
 	}
 	full := ws("name", "full", "description", "Chromium with French locale", "isolation", "hardened",
 		"nano_cpus", 2e9, "memory", 1<<30, "pids_limit", 512, "shm_size", 256<<20,
-		"env", map[string]string{"LANG": "fr_FR.UTF-8", "TZ": "Europe/Paris"}, "start_url", "https://example.com/")
+		"env", map[string]string{"LANG": "fr_FR.UTF-8", "TZ": "Europe/Paris"}, "start_url", "https://example.com/",
+		"seccomp", "chromium", "clipboard", "to-container")
 	for _, tc := range []struct {
 		name   string
 		bearer string // "" is the admin's
@@ -34,6 +37,13 @@ func TestCreateWorkspace(t *testing.T) {
 		{name: "ok/sandboxed", body: ws("name", "sbx", "isolation", "sandboxed"), iso: "sandboxed"},
 		{name: "ok/memory-minimum", body: ws("name", "small", "memory", 6<<20), iso: "standard"},
 		{name: "ok/digest-image", body: ws("name", "pinned", "image", "registry.example:5000/a/b@sha256:"+strings.Repeat("0", 64)), iso: "standard"},
+		{name: "ok/seccomp-known", body: ws("name", "sc", "seccomp", "chromium"), iso: "standard"},
+		{name: "ok/seccomp-empty-is-default", body: ws("name", "sc-default", "seccomp", ""), iso: "standard"},
+		{name: "ok/clipboard-off", body: ws("name", "clip-off", "clipboard", "off"), iso: "standard"},
+		{name: "ok/clipboard-to-container", body: ws("name", "clip-to", "clipboard", "to-container"), iso: "standard"},
+		{name: "ok/clipboard-from-container", body: ws("name", "clip-from", "clipboard", "from-container"), iso: "standard"},
+		{name: "ok/clipboard-both", body: ws("name", "clip-both", "clipboard", "both"), iso: "standard"},
+		{name: "ok/clipboard-empty-is-both", body: ws("name", "clip-empty", "clipboard", ""), iso: "standard"},
 		{name: "fail/as-user", bearer: "user", body: ws("name", "x1"), code: "forbidden", msg: []string{"admin role"}},
 		{name: "fail/anonymous", bearer: "-", body: ws("name", "x1"), code: "unauthorized"},
 		{name: "fail/duplicate", body: ws("name", "chrome"), code: "conflict", msg: []string{`workspace "chrome" already exists`}},
@@ -65,6 +75,16 @@ func TestCreateWorkspace(t *testing.T) {
 		{name: "fail/env-list", body: ws("name", "x1", "env", []string{"A=1"}), code: "invalid", msg: []string{`field "env"`}},
 		{name: "fail/description-long", body: ws("name", "x1", "description", strings.Repeat("d", 1025)), code: "invalid", msg: []string{"description or start URL is too long"}},
 		{name: "fail/start-url-long", body: ws("name", "x1", "start_url", "https://e.com/"+strings.Repeat("u", 2048)), code: "invalid", msg: []string{"too long"}},
+		{name: "fail/seccomp-unknown", body: ws("name", "x1", "seccomp", "firefox"), code: "invalid",
+			msg: []string{`seccomp profile "firefox" is not known`, "known profiles: chromium", "empty for Docker's default"}},
+		{name: "fail/seccomp-unconfined", body: ws("name", "x1", "seccomp", "unconfined"), code: "invalid", msg: []string{`"unconfined"`, "known profiles: chromium"}},
+		{name: "fail/seccomp-inline-json", body: ws("name", "x1", "seccomp", `{"defaultAction":"SCMP_ACT_ALLOW"}`), code: "invalid", msg: []string{"seccomp profile name"}},
+		{name: "fail/seccomp-path", body: ws("name", "x1", "seccomp", "/etc/chromium.json"), code: "invalid", msg: []string{"seccomp profile name"}},
+		{name: "fail/seccomp-list", body: ws("name", "x1", "seccomp", []string{"chromium"}), code: "invalid", msg: []string{`field "seccomp"`}},
+		{name: "fail/clipboard-unknown", body: ws("name", "x1", "clipboard", "sometimes"), code: "invalid",
+			msg: []string{`clipboard "sometimes"`, "off, to-container, from-container, both"}},
+		{name: "fail/clipboard-upper", body: ws("name", "x1", "clipboard", "BOTH"), code: "invalid", msg: []string{`clipboard "BOTH"`, "off, to-container, from-container, both"}},
+		{name: "fail/clipboard-bool", body: ws("name", "x1", "clipboard", true), code: "invalid", msg: []string{`field "clipboard"`}},
 		{name: "fail/id-set", body: ws("name", "x1", "id", "0123"), code: "invalid", msg: []string{"id and created_at are set by the server"}},
 		{name: "fail/created-at-set", body: ws("name", "x1", "created_at", "2020-01-01T00:00:00Z"), code: "invalid", msg: []string{"id and created_at are set by the server"}},
 		{name: "fail/updated-at-set", body: ws("name", "x1", "updated_at", "2020-01-01T00:00:00Z"), code: "invalid", msg: []string{`unknown field "updated_at"`}},
@@ -92,13 +112,22 @@ func TestCreateWorkspace(t *testing.T) {
 			if env, ok := tc.body["env"].(map[string]string); ok && !maps.Equal(env, got.Env) {
 				t.Errorf("env %v, want %v", got.Env, env)
 			}
+			wantSeccomp, _ := tc.body["seccomp"].(string)
+			wantClip, _ := tc.body["clipboard"].(string)
+			if wantClip == "" {
+				wantClip = "both"
+			}
+			if got.Seccomp != wantSeccomp || got.Clipboard != wantClip {
+				t.Errorf("seccomp %q clipboard %q, want %q %q", got.Seccomp, got.Clipboard, wantSeccomp, wantClip)
+			}
 			// What was stored reads back the same.
 			rec = e.do(req{Method: "GET", Path: "/api/v1/workspaces/" + got.Name, Bearer: e.userTok})
 			wantStatus(t, rec, http.StatusOK)
 			var back workspaceSpec
 			mustJSON(t, rec, &back)
 			if back.ID != got.ID || back.Memory != got.Memory || back.NanoCPUs != got.NanoCPUs || back.PidsLimit != got.PidsLimit ||
-				back.ShmSize != got.ShmSize || back.StartURL != got.StartURL || back.Description != got.Description || !maps.Equal(back.Env, got.Env) {
+				back.ShmSize != got.ShmSize || back.StartURL != got.StartURL || back.Description != got.Description || !maps.Equal(back.Env, got.Env) ||
+				back.Seccomp != got.Seccomp || back.Clipboard != got.Clipboard {
 				t.Errorf("read back %+v, created %+v", back, got)
 			}
 		})
@@ -142,6 +171,88 @@ func TestGetListDeleteWorkspace(t *testing.T) {
 	mustJSON(t, e.do(req{Method: "GET", Path: "/api/v1/workspaces", Bearer: e.userTok}), &list)
 	if len(list) != 2 {
 		t.Errorf("workspaces %+v, want chrome and firefox", list)
+	}
+}
+
+// TestWorkspaceJSON pins the names clients read: seccomp and clipboard
+// are always there, empty seccomp meaning Docker's default profile, and
+// the catalog lists them as a single workspace shows them.
+func TestWorkspaceJSON(t *testing.T) {
+	e := newEnv(t)
+	e.addWorkspace(map[string]any{"name": "chromium", "image": "airlock/chromium:latest", "seccomp": "chromium", "clipboard": "from-container"})
+	e.addWorkspace(map[string]any{"name": "plain", "image": "airlock/minimal:latest"})
+	// A workspace stored without a policy (as before there was one) shows the default.
+	now := e.clk.Now()
+	if err := e.st.CreateWorkspace(context.Background(), &airlock.Workspace{ID: "old1", Name: "stored-bare", Image: "x",
+		Isolation: airlock.IsolationStandard, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[string]any{
+		"chromium":    {"seccomp": "chromium", "clipboard": "from-container"},
+		"plain":       {"seccomp": "", "clipboard": "both"},
+		"stored-bare": {"seccomp": "", "clipboard": "both"},
+	}
+	check := func(t *testing.T, got map[string]any) {
+		t.Helper()
+		name, _ := got["name"].(string)
+		for k, v := range want[name] {
+			if g, ok := got[k]; !ok || g != v {
+				t.Errorf("workspace %s: %s = %#v (present %v), want %#v", name, k, g, ok, v)
+			}
+		}
+	}
+	for name := range want {
+		t.Run("ok/get-"+name, func(t *testing.T) {
+			rec := e.do(req{Method: "GET", Path: "/api/v1/workspaces/" + name, Bearer: e.userTok})
+			wantStatus(t, rec, http.StatusOK)
+			var got map[string]any
+			mustJSON(t, rec, &got)
+			check(t, got)
+		})
+	}
+	t.Run("ok/list", func(t *testing.T) {
+		rec := e.do(req{Method: "GET", Path: "/api/v1/workspaces", Bearer: e.userTok})
+		wantStatus(t, rec, http.StatusOK)
+		var list []map[string]any
+		mustJSON(t, rec, &list)
+		if len(list) != len(want) {
+			t.Fatalf("%d workspaces, want %d", len(list), len(want))
+		}
+		for _, got := range list {
+			check(t, got)
+		}
+	})
+}
+
+// TestNewSeccompProfiles: the api refuses profiles it could not send.
+func TestNewSeccompProfiles(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		profiles map[string][]byte
+		msg      string // empty: accepted
+	}{
+		{"ok/none", nil, ""},
+		{"ok/one", map[string][]byte{"chromium": []byte(testProfile)}, ""},
+		{"fail/not-json", map[string][]byte{"chromium": []byte("defaultAction: allow")}, `seccomp profile "chromium" is not JSON`},
+		{"fail/empty", map[string][]byte{"chromium": nil}, `seccomp profile "chromium" is not JSON`},
+		{"fail/bad-name", map[string][]byte{"Chromium Profile": []byte(testProfile)}, `seccomp profile name "Chromium Profile"`},
+		{"fail/empty-name", map[string][]byte{"": []byte(testProfile)}, `seccomp profile name ""`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := New(Options{SeccompProfiles: tc.profiles, PasswordParams: &auth.PasswordParams{Memory: 1024, Time: 1, Threads: 1}})
+			if s != nil {
+				defer s.Close()
+			}
+			if tc.msg == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("New: %v, want an error containing %q", err, tc.msg)
+			}
+		})
 	}
 }
 

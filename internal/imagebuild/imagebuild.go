@@ -31,18 +31,28 @@ const LabelBinary = "airlock.binary"
 // airlock binary at bin added as "airlock", unless the image exists and
 // was built from this very binary. It reports whether it built.
 func Ensure(ctx context.Context, cli *client.Client, tag string, ctxFS fs.FS, dir, bin string) (bool, error) {
+	_, current, err := Current(ctx, cli, tag, bin)
+	if err != nil || current {
+		return false, err
+	}
+	return true, Build(ctx, cli, tag, ctxFS, dir, bin)
+}
+
+// Current reports whether the image tag exists, and whether it was built
+// from the airlock binary at bin.
+func Current(ctx context.Context, cli *client.Client, tag, bin string) (exists, current bool, err error) {
 	sum, err := fileSum(bin)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	img, err := cli.ImageInspect(ctx, tag)
 	switch {
-	case err == nil && img.Config != nil && img.Config.Labels[LabelBinary] == sum:
-		return false, nil
-	case err != nil && !errdefs.IsNotFound(err):
-		return false, fmt.Errorf("inspect image %s: %w", tag, err)
+	case errdefs.IsNotFound(err):
+		return false, false, nil
+	case err != nil:
+		return false, false, fmt.Errorf("inspect image %s: %w", tag, err)
 	}
-	return true, Build(ctx, cli, tag, ctxFS, dir, bin)
+	return true, img.Config != nil && img.Config.Labels[LabelBinary] == sum, nil
 }
 
 func fileSum(path string) (string, error) {

@@ -76,6 +76,9 @@ type Server struct {
 	CA    *pki.CA
 	Store airlock.Store
 	API   *api.Server
+	// SeccompProfiles are the names of the seccomp profiles the api has
+	// (see SeccompProfiles), which workspaces may name.
+	SeccompProfiles []string
 	// Dirs of the certificate bundles it made.
 	ServerDir, InfraDir string
 }
@@ -158,12 +161,18 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer closeTURN()
+	profiles, err := SeccompProfiles()
+	if err != nil {
+		return err
+	}
+	srv.SeccompProfiles = profileNames(profiles)
 	srv.API, err = api.New(api.Options{
 		ICE:   ice,
 		Store: st, Driver: drv, Signer: signer, AgentURL: agentURL, CAPEM: ca.CertPEM, CA: ca, OnRevoke: revoked.add,
-		ExtraHosts:     []string{"host.docker.internal:host-gateway"},
-		Logger:         log.With("component", "api"),
-		PasswordParams: cfg.PasswordParams,
+		ExtraHosts:      []string{"host.docker.internal:host-gateway"},
+		SeccompProfiles: profiles,
+		Logger:          log.With("component", "api"),
+		PasswordParams:  cfg.PasswordParams,
 	})
 	if err != nil {
 		return err
@@ -173,7 +182,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	if cfg.Workspaces != "" {
-		if err := LoadWorkspaces(ctx, st, cfg.Workspaces); err != nil {
+		if err := LoadWorkspaces(ctx, st, cfg.Workspaces, srv.SeccompProfiles); err != nil {
 			return err
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/url"
 
-	"github.com/airlock-rbi/airlock/images"
 	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/pki"
 )
@@ -14,7 +13,7 @@ import (
 // in an all-in-one deployment. The server holds the CA, so it issues the
 // node's certificate itself instead of going through a join token; a
 // restart reuses the node's record (and its sessions) with a fresh
-// certificate. It also adds the "minimal" workspace to an empty catalog.
+// certificate. The catalog is left to SeedWorkspaces.
 func EnsureLocalNode(ctx context.Context, srv *Server, name, nodeURL string, capacity int, tlsDir string) error {
 	u, err := url.Parse(nodeURL)
 	if err != nil {
@@ -47,11 +46,5 @@ func EnsureLocalNode(ctx context.Context, srv *Server, name, nodeURL string, cap
 	if err != nil {
 		return fmt.Errorf("record local node: %w", err)
 	}
-	list, err := srv.Store.ListWorkspaces(ctx)
-	if err != nil || len(list) > 0 {
-		return err
-	}
-	ws := &airlock.Workspace{ID: newNodeID(), Name: "minimal", Description: "The agent alone: for checks and benchmarks",
-		Image: images.Minimal, Isolation: airlock.IsolationStandard, Memory: 64 << 20, PidsLimit: 64, CreatedAt: now, UpdatedAt: now}
-	return srv.Store.CreateWorkspace(ctx, ws)
+	return nil
 }

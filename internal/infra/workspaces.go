@@ -3,8 +3,10 @@ package infra
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/docker/go-units"
 	"go.yaml.in/yaml/v3"
@@ -25,28 +27,30 @@ type workspaceFile struct {
 		Shm         string            `yaml:"shm"`
 		Env         map[string]string `yaml:"env"`
 		StartURL    string            `yaml:"start_url"`
+		// Seccomp names one of the server's seccomp profiles (see
+		// SeccompProfiles); empty is Docker's default profile.
+		Seccomp string `yaml:"seccomp"`
+		// Clipboard is off, to-container, from-container or both (the
+		// default).
+		Clipboard string `yaml:"clipboard"`
 	} `yaml:"workspaces"`
 }
 
-// LoadWorkspaces makes the catalog match the file: workspaces it names are
-// created or updated; others are left alone. The whole file is validated
-// before anything is written.
-func LoadWorkspaces(ctx context.Context, st airlock.Store, path string) error {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("workspaces file: %w", err)
-	}
+// ParseWorkspaces parses and validates a YAML catalog; src names it in
+// errors. A workspace may name only the seccomp profiles in known.
+func ParseWorkspaces(src string, raw []byte, known []string) ([]*airlock.Workspace, error) {
 	var f workspaceFile
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
-		return fmt.Errorf("workspaces file %s: %w", path, err)
+		return nil, fmt.Errorf("workspaces file %s: %w", src, err)
 	}
 	now := airlock.Now()
 	var list []*airlock.Workspace
 	for i, w := range f.Workspaces {
 		ws := &airlock.Workspace{Name: w.Name, Description: w.Description, Image: w.Image, Isolation: airlock.Isolation(w.Isolation),
-			NanoCPUs: int64(w.CPUs * 1e9), PidsLimit: w.Pids, Env: w.Env, StartURL: w.StartURL, CreatedAt: now, UpdatedAt: now}
+			NanoCPUs: int64(w.CPUs * 1e9), PidsLimit: w.Pids, Env: w.Env, StartURL: w.StartURL, Seccomp: w.Seccomp,
+			Clipboard: airlock.ClipboardPolicy(w.Clipboard), CreatedAt: now, UpdatedAt: now}
 		for _, sz := range []struct {
 			v   string
 			dst *int64
@@ -56,14 +60,33 @@ func LoadWorkspaces(ctx context.Context, st airlock.Store, path string) error {
 			}
 			n, err := units.RAMInBytes(sz.v)
 			if err != nil {
-				return fmt.Errorf("workspaces file %s: workspace %d (%s): size %q: %w", path, i+1, w.Name, sz.v, err)
+				return nil, fmt.Errorf("workspaces file %s: workspace %d (%s): size %q: %w", src, i+1, w.Name, sz.v, err)
 			}
 			*sz.dst = n
 		}
 		if err := ws.Validate(); err != nil {
-			return fmt.Errorf("workspaces file %s: workspace %d (%s): %w", path, i+1, w.Name, err)
+			return nil, fmt.Errorf("workspaces file %s: workspace %d (%s): %w", src, i+1, w.Name, err)
+		}
+		if err := ws.ValidateSeccomp(known); err != nil {
+			return nil, fmt.Errorf("workspaces file %s: workspace %d (%s): %w", src, i+1, w.Name, err)
 		}
 		list = append(list, ws)
+	}
+	return list, nil
+}
+
+// LoadWorkspaces makes the catalog match the file: workspaces it names are
+// created or updated; others are left alone. The whole file is validated
+// before anything is written; a workspace may name only the seccomp
+// profiles in known.
+func LoadWorkspaces(ctx context.Context, st airlock.Store, path string, known []string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("workspaces file: %w", err)
+	}
+	list, err := ParseWorkspaces(path, raw, known)
+	if err != nil {
+		return err
 	}
 	for _, ws := range list {
 		old, err := st.WorkspaceByName(ctx, ws.Name)
@@ -78,6 +101,69 @@ func LoadWorkspaces(ctx context.Context, st airlock.Store, path string) error {
 		if err != nil {
 			return fmt.Errorf("workspace %s: %w", ws.Name, err)
 		}
+	}
+	return nil
+}
+
+// offeredSetting names the setting that lists, as JSON, the default
+// workspaces SeedWorkspaces has offered this deployment.
+const offeredSetting = "default_workspaces_offered"
+
+// legacyDefault is the workspace offered, before offeredSetting existed,
+// to a deployment whose catalog was empty: a deployment with workspaces
+// and without the setting has had it offered.
+const legacyDefault = "minimal"
+
+// SeedWorkspaces adds to the catalog each workspace of the YAML catalog
+// raw (src names it in errors) that this deployment has not been offered
+// before: a default appears once, in new and in existing deployments, and
+// an administrator who deletes or changes it keeps it that way. A
+// workspace of the same name made otherwise is left alone. A workspace may
+// name only the seccomp profiles in known.
+func SeedWorkspaces(ctx context.Context, st airlock.Store, src string, raw []byte, known []string) error {
+	list, err := ParseWorkspaces(src, raw, known)
+	if err != nil {
+		return err
+	}
+	offered := []string{}
+	v, err := st.Setting(ctx, offeredSetting)
+	switch airlock.ErrorCode(err) {
+	case "":
+		if err := json.Unmarshal(v, &offered); err != nil {
+			return fmt.Errorf("setting %s: %w", offeredSetting, err)
+		}
+	case airlock.ENOTFOUND:
+		existing, err := st.ListWorkspaces(ctx)
+		if err != nil {
+			return fmt.Errorf("seed workspaces: %w", err)
+		}
+		if len(existing) > 0 {
+			offered = []string{legacyDefault}
+		}
+	default:
+		return fmt.Errorf("setting %s: %w", offeredSetting, err)
+	}
+	changed := v == nil
+	for _, ws := range list {
+		if slices.Contains(offered, ws.Name) {
+			continue
+		}
+		ws.ID = newNodeID()
+		if err := st.CreateWorkspace(ctx, ws); err != nil && airlock.ErrorCode(err) != airlock.ECONFLICT {
+			return fmt.Errorf("seed workspace %s: %w", ws.Name, err)
+		}
+		offered = append(offered, ws.Name)
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	out, err := json.Marshal(offered)
+	if err != nil {
+		return fmt.Errorf("setting %s: %w", offeredSetting, err)
+	}
+	if err := st.SetSetting(ctx, offeredSetting, out); err != nil {
+		return fmt.Errorf("setting %s: %w", offeredSetting, err)
 	}
 	return nil
 }

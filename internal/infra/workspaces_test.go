@@ -2,21 +2,32 @@ package infra
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/store"
 )
 
-func TestLoadWorkspaces(t *testing.T) {
-	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "a.db"))
+var testProfiles = []string{"chromium"}
+
+func openStore(t *testing.T) *store.DB {
+	t.Helper()
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "a.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func TestLoadWorkspaces(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
 	write := func(body string) string {
 		p := filepath.Join(t.TempDir(), "ws.yaml")
 		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
@@ -29,12 +40,22 @@ func TestLoadWorkspaces(t *testing.T) {
 	}{
 		{"ok/create", "workspaces:\n  - name: web\n    image: airlock/minimal:latest\n    memory: 64m\n    cpus: 0.5\n", ""},
 		{"ok/update", "workspaces:\n  - name: web\n    image: airlock/minimal:latest\n    memory: 128m\n", ""},
+		{"ok/seccomp-clipboard", "workspaces:\n  - name: chromium\n    image: airlock/chromium:latest\n    seccomp: chromium\n    clipboard: to-container\n", ""},
+		// A bare off is the string "off" (YAML 1.2), as is a quoted one.
+		{"ok/clipboard-each", "workspaces:\n  - name: c-off\n    image: x\n    clipboard: off\n  - name: c-off-quoted\n    image: x\n    clipboard: \"off\"\n  - name: c-from\n    image: x\n    clipboard: from-container\n" +
+			"  - name: c-both\n    image: x\n    clipboard: both\n  - name: c-default\n    image: x\n", ""},
 		{"fail/unknown-key", "workspaces:\n  - name: web\n    imgae: x\n", "imgae"},
 		{"fail/bad-size", "workspaces:\n  - name: web\n    image: x\n    memory: lots\n", `size "lots"`},
 		{"fail/invalid-second", "workspaces:\n  - name: good\n    image: x\n  - name: Bad\n    image: x\n", "workspace 2 (Bad)"},
+		{"fail/seccomp-unknown", "workspaces:\n  - name: ff\n    image: x\n    seccomp: firefox\n",
+			`workspace 1 (ff): invalid: seccomp profile "firefox" is not known to this deployment; known profiles: chromium`},
+		{"fail/seccomp-path", "workspaces:\n  - name: ff\n    image: x\n    seccomp: ./chromium.json\n", `seccomp profile name "./chromium.json"`},
+		{"fail/clipboard-unknown", "workspaces:\n  - name: cb\n    image: x\n    clipboard: sometimes\n",
+			`workspace 1 (cb): invalid: clipboard "sometimes" is not one of off, to-container, from-container, both`},
+		{"fail/clipboard-list", "workspaces:\n  - name: cb\n    image: x\n    clipboard: [both]\n", "line 4: cannot unmarshal !!seq into string"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := LoadWorkspaces(ctx, st, write(tc.body))
+			err := LoadWorkspaces(ctx, st, write(tc.body), testProfiles)
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -52,5 +73,154 @@ func TestLoadWorkspaces(t *testing.T) {
 	}
 	if _, err := st.WorkspaceByName(ctx, "good"); err == nil {
 		t.Fatal("a file with an invalid workspace wrote its valid ones")
+	}
+	for name, want := range map[string]struct {
+		seccomp   string
+		clipboard airlock.ClipboardPolicy
+	}{
+		"web":          {"", airlock.ClipboardBoth},
+		"chromium":     {"chromium", airlock.ClipboardToContainer},
+		"c-off":        {"", airlock.ClipboardOff},
+		"c-off-quoted": {"", airlock.ClipboardOff},
+		"c-from":       {"", airlock.ClipboardFromContainer},
+		"c-both":       {"", airlock.ClipboardBoth},
+		"c-default":    {"", airlock.ClipboardBoth},
+	} {
+		ws, err := st.WorkspaceByName(ctx, name)
+		if err != nil || ws.Seccomp != want.seccomp || ws.Clipboard != want.clipboard {
+			t.Errorf("%s: %+v %v, want seccomp %q clipboard %q", name, ws, err, want.seccomp, want.clipboard)
+		}
+	}
+}
+
+const seedCatalog = `workspaces:
+  - name: minimal
+    image: airlock/minimal:latest
+  - name: chromium
+    image: airlock/chromium:latest
+    seccomp: chromium
+    clipboard: both
+`
+
+func TestSeedWorkspaces(t *testing.T) {
+	ctx := context.Background()
+	names := func(t *testing.T, st *store.DB) []string {
+		t.Helper()
+		list, err := st.ListWorkspaces(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, w := range list {
+			out = append(out, w.Name)
+		}
+		return out
+	}
+	addWorkspace := func(t *testing.T, st *store.DB, name, image string) {
+		t.Helper()
+		now := airlock.Now()
+		if err := st.CreateWorkspace(ctx, &airlock.Workspace{ID: name + "-id", Name: name, Image: image,
+			Isolation: airlock.IsolationStandard, Clipboard: airlock.ClipboardOff, CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		// setup runs on a fresh store before the first seeding.
+		setup func(t *testing.T, st *store.DB)
+		// between runs after the first seeding, before the second.
+		between func(t *testing.T, st *store.DB)
+		want    []string
+	}{
+		{name: "ok/new-deployment", want: []string{"chromium", "minimal"}},
+		{name: "ok/upgrade-adds-chromium", setup: func(t *testing.T, st *store.DB) { addWorkspace(t, st, "minimal", "airlock/minimal:latest") },
+			want: []string{"chromium", "minimal"}},
+		{name: "ok/upgrade-keeps-minimal-deleted", setup: func(t *testing.T, st *store.DB) { addWorkspace(t, st, "mine", "x") },
+			want: []string{"chromium", "mine"}},
+		{name: "ok/deleted-default-stays-deleted", between: func(t *testing.T, st *store.DB) {
+			ws, err := st.WorkspaceByName(ctx, "chromium")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.DeleteWorkspace(ctx, ws.ID); err != nil {
+				t.Fatal(err)
+			}
+		}, want: []string{"minimal"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := openStore(t)
+			if tc.setup != nil {
+				tc.setup(t, st)
+			}
+			if err := SeedWorkspaces(ctx, st, "defaults", []byte(seedCatalog), testProfiles); err != nil {
+				t.Fatal(err)
+			}
+			if tc.between != nil {
+				tc.between(t, st)
+			}
+			if err := SeedWorkspaces(ctx, st, "defaults", []byte(seedCatalog), testProfiles); err != nil {
+				t.Fatal(err)
+			}
+			if got := names(t, st); !slices.Equal(got, tc.want) {
+				t.Fatalf("workspaces %v, want %v", got, tc.want)
+			}
+			raw, err := st.Setting(ctx, offeredSetting)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var offered []string
+			if err := json.Unmarshal(raw, &offered); err != nil || !slices.Contains(offered, "chromium") || !slices.Contains(offered, "minimal") {
+				t.Fatalf("offered %s (%v), want minimal and chromium", raw, err)
+			}
+		})
+	}
+
+	t.Run("ok/same-name-left-alone", func(t *testing.T) {
+		st := openStore(t)
+		addWorkspace(t, st, "chromium", "registry.example/chromium:9")
+		if err := SeedWorkspaces(ctx, st, "defaults", []byte(seedCatalog), testProfiles); err != nil {
+			t.Fatal(err)
+		}
+		ws, err := st.WorkspaceByName(ctx, "chromium")
+		if err != nil || ws.Image != "registry.example/chromium:9" || ws.Seccomp != "" || ws.Clipboard != airlock.ClipboardOff {
+			t.Fatalf("the administrator's chromium changed: %+v %v", ws, err)
+		}
+	})
+	t.Run("ok/seeded-fields", func(t *testing.T) {
+		st := openStore(t)
+		if err := SeedWorkspaces(ctx, st, "defaults", []byte(seedCatalog), testProfiles); err != nil {
+			t.Fatal(err)
+		}
+		ws, err := st.WorkspaceByName(ctx, "chromium")
+		if err != nil || ws.Seccomp != "chromium" || ws.Clipboard != airlock.ClipboardBoth || ws.ID == "" {
+			t.Fatalf("chromium: %+v %v", ws, err)
+		}
+	})
+	t.Run("fail/unknown-profile-writes-nothing", func(t *testing.T) {
+		st := openStore(t)
+		err := SeedWorkspaces(ctx, st, "defaults", []byte(seedCatalog), nil)
+		if err == nil || !strings.Contains(err.Error(), `workspaces file defaults: workspace 2 (chromium)`) ||
+			!strings.Contains(err.Error(), `seccomp profile "chromium" is not known`) {
+			t.Fatalf("got %v", err)
+		}
+		if got := names(t, st); len(got) != 0 {
+			t.Fatalf("workspaces %v written from a catalog with an error", got)
+		}
+	})
+}
+
+func TestSeccompProfiles(t *testing.T) {
+	profiles, err := SeccompProfiles()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := profileNames(profiles); !slices.Equal(got, []string{"chromium"}) {
+		t.Fatalf("profiles %v, want chromium", got)
+	}
+	var p struct {
+		DefaultAction string `json:"defaultAction"`
+	}
+	if err := json.Unmarshal(profiles["chromium"], &p); err != nil || p.DefaultAction == "" {
+		t.Fatalf("chromium profile is not a seccomp profile: %v", err)
 	}
 }

@@ -33,6 +33,7 @@ func runContract(t *testing.T, open func(t *testing.T) *DB) {
 		{"settings", testSettings},
 		{"audit", testAudit},
 		{"migrations-idempotent", testMigrationsIdempotent},
+		{"migrations-workspace-columns", testMigrateWorkspaceColumns},
 		{"race/update-session", testRaceUpdateSession},
 		{"race/claim-registration", testRaceClaimRegistration},
 		{"race/setting-if-absent", testRaceSettingIfAbsent},
@@ -351,10 +352,11 @@ func testWorkspaces(t *testing.T, db *DB) {
 	full := &airlock.Workspace{ID: "w1", Name: "chrome", Description: "Chromium, isolated", Image: "airlock/chromium:1.2",
 		Isolation: airlock.IsolationHardened, NanoCPUs: 1_500_000_000, Memory: 2 << 30, PidsLimit: 512, ShmSize: 1 << 30,
 		Env: map[string]string{"LANG": "fr_FR.UTF-8", "TZ": "Europe/Paris", "QUOTE": `a"b\c`}, StartURL: "https://example.org/?q=1",
-		CreatedAt: t0, UpdatedAt: t0.Add(time.Minute)}
+		Seccomp: "chromium", Clipboard: airlock.ClipboardToContainer, CreatedAt: t0, UpdatedAt: t0.Add(time.Minute)}
+	// Seccomp and Clipboard empty: stored and read back as they are.
 	nilEnv := &airlock.Workspace{ID: "w2", Name: "a-nil-env", Image: "x", Isolation: airlock.IsolationStandard}
 	emptyEnv := &airlock.Workspace{ID: "w3", Name: "b-empty-env", Image: "x", Isolation: airlock.IsolationStandard,
-		Env: map[string]string{}}
+		Env: map[string]string{}, Clipboard: airlock.ClipboardFromContainer}
 	for _, w := range []*airlock.Workspace{full, nilEnv, emptyEnv} {
 		must(t, db.CreateWorkspace(ctx, w))
 	}
@@ -371,6 +373,7 @@ func testWorkspaces(t *testing.T, db *DB) {
 	same(t, all, []*airlock.Workspace{nilEnv, emptyEnv, full})
 
 	full.Name, full.Image, full.Env, full.Memory, full.StartURL = "chromium", "airlock/chromium:1.3", map[string]string{"A": "b"}, 0, ""
+	full.Seccomp, full.Clipboard = "", airlock.ClipboardOff
 	full.UpdatedAt = time.Time{}
 	must(t, db.UpdateWorkspace(ctx, full))
 	if full.UpdatedAt != clock {
@@ -893,6 +896,33 @@ func testMigrationsIdempotent(t *testing.T, db *DB) {
 		t.Fatalf("schema_migrations has %d rows after racing opens, want %d", n, len(ms))
 	}
 	mkUser(t, db, "u1", "alice")
+}
+
+// testMigrateWorkspaceColumns: a workspace stored before the seccomp and
+// clipboard columns existed reads back with Docker's default profile and
+// the default clipboard policy.
+func testMigrateWorkspaceColumns(t *testing.T, db *DB) {
+	ctx := t.Context()
+	ms, err := loadMigrations()
+	must(t, err)
+	if len(ms) < 2 || ms[0].version != 1 {
+		t.Fatalf("migrations %v: want 0001 and the one after", ms)
+	}
+	for _, table := range []string{"api_tokens", "web_sessions", "users", "workspaces", "nodes", "revoked_certs",
+		"sessions", "settings", "audit_events", "schema_migrations"} {
+		_, err := db.db.ExecContext(ctx, "DROP TABLE "+table)
+		must(t, err)
+	}
+	must(t, db.apply(ctx, ms[0]))
+	_, err = db.exec(ctx, `INSERT INTO workspaces (id, name, description, image, isolation, nano_cpus, memory, pids_limit,
+		shm_size, env, start_url, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		"w1", "old", "", "x", "standard", 0, 0, 0, 0, "null", "", micros(t0), micros(t0))
+	must(t, err)
+	must(t, db.migrate(ctx))
+	got, err := db.WorkspaceByID(ctx, "w1")
+	must(t, err)
+	same(t, got, &airlock.Workspace{ID: "w1", Name: "old", Image: "x", Isolation: airlock.IsolationStandard,
+		Seccomp: airlock.SeccompDefault, Clipboard: airlock.DefaultClipboard, CreatedAt: t0, UpdatedAt: t0})
 }
 
 // race runs f from 8 goroutines at once and returns their errors.

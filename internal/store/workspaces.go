@@ -8,14 +8,14 @@ import (
 	"github.com/airlock-rbi/airlock/internal/airlock"
 )
 
-const workspaceCols = `id, name, description, image, isolation, nano_cpus, memory, pids_limit, shm_size, env, start_url, created_at, updated_at`
+const workspaceCols = `id, name, description, image, isolation, nano_cpus, memory, pids_limit, shm_size, env, start_url, seccomp, clipboard, created_at, updated_at`
 
 func scanWorkspace(s scanner) (*airlock.Workspace, error) {
 	var w airlock.Workspace
 	var env string
 	var created, updated int64
 	if err := s.Scan(&w.ID, &w.Name, &w.Description, &w.Image, &w.Isolation,
-		&w.NanoCPUs, &w.Memory, &w.PidsLimit, &w.ShmSize, &env, &w.StartURL, &created, &updated); err != nil {
+		&w.NanoCPUs, &w.Memory, &w.PidsLimit, &w.ShmSize, &env, &w.StartURL, &w.Seccomp, &w.Clipboard, &created, &updated); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(env), &w.Env); err != nil {
@@ -32,9 +32,9 @@ func (db *DB) CreateWorkspace(ctx context.Context, w *airlock.Workspace) error {
 		return fmt.Errorf("create workspace %s: env: %w", w.ID, err)
 	}
 	db.stamp(&w.CreatedAt, &w.UpdatedAt)
-	_, err = db.exec(ctx, `INSERT INTO workspaces (`+workspaceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = db.exec(ctx, `INSERT INTO workspaces (`+workspaceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		w.ID, w.Name, w.Description, w.Image, string(w.Isolation), w.NanoCPUs, w.Memory, w.PidsLimit, w.ShmSize,
-		string(env), w.StartURL, micros(w.CreatedAt), micros(w.UpdatedAt))
+		string(env), w.StartURL, w.Seccomp, string(w.Clipboard), micros(w.CreatedAt), micros(w.UpdatedAt))
 	if err != nil {
 		return writeErr(err, "workspace", w.Name, "create workspace "+w.ID)
 	}
@@ -77,9 +77,10 @@ func (db *DB) UpdateWorkspace(ctx context.Context, w *airlock.Workspace) error {
 	}
 	db.touch(&w.UpdatedAt)
 	ok, err := db.execOne(ctx, `UPDATE workspaces SET name = ?, description = ?, image = ?, isolation = ?,
-		nano_cpus = ?, memory = ?, pids_limit = ?, shm_size = ?, env = ?, start_url = ?, updated_at = ? WHERE id = ?`,
+		nano_cpus = ?, memory = ?, pids_limit = ?, shm_size = ?, env = ?, start_url = ?, seccomp = ?, clipboard = ?,
+		updated_at = ? WHERE id = ?`,
 		w.Name, w.Description, w.Image, string(w.Isolation), w.NanoCPUs, w.Memory, w.PidsLimit, w.ShmSize,
-		string(env), w.StartURL, micros(w.UpdatedAt), w.ID)
+		string(env), w.StartURL, w.Seccomp, string(w.Clipboard), micros(w.UpdatedAt), w.ID)
 	if err != nil {
 		return writeErr(err, "workspace", w.Name, "update workspace "+w.ID)
 	}
