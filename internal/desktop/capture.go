@@ -64,7 +64,7 @@ func (c *Capture) init() error {
 		init func(*xgb.Conn) error
 	}{{"MIT-SHM", shm.Init}, {"XFIXES", xfixes.Init}, {"DAMAGE", damage.Init}, {"RANDR", randr.Init}} {
 		if err := ext.init(c.conn); err != nil {
-			return fmt.Errorf("X extension %s: %w", ext.name, err)
+			return fmt.Errorf("missing X extension %s: %w", ext.name, err)
 		}
 	}
 	// Both must be asked for their version before first use.
@@ -120,7 +120,7 @@ func (c *Capture) attach() error {
 	_, _ = unix.SysvShmCtl(id, unix.IPC_RMID, nil)
 	if err != nil {
 		_ = unix.SysvShmDetach(mem)
-		return fmt.Errorf("X server attach shared memory: %w", err)
+		return fmt.Errorf("attach shared memory in the X server: %w", err)
 	}
 	c.w, c.h, c.seg, c.shmid, c.mem = w, h, seg, id, mem
 	return nil

@@ -86,7 +86,7 @@ func StartDisplay(ctx context.Context, cfg DisplayConfig) (*Display, error) {
 		}
 		select {
 		case <-d.done:
-			return nil, fmt.Errorf("Xvfb %s exited before accepting clients: %v", name, d.err)
+			return nil, fmt.Errorf("start Xvfb %s: it exited before accepting clients: %v", name, d.err)
 		case <-ctx.Done():
 			d.Close()
 			return nil, fmt.Errorf("start Xvfb %s: %w", name, ctx.Err())
