@@ -27,6 +27,7 @@ import (
 	"github.com/airlock-rbi/airlock/internal/launcher"
 	"github.com/airlock-rbi/airlock/internal/lifecycle"
 	"github.com/airlock-rbi/airlock/internal/pki"
+	"github.com/airlock-rbi/airlock/internal/portal"
 	"github.com/airlock-rbi/airlock/internal/signal"
 	"github.com/airlock-rbi/airlock/internal/store"
 )
@@ -196,6 +197,9 @@ func Run(ctx context.Context, cfg Config) error {
 	mux := http.NewServeMux()
 	mux.Handle("/api/", srv.API)
 	mux.Handle("/api/v1/signal", relay)
+	// The web portal takes every path the api does not: "/api/" is the
+	// longer pattern, and the portal itself refuses /api paths.
+	mux.Handle("/", portal.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = io.WriteString(w, "ok\n")

@@ -1,0 +1,85 @@
+// The portal's calls to the api under /api/v1 on this origin.
+//
+// Authentication is the HttpOnly session cookie the api sets at sign-in;
+// fetch sends it on same-origin requests. The api refuses state changes
+// that a browser marks as cross-origin (Go's CrossOriginProtection reads
+// Sec-Fetch-Site, falling back to Origin against Host); the browser sets
+// both on its own, and same-origin fetches pass, so no extra header or
+// CSRF token is needed.
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status; // HTTP status, 0 when the server was not reached
+    this.code = code;
+  }
+}
+
+let onUnauthorized = () => {};
+
+// setUnauthorizedHandler sets what happens when a signed-in call gets
+// 401 (the web session expired or was ended).
+export function setUnauthorizedHandler(fn) {
+  onUnauthorized = fn;
+}
+
+export async function request(method, path, { body, signal, quiet401 = false } = {}) {
+  const init = {
+    method,
+    headers: { Accept: 'application/json' },
+    credentials: 'same-origin',
+    cache: 'no-store',
+    signal,
+  };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch('/api/v1' + path, init);
+  } catch (err) {
+    if (err.name === 'AbortError') throw err;
+    throw new ApiError(0, 'network', 'Could not reach the Airlock server. Check your network connection and try again.');
+  }
+  const text = res.status === 204 ? '' : await res.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!res.ok) {
+    const message = (data && data.message) || `The server answered ${res.status} ${res.statusText}`.trim();
+    const err = new ApiError(res.status, (data && data.code) || `http_${res.status}`, message);
+    if (res.status === 401 && !quiet401) onUnauthorized(err);
+    throw err;
+  }
+  return data;
+}
+
+const seg = encodeURIComponent;
+
+export const api = {
+  me: () => request('GET', '/me', { quiet401: true }),
+  login: (user, password) => request('POST', '/auth/login', { body: { user, password }, quiet401: true }),
+  logout: () => request('POST', '/auth/logout', { quiet401: true }),
+  workspaces: (opts) => request('GET', '/workspaces', opts),
+  sessions: (opts) => request('GET', '/sessions', opts),
+  session: (id, opts) => request('GET', `/sessions/${seg(id)}`, opts),
+  // waitSession answers when the session leaves pending/starting, or
+  // after 30 s as it is (a long poll).
+  waitSession: (id, opts) => request('GET', `/sessions/${seg(id)}?wait=30s`, opts),
+  createSession: (workspace) => request('POST', '/sessions', { body: { workspace } }),
+  endSession: (id) => request('DELETE', `/sessions/${seg(id)}`),
+  // connect answers {token, signal_url, expires_at, ice_servers}.
+  connect: (id) => request('POST', `/sessions/${seg(id)}/connect`),
+};
+
+// isFinal reports whether a session state is over for good.
+export const isFinal = (state) => state === 'stopped' || state === 'failed';
+// isStarting reports whether a session is still being launched.
+export const isStarting = (state) => state === 'pending' || state === 'starting';

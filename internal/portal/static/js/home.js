@@ -1,0 +1,203 @@
+// The home view: the workspace catalog with Launch buttons, and the
+// user's sessions with their state, Open and End. The list refreshes
+// every few seconds while shown, and a session still being launched is
+// followed with the api's long poll, so its row changes as soon as the
+// session is ready or failed.
+
+import { api, isFinal, isStarting } from './api.js';
+import { $, el, setAlert, sentence, armConfirm, relativeTime, showView } from './dom.js';
+
+const REFRESH_MS = 10000;
+const ENDED_SHOWN = 10;
+
+let app;
+let visit = null; // AbortController of the current visit
+let timer = 0;
+let workspaces = new Map(); // id -> workspace
+const following = new Set(); // session ids being long-polled
+
+export function init(a) {
+  app = a;
+  $('logout').addEventListener('click', logout);
+  $('sessions-refresh').addEventListener('click', () => loadSessions());
+}
+
+export function enter() {
+  showView('view-home');
+  document.title = 'Workspaces · Airlock';
+  visit = new AbortController();
+  setAlert($('home-alert'), '');
+  renderMe(app.me);
+  loadWorkspaces().then(() => loadSessions());
+  timer = setInterval(() => {
+    if (!document.hidden) loadSessions();
+  }, REFRESH_MS);
+}
+
+export function leave() {
+  if (visit) visit.abort();
+  visit = null;
+  clearInterval(timer);
+  following.clear();
+}
+
+function renderMe(me) {
+  $('me-name').textContent = me.name;
+  $('me-avatar').textContent = (me.name || '?').slice(0, 1);
+  $('me-role').textContent = me.role;
+  $('me-role').hidden = !me.role || me.role === 'user';
+}
+
+async function logout() {
+  try {
+    await api.logout();
+  } catch (err) {
+    // Already signed out is as good as signed out.
+    if (err.status !== 401) {
+      setAlert($('home-alert'), `Could not sign out: ${sentence(err.message)}`);
+      return;
+    }
+  }
+  history.replaceState(null, '', location.pathname + location.search);
+  app.signedOut('You are signed out.');
+}
+
+function alertError(what, err) {
+  if (err.name === 'AbortError' || err.status === 401) return;
+  setAlert($('home-alert'), `${what}: ${sentence(err.message)}`);
+}
+
+// Workspaces.
+
+async function loadWorkspaces() {
+  const grid = $('workspaces');
+  const signal = visit && visit.signal;
+  let list;
+  try {
+    list = await api.workspaces({ signal });
+  } catch (err) {
+    alertError('Could not load the workspaces', err);
+    return;
+  }
+  workspaces = new Map(list.map((w) => [w.id, w]));
+  list.sort((a, b) => a.name.localeCompare(b.name));
+  grid.replaceChildren(...list.map(card));
+  grid.setAttribute('aria-busy', 'false');
+  $('workspaces-empty').hidden = list.length > 0;
+}
+
+function card(ws) {
+  const launch = el('button', { type: 'button', class: 'btn btn-primary launch', 'aria-label': `Launch ${ws.name}` }, 'Launch');
+  launch.addEventListener('click', () => start(ws, launch));
+  const meta = [];
+  if (ws.isolation) meta.push(el('span', { class: 'badge', title: 'Isolation' }, ws.isolation));
+  if (ws.nano_cpus) meta.push(el('span', { class: 'badge', title: 'CPUs' }, `${+(ws.nano_cpus / 1e9).toFixed(2)} CPU`));
+  if (ws.memory) meta.push(el('span', { class: 'badge', title: 'Memory' }, bytes(ws.memory)));
+  return el('article', { class: 'ws-card', 'data-workspace': ws.name },
+    el('div', { class: 'ws-top' },
+      el('div', { class: 'ws-icon', 'aria-hidden': 'true' }, ws.name.slice(0, 2)),
+      el('h3', {}, ws.name)),
+    el('p', { class: 'muted' }, ws.description || 'No description.'),
+    meta.length ? el('div', { class: 'ws-meta' }, meta) : null,
+    launch);
+}
+
+function bytes(n) {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${+n.toFixed(1)} ${units[i]}`;
+}
+
+// start launches a session of ws and opens the viewer, which follows the
+// launch until the session is ready (or says why it failed).
+async function start(ws, button) {
+  button.disabled = true;
+  button.textContent = 'Launching…';
+  setAlert($('home-alert'), '');
+  try {
+    const s = await api.createSession(ws.name);
+    app.go('#/session/' + encodeURIComponent(s.id));
+  } catch (err) {
+    alertError(`Could not launch ${ws.name}`, err);
+    loadSessions();
+  } finally {
+    button.disabled = false;
+    button.textContent = 'Launch';
+  }
+}
+
+// Sessions.
+
+async function loadSessions() {
+  if (!visit) return;
+  let list;
+  try {
+    list = await api.sessions({ signal: visit.signal });
+  } catch (err) {
+    alertError('Could not load your sessions', err);
+    return;
+  }
+  if (!visit) return;
+  list.sort((a, b) => new Date(b.created_at) - new Date(a.created_at));
+  const active = list.filter((s) => !isFinal(s.state));
+  const ended = list.filter((s) => isFinal(s.state)).slice(0, ENDED_SHOWN);
+  const shown = active.concat(ended);
+  $('sessions').replaceChildren(...shown.map(row));
+  $('sessions-empty').hidden = shown.length > 0;
+  for (const s of active) if (isStarting(s.state)) follow(s.id);
+}
+
+function row(s) {
+  const ws = workspaces.get(s.workspace_id);
+  const actions = el('td', { class: 'actions' });
+  if (!isFinal(s.state) && s.state !== 'stopping') {
+    actions.append(el('a', { class: 'btn btn-sm btn-primary', href: '#/session/' + encodeURIComponent(s.id) }, 'Open'));
+    const end = el('button', { type: 'button', class: 'btn btn-sm btn-danger' }, 'End');
+    armConfirm(end, 'Confirm end', () => endSession(s, end));
+    actions.append(end);
+  }
+  const created = new Date(s.created_at);
+  return el('tr', { 'data-session': s.id },
+    el('td', {}, ws ? ws.name : s.workspace_id),
+    el('td', {},
+      el('span', { class: `state state-${s.state}` }, s.state),
+      s.reason ? el('p', { class: 'reason' }, sentence(s.reason)) : null),
+    el('td', {}, el('time', { datetime: created.toISOString(), title: created.toLocaleString() }, relativeTime(created))),
+    el('td', { class: 'id' }, s.id.slice(0, 12)),
+    actions);
+}
+
+async function endSession(s, button) {
+  button.disabled = true;
+  button.textContent = 'Ending…';
+  try {
+    await api.endSession(s.id);
+  } catch (err) {
+    alertError('Could not end the session', err);
+  }
+  loadSessions();
+}
+
+// follow long-polls a session being launched until it settles.
+async function follow(id) {
+  if (following.has(id) || !visit) return;
+  following.add(id);
+  const my = visit;
+  try {
+    while (!my.signal.aborted) {
+      const s = await api.waitSession(id, { signal: my.signal });
+      if (!isStarting(s.state)) break;
+    }
+  } catch (err) {
+    if (err.name === 'AbortError') return;
+    // Not fatal: the periodic refresh picks the session up again.
+    await new Promise((r) => setTimeout(r, 2000));
+  } finally {
+    following.delete(id);
+  }
+  if (visit === my) loadSessions();
+}

@@ -1,0 +1,46 @@
+// The sign-in form (POST /api/v1/auth/login). The api sets an HttpOnly
+// session cookie; the form never sees it.
+
+import { api } from './api.js';
+import { $, setAlert, sentence } from './dom.js';
+
+let app;
+
+export function init(a) {
+  app = a;
+  $('login-form').addEventListener('submit', submit);
+}
+
+export function enter(_app, message) {
+  setAlert($('login-error'), message);
+  const user = $('login-user');
+  (user.value ? $('login-password') : user).focus();
+}
+
+async function submit(e) {
+  e.preventDefault();
+  const user = $('login-user').value.trim();
+  const password = $('login-password').value;
+  const errBox = $('login-error');
+  if (!user || !password) {
+    setAlert(errBox, 'Enter your user name and password.');
+    (user ? $('login-password') : $('login-user')).focus();
+    return;
+  }
+  const button = $('login-submit');
+  button.disabled = true;
+  button.textContent = 'Signing in…';
+  setAlert(errBox, '');
+  try {
+    const res = await api.login(user, password);
+    $('login-password').value = '';
+    app.signedIn(res.user);
+  } catch (err) {
+    setAlert(errBox, sentence(err.message));
+    $('login-password').select();
+    $('login-password').focus();
+  } finally {
+    button.disabled = false;
+    button.textContent = 'Sign in';
+  }
+}

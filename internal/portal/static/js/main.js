@@ -1,0 +1,90 @@
+// Boots the portal and routes on the URL fragment, which never reaches
+// the server:
+//
+//   #/                 workspaces and my sessions
+//   #/session/<id>     the viewer for one session; add ?relay=1 to the
+//                      page URL (before the #) to force TURN relay
+//
+// Signing in is not a route: whenever the api says 401 the sign-in form
+// is shown in place, and the route the user asked for opens after it.
+
+import { api, setUnauthorizedHandler } from './api.js';
+import { showView } from './dom.js';
+import * as login from './login.js';
+import * as home from './home.js';
+import * as viewer from './viewer.js';
+
+const app = {
+  me: null,
+  go(hash) {
+    if (location.hash === hash || (hash === '#/' && location.hash === '')) route();
+    else location.hash = hash;
+  },
+  signedIn(user) {
+    app.me = user;
+    route();
+  },
+  signedOut(message = '') {
+    app.me = null;
+    leaveCurrent();
+    showLogin(message);
+  },
+};
+
+let current = null; // { module, key } of the view shown
+let seq = 0;
+
+function parseRoute() {
+  const h = location.hash.replace(/^#/, '') || '/';
+  const m = /^\/session\/([^/?#]+)\/?$/.exec(h);
+  if (m) {
+    let id = m[1];
+    try {
+      id = decodeURIComponent(id);
+    } catch {
+      /* keep it as typed */
+    }
+    return { module: viewer, key: 'session:' + id, id };
+  }
+  return { module: home, key: 'home' };
+}
+
+function leaveCurrent() {
+  if (current) current.module.leave();
+  current = null;
+}
+
+function showLogin(message) {
+  showView('view-login');
+  document.title = 'Sign in · Airlock';
+  login.enter(app, message);
+}
+
+async function route() {
+  const my = ++seq;
+  const r = parseRoute();
+  if (!app.me) {
+    try {
+      app.me = await api.me();
+    } catch (err) {
+      if (my !== seq) return;
+      leaveCurrent();
+      showLogin(err.status === 401 ? '' : err.message);
+      return;
+    }
+    if (my !== seq) return;
+  }
+  if (current && current.key === r.key) return;
+  leaveCurrent();
+  current = r;
+  r.module.enter(app, r.id);
+}
+
+setUnauthorizedHandler(() => {
+  if (app.me) app.signedOut('Your sign-in has expired. Sign in again to continue.');
+});
+login.init(app);
+home.init(app);
+viewer.init(app);
+window.addEventListener('hashchange', route);
+route();

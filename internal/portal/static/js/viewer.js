@@ -1,0 +1,396 @@
+// The viewer: one session's remote screen in #screen, with its toolbar,
+// overlays, clipboard and statistics. It follows a session still being
+// launched (long poll) until it is ready, then connects (connection.js)
+// and handles the agent's data channel messages:
+//
+//   hello {w,h,clipboard}  display size and clipboard policy
+//   size {w,h}             the display was resized
+//   clip {text}            the session copied text
+//   cursor {css}           the cursor to show over the video
+//   error {message}        a request the agent refused
+//
+// It asks for a display the size of the tab ({"t":"resize"}, even sizes)
+// when the agent says hello and when the window is resized (debounced),
+// and for a keyframe when no frame has decoded shortly after the data
+// channel opens.
+//
+// Test hook for automated browser tests (keep it): window.airlockViewer
+//   state    "idle" (no viewer open), "starting" (session being launched),
+//            "connecting", "waiting" (agent not connected yet),
+//            "connected", "reconnecting", "replaced" (opened in another
+//            tab: 4409), "failed", "ended" (session stopped), "closed"
+//            (disconnected by the user)
+//   error    the last failure or notice as shown to the user, "" once
+//            connected
+//   stats    the last stats.js sample (framesDecoded, fps, bitrateKbps,
+//            rttMs, packetsLost, codec, localCandidateType,
+//            remoteCandidateType, …), updated every second, or null
+//   pc, channel   the current RTCPeerConnection and data channel, or null
+//   session  the session id; display {w,h}; clipboard the policy
+
+import { api, isStarting } from './api.js';
+import { $, showView, sentence, armConfirm } from './dom.js';
+import { Connection } from './connection.js';
+import { attachInput } from './input.js';
+import { sample, render as renderRows } from './stats.js';
+import * as clip from './clipboard.js';
+import { init as initChrome, setBadge, overlay, hideOverlay, toast, hideToast } from './chrome.js';
+
+export const hook = {
+  state: 'idle', error: '', stats: null, pc: null, channel: null, session: '', display: null, clipboard: 'off',
+};
+window.airlockViewer = hook;
+
+const RESIZE_DEBOUNCE_MS = 400;
+const KEYFRAME_CHECK_MS = 1500;
+
+let app;
+let visit = null; // AbortController of the current visit
+let sessionId = '';
+let conn = null;
+let display = null;
+let detachInput = null;
+let statsTimer = 0;
+let statsBusy = false;
+let statsPC = null;
+let resizeTimer = 0;
+let asked = null; // last size asked for
+
+const video = () => $('screen');
+
+export function init(a) {
+  app = a;
+  initChrome();
+  clip.init({ send, toast, focusScreen });
+  armConfirm($('overlay-end'), 'Click again to end', endSession);
+  armConfirm($('tb-end'), 'Click to confirm', endSession);
+  $('tb-stats').addEventListener('click', toggleStats);
+  $('tb-fullscreen').addEventListener('click', toggleFullscreen);
+  $('tb-disconnect').addEventListener('click', disconnect);
+  $('tb-hide').addEventListener('click', () => showToolbar(false));
+  $('toolbar-handle').addEventListener('click', () => showToolbar(true));
+}
+
+export function enter(_app, id) {
+  showView('view-viewer');
+  sessionId = id;
+  visit = new AbortController();
+  display = null;
+  asked = null;
+  Object.assign(hook, { state: 'starting', error: '', stats: null, pc: null, channel: null, session: id, display: null, clipboard: 'off' });
+  document.title = 'Session · Airlock';
+  $('tb-title').textContent = 'Session';
+  setBadge('starting', 'Starting');
+  clip.reset();
+  hideToast();
+  showToolbar(true, false);
+  video().style.cursor = '';
+  detachInput = attachInput(video(), {
+    send,
+    display: () => display,
+    onFocus: (on) => $('tb-kbd').classList.toggle('on', on),
+    onRelease: () => {
+      showToolbar(true, false);
+      $('tb-stats').focus();
+    },
+  });
+  window.addEventListener('resize', onResize);
+  document.addEventListener('fullscreenchange', onFullscreenChange);
+  statsTimer = setInterval(updateStats, 1000);
+  open(visit);
+}
+
+export function leave() {
+  if (visit) visit.abort();
+  visit = null;
+  if (conn) conn.stop('closed', 'Disconnected.');
+  conn = null;
+  if (detachInput) detachInput();
+  detachInput = null;
+  $('tb-kbd').classList.remove('on');
+  clearInterval(statsTimer);
+  clearTimeout(resizeTimer);
+  window.removeEventListener('resize', onResize);
+  document.removeEventListener('fullscreenchange', onFullscreenChange);
+  if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+  video().srcObject = null;
+  clip.setOpen(false);
+  $('stats').hidden = true;
+  $('tb-stats').setAttribute('aria-pressed', 'false');
+  hideToast();
+  statsPC = null;
+  Object.assign(hook, { state: 'idle', error: '', stats: null, pc: null, channel: null, session: '', display: null, clipboard: 'off' });
+}
+
+// open follows the session until it is ready, then connects.
+async function open(my) {
+  const { signal } = my;
+  overlay({ title: 'Opening the session…', spinner: true });
+  let s;
+  try {
+    s = await api.session(sessionId, { signal });
+  } catch (err) {
+    if (err.name !== 'AbortError') openFailed(my, err);
+    return;
+  }
+  nameSession(s, signal);
+  while (isStarting(s.state)) {
+    if (visit !== my) return;
+    hook.state = 'starting';
+    setBadge('starting', 'Starting');
+    overlay({
+      title: 'Starting your session…', spinner: true, end: true,
+      detail: 'Airlock is starting a fresh, isolated browser for you. This usually takes a few seconds.',
+    });
+    try {
+      s = await api.waitSession(sessionId, { signal });
+    } catch (err) {
+      if (err.name === 'AbortError') return;
+      if (err.status !== 0) {
+        openFailed(my, err);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 2000)); // the network: try again
+    }
+  }
+  if (visit !== my) return;
+  if (s.state === 'failed') {
+    terminal('failed', 'The session failed.', sentence(s.reason || 'No reason was given.'));
+    return;
+  }
+  if (s.state !== 'ready') {
+    terminal('ended', 'This session has ended.', 'Its browser was removed. Launch the workspace again for a new one.');
+    return;
+  }
+  connect();
+}
+
+function openFailed(my, err) {
+  if (visit !== my || err.status === 401) return;
+  if (err.status === 404) terminal('failed', 'Session not found.', sentence(err.message));
+  else {
+    hook.state = 'failed';
+    hook.error = `Could not open the session. ${sentence(err.message)}`;
+    setBadge('failed', 'Failed');
+    overlay({ title: 'Could not open the session.', detail: sentence(err.message), error: true, retry: 'Retry', onRetry: () => open(my) });
+  }
+}
+
+// terminal shows that the session is over (failed or ended).
+function terminal(state, title, detail) {
+  hook.state = state;
+  hook.error = [title, detail].filter(Boolean).join(' ');
+  setBadge(state, state === 'failed' ? 'Failed' : 'Ended', true);
+  overlay({ title, detail, error: true });
+}
+
+async function nameSession(s, signal) {
+  try {
+    const list = await api.workspaces({ signal });
+    const ws = list.find((w) => w.id === s.workspace_id);
+    if (ws && visit && visit.signal === signal) {
+      $('tb-title').textContent = ws.name;
+      document.title = `${ws.name} · Airlock`;
+    }
+  } catch {
+    /* the title is a nicety */
+  }
+}
+
+function connect() {
+  const relay = new URLSearchParams(location.search).get('relay') === '1';
+  conn = new Connection(sessionId, {
+    relay,
+    hook,
+    on: { state: onState, track: onTrack, channel: onChannel, message: onMessage, notice: (t) => toast(t) },
+  });
+  conn.start();
+}
+
+const BADGES = {
+  starting: 'Starting', connecting: 'Connecting', waiting: 'Waiting for agent', connected: 'Connected',
+  reconnecting: 'Reconnecting', replaced: 'Opened elsewhere', failed: 'Failed', ended: 'Ended', closed: 'Disconnected',
+};
+
+function onState({ state, title, detail, error, retry, over }) {
+  setBadge(state, BADGES[state] || state, over);
+  if (state === 'connected') {
+    hideOverlay();
+    const active = document.activeElement;
+    if (!active || active === document.body) focusScreen();
+    fitSoon(0);
+    return;
+  }
+  const done = ['failed', 'ended', 'replaced', 'closed'].includes(state);
+  overlay({
+    title, detail, error, spinner: !done,
+    retry: over ? '' : retry, onRetry: () => conn && conn.start(),
+    end: !over && state !== 'ended',
+  });
+}
+
+function onTrack(stream) {
+  const v = video();
+  if (v.srcObject !== stream) v.srcObject = stream;
+  v.play().catch(() => {
+    /* autoplay of a muted video is allowed; a refusal shows as no frames */
+  });
+}
+
+function onChannel() {
+  const my = conn;
+  setTimeout(() => {
+    if (conn === my && conn && (!hook.stats || !hook.stats.framesDecoded)) conn.send({ t: 'keyframe' });
+  }, KEYFRAME_CHECK_MS);
+}
+
+function onMessage(m) {
+  switch (m.t) {
+    case 'hello':
+      setDisplay(m.w, m.h);
+      hook.clipboard = clip.setPolicy(m.clipboard);
+      fitSoon(0);
+      break;
+    case 'size':
+      setDisplay(m.w, m.h);
+      break;
+    case 'clip':
+      clip.receive(m.text);
+      break;
+    case 'cursor':
+      // Only a CSS cursor keyword: never a url().
+      if (typeof m.css === 'string' && /^[a-z-]{1,32}$/.test(m.css)) video().style.cursor = m.css;
+      break;
+    case 'error':
+      hook.error = `The session refused a request: ${sentence(m.message || 'no reason given')}`;
+      toast(hook.error);
+      break;
+    default:
+      break;
+  }
+}
+
+function setDisplay(w, h) {
+  if (!(w > 0 && h > 0)) return;
+  display = { w, h };
+  hook.display = display;
+}
+
+function send(msg) {
+  return conn ? conn.send(msg) : false;
+}
+
+function focusScreen() {
+  video().focus({ preventScroll: true });
+}
+
+// Resize: ask for a display the size of the tab, in CSS pixels.
+
+const even = (n) => n - (n % 2);
+const clamp = (n, lo, hi) => Math.min(Math.max(n, lo), hi);
+
+function onResize() {
+  fitSoon(RESIZE_DEBOUNCE_MS);
+}
+
+function fitSoon(delay) {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(fit, delay);
+}
+
+function fit() {
+  if (!display || hook.state !== 'connected') return;
+  const w = even(clamp(Math.round(window.innerWidth), 320, 3840));
+  const h = even(clamp(Math.round(window.innerHeight), 240, 2160));
+  if (w === display.w && h === display.h) return;
+  if (asked && asked.w === w && asked.h === h) return;
+  if (send({ t: 'resize', w, h })) asked = { w, h };
+}
+
+// Toolbar.
+
+function showToolbar(on, focus = true) {
+  $('toolbar').hidden = !on;
+  $('toolbar-handle').hidden = on;
+  if (!focus) return;
+  if (on) $('tb-hide').focus({ preventScroll: true });
+  else focusScreen();
+}
+
+// Actions.
+
+function disconnect() {
+  if (!conn) return;
+  conn.stop('closed', 'Disconnected.', 'The session keeps running. Reconnect to it, or end it to remove its browser.', { retry: 'Reconnect' });
+}
+
+async function endSession() {
+  const id = sessionId;
+  const my = visit;
+  if (conn) conn.stop('ended', 'Ending the session…');
+  overlay({ title: 'Ending the session…', spinner: true });
+  try {
+    await api.endSession(id);
+  } catch (err) {
+    if (visit !== my || err.status === 401) return;
+    overlay({ title: 'Could not end the session.', detail: sentence(err.message), error: true, retry: 'Try again', onRetry: endSession });
+    return;
+  }
+  if (visit === my) app.go('#/');
+}
+
+async function toggleFullscreen() {
+  if (document.fullscreenElement) {
+    await document.exitFullscreen().catch(() => {});
+    return;
+  }
+  try {
+    await $('view-viewer').requestFullscreen({ navigationUI: 'hide' });
+  } catch (err) {
+    toast(`Full screen is not available: ${err.message}`);
+    return;
+  }
+  // In full screen, Chromium can hand keys like Ctrl+W and Escape to the
+  // page too (hold Escape to leave full screen).
+  if (navigator.keyboard && navigator.keyboard.lock) navigator.keyboard.lock().catch(() => {});
+  focusScreen();
+}
+
+function onFullscreenChange() {
+  const on = !!document.fullscreenElement;
+  $('tb-fullscreen').setAttribute('aria-pressed', String(on));
+  $('tb-fullscreen').querySelector('.tb-label').textContent = on ? 'Exit full screen' : 'Full screen';
+  if (!on && navigator.keyboard && navigator.keyboard.unlock) navigator.keyboard.unlock();
+}
+
+// Statistics.
+
+function toggleStats() {
+  const panel = $('stats');
+  panel.hidden = !panel.hidden;
+  $('tb-stats').setAttribute('aria-pressed', String(!panel.hidden));
+  if (!panel.hidden) renderStats();
+}
+
+async function updateStats() {
+  const pc = conn && conn.pc;
+  if (!pc || statsBusy) return;
+  statsBusy = true;
+  try {
+    const prev = statsPC === pc ? hook.stats : null;
+    const s = await sample(pc, prev);
+    if (conn && conn.pc === pc) {
+      statsPC = pc;
+      hook.stats = s;
+      if (!$('stats').hidden) renderStats();
+    }
+  } catch {
+    /* the connection closed while sampling */
+  } finally {
+    statsBusy = false;
+  }
+}
+
+function renderStats() {
+  renderRows($('stats-list'), hook.stats, display);
+}

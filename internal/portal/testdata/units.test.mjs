@@ -1,0 +1,113 @@
+// Unit tests of the viewer's pure functions, run by js_test.go with the
+// portal's modules copied beside this file.
+import assert from 'node:assert/strict';
+import { toRemote, wheelPixels, BUTTONS } from './input.js';
+import { sample, rows } from './stats.js';
+
+let failed = 0;
+async function test(name, fn) {
+  try {
+    await fn();
+    console.log('ok  ', name);
+  } catch (err) {
+    failed++;
+    console.log('FAIL', name, '\n', err.message);
+  }
+}
+
+const box = (left, top, width, height) => ({ left, top, width, height });
+
+await test('toRemote: exact fit', () => {
+  const r = box(0, 0, 1280, 720);
+  assert.deepEqual(toRemote(0, 0, r, 1280, 720), { x: 0, y: 0 });
+  assert.deepEqual(toRemote(640, 360, r, 1280, 720), { x: 640, y: 360 });
+  assert.deepEqual(toRemote(1279.9, 719.9, r, 1280, 720), { x: 1279, y: 719 });
+});
+
+await test('toRemote: pillarbox (box wider than the picture)', () => {
+  // 1000x500 box, 4:3 video 800x600 -> scale 5/6, picture 666.67 wide, bars 166.67
+  const r = box(10, 20, 1000, 500);
+  const bar = (1000 - 800 * (500 / 600)) / 2;
+  assert.equal(toRemote(10 + bar - 1, 200, r, 800, 600), null, 'left bar is outside');
+  assert.deepEqual(toRemote(10 + bar, 20, r, 800, 600), { x: 0, y: 0 });
+  assert.deepEqual(toRemote(10 + 500, 20 + 250, r, 800, 600), { x: 400, y: 300 });
+  assert.deepEqual(toRemote(10 + bar - 50, 20 + 250, r, 800, 600, 800, 600, true), { x: 0, y: 300 }, 'clamped');
+});
+
+await test('toRemote: letterbox (box taller than the picture)', () => {
+  const r = box(0, 0, 640, 640);
+  // 16:9 video 1280x720 -> scale .5, picture 640x360, bars 140 tall
+  assert.equal(toRemote(320, 139, r, 1280, 720), null);
+  assert.deepEqual(toRemote(320, 140, r, 1280, 720), { x: 640, y: 0 });
+  assert.deepEqual(toRemote(320, 320, r, 1280, 720), { x: 640, y: 360 });
+  assert.deepEqual(toRemote(700, 700, r, 1280, 720, 1280, 720, true), { x: 1279, y: 719 });
+});
+
+await test('toRemote: display larger than the decoded video', () => {
+  // The encoder sent 960x540 of a 1920x1080 display.
+  const r = box(0, 0, 960, 540);
+  assert.deepEqual(toRemote(480, 270, r, 960, 540, 1920, 1080), { x: 960, y: 540 });
+});
+
+await test('toRemote: no video yet', () => {
+  assert.equal(toRemote(1, 1, box(0, 0, 100, 100), 0, 0), null);
+  assert.equal(toRemote(1, 1, box(0, 0, 0, 0), 640, 480), null);
+});
+
+await test('wheelPixels and buttons', () => {
+  assert.equal(wheelPixels(120, 0, 800), 120);
+  assert.equal(wheelPixels(3, 1, 800), 120);
+  assert.equal(wheelPixels(1, 2, 800), 800);
+  assert.deepEqual(BUTTONS, { 0: 1, 1: 2, 2: 3 });
+});
+
+function fakePC(reports) {
+  return { getStats: async () => new Map(reports.map((r) => [r.id, r])) };
+}
+
+await test('stats: rates, candidate types and codec', async () => {
+  const base = (ts, frames, bytes) => [
+    { id: 'T', type: 'transport', selectedCandidatePairId: 'CP' },
+    { id: 'CP', type: 'candidate-pair', localCandidateId: 'L', remoteCandidateId: 'R', currentRoundTripTime: 0.0234 },
+    { id: 'L', type: 'local-candidate', candidateType: 'relay', protocol: 'udp', relayProtocol: 'tcp' },
+    { id: 'R', type: 'remote-candidate', candidateType: 'host' },
+    { id: 'C', type: 'codec', mimeType: 'video/H264' },
+    { id: 'I', type: 'inbound-rtp', kind: 'video', codecId: 'C', timestamp: ts, framesDecoded: frames,
+      bytesReceived: bytes, packetsLost: 3, packetsReceived: 1000, frameWidth: 1280, frameHeight: 720,
+      jitterBufferDelay: frames * 0.02, jitterBufferEmittedCount: frames },
+  ];
+  const a = await sample(fakePC(base(1000, 10, 0)), null);
+  assert.equal(a.fps, null, 'no rate without a previous sample');
+  const b = await sample(fakePC(base(2000, 40, 250000)), a);
+  assert.equal(b.fps, 30);
+  assert.equal(b.bitrateKbps, 2000);
+  assert.equal(b.rttMs, 23.4);
+  assert.equal(b.localCandidateType, 'relay');
+  assert.equal(b.remoteCandidateType, 'host');
+  assert.equal(b.relayProtocol, 'tcp');
+  assert.equal(b.codec, 'H264');
+  assert.equal(b.framesDecoded, 40);
+  assert.equal(b.packetsLost, 3);
+  assert.equal(b.jitterBufferMs, 20);
+  const table = Object.fromEntries(rows(b, { w: 1280, h: 720 }));
+  assert.equal(table['Bitrate'], '2.00 Mbps');
+  assert.equal(table['Local candidate'], 'relay (TURN)');
+  assert.equal(table['Display'], '1280×720');
+});
+
+await test('stats: selected pair without a transport report', async () => {
+  const s = await sample(fakePC([
+    { id: 'CP', type: 'candidate-pair', nominated: true, state: 'succeeded', localCandidateId: 'L', remoteCandidateId: 'R' },
+    { id: 'L', type: 'local-candidate', candidateType: 'srflx' },
+    { id: 'R', type: 'remote-candidate', candidateType: 'prflx' },
+  ]), null);
+  assert.equal(s.localCandidateType, 'srflx');
+  assert.equal(s.remoteCandidateType, 'prflx');
+  assert.equal(s.framesDecoded, 0);
+  assert.equal(s.rttMs, null);
+});
+
+if (failed) {
+  console.log(`${failed} failed`);
+  process.exit(1);
+}
