@@ -12,13 +12,23 @@ import (
 
 // runAgent is the entrypoint of workspace images: it registers the
 // session with the api, keeps heartbeating and, as PID 1, reaps orphans.
+// With AIRLOCK_DESKTOP set (by the image) it also runs the display and
+// the app and streams them to the session's viewer.
 // SIGTERM (the context) ends it cleanly with status 0.
 func runAgent(ctx context.Context, args []string, stderr io.Writer, log *slog.Logger) error {
 	fs := newFlags("agent", stderr)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	kids := agent.NewChildren()
+	var desk *agent.DesktopConfig
+	if app := os.Getenv(agent.EnvDesktop); app != "" {
+		desk = &agent.DesktopConfig{App: app, StartURL: os.Getenv(agent.EnvStartURL),
+			Codec: os.Getenv(agent.EnvCodec), Clipboard: os.Getenv(agent.EnvClip)}
+	}
 	a, err := agent.New(agent.Config{
+		Desktop:       desk,
+		Children:      kids,
 		Server:        os.Getenv(agent.EnvServer),
 		Session:       os.Getenv(agent.EnvSession),
 		RegisterToken: os.Getenv(agent.EnvToken),
@@ -30,7 +40,7 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer, log *slog.Lo
 	}
 	// The token is a secret of this process alone; children must not see it.
 	os.Unsetenv(agent.EnvToken)
-	go agent.Reap(ctx, nil)
+	go agent.Reap(ctx, kids)
 	if err := a.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}

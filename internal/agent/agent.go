@@ -22,6 +22,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -31,8 +32,13 @@ const (
 	EnvToken    = "AIRLOCK_REGISTER_TOKEN" // the one-time registration token
 	EnvCA       = "AIRLOCK_CA_PEM"         // the deployment CA certificate, PEM
 	EnvSession  = "AIRLOCK_SESSION"        // the session's ID
+	EnvDesktop  = "AIRLOCK_DESKTOP"        // the app to run on a display and stream ("chromium"); unset: none
+	EnvStartURL = "AIRLOCK_START_URL"      // where the app starts
+	EnvClip     = "AIRLOCK_CLIPBOARD"      // the workspace's clipboard policy
+	EnvCodec    = "AIRLOCK_CODEC"          // vp8 (default) or h264
 	registerAPI = "/api/v1/agent/register"
 	beatAPI     = "/api/v1/agent/heartbeat"
+	connectAPI  = "/api/v1/agent/connect"
 )
 
 // Config configures an Agent.
@@ -48,13 +54,20 @@ type Config struct {
 	Logger *slog.Logger
 	// Transport overrides the HTTP transport (tests); CAPEM is then unused.
 	Transport http.RoundTripper
+	// Desktop, when set, runs a display and an app and streams them to
+	// the session's viewer once registered.
+	Desktop *DesktopConfig
+	// Children is shared with the reaper (see Reap); default: a new set.
+	Children *Children
 }
 
 // Agent is one container's agent.
 type Agent struct {
 	cfg    Config
 	client *http.Client
+	tr     http.RoundTripper
 	log    *slog.Logger
+	cred   atomic.Pointer[string] // the current credential, once registered
 }
 
 // New checks cfg and builds an Agent.
@@ -76,7 +89,10 @@ func New(cfg Config) (*Agent, error) {
 		}
 		tr = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
 	}
-	return &Agent{cfg: cfg, client: &http.Client{Transport: tr, Timeout: 15 * time.Second}, log: cfg.Logger}, nil
+	if cfg.Children == nil {
+		cfg.Children = NewChildren()
+	}
+	return &Agent{cfg: cfg, client: &http.Client{Transport: tr, Timeout: 15 * time.Second}, tr: tr, log: cfg.Logger}, nil
 }
 
 // Registration is the server's answer to a registration or heartbeat.
@@ -100,6 +116,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	a.log.Info("registered", "session", reg.SessionID)
+	a.cred.Store(&reg.Credential)
+	desktopErr := make(chan error, 1)
+	if a.cfg.Desktop != nil {
+		go func() { desktopErr <- a.runDesktop(ctx, *a.cfg.Desktop) }()
+	}
 	for {
 		every := time.Duration(reg.HeartbeatSeconds) * time.Second
 		if every <= 0 {
@@ -108,6 +129,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case err := <-desktopErr:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("desktop: %w", err)
 		case <-time.After(every):
 		}
 		next, err := a.call(ctx, beatAPI, reg.Credential, nil)
@@ -120,6 +146,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.log.Warn("heartbeat failed", "err", err)
 		default:
 			reg = next
+			a.cred.Store(&reg.Credential)
 		}
 	}
 }
@@ -149,13 +176,25 @@ func (a *Agent) register(ctx context.Context) (Registration, error) {
 
 func (a *Agent) call(ctx context.Context, path, bearer string, body any) (Registration, error) {
 	var reg Registration
+	if err := a.post(ctx, path, bearer, body, &reg); err != nil {
+		return reg, err
+	}
+	if reg.Credential == "" {
+		return reg, fmt.Errorf("%s: answer has no credential", path)
+	}
+	return reg, nil
+}
+
+// post sends body as JSON and decodes the answer into out. A 4xx answer
+// (but 429) wraps ErrRefused.
+func (a *Agent) post(ctx context.Context, path, bearer string, body, out any) error {
 	raw, err := json.Marshal(body)
 	if err != nil {
-		return reg, err
+		return err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(a.cfg.Server, "/")+path, bytes.NewReader(raw))
 	if err != nil {
-		return reg, err
+		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if bearer != "" {
@@ -163,12 +202,12 @@ func (a *Agent) call(ctx context.Context, path, bearer string, body any) (Regist
 	}
 	resp, err := a.client.Do(req)
 	if err != nil {
-		return reg, err
+		return err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
-		return reg, err
+		return err
 	}
 	if resp.StatusCode != http.StatusOK {
 		var e struct {
@@ -178,15 +217,12 @@ func (a *Agent) call(ctx context.Context, path, bearer string, body any) (Regist
 		_ = json.Unmarshal(data, &e)
 		err := fmt.Errorf("%s: %d %s", path, resp.StatusCode, e.Message)
 		if resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests {
-			return reg, fmt.Errorf("%w: %w", ErrRefused, err)
+			return fmt.Errorf("%w: %w", ErrRefused, err)
 		}
-		return reg, err
+		return err
 	}
-	if err := json.Unmarshal(data, &reg); err != nil {
-		return reg, fmt.Errorf("%s: decode answer: %w", path, err)
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s: decode answer: %w", path, err)
 	}
-	if reg.Credential == "" {
-		return reg, fmt.Errorf("%s: answer has no credential", path)
-	}
-	return reg, nil
+	return nil
 }

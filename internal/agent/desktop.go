@@ -1,0 +1,203 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"time"
+
+	"github.com/airlock-rbi/airlock/internal/desktop"
+	"github.com/airlock-rbi/airlock/internal/encoder"
+	"github.com/airlock-rbi/airlock/internal/stream"
+)
+
+// DesktopConfig says what the agent shows the viewer.
+type DesktopConfig struct {
+	// App is the program to run on the display: "chromium".
+	App string
+	// StartURL is where the app starts; default about:blank.
+	StartURL string
+	// Width and Height are the display's size until a viewer asks for
+	// its own; default 1280×720.
+	Width, Height int
+	// Codec is "vp8" (default) or "h264"; Clipboard the workspace's policy.
+	Codec     string
+	Clipboard string
+}
+
+// displayNumber is the X display inside the container: the only one.
+const displayNumber = 0
+
+// runDesktop runs the display, the app, the encoder and the streamer
+// until ctx ends. It returns an error when one of them fails for good;
+// the session then ends rather than showing a dead screen.
+func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig) error {
+	if cfg.Width == 0 || cfg.Height == 0 {
+		cfg.Width, cfg.Height = 1280, 720
+	}
+	if cfg.StartURL == "" {
+		cfg.StartURL = "about:blank"
+	}
+	kids := a.cfg.Children
+	// Xvfb, not being root, will not create the socket directory itself.
+	if err := os.MkdirAll("/tmp/.X11-unix", 0o1777); err != nil {
+		return fmt.Errorf("make the X socket directory: %w", err)
+	}
+	disp, err := desktop.StartDisplay(ctx, desktop.DisplayConfig{Number: displayNumber, Width: cfg.Width, Height: cfg.Height, Runner: kids})
+	if err != nil {
+		return err
+	}
+	defer disp.Close()
+	capture, err := desktop.OpenCapture(disp.Name)
+	if err != nil {
+		return err
+	}
+	defer capture.Close()
+	input, err := desktop.NewInput(disp.Name)
+	if err != nil {
+		return err
+	}
+	defer input.Close()
+	enc, err := encoder.Start(ctx, encoder.Config{Codec: cfg.Codec, FPS: 60, BitrateKbps: 4000, Threads: 2, Start: kids.Start, Wait: kids.Wait})
+	if err != nil {
+		return err
+	}
+	defer enc.Close()
+
+	var clip stream.Clipboard
+	if cfg.Clipboard != stream.ClipboardOff {
+		c, err := desktop.OpenClipboard(disp.Name, kids)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		clip = c
+	}
+	s, err := stream.New(stream.Config{
+		Screen:          screen{capture},
+		Encode:          encodeWith(enc),
+		Codec:           cfg.Codec,
+		Input:           input,
+		Clipboard:       clip,
+		ClipboardPolicy: cfg.Clipboard,
+		Resize:          disp.Resize,
+		Log:             a.log.With("component", "stream"),
+	})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 3)
+	go func() { errc <- a.superviseApp(ctx, disp, cfg) }()
+	go func() { errc <- s.Run(ctx) }()
+	go s.ForwardClipboard(ctx)
+	go func() {
+		errc <- s.Signal(ctx, stream.SignalConfig{Connect: a.connect, HTTPClient: &http.Client{Transport: a.tr}})
+	}()
+	select {
+	case err := <-errc:
+		return err
+	case <-disp.Done():
+		return fmt.Errorf("the display exited: %v", disp.Err())
+	}
+}
+
+// screen adapts a desktop.Capture to stream.Screen.
+type screen struct{ c *desktop.Capture }
+
+func (s screen) Changed() <-chan struct{} { return s.c.Changed() }
+func (s screen) Size() (int, int)         { return s.c.Size() }
+func (s screen) Grab() ([]byte, int, int, int, error) {
+	f, err := s.c.Grab()
+	return f.Pix, f.Width, f.Height, f.Stride, err
+}
+
+func encodeWith(enc *encoder.Encoder) stream.EncodeFunc {
+	start := time.Now()
+	return func(pix []byte, w, h, stride int, key bool, kbps int) ([]byte, bool, error) {
+		p, err := enc.Encode(encoder.Frame{Pix: pix, Width: w, Height: h, Stride: stride, Keyframe: key,
+			BitrateKbps: kbps, PTS: time.Since(start)})
+		return p.Data, p.Keyframe, err
+	}
+}
+
+// connect asks the api for a signal relay token with the current
+// credential.
+func (a *Agent) connect(ctx context.Context) (stream.ConnectInfo, error) {
+	var info stream.ConnectInfo
+	cred := a.cred.Load()
+	if cred == nil {
+		return info, errors.New("not registered yet")
+	}
+	err := a.post(ctx, connectAPI, *cred, nil, &info)
+	if errors.Is(err, ErrRefused) {
+		return info, fmt.Errorf("%w: %w", stream.ErrGone, err)
+	}
+	return info, err
+}
+
+// superviseApp runs the app and starts it again when it exits (a user
+// may close the last window, or the app may crash), with a growing pause
+// so that an app that cannot start does not spin.
+func (a *Agent) superviseApp(ctx context.Context, disp *desktop.Display, cfg DesktopConfig) error {
+	pause := time.Second
+	for {
+		cmd, err := appCommand(ctx, disp.Name, cfg)
+		if err != nil {
+			return err
+		}
+		start := time.Now()
+		if err := a.cfg.Children.Start(cmd); err != nil {
+			return fmt.Errorf("start %s: %w", cfg.App, err)
+		}
+		err = a.cfg.Children.Wait(cmd)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if time.Since(start) > time.Minute {
+			pause = time.Second
+		}
+		a.log.Warn("app exited; starting it again", "app", cfg.App, "err", err, "in", pause)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 30*time.Second)
+	}
+}
+
+// appCommand builds the app's command line. The app gets a clean
+// environment: nothing of the agent's (its CA, its server) leaks to it.
+func appCommand(ctx context.Context, display string, cfg DesktopConfig) (*exec.Cmd, error) {
+	home := "/tmp/home"
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, fmt.Errorf("app home: %w", err)
+	}
+	env := []string{"DISPLAY=" + display, "HOME=" + home, "PATH=/usr/local/bin:/usr/bin:/bin",
+		"LANG=C.UTF-8", "XDG_CONFIG_HOME=" + home + "/.config", "XDG_CACHE_HOME=" + home + "/.cache"}
+	switch cfg.App {
+	case "chromium":
+		cmd := exec.CommandContext(ctx, "chromium",
+			"--kiosk", "--no-first-run", "--no-default-browser-check", "--disable-default-apps",
+			"--noerrdialogs", "--disable-infobars", "--disable-session-crashed-bubble",
+			"--password-store=basic", "--user-data-dir="+home+"/chromium",
+			"--ozone-platform=x11", "--force-device-scale-factor=1",
+			"--window-position=0,0", "--window-size="+strconv.Itoa(cfg.Width)+","+strconv.Itoa(cfg.Height),
+			// No GPU in the container: skip SwiftShader's emulated GL,
+			// which costs more CPU than software compositing.
+			"--disable-gpu", "--disable-features=Translate,MediaRouter,DialMediaRouteProvider",
+			cfg.StartURL)
+		cmd.Env = env
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+		cmd.WaitDelay = 5 * time.Second
+		return cmd, nil
+	}
+	return nil, fmt.Errorf("app %q: this agent runs chromium", cfg.App)
+}
