@@ -62,7 +62,7 @@ type upEnv struct {
 	data   string
 }
 
-func startUp(t *testing.T) *upEnv {
+func startUp(t *testing.T, extra ...string) *upEnv {
 	t.Helper()
 	dockertest.Client(t)
 	bin := airlockBinary(t)
@@ -74,8 +74,8 @@ func startUp(t *testing.T) *upEnv {
 	var errOut syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- Run(ctx, []string{"up", "--data", data, "--listen", ":0", "--provision-listen", "127.0.0.1:0",
-			"--metrics-listen", "", "--image-binary", bin}, out, &errOut)
+		done <- Run(ctx, append([]string{"up", "--data", data, "--listen", ":0", "--provision-listen", "127.0.0.1:0",
+			"--metrics-listen", "", "--image-binary", bin}, extra...), out, &errOut)
 	}()
 	env := &upEnv{data: data}
 	select {

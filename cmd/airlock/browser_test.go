@@ -1,0 +1,321 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+	"github.com/docker/docker/api/types/network"
+
+	"github.com/airlock-rbi/airlock/images"
+	"github.com/airlock-rbi/airlock/internal/dockertest"
+	"github.com/airlock-rbi/airlock/internal/imagebuild"
+)
+
+// site is the page the remote Chromium opens: served by the test on the
+// Docker bridge's gateway, where session containers reach the host. It
+// records the clicks and the text typed into it.
+type site struct {
+	url   string
+	mu    sync.Mutex
+	click int
+	typed string
+}
+
+const sitePage = `<!doctype html>
+<html><head><title>airlock e2e</title><style>
+html,body{margin:0;height:100%;background:#2050b0;font:32px sans-serif;color:#fff}
+#word{position:fixed;left:30%;top:40%;width:40%;font-size:40px}
+#status{position:fixed;left:30%;top:20%}
+</style></head><body>
+<div id="status">click anywhere, then type</div>
+<input id="word" autocomplete="off">
+<script>
+const word = document.getElementById('word');
+document.addEventListener('mousedown', e => {
+  document.body.style.background = '#20b050';
+  fetch('/clicked?x=' + e.clientX + '&y=' + e.clientY);
+  setTimeout(() => word.focus(), 0);
+});
+word.addEventListener('input', () => fetch('/typed?v=' + encodeURIComponent(word.value)));
+</script></body></html>`
+
+func startSite(t *testing.T, host string) *site {
+	t.Helper()
+	s := &site{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, sitePage)
+	})
+	mux.HandleFunc("GET /clicked", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.click++
+		s.mu.Unlock()
+	})
+	mux.HandleFunc("GET /typed", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.typed = r.URL.Query().Get("v")
+		s.mu.Unlock()
+	})
+	l, err := net.Listen("tcp4", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatalf("listen on the Docker bridge %s: %v", host, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	s.url = "http://" + l.Addr().String() + "/"
+	return s
+}
+
+func (s *site) seen() (int, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.click, s.typed
+}
+
+// bridgeGateway is the host's address on Docker's default bridge, the
+// network session containers are on.
+func bridgeGateway(t *testing.T) string {
+	t.Helper()
+	cli := dockertest.Client(t)
+	nw, err := cli.NetworkInspect(context.Background(), "bridge", network.InspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range nw.IPAM.Config {
+		if ip := net.ParseIP(c.Gateway).To4(); ip != nil {
+			return ip.String()
+		}
+	}
+	t.Fatalf("the bridge network has no IPv4 gateway: %+v", nw.IPAM)
+	return ""
+}
+
+// freePort finds a port free for both UDP and TCP on host, for TURN.
+func freePort(t *testing.T, host string) int {
+	t.Helper()
+	for range 20 {
+		u, err := net.ListenPacket("udp4", net.JoinHostPort(host, "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := u.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp4", net.JoinHostPort(host, strconv.Itoa(port)))
+		u.Close()
+		if err == nil {
+			l.Close()
+			return port
+		}
+	}
+	t.Fatal("no port free for both UDP and TCP")
+	return 0
+}
+
+// hostChromium finds (or installs) the Chromium that plays the user's
+// browser.
+func hostChromium(t *testing.T) string {
+	t.Helper()
+	if out, err := exec.Command("bash", "../../scripts/ensure-chromium.sh").CombinedOutput(); err != nil {
+		t.Fatalf("a browser is needed: %v\n%s", err, out)
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("no chromium on PATH after ensure-chromium.sh")
+	return ""
+}
+
+// ensureChromiumImage builds the Chromium workspace image (and its Debian
+// base) when missing or when the agent binary changed.
+func ensureChromiumImage(t *testing.T, bin string) {
+	t.Helper()
+	if out, err := exec.Command("bash", "../../scripts/build-base-image.sh").CombinedOutput(); err != nil {
+		t.Fatalf("base image: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	if _, err := imagebuild.Ensure(ctx, dockertest.Client(t), images.Chromium, images.FS, "chromium", bin); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBrowserSession is the user's path, in a real browser: log in to
+// the portal, launch a Chromium workspace whose start page the test
+// serves, see it (decoded frames, rising), click in it and type a word,
+// and check that the page inside the container got both. Once over the
+// direct path and once with ICE forced through TURN.
+func TestBrowserSession(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser session: not in -short")
+	}
+	browser := hostChromium(t)
+	gw := bridgeGateway(t)
+	turnPort := freePort(t, gw)
+	env := startUp(t, "--turn-listen", net.JoinHostPort(gw, strconv.Itoa(turnPort)), "--turn-public-ip", gw)
+	ensureChromiumImage(t, airlockBinary(t))
+	s := startSite(t, gw)
+
+	c, _, err := apiClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := map[string]any{"name": "e2e-chromium", "description": "Chromium for the browser test", "image": images.Chromium,
+		"seccomp": "chromium", "clipboard": "both", "shm_size": 512 << 20, "memory": 2 << 30, "start_url": s.url}
+	if err := c.Do(context.Background(), http.MethodPost, "/api/v1/workspaces", ws, nil); err != nil {
+		t.Fatalf("create the chromium workspace: %v", err)
+	}
+
+	for _, tc := range []struct {
+		name  string
+		query string
+		local string // the viewer's local candidate type
+	}{
+		{"direct", "", ""},
+		{"relay-only", "?relay=1", "relay"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			viewSession(t, env, browser, s, tc.query, tc.local)
+		})
+	}
+}
+
+func viewSession(t *testing.T, env *upEnv, browser string, s *site, query, wantLocal string) {
+	clicks0, _ := s.seen()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(browser),
+		chromedp.NoSandbox, // the test runs as root; this browser is the user's, not the isolated one
+		chromedp.Flag("ignore-certificate-errors", true),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.WindowSize(1280, 800),
+	)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelA()
+	bctx, cancelB := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	defer cancelB()
+	ctx, cancel := context.WithTimeout(bctx, 4*time.Minute)
+	defer cancel()
+
+	start := env.server + "/" + query
+	if err := chromedp.Run(ctx,
+		chromedp.Navigate(start),
+		chromedp.WaitVisible("#login-user", chromedp.ByQuery),
+		chromedp.SendKeys("#login-user", "admin", chromedp.ByQuery),
+		chromedp.SendKeys("#login-password", "correct horse battery", chromedp.ByQuery),
+		chromedp.Click("#login-submit", chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-workspace="e2e-chromium"] .launch`, chromedp.ByQuery),
+		chromedp.Click(`[data-workspace="e2e-chromium"] .launch`, chromedp.ByQuery),
+		chromedp.WaitVisible("#screen", chromedp.ByQuery),
+	); err != nil {
+		t.Fatalf("portal: %v (viewer: %s)", err, viewerState(ctx))
+	}
+	if query != "" {
+		// The launch navigated to the viewer; open it again with the
+		// query that forces relay-only ICE.
+		var loc string
+		if err := chromedp.Run(ctx, chromedp.Location(&loc)); err != nil {
+			t.Fatal(err)
+		}
+		u, _ := url.Parse(loc)
+		u.RawQuery = strings.TrimPrefix(query, "?")
+		if err := chromedp.Run(ctx, chromedp.Navigate(u.String()), chromedp.WaitVisible("#screen", chromedp.ByQuery)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Decoded frames, and their count rising.
+	waitJS(t, ctx, "decoded video", `(() => { const v = document.querySelector('#screen'); return v && v.videoWidth > 0 && v.getVideoPlaybackQuality().totalVideoFrames > 0 })()`)
+	var f1, f2 int
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`document.querySelector('#screen').getVideoPlaybackQuality().totalVideoFrames`, &f1)); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "frame count rising", fmt.Sprintf(`document.querySelector('#screen').getVideoPlaybackQuality().totalVideoFrames > %d`, f1))
+	if wantLocal != "" {
+		waitJS(t, ctx, "stats with candidate types", `!!(window.airlockViewer && window.airlockViewer.stats && window.airlockViewer.stats.localCandidateType)`)
+		var typ string
+		if err := chromedp.Run(ctx, chromedp.Evaluate(`window.airlockViewer.stats.localCandidateType`, &typ)); err != nil {
+			t.Fatal(err)
+		}
+		if typ != wantLocal {
+			t.Fatalf("viewer's local candidate is %q, want %q", typ, wantLocal)
+		}
+	}
+
+	// Click inside the remote page, then type a word into its input.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if err := chromedp.Run(ctx, chromedp.Click("#screen", chromedp.ByQuery)); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := s.seen(); n > clicks0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the remote page saw no click (viewer: %s)", viewerState(ctx))
+		}
+		time.Sleep(time.Second) // the remote page may still be loading
+	}
+	word := "airlock"
+	if err := chromedp.Run(ctx, chromedp.KeyEvent(word)); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if _, typed := s.seen(); typed == word {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the remote page has %q typed, want %q (viewer: %s)", typed, word, viewerState(ctx))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`document.querySelector('#screen').getVideoPlaybackQuality().totalVideoFrames`, &f2)); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("frames decoded: %d", f2)
+
+	// The typed word is on the remote screen once the next frame arrives.
+	time.Sleep(1500 * time.Millisecond)
+	var shot []byte
+	if err := chromedp.Run(ctx, chromedp.ActionFunc(func(ctx context.Context) error {
+		var err error
+		shot, err = page.CaptureScreenshot().Do(ctx)
+		return err
+	})); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.ArtifactDir()
+	if err := os.WriteFile(filepath.Join(dir, "viewer.png"), shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", filepath.Join(dir, "viewer.png"))
+}
+
+func waitJS(t *testing.T, ctx context.Context, what, expr string) {
+	t.Helper()
+	if err := chromedp.Run(ctx, chromedp.Poll(expr, nil, chromedp.WithPollingTimeout(90*time.Second))); err != nil {
+		t.Fatalf("waiting for %s: %v (viewer: %s)", what, err, viewerState(ctx))
+	}
+}
+
+// viewerState is the viewer's own account of itself, for failure messages.
+func viewerState(ctx context.Context) string {
+	var s string
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_ = chromedp.Run(sctx, chromedp.Evaluate(`JSON.stringify({state: window.airlockViewer && window.airlockViewer.state, error: window.airlockViewer && window.airlockViewer.error, stats: window.airlockViewer && window.airlockViewer.stats, text: document.body.innerText.slice(0, 300)})`, &s))
+	return s
+}
