@@ -35,10 +35,16 @@ run: build images
 	if [ "$$have" != "$$want" ]; then $(MAKE) --no-print-directory images-chromium; fi
 	$(BIN) up --data ./data
 
-# Tests run on a real dockerd and a real PostgreSQL, both started here.
+# Tests run on a real dockerd, a real PostgreSQL, a real Xvfb and a real
+# headless Chromium (the browser test), all installed and started here.
+# Artifacts (the browser test's screenshots) are kept under $(ARTIFACTS).
+ARTIFACTS ?= $(CURDIR)/artifacts
 test: docker lint
+	bash scripts/ensure-xvfb.sh
+	bash scripts/ensure-chromium.sh
+	mkdir -p $(ARTIFACTS)
 	AIRLOCK_TEST_POSTGRES="$$(bash scripts/ensure-postgres.sh)" && export AIRLOCK_TEST_POSTGRES && \
-	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 25m -artifacts -outputdir $(ARTIFACTS) ./...
 	$(MAKE) --no-print-directory fuzz
 
 # A short run of every fuzz target; longer runs: make fuzz FUZZTIME=5m
