@@ -32,6 +32,7 @@ type site struct {
 	mu    sync.Mutex
 	click int
 	typed string
+	seq   int
 }
 
 const sitePage = `<!doctype html>
@@ -49,7 +50,8 @@ document.addEventListener('mousedown', e => {
   fetch('/clicked?x=' + e.clientX + '&y=' + e.clientY);
   setTimeout(() => word.focus(), 0);
 });
-word.addEventListener('input', () => fetch('/typed?v=' + encodeURIComponent(word.value)));
+let seq = 0;  // fetches may complete out of order: the server keeps the latest
+word.addEventListener('input', () => fetch('/typed?n=' + (++seq) + '&v=' + encodeURIComponent(word.value)));
 </script></body></html>`
 
 func startSite(t *testing.T, host string) *site {
@@ -66,8 +68,11 @@ func startSite(t *testing.T, host string) *site {
 		s.mu.Unlock()
 	})
 	mux.HandleFunc("GET /typed", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
 		s.mu.Lock()
-		s.typed = r.URL.Query().Get("v")
+		if n > s.seq {
+			s.seq, s.typed = n, r.URL.Query().Get("v")
+		}
 		s.mu.Unlock()
 	})
 	l, err := net.Listen("tcp4", net.JoinHostPort(host, "0"))
@@ -256,10 +261,17 @@ func viewSession(t *testing.T, env *upEnv, browser string, s *site, query, wantL
 		}
 	}
 
-	// Click inside the remote page, then type a word into its input.
+	// Click inside the remote page, on its text field, then type a word
+	// into it. The viewer resizes the remote display to the video's size,
+	// so page coordinates match.
+	var box struct{ X, Y, W, H float64 }
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`(() => { const r = document.querySelector('#screen').getBoundingClientRect(); return {X: r.left, Y: r.top, W: r.width, H: r.height} })()`, &box)); err != nil {
+		t.Fatal(err)
+	}
+	clickX, clickY := box.X+box.W*0.5, box.Y+box.H*0.4+20
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if err := chromedp.Run(ctx, chromedp.Click("#screen", chromedp.ByQuery)); err != nil {
+		if err := chromedp.Run(ctx, chromedp.MouseClickXY(clickX, clickY)); err != nil {
 			t.Fatal(err)
 		}
 		if n, _ := s.seen(); n > clicks0 {

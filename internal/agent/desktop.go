@@ -83,6 +83,7 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig) error {
 		Codec:           cfg.Codec,
 		Input:           input,
 		Clipboard:       clip,
+		Cursor:          capture.Cursor(),
 		ClipboardPolicy: cfg.Clipboard,
 		Resize:          disp.Resize,
 		Log:             a.log.With("component", "stream"),
@@ -96,6 +97,7 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig) error {
 	go func() { errc <- a.superviseApp(ctx, disp, cfg) }()
 	go func() { errc <- s.Run(ctx) }()
 	go s.ForwardClipboard(ctx)
+	go s.ForwardCursor(ctx)
 	go func() {
 		errc <- s.Signal(ctx, stream.SignalConfig{Connect: a.connect, HTTPClient: &http.Client{Transport: a.tr}})
 	}()

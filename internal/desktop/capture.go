@@ -33,6 +33,7 @@ type Capture struct {
 
 	changed chan struct{} // one pending "screen changed" at most
 	resized chan struct{}
+	cursor  chan string
 
 	mu     sync.Mutex // guards the fields below and serializes Grab
 	w, h   int
@@ -49,7 +50,7 @@ func OpenCapture(display string) (*Capture, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to X display %s: %w", display, err)
 	}
-	c := &Capture{conn: conn, changed: make(chan struct{}, 1), resized: make(chan struct{}, 1)}
+	c := &Capture{conn: conn, changed: make(chan struct{}, 1), resized: make(chan struct{}, 1), cursor: make(chan string, 1)}
 	if err := c.init(); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("capture display %s: %w", display, err)
@@ -86,6 +87,9 @@ func (c *Capture) init() error {
 	}
 	if err := randr.SelectInputChecked(c.conn, c.root, randr.NotifyMaskScreenChange).Check(); err != nil {
 		return fmt.Errorf("select RandR events: %w", err)
+	}
+	if err := c.watchCursor(); err != nil {
+		return fmt.Errorf("select cursor events: %w", err)
 	}
 	return c.attach()
 }
@@ -142,12 +146,14 @@ func (c *Capture) events() {
 		if ev == nil && err == nil {
 			return // connection closed
 		}
-		switch ev.(type) {
+		switch e := ev.(type) {
 		case damage.NotifyEvent:
 			notify(c.changed)
 		case randr.ScreenChangeNotifyEvent:
 			notify(c.resized)
 			notify(c.changed)
+		case xfixes.CursorNotifyEvent:
+			c.onCursor(e)
 		}
 	}
 }

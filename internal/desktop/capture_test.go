@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jezek/xgb"
+	"github.com/jezek/xgb/xfixes"
 	"github.com/jezek/xgb/xproto"
 )
 
@@ -136,5 +137,65 @@ func TestCaptureSeesChangesAndResizes(t *testing.T) {
 	}
 	if err := d.Resize(context.Background(), 801, 600); err == nil {
 		t.Fatal("odd width accepted")
+	}
+}
+
+func TestCSSCursor(t *testing.T) {
+	for name, want := range map[string]string{
+		"left_ptr": "default", "xterm": "text", "hand2": "pointer", "pointer": "pointer", "watch": "wait",
+		"sb_h_double_arrow": "ew-resize", "not-allowed": "not-allowed", "": "default", "something-new": "default",
+	} {
+		if got := cssCursor(name); got != want {
+			t.Errorf("cssCursor(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
+// TestCursorChanges defines a named cursor on the root window, as an app
+// does on its windows, and expects its CSS name.
+func TestCursorChanges(t *testing.T) {
+	d := startTestDisplay(t, 640, 480)
+	c, err := OpenCapture(d.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	conn, err := xgb.NewConnDisplay(d.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := xfixes.Init(conn); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := xfixes.QueryVersion(conn, 5, 0).Reply(); err != nil {
+		t.Fatal(err)
+	}
+	root := xproto.Setup(conn).DefaultScreen(conn).Root
+	font, _ := xproto.NewFontId(conn)
+	if err := xproto.OpenFontChecked(conn, font, uint16(len("cursor")), "cursor").Check(); err != nil {
+		t.Fatal(err)
+	}
+	cur, _ := xproto.NewCursorId(conn)
+	// Glyph 152 of the cursor font is XC_xterm.
+	if err := xproto.CreateGlyphCursorChecked(conn, cur, font, font, 152, 153, 0, 0, 0, 0xffff, 0xffff, 0xffff).Check(); err != nil {
+		t.Fatal(err)
+	}
+	if err := xfixes.SetCursorNameChecked(conn, cur, uint16(len("xterm")), "xterm").Check(); err != nil {
+		t.Fatal(err)
+	}
+	if err := xproto.ChangeWindowAttributesChecked(conn, root, xproto.CwCursor, []uint32{uint32(cur)}).Check(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case css := <-c.Cursor():
+			if css == "text" {
+				return
+			}
+		case <-deadline:
+			t.Fatal("no cursor change to text")
+		}
 	}
 }

@@ -24,6 +24,7 @@ type Clipboard struct {
 	display string
 	runner  Runner
 	conn    *xgb.Conn
+	atom    xproto.Atom // CLIPBOARD
 	changes chan string
 
 	mu     sync.Mutex
@@ -61,6 +62,7 @@ func (c *Clipboard) watch() error {
 	if err != nil {
 		return fmt.Errorf("CLIPBOARD atom: %w", err)
 	}
+	c.atom = atom.Atom
 	root := xproto.Setup(c.conn).DefaultScreen(c.conn).Root
 	if err := xfixes.SelectSelectionInputChecked(c.conn, root, atom.Atom, xfixes.SelectionEventMaskSetSelectionOwner).Check(); err != nil {
 		return fmt.Errorf("watch CLIPBOARD: %w", err)
@@ -120,13 +122,33 @@ func (c *Clipboard) Set(ctx context.Context, text string) error {
 	// captured stderr's pipe open and Wait would never return, so its
 	// messages go to the agent's own stderr.
 	cmd.Stderr = os.Stderr
+	before := c.owner()
 	if err := c.runner.Start(cmd); err != nil {
 		return fmt.Errorf("set clipboard: %w", err)
 	}
 	if err := c.runner.Wait(cmd); err != nil {
 		return fmt.Errorf("set clipboard: %w", err)
 	}
+	// xclip's child takes the selection after its parent has exited; an
+	// app pasting right now must get the new text, so wait for the owner
+	// to change.
+	for c.owner() == before {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("set clipboard: xclip did not take the selection: %w", ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 	return nil
+}
+
+// owner is the window owning CLIPBOARD now (0: none, or unknown).
+func (c *Clipboard) owner() xproto.Window {
+	r, err := xproto.GetSelectionOwner(c.conn, c.atom).Reply()
+	if err != nil {
+		return 0
+	}
+	return r.Owner
 }
 
 func (c *Clipboard) get(ctx context.Context) (string, error) {

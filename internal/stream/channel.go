@@ -29,6 +29,12 @@ func (s *Streamer) onDataChannel(pc *webrtc.PeerConnection, dc *webrtc.DataChann
 		}
 		w, h := s.cfg.Screen.Size()
 		s.send(outMsg{T: "hello", W: w, H: h, Clipboard: s.cfg.ClipboardPolicy})
+		s.mu.Lock()
+		css := s.cursor
+		s.mu.Unlock()
+		if css != "" {
+			s.send(outMsg{T: "cursor", CSS: css})
+		}
 	})
 	dc.OnMessage(func(m webrtc.DataChannelMessage) {
 		if m.IsString {
@@ -122,6 +128,31 @@ func (s *Streamer) ForwardClipboard(ctx context.Context) {
 				continue
 			}
 			s.send(outMsg{T: "clip", Text: text})
+		}
+	}
+}
+
+// ForwardCursor tells the viewer the pointer's cursor as it changes, and
+// a new viewer the current one, while ctx lasts.
+func (s *Streamer) ForwardCursor(ctx context.Context) {
+	if s.cfg.Cursor == nil {
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case css, ok := <-s.cfg.Cursor:
+			if !ok {
+				return
+			}
+			s.mu.Lock()
+			same := css == s.cursor
+			s.cursor = css
+			s.mu.Unlock()
+			if !same {
+				s.send(outMsg{T: "cursor", CSS: css})
+			}
 		}
 	}
 }

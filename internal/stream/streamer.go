@@ -68,6 +68,9 @@ type Config struct {
 	// Clipboard* constants; empty means off.
 	Clipboard       Clipboard
 	ClipboardPolicy string
+	// Cursor receives the CSS name of the pointer's cursor as it changes
+	// (the viewer draws the pointer); nil: the viewer's default.
+	Cursor <-chan string
 	// Resize sets the display's size; nil refuses resizes.
 	Resize func(ctx context.Context, w, h int) error
 	// MaxFPS caps the frame rate (default 60); KeepAlive is how often an
@@ -99,6 +102,7 @@ type Streamer struct {
 	est       cc.BandwidthEstimator
 	connected bool
 	keyframe  bool
+	cursor    string
 	lastKFReq time.Time
 }
 
