@@ -294,6 +294,9 @@ func viewSession(t *testing.T, env *upEnv, browser string, s *site, query, wantL
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// The viewer draws the remote pointer: Chromium's cursors have no
+	// names, so they come as images.
+	waitJS(t, ctx, "the remote cursor's image", `document.querySelector('#screen').style.cursor.startsWith('url("data:image/png;base64,')`)
 	if err := chromedp.Run(ctx, chromedp.Evaluate(`document.querySelector('#screen').getVideoPlaybackQuality().totalVideoFrames`, &f2)); err != nil {
 		t.Fatal(err)
 	}

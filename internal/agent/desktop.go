@@ -83,7 +83,7 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig) error {
 		Codec:           cfg.Codec,
 		Input:           input,
 		Clipboard:       clip,
-		Cursor:          capture.Cursor(),
+		Cursor:          cursors(ctx, capture.Cursor()),
 		ClipboardPolicy: cfg.Clipboard,
 		Resize:          disp.Resize,
 		Log:             a.log.With("component", "stream"),
@@ -202,4 +202,24 @@ func appCommand(ctx context.Context, display string, cfg DesktopConfig) (*exec.C
 		return cmd, nil
 	}
 	return nil, fmt.Errorf("app %q: this agent runs chromium", cfg.App)
+}
+
+// cursors passes the display's cursor changes on to the streamer.
+func cursors(ctx context.Context, in <-chan desktop.Cursor) <-chan stream.Cursor {
+	out := make(chan stream.Cursor, 1)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case c := <-in:
+				select {
+				case out <- stream.Cursor{CSS: c.CSS, PNG: c.PNG, HotX: c.HotX, HotY: c.HotY}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out
 }

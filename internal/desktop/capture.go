@@ -33,7 +33,9 @@ type Capture struct {
 
 	changed chan struct{} // one pending "screen changed" at most
 	resized chan struct{}
-	cursor  chan string
+	cursor  chan Cursor
+	// cursorCache is only touched by the events goroutine.
+	cursorCache map[uint32][]byte
 
 	mu     sync.Mutex // guards the fields below and serializes Grab
 	w, h   int
@@ -50,7 +52,7 @@ func OpenCapture(display string) (*Capture, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to X display %s: %w", display, err)
 	}
-	c := &Capture{conn: conn, changed: make(chan struct{}, 1), resized: make(chan struct{}, 1), cursor: make(chan string, 1)}
+	c := &Capture{conn: conn, changed: make(chan struct{}, 1), resized: make(chan struct{}, 1), cursor: make(chan Cursor, 1), cursorCache: map[uint32][]byte{}}
 	if err := c.init(); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("capture display %s: %w", display, err)

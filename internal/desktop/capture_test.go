@@ -1,8 +1,10 @@
 package desktop
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -188,14 +190,40 @@ func TestCursorChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.After(5 * time.Second)
-	for {
+	for named := false; !named; {
 		select {
-		case css := <-c.Cursor():
-			if css == "text" {
-				return
-			}
+		case cur := <-c.Cursor():
+			named = cur.CSS == "text"
 		case <-deadline:
 			t.Fatal("no cursor change to text")
+		}
+	}
+
+	// An unnamed cursor (Chromium's, without a cursor theme) comes as
+	// its image.
+	hand, _ := xproto.NewCursorId(conn)
+	if err := xproto.CreateGlyphCursorChecked(conn, hand, font, font, 60, 61, 0, 0, 0, 0xffff, 0xffff, 0xffff).Check(); err != nil {
+		t.Fatal(err)
+	}
+	if err := xproto.ChangeWindowAttributesChecked(conn, root, xproto.CwCursor, []uint32{uint32(hand)}).Check(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case cur := <-c.Cursor():
+			if cur.PNG == nil {
+				continue
+			}
+			img, err := png.Decode(bytes.NewReader(cur.PNG))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b := img.Bounds(); b.Dx() < 8 || b.Dy() < 8 || cur.HotX >= b.Dx() || cur.HotY >= b.Dy() {
+				t.Fatalf("cursor image %v with hotspot %d,%d", b, cur.HotX, cur.HotY)
+			}
+			return
+		case <-time.After(5 * time.Second):
+			t.Fatal("no cursor image for an unnamed cursor")
 		}
 	}
 }

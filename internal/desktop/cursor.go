@@ -1,9 +1,26 @@
 package desktop
 
 import (
+	"bytes"
+	"image"
+	"image/color"
+	"image/png"
+
 	"github.com/jezek/xgb/xfixes"
 	"github.com/jezek/xgb/xproto"
 )
+
+// Cursor is the pointer's look: a CSS keyword when the app named its
+// cursor, else the cursor's image (Chromium without a cursor theme uses
+// unnamed core cursors) as a PNG with its hotspot.
+type Cursor struct {
+	CSS        string
+	PNG        []byte
+	HotX, HotY int
+}
+
+// maxCursorSide bounds cursor images: browsers ignore larger ones.
+const maxCursorSide = 128
 
 // The viewer draws the pointer itself, from a CSS cursor name: no cursor
 // in the video means no cursor lagging a round trip behind the hand.
@@ -85,21 +102,59 @@ func (c *Capture) watchCursor() error {
 	return xfixes.SelectCursorInputChecked(c.conn, c.root, xfixes.CursorNotifyMaskDisplayCursor).Check()
 }
 
-// onCursor turns a cursor change into a CSS name for Cursor.
+// onCursor turns a cursor change into a Cursor for Cursor().
 func (c *Capture) onCursor(ev xfixes.CursorNotifyEvent) {
+	cur := Cursor{CSS: "default"}
 	name := ""
 	if ev.Name != 0 {
 		if r, err := xproto.GetAtomName(c.conn, ev.Name).Reply(); err == nil {
 			name = r.Name
 		}
 	}
-	css := cssCursor(name)
+	if name != "" {
+		cur.CSS = cssCursor(name)
+	} else if img, err := xfixes.GetCursorImage(c.conn).Reply(); err == nil {
+		if b, ok := c.cursorPNG(img); ok {
+			cur = Cursor{PNG: b, HotX: int(img.Xhot), HotY: int(img.Yhot)}
+		}
+	}
 	select { // only the latest matters
 	case <-c.cursor:
 	default:
 	}
-	c.cursor <- css
+	c.cursor <- cur
 }
 
-// Cursor receives the CSS name of the pointer's cursor when it changes.
-func (c *Capture) Cursor() <-chan string { return c.cursor }
+// cursorPNG encodes a cursor image, remembering the last few by serial:
+// a page's pointer flips between the same two or three cursors.
+func (c *Capture) cursorPNG(img *xfixes.GetCursorImageReply) ([]byte, bool) {
+	w, h := int(img.Width), int(img.Height)
+	if w == 0 || h == 0 || w > maxCursorSide || h > maxCursorSide || len(img.CursorImage) < w*h {
+		return nil, false
+	}
+	if b, ok := c.cursorCache[img.CursorSerial]; ok {
+		return b, true
+	}
+	rgba := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for i, p := range img.CursorImage[:w*h] {
+		// XFIXES gives premultiplied ARGB; PNG wants straight alpha.
+		a := uint8(p >> 24)
+		r, g, b := uint8(p>>16), uint8(p>>8), uint8(p)
+		if a != 0 && a != 255 {
+			r, g, b = uint8(uint32(r)*255/uint32(a)), uint8(uint32(g)*255/uint32(a)), uint8(uint32(b)*255/uint32(a))
+		}
+		rgba.SetNRGBA(i%w, i/w, color.NRGBA{R: r, G: g, B: b, A: a})
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, rgba); err != nil {
+		return nil, false
+	}
+	if len(c.cursorCache) >= 16 {
+		clear(c.cursorCache)
+	}
+	c.cursorCache[img.CursorSerial] = buf.Bytes()
+	return buf.Bytes(), true
+}
+
+// Cursor receives the pointer's cursor when it changes.
+func (c *Capture) Cursor() <-chan Cursor { return c.cursor }

@@ -37,7 +37,7 @@ func contentSecurityPolicy(host string) string {
 		"default-src 'self'",
 		"script-src 'self'",
 		"style-src 'self'",
-		"img-src 'self'",
+		"img-src 'self' data:", // the remote pointer's cursor image
 		"font-src 'self'",
 		"media-src 'self' blob: mediastream:",
 		"connect-src " + connect,

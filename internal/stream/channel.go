@@ -30,10 +30,10 @@ func (s *Streamer) onDataChannel(pc *webrtc.PeerConnection, dc *webrtc.DataChann
 		w, h := s.cfg.Screen.Size()
 		s.send(outMsg{T: "hello", W: w, H: h, Clipboard: s.cfg.ClipboardPolicy})
 		s.mu.Lock()
-		css := s.cursor
+		cur := s.cursor
 		s.mu.Unlock()
-		if css != "" {
-			s.send(outMsg{T: "cursor", CSS: css})
+		if cur != nil {
+			s.send(cursorMsg(*cur))
 		}
 	})
 	dc.OnMessage(func(m webrtc.DataChannelMessage) {
@@ -142,17 +142,21 @@ func (s *Streamer) ForwardCursor(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case css, ok := <-s.cfg.Cursor:
+		case cur, ok := <-s.cfg.Cursor:
 			if !ok {
 				return
 			}
 			s.mu.Lock()
-			same := css == s.cursor
-			s.cursor = css
+			s.cursor = &cur
 			s.mu.Unlock()
-			if !same {
-				s.send(outMsg{T: "cursor", CSS: css})
-			}
+			s.send(cursorMsg(cur))
 		}
 	}
+}
+
+func cursorMsg(c Cursor) outMsg {
+	if c.PNG != nil {
+		return outMsg{T: "cursor", PNG: c.PNG, X: c.HotX, Y: c.HotY}
+	}
+	return outMsg{T: "cursor", CSS: c.CSS}
 }

@@ -99,6 +99,9 @@ type outMsg struct {
 	Clipboard string `json:"clipboard,omitempty"`
 	Text      string `json:"text,omitempty"`
 	CSS       string `json:"css,omitempty"`
+	PNG       []byte `json:"png,omitempty"` // base64 in JSON
+	X         int    `json:"x,omitempty"`
+	Y         int    `json:"y,omitempty"`
 	Message   string `json:"message,omitempty"`
 }
 

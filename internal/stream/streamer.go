@@ -57,6 +57,14 @@ const (
 	ClipboardBoth          = "both"
 )
 
+// Cursor is the pointer's look: a CSS keyword, or a PNG image with its
+// hotspot.
+type Cursor struct {
+	CSS        string
+	PNG        []byte
+	HotX, HotY int
+}
+
 // Config configures a Streamer.
 type Config struct {
 	Screen Screen
@@ -68,9 +76,9 @@ type Config struct {
 	// Clipboard* constants; empty means off.
 	Clipboard       Clipboard
 	ClipboardPolicy string
-	// Cursor receives the CSS name of the pointer's cursor as it changes
-	// (the viewer draws the pointer); nil: the viewer's default.
-	Cursor <-chan string
+	// Cursor receives the pointer's cursor as it changes (the viewer
+	// draws the pointer); nil: the viewer's default.
+	Cursor <-chan Cursor
 	// Resize sets the display's size; nil refuses resizes.
 	Resize func(ctx context.Context, w, h int) error
 	// MaxFPS caps the frame rate (default 60); KeepAlive is how often an
@@ -102,7 +110,7 @@ type Streamer struct {
 	est       cc.BandwidthEstimator
 	connected bool
 	keyframe  bool
-	cursor    string
+	cursor    *Cursor
 	lastKFReq time.Time
 }
 

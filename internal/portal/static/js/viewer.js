@@ -258,8 +258,16 @@ function onMessage(m) {
       clip.receive(m.text);
       break;
     case 'cursor':
-      // Only a CSS cursor keyword: never a url().
-      if (typeof m.css === 'string' && /^[a-z-]{1,32}$/.test(m.css)) video().style.cursor = m.css;
+      // A CSS cursor keyword, or a PNG the agent made from the remote
+      // cursor's pixels. Nothing else reaches the style: the keyword is
+      // checked, the image must be base64 and is only ever a data: PNG.
+      if (typeof m.css === 'string' && /^[a-z-]{1,32}$/.test(m.css)) {
+        video().style.cursor = m.css;
+      } else if (typeof m.png === 'string' && m.png.length <= 96 * 1024 && /^[A-Za-z0-9+/]+=*$/.test(m.png)) {
+        const x = Number.isInteger(m.x) && m.x >= 0 && m.x < 128 ? m.x : 0;
+        const y = Number.isInteger(m.y) && m.y >= 0 && m.y < 128 ? m.y : 0;
+        video().style.cursor = `url("data:image/png;base64,${m.png}") ${x} ${y}, default`;
+      }
       break;
     case 'error':
       hook.error = `The session refused a request: ${sentence(m.message || 'no reason given')}`;
