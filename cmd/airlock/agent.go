@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	stdlog "log"
 	"log/slog"
 	"os"
+
+	"github.com/jezek/xgb"
 
 	"github.com/airlock-rbi/airlock/internal/agent"
 )
@@ -20,6 +23,10 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer, log *slog.Lo
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	// xgb logs through a package logger; its notes ("no .Xauthority,
+	// trying without") are expected in a container and only noise in the
+	// session's log. Its errors reach the agent as errors anyway.
+	xgb.Logger = stdlog.New(io.Discard, "", 0)
 	kids := agent.NewChildren()
 	var desk *agent.DesktopConfig
 	if app := os.Getenv(agent.EnvDesktop); app != "" {
