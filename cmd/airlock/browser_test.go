@@ -33,6 +33,7 @@ type site struct {
 	click int
 	typed string
 	seq   int
+	focus bool
 }
 
 const sitePage = `<!doctype html>
@@ -51,6 +52,7 @@ document.addEventListener('mousedown', e => {
   setTimeout(() => word.focus(), 0);
 });
 let seq = 0;  // fetches may complete out of order: the server keeps the latest
+word.addEventListener('focus', () => fetch('/focused'));
 word.addEventListener('input', () => fetch('/typed?n=' + (++seq) + '&v=' + encodeURIComponent(word.value)));
 </script></body></html>`
 
@@ -65,6 +67,11 @@ func startSite(t *testing.T, host string) *site {
 	mux.HandleFunc("GET /clicked", func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.click++
+		s.mu.Unlock()
+	})
+	mux.HandleFunc("GET /focused", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.focus = true
 		s.mu.Unlock()
 	})
 	mux.HandleFunc("GET /typed", func(w http.ResponseWriter, r *http.Request) {
@@ -84,6 +91,12 @@ func startSite(t *testing.T, host string) *site {
 	t.Cleanup(func() { srv.Close() })
 	s.url = "http://" + l.Addr().String() + "/"
 	return s
+}
+
+func (s *site) focused() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.focus
 }
 
 func (s *site) seen() (int, string) {
@@ -202,6 +215,9 @@ func TestBrowserSession(t *testing.T) {
 
 func viewSession(t *testing.T, env *upEnv, browser string, s *site, query, wantLocal string) {
 	clicks0, _ := s.seen()
+	s.mu.Lock()
+	s.focus, s.typed = false, ""
+	s.mu.Unlock()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(browser),
 		chromedp.NoSandbox, // the test runs as root; this browser is the user's, not the isolated one
@@ -282,6 +298,15 @@ func viewSession(t *testing.T, env *upEnv, browser string, s *site, query, wantL
 		}
 		time.Sleep(time.Second) // the remote page may still be loading
 	}
+	// Type once the remote field has focus and the viewer holds the
+	// keyboard, so that no key goes to the wrong place.
+	for deadline := time.Now().Add(20 * time.Second); !s.focused(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("the remote text field never got focus (viewer: %s)", viewerState(ctx))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	waitJS(t, ctx, "the viewer to hold the keyboard", `document.activeElement === document.querySelector('#screen')`)
 	word := "airlock"
 	if err := chromedp.Run(ctx, chromedp.KeyEvent(word)); err != nil {
 		t.Fatal(err)
@@ -331,6 +356,6 @@ func viewerState(ctx context.Context) string {
 	var s string
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	_ = chromedp.Run(sctx, chromedp.Evaluate(`JSON.stringify({state: window.airlockViewer && window.airlockViewer.state, error: window.airlockViewer && window.airlockViewer.error, stats: window.airlockViewer && window.airlockViewer.stats, text: document.body.innerText.slice(0, 300)})`, &s))
+	_ = chromedp.Run(sctx, chromedp.Evaluate(`JSON.stringify({state: window.airlockViewer && window.airlockViewer.state, error: window.airlockViewer && window.airlockViewer.error, stats: window.airlockViewer && window.airlockViewer.stats, text: document.body.innerText.slice(0, 300), focus: document.activeElement && (document.activeElement.id || document.activeElement.tagName)})`, &s))
 	return s
 }
