@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -17,9 +18,13 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/airlock-rbi/airlock/images"
+	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/dockertest"
 	"github.com/airlock-rbi/airlock/internal/imagebuild"
 )
@@ -216,7 +221,7 @@ func TestBrowserSession(t *testing.T) {
 func viewSession(t *testing.T, env *upEnv, browser string, s *site, query, wantLocal string) {
 	clicks0, _ := s.seen()
 	s.mu.Lock()
-	s.focus, s.typed = false, ""
+	s.focus, s.typed, s.seq = false, "", 0 // a new session: a new page
 	s.mu.Unlock()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(browser),
@@ -315,7 +320,7 @@ func viewSession(t *testing.T, env *upEnv, browser string, s *site, query, wantL
 		if _, typed := s.seen(); typed == word {
 			break
 		} else if time.Now().After(deadline) {
-			t.Fatalf("the remote page has %q typed, want %q (viewer: %s)", typed, word, viewerState(ctx))
+			t.Fatalf("the remote page has %q typed, want %q (viewer: %s)\nagent log:\n%s", typed, word, viewerState(ctx), agentLog(t))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -358,4 +363,27 @@ func viewerState(ctx context.Context) string {
 	defer cancel()
 	_ = chromedp.Run(sctx, chromedp.Evaluate(`JSON.stringify({state: window.airlockViewer && window.airlockViewer.state, error: window.airlockViewer && window.airlockViewer.error, stats: window.airlockViewer && window.airlockViewer.stats, text: document.body.innerText.slice(0, 300), focus: document.activeElement && (document.activeElement.id || document.activeElement.tagName)})`, &s))
 	return s
+}
+
+// agentLog is the tail of the session containers' logs, for failures.
+func agentLog(t *testing.T) string {
+	cli := dockertest.Client(t)
+	ctx := context.Background()
+	list, err := cli.ContainerList(ctx, container.ListOptions{Filters: filters.NewArgs(filters.Arg("label", airlock.LabelWorkspace+"=e2e-chromium"))})
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, c := range list {
+		rc, err := cli.ContainerLogs(ctx, c.ID, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: "40"})
+		if err != nil {
+			fmt.Fprintf(&b, "%s: %v\n", c.ID[:12], err)
+			continue
+		}
+		var out bytes.Buffer
+		_, _ = stdcopy.StdCopy(&out, &out, rc)
+		rc.Close()
+		fmt.Fprintf(&b, "--- %s\n%s", c.ID[:12], out.String())
+	}
+	return b.String()
 }
