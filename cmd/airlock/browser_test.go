@@ -198,27 +198,31 @@ func TestBrowserSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws := map[string]any{"name": "e2e-chromium", "description": "Chromium for the browser test", "image": images.Chromium,
-		"seccomp": "chromium", "clipboard": "both", "shm_size": 512 << 20, "memory": 2 << 30, "start_url": s.url}
-	if err := c.Do(context.Background(), http.MethodPost, "/api/v1/workspaces", ws, nil); err != nil {
-		t.Fatalf("create the chromium workspace: %v", err)
+	for name, env := range map[string]map[string]string{"e2e-chromium": nil, "e2e-chromium-h264": {"AIRLOCK_CODEC": "h264"}} {
+		ws := map[string]any{"name": name, "description": "Chromium for the browser test", "image": images.Chromium,
+			"seccomp": "chromium", "clipboard": "both", "shm_size": 512 << 20, "memory": 2 << 30, "start_url": s.url, "env": env}
+		if err := c.Do(context.Background(), http.MethodPost, "/api/v1/workspaces", ws, nil); err != nil {
+			t.Fatalf("create workspace %s: %v", name, err)
+		}
 	}
 
 	for _, tc := range []struct {
-		name  string
-		query string
-		local string // the viewer's local candidate type
+		name, workspace string
+		query           string
+		local           string // the viewer's local candidate type
+		codec           string
 	}{
-		{"direct", "", ""},
-		{"relay-only", "?relay=1", "relay"},
+		{"direct", "e2e-chromium", "", "", "VP8"},
+		{"relay-only", "e2e-chromium", "?relay=1", "relay", "VP8"},
+		{"h264", "e2e-chromium-h264", "", "", "H264"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			viewSession(t, env, browser, s, tc.query, tc.local)
+			viewSession(t, env, browser, s, tc.workspace, tc.query, tc.local, tc.codec)
 		})
 	}
 }
 
-func viewSession(t *testing.T, env *upEnv, browser string, s *site, query, wantLocal string) {
+func viewSession(t *testing.T, env *upEnv, browser string, s *site, workspace, query, wantLocal, wantCodec string) {
 	clicks0, _ := s.seen()
 	s.mu.Lock()
 	s.focus, s.typed, s.seq = false, "", 0 // a new session: a new page
@@ -244,8 +248,8 @@ func viewSession(t *testing.T, env *upEnv, browser string, s *site, query, wantL
 		chromedp.SendKeys("#login-user", "admin", chromedp.ByQuery),
 		chromedp.SendKeys("#login-password", "correct horse battery", chromedp.ByQuery),
 		chromedp.Click("#login-submit", chromedp.ByQuery),
-		chromedp.WaitVisible(`[data-workspace="e2e-chromium"] .launch`, chromedp.ByQuery),
-		chromedp.Click(`[data-workspace="e2e-chromium"] .launch`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-workspace="`+workspace+`"] .launch`, chromedp.ByQuery),
+		chromedp.Click(`[data-workspace="`+workspace+`"] .launch`, chromedp.ByQuery),
 		chromedp.WaitVisible("#screen", chromedp.ByQuery),
 	); err != nil {
 		t.Fatalf("portal: %v (viewer: %s)", err, viewerState(ctx))
@@ -271,6 +275,14 @@ func viewSession(t *testing.T, env *upEnv, browser string, s *site, query, wantL
 		t.Fatal(err)
 	}
 	waitJS(t, ctx, "frame count rising", fmt.Sprintf(`document.querySelector('#screen').getVideoPlaybackQuality().totalVideoFrames > %d`, f1))
+	waitJS(t, ctx, "stats with the codec", `!!(window.airlockViewer && window.airlockViewer.stats && window.airlockViewer.stats.codec)`)
+	var codec string
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`window.airlockViewer.stats.codec`, &codec)); err != nil {
+		t.Fatal(err)
+	}
+	if codec != wantCodec {
+		t.Fatalf("the stream's codec is %q, want %q", codec, wantCodec)
+	}
 	if wantLocal != "" {
 		waitJS(t, ctx, "stats with candidate types", `!!(window.airlockViewer && window.airlockViewer.stats && window.airlockViewer.stats.localCandidateType)`)
 		var typ string
@@ -369,7 +381,7 @@ func viewerState(ctx context.Context) string {
 func agentLog(t *testing.T) string {
 	cli := dockertest.Client(t)
 	ctx := context.Background()
-	list, err := cli.ContainerList(ctx, container.ListOptions{Filters: filters.NewArgs(filters.Arg("label", airlock.LabelWorkspace+"=e2e-chromium"))})
+	list, err := cli.ContainerList(ctx, container.ListOptions{Filters: filters.NewArgs(filters.Arg("label", airlock.LabelSession))})
 	if err != nil {
 		return err.Error()
 	}

@@ -50,6 +50,8 @@ func TestWorkspaceValidate(t *testing.T) {
 		{"fail/memory-tiny", Workspace{Name: "a", Image: "x", Memory: 1024}, false, []string{"6 MiB"}},
 		{"fail/negative", Workspace{Name: "a", Image: "x", PidsLimit: -1}, false, []string{"must not be negative"}},
 		{"fail/env-reserved", Workspace{Name: "a", Image: "x", Env: map[string]string{"AIRLOCK_TOKEN": "x"}}, false, []string{`"AIRLOCK_TOKEN"`}},
+		{"ok/env-codec", Workspace{Name: "a", Image: "x", Env: map[string]string{"AIRLOCK_CODEC": "h264"}}, true, nil},
+		{"fail/env-codec-value", Workspace{Name: "a", Image: "x", Env: map[string]string{"AIRLOCK_CODEC": "av1"}}, false, []string{`AIRLOCK_CODEC "av1"`, "vp8 or h264"}},
 		{"fail/env-reserved-clipboard", Workspace{Name: "a", Image: "x", Env: map[string]string{"AIRLOCK_CLIPBOARD": "both"}}, false, []string{`"AIRLOCK_CLIPBOARD"`}},
 		{"fail/env-equals", Workspace{Name: "a", Image: "x", Env: map[string]string{"A=B": "x"}}, false, []string{`"A=B"`}},
 		{"fail/clipboard-unknown", Workspace{Name: "a", Image: "x", Clipboard: "sometimes"}, false,

@@ -134,9 +134,14 @@ func (w *Workspace) Validate() error {
 	if w.Memory != 0 && w.Memory < 6<<20 {
 		return Errorf(EINVALID, "memory limit %d is below Docker's minimum of 6 MiB", w.Memory)
 	}
-	for k := range w.Env {
-		if k == "" || strings.ContainsAny(k, "=\x00") || strings.HasPrefix(k, "AIRLOCK_") {
+	for k, v := range w.Env {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
 			return Errorf(EINVALID, "environment variable name %q is not allowed", k)
+		}
+		if strings.HasPrefix(k, "AIRLOCK_") {
+			if err := agentSetting(k, v); err != nil {
+				return err
+			}
 		}
 	}
 	if len(w.Description) > 1024 || len(w.StartURL) > 2048 {
@@ -166,4 +171,18 @@ func join[S ~string](values []S) string {
 		s[i] = string(v)
 	}
 	return strings.Join(s, ", ")
+}
+
+// agentSetting checks an AIRLOCK_ variable of a workspace's env. The
+// prefix is the server's (identity, tokens, the CA); a workspace may set
+// only the agent's tuning, with a known value.
+func agentSetting(k, v string) error {
+	switch k {
+	case "AIRLOCK_CODEC":
+		if v != "vp8" && v != "h264" {
+			return Errorf(EINVALID, "AIRLOCK_CODEC %q: the agent encodes vp8 or h264", v)
+		}
+		return nil
+	}
+	return Errorf(EINVALID, "environment variable %q: names starting with AIRLOCK_ are Airlock's; a workspace may set only AIRLOCK_CODEC (vp8 or h264)", k)
 }

@@ -66,7 +66,7 @@ func TestCreateWorkspace(t *testing.T) {
 		{name: "fail/pids-negative", body: ws("name", "x1", "pids_limit", -1), code: "invalid", msg: []string{"must not be negative"}},
 		{name: "fail/shm-negative", body: ws("name", "x1", "shm_size", -1), code: "invalid", msg: []string{"must not be negative"}},
 		{name: "fail/memory-string", body: ws("name", "x1", "memory", "1g"), code: "invalid", msg: []string{`field "memory"`}},
-		{name: "fail/env-reserved", body: ws("name", "x1", "env", map[string]string{"AIRLOCK_REGISTER_TOKEN": "x"}), code: "invalid", msg: []string{`environment variable name "AIRLOCK_REGISTER_TOKEN" is not allowed`}},
+		{name: "fail/env-reserved", body: ws("name", "x1", "env", map[string]string{"AIRLOCK_REGISTER_TOKEN": "x"}), code: "invalid", msg: []string{`environment variable "AIRLOCK_REGISTER_TOKEN"`, "only AIRLOCK_CODEC"}},
 		{name: "fail/env-reserved-server", body: ws("name", "x1", "env", map[string]string{"AIRLOCK_SERVER": "https://evil"}), code: "invalid", msg: []string{`"AIRLOCK_SERVER"`}},
 		{name: "fail/env-reserved-prefix-only", body: ws("name", "x1", "env", map[string]string{"AIRLOCK_": "x"}), code: "invalid", msg: []string{`"AIRLOCK_"`}},
 		{name: "fail/env-equals", body: ws("name", "x1", "env", map[string]string{"A=B": "x"}), code: "invalid", msg: []string{`"A=B"`}},
