@@ -149,9 +149,10 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 			}
 		})
 		fmt.Fprintf(stdout, "\nAirlock is up: https://localhost:%s  (CA: %s)\n"+
+			"  open https://localhost:%s/ in a browser, log in as admin and launch chromium\n"+
 			"  airlock login --server %s --user admin --ca-cert %s\n"+
 			"  airlock session create minimal --wait\n\n",
-			apiPort, filepath.Join(data, "ca.pem"), apiURL, filepath.Join(data, "ca.pem"))
+			apiPort, filepath.Join(data, "ca.pem"), apiPort, apiURL, filepath.Join(data, "ca.pem"))
 	}
 	err = infra.Run(ctx, cfg)
 	cancel()
