@@ -64,6 +64,7 @@ lint:
 bench: docker
 	$(GO) run ./bench/provision
 	$(GO) run ./bench/launch
+	$(GO) run ./bench/stream
 
 clean:
 	rm -rf bin

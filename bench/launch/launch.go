@@ -13,10 +13,11 @@ import (
 
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
 
+	"github.com/airlock-rbi/airlock/bench/internal/airlockup"
+	"github.com/airlock-rbi/airlock/bench/internal/proc"
 	"github.com/airlock-rbi/airlock/images"
 	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/dockerpolicy"
@@ -68,7 +69,7 @@ type rawTimes struct {
 
 // launcher runs both kinds of launch.
 type launcher struct {
-	api    *apiClient
+	api    *airlockup.Client
 	socket *client.Client
 	runID  string
 	upPID  int
@@ -83,10 +84,10 @@ type launcher struct {
 // outside that window.
 func (l *launcher) launchAirlock(ctx context.Context, poll time.Duration) (airlockTimes, *container.InspectResponse, error) {
 	var t airlockTimes
-	var s session
-	server0, client0 := procCPU(l.upPID), selfCPU()
+	var s airlockup.Session
+	server0, client0 := proc.CPU(l.upPID), proc.SelfCPU()
 	t.t0 = time.Now()
-	if err := l.api.do(ctx, http.MethodPost, "/api/v1/sessions", map[string]string{"workspace": "minimal"}, &s); err != nil {
+	if err := l.api.Do(ctx, http.MethodPost, "/api/v1/sessions", map[string]string{"workspace": "minimal"}, &s); err != nil {
 		return t, nil, err
 	}
 	id := s.ID
@@ -108,7 +109,7 @@ func (l *launcher) launchAirlock(ctx context.Context, poll time.Duration) (airlo
 			path += "?wait=5s"
 		}
 		g0 := time.Now()
-		if err := l.api.do(ctx, http.MethodGet, path, nil, &s); err != nil {
+		if err := l.api.Do(ctx, http.MethodGet, path, nil, &s); err != nil {
 			return t, nil, errors.Join(err, l.deleteSession(id))
 		}
 		t.getTime += time.Since(g0)
@@ -129,7 +130,7 @@ func (l *launcher) launchAirlock(ctx context.Context, poll time.Duration) (airlo
 	}
 	t.seen = time.Now()
 	t.total = t.seen.Sub(t.t0)
-	t.serverCPU, t.clientCPU = procCPU(l.upPID)-server0, selfCPU()-client0
+	t.serverCPU, t.clientCPU = proc.CPU(l.upPID)-server0, proc.SelfCPU()-client0
 
 	// Untimed from here on.
 	info, err := l.inspectSession(ctx, &t, &s)
@@ -145,13 +146,13 @@ func (l *launcher) launchAirlock(ctx context.Context, poll time.Duration) (airlo
 // inspectSession fills the timestamps of t from the session (read again:
 // started_at may be recorded just after the agent registered), its
 // container as dockerd reports it, and the agent's log.
-func (l *launcher) inspectSession(ctx context.Context, t *airlockTimes, s *session) (*container.InspectResponse, error) {
+func (l *launcher) inspectSession(ctx context.Context, t *airlockTimes, s *airlockup.Session) (*container.InspectResponse, error) {
 	for range 500 {
 		if s.StartedAt != nil {
 			break
 		}
 		time.Sleep(2 * time.Millisecond)
-		if err := l.api.do(ctx, http.MethodGet, "/api/v1/sessions/"+s.ID, nil, s); err != nil {
+		if err := l.api.Do(ctx, http.MethodGet, "/api/v1/sessions/"+s.ID, nil, s); err != nil {
 			return nil, err
 		}
 	}
@@ -217,26 +218,8 @@ func (l *launcher) readAgentLog(ctx context.Context, t *airlockTimes, id string)
 	return nil
 }
 
-// deleteSession ends a session; the api stops and removes its container.
-// It uses its own deadline: it may run after ctx was cancelled. The api
-// answers 503 when removing the container failed, e.g. because another
-// Airlock deployment on the daemon is removing it as an orphan at the same
-// moment ("removal … is already in progress"); the session then stays
-// stopping, so the call is repeated a few times.
-func (l *launcher) deleteSession(id string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var err error
-	for range 5 {
-		err = l.api.do(ctx, http.MethodDelete, "/api/v1/sessions/"+id, nil, nil)
-		var e *apiError
-		if !errors.As(err, &e) || e.Status != http.StatusServiceUnavailable {
-			return err
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	return err
-}
+// deleteSession ends a session (see airlockup.Client.DeleteSession).
+func (l *launcher) deleteSession(id string) error { return l.api.DeleteSession(id) }
 
 // rawConfig is what the node forwards to dockerd for a session of the
 // minimal workspace, less the agent's environment: the labels the node
@@ -254,7 +237,7 @@ func (l *launcher) rawConfig() (*container.Config, *container.HostConfig) {
 			},
 		}, &container.HostConfig{
 			ReadonlyRootfs: true,
-			Tmpfs:          map[string]string{"/tmp": "rw,nosuid,nodev,size=64m"},
+			Tmpfs:          map[string]string{"/tmp": "rw,nosuid,nodev,size=512m"}, // the api's tmpSize
 			ExtraHosts:     []string{"host.docker.internal:host-gateway"},
 			SecurityOpt:    []string{"no-new-privileges=true"},
 			CapDrop:        []string{"ALL"},
@@ -330,33 +313,4 @@ func (l *launcher) checkSameHostConfig(ctx context.Context, sess *container.Insp
 
 func equalStrings(a, b []string) bool {
 	return strings.Join(a, "\x00") == strings.Join(b, "\x00")
-}
-
-// removeContainers force-removes the baseline containers of the run and
-// every session container of the throwaway deployment (labelled with its
-// admin's user ID; sessions of other deployments on the same daemon are
-// left alone). It has its own deadline: it runs after the run's context
-// may have been cancelled.
-func removeContainers(socket *client.Client, runID, userID string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	sets := []filters.Args{filters.NewArgs(filters.Arg("label", runLabel+"="+runID))}
-	if userID != "" {
-		sets = append(sets, filters.NewArgs(filters.Arg("label", airlock.LabelSession), filters.Arg("label", airlock.LabelUser+"="+userID)))
-	}
-	var errs []error
-	for _, f := range sets {
-		list, err := socket.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
-		if err != nil {
-			errs = append(errs, fmt.Errorf("list containers: %w", err))
-			continue
-		}
-		for _, c := range list {
-			err := socket.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
-			if err != nil && !errdefs.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("remove container %.12s: %w", c.ID, err))
-			}
-		}
-	}
-	return errors.Join(errs...)
 }

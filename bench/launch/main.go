@@ -64,6 +64,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/airlock-rbi/airlock/bench/internal/airlockup"
 	"github.com/airlock-rbi/airlock/images"
 	"github.com/airlock-rbi/airlock/internal/dockertest"
 )
@@ -140,32 +141,32 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	runID := rand.Text()
 	var userID string
 	defer func() {
-		if rerr := removeContainers(socket, runID, userID); rerr != nil {
+		if rerr := airlockup.RemoveContainers(socket, runLabel, runID, userID); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("clean up containers: %w", rerr))
 		}
 	}()
 
-	bin, err := buildAirlock(ctx, dir)
+	bin, err := airlockup.Build(ctx, dir)
 	if err != nil {
 		return err
 	}
-	password := randomPassword()
-	up, err := startUp(ctx, bin, dir, password)
+	password := airlockup.RandomPassword()
+	up, err := airlockup.Start(ctx, bin, dir, password)
 	if err != nil {
 		return err
 	}
 	// Stop it before its containers are removed (deferred above), so its
 	// lifecycle jobs are not racing the cleanup.
 	defer func() {
-		if serr := up.stop(); serr != nil {
+		if serr := up.Stop(); serr != nil {
 			err = errors.Join(err, serr)
 		}
 	}()
-	api, err := newAPIClient(up.server, filepath.Join(up.data, "ca.pem"))
+	api, err := airlockup.NewClient(up.Server, filepath.Join(up.Data, "ca.pem"))
 	if err != nil {
 		return err
 	}
-	if userID, err = api.login(ctx, "admin", password); err != nil {
+	if userID, err = api.Login(ctx, "admin", password, "bench-launch"); err != nil {
 		return err
 	}
 	img, err := socket.ImageInspect(ctx, images.Minimal)
@@ -173,7 +174,7 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 		return fmt.Errorf("inspect %s: %w", images.Minimal, err)
 	}
 
-	l := &launcher{api: api, socket: socket, runID: runID, upPID: up.cmd.Process.Pid}
+	l := &launcher{api: api, socket: socket, runID: runID, upPID: up.PID()}
 	var trace io.Writer
 	if o.verbose {
 		trace = os.Stderr
@@ -183,7 +184,7 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 		if errors.Is(err, context.Canceled) {
 			return err
 		}
-		return fmt.Errorf("%w\nlog of airlock up (end):\n%s", err, up.tail())
+		return fmt.Errorf("%w\nlog of airlock up (end):\n%s", err, up.Tail())
 	}
 
 	fmt.Fprintf(out, "Launch to ready: Airlock session vs raw docker create+start of %s (%.19s)\n", images.Minimal, img.ID)

@@ -1,0 +1,102 @@
+package airlockup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/airlock-rbi/airlock/internal/cli"
+)
+
+// Client is the CLI's own api client (internal/cli): one kept-alive
+// connection, the deployment CA trusted, errors as the api words them.
+type Client struct {
+	cfg cli.Config
+	c   *cli.Client
+}
+
+// NewClient is a client of server that trusts the CA in caFile.
+func NewClient(server, caFile string) (*Client, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, err
+	}
+	cfg := cli.Config{Server: strings.TrimSuffix(server, "/"), CAPEM: string(pem)}
+	c, err := cli.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", caFile, err)
+	}
+	return &Client{cfg: cfg, c: c}, nil
+}
+
+// APIError is an error answer of the api.
+type APIError = cli.APIError
+
+// Do sends body as JSON (when not nil) and decodes the answer into out
+// (when not nil).
+func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
+	return c.c.Do(ctx, method, path, body, out)
+}
+
+// Login exchanges a user's password for an API token named tokenName,
+// which the client then sends, and returns the user's ID (the admin's
+// labels every container of its sessions).
+func (c *Client) Login(ctx context.Context, user, password, tokenName string) (string, error) {
+	var resp struct {
+		User struct {
+			ID string `json:"id"`
+		} `json:"user"`
+		Token string `json:"token"`
+	}
+	err := c.Do(ctx, http.MethodPost, "/api/v1/auth/login",
+		map[string]any{"user": user, "password": password, "token": true, "token_name": tokenName}, &resp)
+	if err != nil {
+		return "", fmt.Errorf("log in: %w", err)
+	}
+	if resp.Token == "" || resp.User.ID == "" {
+		return "", errors.New("log in: the answer has no token or user ID")
+	}
+	c.cfg.Token = resp.Token
+	authed, err := cli.New(c.cfg)
+	if err != nil {
+		return "", err
+	}
+	c.c = authed
+	return resp.User.ID, nil
+}
+
+// Session is the part of the api's session view the benchmarks read.
+type Session struct {
+	ID        string     `json:"id"`
+	Container string     `json:"container"`
+	State     string     `json:"state"`
+	Reason    string     `json:"reason"`
+	CreatedAt time.Time  `json:"created_at"`
+	StartedAt *time.Time `json:"started_at"`
+	ReadyAt   *time.Time `json:"ready_at"`
+}
+
+// DeleteSession ends a session; the api stops and removes its container.
+// It uses its own deadline: it may run after the run's context was
+// cancelled. The api answers 503 when removing the container failed, e.g.
+// because another Airlock deployment on the daemon is removing it as an
+// orphan at the same moment ("removal … is already in progress"); the
+// session then stays stopping, so the call is repeated a few times.
+func (c *Client) DeleteSession(id string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var err error
+	for range 5 {
+		err = c.Do(ctx, http.MethodDelete, "/api/v1/sessions/"+id, nil, nil)
+		var e *APIError
+		if !errors.As(err, &e) || e.Status != http.StatusServiceUnavailable {
+			return err
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return err
+}
