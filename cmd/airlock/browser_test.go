@@ -328,10 +328,24 @@ func viewSession(t *testing.T, env *upEnv, browser string, s *site, workspace, q
 	if err := chromedp.Run(ctx, chromedp.KeyEvent(word)); err != nil {
 		t.Fatal(err)
 	}
+	retyped := false
 	for deadline := time.Now().Add(20 * time.Second); ; {
-		if _, typed := s.seen(); typed == word {
+		_, typed := s.seen()
+		if typed == word {
 			break
-		} else if time.Now().After(deadline) {
+		}
+		// Under a loaded CI machine the first word has been seen to vanish
+		// whole (not one key of it) right after focus; typing it once more
+		// tells that apart from lost keys, which still fail below. Logged,
+		// so the flake stays visible. See the closing note of issue 5.
+		if typed == "" && !retyped && time.Until(deadline) < 15*time.Second {
+			t.Logf("nothing typed after 5s; typing %q again (viewer: %s)", word, viewerState(ctx))
+			retyped = true
+			if err := chromedp.Run(ctx, chromedp.KeyEvent(word)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if time.Now().After(deadline) {
 			t.Fatalf("the remote page has %q typed, want %q (viewer: %s)\nagent log:\n%s", typed, word, viewerState(ctx), agentLog(t))
 		}
 		time.Sleep(100 * time.Millisecond)
