@@ -241,18 +241,32 @@ func viewSession(t *testing.T, env *upEnv, browser string, s *site, workspace, q
 	ctx, cancel := context.WithTimeout(bctx, 4*time.Minute)
 	defer cancel()
 
+	// The first Run starts the browser and ties its life to its context;
+	// the steps below run under shorter ones.
+	if err := chromedp.Run(bctx); err != nil {
+		t.Fatalf("start the browser: %v", err)
+	}
 	start := env.server + "/" + query
-	if err := chromedp.Run(ctx,
-		chromedp.Navigate(start),
-		chromedp.WaitVisible("#login-user", chromedp.ByQuery),
-		chromedp.SendKeys("#login-user", "admin", chromedp.ByQuery),
-		chromedp.SendKeys("#login-password", "correct horse battery", chromedp.ByQuery),
-		chromedp.Click("#login-submit", chromedp.ByQuery),
-		chromedp.WaitVisible(`[data-workspace="`+workspace+`"] .launch`, chromedp.ByQuery),
-		chromedp.Click(`[data-workspace="`+workspace+`"] .launch`, chromedp.ByQuery),
-		chromedp.WaitVisible("#screen", chromedp.ByQuery),
-	); err != nil {
-		t.Fatalf("portal: %v (viewer: %s)", err, viewerState(ctx))
+	// One step at a time, so that a failure names the step it hung in.
+	for _, step := range []struct {
+		what string
+		act  chromedp.Action
+	}{
+		{"open the portal", chromedp.Navigate(start)},
+		{"the login form", chromedp.WaitVisible("#login-user", chromedp.ByQuery)},
+		{"type the user", chromedp.SendKeys("#login-user", "admin", chromedp.ByQuery)},
+		{"type the password", chromedp.SendKeys("#login-password", "correct horse battery", chromedp.ByQuery)},
+		{"log in", chromedp.Click("#login-submit", chromedp.ByQuery)},
+		{"the workspace in the catalog", chromedp.WaitVisible(`[data-workspace="`+workspace+`"] .launch`, chromedp.ByQuery)},
+		{"launch", chromedp.Click(`[data-workspace="`+workspace+`"] .launch`, chromedp.ByQuery)},
+		{"the viewer", chromedp.WaitVisible("#screen", chromedp.ByQuery)},
+	} {
+		sctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+		err := chromedp.Run(sctx, step.act)
+		cancel()
+		if err != nil {
+			t.Fatalf("portal, %s: %v (viewer: %s)\nserver log:\n%s\nagent log:\n%s", step.what, err, viewerState(ctx), env.logTail(30), agentLog(t))
+		}
 	}
 	if query != "" {
 		// The launch navigated to the viewer; open it again with the
@@ -385,13 +399,16 @@ func waitJS(t *testing.T, ctx context.Context, what, expr string) {
 // viewerState is the viewer's own account of itself, for failure messages.
 func viewerState(ctx context.Context) string {
 	var s string
-	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	// Without the caller's cancellation: the state matters most when the
+	// caller's deadline is what failed.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	_ = chromedp.Run(sctx, chromedp.Evaluate(`JSON.stringify({state: window.airlockViewer && window.airlockViewer.state, error: window.airlockViewer && window.airlockViewer.error, stats: window.airlockViewer && window.airlockViewer.stats, text: document.body.innerText.slice(0, 300), focus: document.activeElement && (document.activeElement.id || document.activeElement.tagName)})`, &s))
 	return s
 }
 
-// agentLog is the tail of the session containers' logs, for failures.
+// agentLog is the tail of the session agents' own log lines, for
+// failures; Chromium's chatter on the same stream is left out.
 func agentLog(t *testing.T) string {
 	cli := dockertest.Client(t)
 	ctx := context.Background()
@@ -401,7 +418,7 @@ func agentLog(t *testing.T) string {
 	}
 	var b strings.Builder
 	for _, c := range list {
-		rc, err := cli.ContainerLogs(ctx, c.ID, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: "40"})
+		rc, err := cli.ContainerLogs(ctx, c.ID, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: "2000"})
 		if err != nil {
 			fmt.Fprintf(&b, "%s: %v\n", c.ID[:12], err)
 			continue
@@ -409,7 +426,14 @@ func agentLog(t *testing.T) string {
 		var out bytes.Buffer
 		_, _ = stdcopy.StdCopy(&out, &out, rc)
 		rc.Close()
-		fmt.Fprintf(&b, "--- %s\n%s", c.ID[:12], out.String())
+		var lines []string
+		for _, l := range strings.Split(out.String(), "\n") {
+			if strings.HasPrefix(l, "time=") {
+				lines = append(lines, l)
+			}
+		}
+		lines = lines[max(0, len(lines)-40):]
+		fmt.Fprintf(&b, "--- %s\n%s\n", c.ID[:12], strings.Join(lines, "\n"))
 	}
 	return b.String()
 }

@@ -60,6 +60,13 @@ func airlockBinary(t *testing.T) string {
 type upEnv struct {
 	server string
 	data   string
+	log    *syncBuffer // the server's log
+}
+
+// logTail is the end of the server's log, for failure messages.
+func (e *upEnv) logTail(n int) string {
+	lines := strings.Split(strings.TrimRight(e.log.String(), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 func startUp(t *testing.T, extra ...string) *upEnv {
@@ -77,7 +84,7 @@ func startUp(t *testing.T, extra ...string) *upEnv {
 		done <- Run(ctx, append([]string{"up", "--data", data, "--listen", ":0", "--provision-listen", "127.0.0.1:0",
 			"--metrics-listen", "", "--image-binary", bin}, extra...), out, &errOut)
 	}()
-	env := &upEnv{data: data}
+	env := &upEnv{data: data, log: &errOut}
 	select {
 	case env.server = <-out.found:
 	case code := <-done:
