@@ -13,8 +13,9 @@ import (
 	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/gcc"
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
-	"github.com/pion/webrtc/v4/pkg/media"
 )
 
 // Screen is what is streamed: the agent passes a desktop.Capture.
@@ -96,7 +97,8 @@ type Config struct {
 type Streamer struct {
 	cfg   Config
 	api   *webrtc.API
-	track *webrtc.TrackLocalStaticSample
+	track *webrtc.TrackLocalStaticRTP
+	clock *rtpClock
 	log   *slog.Logger
 
 	wake chan struct{}
@@ -152,10 +154,15 @@ func New(cfg Config) (*Streamer, error) {
 	if s.api, err = s.newAPI(codec); err != nil {
 		return nil, err
 	}
-	s.track, err = webrtc.NewTrackLocalStaticSample(codec.RTPCodecCapability, "screen", "airlock")
+	s.track, err = webrtc.NewTrackLocalStaticRTP(codec.RTPCodecCapability, "screen", "airlock")
 	if err != nil {
 		return nil, fmt.Errorf("stream: video track: %w", err)
 	}
+	var payloader rtp.Payloader = &codecs.VP8Payloader{EnablePictureID: true}
+	if codec.MimeType == webrtc.MimeTypeH264 {
+		payloader = &codecs.H264Payloader{}
+	}
+	s.clock = newRTPClock(payloader, codec.ClockRate)
 	return s, nil
 }
 
@@ -364,7 +371,7 @@ func (s *Streamer) Run(ctx context.Context) error {
 	minGap := time.Second / time.Duration(s.cfg.MaxFPS)
 	idle := time.NewTimer(s.cfg.KeepAlive)
 	defer idle.Stop()
-	var last time.Time
+	var last time.Time // when the last frame was grabbed
 	sentKbps := 0
 	lastW, lastH := s.cfg.Screen.Size()
 	for {
@@ -384,6 +391,8 @@ func (s *Streamer) Run(ctx context.Context) error {
 		if !live {
 			continue
 		}
+		// Paced from grab to grab, so that the encoder's own time counts
+		// toward the gap instead of adding to it.
 		if wait := minGap - time.Since(last); wait > 0 {
 			select {
 			case <-ctx.Done():
@@ -391,6 +400,7 @@ func (s *Streamer) Run(ctx context.Context) error {
 			case <-time.After(wait):
 			}
 		}
+		last = time.Now()
 		pix, w, h, stride, err := s.cfg.Screen.Grab()
 		if err != nil {
 			s.log.Warn("grab screen", "err", err)
@@ -410,17 +420,14 @@ func (s *Streamer) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("encode %dx%d frame: %w", w, h, err)
 		}
-		now := time.Now()
-		dur := now.Sub(last)
-		if last.IsZero() || dur > time.Second {
-			dur = minGap
-		}
-		last = now
 		if len(data) == 0 {
 			continue
 		}
-		if err := s.track.WriteSample(media.Sample{Data: data, Duration: dur}); err != nil {
-			s.log.Debug("write frame", "err", err)
+		for _, p := range s.clock.packetize(data, last) {
+			if err := s.track.WriteRTP(p); err != nil {
+				s.log.Debug("write frame", "err", err)
+				break
+			}
 		}
 	}
 }
