@@ -196,6 +196,14 @@ func TestEncoderInImage(t *testing.T) {
 		}
 		t.Logf("vp8 1280x720: %v per frame (through docker exec)", spent/n)
 
+		// The keep-alive of a still screen: the last image again, sent
+		// without pixels; as an interframe, and as a keyframe on request.
+		rep := encode(t, e, encoder.Frame{Width: 1280, Height: 720, Repeat: true, PTS: 1500 * time.Millisecond})
+		if rep.Keyframe || len(rep.Data) == 0 || rep.Data[0]&1 != 1 || len(rep.Data)*4 > len(key.Data) {
+			t.Fatalf("repeat: keyframe %v, %d bytes (keyframe %d), want a small interframe", rep.Keyframe, len(rep.Data), len(key.Data))
+		}
+		vp8Key(t, "repeated keyframe", encode(t, e, encoder.Frame{Width: 1280, Height: 720, Repeat: true, Keyframe: true, PTS: 1600 * time.Millisecond}), 1280, 720)
+
 		f.Keyframe, f.BitrateKbps, f.PTS = true, 1000, 2*time.Second
 		vp8Key(t, "forced keyframe", encode(t, e, f), 1280, 720)
 
@@ -233,6 +241,11 @@ func TestEncoderInImage(t *testing.T) {
 			spent += time.Since(began)
 		}
 		t.Logf("h264 1280x720: %v per frame (through docker exec)", spent/n)
+		rep := encode(t, e, encoder.Frame{Width: 1280, Height: 720, Repeat: true, PTS: 1500 * time.Millisecond})
+		if types := nalTypes(t, rep.Data); rep.Keyframe || bytes.Contains(types, []byte{5}) {
+			t.Fatalf("repeat: keyframe %v, NAL types %v, want an interframe", rep.Keyframe, types)
+		}
+		h264Key(t, "repeated keyframe", encode(t, e, encoder.Frame{Width: 1280, Height: 720, Repeat: true, Keyframe: true, PTS: 1600 * time.Millisecond}))
 		f.Keyframe, f.BitrateKbps, f.PTS = true, 1000, 2*time.Second
 		h264Key(t, "forced keyframe", encode(t, e, f))
 		if err := e.Close(); err != nil {

@@ -6,9 +6,12 @@
 //
 // The wire format, all integers little endian:
 //
-//	request:  "AFRM" u32 flags (bit 0: keyframe) u32 width u32 height
-//	          u32 stride u32 bitrate_kbps (0: unchanged) u64 pts_ms,
-//	          then height*stride bytes of BGRX pixels
+//	request:  "AFRM" u32 flags (bit 0: keyframe, bit 1: repeat, bit 2:
+//	          shm) u32 width u32 height u32 stride u32 bitrate_kbps
+//	          (0: unchanged) u64 pts_ms, then height*stride bytes of BGRX
+//	          pixels; with repeat none (the previous frame's image is
+//	          encoded again); with shm a u32 SysV shared memory id instead,
+//	          the pixels being at the start of that segment
 //	response: "APKT" u32 flags (bit 0: keyframe) u32 size u32 0
 //	          u64 pts_ms, then size bytes (VP8 frame or H.264 Annex B
 //	          access unit; size 0: nothing for this frame)
@@ -49,6 +52,8 @@ const (
 	requestSize  = 32
 	responseSize = 24
 	flagKeyframe = 1
+	flagRepeat   = 2
+	flagShm      = 4
 	// stderrTail is how much of the helper's stderr an error quotes.
 	stderrTail = 2048
 	// exitGrace is how long a helper that stopped answering gets to exit
@@ -90,8 +95,18 @@ type Frame struct {
 	// Stride is the number of bytes from one row to the next: a multiple
 	// of 4, at least 4*Width.
 	Stride int
+	// Shared says Pix is (the start of) the SysV shared memory segment
+	// ShmID, which the helper, in the same IPC namespace, reads in place:
+	// only the header crosses the pipe.
+	Shared bool
+	ShmID  int
 	// Keyframe forces a keyframe (a new viewer, a picture loss).
 	Keyframe bool
+	// Repeat encodes the previous frame's image again without sending
+	// it: the keep-alive of a still screen, which skips the copy and the
+	// color conversion. Pix and Stride are ignored; Width and Height must
+	// be the previous frame's.
+	Repeat bool
 	// BitrateKbps, when not 0, retunes the rate control before this frame.
 	BitrateKbps int
 	// PTS is the frame's presentation time, sent at millisecond precision.
@@ -126,8 +141,11 @@ type Encoder struct {
 	// failed, once set, is returned by every later call: after a failed
 	// exchange the stream is out of step, and the helper is gone.
 	failed error
-	exited bool  // the helper has been waited for
-	exit   error // its exit, an *ExitError (nil: status 0)
+	// lastW and lastH are the size of the last frame sent with pixels:
+	// what a repeat must match. 0 before the first.
+	lastW, lastH int
+	exited       bool  // the helper has been waited for
+	exit         error // its exit, an *ExitError (nil: status 0)
 }
 
 // Start runs the helper. ctx bounds its whole life: when ctx ends the
@@ -221,22 +239,44 @@ func (e *Encoder) Encode(f Frame) (Packet, error) {
 	if err := f.validate(); err != nil {
 		return Packet{}, fmt.Errorf("encoder: %w", err)
 	}
+	if f.Repeat && (f.Width != e.lastW || f.Height != e.lastH) {
+		return Packet{}, fmt.Errorf("encoder: repeat of a %dx%d frame, but the last frame was %dx%d", f.Width, f.Height, e.lastW, e.lastH)
+	}
 	pts := uint64(f.PTS.Milliseconds())
 	var flags uint32
 	if f.Keyframe {
 		flags |= flagKeyframe
 	}
+	stride := f.Stride
+	switch {
+	case f.Repeat:
+		flags |= flagRepeat
+		stride = 4 * f.Width // ignored by the helper, but checked
+	case f.Shared:
+		flags |= flagShm
+	}
 	copy(e.req[:4], "AFRM")
 	binary.LittleEndian.PutUint32(e.req[4:], flags)
 	binary.LittleEndian.PutUint32(e.req[8:], uint32(f.Width))
 	binary.LittleEndian.PutUint32(e.req[12:], uint32(f.Height))
-	binary.LittleEndian.PutUint32(e.req[16:], uint32(f.Stride))
+	binary.LittleEndian.PutUint32(e.req[16:], uint32(stride))
 	binary.LittleEndian.PutUint32(e.req[20:], uint32(f.BitrateKbps))
 	binary.LittleEndian.PutUint64(e.req[24:], pts)
 	e.w.Write(e.req[:]) // errors stick in the bufio.Writer until Flush
-	e.w.Write(f.Pix[:f.Stride*f.Height])
+	switch {
+	case f.Repeat:
+	case f.Shared:
+		var id [4]byte
+		binary.LittleEndian.PutUint32(id[:], uint32(f.ShmID))
+		e.w.Write(id[:])
+	default:
+		e.w.Write(f.Pix[:f.Stride*f.Height])
+	}
 	if err := e.w.Flush(); err != nil {
 		return Packet{}, e.fail("send frame", err)
+	}
+	if !f.Repeat {
+		e.lastW, e.lastH = f.Width, f.Height
 	}
 
 	if _, err := io.ReadFull(e.r, e.resp[:]); err != nil {
@@ -272,14 +312,16 @@ func (f *Frame) validate() error {
 		return fmt.Errorf("frame size %dx%d: want 2 to %d each", f.Width, f.Height, MaxDimension)
 	case f.Width%2 != 0 || f.Height%2 != 0:
 		return fmt.Errorf("frame size %dx%d: width and height must be even (4:2:0 chroma)", f.Width, f.Height)
-	case f.Stride < 4*f.Width || f.Stride%4 != 0 || f.Stride > maxStride:
+	case !f.Repeat && (f.Stride < 4*f.Width || f.Stride%4 != 0 || f.Stride > maxStride):
 		return fmt.Errorf("frame stride %d for width %d: want a multiple of 4, from %d to %d", f.Stride, f.Width, 4*f.Width, maxStride)
-	case len(f.Pix) < f.Stride*f.Height:
+	case !f.Repeat && len(f.Pix) < f.Stride*f.Height:
 		return fmt.Errorf("frame of %d bytes is shorter than stride*height = %d", len(f.Pix), f.Stride*f.Height)
 	case f.BitrateKbps != 0 && (f.BitrateKbps < minKbps || f.BitrateKbps > maxKbps):
 		return fmt.Errorf("bitrate %d kbit/s: want 0 (unchanged) or %d to %d", f.BitrateKbps, minKbps, maxKbps)
 	case f.PTS < 0:
 		return fmt.Errorf("negative pts %v", f.PTS)
+	case f.Shared && !f.Repeat && f.ShmID < 0:
+		return fmt.Errorf("shared memory id %d", f.ShmID)
 	}
 	return nil
 }

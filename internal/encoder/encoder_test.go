@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The tests run this test binary as the helper: with
@@ -44,6 +46,7 @@ func fakeHelper(mode string, args []string) int {
 		return 2
 	}
 	var hdr [requestSize]byte
+	var crc uint32 // of the last pixels, which a repeat encodes again
 	for seq := uint32(0); ; seq++ {
 		if _, err := io.ReadFull(in, hdr[:]); err == io.EOF {
 			switch mode {
@@ -78,12 +81,28 @@ func fakeHelper(mode string, args []string) int {
 			fmt.Fprintln(os.Stderr, "the last word")
 			return 1
 		}
-		pix := make([]byte, int(e.Stride)*int(e.H))
-		if _, err := io.ReadFull(in, pix); err != nil {
-			fmt.Fprintln(os.Stderr, "fake: read pixels:", err)
-			return 1
+		if e.Flags&flagShm != 0 {
+			var id [4]byte
+			if _, err := io.ReadFull(in, id[:]); err != nil {
+				fmt.Fprintln(os.Stderr, "fake: read shm id:", err)
+				return 1
+			}
+			mem, err := unix.SysvShmAttach(int(le.Uint32(id[:])), 0, unix.SHM_RDONLY)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "fake: attach shm:", err)
+				return 1
+			}
+			crc = crc32.ChecksumIEEE(mem[:int(e.Stride)*int(e.H)])
+			_ = unix.SysvShmDetach(mem)
+		} else if e.Flags&flagRepeat == 0 {
+			pix := make([]byte, int(e.Stride)*int(e.H))
+			if _, err := io.ReadFull(in, pix); err != nil {
+				fmt.Fprintln(os.Stderr, "fake: read pixels:", err)
+				return 1
+			}
+			crc = crc32.ChecksumIEEE(pix)
 		}
-		e.CRC = crc32.ChecksumIEEE(pix)
+		e.CRC = crc
 		data, _ := json.Marshal(e)
 		magic, flags, size, pts := "APKT", e.Flags&flagKeyframe, uint32(len(data)), e.PTS
 		if seq == 0 {
@@ -225,6 +244,87 @@ func TestEmptyPacket(t *testing.T) {
 
 // An invalid frame is refused before anything is sent: the next valid
 // one still works.
+func TestRepeat(t *testing.T) {
+	e := start(t, context.Background(), "echo", Config{})
+	if _, err := e.Encode(Frame{Width: 16, Height: 8, Repeat: true}); err == nil || !strings.Contains(err.Error(), "the last frame was 0x0") {
+		t.Fatalf("a repeat before any frame: %v, want a refusal", err)
+	}
+	f := frame(16, 8)
+	first, err := e.Encode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		frame Frame
+		want  string // an error; "" for a repeat that goes through
+	}{
+		{"repeat", Frame{Width: 16, Height: 8, Repeat: true}, ""},
+		{"repeat with a keyframe and a bitrate", Frame{Width: 16, Height: 8, Repeat: true, Keyframe: true, BitrateKbps: 900}, ""},
+		{"other size", Frame{Width: 32, Height: 8, Repeat: true}, "repeat of a 32x8 frame, but the last frame was 16x8"},
+		{"bad bitrate", Frame{Width: 16, Height: 8, Repeat: true, BitrateKbps: 1}, "bitrate 1 kbit/s"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := e.Encode(tc.frame)
+			if tc.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("got %v, want an error containing %q", err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, want := decode(t, p), decode(t, first)
+			if got.Flags&flagRepeat == 0 || got.CRC != want.CRC || got.W != 16 || got.H != 8 {
+				t.Fatalf("the helper got %+v, want a repeat of %+v", got, want)
+			}
+		})
+	}
+	// The stream is still in step: no pixels went with the repeats.
+	g := frame(16, 8)
+	g.Pix[0]++
+	p, err := e.Encode(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if decode(t, p).CRC == decode(t, first).CRC {
+		t.Fatal("a new frame after repeats: the helper saw the old pixels")
+	}
+}
+
+func TestSharedMemory(t *testing.T) {
+	e := start(t, context.Background(), "echo", Config{})
+	f := frame(16, 8)
+	id, err := unix.SysvShmGet(unix.IPC_PRIVATE, len(f.Pix), unix.IPC_CREAT|0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem, err := unix.SysvShmAttach(id, 0, 0)
+	_, _ = unix.SysvShmCtl(id, unix.IPC_RMID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.SysvShmDetach(mem)
+	copy(mem, f.Pix)
+	p, err := e.Encode(Frame{Pix: mem, Width: 16, Height: 8, Stride: 64, Shared: true, ShmID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := decode(t, p)
+	if got.Flags&flagShm == 0 || got.CRC != crc32.ChecksumIEEE(f.Pix) {
+		t.Fatalf("the helper got %+v, want the pixels of the segment by id", got)
+	}
+	// Only the id crossed the pipe: the next frame is still in step.
+	if p, err = e.Encode(f); err != nil || decode(t, p).CRC != crc32.ChecksumIEEE(f.Pix) {
+		t.Fatalf("a piped frame after a shared one: %v", err)
+	}
+	if _, err := e.Encode(Frame{Pix: mem, Width: 16, Height: 8, Stride: 64, Shared: true, ShmID: -1}); err == nil || !strings.Contains(err.Error(), "shared memory id -1") {
+		t.Fatalf("a negative id: %v, want a refusal", err)
+	}
+}
+
 func TestInvalidFrames(t *testing.T) {
 	e := start(t, context.Background(), "echo", Config{})
 	for _, tc := range []struct {

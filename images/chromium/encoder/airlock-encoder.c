@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/shm.h>
 
 #include <vpx/vp8cx.h>
 #include <vpx/vpx_encoder.h>
@@ -30,6 +31,14 @@
  * stride*height cannot overflow or ask for an absurd buffer. */
 #define MAX_STRIDE 65536
 #define FLAG_KEYFRAME 1u
+/* Encode the previous frame's image again, sent without pixels: the
+ * keep-alive of a still screen, for a fraction of a full frame's cost. */
+#define FLAG_REPEAT 2u
+/* The pixels are not sent: a u32 SysV shared memory id follows the header,
+ * and the frame is at the start of that segment (the agent's MIT-SHM
+ * capture buffer, in the same container). Saves two copies of every frame
+ * through the pipe. */
+#define FLAG_SHM 4u
 
 __attribute__((noreturn, format(printf, 2, 3))) static void die(int status, const char *fmt, ...) {
 	va_list ap;
@@ -180,11 +189,15 @@ static void vp8_open(struct enc *e) {
 	 * only burn bandwidth on a mostly static screen. */
 	c->kf_mode = VPX_KF_DISABLED;
 	if (vpx_codec_enc_init(&e->vpx, vpx_codec_vp8_cx(), c, 0)) vpx_fail(e, "init");
-	/* Negative: a fixed speed (10 of 16). A positive value makes libvpx
-	 * pick the speed from a CPU budget derived from frame timing, which
-	 * the agent's irregular capture (only when the screen changes) would
-	 * mislead. 720p frames of a browser page take ~5 ms on one core. */
-	if (vpx_codec_control(&e->vpx, VP8E_SET_CPUUSED, -10)) vpx_fail(e, "cpuused");
+	/* Negative: a fixed speed, the fastest (16 of 16). A positive value
+	 * makes libvpx pick the speed from a CPU budget derived from frame
+	 * timing, which the agent's irregular capture (only when the screen
+	 * changes) would mislead. A 720p frame in which every pixel changes
+	 * took 13 ms of CPU at speed 10 and 11 ms at 16 (bench/stream's
+	 * animation; a page of text a fraction of that), for the same bitrate:
+	 * under a full-screen animation the encoder is most of a session's CPU,
+	 * and frames per second is what the user sees. */
+	if (vpx_codec_control(&e->vpx, VP8E_SET_CPUUSED, -16)) vpx_fail(e, "cpuused");
 	/* Browser pages are text and flat areas, not camera noise. */
 	if (vpx_codec_control(&e->vpx, VP8E_SET_SCREEN_CONTENT_MODE, 1)) vpx_fail(e, "screen content");
 	/* Most of a browser screen does not change between frames. A block
@@ -203,8 +216,9 @@ static void vp8_open(struct enc *e) {
 
 static void vp8_encode(struct enc *e, const uint8_t *pix, int stride, uint64_t pts, int force) {
 	vpx_image_t *im = &e->vimg;
-	bgrx_to_i420(pix, stride, e->w, e->h, im->planes[0], im->stride[0], im->planes[1], im->stride[1],
-		     im->planes[2], im->stride[2]);
+	if (pix) /* NULL: the image is the previous frame's, as it stands */
+		bgrx_to_i420(pix, stride, e->w, e->h, im->planes[0], im->stride[0], im->planes[1],
+			     im->stride[1], im->planes[2], im->stride[2]);
 	if (vpx_codec_encode(&e->vpx, im, (vpx_codec_pts_t)pts, 1000 / e->o->fps, force ? VPX_EFLAG_FORCE_KF : 0,
 			     VPX_DL_REALTIME))
 		vpx_fail(e, "encode");
@@ -269,8 +283,9 @@ static void h264_open(struct enc *e) {
 
 static void h264_encode(struct enc *e, const uint8_t *pix, int stride, uint64_t pts, int force) {
 	x264_image_t *im = &e->xpic.img;
-	bgrx_to_i420(pix, stride, e->w, e->h, im->plane[0], im->i_stride[0], im->plane[1], im->i_stride[1],
-		     im->plane[2], im->i_stride[2]);
+	if (pix) /* NULL: the image is the previous frame's, as it stands */
+		bgrx_to_i420(pix, stride, e->w, e->h, im->plane[0], im->i_stride[0], im->plane[1],
+			     im->i_stride[1], im->plane[2], im->i_stride[2]);
 	e->xpic.i_type = force ? X264_TYPE_IDR : X264_TYPE_AUTO;
 	e->xpic.i_pts = (int64_t)pts;
 	x264_nal_t *nal;
@@ -340,6 +355,32 @@ static void parse(int argc, char **argv, struct options *o) {
 	}
 }
 
+/* The segment of the last shared frame, attached read-only until a frame
+ * names another (the agent's capture makes a new one when the screen's
+ * size changes). */
+struct shmseg {
+	int id;
+	const uint8_t *p;
+	size_t size;
+};
+
+static const uint8_t *shm_pixels(struct shmseg *s, int id, size_t need, unsigned long long n) {
+	if (!s->p || s->id != id) {
+		if (s->p) shmdt(s->p);
+		s->p = NULL;
+		struct shmid_ds ds;
+		if (shmctl(id, IPC_STAT, &ds)) die(1, "frame %llu: shared memory %d: %s", n, id, strerror(errno));
+		void *p = shmat(id, NULL, SHM_RDONLY);
+		if (p == (void *)-1) die(1, "frame %llu: attach shared memory %d: %s", n, id, strerror(errno));
+		s->id = id;
+		s->p = p;
+		s->size = ds.shm_segsz;
+	}
+	if (need > s->size)
+		die(1, "frame %llu: %zu bytes of pixels, but shared memory %d holds %zu", n, need, id, s->size);
+	return s->p;
+}
+
 /* Reads exactly n bytes; returns 0 on EOF before the first byte. */
 static int read_full(uint8_t *p, size_t n, const char *what) {
 	size_t got = fread(p, 1, n, stdin);
@@ -354,6 +395,7 @@ int main(int argc, char **argv) {
 	parse(argc, argv, &o);
 	struct enc e = {.o = &o, .kbps = o.kbps};
 	struct buf pix = {0};
+	struct shmseg seg = {0};
 	uint8_t h[REQ_HDR], r[RESP_HDR] = {'A', 'P', 'K', 'T'};
 	for (uint64_t n = 0;; n++) {
 		if (!read_full(h, REQ_HDR, "frame header")) break;
@@ -362,17 +404,32 @@ int main(int argc, char **argv) {
 		uint32_t flags = get32(h + 4), w = get32(h + 8), ht = get32(h + 12), stride = get32(h + 16);
 		uint32_t kbps = get32(h + 20);
 		uint64_t pts = get64(h + 24);
-		if (flags & ~FLAG_KEYFRAME) die(1, "frame %llu: unknown flags %#x", (unsigned long long)n, flags);
+		if (flags & ~(FLAG_KEYFRAME | FLAG_REPEAT | FLAG_SHM))
+			die(1, "frame %llu: unknown flags %#x", (unsigned long long)n, flags);
+		int repeat = (flags & FLAG_REPEAT) != 0, shared = (flags & FLAG_SHM) != 0;
+		if (repeat && shared) die(1, "frame %llu: a repeat has no pixels to share", (unsigned long long)n);
 		if (!w || !ht || w > MAX_DIM || ht > MAX_DIM || w % 2 || ht % 2)
 			die(1, "frame %llu: bad size %ux%u (even, 2..%d)", (unsigned long long)n, w, ht, MAX_DIM);
 		if (stride < 4 * w || stride > MAX_STRIDE || stride % 4)
 			die(1, "frame %llu: bad stride %u for width %u", (unsigned long long)n, stride, w);
 		if (kbps && (kbps < 10 || kbps > 1000000))
 			die(1, "frame %llu: bad bitrate %u kbit/s", (unsigned long long)n, kbps);
-		size_t size = (size_t)stride * ht;
-		reserve(&pix, size);
-		if (!read_full(pix.p, size, "frame pixels"))
-			die(1, "frame %llu: no pixels after the header", (unsigned long long)n);
+		if (repeat && (!e.open || (uint32_t)e.w != w || (uint32_t)e.h != ht))
+			die(1, "frame %llu: repeat of a %ux%u frame, but the last frame was %dx%d",
+			    (unsigned long long)n, w, ht, e.open ? e.w : 0, e.open ? e.h : 0);
+		const uint8_t *src = NULL;
+		if (shared) {
+			uint8_t id[4];
+			if (!read_full(id, 4, "shared memory id"))
+				die(1, "frame %llu: no shared memory id after the header", (unsigned long long)n);
+			src = shm_pixels(&seg, (int)get32(id), (size_t)stride * ht, (unsigned long long)n);
+		} else if (!repeat) {
+			size_t size = (size_t)stride * ht;
+			reserve(&pix, size);
+			if (!read_full(pix.p, size, "frame pixels"))
+				die(1, "frame %llu: no pixels after the header", (unsigned long long)n);
+			src = pix.p;
+		}
 
 		if (e.open && ((uint32_t)e.w != w || (uint32_t)e.h != ht)) enc_close(&e);
 		if (kbps && (int)kbps != e.kbps) {
@@ -390,8 +447,8 @@ int main(int argc, char **argv) {
 		e.out.len = 0;
 		e.key = 0;
 		int force = (flags & FLAG_KEYFRAME) != 0;
-		if (o.h264) h264_encode(&e, pix.p, (int)stride, pts, force);
-		else vp8_encode(&e, pix.p, (int)stride, pts, force);
+		if (o.h264) h264_encode(&e, src, (int)stride, pts, force);
+		else vp8_encode(&e, src, (int)stride, pts, force);
 
 		put32(r + 4, e.key && e.out.len ? FLAG_KEYFRAME : 0);
 		put32(r + 8, (uint32_t)e.out.len);
@@ -402,6 +459,7 @@ int main(int argc, char **argv) {
 			die(1, "write packet: %s", strerror(errno));
 	}
 	enc_close(&e);
+	if (seg.p) shmdt(seg.p);
 	free(e.out.p);
 	free(pix.p);
 	return 0;
