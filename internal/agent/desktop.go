@@ -114,16 +114,20 @@ type screen struct{ c *desktop.Capture }
 
 func (s screen) Changed() <-chan struct{} { return s.c.Changed() }
 func (s screen) Size() (int, int)         { return s.c.Size() }
-func (s screen) Grab() ([]byte, int, int, int, error) {
+func (s screen) Grab() (stream.Frame, error) {
 	f, err := s.c.Grab()
-	return f.Pix, f.Width, f.Height, f.Stride, err
+	return stream.Frame{Pix: f.Pix, Width: f.Width, Height: f.Height, Stride: f.Stride, Shared: true, ShmID: f.ShmID}, err
 }
 
+// encodeWith hands frames to the encoder helper: by the id of the shared
+// memory they were grabbed into, which the helper reads in place (the
+// same container, the same IPC namespace), so a 720p frame is not copied
+// through a pipe twice.
 func encodeWith(enc *encoder.Encoder) stream.EncodeFunc {
 	start := time.Now()
-	return func(pix []byte, w, h, stride int, key bool, kbps int) ([]byte, bool, error) {
-		p, err := enc.Encode(encoder.Frame{Pix: pix, Width: w, Height: h, Stride: stride, Keyframe: key,
-			BitrateKbps: kbps, PTS: time.Since(start)})
+	return func(f stream.Frame, key bool, kbps int) ([]byte, bool, error) {
+		p, err := enc.Encode(encoder.Frame{Pix: f.Pix, Width: f.Width, Height: f.Height, Stride: f.Stride,
+			Shared: f.Shared, ShmID: f.ShmID, Repeat: f.Repeat, Keyframe: key, BitrateKbps: kbps, PTS: time.Since(start)})
 		return p.Data, p.Keyframe, err
 	}
 }

@@ -20,6 +20,10 @@ type Frame struct {
 	Pix           []byte
 	Width, Height int
 	Stride        int
+	// ShmID is the SysV shared memory segment Pix lies in: another
+	// process of the same IPC namespace (the encoder) can read the frame
+	// there instead of being sent it.
+	ShmID int
 }
 
 // Capture grabs the screen of an X display through MIT-SHM, so a frame
@@ -203,7 +207,7 @@ func (c *Capture) Grab() (Frame, error) {
 		// The screen may have shrunk between attach and GetImage.
 		return Frame{}, fmt.Errorf("grab %dx%d: %w", c.w, c.h, err)
 	}
-	return Frame{Pix: c.mem, Width: c.w, Height: c.h, Stride: c.w * 4}, nil
+	return Frame{Pix: c.mem, Width: c.w, Height: c.h, Stride: c.w * 4, ShmID: c.shmid}, nil
 }
 
 // Close releases the shared memory and the connection.

@@ -22,16 +22,31 @@ import (
 type Screen interface {
 	// Changed receives when the screen changed since the last Grab.
 	Changed() <-chan struct{}
-	// Grab captures the screen as 32-bit BGRX rows; pix is valid until
-	// the next Grab.
-	Grab() (pix []byte, width, height, stride int, err error)
+	// Grab captures the screen; the frame is valid until the next Grab.
+	Grab() (Frame, error)
 	Size() (width, height int)
+}
+
+// Frame is one screen image on its way from Screen to Encode.
+type Frame struct {
+	// Pix holds Height rows of Stride bytes of 32-bit BGRX pixels.
+	Pix                   []byte
+	Width, Height, Stride int
+	// Shared says Pix lies in the SysV shared memory segment ShmID, which
+	// an encoder in another process of the same IPC namespace can read in
+	// place instead of being sent a copy.
+	Shared bool
+	ShmID  int
+	// Repeat says the screen has not changed since the last frame: Pix is
+	// nil, and the encoder encodes its last image again. It is how a still
+	// screen's keep-alive costs a fraction of a grab and a full frame.
+	Repeat bool
 }
 
 // EncodeFunc encodes one frame. keyframe forces a keyframe; bitrateKbps,
 // when not 0, retunes the rate control first. It returns the encoded
 // frame (empty when the encoder dropped it).
-type EncodeFunc func(pix []byte, width, height, stride int, keyframe bool, bitrateKbps int) (data []byte, isKey bool, err error)
+type EncodeFunc func(f Frame, keyframe bool, bitrateKbps int) (data []byte, isKey bool, err error)
 
 // Input takes the viewer's input; the agent passes a desktop.Input.
 type Input interface {
@@ -372,9 +387,11 @@ func (s *Streamer) Run(ctx context.Context) error {
 	idle := time.NewTimer(s.cfg.KeepAlive)
 	defer idle.Stop()
 	var last time.Time // when the last frame was grabbed
+	var prev Frame     // the last frame encoded; Width 0: none yet
 	sentKbps := 0
 	lastW, lastH := s.cfg.Screen.Size()
 	for {
+		keepAlive := false
 		select {
 		case <-ctx.Done():
 			s.Hangup()
@@ -382,6 +399,7 @@ func (s *Streamer) Run(ctx context.Context) error {
 		case <-s.cfg.Screen.Changed():
 		case <-s.wake:
 		case <-idle.C:
+			keepAlive = true
 		}
 		idle.Reset(s.cfg.KeepAlive)
 		s.mu.Lock()
@@ -389,7 +407,18 @@ func (s *Streamer) Run(ctx context.Context) error {
 		s.keyframe = false
 		s.mu.Unlock()
 		if !live {
+			prev = Frame{} // a new viewer starts from a fresh grab
 			continue
+		}
+		// A keep-alive of a screen that has not changed since the last
+		// grab re-encodes the encoder's last image: no grab, no copy.
+		repeat := keepAlive && prev.Width != 0
+		if repeat {
+			select {
+			case <-s.cfg.Screen.Changed():
+				repeat = false
+			default:
+			}
 		}
 		// Paced from grab to grab, so that the encoder's own time counts
 		// toward the gap instead of adding to it.
@@ -401,11 +430,15 @@ func (s *Streamer) Run(ctx context.Context) error {
 			}
 		}
 		last = time.Now()
-		pix, w, h, stride, err := s.cfg.Screen.Grab()
-		if err != nil {
-			s.log.Warn("grab screen", "err", err)
-			continue
+		f := Frame{Width: prev.Width, Height: prev.Height, Repeat: true}
+		if !repeat {
+			var err error
+			if f, err = s.cfg.Screen.Grab(); err != nil {
+				s.log.Warn("grab screen", "err", err)
+				continue
+			}
 		}
+		w, h := f.Width, f.Height
 		if w != lastW || h != lastH {
 			lastW, lastH = w, h
 			s.send(outMsg{T: "size", W: w, H: h})
@@ -416,10 +449,11 @@ func (s *Streamer) Run(ctx context.Context) error {
 				kbps, sentKbps = want, want
 			}
 		}
-		data, _, err := s.cfg.Encode(pix, w, h, stride, key, kbps)
+		data, _, err := s.cfg.Encode(f, key, kbps)
 		if err != nil {
 			return fmt.Errorf("encode %dx%d frame: %w", w, h, err)
 		}
+		prev = f
 		if len(data) == 0 {
 			continue
 		}

@@ -18,22 +18,27 @@ type fakeScreen struct{ changed chan struct{} }
 
 func (f *fakeScreen) Changed() <-chan struct{} { return f.changed }
 func (f *fakeScreen) Size() (int, int)         { return 64, 48 }
-func (f *fakeScreen) Grab() ([]byte, int, int, int, error) {
-	return make([]byte, 64*48*4), 64, 48, 64 * 4, nil
+func (f *fakeScreen) Grab() (Frame, error) {
+	return Frame{Pix: make([]byte, 64*48*4), Width: 64, Height: 48, Stride: 64 * 4}, nil
 }
 
 // fakeEncoder records what it was asked for and returns frames that say
 // whether they are keyframes.
 type fakeEncoder struct {
-	mu    sync.Mutex
-	calls []bool // keyframe flag of each call
-	rates []int
+	mu      sync.Mutex
+	calls   []bool // keyframe flag of each call
+	repeats []bool // repeat flag of each call
+	rates   []int
 }
 
-func (e *fakeEncoder) encode(pix []byte, w, h, stride int, key bool, kbps int) ([]byte, bool, error) {
+func (e *fakeEncoder) encode(f Frame, key bool, kbps int) ([]byte, bool, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if f.Width != 64 || f.Height != 48 || f.Repeat != (f.Pix == nil) {
+		return nil, false, fmt.Errorf("fake encoder: frame %dx%d, repeat %v with %d bytes", f.Width, f.Height, f.Repeat, len(f.Pix))
+	}
 	e.calls = append(e.calls, key)
+	e.repeats = append(e.repeats, f.Repeat)
 	if kbps != 0 {
 		e.rates = append(e.rates, kbps)
 	}
@@ -219,13 +224,20 @@ func TestStreamerWithPionViewer(t *testing.T) {
 		eventually(t, want, func() bool { return in.has(want) })
 	}
 
-	// A changed screen is sent at once; the keep-alive sends a still one.
+	// A changed screen is grabbed and sent at once; the keep-alive of a
+	// still one re-encodes the last image without a grab.
+	enc.mu.Lock()
 	before := len(enc.calls)
+	enc.mu.Unlock()
 	screen.changed <- struct{}{}
-	eventually(t, "frames after a change and on keep-alive", func() bool {
+	eventually(t, "a grabbed frame after a change and repeats on keep-alive", func() bool {
 		enc.mu.Lock()
 		defer enc.mu.Unlock()
-		return len(enc.calls) >= before+3
+		grabbed, repeated := false, false
+		for _, r := range enc.repeats[before:] {
+			grabbed, repeated = grabbed || !r, repeated || r
+		}
+		return grabbed && repeated
 	})
 
 	cancel()
