@@ -58,11 +58,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"path/filepath"
 	"runtime"
-	"syscall"
 	"time"
+
+	"github.com/airlock-rbi/airlock/bench/internal/benchmain"
 
 	"github.com/airlock-rbi/airlock/bench/internal/airlockup"
 	"github.com/airlock-rbi/airlock/images"
@@ -98,13 +97,7 @@ func main() {
 		os.Exit(2)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, o, os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench/launch:", err)
-		os.Exit(1)
-	}
+	benchmain.Run("launch", func(ctx context.Context, out io.Writer) error { return run(ctx, o, out) })
 }
 
 func run(ctx context.Context, o options, out io.Writer) (err error) {
@@ -118,26 +111,11 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 		return fmt.Errorf("docker version: %w", err)
 	}
 
-	dir, err := os.MkdirTemp("", "airlock-bench-launch-")
+	dir, cleanup, err := airlockup.WorkDir("launch", o.keepLog)
 	if err != nil {
-		return fmt.Errorf("temp dir: %w", err)
+		return err
 	}
-	defer func() {
-		if o.keepLog {
-			logDir, lerr := os.MkdirTemp("", "airlock-bench-launch-log-")
-			if lerr == nil {
-				lerr = os.Rename(filepath.Join(dir, "up.log"), filepath.Join(logDir, "up.log"))
-			}
-			if lerr == nil {
-				fmt.Fprintln(os.Stderr, "bench/launch: log of airlock up kept in", filepath.Join(logDir, "up.log"))
-			} else {
-				err = errors.Join(err, fmt.Errorf("keep log: %w", lerr))
-			}
-		}
-		if rerr := os.RemoveAll(dir); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("remove temp dir: %w", rerr))
-		}
-	}()
+	defer func() { err = errors.Join(err, cleanup()) }()
 	runID := rand.Text()
 	var userID string
 	defer func() {
@@ -150,11 +128,11 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	password := airlockup.RandomPassword()
-	up, err := airlockup.Start(ctx, bin, dir, password)
+	up, err := airlockup.StartAdmin(ctx, bin, dir, "bench-launch")
 	if err != nil {
 		return err
 	}
+	userID = up.UserID
 	// Stop it before its containers are removed (deferred above), so its
 	// lifecycle jobs are not racing the cleanup.
 	defer func() {
@@ -162,13 +140,7 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 			err = errors.Join(err, serr)
 		}
 	}()
-	api, err := airlockup.NewClient(up.Server, filepath.Join(up.Data, "ca.pem"))
-	if err != nil {
-		return err
-	}
-	if userID, err = api.Login(ctx, "admin", password, "bench-launch"); err != nil {
-		return err
-	}
+	api := up.API
 	img, err := socket.ImageInspect(ctx, images.Minimal)
 	if err != nil {
 		return fmt.Errorf("inspect %s: %w", images.Minimal, err)

@@ -29,10 +29,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"runtime"
-	"syscall"
 	"time"
+
+	"github.com/airlock-rbi/airlock/bench/internal/benchmain"
 
 	"github.com/airlock-rbi/airlock/internal/dockertest"
 )
@@ -63,13 +63,7 @@ func main() {
 		os.Exit(2)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, o, os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench/provision:", err)
-		os.Exit(1)
-	}
+	benchmain.Run("provision", func(ctx context.Context, out io.Writer) error { return run(ctx, o, out) })
 }
 
 func run(ctx context.Context, o options, out io.Writer) (err error) {

@@ -109,10 +109,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"path/filepath"
-	"syscall"
 	"time"
+
+	"github.com/airlock-rbi/airlock/bench/internal/benchmain"
 
 	"github.com/airlock-rbi/airlock/bench/internal/airlockup"
 	"github.com/airlock-rbi/airlock/internal/dockertest"
@@ -144,13 +143,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench/stream: -connects and -clicks must be at least 1, -click-warmup at least 0, -window at least 1s; no arguments")
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, o, os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench/stream:", err)
-		os.Exit(1)
-	}
+	benchmain.Run("stream", func(ctx context.Context, out io.Writer) error { return run(ctx, o, out) })
 }
 
 func run(ctx context.Context, o options, out io.Writer) (err error) {
@@ -159,18 +152,11 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 		return err
 	}
 	defer socket.Close()
-	dir, err := os.MkdirTemp("", "airlock-bench-stream-")
+	dir, cleanup, err := airlockup.WorkDir("stream", o.keepLog)
 	if err != nil {
-		return fmt.Errorf("temp dir: %w", err)
+		return err
 	}
-	defer func() {
-		if o.keepLog {
-			err = errors.Join(err, keepLog(dir))
-		}
-		if rerr := os.RemoveAll(dir); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("remove temp dir: %w", rerr))
-		}
-	}()
+	defer func() { err = errors.Join(err, cleanup()) }()
 	runID := rand.Text()
 	var userID string
 	defer func() {
@@ -207,24 +193,19 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	}
 	sum := sha256.Sum256(raw)
 
-	password := airlockup.RandomPassword()
-	up, err := airlockup.Start(ctx, bin, dir, password)
+	up, err := airlockup.StartAdmin(ctx, bin, dir, "bench-stream")
 	if err != nil {
 		return err
 	}
-	// Stop it before its containers are removed (deferred above).
+	userID = up.UserID
+	// Stop it before its containers are removed (deferred above), so its
+	// lifecycle jobs are not racing the cleanup.
 	defer func() {
 		if serr := up.Stop(); serr != nil {
 			err = errors.Join(err, serr)
 		}
 	}()
-	api, err := airlockup.NewClient(up.Server, filepath.Join(up.Data, "ca.pem"))
-	if err != nil {
-		return err
-	}
-	if userID, err = api.Login(ctx, "admin", password, "bench-stream"); err != nil {
-		return err
-	}
+	api := up.API
 	gw, err := bridgeGateway(ctx, socket)
 	if err != nil {
 		return err
@@ -239,7 +220,7 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 			return err
 		}
 	}
-	v, err := startViewer(ctx, browser, up.Server, "admin", password)
+	v, err := startViewer(ctx, browser, up.Server, "admin", up.Password)
 	if err != nil {
 		return err
 	}
@@ -251,11 +232,11 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	}
 	st, err := b.runStatic(ctx)
 	if err != nil {
-		return b.failed(ctx, err, up)
+		return b.failed(ctx, err, up.Proc)
 	}
 	an, err := b.runAnim(ctx)
 	if err != nil {
-		return b.failed(ctx, err, up)
+		return b.failed(ctx, err, up.Proc)
 	}
 	line := report(out, env, b, st, an)
 	fmt.Fprintln(out)
@@ -269,16 +250,4 @@ func (b *bench) failed(ctx context.Context, err error, up *airlockup.Proc) error
 		return err
 	}
 	return fmt.Errorf("%w\nlog of airlock up (end):\n%s", err, up.Tail())
-}
-
-func keepLog(dir string) error {
-	logDir, err := os.MkdirTemp("", "airlock-bench-stream-log-")
-	if err == nil {
-		err = os.Rename(filepath.Join(dir, "up.log"), filepath.Join(logDir, "up.log"))
-	}
-	if err != nil {
-		return fmt.Errorf("keep log: %w", err)
-	}
-	fmt.Fprintln(os.Stderr, "bench/stream: log of airlock up kept in", filepath.Join(logDir, "up.log"))
-	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -99,4 +100,34 @@ func (c *Client) DeleteSession(id string) error {
 		time.Sleep(500 * time.Millisecond)
 	}
 	return err
+}
+
+// Admin is a running deployment with the admin logged in.
+type Admin struct {
+	*Proc
+	API      *Client
+	UserID   string // the admin's, which labels every container of its sessions
+	Password string // the admin's, for a browser's login
+}
+
+// StartAdmin starts `bin up` (see Start) with a random admin password and
+// logs in as the admin with an API token named tokenName. The caller stops
+// it; on an error it is already stopped.
+func StartAdmin(ctx context.Context, bin, dir, tokenName string) (_ *Admin, err error) {
+	a := &Admin{Password: RandomPassword()}
+	if a.Proc, err = Start(ctx, bin, dir, a.Password); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, a.Stop())
+		}
+	}()
+	if a.API, err = NewClient(a.Server, filepath.Join(a.Data, "ca.pem")); err != nil {
+		return nil, err
+	}
+	if a.UserID, err = a.API.Login(ctx, "admin", a.Password, tokenName); err != nil {
+		return nil, err
+	}
+	return a, nil
 }
