@@ -210,19 +210,22 @@ func TestBrowserSession(t *testing.T) {
 		name, workspace string
 		query           string
 		local           string // the viewer's local candidate type
+		relayProto      string // its protocol to the TURN server, when relayed
 		codec           string
 	}{
-		{"direct", "e2e-chromium", "", "", "VP8"},
-		{"relay-only", "e2e-chromium", "?relay=1", "relay", "VP8"},
-		{"h264", "e2e-chromium-h264", "", "", "H264"},
+		{"direct", "e2e-chromium", "", "", "", "VP8"},
+		{"relay-only", "e2e-chromium", "?relay=1", "relay", "", "VP8"},
+		// For networks that block UDP: TURN over TCP, on the same port.
+		{"relay-tcp", "e2e-chromium", "?relay=tcp", "relay", "tcp", "VP8"},
+		{"h264", "e2e-chromium-h264", "", "", "", "H264"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			viewSession(t, env, browser, s, tc.workspace, tc.query, tc.local, tc.codec)
+			viewSession(t, env, browser, s, tc.workspace, tc.query, tc.local, tc.relayProto, tc.codec)
 		})
 	}
 }
 
-func viewSession(t *testing.T, env *upEnv, browser string, s *site, workspace, query, wantLocal, wantCodec string) {
+func viewSession(t *testing.T, env *upEnv, browser string, s *site, workspace, query, wantLocal, wantRelayProto, wantCodec string) {
 	clicks0, _ := s.seen()
 	s.mu.Lock()
 	s.focus, s.typed, s.seq = false, "", 0 // a new session: a new page
@@ -268,13 +271,28 @@ func viewSession(t *testing.T, env *upEnv, browser string, s *site, workspace, q
 			t.Fatalf("portal, %s: %v (viewer: %s)\nserver log:\n%s\nagent log:\n%s", step.what, err, viewerState(ctx), env.logTail(30), agentLog(t))
 		}
 	}
+	// The session ends with the subtest, as a user would end it: each
+	// subtest is a new session, and a user may hold only a few at once.
+	var loc string
+	if err := chromedp.Run(ctx, chromedp.Location(&loc)); err != nil {
+		t.Fatal(err)
+	}
+	_, id, ok := strings.Cut(loc, "#/session/")
+	if !ok {
+		t.Fatalf("the viewer's URL %q names no session", loc)
+	}
+	t.Cleanup(func() {
+		c, _, err := apiClient()
+		if err == nil {
+			err = c.Do(context.Background(), http.MethodDelete, "/api/v1/sessions/"+id, nil, nil)
+		}
+		if err != nil {
+			t.Errorf("end session %s: %v", id, err)
+		}
+	})
 	if query != "" {
 		// The launch navigated to the viewer; open it again with the
 		// query that forces relay-only ICE.
-		var loc string
-		if err := chromedp.Run(ctx, chromedp.Location(&loc)); err != nil {
-			t.Fatal(err)
-		}
 		u, _ := url.Parse(loc)
 		u.RawQuery = strings.TrimPrefix(query, "?")
 		if err := chromedp.Run(ctx, chromedp.Navigate(u.String()), chromedp.WaitVisible("#screen", chromedp.ByQuery)); err != nil {
@@ -305,6 +323,15 @@ func viewSession(t *testing.T, env *upEnv, browser string, s *site, workspace, q
 		}
 		if typ != wantLocal {
 			t.Fatalf("viewer's local candidate is %q, want %q", typ, wantLocal)
+		}
+	}
+	if wantRelayProto != "" {
+		var proto string
+		if err := chromedp.Run(ctx, chromedp.Evaluate(`window.airlockViewer.stats.relayProtocol || ''`, &proto)); err != nil {
+			t.Fatal(err)
+		}
+		if proto != wantRelayProto {
+			t.Fatalf("viewer reaches TURN over %q, want %q", proto, wantRelayProto)
 		}
 	}
 
@@ -353,7 +380,7 @@ func viewSession(t *testing.T, env *upEnv, browser string, s *site, workspace, q
 		// tells that apart from lost keys, which still fail below. Logged,
 		// so the flake stays visible. See the closing note of issue 5.
 		if typed == "" && !retyped && time.Until(deadline) < 15*time.Second {
-			t.Logf("nothing typed after 5s; typing %q again (viewer: %s)", word, viewerState(ctx))
+			t.Logf("nothing typed after 5s; typing %q again (viewer: %s)\nagent log:\n%s", word, viewerState(ctx), agentLog(t))
 			retyped = true
 			if err := chromedp.Run(ctx, chromedp.KeyEvent(word)); err != nil {
 				t.Fatal(err)

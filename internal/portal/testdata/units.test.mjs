@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { toRemote, wheelPixels, BUTTONS } from './input.js';
 import { sample, rows } from './stats.js';
+import { relayMode, relayServers, hasTURN } from './ice.js';
 
 let failed = 0;
 async function test(name, fn) {
@@ -105,6 +106,33 @@ await test('stats: selected pair without a transport report', async () => {
   assert.equal(s.remoteCandidateType, 'prflx');
   assert.equal(s.framesDecoded, 0);
   assert.equal(s.rttMs, null);
+});
+
+await test('relayMode: the page URL\'s ?relay=', () => {
+  const cases = [['', ''], ['?relay=1', 'any'], ['?relay=tcp', 'tcp'], ['?relay=udp', 'udp'],
+    ['?relay=0', ''], ['?relay=TCP', ''], ['?x=1&relay=tcp', 'tcp']];
+  for (const [search, want] of cases) assert.equal(relayMode(search), want, search);
+});
+
+await test('relayServers: TURN URLs of the chosen transport only', () => {
+  const servers = [
+    { urls: ['stun:h:3478'] },
+    { urls: ['turn:h:3478?transport=udp', 'turn:h:3478?transport=tcp'], username: 'u', credential: 'c' },
+    { urls: 'turn:other:3478', username: 'v', credential: 'd' },
+    { urls: ['turns:tls:5349'], username: 'w', credential: 'e' },
+  ];
+  assert.deepEqual(relayServers(servers, 'tcp'), [
+    { urls: ['turn:h:3478?transport=tcp'], username: 'u', credential: 'c' },
+    { urls: ['turns:tls:5349'], username: 'w', credential: 'e' },
+  ]);
+  assert.deepEqual(relayServers(servers, 'udp'), [
+    { urls: ['turn:h:3478?transport=udp'], username: 'u', credential: 'c' },
+    { urls: ['turn:other:3478'], username: 'v', credential: 'd' },
+  ]);
+  assert.equal(relayServers(servers, 'any').length, 3);
+  assert.equal(hasTURN(relayServers([{ urls: ['stun:h:3478'] }], 'any')), false);
+  assert.equal(hasTURN(relayServers([{ urls: ['turn:h:3478?transport=udp'] }], 'tcp')), false);
+  assert.equal(hasTURN(servers), true);
 });
 
 if (failed) {

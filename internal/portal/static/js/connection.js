@@ -9,7 +9,8 @@
 //     {"type":"answer","sdp"}. Candidates trickle both ways as
 //     {"type":"candidate","candidate":{candidate,sdpMid,sdpMLineIndex}},
 //     null ending them. ?relay=1 in the page URL sets iceTransportPolicy
-//     "relay".
+//     "relay"; ?relay=udp or ?relay=tcp also keeps only the TURN URLs of
+//     that transport.
 //
 // Recovery: a signal socket closed with 4401 (token expired) reopens at
 // once with a fresh token; other losses reopen with backoff, taking a new
@@ -21,6 +22,7 @@
 
 import { api, isFinal, isStarting } from './api.js';
 import { sentence } from './dom.js';
+import { hasTURN, relayServers } from './ice.js';
 
 export const SUBPROTOCOL = 'airlock.signal.v1';
 
@@ -28,8 +30,9 @@ export const ICE_HINT =
   "Could not reach the session's media. If you are outside the server's network, " +
   'the server needs TURN: see the README (--turn-listen / --turn-public-ip)';
 
-const NO_TURN =
-  '?relay=1 forces relayed media, but the server offers no TURN server. ' +
+const noTURN = (mode) =>
+  `?relay=${mode === 'any' ? '1' : mode} forces relayed media, but the server offers no TURN server` +
+  `${mode === 'any' ? '' : ` over ${mode.toUpperCase()}`}. ` +
   'Start it with --turn-listen and --turn-public-ip (see the README).';
 
 const TOKEN_MARGIN_MS = 30_000; // take a new token when less is left
@@ -45,7 +48,9 @@ export class Connection {
   // current on it. on: {state({state, title, detail, error, retry, over}),
   // track(stream), channel(dc), message(msg), notice(text)}; retry labels
   // the button that calls start again, over means the session is gone.
-  constructor(sessionId, { relay = false, hook, on }) {
+  // relay is '' (any path), or a relay-only mode of ice.js: 'any', 'udp'
+  // or 'tcp'.
+  constructor(sessionId, { relay = '', hook, on }) {
     this.id = sessionId;
     this.relay = relay;
     this.hook = hook;
@@ -347,10 +352,11 @@ export class Connection {
     const gen = this.gen;
     const config = { iceServers: (this.tok && this.tok.ice_servers) || [] };
     if (this.relay) {
+      config.iceServers = relayServers(config.iceServers, this.relay);
       // Without a TURN server a relay-only browser has no candidate at all
       // and would wait forever rather than fail.
       if (!hasTURN(config.iceServers)) {
-        this.fail('Could not reach the session through a relay.', NO_TURN);
+        this.fail('Could not reach the session through a relay.', noTURN(this.relay));
         return;
       }
       config.iceTransportPolicy = 'relay';
@@ -533,6 +539,3 @@ function addCandidate(pc, c) {
   p.catch((err) => console.warn('airlock: remote ICE candidate refused:', err.message));
 }
 
-function hasTURN(servers) {
-  return (servers || []).some((s) => [].concat(s.urls || []).some((u) => /^turns?:/i.test(u)));
-}

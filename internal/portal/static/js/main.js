@@ -2,7 +2,8 @@
 // the server:
 //
 //   #/                 workspaces and my sessions
-//   #/session/<id>     the viewer for one session; add ?relay=1 to the
+//   #/session/<id>     the viewer for one session; add ?relay=1 (or
+//                      ?relay=tcp, ?relay=udp: one TURN transport) to the
 //                      page URL (before the #) to force TURN relay
 //
 // Signing in is not a route: whenever the api says 401 the sign-in form

@@ -31,6 +31,7 @@
 import { api, isStarting } from './api.js';
 import { $, showView, sentence, armConfirm } from './dom.js';
 import { Connection } from './connection.js';
+import { relayMode } from './ice.js';
 import { attachInput } from './input.js';
 import { sample, render as renderRows } from './stats.js';
 import * as clip from './clipboard.js';
@@ -198,9 +199,8 @@ async function nameSession(s, signal) {
 }
 
 function connect() {
-  const relay = new URLSearchParams(location.search).get('relay') === '1';
   conn = new Connection(sessionId, {
-    relay,
+    relay: relayMode(location.search),
     hook,
     on: { state: onState, track: onTrack, channel: onChannel, message: onMessage, notice: (t) => toast(t) },
   });
