@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -120,82 +121,36 @@ func TestStreamerWithPionViewer(t *testing.T) {
 	runDone := make(chan error, 1)
 	go func() { runDone <- s.Run(ctx) }()
 
+	hello := make(chan outMsg, 1)
+	packets := make(chan int, 1000)
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
-	viewerAPI := webrtc.NewAPI(webrtc.WithSettingEngine(se))
-	viewer, err := viewerAPI.NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	viewer, dc := dialViewer(t, s, webrtc.NewAPI(webrtc.WithSettingEngine(se)), func(viewer *webrtc.PeerConnection, dc *webrtc.DataChannel) {
+		dc.OnMessage(func(m webrtc.DataChannelMessage) {
+			var o outMsg
+			if json.Unmarshal(m.Data, &o) == nil && o.T == "hello" {
+				hello <- o
+			}
+		})
+		viewer.OnTrack(func(tr *webrtc.TrackRemote, rx *webrtc.RTPReceiver) {
+			go func() {
+				// Ask for a keyframe as a decoder that lost one would.
+				time.Sleep(300 * time.Millisecond)
+				_ = viewer.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(tr.SSRC())}})
+			}()
+			for {
+				p, _, err := tr.ReadRTP()
+				if err != nil {
+					return
+				}
+				select {
+				case packets <- len(p.Payload):
+				default:
+				}
+			}
+		})
+	}, nil)
 	defer viewer.Close()
-	if _, err := viewer.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-		t.Fatal(err)
-	}
-	dc, err := viewer.CreateDataChannel(channelLabel, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hello := make(chan outMsg, 1)
-	dc.OnMessage(func(m webrtc.DataChannelMessage) {
-		var o outMsg
-		if json.Unmarshal(m.Data, &o) == nil && o.T == "hello" {
-			hello <- o
-		}
-	})
-	packets := make(chan int, 1000)
-	viewer.OnTrack(func(tr *webrtc.TrackRemote, rx *webrtc.RTPReceiver) {
-		go func() {
-			// Ask for a keyframe as a decoder that lost one would.
-			time.Sleep(300 * time.Millisecond)
-			_ = viewer.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(tr.SSRC())}})
-		}()
-		for {
-			p, _, err := tr.ReadRTP()
-			if err != nil {
-				return
-			}
-			select {
-			case packets <- len(p.Payload):
-			default:
-			}
-		}
-	})
-	offer, err := viewer.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(viewer)
-	if err := viewer.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	var cands []Candidate
-	var cmu sync.Mutex
-	answer, err := s.Offer(viewer.LocalDescription().SDP, nil, func(c Candidate) {
-		cmu.Lock()
-		cands = append(cands, c)
-		cmu.Unlock()
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := viewer.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "agent candidates", func() bool {
-		cmu.Lock()
-		defer cmu.Unlock()
-		return len(cands) > 0 && cands[len(cands)-1] == nil
-	})
-	cmu.Lock()
-	for _, c := range cands {
-		if c != nil {
-			if err := viewer.AddICECandidate(*c); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	cmu.Unlock()
 
 	select {
 	case h := <-hello:
@@ -245,4 +200,81 @@ func TestStreamerWithPionViewer(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "keys released on hangup", func() bool { return in.has("release") })
+}
+
+// dialViewer connects a pion peer made by api to s as a viewer would: a
+// recvonly video transceiver and the data channel, the offer, the answer
+// and the candidates. setup attaches handlers before the offer is made.
+// route, when not nil, puts a path of the test's between them: the agent
+// gets an offer without the viewer's candidates, and the viewer only the
+// candidates route makes of the agent's.
+func dialViewer(t *testing.T, s *Streamer, api *webrtc.API, setup func(*webrtc.PeerConnection, *webrtc.DataChannel),
+	route func([]webrtc.ICECandidateInit) []webrtc.ICECandidateInit) (*webrtc.PeerConnection, *webrtc.DataChannel) {
+	t.Helper()
+	viewer, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := viewer.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		t.Fatal(err)
+	}
+	dc, err := viewer.CreateDataChannel(channelLabel, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setup(viewer, dc)
+	offer, err := viewer.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(viewer)
+	if err := viewer.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	sdp := viewer.LocalDescription().SDP
+	if route != nil {
+		var kept []string
+		for _, l := range strings.Split(sdp, "\r\n") {
+			if !strings.HasPrefix(l, "a=candidate:") && l != "a=end-of-candidates" {
+				kept = append(kept, l)
+			}
+		}
+		sdp = strings.Join(kept, "\r\n")
+	}
+	var cands []Candidate
+	var cmu sync.Mutex
+	answer, err := s.Offer(sdp, nil, func(c Candidate) {
+		cmu.Lock()
+		cands = append(cands, c)
+		cmu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := viewer.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "agent candidates", func() bool {
+		cmu.Lock()
+		defer cmu.Unlock()
+		return len(cands) > 0 && cands[len(cands)-1] == nil
+	})
+	cmu.Lock()
+	var add []webrtc.ICECandidateInit
+	for _, c := range cands {
+		if c != nil {
+			add = append(add, *c)
+		}
+	}
+	cmu.Unlock()
+	if route != nil {
+		add = route(add)
+	}
+	for _, c := range add {
+		if err := viewer.AddICECandidate(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return viewer, dc
 }
