@@ -106,12 +106,16 @@ func hostCandidate(t *testing.T, cands []webrtc.ICECandidateInit) *net.UDPAddr {
 	return nil
 }
 
-// TestLostPacketsAreRetransmitted: on a path that loses every fifth video
-// packet, the viewer's NACKs get each lost packet sent again, so the
-// picture is repaired instead of freezing until a keyframe.
-func TestLostPacketsAreRetransmitted(t *testing.T) {
-	s, err := New(Config{Screen: &fakeScreen{changed: make(chan struct{}, 1)}, Encode: (&fakeEncoder{}).encode,
-		Input: &fakeInput{}, KeepAlive: 20 * time.Millisecond})
+// TestLossyPath: on a path that loses every fifth video packet, the
+// viewer's NACKs get each lost packet sent again, so the picture is
+// repaired instead of freezing until a keyframe; and congestion control,
+// told of the loss by the viewer's transport-wide feedback, has the
+// encoder lower its bitrate.
+func TestLossyPath(t *testing.T) {
+	enc := &fakeEncoder{}
+	const startKbps = 4000
+	s, err := New(Config{Screen: &fakeScreen{changed: make(chan struct{}, 1)}, Encode: enc.encode,
+		Input: &fakeInput{}, KeepAlive: 20 * time.Millisecond, StartKbps: startKbps})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,4 +185,12 @@ func TestLostPacketsAreRetransmitted(t *testing.T) {
 		}
 		return true
 	})
+	eventually(t, "a lower bitrate for the encoder", func() bool {
+		enc.mu.Lock()
+		defer enc.mu.Unlock()
+		return len(enc.rates) > 0 && enc.rates[len(enc.rates)-1] < startKbps*3/4
+	})
+	enc.mu.Lock()
+	t.Logf("bitrates asked of the encoder: %v kbit/s", enc.rates)
+	enc.mu.Unlock()
 }
