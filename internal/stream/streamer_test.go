@@ -234,13 +234,7 @@ func dialViewer(t *testing.T, s *Streamer, api *webrtc.API, setup func(*webrtc.P
 	<-gathered
 	sdp := viewer.LocalDescription().SDP
 	if route != nil {
-		var kept []string
-		for _, l := range strings.Split(sdp, "\r\n") {
-			if !strings.HasPrefix(l, "a=candidate:") && l != "a=end-of-candidates" {
-				kept = append(kept, l)
-			}
-		}
-		sdp = strings.Join(kept, "\r\n")
+		sdp = withoutCandidates(sdp)
 	}
 	var cands []Candidate
 	var cmu sync.Mutex
@@ -251,6 +245,9 @@ func dialViewer(t *testing.T, s *Streamer, api *webrtc.API, setup func(*webrtc.P
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if route != nil {
+		answer = withoutCandidates(answer) // it has those gathered so far
 	}
 	if err := viewer.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		t.Fatal(err)
@@ -277,4 +274,14 @@ func dialViewer(t *testing.T, s *Streamer, api *webrtc.API, setup func(*webrtc.P
 		}
 	}
 	return viewer, dc
+}
+
+func withoutCandidates(sdp string) string {
+	var kept []string
+	for _, l := range strings.Split(sdp, "\r\n") {
+		if !strings.HasPrefix(l, "a=candidate:") && l != "a=end-of-candidates" {
+			kept = append(kept, l)
+		}
+	}
+	return strings.Join(kept, "\r\n")
 }
