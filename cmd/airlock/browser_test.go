@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	cdpnetwork "github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/docker/docker/api/types/container"
@@ -245,8 +246,12 @@ func viewSession(t *testing.T, env *upEnv, browser string, s *site, workspace, q
 	defer cancel()
 
 	// The first Run starts the browser and ties its life to its context;
-	// the steps below run under shorter ones.
-	if err := chromedp.Run(bctx); err != nil {
+	// the steps below run under shorter ones. The browser's failed
+	// requests are kept for failure messages: a page only says "could not
+	// reach the server", the browser says why.
+	failed := &netFailures{}
+	chromedp.ListenTarget(bctx, failed.listen)
+	if err := chromedp.Run(bctx, cdpnetwork.Enable()); err != nil {
 		t.Fatalf("start the browser: %v", err)
 	}
 	start := env.server + "/" + query
@@ -268,7 +273,8 @@ func viewSession(t *testing.T, env *upEnv, browser string, s *site, workspace, q
 		err := chromedp.Run(sctx, step.act)
 		cancel()
 		if err != nil {
-			t.Fatalf("portal, %s: %v (viewer: %s)\nserver log:\n%s\nagent log:\n%s", step.what, err, viewerState(ctx), env.logTail(30), agentLog(t))
+			t.Fatalf("portal, %s: %v (viewer: %s)\nbrowser's failed requests: %s\nserver log:\n%s\nagent log:\n%s",
+				step.what, err, viewerState(ctx), failed, env.logTail(30), agentLog(t))
 		}
 	}
 	// The session ends with the subtest, as a user would end it: each
@@ -414,6 +420,36 @@ func viewSession(t *testing.T, env *upEnv, browser string, s *site, workspace, q
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", filepath.Join(dir, "viewer.png"))
+}
+
+// netFailures keeps the browser's failed requests and why they failed.
+type netFailures struct {
+	mu   sync.Mutex
+	urls map[cdpnetwork.RequestID]string
+	list []string
+}
+
+func (f *netFailures) listen(ev any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch e := ev.(type) {
+	case *cdpnetwork.EventRequestWillBeSent:
+		if f.urls == nil {
+			f.urls = map[cdpnetwork.RequestID]string{}
+		}
+		f.urls[e.RequestID] = e.Request.Method + " " + e.Request.URL
+	case *cdpnetwork.EventLoadingFailed:
+		f.list = append(f.list, fmt.Sprintf("%s: %s%s", f.urls[e.RequestID], e.ErrorText, map[bool]string{true: " (canceled)"}[e.Canceled]))
+	}
+}
+
+func (f *netFailures) String() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.list) == 0 {
+		return "none"
+	}
+	return strings.Join(f.list, "; ")
 }
 
 func waitJS(t *testing.T, ctx context.Context, what, expr string) {
