@@ -37,7 +37,7 @@ ENTRYPOINT ["ffmpeg"]
 )
 
 // ffmpegArgs encode like images/chromium/encoder/airlock-encoder.c:
-// VP8, realtime deadline, VP8E_SET_CPUUSED -10 (ffmpeg passes -cpu-used
+// VP8, realtime deadline, VP8E_SET_CPUUSED -16 (ffmpeg passes -cpu-used
 // to that control as is), no lag, error resilient, CBR at the agent's
 // start bitrate (4 Mbit/s) and quantizers 4-56, two threads, no
 // periodic keyframes, a static threshold of 1000. Not screen content mode
@@ -48,7 +48,7 @@ func ffmpegArgs() []string {
 	return []string{
 		"-hide_banner", "-nostdin", "-loglevel", "info", "-nostats", "-progress", "pipe:1", "-stats_period", "0.5",
 		"-f", "x11grab", "-draw_mouse", "0", "-framerate", "60", "-video_size", fmt.Sprintf("%dx%d", screenW, screenH), "-i", ":0",
-		"-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "-10", "-lag-in-frames", "0", "-error-resilient", "default",
+		"-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "-16", "-lag-in-frames", "0", "-error-resilient", "default",
 		"-b:v", "4M", "-minrate", "4M", "-maxrate", "4M", "-qmin", "4", "-qmax", "56",
 		"-g", "1000000", "-static-thresh", "1000",
 		"-threads", "2", "-f", "null", "-",

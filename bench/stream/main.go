@@ -66,8 +66,8 @@
 //  5. Baseline (same session, right after 4, animation running, viewer
 //     connected, the agent streaming all along): ffmpeg's x11grab + libvpx
 //     grabbing the session's display at 60 fps and encoding it to nowhere
-//     with the agent's encoder settings (see ffmpegArgs: -cpu-used -10 is
-//     the helper's VP8E_SET_CPUUSED -10), in a container of
+//     with the agent's encoder settings (see ffmpegArgs: -cpu-used -16 is
+//     the helper's VP8E_SET_CPUUSED -16), in a container of
 //     airlock/bench-ffmpeg:latest (debian:bookworm-slim + ffmpeg, built once
 //     with the Docker SDK and kept) in the session's network namespace,
 //     where Xvfb's abstract socket is, as uid 1000. After 2 s of warm-up,
