@@ -62,11 +62,12 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig) error {
 		return err
 	}
 	defer input.Close()
-	enc, err := encoder.Start(ctx, encoder.Config{Codec: cfg.Codec, FPS: 60, BitrateKbps: 4000, Threads: 2, Start: kids.Start, Wait: kids.Wait})
+	encCfg := encoder.Config{Codec: cfg.Codec, FPS: 60, BitrateKbps: 4000, Threads: 2, Start: kids.Start, Wait: kids.Wait}
+	enc, err := newEncoders(func() (*encoder.Encoder, error) { return encoder.Start(ctx, encCfg) }, a.log.With("component", "encoder"))
 	if err != nil {
 		return err
 	}
-	defer enc.Close()
+	defer enc.close()
 
 	var clip stream.Clipboard
 	if cfg.Clipboard != stream.ClipboardOff {
@@ -79,7 +80,7 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig) error {
 	}
 	s, err := stream.New(stream.Config{
 		Screen:          screen{capture},
-		Encode:          encodeWith(enc),
+		Encode:          enc.encode,
 		Codec:           cfg.Codec,
 		Input:           input,
 		Clipboard:       clip,
@@ -117,19 +118,6 @@ func (s screen) Size() (int, int)         { return s.c.Size() }
 func (s screen) Grab() (stream.Frame, error) {
 	f, err := s.c.Grab()
 	return stream.Frame{Pix: f.Pix, Width: f.Width, Height: f.Height, Stride: f.Stride, Shared: true, ShmID: f.ShmID}, err
-}
-
-// encodeWith hands frames to the encoder helper: by the id of the shared
-// memory they were grabbed into, which the helper reads in place (the
-// same container, the same IPC namespace), so a 720p frame is not copied
-// through a pipe twice.
-func encodeWith(enc *encoder.Encoder) stream.EncodeFunc {
-	start := time.Now()
-	return func(f stream.Frame, key bool, kbps int) ([]byte, bool, error) {
-		p, err := enc.Encode(encoder.Frame{Pix: f.Pix, Width: f.Width, Height: f.Height, Stride: f.Stride,
-			Shared: f.Shared, ShmID: f.ShmID, Repeat: f.Repeat, Keyframe: key, BitrateKbps: kbps, PTS: time.Since(start)})
-		return p.Data, p.Keyframe, err
-	}
 }
 
 // connect asks the api for a signal relay token with the current

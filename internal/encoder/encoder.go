@@ -61,6 +61,11 @@ const (
 	exitGrace = 2 * time.Second
 )
 
+// ErrInvalidFrame is what Encode returns for a frame it refuses before
+// sending anything: the helper is still running and usable. Any other
+// Encode error means the helper is gone.
+var ErrInvalidFrame = errors.New("invalid frame")
+
 // Config says how to run the helper. Zero values take the defaults.
 type Config struct {
 	// Path is the helper's executable (default "airlock-encoder", looked
@@ -237,10 +242,10 @@ func (e *Encoder) Encode(f Frame) (Packet, error) {
 		return Packet{}, errors.New("encoder: closed")
 	}
 	if err := f.validate(); err != nil {
-		return Packet{}, fmt.Errorf("encoder: %w", err)
+		return Packet{}, fmt.Errorf("encoder: %w: %w", ErrInvalidFrame, err)
 	}
 	if f.Repeat && (f.Width != e.lastW || f.Height != e.lastH) {
-		return Packet{}, fmt.Errorf("encoder: repeat of a %dx%d frame, but the last frame was %dx%d", f.Width, f.Height, e.lastW, e.lastH)
+		return Packet{}, fmt.Errorf("encoder: %w: repeat of a %dx%d frame, but the last frame was %dx%d", ErrInvalidFrame, f.Width, f.Height, e.lastW, e.lastH)
 	}
 	pts := uint64(f.PTS.Milliseconds())
 	var flags uint32

@@ -346,8 +346,8 @@ func TestInvalidFrames(t *testing.T) {
 			f := frame(16, 8)
 			tc.edit(&f)
 			_, err := e.Encode(f)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, ErrInvalidFrame) {
+				t.Fatalf("got %v, want an ErrInvalidFrame containing %q", err, tc.want)
 			}
 			if _, err := e.Encode(frame(16, 8)); err != nil {
 				t.Fatalf("a valid frame after: %v", err)
@@ -402,6 +402,9 @@ func TestHelperFailures(t *testing.T) {
 				t.Helper()
 				if err == nil {
 					t.Fatalf("%s: no error", what)
+				}
+				if errors.Is(err, ErrInvalidFrame) {
+					t.Fatalf("%s: %v: a dead helper reported as an invalid frame", what, err)
 				}
 				for _, w := range tc.want {
 					if !strings.Contains(err.Error(), w) {

@@ -18,6 +18,11 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
+// ErrEncoderRestarted is returned by an EncodeFunc whose encoder failed
+// and was started afresh: the stream goes on from a new grab, a keyframe
+// and the current bitrate, since the new encoder has no last image.
+var ErrEncoderRestarted = errors.New("encoder restarted")
+
 // Screen is what is streamed: the agent passes a desktop.Capture.
 type Screen interface {
 	// Changed receives when the screen changed since the last Grab.
@@ -45,7 +50,9 @@ type Frame struct {
 
 // EncodeFunc encodes one frame. keyframe forces a keyframe; bitrateKbps,
 // when not 0, retunes the rate control first. It returns the encoded
-// frame (empty when the encoder dropped it).
+// frame (empty when the encoder dropped it). ErrEncoderRestarted says the
+// frame was lost to an encoder that failed and has been replaced; any
+// other error ends the stream.
 type EncodeFunc func(f Frame, keyframe bool, bitrateKbps int) (data []byte, isKey bool, err error)
 
 // Input takes the viewer's input; the agent passes a desktop.Input.
@@ -450,6 +457,15 @@ func (s *Streamer) Run(ctx context.Context) error {
 			}
 		}
 		data, _, err := s.cfg.Encode(f, key, kbps)
+		if errors.Is(err, ErrEncoderRestarted) {
+			s.log.Warn("encoder restarted; going on from a keyframe", "err", err)
+			prev, sentKbps = Frame{}, 0
+			s.mu.Lock()
+			s.keyframe = true
+			s.mu.Unlock()
+			s.kick()
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("encode %dx%d frame: %w", w, h, err)
 		}

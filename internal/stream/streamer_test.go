@@ -29,7 +29,10 @@ type fakeEncoder struct {
 	mu      sync.Mutex
 	calls   []bool // keyframe flag of each call
 	repeats []bool // repeat flag of each call
+	kbps    []int  // bitrate argument of each call
 	rates   []int
+	// restartAt, when > 0, is the call that fails as a restarted encoder.
+	restartAt int
 }
 
 func (e *fakeEncoder) encode(f Frame, key bool, kbps int) ([]byte, bool, error) {
@@ -40,6 +43,10 @@ func (e *fakeEncoder) encode(f Frame, key bool, kbps int) ([]byte, bool, error) 
 	}
 	e.calls = append(e.calls, key)
 	e.repeats = append(e.repeats, f.Repeat)
+	e.kbps = append(e.kbps, kbps)
+	if e.restartAt > 0 && len(e.calls)-1 == e.restartAt {
+		return nil, false, fmt.Errorf("helper exited: %w", ErrEncoderRestarted)
+	}
 	if kbps != 0 {
 		e.rates = append(e.rates, kbps)
 	}
@@ -284,4 +291,39 @@ func withoutCandidates(sdp string) string {
 		}
 	}
 	return strings.Join(kept, "\r\n")
+}
+
+// TestEncoderRestart: a frame lost to an encoder that was replaced does not
+// end the stream; the next frame is a fresh grab (the new encoder has no
+// image to repeat), a keyframe, with the bitrate told again.
+func TestEncoderRestart(t *testing.T) {
+	enc := &fakeEncoder{restartAt: 3}
+	s, err := New(Config{Screen: &fakeScreen{changed: make(chan struct{}, 1)}, Encode: enc.encode, Input: &fakeInput{},
+		KeepAlive: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan error, 1)
+	go func() { runDone <- s.Run(ctx) }()
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	viewer, _ := dialViewer(t, s, webrtc.NewAPI(webrtc.WithSettingEngine(se)), func(*webrtc.PeerConnection, *webrtc.DataChannel) {}, nil)
+	defer viewer.Close()
+	eventually(t, "frames after the restart", func() bool {
+		enc.mu.Lock()
+		defer enc.mu.Unlock()
+		return len(enc.calls) >= enc.restartAt+3
+	})
+	cancel()
+	if err := <-runDone; err != nil {
+		t.Fatalf("the stream ended: %v", err)
+	}
+	enc.mu.Lock()
+	defer enc.mu.Unlock()
+	next := enc.restartAt + 1
+	if !enc.calls[next] || enc.repeats[next] || enc.kbps[next] == 0 {
+		t.Errorf("after the restart: keyframe %v, repeat %v, bitrate %d; want a keyframe of a new grab with the bitrate",
+			enc.calls[next], enc.repeats[next], enc.kbps[next])
+	}
 }
