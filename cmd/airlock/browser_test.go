@@ -19,6 +19,7 @@ import (
 	cdpnetwork "github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
@@ -381,13 +382,30 @@ func viewSession(t *testing.T, env *upEnv, browser string, s *site, workspace, q
 		if typed == word {
 			break
 		}
-		// Under a loaded CI machine the first word has been seen to vanish
-		// whole (not one key of it) right after focus; typing it once more
-		// tells that apart from lost keys, which still fail below. Logged,
-		// so the flake stays visible. See the closing note of issue 5.
-		if typed == "" && !retyped && time.Until(deadline) < 15*time.Second {
-			t.Logf("nothing typed after 5s; typing %q again (viewer: %s)\nagent log:\n%s", word, viewerState(ctx), agentLog(t))
+		// The first keys typed right after focus have been seen to vanish
+		// now and then (the whole word under a loaded CI machine, once just
+		// its first letter), with the field focused and the viewer holding
+		// the keyboard. Typing the word once more, into an emptied field,
+		// tells that apart from keys lost later, which still fail below.
+		// Logged, so it stays visible; see the closing note of issue 5.
+		lostFirst := typed == "" || (len(typed) < len(word) && strings.HasSuffix(word, typed))
+		if lostFirst && !retyped && time.Until(deadline) < 15*time.Second {
+			t.Logf("%q typed after 5s, the first keys of %q lost; typing it again (viewer: %s)\nagent log:\n%s", typed, word, viewerState(ctx), agentLog(t))
 			retyped = true
+			if typed != "" {
+				// The caret is at the end of what arrived.
+				if err := chromedp.Run(ctx, chromedp.KeyEvent(strings.Repeat(kb.Backspace, len(typed)))); err != nil {
+					t.Fatal(err)
+				}
+				for d := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+					if _, v := s.seen(); v == "" {
+						break
+					}
+					if time.Now().After(d) {
+						t.Fatalf("the remote field was not emptied by Backspace (viewer: %s)", viewerState(ctx))
+					}
+				}
+			}
 			if err := chromedp.Run(ctx, chromedp.KeyEvent(word)); err != nil {
 				t.Fatal(err)
 			}
@@ -481,7 +499,7 @@ func agentLog(t *testing.T) string {
 	}
 	var b strings.Builder
 	for _, c := range list {
-		rc, err := cli.ContainerLogs(ctx, c.ID, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: "2000"})
+		rc, err := cli.ContainerLogs(ctx, c.ID, container.LogsOptions{ShowStdout: true, ShowStderr: true})
 		if err != nil {
 			fmt.Fprintf(&b, "%s: %v\n", c.ID[:12], err)
 			continue
