@@ -167,9 +167,18 @@ func TestLaunchFlow(t *testing.T) {
 	if err := json.Unmarshal([]byte(env.cli(t, "session", "show", id, "-o", "json")), &shown); err != nil || shown.State != "ready" {
 		t.Fatalf("session show: %v %+v", err, shown)
 	}
-	list, err := socket.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", airlock.LabelSession+"="+id))})
-	if err != nil || len(list) != 1 || list[0].State != "running" {
-		t.Fatalf("container of session %s: %v %+v", id, err, list)
+	// The agent can register before dockerd has marked its container
+	// running (it does so once the start call returns): wait a little.
+	var list []container.Summary
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		list, err = socket.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", airlock.LabelSession+"="+id))})
+		if err == nil && len(list) == 1 && list[0].State == "running" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("container of session %s: %v %+v", id, err, list)
+		}
 	}
 
 	// The registration token works once, and only for its session.
