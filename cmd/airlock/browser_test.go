@@ -484,7 +484,7 @@ func viewerState(ctx context.Context) string {
 	// caller's deadline is what failed.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	_ = chromedp.Run(sctx, chromedp.Evaluate(`JSON.stringify({state: window.airlockViewer && window.airlockViewer.state, error: window.airlockViewer && window.airlockViewer.error, stats: window.airlockViewer && window.airlockViewer.stats, text: document.body.innerText.slice(0, 300), focus: document.activeElement && (document.activeElement.id || document.activeElement.tagName)})`, &s))
+	_ = chromedp.Run(sctx, chromedp.Evaluate(`JSON.stringify({state: window.airlockViewer && window.airlockViewer.state, error: window.airlockViewer && window.airlockViewer.error, stats: window.airlockViewer && window.airlockViewer.stats, unsent: window.airlockViewer && window.airlockViewer.unsent, text: document.body.innerText.slice(0, 300), focus: document.activeElement && (document.activeElement.id || document.activeElement.tagName)})`, &s))
 	return s
 }
 

@@ -106,15 +106,25 @@ export class Connection {
   }
 
   // send writes a message on the data channel; false when it is not open.
+  // send returns whether msg went out. Input that finds no open channel
+  // (a peer being replaced) is lost; hook.unsent counts it, by type, so
+  // that lost input can be told from input the agent dropped.
   send(msg) {
     const ch = this.channel;
-    if (!ch || ch.readyState !== 'open') return false;
-    try {
-      ch.send(JSON.stringify(msg));
-    } catch {
-      return false; // closing under us
+    let sent = false;
+    if (ch && ch.readyState === 'open') {
+      try {
+        ch.send(JSON.stringify(msg));
+        sent = true;
+      } catch {
+        /* closing under us */
+      }
     }
-    return true;
+    if (!sent) {
+      const u = (this.hook.unsent = this.hook.unsent || {});
+      u[msg.t] = (u[msg.t] || 0) + 1;
+    }
+    return sent;
   }
 
   healthy() {
