@@ -49,7 +49,10 @@ func fakeEncoderHelper() int {
 	}
 }
 
-func TestEncoderRestarts(t *testing.T) {
+// crashingEncoders runs the fake helper that crashes at every second
+// frame, on a clock the test moves.
+func crashingEncoders(t *testing.T) (*encoders, *time.Time) {
+	t.Helper()
 	start := func() (*encoder.Encoder, error) {
 		return encoder.Start(context.Background(), encoder.Config{Path: os.Args[0], Start: func(cmd *exec.Cmd) error {
 			cmd.Env = append(os.Environ(), "AIRLOCK_FAKE_ENCODER=1")
@@ -60,9 +63,14 @@ func TestEncoderRestarts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.close()
+	t.Cleanup(func() { _ = e.close() })
 	clock := time.Now()
 	e.now = func() time.Time { return clock }
+	return e, &clock
+}
+
+func TestEncoderRestarts(t *testing.T) {
+	e, clock := crashingEncoders(t)
 	frame := stream.Frame{Pix: make([]byte, 16*8*4), Width: 16, Height: 8, Stride: 64}
 
 	tests := []struct {
@@ -82,7 +90,7 @@ func TestEncoderRestarts(t *testing.T) {
 		{"a fourth death within the minute ends it", frame, 0, errors.New("failed 4 times")},
 	}
 	for _, tc := range tests {
-		clock = clock.Add(tc.advance)
+		*clock = clock.Add(tc.advance)
 		data, _, err := e.encode(tc.frame, false, 0)
 		switch {
 		case tc.want == nil && (err != nil || len(data) != 3):
@@ -98,22 +106,10 @@ func TestEncoderRestarts(t *testing.T) {
 }
 
 func TestEncoderRestartsAgainAfterAQuietMinute(t *testing.T) {
-	start := func() (*encoder.Encoder, error) {
-		return encoder.Start(context.Background(), encoder.Config{Path: os.Args[0], Start: func(cmd *exec.Cmd) error {
-			cmd.Env = append(os.Environ(), "AIRLOCK_FAKE_ENCODER=1")
-			return cmd.Start()
-		}})
-	}
-	e, err := newEncoders(start, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.close()
-	clock := time.Now()
-	e.now = func() time.Time { return clock }
+	e, clock := crashingEncoders(t)
 	frame := stream.Frame{Pix: make([]byte, 16*8*4), Width: 16, Height: 8, Stride: 64}
 	for i := range 2 * maxRestarts * 2 {
-		clock = clock.Add(restartWindow / time.Duration(maxRestarts) / 2 * 3) // crashes spread thinner than the limit
+		*clock = clock.Add(restartWindow / time.Duration(maxRestarts) / 2 * 3) // crashes spread thinner than the limit
 		if _, _, err := e.encode(frame, false, 0); err != nil && !errors.Is(err, stream.ErrEncoderRestarted) {
 			t.Fatalf("frame %d: %v; crashes this far apart should restart the helper", i, err)
 		}
