@@ -5,13 +5,16 @@
 package launcher
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -19,6 +22,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
 )
@@ -209,4 +213,43 @@ func (l *Launcher) Ping(ctx context.Context, nodeURL string) error {
 		return fmt.Errorf("ping node %s: %w", nodeURL, err)
 	}
 	return nil
+}
+
+// LogTail returns the last lines of a container's stdout and stderr.
+func (l *Launcher) LogTail(ctx context.Context, nodeURL, containerID string, lines int) (string, error) {
+	c, err := l.client(nodeURL)
+	if err != nil {
+		return "", err
+	}
+	rc, err := c.ContainerLogs(ctx, containerID, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: strconv.Itoa(lines)})
+	if err != nil {
+		return "", fmt.Errorf("logs of container %s on %s: %w", containerID, nodeURL, err)
+	}
+	defer rc.Close()
+	// Session containers have no TTY: Docker multiplexes both streams.
+	var out bytes.Buffer
+	w := &limitWriter{w: &out, n: 64 << 10}
+	if _, err := stdcopy.StdCopy(w, w, rc); err != nil && !errors.Is(err, errLimit) {
+		return "", fmt.Errorf("logs of container %s on %s: %w", containerID, nodeURL, err)
+	}
+	return out.String(), nil
+}
+
+var errLimit = errors.New("log tail too long")
+
+// limitWriter stops a log read at n bytes: a tail of a few lines is all
+// a reason needs.
+type limitWriter struct {
+	w io.Writer
+	n int
+}
+
+func (w *limitWriter) Write(p []byte) (int, error) {
+	if len(p) > w.n {
+		_, _ = w.w.Write(p[:w.n])
+		w.n = 0
+		return 0, errLimit
+	}
+	w.n -= len(p)
+	return w.w.Write(p)
 }

@@ -10,7 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/launcher"
@@ -21,6 +24,8 @@ type Driver interface {
 	Ping(ctx context.Context, nodeURL string) error
 	Containers(ctx context.Context, nodeURL string) ([]launcher.Container, error)
 	Remove(ctx context.Context, nodeURL, containerID string, grace time.Duration) error
+	// LogTail is the end of a container's output, stdout and stderr.
+	LogTail(ctx context.Context, nodeURL, containerID string, lines int) (string, error)
 }
 
 // Store is what the jobs need of the store.
@@ -278,7 +283,7 @@ func (j *Jobs) reconcile(ctx context.Context, nodes []*airlock.Node) error {
 				j.cfg.InFlight != nil && !j.cfg.InFlight(s.ID)
 			switch {
 			case ok && (c.State == "exited" || c.State == "dead"):
-				errs = append(errs, j.fail(ctx, s, n, "the workspace's container stopped: "+c.Status))
+				errs = append(errs, j.fail(ctx, s, n, j.exitReason(ctx, n, c)))
 			case cutShort && (!ok || c.State == "created"):
 				errs = append(errs, j.fail(ctx, s, n, "the server stopped before the workspace's container was started; launch it again"))
 			case !ok && j.now().Sub(s.CreatedAt) > j.cfg.OrphanGrace:
@@ -290,4 +295,51 @@ func (j *Jobs) reconcile(ctx context.Context, nodes []*airlock.Node) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// exitReason says why a session's container stopped: Docker's words and,
+// since an agent that gives up says why in its last line (an unreachable
+// server, a refused certificate), the container's own last words.
+func (j *Jobs) exitReason(ctx context.Context, n *airlock.Node, c launcher.Container) string {
+	reason := "the workspace's container stopped (" + c.Status + ")"
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	out, err := j.driver.LogTail(lctx, n.URL, c.ID, 20)
+	if err != nil {
+		j.log.Warn("read the log of a stopped container", "node", n.Name, "container", c.ID, "err", err)
+		return reason
+	}
+	if last := LastLine(out); last != "" {
+		reason += ": " + last
+	}
+	return reason
+}
+
+// maxLastLine bounds how much of a container's output a reason quotes.
+const maxLastLine = 400
+
+// LastLine is the last non-empty line of out, without control characters,
+// cut to a length a session's reason can carry.
+func LastLine(out string) string {
+	lines := strings.Split(out, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		line := strings.TrimSpace(strings.Map(func(r rune) rune {
+			if unicode.IsControl(r) {
+				return -1
+			}
+			return r
+		}, lines[i]))
+		if line == "" {
+			continue
+		}
+		if len(line) > maxLastLine {
+			cut := maxLastLine
+			for cut > 0 && !utf8.RuneStart(line[cut]) {
+				cut--
+			}
+			line = line[:cut] + "…"
+		}
+		return line
+	}
+	return ""
 }
