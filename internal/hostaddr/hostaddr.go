@@ -56,7 +56,7 @@ func FromNetwork(nw network.Inspect, ifaddrs InterfaceAddrs) (netip.Addr, error)
 		}
 	}
 	if len(subnets) == 0 {
-		return netip.Addr{}, fmt.Errorf("Docker network %s has no IPv4 subnet", nw.Name)
+		return netip.Addr{}, fmt.Errorf("network %s has no IPv4 subnet", nw.Name)
 	}
 	// The interface's address is what the host really answers on; it must
 	// lie in one of the network's subnets to be this network's.
@@ -78,7 +78,7 @@ func FromNetwork(nw network.Inspect, ifaddrs InterfaceAddrs) (netip.Addr, error)
 	}
 	first := subnets[0].Addr().Next()
 	if !subnets[0].Contains(first) {
-		return netip.Addr{}, fmt.Errorf("Docker network %s: subnet %s has no host address", nw.Name, subnets[0])
+		return netip.Addr{}, fmt.Errorf("network %s: subnet %s has no host address", nw.Name, subnets[0])
 	}
 	return first, nil
 }

@@ -74,12 +74,12 @@ func TestFromNetwork(t *testing.T) {
 		{
 			name: "no IPv4 subnet",
 			nw:   network.Inspect{Name: "v6only", IPAM: network.IPAM{Config: []network.IPAMConfig{{Subnet: "fd00:1::/64"}}}},
-			err:  "Docker network v6only has no IPv4 subnet",
+			err:  "network v6only has no IPv4 subnet",
 		},
 		{
 			name: "a /32 has no host",
 			nw:   network.Inspect{Name: "tiny", IPAM: network.IPAM{Config: []network.IPAMConfig{{Subnet: "172.18.0.255/32"}}}},
-			err:  "Docker network tiny: subnet 172.18.0.255/32 has no host address",
+			err:  "network tiny: subnet 172.18.0.255/32 has no host address",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
