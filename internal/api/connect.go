@@ -1,6 +1,8 @@
 package api
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -25,6 +27,10 @@ type connectResponse struct {
 	SignalURL  string           `json:"signal_url"`
 	ExpiresAt  int64            `json:"expires_at"`
 	ICEServers []turn.ICEServer `json:"ice_servers"`
+	// Clipboard is the workspace's clipboard policy, for the viewer to
+	// apply: it comes from here, never from the agent, which a
+	// compromised session controls.
+	Clipboard airlock.ClipboardPolicy `json:"clipboard,omitempty"`
 }
 
 // ICE gives the ICE servers (STUN/TURN with fresh credentials) for a
@@ -45,6 +51,9 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) error {
 	u := callerOf(ctx).User
 	resp, err := s.connectAnswer(r, u.ID, sess.ID, signal.RoleViewer)
 	if err != nil {
+		return err
+	}
+	if resp.Clipboard, err = s.clipboardOf(ctx, sess); err != nil {
 		return err
 	}
 	s.audit(ctx, u.Name, "session.connect", sess.ID, "")
@@ -91,4 +100,18 @@ func (s *Server) connectAnswer(r *http.Request, subject, session, role string) (
 // signalURL is the relay on the host the client reached the api by.
 func signalURL(r *http.Request) string {
 	return "wss://" + r.Host + signalPath
+}
+
+// clipboardOf is the clipboard policy a viewer of sess applies: its
+// workspace's, or off when the workspace is gone. The agent enforces the
+// policy it was started with; the stricter of the two holds.
+func (s *Server) clipboardOf(ctx context.Context, sess *airlock.Session) (airlock.ClipboardPolicy, error) {
+	ws, err := s.store.WorkspaceByID(ctx, sess.WorkspaceID)
+	if airlock.ErrorCode(err) == airlock.ENOTFOUND {
+		return airlock.ClipboardOff, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("workspace of session %s: %w", sess.ID, err)
+	}
+	return ws.Clipboard.OrDefault(), nil
 }
