@@ -323,8 +323,11 @@ func runWorkspace(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: airlock node ls|rm|docker-env")
+		fmt.Fprintln(stderr, "usage: airlock node ls|rm|docker-env|join-token")
 		return errUsage
+	}
+	if args[0] == "join-token" {
+		return runJoinToken(ctx, args[1:], stdout, stderr)
 	}
 	c, _, err := apiClient()
 	if err != nil {
@@ -396,7 +399,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "export DOCKER_HOST=%s\nexport DOCKER_TLS_VERIFY=1\nexport DOCKER_CERT_PATH=%s\n", env.DockerHost, abs)
 		return nil
 	}
-	fmt.Fprintf(stderr, "airlock node: unknown command %q (ls, rm, docker-env)\n", args[0])
+	fmt.Fprintf(stderr, "airlock node: unknown command %q (ls, rm, docker-env, join-token)\n", args[0])
 	return errUsage
 }
 
@@ -506,23 +509,6 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stderr, "airlock token: unknown command %q (create, ls, revoke)\n", args[0])
 	return errUsage
-}
-
-func runJoinToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("server join-token", stderr)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	c, _, err := apiClient()
-	if err != nil {
-		return err
-	}
-	var t struct{ Token string }
-	if err := c.Do(ctx, http.MethodPost, "/api/v1/nodes/join-token", struct{}{}, &t); err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, t.Token)
-	return nil
 }
 
 // deleteNamed is the `rm NAME` of the client commands: DELETE prefix+NAME.

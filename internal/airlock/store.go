@@ -14,6 +14,7 @@ type Store interface {
 	Tokens
 	Workspaces
 	Nodes
+	JoinTokens
 	Sessions
 	Settings
 	Audit
@@ -56,7 +57,7 @@ type Workspaces interface {
 	DeleteWorkspace(ctx context.Context, id string) error
 }
 
-// Nodes keeps enrolled provision nodes and the join secret.
+// Nodes keeps enrolled provision nodes.
 type Nodes interface {
 	CreateNode(ctx context.Context, n *Node) error
 	NodeByID(ctx context.Context, id string) (*Node, error)

@@ -189,7 +189,9 @@ func (s *Server) routes() {
 	m.Handle("POST /api/v1/sessions/{id}/connect", s.serve(s.authed(s.connect)))
 
 	m.Handle("GET /api/v1/nodes", s.serve(s.admin(s.listNodes)))
-	m.Handle("POST /api/v1/nodes/join-token", s.serve(s.admin(s.joinToken)))
+	m.Handle("POST /api/v1/nodes/join-tokens", s.serve(s.admin(s.createJoinToken)))
+	m.Handle("GET /api/v1/nodes/join-tokens", s.serve(s.admin(s.listJoinTokens)))
+	m.Handle("DELETE /api/v1/nodes/join-tokens/{id}", s.serve(s.admin(s.deleteJoinToken)))
 	m.Handle("DELETE /api/v1/nodes/{name}", s.serve(s.admin(s.deleteNode)))
 	m.Handle("POST /api/v1/nodes/{name}/docker-env", s.serve(s.admin(s.dockerEnv)))
 	m.Handle("GET /api/v1/ca", s.serve(s.caCert))

@@ -34,6 +34,11 @@ func runContract(t *testing.T, open func(t *testing.T) *DB) {
 		{"audit", testAudit},
 		{"migrations-idempotent", testMigrationsIdempotent},
 		{"migrations-workspace-columns", testMigrateWorkspaceColumns},
+		{"migrations-join-tokens", testMigrateJoinTokens},
+		{"join-tokens", testJoinTokens},
+		{"enroll-node", testEnrollNode},
+		{"race/enroll-single-use", testRaceEnrollSingleUse},
+		{"race/enroll-three-uses", testRaceEnrollThreeUses},
 		{"race/update-session", testRaceUpdateSession},
 		{"race/claim-registration", testRaceClaimRegistration},
 		{"race/setting-if-absent", testRaceSettingIfAbsent},
@@ -874,7 +879,7 @@ func testMigrationsIdempotent(t *testing.T, db *DB) {
 	// api processes starting together do: one migrates, the others wait
 	// and find the work done.
 	for _, table := range []string{"api_tokens", "web_sessions", "users", "workspaces", "nodes", "revoked_certs",
-		"sessions", "settings", "audit_events", "schema_migrations"} {
+		"sessions", "settings", "audit_events", "join_tokens", "schema_migrations"} {
 		_, err := db.db.ExecContext(ctx, "DROP TABLE "+table)
 		must(t, err)
 	}
@@ -909,7 +914,7 @@ func testMigrateWorkspaceColumns(t *testing.T, db *DB) {
 		t.Fatalf("migrations %v: want 0001 and the one after", ms)
 	}
 	for _, table := range []string{"api_tokens", "web_sessions", "users", "workspaces", "nodes", "revoked_certs",
-		"sessions", "settings", "audit_events", "schema_migrations"} {
+		"sessions", "settings", "audit_events", "join_tokens", "schema_migrations"} {
 		_, err := db.db.ExecContext(ctx, "DROP TABLE "+table)
 		must(t, err)
 	}
@@ -1028,4 +1033,199 @@ func testRaceSessionLimits(t *testing.T, db *DB) {
 	// Final sessions do not count.
 	must(t, db.CreateSessionWithin(ctx, &airlock.Session{ID: next(), UserID: "u9", NodeID: "n3", State: airlock.SessionStopped}, 1, 1))
 	must(t, db.CreateSessionWithin(ctx, &airlock.Session{ID: next(), UserID: "u9", NodeID: "n3", State: airlock.SessionStarting}, 1, 1))
+}
+
+// testMigrateJoinTokens: the rotating join secret of before join tokens
+// had records is dropped, so a token printed then enrolls nothing.
+func testMigrateJoinTokens(t *testing.T, db *DB) {
+	ctx := t.Context()
+	ms, err := loadMigrations()
+	must(t, err)
+	for _, table := range []string{"api_tokens", "web_sessions", "users", "workspaces", "nodes", "revoked_certs",
+		"sessions", "settings", "audit_events", "join_tokens", "schema_migrations"} {
+		_, err := db.db.ExecContext(ctx, "DROP TABLE "+table)
+		must(t, err)
+	}
+	for _, m := range ms {
+		if m.version < 3 {
+			must(t, db.apply(ctx, m))
+		}
+	}
+	must(t, db.SetSetting(ctx, "join_secret_hash", []byte("old secret hash")))
+	must(t, db.SetSetting(ctx, "signing-key", []byte("kept")))
+	must(t, db.migrate(ctx))
+	_, err = db.Setting(ctx, "join_secret_hash")
+	wantCode(t, err, airlock.ENOTFOUND)
+	v, err := db.Setting(ctx, "signing-key")
+	must(t, err)
+	if string(v) != "kept" {
+		t.Fatalf("another setting changed: %q", v)
+	}
+	ts, err := db.ListJoinTokens(ctx)
+	must(t, err)
+	if len(ts) != 0 {
+		t.Fatalf("a migrated database has join tokens: %+v", ts)
+	}
+}
+
+func mkJoinToken(t *testing.T, db *DB, id, secret string, uses int, expires time.Time) *airlock.JoinToken {
+	t.Helper()
+	jt := &airlock.JoinToken{ID: id, SecretHash: []byte(secret), CreatedBy: "admin", CreatedAt: t0, ExpiresAt: expires,
+		Uses: uses, MaxCapacity: 20, Isolation: []airlock.Isolation{airlock.IsolationStandard}}
+	must(t, db.CreateJoinToken(t.Context(), jt))
+	return jt
+}
+
+func testJoinTokens(t *testing.T, db *DB) {
+	ctx := t.Context()
+	a := &airlock.JoinToken{ID: "j1", SecretHash: []byte("hash-a"), CreatedBy: "admin", CreatedAt: t0,
+		ExpiresAt: t0.Add(time.Hour), Uses: 3, MaxCapacity: 50,
+		Isolation: []airlock.Isolation{airlock.IsolationStandard, airlock.IsolationSandboxed}}
+	must(t, db.CreateJoinToken(ctx, a))
+	if a.UsesLeft != 3 {
+		t.Fatalf("a new token has %d uses left, want 3", a.UsesLeft)
+	}
+	// A zero CreatedAt is the store's clock.
+	b := &airlock.JoinToken{ID: "j2", SecretHash: []byte("hash-b"), CreatedBy: "root", ExpiresAt: clock.Add(time.Minute),
+		Uses: 1, MaxCapacity: 1, Isolation: []airlock.Isolation{airlock.IsolationStandard}}
+	must(t, db.CreateJoinToken(ctx, b))
+	if !b.CreatedAt.Equal(clock) {
+		t.Fatalf("CreatedAt %v, want the store's clock %v", b.CreatedAt, clock)
+	}
+	got, err := db.JoinTokenByHash(ctx, []byte("hash-a"))
+	must(t, err)
+	same(t, got, a)
+	for _, tc := range []struct {
+		name string
+		jt   airlock.JoinToken
+		code string
+	}{
+		{"duplicate-id", airlock.JoinToken{ID: "j1", SecretHash: []byte("hash-c"), ExpiresAt: t0, Uses: 1, MaxCapacity: 1, Isolation: a.Isolation}, airlock.ECONFLICT},
+		{"duplicate-secret", airlock.JoinToken{ID: "j3", SecretHash: []byte("hash-a"), ExpiresAt: t0, Uses: 1, MaxCapacity: 1, Isolation: a.Isolation}, airlock.ECONFLICT},
+		{"no-hash", airlock.JoinToken{ID: "j4", ExpiresAt: t0, Uses: 1, MaxCapacity: 1, Isolation: a.Isolation}, airlock.EINVALID},
+		{"no-uses", airlock.JoinToken{ID: "j5", SecretHash: []byte("h5"), ExpiresAt: t0, MaxCapacity: 1, Isolation: a.Isolation}, airlock.EINVALID},
+		{"no-capacity", airlock.JoinToken{ID: "j6", SecretHash: []byte("h6"), ExpiresAt: t0, Uses: 1, Isolation: a.Isolation}, airlock.EINVALID},
+		{"no-isolation", airlock.JoinToken{ID: "j7", SecretHash: []byte("h7"), ExpiresAt: t0, Uses: 1, MaxCapacity: 1}, airlock.EINVALID},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantCode(t, db.CreateJoinToken(ctx, &tc.jt), tc.code)
+		})
+	}
+	for _, h := range [][]byte{[]byte("hash-c"), nil} {
+		_, err = db.JoinTokenByHash(ctx, h)
+		wantCode(t, err, airlock.ENOTFOUND)
+	}
+	all, err := db.ListJoinTokens(ctx)
+	must(t, err)
+	same(t, all, []*airlock.JoinToken{b, a})
+	must(t, db.DeleteJoinToken(ctx, "j1"))
+	wantCode(t, db.DeleteJoinToken(ctx, "j1"), airlock.ENOTFOUND)
+	_, err = db.JoinTokenByHash(ctx, []byte("hash-a"))
+	wantCode(t, err, airlock.ENOTFOUND)
+	all, err = db.ListJoinTokens(ctx)
+	must(t, err)
+	same(t, all, []*airlock.JoinToken{b})
+}
+
+func testEnrollNode(t *testing.T, db *DB) {
+	ctx := t.Context()
+	expires := t0.Add(time.Hour)
+	mkJoinToken(t, db, "j1", "two", 2, expires)
+	mkJoinToken(t, db, "j2", "gone", 1, expires)
+	must(t, db.DeleteJoinToken(ctx, "j2"))
+	node := func(name string) *airlock.Node {
+		return &airlock.Node{ID: "id-" + name, Name: name, URL: "https://" + name + ":2376", Capacity: 4,
+			Isolation: []airlock.Isolation{airlock.IsolationStandard}, State: airlock.NodeReady, CreatedAt: t0, UpdatedAt: t0}
+	}
+	// Steps run in order on the same tokens.
+	for _, tc := range []struct {
+		name     string
+		secret   string
+		now      time.Time
+		node     string
+		code     string
+		usesLeft int
+	}{
+		{"unknown", "nope", t0, "a", airlock.EUNAUTHORIZED, 2},
+		{"deleted", "gone", t0, "a", airlock.EUNAUTHORIZED, 2},
+		{"expired", "two", expires, "a", airlock.EUNAUTHORIZED, 2},
+		{"ok", "two", expires.Add(-time.Microsecond), "a", "", 1},
+		// The name is taken: the node is not stored and the use comes back.
+		{"duplicate-name", "two", t0, "a", airlock.ECONFLICT, 1},
+		{"ok-last-use", "two", t0, "b", "", 0},
+		{"used-up", "two", t0, "c", airlock.EUNAUTHORIZED, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := node(tc.node)
+			if tc.name == "duplicate-name" {
+				n.ID = "id-other"
+			}
+			err := db.EnrollNode(ctx, []byte(tc.secret), tc.now, n)
+			wantCode(t, err, tc.code)
+			jt, err := db.JoinTokenByHash(ctx, []byte("two"))
+			must(t, err)
+			if jt.UsesLeft != tc.usesLeft {
+				t.Errorf("uses left %d, want %d", jt.UsesLeft, tc.usesLeft)
+			}
+			got, err := db.NodeByID(ctx, n.ID)
+			if tc.code != "" {
+				wantCode(t, err, airlock.ENOTFOUND)
+				return
+			}
+			must(t, err)
+			same(t, got, n)
+		})
+	}
+}
+
+// enrollRace enrolls 8 nodes at once with the same token and returns the
+// errors and the number of nodes stored.
+func enrollRace(t *testing.T, db *DB, uses int) ([]error, int) {
+	ctx := t.Context()
+	mkJoinToken(t, db, "j1", "secret", uses, t0.Add(time.Hour))
+	var mu sync.Mutex
+	i := 0
+	errs := race(func() error {
+		mu.Lock()
+		i++
+		name := fmt.Sprintf("node-%d", i)
+		mu.Unlock()
+		return db.EnrollNode(ctx, []byte("secret"), t0, &airlock.Node{ID: "id-" + name, Name: name, URL: "https://x",
+			Capacity: 1, Isolation: []airlock.Isolation{airlock.IsolationStandard}, State: airlock.NodeReady})
+	})
+	nodes, err := db.ListNodes(ctx)
+	must(t, err)
+	jt, err := db.JoinTokenByHash(ctx, []byte("secret"))
+	must(t, err)
+	if jt.UsesLeft != max(0, uses-len(errs)) {
+		t.Errorf("uses left %d after %d enrollments of a %d-use token", jt.UsesLeft, len(errs), uses)
+	}
+	return errs, len(nodes)
+}
+
+// testRaceEnrollSingleUse: a single-use token is consumed exactly once
+// however many nodes present it at the same moment.
+func testRaceEnrollSingleUse(t *testing.T, db *DB) {
+	errs, nodes := enrollRace(t, db, 1)
+	oneWins(t, errs, airlock.EUNAUTHORIZED)
+	if nodes != 1 {
+		t.Fatalf("%d nodes enrolled with a single-use token", nodes)
+	}
+}
+
+func testRaceEnrollThreeUses(t *testing.T, db *DB) {
+	errs, nodes := enrollRace(t, db, 3)
+	wins := 0
+	for _, err := range errs {
+		switch airlock.ErrorCode(err) {
+		case "":
+			wins++
+		case airlock.EUNAUTHORIZED:
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if wins != 3 || nodes != 3 {
+		t.Fatalf("%d enrollments succeeded and %d nodes are stored with a 3-use token, want 3 and 3", wins, nodes)
+	}
 }

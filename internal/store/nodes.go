@@ -52,7 +52,18 @@ func (db *DB) CreateNode(ctx context.Context, n *airlock.Node) error {
 		return fmt.Errorf("create node %s: %w", n.ID, err)
 	}
 	db.stamp(&n.CreatedAt, &n.UpdatedAt)
-	_, err = db.exec(ctx, `INSERT INTO nodes (`+nodeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	return db.insertNode(ctx, db.db, n, isolation, labels)
+}
+
+// execer is a *sql.DB or a *sql.Tx.
+type execer interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+}
+
+// insertNode is the INSERT of CreateNode, on the database or within a
+// transaction.
+func (db *DB) insertNode(ctx context.Context, ex execer, n *airlock.Node, isolation, labels string) error {
+	_, err := ex.ExecContext(ctx, db.rebind(`INSERT INTO nodes (`+nodeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		n.ID, n.Name, n.URL, n.Capacity, isolation, labels, string(n.State), n.CertSerial,
 		nullMicros(n.CertNotAfter), nullMicros(n.LastHeartbeat), micros(n.CreatedAt), micros(n.UpdatedAt))
 	if err != nil {
