@@ -21,9 +21,12 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/airlock-rbi/airlock/internal/peerid"
 )
 
 // Env names the container's environment variables the agent reads.
@@ -88,11 +91,11 @@ func New(cfg Config) (*Agent, error) {
 	}
 	tr := cfg.Transport
 	if tr == nil {
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(cfg.CAPEM) {
-			return nil, fmt.Errorf("agent: %s holds no PEM certificate", EnvCA)
+		tc, err := serverTLS(cfg)
+		if err != nil {
+			return nil, err
 		}
-		tr = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+		tr = &http.Transport{TLSClientConfig: tc}
 	}
 	if cfg.Children == nil {
 		cfg.Children = NewChildren()
@@ -101,6 +104,23 @@ func New(cfg Config) (*Agent, error) {
 		cfg.RegisterWithin = 15 * time.Second
 	}
 	return &Agent{cfg: cfg, client: &http.Client{Transport: tr, Timeout: 15 * time.Second}, tr: tr, log: cfg.Logger}, nil
+}
+
+// serverTLS accepts only the infra server's own certificate: one of the
+// deployment CA with role infra, valid for the server's host. The CA alone
+// would let any certificate of the deployment (a node's, another
+// session's agent's) pose as the server and collect the agent's token.
+func serverTLS(cfg Config) (*tls.Config, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(cfg.CAPEM) {
+		return nil, fmt.Errorf("agent: %s holds no PEM certificate", EnvCA)
+	}
+	u, err := url.Parse(cfg.Server)
+	if err != nil || u.Hostname() == "" {
+		return nil, fmt.Errorf("agent: %s %q has no host", EnvServer, cfg.Server)
+	}
+	return peerid.Rule{Roots: pool, Role: peerid.RoleInfra, Host: u.Hostname(),
+		Client: "an agent", Server: "the infra server"}.ClientConfig(), nil
 }
 
 // Registration is the server's answer to a registration or heartbeat.

@@ -248,7 +248,8 @@ type renewRequest struct {
 }
 
 // renewNode signs a new certificate for the node that presents its
-// current one; the old serial stops identifying the node.
+// current one; the old serial stops identifying the node to the api, but
+// stays on record as the previous one.
 func (s *Server) renewNode(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	if s.ca == nil {
@@ -271,6 +272,9 @@ func (s *Server) renewNode(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// The node serves with its current certificate until it has written
+	// the new one, so the launcher accepts both (see launcher.NodeCert).
+	node.CertPrevSerial = node.CertSerial
 	node.CertSerial, node.CertNotAfter, node.UpdatedAt = b.Cert.SerialNumber.Text(16), b.Cert.NotAfter, s.clock.now()
 	if err := s.store.UpdateNode(ctx, node); err != nil {
 		return err

@@ -541,6 +541,9 @@ func TestNodeCertEndpoints(t *testing.T) {
 		if n.CertSerial != renewed.SerialNumber.Text(16) || cr.NodeID != n.ID {
 			t.Errorf("node serial %s, renewed %s", n.CertSerial, renewed.SerialNumber.Text(16))
 		}
+		if n.CertPrevSerial != nodeCert.SerialNumber.Text(16) {
+			t.Errorf("node previous serial %q, want the renewed-away %s", n.CertPrevSerial, nodeCert.SerialNumber.Text(16))
+		}
 		// The new certificate identifies the node, the old one no longer.
 		wantStatus(t, e.do(req{Method: "POST", Path: "/api/v1/nodes/heartbeat", TLS: peer(renewed)}), http.StatusNoContent)
 		wantError(t, e.do(req{Method: "POST", Path: "/api/v1/nodes/heartbeat", TLS: peer(nodeCert)}), "forbidden", "no enrolled node")

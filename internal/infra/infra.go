@@ -167,7 +167,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	drv := launcher.New(func() (*tls.Config, error) { return pki.ClientTLSConfig(srv.InfraDir) }, ca.DeploymentID(), log.With("component", "launcher"))
+	drv := launcher.New(func() (*tls.Config, error) { return pki.ClientTLSConfig(srv.InfraDir) }, launcher.RecordsFrom(st.ListNodes),
+		ca.DeploymentID(), log.With("component", "launcher"))
 	defer drv.Close()
 	agentURL := cfg.AgentURL
 	if agentURL == "" {

@@ -1,7 +1,8 @@
 // Package launcher drives provision nodes: it creates, starts, lists and
 // removes session containers through each node's mutual-TLS Docker API
 // with the official Docker Go SDK and the infra client certificate, and
-// nothing else. It holds one kept-alive client per node.
+// nothing else. It holds one kept-alive client per node, and talks only
+// to the provision certificate on record for that node.
 package launcher
 
 import (
@@ -30,6 +31,7 @@ import (
 // Launcher drives nodes.
 type Launcher struct {
 	tlsConfig  func() (*tls.Config, error)
+	records    Records
 	deployment string
 	log        *slog.Logger
 
@@ -39,13 +41,15 @@ type Launcher struct {
 }
 
 // New returns a Launcher whose clients authenticate with the TLS config
-// tlsConfig returns (the infra client certificate). Containers it starts
-// carry the deployment label, and only those are listed.
-func New(tlsConfig func() (*tls.Config, error), deployment string, log *slog.Logger) *Launcher {
+// tlsConfig returns (the infra client certificate, and the deployment CA
+// as its RootCAs) and accept only the node certificates records has on
+// record. Containers it starts carry the deployment label, and only those
+// are listed.
+func New(tlsConfig func() (*tls.Config, error), records Records, deployment string, log *slog.Logger) *Launcher {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Launcher{tlsConfig: tlsConfig, deployment: deployment, log: log, clients: map[string]*client.Client{}}
+	return &Launcher{tlsConfig: tlsConfig, records: records, deployment: deployment, log: log, clients: map[string]*client.Client{}}
 }
 
 // Close closes every node client.
@@ -79,6 +83,9 @@ func (l *Launcher) client(nodeURL string) (*client.Client, error) {
 	cfg, err := l.tlsConfig()
 	if err != nil {
 		return nil, fmt.Errorf("infra client certificate: %w", err)
+	}
+	if cfg, err = l.nodeTLS(cfg, nodeURL); err != nil {
+		return nil, err
 	}
 	tr := &http.Transport{TLSClientConfig: cfg, MaxIdleConnsPerHost: 16, IdleConnTimeout: 90 * time.Second,
 		ForceAttemptHTTP2: false, TLSHandshakeTimeout: 10 * time.Second}

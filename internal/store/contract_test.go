@@ -419,7 +419,7 @@ func testNodes(t *testing.T, db *DB) {
 	full := &airlock.Node{ID: "n1", Name: "node-a", URL: "https://10.0.0.5:2376", Capacity: 20,
 		Isolation: []airlock.Isolation{airlock.IsolationStandard, airlock.IsolationHardened},
 		Labels:    map[string]string{"zone": "eu-west", "gpu": ""}, State: airlock.NodeReady,
-		CertSerial: "0a1b2c", CertNotAfter: t0.Add(90 * 24 * time.Hour), LastHeartbeat: t0.Add(-time.Second),
+		CertSerial: "0a1b2c", CertPrevSerial: "9f8e7d", CertNotAfter: t0.Add(90 * 24 * time.Hour), LastHeartbeat: t0.Add(-time.Second),
 		CreatedAt: t0, UpdatedAt: t0}
 	bare := &airlock.Node{ID: "n2", Name: "node-b", URL: "https://10.0.0.6:2376", State: airlock.NodeDown}
 	empty := &airlock.Node{ID: "n3", Name: "node-c", URL: "u", State: airlock.NodeDraining,
@@ -445,7 +445,8 @@ func testNodes(t *testing.T, db *DB) {
 	bare.State, bare.LastHeartbeat, bare.Capacity = airlock.NodeReady, clock, 4
 	bare.Isolation = []airlock.Isolation{airlock.IsolationSandboxed}
 	bare.Labels = map[string]string{"k": "v"}
-	bare.CertSerial, bare.CertNotAfter = "ff", t0.Add(time.Hour)
+	// A renewal: the new serial, and the one it replaces kept on record.
+	bare.CertSerial, bare.CertPrevSerial, bare.CertNotAfter = "ff", "ee", t0.Add(time.Hour)
 	bare.UpdatedAt = t0.Add(3 * time.Hour)
 	must(t, db.UpdateNode(ctx, bare))
 	got, err := db.NodeByID(ctx, "n2")
