@@ -236,7 +236,10 @@ func (s *Server) nodeCaller(ctx context.Context, r *http.Request) (*airlock.Node
 	}
 	serial := cert.SerialNumber.Text(16)
 	for _, n := range nodes {
-		if n.CertSerial == serial {
+		// The previous certificate still identifies the node: a node
+		// whose renewal answer was lost holds only that one, and must be
+		// able to renew again rather than be locked out.
+		if n.CertSerial == serial || (n.CertPrevSerial != "" && n.CertPrevSerial == serial) {
 			return n, nil
 		}
 	}
@@ -274,7 +277,13 @@ func (s *Server) renewNode(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The node serves with its current certificate until it has written
 	// the new one, so the launcher accepts both (see launcher.NodeCert).
-	node.CertPrevSerial = node.CertSerial
+	// A renewal with the previous certificate (the last answer was lost)
+	// keeps that one as the previous: the node never had the other.
+	if presented := r.TLS.PeerCertificates[0].SerialNumber.Text(16); presented != node.CertSerial {
+		node.CertPrevSerial = presented
+	} else {
+		node.CertPrevSerial = node.CertSerial
+	}
 	node.CertSerial, node.CertNotAfter, node.UpdatedAt = b.Cert.SerialNumber.Text(16), b.Cert.NotAfter, s.clock.now()
 	if err := s.store.UpdateNode(ctx, node); err != nil {
 		return err
@@ -320,12 +329,17 @@ func (s *Server) deleteNode(w http.ResponseWriter, r *http.Request) error {
 	for _, sess := range live {
 		s.failSession(sess.ID, "the node "+node.Name+" was removed")
 	}
-	if node.CertSerial != "" {
-		if err := s.store.RevokeCert(ctx, node.CertSerial, node.CertNotAfter); err != nil {
+	// Both certificates on record identify the node: revoke both. The
+	// previous one expires before the current one.
+	for _, serial := range []string{node.CertSerial, node.CertPrevSerial} {
+		if serial == "" {
+			continue
+		}
+		if err := s.store.RevokeCert(ctx, serial, node.CertNotAfter); err != nil {
 			return err
 		}
 		if s.onRevoke != nil {
-			s.onRevoke(node.CertSerial)
+			s.onRevoke(serial)
 		}
 	}
 	if err := s.store.DeleteNode(ctx, node.ID); err != nil {

@@ -544,9 +544,31 @@ func TestNodeCertEndpoints(t *testing.T) {
 		if n.CertPrevSerial != nodeCert.SerialNumber.Text(16) {
 			t.Errorf("node previous serial %q, want the renewed-away %s", n.CertPrevSerial, nodeCert.SerialNumber.Text(16))
 		}
-		// The new certificate identifies the node, the old one no longer.
+		// The new certificate identifies the node, and so does the previous
+		// one: a node whose renewal answer was lost holds only that.
 		wantStatus(t, e.do(req{Method: "POST", Path: "/api/v1/nodes/heartbeat", TLS: peer(renewed)}), http.StatusNoContent)
+		wantStatus(t, e.do(req{Method: "POST", Path: "/api/v1/nodes/heartbeat", TLS: peer(nodeCert)}), http.StatusNoContent)
+
+		// The answer was lost: the node renews again with the previous
+		// certificate. The one it never received stops identifying it.
+		rec = e.do(req{Method: "POST", Path: "/api/v1/nodes/renew", Body: renewRequest{CSR: newCSRPEM}, TLS: peer(nodeCert)})
+		wantStatus(t, rec, http.StatusOK)
+		var again certResponse
+		mustJSON(t, rec, &again)
+		second := parseCertPEM(t, again.CertPEM)
+		n, _ = e.st.NodeByName(context.Background(), "n1")
+		if n.CertSerial != second.SerialNumber.Text(16) || n.CertPrevSerial != nodeCert.SerialNumber.Text(16) {
+			t.Errorf("after a renewal with the previous certificate: serial %s prev %s, want %s and %s",
+				n.CertSerial, n.CertPrevSerial, second.SerialNumber.Text(16), nodeCert.SerialNumber.Text(16))
+		}
+		wantStatus(t, e.do(req{Method: "POST", Path: "/api/v1/nodes/heartbeat", TLS: peer(second)}), http.StatusNoContent)
+		wantError(t, e.do(req{Method: "POST", Path: "/api/v1/nodes/heartbeat", TLS: peer(renewed)}), "forbidden", "no enrolled node")
+
+		// A normal renewal then retires the oldest certificate.
+		rec = e.do(req{Method: "POST", Path: "/api/v1/nodes/renew", Body: renewRequest{CSR: newCSRPEM}, TLS: peer(second)})
+		wantStatus(t, rec, http.StatusOK)
 		wantError(t, e.do(req{Method: "POST", Path: "/api/v1/nodes/heartbeat", TLS: peer(nodeCert)}), "forbidden", "no enrolled node")
+		wantStatus(t, e.do(req{Method: "POST", Path: "/api/v1/nodes/heartbeat", TLS: peer(second)}), http.StatusNoContent)
 	})
 }
 
@@ -744,5 +766,31 @@ func TestNoCA(t *testing.T) {
 			}
 			wantError(t, rec, tc.code)
 		})
+	}
+}
+
+// Both certificates on record identify a node, so removing it revokes
+// both: the one a renewal replaced must not outlive the node.
+func TestDeleteRenewedNodeRevokesBoth(t *testing.T) {
+	e := newEnv(t)
+	old := e.enrollNode("n1", "https://10.0.0.5:2376")
+	csr, _ := newCSR(t, "n1")
+	rec := e.do(req{Method: "POST", Path: "/api/v1/nodes/renew", Body: renewRequest{CSR: csr}, TLS: peer(old)})
+	wantStatus(t, rec, http.StatusOK)
+	var cr certResponse
+	mustJSON(t, rec, &cr)
+	renewed := parseCertPEM(t, cr.CertPEM)
+	wantStatus(t, e.do(req{Method: "DELETE", Path: "/api/v1/nodes/n1", Bearer: e.adminTok}), http.StatusNoContent)
+	for _, c := range []*x509.Certificate{old, renewed} {
+		serial := c.SerialNumber.Text(16)
+		if ok, err := e.st.IsCertRevoked(context.Background(), serial); err != nil || !ok {
+			t.Errorf("serial %s revoked=%v, %v", serial, ok, err)
+		}
+		e.revokedMu.Lock()
+		told := slices.Contains(e.revoked, serial)
+		e.revokedMu.Unlock()
+		if !told {
+			t.Errorf("OnRevoke not told %s", serial)
+		}
 	}
 }
