@@ -22,6 +22,7 @@ func runContract(t *testing.T, open func(t *testing.T) *DB) {
 		{"users", testUsers},
 		{"api-tokens", testAPITokens},
 		{"web-sessions", testWebSessions},
+		{"set-password", testSetPassword},
 		{"delete-user-cascades", testDeleteUserCascades},
 		{"workspaces", testWorkspaces},
 		{"nodes", testNodes},
@@ -252,6 +253,61 @@ func testAPITokens(t *testing.T, db *DB) {
 		{"touch/missing", func() error { return db.TouchAPIToken(ctx, "nope", t0) }, airlock.ENOTFOUND},
 	} {
 		t.Run(tc.name, func(t *testing.T) { wantCode(t, tc.call(), tc.code) })
+	}
+}
+
+// testSetPassword: a new password ends the user's web sessions but the
+// one kept, and no one else's.
+func testSetPassword(t *testing.T, db *DB) {
+	ctx := t.Context()
+	mkUser(t, db, "u1", "alice")
+	mkUser(t, db, "u2", "bob")
+	for _, w := range []struct{ id, user string }{{"a1", "u1"}, {"a2", "u1"}, {"a3", "u1"}, {"b1", "u2"}} {
+		must(t, db.CreateWebSession(ctx, &airlock.WebSession{ID: w.id, UserID: w.user, Hash: []byte(w.id), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+	}
+	at := t0.Add(time.Minute)
+	for _, tc := range []struct {
+		name, user, hash, keep string
+		ended                  int
+		code                   string
+		left                   []string // web sessions that exist after
+		gone                   []string
+	}{
+		{name: "ok/keep-callers", user: "u1", hash: "$argon2id$new", keep: "a2", ended: 2, left: []string{"a2", "b1"}, gone: []string{"a1", "a3"}},
+		{name: "ok/again-nothing-else-to-end", user: "u1", hash: "$argon2id$newer", keep: "a2", ended: 0, left: []string{"a2", "b1"}},
+		{name: "ok/keep-none", user: "u1", hash: "$argon2id$reset", keep: "", ended: 1, left: []string{"b1"}, gone: []string{"a2"}},
+		{name: "fail/unknown-user", user: "ghost", hash: "$argon2id$x", code: airlock.ENOTFOUND, left: []string{"b1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := db.SetPassword(ctx, tc.user, tc.hash, tc.keep, at)
+			if tc.code != "" {
+				wantCode(t, err, tc.code)
+			} else {
+				must(t, err)
+				if n != tc.ended {
+					t.Errorf("ended %d web sessions, want %d", n, tc.ended)
+				}
+				u, err := db.UserByID(ctx, tc.user)
+				must(t, err)
+				if u.PasswordHash != tc.hash || !u.UpdatedAt.Equal(at) {
+					t.Errorf("user after: hash %q updated %v, want %q %v", u.PasswordHash, u.UpdatedAt, tc.hash, at)
+				}
+			}
+			for _, id := range tc.left {
+				if _, err := db.WebSessionByID(ctx, id); err != nil {
+					t.Errorf("web session %s: %v, want it kept", id, err)
+				}
+			}
+			for _, id := range tc.gone {
+				_, err := db.WebSessionByID(ctx, id)
+				wantCode(t, err, airlock.ENOTFOUND)
+			}
+		})
+	}
+	bob, err := db.UserByID(ctx, "u2")
+	must(t, err)
+	if bob.PasswordHash != "$argon2id$bob" {
+		t.Errorf("bob's hash changed: %q", bob.PasswordHash)
 	}
 }
 
