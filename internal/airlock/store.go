@@ -90,11 +90,13 @@ type Sessions interface {
 	// returns the session as stored after it; ECONFLICT otherwise.
 	UpdateSession(ctx context.Context, id string, u SessionUpdate, now time.Time) (*Session, error)
 	// ClaimRegistration is the agent's registration, atomically: if session
-	// id is starting and its registration hash equals hash, the hash is
-	// cleared (a registration token works once), agentHash is stored and the
-	// session becomes ready at now. ENOTFOUND if the session or the hash
-	// does not match; ECONFLICT if the session is not starting.
-	ClaimRegistration(ctx context.Context, id string, hash, agentHash []byte, now time.Time) (*Session, error)
+	// id is starting and its registration hash equals hash, agentHash is
+	// stored and the session becomes ready at now. The same hash works
+	// again while the session has been ready for less than retry (a lost
+	// answer), replacing agentHash; clearing the hash (UpdateSession)
+	// ends that. ENOTFOUND if the session or the hash does not match;
+	// ECONFLICT if the session is neither starting nor within retry.
+	ClaimRegistration(ctx context.Context, id string, hash, agentHash []byte, now time.Time, retry time.Duration) (*Session, error)
 	DeleteSession(ctx context.Context, id string) error
 }
 
