@@ -28,7 +28,7 @@ Client commands (after 'airlock login --server URL --user NAME'):
   session create WORKSPACE [--wait] | ls | show ID [-o json] | rm ID
   workspace ls | add NAME --image IMG [--isolation L] [--memory 512m] | rm NAME
   node ls | rm NAME | docker-env NAME | join-token [create|ls|rm ID]
-  user add NAME | ls | rm NAME
+  user add NAME | ls | rm NAME | passwd | reset NAME
   token create NAME | ls | revoke ID
   images      build the workspace images on the local Docker engine
   version     print the version

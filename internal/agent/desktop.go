@@ -177,16 +177,7 @@ func appCommand(ctx context.Context, display string, cfg DesktopConfig) (*exec.C
 		"LANG=C.UTF-8", "XDG_CONFIG_HOME=" + home + "/.config", "XDG_CACHE_HOME=" + home + "/.cache"}
 	switch cfg.App {
 	case "chromium":
-		cmd := exec.CommandContext(ctx, "chromium",
-			"--kiosk", "--no-first-run", "--no-default-browser-check", "--disable-default-apps",
-			"--noerrdialogs", "--disable-infobars", "--disable-session-crashed-bubble",
-			"--password-store=basic", "--user-data-dir="+home+"/chromium",
-			"--ozone-platform=x11", "--force-device-scale-factor=1",
-			"--window-position=0,0", "--window-size="+strconv.Itoa(cfg.Width)+","+strconv.Itoa(cfg.Height),
-			// No GPU in the container: skip SwiftShader's emulated GL,
-			// which costs more CPU than software compositing.
-			"--disable-gpu", "--disable-features=Translate,MediaRouter,DialMediaRouteProvider",
-			cfg.StartURL)
+		cmd := exec.CommandContext(ctx, "chromium", chromiumArgs(home, cfg)...)
 		cmd.Env = env
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
@@ -194,6 +185,25 @@ func appCommand(ctx context.Context, display string, cfg DesktopConfig) (*exec.C
 		return cmd, nil
 	}
 	return nil, fmt.Errorf("app %q: this agent runs chromium", cfg.App)
+}
+
+// chromiumArgs is Chromium's command line after the program name. The
+// start URL comes last, after "--": Chromium reads no flag after it, so
+// a start URL that reached the agent unchecked (an old catalog entry, a
+// bug in validation) still cannot become a switch such as
+// --renderer-cmd-prefix.
+func chromiumArgs(home string, cfg DesktopConfig) []string {
+	return []string{
+		"--kiosk", "--no-first-run", "--no-default-browser-check", "--disable-default-apps",
+		"--noerrdialogs", "--disable-infobars", "--disable-session-crashed-bubble",
+		"--password-store=basic", "--user-data-dir=" + home + "/chromium",
+		"--ozone-platform=x11", "--force-device-scale-factor=1",
+		"--window-position=0,0", "--window-size=" + strconv.Itoa(cfg.Width) + "," + strconv.Itoa(cfg.Height),
+		// No GPU in the container: skip SwiftShader's emulated GL,
+		// which costs more CPU than software compositing.
+		"--disable-gpu", "--disable-features=Translate,MediaRouter,DialMediaRouteProvider",
+		"--", cfg.StartURL,
+	}
 }
 
 // cursors passes the display's cursor changes on to the streamer.

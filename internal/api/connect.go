@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
@@ -63,17 +62,9 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) error {
 
 // agentConnect gives a registered agent its token for the relay.
 func (s *Server) agentConnect(w http.ResponseWriter, r *http.Request) error {
-	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		return airlock.Errorf(airlock.EUNAUTHORIZED, "agent credential required")
-	}
-	claims, err := s.signer.Verify(strings.TrimSpace(raw), agentAudience)
+	_, sess, err := s.agentSession(r)
 	if err != nil {
-		return airlock.Errorf(airlock.EUNAUTHORIZED, "agent credential is not valid")
-	}
-	sess, err := s.store.SessionByID(r.Context(), claims.Session)
-	if err != nil || sess.State != airlock.SessionReady {
-		return airlock.Errorf(airlock.EFORBIDDEN, "session %s is no longer running", claims.Session)
+		return err
 	}
 	resp, err := s.connectAnswer(r, "agent-"+sess.ID, sess.ID, signal.RoleAgent)
 	if err != nil {

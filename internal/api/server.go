@@ -172,6 +172,8 @@ func (s *Server) routes() {
 	m.Handle("GET /api/v1/users", s.serve(s.admin(s.listUsers)))
 	m.Handle("POST /api/v1/users", s.serve(s.admin(s.createUser)))
 	m.Handle("DELETE /api/v1/users/{name}", s.serve(s.admin(s.deleteUser)))
+	m.Handle("POST /api/v1/users/me/password", s.serve(s.authed(s.changePassword)))
+	m.Handle("POST /api/v1/users/{name}/password", s.serve(s.admin(s.resetPassword)))
 
 	m.Handle("GET /api/v1/tokens", s.serve(s.authed(s.listTokens)))
 	m.Handle("POST /api/v1/tokens", s.serve(s.authed(s.createToken)))

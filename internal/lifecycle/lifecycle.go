@@ -1,6 +1,6 @@
 // Package lifecycle holds the infra server's periodic jobs: node liveness,
 // sessions whose agent never registered or stopped heartbeating, sessions
-// left stopping, and reconciliation of the database with the containers
+// left stopping, the purge of expired web sessions, and reconciliation of the database with the containers
 // the nodes really run, so a server killed mid-launch finishes or fails
 // each session cleanly and leaves no orphan container.
 package lifecycle
@@ -35,6 +35,7 @@ type Store interface {
 	ListSessions(ctx context.Context, f airlock.SessionFilter) ([]*airlock.Session, error)
 	SessionByID(ctx context.Context, id string) (*airlock.Session, error)
 	UpdateSession(ctx context.Context, id string, u airlock.SessionUpdate, now time.Time) (*airlock.Session, error)
+	DeleteExpiredWebSessions(ctx context.Context, now time.Time) (int, error)
 }
 
 // Config tunes the jobs; zero values take the defaults named.
@@ -49,6 +50,9 @@ type Config struct {
 	HeartbeatTimeout time.Duration
 	// NodeTimeout marks a node down after this long unanswered. Default 30s.
 	NodeTimeout time.Duration
+	// PurgeEvery is how often expired web sessions are deleted: they no
+	// longer sign anyone in, but each sign-in leaves a row. Default 1m.
+	PurgeEvery time.Duration
 	// OrphanGrace spares containers younger than this from reconciliation,
 	// so a launch in flight is not mistaken for an orphan. Default 2m.
 	OrphanGrace time.Duration
@@ -70,6 +74,7 @@ func (c *Config) defaults() {
 	def(&c.HeartbeatTimeout, 60*time.Second)
 	def(&c.NodeTimeout, 30*time.Second)
 	def(&c.OrphanGrace, 2*time.Minute)
+	def(&c.PurgeEvery, time.Minute)
 }
 
 // Jobs runs the periodic jobs.
@@ -82,6 +87,9 @@ type Jobs struct {
 	// started is when this process began: sessions created before it
 	// cannot be launching here.
 	started time.Time
+	// purged is when expired web sessions were last deleted; zero before
+	// the first round. Only Round touches it, and rounds do not overlap.
+	purged time.Time
 }
 
 // New builds the jobs. now may be nil.
@@ -129,7 +137,26 @@ func (j *Jobs) Round(ctx context.Context) error {
 		j.expireSessions(ctx, byID),
 		j.finishStopping(ctx, byID),
 		j.reconcile(ctx, nodes),
+		j.purgeWebSessions(ctx),
 	)
+}
+
+// purgeWebSessions deletes the web sessions that have expired, at most
+// once every PurgeEvery.
+func (j *Jobs) purgeWebSessions(ctx context.Context) error {
+	now := j.now()
+	if !j.purged.IsZero() && now.Sub(j.purged) < j.cfg.PurgeEvery {
+		return nil
+	}
+	n, err := j.store.DeleteExpiredWebSessions(ctx, now)
+	if err != nil {
+		return fmt.Errorf("purge expired web sessions: %w", err)
+	}
+	j.purged = now
+	if n > 0 {
+		j.log.Info("purged expired web sessions", "count", n)
+	}
+	return nil
 }
 
 // nodeLiveness pings each node; an answering node is ready (unless an

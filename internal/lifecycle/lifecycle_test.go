@@ -226,3 +226,53 @@ func TestLastLine(t *testing.T) {
 		}
 	}
 }
+
+// TestPurgeWebSessions: rounds delete expired web sessions, no more
+// often than PurgeEvery, and keep live ones.
+func TestPurgeWebSessions(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	if err := st.CreateUser(ctx, &airlock.User{ID: "u1", Name: "alice", Role: airlock.RoleUser, PasswordHash: "x", CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	for id, exp := range map[string]time.Time{
+		"expired-long-ago": now.Add(-24 * time.Hour),
+		"expired-now":      now,
+		"expires-soon":     now.Add(30 * time.Second),
+		"live":             now.Add(12 * time.Hour),
+	} {
+		if err := st.CreateWebSession(ctx, &airlock.WebSession{ID: id, UserID: "u1", Hash: []byte(id), CreatedAt: now.Add(-25 * time.Hour), ExpiresAt: exp}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock := now
+	j := New(st, &fakeDriver{}, Config{PurgeEvery: time.Minute}, nil, func() time.Time { return clock })
+	for _, step := range []struct {
+		name    string
+		advance time.Duration
+		left    []string
+	}{
+		{"first-round-purges", 0, []string{"expires-soon", "live"}},
+		// expires-soon has expired, but the last purge was 40 s ago.
+		{"not-before-purge-every", 40 * time.Second, []string{"expires-soon", "live"}},
+		{"after-purge-every", 20 * time.Second, []string{"live"}},
+	} {
+		t.Run(step.name, func(t *testing.T) {
+			clock = clock.Add(step.advance)
+			if err := j.Round(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range []string{"expired-long-ago", "expired-now", "expires-soon", "live"} {
+				_, err := st.WebSessionByID(ctx, id)
+				if want := slices.Contains(step.left, id); (err == nil) != want {
+					t.Errorf("web session %s: present %v, want %v (err %v)", id, err == nil, want, err)
+				}
+			}
+		})
+	}
+}

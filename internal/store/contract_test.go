@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ func runContract(t *testing.T, open func(t *testing.T) *DB) {
 		{"users", testUsers},
 		{"api-tokens", testAPITokens},
 		{"web-sessions", testWebSessions},
+		{"set-password", testSetPassword},
 		{"delete-user-cascades", testDeleteUserCascades},
 		{"workspaces", testWorkspaces},
 		{"nodes", testNodes},
@@ -257,6 +259,61 @@ func testAPITokens(t *testing.T, db *DB) {
 		{"touch/missing", func() error { return db.TouchAPIToken(ctx, "nope", t0) }, airlock.ENOTFOUND},
 	} {
 		t.Run(tc.name, func(t *testing.T) { wantCode(t, tc.call(), tc.code) })
+	}
+}
+
+// testSetPassword: a new password ends the user's web sessions but the
+// one kept, and no one else's.
+func testSetPassword(t *testing.T, db *DB) {
+	ctx := t.Context()
+	mkUser(t, db, "u1", "alice")
+	mkUser(t, db, "u2", "bob")
+	for _, w := range []struct{ id, user string }{{"a1", "u1"}, {"a2", "u1"}, {"a3", "u1"}, {"b1", "u2"}} {
+		must(t, db.CreateWebSession(ctx, &airlock.WebSession{ID: w.id, UserID: w.user, Hash: []byte(w.id), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+	}
+	at := t0.Add(time.Minute)
+	for _, tc := range []struct {
+		name, user, hash, keep string
+		ended                  int
+		code                   string
+		left                   []string // web sessions that exist after
+		gone                   []string
+	}{
+		{name: "ok/keep-callers", user: "u1", hash: "$argon2id$new", keep: "a2", ended: 2, left: []string{"a2", "b1"}, gone: []string{"a1", "a3"}},
+		{name: "ok/again-nothing-else-to-end", user: "u1", hash: "$argon2id$newer", keep: "a2", ended: 0, left: []string{"a2", "b1"}},
+		{name: "ok/keep-none", user: "u1", hash: "$argon2id$reset", keep: "", ended: 1, left: []string{"b1"}, gone: []string{"a2"}},
+		{name: "fail/unknown-user", user: "ghost", hash: "$argon2id$x", code: airlock.ENOTFOUND, left: []string{"b1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := db.SetPassword(ctx, tc.user, tc.hash, tc.keep, at)
+			if tc.code != "" {
+				wantCode(t, err, tc.code)
+			} else {
+				must(t, err)
+				if n != tc.ended {
+					t.Errorf("ended %d web sessions, want %d", n, tc.ended)
+				}
+				u, err := db.UserByID(ctx, tc.user)
+				must(t, err)
+				if u.PasswordHash != tc.hash || !u.UpdatedAt.Equal(at) {
+					t.Errorf("user after: hash %q updated %v, want %q %v", u.PasswordHash, u.UpdatedAt, tc.hash, at)
+				}
+			}
+			for _, id := range tc.left {
+				if _, err := db.WebSessionByID(ctx, id); err != nil {
+					t.Errorf("web session %s: %v, want it kept", id, err)
+				}
+			}
+			for _, id := range tc.gone {
+				_, err := db.WebSessionByID(ctx, id)
+				wantCode(t, err, airlock.ENOTFOUND)
+			}
+		})
+	}
+	bob, err := db.UserByID(ctx, "u2")
+	must(t, err)
+	if bob.PasswordHash != "$argon2id$bob" {
+		t.Errorf("bob's hash changed: %q", bob.PasswordHash)
 	}
 }
 
@@ -729,53 +786,85 @@ func testUpdateSession(t *testing.T, db *DB) {
 func testClaimRegistration(t *testing.T, db *DB) {
 	ctx := t.Context()
 	now := t0.Add(5 * time.Minute)
+	const retry = 30 * time.Second
 	mkSession(t, db, &airlock.Session{ID: "s1", State: airlock.SessionStarting, RegisterHash: []byte("reg1")})
 	mkSession(t, db, &airlock.Session{ID: "s2", State: airlock.SessionPending, RegisterHash: []byte("reg2")})
 	mkSession(t, db, &airlock.Session{ID: "s3", State: airlock.SessionStarting})
 	mkSession(t, db, &airlock.Session{ID: "s4", State: airlock.SessionStopping, RegisterHash: []byte("reg4")})
+	mkSession(t, db, &airlock.Session{ID: "s5", State: airlock.SessionStarting, RegisterHash: []byte("reg5")})
+	mkSession(t, db, &airlock.Session{ID: "s6", State: airlock.SessionStarting, RegisterHash: []byte("reg6")})
+	var cleared []byte
 	// Steps run in order on the same sessions.
 	for _, tc := range []struct {
 		name      string
 		id        string
 		hash      string
 		agentHash string
+		after     time.Duration // since now
+		retry     time.Duration
+		before    func() // runs first
 		code      string
+		msg       string
+		wantAgent string // the stored agent hash after a successful claim
 	}{
-		{"wrong-hash", "s1", "nope", "agent", airlock.ENOTFOUND},
-		{"empty-hash", "s3", "", "agent", airlock.ENOTFOUND},
-		{"no-register-hash", "s3", "reg1", "agent", airlock.ENOTFOUND},
-		{"no-session", "ghost", "reg1", "agent", airlock.ENOTFOUND},
-		{"no-agent-hash", "s1", "reg1", "", airlock.EINVALID},
-		{"ok", "s1", "reg1", "agent", ""},
-		{"used-twice", "s1", "reg1", "agent2", airlock.ENOTFOUND},
-		{"pending/right-hash", "s2", "reg2", "agent", airlock.ECONFLICT},
-		{"pending/wrong-hash", "s2", "reg1", "agent", airlock.ENOTFOUND},
-		{"stopping/right-hash", "s4", "reg4", "agent", airlock.ECONFLICT},
+		{name: "wrong-hash", id: "s1", hash: "nope", agentHash: "agent", retry: retry, code: airlock.ENOTFOUND},
+		{name: "empty-hash", id: "s3", hash: "", agentHash: "agent", retry: retry, code: airlock.ENOTFOUND},
+		{name: "no-register-hash", id: "s3", hash: "reg1", agentHash: "agent", retry: retry, code: airlock.ENOTFOUND},
+		{name: "no-session", id: "ghost", hash: "reg1", agentHash: "agent", retry: retry, code: airlock.ENOTFOUND},
+		{name: "no-agent-hash", id: "s1", hash: "reg1", agentHash: "", retry: retry, code: airlock.EINVALID},
+		{name: "ok", id: "s1", hash: "reg1", agentHash: "agent", retry: retry, wantAgent: "agent"},
+		{name: "retry/within-window", id: "s1", hash: "reg1", agentHash: "agent2", after: 10 * time.Second, retry: retry, wantAgent: "agent2"},
+		{name: "retry/wrong-hash", id: "s1", hash: "reg2", agentHash: "agent3", after: 15 * time.Second, retry: retry, code: airlock.ENOTFOUND},
+		{name: "retry/after-window", id: "s1", hash: "reg1", agentHash: "agent3", after: 31 * time.Second, retry: retry,
+			code: airlock.ECONFLICT, msg: `session "s1" registered 31s ago; its registration token works again only within 30s of the first use`},
+		{name: "once/first", id: "s5", hash: "reg5", agentHash: "agent", retry: 0, wantAgent: "agent"},
+		{name: "once/second", id: "s5", hash: "reg5", agentHash: "agent2", retry: 0, code: airlock.ECONFLICT},
+		{name: "cleared/first", id: "s6", hash: "reg6", agentHash: "agent", retry: retry, wantAgent: "agent"},
+		{name: "cleared/retry-after-clear", id: "s6", hash: "reg6", agentHash: "agent2", after: time.Second, retry: retry, code: airlock.ENOTFOUND,
+			before: func() {
+				_, err := db.UpdateSession(ctx, "s6", airlock.SessionUpdate{From: []airlock.SessionState{airlock.SessionReady}, RegisterHash: &cleared}, now)
+				must(t, err)
+			}},
+		{name: "pending/right-hash", id: "s2", hash: "reg2", agentHash: "agent", retry: retry, code: airlock.ECONFLICT, msg: "is pending, not starting"},
+		{name: "pending/wrong-hash", id: "s2", hash: "reg1", agentHash: "agent", retry: retry, code: airlock.ENOTFOUND},
+		{name: "stopping/right-hash", id: "s4", hash: "reg4", agentHash: "agent", retry: retry, code: airlock.ECONFLICT, msg: "is stopping, not starting"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := db.ClaimRegistration(ctx, tc.id, []byte(tc.hash), []byte(tc.agentHash), now)
+			if tc.before != nil {
+				tc.before()
+			}
+			var was *airlock.Session
+			if tc.id != "ghost" {
+				var err error
+				was, err = db.SessionByID(ctx, tc.id)
+				must(t, err)
+			}
+			at := now.Add(tc.after)
+			s, err := db.ClaimRegistration(ctx, tc.id, []byte(tc.hash), []byte(tc.agentHash), at, tc.retry)
 			wantCode(t, err, tc.code)
 			if tc.code != "" {
 				if s != nil {
 					t.Fatalf("refused claim returned %+v", s)
 				}
+				if tc.msg != "" && !strings.Contains(airlock.ErrorMessage(err), tc.msg) {
+					t.Errorf("message %q, want it to contain %q", airlock.ErrorMessage(err), tc.msg)
+				}
+				if was != nil {
+					stored, err := db.SessionByID(ctx, tc.id)
+					must(t, err)
+					same(t, stored, was)
+				}
 				return
 			}
-			want := &airlock.Session{ID: "s1", UserID: "u1", WorkspaceID: "w1", State: airlock.SessionReady,
-				AgentHash: []byte("agent"), CreatedAt: t0, UpdatedAt: now, ReadyAt: &now}
+			// The first registration's time stays through retries.
+			wantReady := now
+			want := &airlock.Session{ID: tc.id, UserID: "u1", WorkspaceID: "w1", State: airlock.SessionReady,
+				RegisterHash: []byte(tc.hash), AgentHash: []byte(tc.wantAgent), CreatedAt: t0, UpdatedAt: at, ReadyAt: &wantReady}
 			same(t, s, want)
-			stored, err := db.SessionByID(ctx, "s1")
+			stored, err := db.SessionByID(ctx, tc.id)
 			must(t, err)
 			same(t, stored, want)
 		})
-	}
-	// Refused claims leave the sessions as they were.
-	for id, want := range map[string]string{"s2": "reg2", "s4": "reg4"} {
-		s, err := db.SessionByID(ctx, id)
-		must(t, err)
-		if string(s.RegisterHash) != want || s.AgentHash != nil || s.UpdatedAt != t0 {
-			t.Errorf("refused claim changed %s: %+v", id, s)
-		}
 	}
 }
 
@@ -981,10 +1070,28 @@ func testRaceClaimRegistration(t *testing.T, db *DB) {
 	ctx := t.Context()
 	mkSession(t, db, &airlock.Session{ID: "s1", State: airlock.SessionStarting, RegisterHash: []byte("reg")})
 	errs := race(func() error {
-		_, err := db.ClaimRegistration(ctx, "s1", []byte("reg"), []byte("agent"), clock)
+		_, err := db.ClaimRegistration(ctx, "s1", []byte("reg"), []byte("agent"), clock, 0)
 		return err
 	})
-	oneWins(t, errs, airlock.ENOTFOUND)
+	oneWins(t, errs, airlock.ECONFLICT)
+	// Within a retry window every claim succeeds, and the session became
+	// ready once: the first claim's ReadyAt stays.
+	mkSession(t, db, &airlock.Session{ID: "s2", State: airlock.SessionStarting, RegisterHash: []byte("reg2")})
+	var seq atomic.Int64
+	errs = race(func() error {
+		n := seq.Add(1)
+		_, err := db.ClaimRegistration(ctx, "s2", []byte("reg2"), fmt.Appendf(nil, "agent%d", n), clock.Add(time.Duration(n)*time.Millisecond), time.Minute)
+		return err
+	})
+	for _, err := range errs {
+		must(t, err)
+	}
+	s, err := db.SessionByID(ctx, "s2")
+	must(t, err)
+	if s.State != airlock.SessionReady || s.ReadyAt == nil || s.ReadyAt.Before(clock) || s.ReadyAt.After(clock.Add(8*time.Millisecond)) ||
+		!strings.HasPrefix(string(s.AgentHash), "agent") {
+		t.Fatalf("after racing retries: %+v", s)
+	}
 }
 
 func testRaceSettingIfAbsent(t *testing.T, db *DB) {
