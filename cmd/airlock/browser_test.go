@@ -287,7 +287,7 @@ func viewSession(t *testing.T, env *upEnv, browser string, s *site, workspace, q
 			err = c.Do(context.Background(), http.MethodDelete, "/api/v1/sessions/"+id, nil, nil)
 		}
 		if err != nil {
-			t.Errorf("end session %s: %v", id, err)
+			t.Errorf("end session %s: %v\nserver log:\n%s", id, err, env.logTail(30))
 		}
 	})
 	if query != "" {
