@@ -193,7 +193,7 @@ func appCommand(ctx context.Context, display string, cfg DesktopConfig) (*exec.C
 // bug in validation) still cannot become a switch such as
 // --renderer-cmd-prefix.
 func chromiumArgs(home string, cfg DesktopConfig) []string {
-	return []string{
+	return wrapperArgs([]string{
 		"--kiosk", "--no-first-run", "--no-default-browser-check", "--disable-default-apps",
 		"--noerrdialogs", "--disable-infobars", "--disable-session-crashed-bubble",
 		"--password-store=basic", "--user-data-dir=" + home + "/chromium",
@@ -202,8 +202,19 @@ func chromiumArgs(home string, cfg DesktopConfig) []string {
 		// No GPU in the container: skip SwiftShader's emulated GL,
 		// which costs more CPU than software compositing.
 		"--disable-gpu", "--disable-features=Translate,MediaRouter,DialMediaRouteProvider",
-		"--", cfg.StartURL,
-	}
+	}, cfg.StartURL)
+}
+
+// wrapperArgs is the argument list for Debian's chromium wrapper script
+// (/usr/bin/chromium, which also reads /etc/chromium.d): flags, then the
+// URL after "--". The wrapper stops its own option parsing at the first
+// "--" and drops it, and moves the flags it saw before it behind the
+// rest, so a lone "--" before the URL would vanish and the URL would come
+// first, read as a switch again. A leading "--" makes the wrapper pass
+// everything after it through untouched, the URL's "--" included.
+func wrapperArgs(flags []string, url string) []string {
+	args := append([]string{"--"}, flags...)
+	return append(args, "--", url)
 }
 
 // cursors passes the display's cursor changes on to the streamer.

@@ -2,9 +2,12 @@ package agent
 
 import (
 	"context"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestChromiumCommandLine: whatever the start URL, it is Chromium's last
@@ -26,7 +29,10 @@ func TestChromiumCommandLine(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			args := cmd.Args[1:]
+			if cmd.Args[1] != "--" {
+				t.Fatalf("the wrapper's own options are not ended first: %q", cmd.Args)
+			}
+			args := cmd.Args[2:]
 			end := slices.Index(args, "--")
 			if end < 0 {
 				t.Fatalf("no \"--\" in %q", args)
@@ -43,5 +49,25 @@ func TestChromiumCommandLine(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestChromiumWrapperPassesURLThrough runs Debian's chromium wrapper, the
+// one the workspace image has, with the agent's argument layout: a start
+// URL that looks like a switch must reach Chromium as a URL. With a lone
+// "--" before the URL the wrapper drops it and Chromium prints its
+// version for a URL of "--version".
+func TestChromiumWrapperPassesURLThrough(t *testing.T) {
+	const wrapper = "/usr/bin/chromium"
+	if _, err := os.Stat(wrapper); err != nil {
+		t.Fatalf("this test needs Debian's chromium (scripts/ensure-chromium.sh installs it): %v", err)
+	}
+	args := wrapperArgs([]string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+		"--disable-background-networking", "--user-data-dir=" + t.TempDir(), "--dump-dom"}, "--version")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, wrapper, args...).CombinedOutput()
+	if strings.Contains(string(out), "Chromium 1") || !strings.Contains(string(out), "ERR_") {
+		t.Fatalf("%s %q: the start URL was read as a switch, or not loaded as a URL:\n%s", wrapper, args, out)
 	}
 }
