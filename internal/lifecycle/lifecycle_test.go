@@ -83,11 +83,7 @@ func TestRound(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			st, err := store.Open(ctx, filepath.Join(t.TempDir(), "a.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
+			st := openStore(t)
 			node := &airlock.Node{ID: "n1", Name: "n1", URL: "https://127.0.0.1:2376", Capacity: 4, State: airlock.NodeReady,
 				LastHeartbeat: now, CreatedAt: now, UpdatedAt: now}
 			if err := st.CreateNode(ctx, node); err != nil {
@@ -130,11 +126,7 @@ func TestRound(t *testing.T) {
 
 func TestNodeLiveness(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "a.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	if err := st.CreateNode(ctx, &airlock.Node{ID: "n1", Name: "n1", URL: "https://x:2376", Capacity: 1, State: airlock.NodeReady,
 		LastHeartbeat: now.Add(-time.Minute), CreatedAt: now, UpdatedAt: now}); err != nil {
@@ -177,11 +169,7 @@ func ctr(session, state string) *launcher.Container {
 // must carry it, not only Docker's exit status.
 func TestExitedSessionQuotesLastLine(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "a.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	node := &airlock.Node{ID: "n1", Name: "n1", URL: "https://127.0.0.1:2376", Capacity: 4, State: airlock.NodeReady,
 		LastHeartbeat: now, CreatedAt: now, UpdatedAt: now}
@@ -231,11 +219,7 @@ func TestLastLine(t *testing.T) {
 // often than PurgeEvery, and keep live ones.
 func TestPurgeWebSessions(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "a.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	if err := st.CreateUser(ctx, &airlock.User{ID: "u1", Name: "alice", Role: airlock.RoleUser, PasswordHash: "x", CreatedAt: now, UpdatedAt: now}); err != nil {
 		t.Fatal(err)
@@ -275,4 +259,15 @@ func TestPurgeWebSessions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openStore is a fresh SQLite store, closed with the test.
+func openStore(t *testing.T) *store.DB {
+	t.Helper()
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
