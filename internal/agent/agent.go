@@ -149,10 +149,17 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.cfg.Desktop != nil {
 		go func() { desktopErr <- a.runDesktop(ctx, *a.cfg.Desktop) }()
 	}
+	// The first heartbeat goes at once: it tells the server this agent
+	// holds its credential, which closes the window in which the
+	// registration token may be used again (for an answer that was lost).
+	first := true
 	for {
 		every := time.Duration(reg.HeartbeatSeconds) * time.Second
 		if every <= 0 {
 			every = 10 * time.Second
+		}
+		if first {
+			every, first = 0, false
 		}
 		select {
 		case <-ctx.Done():
