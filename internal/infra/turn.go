@@ -146,6 +146,6 @@ func sessionInfo(st airlock.Store) func(ctx context.Context, id string) (turn.Se
 		if err != nil {
 			return turn.SessionInfo{}, err
 		}
-		return turn.SessionInfo{Live: s.State == airlock.SessionReady}, nil
+		return turn.SessionInfo{Live: s.State == airlock.SessionReady, Peers: s.ContainerAddrs}, nil
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -105,14 +106,20 @@ func TestTURNSessions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	addrs := []netip.Addr{netip.MustParseAddr("172.17.0.5")}
+	if _, err := st.UpdateSession(ctx, "ready1", airlock.SessionUpdate{From: []airlock.SessionState{airlock.SessionReady},
+		ContainerAddrs: &addrs}, now); err != nil {
+		t.Fatal(err)
+	}
 	info := sessionInfo(st)
 	for _, tt := range []struct {
-		id   string
-		live bool
-	}{{"ready1", true}, {"starting1", false}, {"stopped1", false}, {"unknown", false}} {
+		id    string
+		live  bool
+		peers []netip.Addr
+	}{{"ready1", true, addrs}, {"starting1", false, nil}, {"stopped1", false, nil}, {"unknown", false, nil}} {
 		got, err := info(ctx, tt.id)
-		if err != nil || got.Live != tt.live {
-			t.Errorf("session %s: live %v, %v; want %v", tt.id, got.Live, err, tt.live)
+		if err != nil || got.Live != tt.live || !slices.Equal(got.Peers, tt.peers) {
+			t.Errorf("session %s: live %v peers %v, %v; want %v %v", tt.id, got.Live, got.Peers, err, tt.live, tt.peers)
 		}
 	}
 
@@ -152,4 +159,3 @@ func freeUDPTCPPort(t *testing.T) string {
 	t.Fatal("no port free for both UDP and TCP")
 	return ""
 }
-
