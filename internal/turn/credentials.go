@@ -56,7 +56,8 @@ func parseUsername(username string) (restUser, error) {
 		return restUser{}, ErrBadUsername
 	}
 	expiry, err := strconv.ParseInt(parts[0], 10, 64)
-	if err != nil || expiry < 0 {
+	// Canonical digits only ("+5", "007" are not what Credentials writes).
+	if err != nil || expiry < 0 || strconv.FormatInt(expiry, 10) != parts[0] {
 		return restUser{}, ErrBadUsername
 	}
 	return restUser{Expiry: expiry, Session: parts[1], User: parts[2]}, nil

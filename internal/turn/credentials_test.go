@@ -2,6 +2,7 @@ package turn
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -58,6 +59,8 @@ func TestCheckUsername(t *testing.T) {
 		{"fail/bare user", "alice", ErrBadUsername},
 		{"fail/user first", "alice:s1:1700000001", ErrBadUsername},
 		{"fail/negative", "-1:s1:alice", ErrBadUsername},
+		{"fail/leading zeros", "01700000001:s1:alice", ErrBadUsername},
+		{"fail/plus sign", "+1700000001:s1:alice", ErrBadUsername},
 		{"fail/empty", "", ErrBadUsername},
 	}
 	for _, tt := range tests {
@@ -98,4 +101,23 @@ func TestICEServers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzParseUsername feeds the parser what any client can send as a STUN
+// USERNAME: it must never panic, and what it accepts must be exactly a
+// username Credentials could have made.
+func FuzzParseUsername(f *testing.F) {
+	f.Fuzz(func(t *testing.T, username string) {
+		u, err := parseUsername(username)
+		if err != nil {
+			return
+		}
+		if u.Session == "" || u.User == "" || u.Expiry < 0 || strings.Contains(u.Session, ":") {
+			t.Fatalf("parseUsername(%q) = %+v, accepted", username, u)
+		}
+		again, _ := Credentials(testSecret, u.Session, u.User, 0, time.Unix(u.Expiry, 0))
+		if again != username {
+			t.Fatalf("parseUsername(%q) = %+v, which Credentials writes as %q", username, u, again)
+		}
+	})
 }
