@@ -19,6 +19,7 @@ import (
 	"github.com/airlock-rbi/airlock/images"
 	"github.com/airlock-rbi/airlock/internal/dockerpolicy"
 	"github.com/airlock-rbi/airlock/internal/enroll"
+	"github.com/airlock-rbi/airlock/internal/hostaddr"
 	"github.com/airlock-rbi/airlock/internal/imagebuild"
 	"github.com/airlock-rbi/airlock/internal/infra"
 	"github.com/airlock-rbi/airlock/internal/seccomp"
@@ -92,6 +93,13 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	cfg.DataDir = data
 	if err := ensureImages(ctx, f.socket, *imageBinary, log); err != nil {
 		return err
+	}
+	if cfg.AgentURL == "" && hostaddr.IsLoopback(cfg.Listen) {
+		// Session containers cannot reach a loopback listener: serve them
+		// on this host's address on the Docker bridge as well.
+		if cfg.AgentListen, err = bridgeListen(ctx, f.socket, cfg.Listen); err != nil {
+			return err
+		}
 	}
 	if cfg.TURNListen != "" && cfg.TURNPeerNetworks == "" {
 		// Sessions run on this host's default bridge: that is where
@@ -259,4 +267,24 @@ func writeChromiumProfile(data string) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "chromium.json"), profile, 0o644)
+}
+
+// bridgeListen is the address on the Docker bridge, with listen's port,
+// where the server also listens for session containers when listen is
+// loopback.
+func bridgeListen(ctx context.Context, socket, listen string) (string, error) {
+	cli, err := client.NewClientWithOpts(client.WithHost("unix://"+socket), client.WithAPIVersionNegotiation())
+	if err != nil {
+		return "", fmt.Errorf("docker client: %w", err)
+	}
+	defer cli.Close()
+	a, err := hostaddr.Bridge(ctx, cli, "bridge")
+	if err != nil {
+		return "", fmt.Errorf("--listen %s is loopback, which session containers cannot reach, and this host's address on the Docker bridge is unknown (%w): listen on :PORT instead", listen, err)
+	}
+	_, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", fmt.Errorf("--listen %s: %w", listen, err)
+	}
+	return net.JoinHostPort(a.String(), port), nil
 }

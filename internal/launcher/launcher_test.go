@@ -15,7 +15,7 @@ import (
 
 func TestStartListRemove(t *testing.T) {
 	node := provisiontest.Start(t, provisiontest.Options{})
-	l := New(node.InfraTLS, "test-deployment", nil)
+	l := New(node.InfraTLS, onRecord(node), "test-deployment", nil)
 	defer l.Close()
 	ctx := context.Background()
 	sid := "s-" + time.Now().Format("150405.000000")
@@ -69,7 +69,7 @@ func TestStartListRemove(t *testing.T) {
 
 func TestStartRefusedLeavesNothing(t *testing.T) {
 	node := provisiontest.Start(t, provisiontest.Options{})
-	l := New(node.InfraTLS, "test-deployment", nil)
+	l := New(node.InfraTLS, onRecord(node), "test-deployment", nil)
 	defer l.Close()
 	_, err := l.Start(context.Background(), node.URL, Spec{Name: "airlock-refused", Image: "alpine:3"})
 	if err == nil || !strings.Contains(err.Error(), "allow-list") {
@@ -81,7 +81,7 @@ func TestStartRefusedLeavesNothing(t *testing.T) {
 // to start (here a tmpfs option the kernel refuses) is removed again.
 func TestStartFailureRemovesContainer(t *testing.T) {
 	node := provisiontest.Start(t, provisiontest.Options{})
-	l := New(node.InfraTLS, "test-deployment", nil)
+	l := New(node.InfraTLS, onRecord(node), "test-deployment", nil)
 	defer l.Close()
 	name := "airlock-startfail-" + time.Now().Format("150405000000")
 	_, err := l.Start(context.Background(), node.URL, Spec{Name: name, Image: dockertest.TestImage,

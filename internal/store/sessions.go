@@ -262,26 +262,32 @@ func joinStates(states []airlock.SessionState) string {
 }
 
 // ClaimRegistration is the agent's registration in one conditional
-// UPDATE: only a starting session whose registration hash equals hash
-// becomes ready, and the hash is cleared so the token works once.
+// UPDATE: a starting session whose registration hash equals hash becomes
+// ready with agentHash. The hash stays, so that the same token works
+// again within retry of the first registration (an agent whose answer was
+// lost asks again): the retry replaces agentHash, which invalidates the
+// first credential, and keeps ReadyAt. The api clears the hash at the
+// agent's first heartbeat; retry 0 makes the token work once.
 //
 // When nothing matched, it reads the session to tell the cases apart
 // without telling an unauthenticated caller more than it knows: no
-// session, a wrong hash and an already used one are all ENOTFOUND; only
-// the right hash on a session that is not starting is ECONFLICT.
-func (db *DB) ClaimRegistration(ctx context.Context, id string, hash, agentHash []byte, now time.Time) (*airlock.Session, error) {
+// session, a wrong hash and a cleared one are all ENOTFOUND; only the
+// right hash on a session that is not starting, or ready for longer than
+// retry, is ECONFLICT.
+func (db *DB) ClaimRegistration(ctx context.Context, id string, hash, agentHash []byte, now time.Time, retry time.Duration) (*airlock.Session, error) {
 	if len(hash) == 0 {
 		return nil, notFound("session", id)
 	}
 	if len(agentHash) == 0 {
 		return nil, airlock.Errorf(airlock.EINVALID, "registration of session %q has no agent credential", id)
 	}
+	starting, ready := string(airlock.SessionStarting), string(airlock.SessionReady)
 	s, err := scanSession(db.queryRow(ctx, `UPDATE sessions
-		SET register_hash = NULL, agent_hash = ?, state = ?, ready_at = ?, updated_at = ?
-		WHERE id = ? AND state = ? AND register_hash = ?
+		SET agent_hash = ?, state = ?, ready_at = CASE WHEN state = ? THEN ? ELSE ready_at END, updated_at = ?
+		WHERE id = ? AND register_hash = ? AND (state = ? OR (state = ? AND ready_at > ?))
 		RETURNING `+sessionCols,
-		agentHash, string(airlock.SessionReady), micros(now), micros(now),
-		id, string(airlock.SessionStarting), hash))
+		agentHash, ready, starting, micros(now), micros(now),
+		id, hash, starting, ready, micros(now.Add(-retry))))
 	if err == nil {
 		return s, nil
 	}
@@ -294,6 +300,10 @@ func (db *DB) ClaimRegistration(ctx context.Context, id string, hash, agentHash 
 	}
 	if cur.RegisterHash == nil || subtle.ConstantTimeCompare(cur.RegisterHash, hash) != 1 {
 		return nil, notFound("session", id)
+	}
+	if cur.State == airlock.SessionReady && cur.ReadyAt != nil {
+		return nil, airlock.Errorf(airlock.ECONFLICT, "session %q registered %s ago; its registration token works again only within %s of the first use",
+			id, now.Sub(*cur.ReadyAt).Round(time.Second), retry)
 	}
 	return nil, airlock.Errorf(airlock.ECONFLICT, "session %q is %s, not %s", id, cur.State, airlock.SessionStarting)
 }
