@@ -10,8 +10,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 
 	"github.com/airlock-rbi/airlock/images"
@@ -99,6 +101,13 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 			return err
 		}
 	}
+	if cfg.TURNListen != "" && cfg.TURNPeerNetworks == "" {
+		// Sessions run on this host's default bridge: that is where
+		// viewers' relays go, and nowhere else.
+		if cfg.TURNPeerNetworks, err = bridgeSubnets(ctx, f.socket); err != nil {
+			return err
+		}
+	}
 	if f.ln, err = net.Listen("tcp", f.listen); err != nil {
 		return fmt.Errorf("provision listener: %w", err)
 	}
@@ -170,6 +179,31 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 		err = errors.Join(err, e)
 	}
 	return err
+}
+
+// bridgeSubnets lists the IPv4 and IPv6 subnets of the local engine's
+// default bridge network, comma-separated. The Subnet is listed even by a
+// freshly started daemon, which may not list the Gateway.
+func bridgeSubnets(ctx context.Context, socket string) (string, error) {
+	cli, err := client.NewClientWithOpts(client.WithHost("unix://"+socket), client.WithAPIVersionNegotiation())
+	if err != nil {
+		return "", fmt.Errorf("docker client: %w", err)
+	}
+	defer cli.Close()
+	nw, err := cli.NetworkInspect(ctx, "bridge", network.InspectOptions{})
+	if err != nil {
+		return "", fmt.Errorf("inspect the bridge network for --turn-peer-networks (or set it): %w", err)
+	}
+	var subnets []string
+	for _, c := range nw.IPAM.Config {
+		if c.Subnet != "" {
+			subnets = append(subnets, c.Subnet)
+		}
+	}
+	if len(subnets) == 0 {
+		return "", errors.New("the bridge network lists no subnet: set --turn-peer-networks to the session containers' network")
+	}
+	return strings.Join(subnets, ","), nil
 }
 
 // ensureImages builds the workspace images from this very binary when

@@ -32,9 +32,10 @@ type connectResponse struct {
 	Clipboard airlock.ClipboardPolicy `json:"clipboard,omitempty"`
 }
 
-// ICE gives the ICE servers (STUN/TURN with fresh credentials) for a
-// user; nil when the deployment has none.
-type ICE func(user string, now time.Time) []turn.ICEServer
+// ICE gives the ICE servers (STUN, and TURN with fresh credentials bound
+// to the session) for a client of a session in role (signal.RoleViewer
+// or signal.RoleAgent); nil when the deployment has none.
+type ICE func(session, subject, role string, now time.Time) []turn.ICEServer
 
 // connect gives the caller a signed token for the session's signal relay,
 // bound to the user, the session and the viewer role, with the ICE servers.
@@ -83,7 +84,7 @@ func (s *Server) connectAnswer(r *http.Request, subject, session, role string) (
 	}
 	resp := connectResponse{Token: tok, SignalURL: signalURL(r), ExpiresAt: exp.Unix(), ICEServers: []turn.ICEServer{}}
 	if s.ice != nil {
-		resp.ICEServers = s.ice(subject, now)
+		resp.ICEServers = s.ice(session, subject, role, now)
 	}
 	return resp, nil
 }

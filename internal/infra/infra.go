@@ -66,6 +66,15 @@ type Config struct {
 	// TURNPublicIP is the relay address TURN advertises: the host's address
 	// as browsers and session containers reach it.
 	TURNPublicIP string
+	// TURNPeerNetworks are the session networks, comma-separated CIDRs:
+	// the only peers TURN relays to. Required with TURNListen.
+	TURNPeerNetworks string
+	// TURNRelayPorts is the relay port range "MIN-MAX". Default
+	// 49160-49200.
+	TURNRelayPorts string
+	// TURNMaxPerUser and TURNMaxPerSession bound the allocations a user
+	// and a session hold at once. Defaults 10 and 4.
+	TURNMaxPerUser, TURNMaxPerSession int
 	// Lifecycle tunes the periodic jobs.
 	Lifecycle lifecycle.Config
 	// PasswordParams overrides the password hashing cost (tests).

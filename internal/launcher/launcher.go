@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -165,6 +166,41 @@ func (l *Launcher) Start(ctx context.Context, nodeURL string, spec Spec) (string
 		return "", fmt.Errorf("start container on %s: %w", nodeURL, err)
 	}
 	return created.ID, nil
+}
+
+// Addresses returns the IP addresses of a started container on its
+// networks, as the node's engine reports them: the only peers TURN lets
+// the session's viewers relay to. A container on no network (or not yet
+// given an address) has none.
+func (l *Launcher) Addresses(ctx context.Context, nodeURL, containerID string) ([]netip.Addr, error) {
+	c, err := l.client(nodeURL)
+	if err != nil {
+		return nil, err
+	}
+	info, err := c.ContainerInspect(ctx, containerID)
+	if err != nil {
+		return nil, fmt.Errorf("inspect container %s on %s: %w", containerID, nodeURL, err)
+	}
+	var out []netip.Addr
+	if info.NetworkSettings == nil {
+		return nil, nil
+	}
+	for name, ep := range info.NetworkSettings.Networks {
+		if ep == nil {
+			continue
+		}
+		for _, s := range []string{ep.IPAddress, ep.GlobalIPv6Address} {
+			if s == "" {
+				continue
+			}
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				return nil, fmt.Errorf("container %s on %s: network %s: address %q: %w", containerID, nodeURL, name, s, err)
+			}
+			out = append(out, a)
+		}
+	}
+	return out, nil
 }
 
 // Remove stops the container (SIGTERM, then SIGKILL after grace) and

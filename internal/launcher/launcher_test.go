@@ -32,6 +32,19 @@ func TestStartListRemove(t *testing.T) {
 	if err != nil || !got.State.Running || !got.HostConfig.ReadonlyRootfs || got.HostConfig.Memory != 64<<20 {
 		t.Fatalf("container: %v %+v", err, got.State)
 	}
+	addrs, err := l.Addresses(ctx, node.URL, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, ep := range got.NetworkSettings.Networks {
+		if ep.IPAddress != "" {
+			want = append(want, ep.IPAddress)
+		}
+	}
+	if len(want) == 0 || len(addrs) != len(want) || addrs[0].String() != want[0] {
+		t.Fatalf("Addresses = %v, want the engine's %v", addrs, want)
+	}
 	cs, err := l.Containers(ctx, node.URL)
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"reflect"
 	"strings"
 	"sync"
@@ -572,7 +573,8 @@ func testSessions(t *testing.T, db *DB) {
 	full := &airlock.Session{ID: "s1", UserID: "u1", WorkspaceID: "w1", NodeID: "n1", ContainerID: "airlock-s1",
 		State: airlock.SessionFailed, Reason: "image not found", RegisterHash: []byte{0, 9, 8}, AgentHash: []byte{7, 0},
 		CreatedAt: t0, UpdatedAt: t0.Add(time.Second), StartedAt: ptr(t0.Add(2 * time.Second)),
-		ReadyAt: ptr(t0.Add(3 * time.Second)), StoppedAt: ptr(t0.Add(4 * time.Second)), LastHeartbeat: ptr(t0.Add(5 * time.Second))}
+		ReadyAt: ptr(t0.Add(3 * time.Second)), StoppedAt: ptr(t0.Add(4 * time.Second)), LastHeartbeat: ptr(t0.Add(5 * time.Second)),
+		ContainerAddrs: []netip.Addr{netip.MustParseAddr("172.17.0.5"), netip.MustParseAddr("fd12::5")}}
 	bare := &airlock.Session{ID: "s2", UserID: "u2", WorkspaceID: "w2", State: airlock.SessionPending}
 	for _, s := range []*airlock.Session{full, bare} {
 		must(t, db.CreateSession(ctx, s))
@@ -681,12 +683,14 @@ func testUpdateSession(t *testing.T, db *DB) {
 			u: airlock.SessionUpdate{From: states(airlock.SessionStarting), To: airlock.SessionReady,
 				NodeID: ptr("n2"), ContainerID: ptr("c2"), Reason: ptr("r"), RegisterHash: ptr([]byte{1}), AgentHash: ptr([]byte{2}),
 				StartedAt: ptr(t0.Add(time.Second)), ReadyAt: ptr(t0.Add(2 * time.Second)),
-				StoppedAt: ptr(t0.Add(3 * time.Second)), LastHeartbeat: ptr(t0.Add(4 * time.Second))},
+				StoppedAt: ptr(t0.Add(3 * time.Second)), LastHeartbeat: ptr(t0.Add(4 * time.Second)),
+				ContainerAddrs: ptr([]netip.Addr{netip.MustParseAddr("10.88.0.7")})},
 			check: func(t *testing.T, s *airlock.Session) {
 				want := &airlock.Session{ID: s.ID, UserID: "u1", WorkspaceID: "w1", NodeID: "n2", ContainerID: "c2",
 					State: airlock.SessionReady, Reason: "r", RegisterHash: []byte{1}, AgentHash: []byte{2},
 					CreatedAt: t0, UpdatedAt: now, StartedAt: ptr(t0.Add(time.Second)), ReadyAt: ptr(t0.Add(2 * time.Second)),
-					StoppedAt: ptr(t0.Add(3 * time.Second)), LastHeartbeat: ptr(t0.Add(4 * time.Second))}
+					StoppedAt: ptr(t0.Add(3 * time.Second)), LastHeartbeat: ptr(t0.Add(4 * time.Second)),
+					ContainerAddrs: []netip.Addr{netip.MustParseAddr("10.88.0.7")}}
 				same(t, s, want)
 			}},
 		{name: "ok/one-of-several", state: airlock.SessionReady,

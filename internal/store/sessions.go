@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -13,15 +14,20 @@ import (
 )
 
 const sessionCols = `id, user_id, workspace_id, node_id, container_id, state, reason, register_hash, agent_hash,
-	created_at, updated_at, started_at, ready_at, stopped_at, last_heartbeat`
+	created_at, updated_at, started_at, ready_at, stopped_at, last_heartbeat, container_addrs`
 
 func scanSession(s scanner) (*airlock.Session, error) {
 	var x airlock.Session
 	var created, updated int64
 	var started, ready, stopped, heartbeat sql.NullInt64
+	var addrs string
 	if err := s.Scan(&x.ID, &x.UserID, &x.WorkspaceID, &x.NodeID, &x.ContainerID, &x.State, &x.Reason,
-		&x.RegisterHash, &x.AgentHash, &created, &updated, &started, &ready, &stopped, &heartbeat); err != nil {
+		&x.RegisterHash, &x.AgentHash, &created, &updated, &started, &ready, &stopped, &heartbeat, &addrs); err != nil {
 		return nil, err
+	}
+	var err error
+	if x.ContainerAddrs, err = parseAddrs(addrs); err != nil {
+		return nil, fmt.Errorf("session %s: container_addrs: %w", x.ID, err)
 	}
 	x.CreatedAt, x.UpdatedAt = fromMicros(created), fromMicros(updated)
 	x.StartedAt, x.ReadyAt = ptrFromNullMicros(started), ptrFromNullMicros(ready)
@@ -87,10 +93,11 @@ func (db *DB) CreateSessionWithin(ctx context.Context, s *airlock.Session, userL
 			return airlock.Errorf(airlock.EUNAVAILABLE, "the chosen node is full; try again")
 		}
 	}
-	_, err = tx.ExecContext(ctx, db.rebind(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err = tx.ExecContext(ctx, db.rebind(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		s.ID, s.UserID, s.WorkspaceID, s.NodeID, s.ContainerID, string(s.State), s.Reason,
 		nullBytes(s.RegisterHash), nullBytes(s.AgentHash), micros(s.CreatedAt), micros(s.UpdatedAt),
-		ptrMicros(s.StartedAt), ptrMicros(s.ReadyAt), ptrMicros(s.StoppedAt), ptrMicros(s.LastHeartbeat))
+		ptrMicros(s.StartedAt), ptrMicros(s.ReadyAt), ptrMicros(s.StoppedAt), ptrMicros(s.LastHeartbeat),
+		formatAddrs(s.ContainerAddrs))
 	if err != nil {
 		return writeErr(err, "session", s.ID, "create session "+s.ID)
 	}
@@ -192,6 +199,9 @@ func (db *DB) UpdateSession(ctx context.Context, id string, u airlock.SessionUpd
 	}
 	if u.ContainerID != nil {
 		add("container_id", *u.ContainerID)
+	}
+	if u.ContainerAddrs != nil {
+		add("container_addrs", formatAddrs(*u.ContainerAddrs))
 	}
 	if u.Reason != nil {
 		add("reason", *u.Reason)
@@ -308,4 +318,29 @@ func (db *DB) DeleteSession(ctx context.Context, id string) error {
 		return notFound("session", id)
 	}
 	return nil
+}
+
+// formatAddrs is the container_addrs column: addresses, comma-separated.
+func formatAddrs(as []netip.Addr) string {
+	parts := make([]string, len(as))
+	for i, a := range as {
+		parts[i] = a.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+// parseAddrs reads the container_addrs column; "" is nil (not known).
+func parseAddrs(s string) ([]netip.Addr, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []netip.Addr
+	for f := range strings.SplitSeq(s, ",") {
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }
