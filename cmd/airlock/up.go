@@ -91,22 +91,16 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 		return err
 	}
 	cfg.DataDir = data
-	if err := ensureImages(ctx, f.socket, *imageBinary, log); err != nil {
+	docker, err := client.NewClientWithOpts(client.WithHost("unix://"+f.socket), client.WithAPIVersionNegotiation())
+	if err != nil {
+		return fmt.Errorf("docker client: %w", err)
+	}
+	defer docker.Close()
+	if err := ensureImages(ctx, docker, *imageBinary, log); err != nil {
 		return err
 	}
-	if cfg.AgentURL == "" && hostaddr.IsLoopback(cfg.Listen) {
-		// Session containers cannot reach a loopback listener: serve them
-		// on this host's address on the Docker bridge as well.
-		if cfg.AgentListen, err = bridgeListen(ctx, f.socket, cfg.Listen); err != nil {
-			return err
-		}
-	}
-	if cfg.TURNListen != "" && cfg.TURNPeerNetworks == "" {
-		// Sessions run on this host's default bridge: that is where
-		// viewers' relays go, and nowhere else.
-		if cfg.TURNPeerNetworks, err = bridgeSubnets(ctx, f.socket); err != nil {
-			return err
-		}
+	if err := bridgeSettings(ctx, docker, &cfg); err != nil {
+		return err
 	}
 	if f.ln, err = net.Listen("tcp", f.listen); err != nil {
 		return fmt.Errorf("provision listener: %w", err)
@@ -181,41 +175,50 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	return err
 }
 
-// bridgeSubnets lists the IPv4 and IPv6 subnets of the local engine's
-// default bridge network, comma-separated. The Subnet is listed even by a
-// freshly started daemon, which may not list the Gateway.
-func bridgeSubnets(ctx context.Context, socket string) (string, error) {
-	cli, err := client.NewClientWithOpts(client.WithHost("unix://"+socket), client.WithAPIVersionNegotiation())
-	if err != nil {
-		return "", fmt.Errorf("docker client: %w", err)
+// bridgeSettings fills in what session containers on this host's
+// default bridge need: when --listen is loopback (which they cannot
+// reach), an address on the bridge where the server also listens; and,
+// with TURN, the bridge's subnets as the only networks relays may reach.
+func bridgeSettings(ctx context.Context, docker hostaddr.Inspector, cfg *infra.Config) error {
+	needListen := cfg.AgentURL == "" && hostaddr.IsLoopback(cfg.Listen)
+	needPeers := cfg.TURNListen != "" && cfg.TURNPeerNetworks == ""
+	if !needListen && !needPeers {
+		return nil
 	}
-	defer cli.Close()
-	nw, err := cli.NetworkInspect(ctx, "bridge", network.InspectOptions{})
+	nw, err := docker.NetworkInspect(ctx, "bridge", network.InspectOptions{})
 	if err != nil {
-		return "", fmt.Errorf("inspect the bridge network for --turn-peer-networks (or set it): %w", err)
+		return fmt.Errorf("inspect Docker's bridge network, where session containers run: %w", err)
 	}
-	var subnets []string
-	for _, c := range nw.IPAM.Config {
-		if c.Subnet != "" {
-			subnets = append(subnets, c.Subnet)
+	if needListen {
+		a, err := hostaddr.FromNetwork(nw, hostaddr.LocalInterfaceAddrs)
+		if err != nil {
+			return fmt.Errorf("--listen %s is loopback, which session containers cannot reach, and this host's address on the Docker bridge is unknown (%w): listen on :PORT instead", cfg.Listen, err)
 		}
+		_, port, err := net.SplitHostPort(cfg.Listen)
+		if err != nil {
+			return fmt.Errorf("--listen %s: %w", cfg.Listen, err)
+		}
+		cfg.AgentListen = net.JoinHostPort(a.String(), port)
 	}
-	if len(subnets) == 0 {
-		return "", errors.New("the bridge network lists no subnet: set --turn-peer-networks to the session containers' network")
+	if needPeers {
+		var subnets []string
+		for _, p := range hostaddr.Subnets(nw) {
+			subnets = append(subnets, p.String())
+		}
+		if len(subnets) == 0 {
+			return errors.New("the bridge network lists no subnet: set --turn-peer-networks to the session containers' network")
+		}
+		cfg.TURNPeerNetworks = strings.Join(subnets, ",")
 	}
-	return strings.Join(subnets, ","), nil
+	return nil
 }
 
 // ensureImages builds the workspace images from this very binary when
 // the engine lacks them, so a fresh host needs no registry. The Chromium
 // image takes minutes and a Debian base (make images-chromium): it is only
 // checked, and its absence logged, not fatal.
-func ensureImages(ctx context.Context, socket, self string, log *slog.Logger) error {
-	cli, err := client.NewClientWithOpts(client.WithHost("unix://"+socket), client.WithAPIVersionNegotiation())
-	if err != nil {
-		return fmt.Errorf("docker client: %w", err)
-	}
-	defer cli.Close()
+func ensureImages(ctx context.Context, cli *client.Client, self string, log *slog.Logger) error {
+	var err error
 	if self == "" {
 		if self, err = os.Executable(); err != nil {
 			return fmt.Errorf("workspace images: %w", err)
@@ -267,24 +270,4 @@ func writeChromiumProfile(data string) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "chromium.json"), profile, 0o644)
-}
-
-// bridgeListen is the address on the Docker bridge, with listen's port,
-// where the server also listens for session containers when listen is
-// loopback.
-func bridgeListen(ctx context.Context, socket, listen string) (string, error) {
-	cli, err := client.NewClientWithOpts(client.WithHost("unix://"+socket), client.WithAPIVersionNegotiation())
-	if err != nil {
-		return "", fmt.Errorf("docker client: %w", err)
-	}
-	defer cli.Close()
-	a, err := hostaddr.Bridge(ctx, cli, "bridge")
-	if err != nil {
-		return "", fmt.Errorf("--listen %s is loopback, which session containers cannot reach, and this host's address on the Docker bridge is unknown (%w): listen on :PORT instead", listen, err)
-	}
-	_, port, err := net.SplitHostPort(listen)
-	if err != nil {
-		return "", fmt.Errorf("--listen %s: %w", listen, err)
-	}
-	return net.JoinHostPort(a.String(), port), nil
 }

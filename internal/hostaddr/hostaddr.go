@@ -50,9 +50,9 @@ func Bridge(ctx context.Context, docker Inspector, name string) (netip.Addr, err
 // lookup passed in.
 func FromNetwork(nw network.Inspect, ifaddrs InterfaceAddrs) (netip.Addr, error) {
 	var subnets []netip.Prefix
-	for _, c := range nw.IPAM.Config {
-		if p, err := netip.ParsePrefix(c.Subnet); err == nil && p.Addr().Is4() {
-			subnets = append(subnets, p.Masked())
+	for _, p := range Subnets(nw) {
+		if p.Addr().Is4() {
+			subnets = append(subnets, p)
 		}
 	}
 	if len(subnets) == 0 {
@@ -81,6 +81,18 @@ func FromNetwork(nw network.Inspect, ifaddrs InterfaceAddrs) (netip.Addr, error)
 		return netip.Addr{}, fmt.Errorf("network %s: subnet %s has no host address", nw.Name, subnets[0])
 	}
 	return first, nil
+}
+
+// Subnets lists a network's subnets, IPv4 and IPv6, masked. A freshly
+// started daemon lists them even where it lists no gateway.
+func Subnets(nw network.Inspect) []netip.Prefix {
+	var out []netip.Prefix
+	for _, c := range nw.IPAM.Config {
+		if p, err := netip.ParsePrefix(c.Subnet); err == nil {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
 }
 
 // LocalInterfaceAddrs lists the addresses of this host's interface name.
