@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync"
 	"time"
 )
 
@@ -69,10 +70,21 @@ func (h *PasswordHasher) Verify(ctx context.Context, password, encoded string) (
 	return ok, err
 }
 
-// do runs f once a slot is free. It gives up with ErrHashBusy after the
-// wait, or with ctx's error when the caller went away first; f is then
-// not run at all.
+// do runs f in a slot (see Acquire); f is not run when none was had.
 func (h *PasswordHasher) do(ctx context.Context, f func()) error {
+	release, err := h.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	f()
+	return nil
+}
+
+// Acquire takes a slot, for work as costly as a hash, and returns the
+// function that gives it back. It gives up with ErrHashBusy after the
+// wait, or with ctx's error when the caller went away first.
+func (h *PasswordHasher) Acquire(ctx context.Context) (release func(), err error) {
 	select {
 	case h.slots <- struct{}{}:
 	default:
@@ -81,12 +93,11 @@ func (h *PasswordHasher) do(ctx context.Context, f func()) error {
 		select {
 		case h.slots <- struct{}{}:
 		case <-t.C:
-			return fmt.Errorf("%w (%d in flight, waited %s)", ErrHashBusy, cap(h.slots), h.wait)
+			return nil, fmt.Errorf("%w (%d in flight, waited %s)", ErrHashBusy, cap(h.slots), h.wait)
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
-	defer func() { <-h.slots }()
-	f()
-	return nil
+	var once sync.Once
+	return func() { once.Do(func() { <-h.slots }) }, nil
 }
