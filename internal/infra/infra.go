@@ -60,6 +60,8 @@ type Config struct {
 	// TURNPublicIP is the relay address TURN advertises: the host's address
 	// as browsers and session containers reach it.
 	TURNPublicIP string
+	// Door bounds what clients can hold of the HTTPS listener.
+	Door DoorLimits
 	// Lifecycle tunes the periodic jobs.
 	Lifecycle lifecycle.Config
 	// PasswordParams overrides the password hashing cost (tests).
@@ -205,8 +207,7 @@ func Run(ctx context.Context, cfg Config) error {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	reg := newMetrics(st)
-	hs := &http.Server{Handler: reg.instrument(mux), TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	hs := publicServer(reg.instrument(mux), tlsCfg, slog.NewLogLogger(log.Handler(), slog.LevelDebug), cfg.Door)
 
 	var mln net.Listener
 	if cfg.MetricsListen != "" {
