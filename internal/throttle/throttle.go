@@ -32,6 +32,11 @@ type Config struct {
 	// (default 20), AddrEvery how often it earns one more (default 3s).
 	AddrBurst int
 	AddrEvery time.Duration
+	// AddrInFlight is how many attempts of one address may be checked
+	// or waiting to be checked at once (default 4): a person signs in
+	// one attempt at a time, and a crowd from one address would only
+	// queue in front of everyone else's.
+	AddrInFlight int
 	// AccountFree is how many failures an account takes before it is
 	// slowed (default 5). After that each failure doubles the wait before
 	// the next attempt, from AccountBase (default 1s) up to AccountMax
@@ -54,6 +59,9 @@ func (c *Config) defaults() {
 	}
 	if c.AddrEvery <= 0 {
 		c.AddrEvery = 3 * time.Second
+	}
+	if c.AddrInFlight <= 0 {
+		c.AddrInFlight = 4
 	}
 	if c.AccountFree <= 0 {
 		c.AccountFree = 5
@@ -79,14 +87,22 @@ func (c *Config) defaults() {
 type Login struct {
 	cfg      Config
 	mu       sync.Mutex
-	addrs    *lru[*rate.Limiter]
+	addrs    *lru[*bucket]
 	accounts *lru[*backoff]
+}
+
+// bucket is an address's failures: a token bucket that each failure takes
+// one token from, and the attempts admitted but not yet ended, which may
+// each still take one.
+type bucket struct {
+	lim     *rate.Limiter
+	pending int
 }
 
 // New makes a Login.
 func New(cfg Config) *Login {
 	cfg.defaults()
-	return &Login{cfg: cfg, addrs: newLRU[*rate.Limiter](cfg.MaxEntries), accounts: newLRU[*backoff](cfg.MaxEntries)}
+	return &Login{cfg: cfg, addrs: newLRU[*bucket](cfg.MaxEntries), accounts: newLRU[*backoff](cfg.MaxEntries)}
 }
 
 // Refusal says why an attempt was refused and when to try again.
@@ -103,41 +119,58 @@ func (r *Refusal) Error() string { return r.Reason }
 // Attempt is an admitted sign-in attempt; exactly one of its methods
 // reports how it ended.
 type Attempt struct {
-	l        *Login
-	addrKey  string
-	account  string
-	reserved *rate.Reservation
+	l       *Login
+	addrKey string
+	account string
+	ended   bool
 }
 
-// Begin admits an attempt from addr for account, or refuses it. An
-// attempt counts against the address from the start (so a crowd of
-// concurrent guesses cannot all slip in before the first one fails) and
-// is refunded if it succeeds or is abandoned.
+// Begin admits an attempt from addr for account, or refuses it. Attempts
+// in flight count against the address as if they would fail, so a crowd
+// of concurrent guesses cannot all slip in before the first one fails; a
+// success costs nothing.
 func (l *Login) Begin(addr netip.Addr, account string) (*Attempt, *Refusal) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.cfg.Now()
 	key := AddrKey(addr)
-	lim := l.addrs.get(key, func() *rate.Limiter {
-		return rate.NewLimiter(rate.Every(l.cfg.AddrEvery), l.cfg.AddrBurst)
-	})
-	res := lim.ReserveN(now, 1)
-	if d := res.DelayFrom(now); d > 0 {
-		res.CancelAt(now)
-		return nil, refusal(d, "too many failed sign-ins from your address")
+	b := l.bucket(key)
+	if short := float64(b.pending+1) - b.lim.TokensAt(now); short > 0 {
+		return nil, refusal(time.Duration(short*float64(l.cfg.AddrEvery)), "too many failed sign-ins from your address")
 	}
-	b := l.accounts.get(account, func() *backoff { return &backoff{} })
-	b.decay(now, l.cfg.AccountDecay)
-	if now.Before(b.next) {
-		res.CancelAt(now)
-		return nil, refusal(b.next.Sub(now), "too many failed sign-ins for this account")
+	if b.pending >= l.cfg.AddrInFlight {
+		return nil, refusal(time.Second, fmt.Sprintf("your address already has %d sign-ins being checked", b.pending))
 	}
-	if b.failures >= l.cfg.AccountFree {
+	acc := l.accounts.get(account, func() *backoff { return &backoff{} })
+	acc.decay(now, l.cfg.AccountDecay)
+	if now.Before(acc.next) {
+		return nil, refusal(acc.next.Sub(now), "too many failed sign-ins for this account")
+	}
+	if acc.failures >= l.cfg.AccountFree {
 		// This attempt takes the window: the next one waits whatever
 		// this one's outcome, so concurrent guesses cannot share it.
-		b.next = now.Add(l.delay(b.failures))
+		acc.next = now.Add(l.delay(acc.failures))
 	}
-	return &Attempt{l: l, addrKey: key, account: account, reserved: res}, nil
+	b.pending++
+	return &Attempt{l: l, addrKey: key, account: account}, nil
+}
+
+// bucket is the address key's bucket, made full if it is new (or was
+// evicted).
+func (l *Login) bucket(key string) *bucket {
+	return l.addrs.get(key, func() *bucket {
+		return &bucket{lim: rate.NewLimiter(rate.Every(l.cfg.AddrEvery), l.cfg.AddrBurst)}
+	})
+}
+
+// end takes the attempt off its address's pending count, once.
+func (a *Attempt) end() *bucket {
+	b := a.l.bucket(a.addrKey)
+	if !a.ended && b.pending > 0 {
+		b.pending--
+	}
+	a.ended = true
+	return b
 }
 
 // Failed records a wrong password (or an unknown account).
@@ -146,34 +179,41 @@ func (a *Attempt) Failed() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.cfg.Now()
-	b := l.accounts.get(a.account, func() *backoff { return &backoff{} })
-	b.decay(now, l.cfg.AccountDecay)
-	b.failures++
-	b.last = now
-	if b.failures >= l.cfg.AccountFree {
-		if next := now.Add(l.delay(b.failures)); next.After(b.next) {
-			b.next = next
+	// ReserveN, not AllowN: a failure always costs its token, running the
+	// bucket into debt if other failures emptied it meanwhile.
+	a.end().lim.ReserveN(now, 1)
+	acc := l.accounts.get(a.account, func() *backoff { return &backoff{} })
+	acc.decay(now, l.cfg.AccountDecay)
+	acc.failures++
+	acc.last = now
+	if acc.failures >= l.cfg.AccountFree {
+		if next := now.Add(l.delay(acc.failures)); next.After(acc.next) {
+			acc.next = next
 		}
 	}
 }
 
 // Succeeded records a correct password: the account's backoff is cleared
-// and the attempt is not counted against the address.
+// and the attempt does not count against the address.
 func (a *Attempt) Succeeded() {
 	l := a.l
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	a.reserved.CancelAt(l.cfg.Now())
+	a.end()
 	l.accounts.delete(a.account)
 }
 
-// Abandon records an attempt whose password was never checked (the
-// server was too busy): it counts against nobody.
+// Abandon records an attempt whose password was never checked because
+// the server was too busy. It costs the address a token, as a failure
+// does: a client whose attempts keep the server that busy is the one to
+// slow down, and without the cost a crowd of them would hold the hash
+// queue for ever, retrying. The account is not charged: nothing was
+// learnt about its password.
 func (a *Attempt) Abandon() {
 	l := a.l
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	a.reserved.CancelAt(l.cfg.Now())
+	a.end().lim.ReserveN(l.cfg.Now(), 1)
 }
 
 // delay is the wait after n failures of an account, n >= AccountFree.

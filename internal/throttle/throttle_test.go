@@ -3,6 +3,7 @@ package throttle
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -75,20 +76,54 @@ func TestAddressBucket(t *testing.T) {
 	}
 }
 
-// TestSuccessAndAbandonAreFree: a busy NAT's correct sign-ins, or
-// attempts the server never checked, do not use up the address's bucket.
-func TestSuccessAndAbandonAreFree(t *testing.T) {
-	l, _ := newTest(Config{AddrBurst: 3})
+// TestSuccessIsFree: a busy NAT's correct sign-ins do not use up the
+// address's bucket; attempts the server was too busy to check do, but not
+// the account's.
+func TestSuccessIsFree(t *testing.T) {
+	l, clk := newTest(Config{AddrBurst: 3, AddrEvery: time.Hour, AccountFree: 1})
 	for i := range 50 {
 		at, ref := l.Begin(addr(1), fmt.Sprintf("user%d", i))
 		if ref != nil {
 			t.Fatalf("attempt %d refused: %s", i+1, ref.Reason)
 		}
-		if i%2 == 0 {
-			at.Succeeded()
-		} else {
-			at.Abandon()
+		// The password check takes time; the refund must hold anyway.
+		clk.Advance(300 * time.Millisecond)
+		at.Succeeded()
+	}
+	for i := range 3 {
+		at, ref := l.Begin(addr(1), "carol")
+		if ref != nil {
+			t.Fatalf("abandoned attempt %d refused: %s", i+1, ref.Reason)
 		}
+		at.Abandon()
+	}
+	if _, ref := l.Begin(addr(1), "dave"); ref == nil {
+		t.Error("three abandoned attempts cost the address nothing")
+	}
+	if _, ref := l.Begin(addr(2), "carol"); ref != nil {
+		t.Errorf("abandoned attempts were charged to the account: %s", ref.Reason)
+	}
+}
+
+// TestAddrInFlight: one address cannot have more than AddrInFlight
+// attempts open at once, even with tokens to spare.
+func TestAddrInFlight(t *testing.T) {
+	l, _ := newTest(Config{AddrBurst: 20, AddrInFlight: 4})
+	var open []*Attempt
+	for i := range 4 {
+		at, ref := l.Begin(addr(1), fmt.Sprintf("u%d", i))
+		if ref != nil {
+			t.Fatalf("attempt %d refused: %s", i+1, ref.Reason)
+		}
+		open = append(open, at)
+	}
+	ref := func() *Refusal { _, r := l.Begin(addr(1), "u9"); return r }
+	if r := ref(); r == nil || !strings.Contains(r.Reason, "being checked") {
+		t.Fatalf("a fifth attempt in flight: %v", r)
+	}
+	open[0].Succeeded()
+	if r := ref(); r != nil {
+		t.Fatalf("refused once one ended: %s", r.Reason)
 	}
 }
 
