@@ -26,6 +26,7 @@ import (
 // runs it, on loopback.
 type testInfra struct {
 	addr, metrics string
+	pool          *x509.CertPool
 	client        func(h2 bool) *http.Client
 }
 
@@ -70,6 +71,7 @@ func startInfra(t *testing.T, door DoorLimits) *testInfra {
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pem)
+	ti.pool = pool
 	ti.client = func(h2 bool) *http.Client {
 		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: h2}
 		if !h2 {
@@ -264,4 +266,47 @@ func TestBodyTooLarge(t *testing.T) {
 	if !errors.As(got, &mbe) {
 		t.Fatalf("reading a 5000-byte body with a limit of 1000: %v", got)
 	}
+}
+
+// TestHTTP2StreamsLowered reads the server's first HTTP/2 SETTINGS frame:
+// it must offer a client 32 concurrent streams, not Go's default of 250
+// (each stream a request that may ask for a 64 MiB password hash).
+func TestHTTP2StreamsLowered(t *testing.T) {
+	ti := startInfra(t, DoorLimits{})
+	conn, err := tls.Dial("tcp", ti.addr, &tls.Config{RootCAs: ti.pool, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if p := conn.ConnectionState().NegotiatedProtocol; p != "h2" {
+		t.Fatalf("ALPN chose %q, want h2", p)
+	}
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	// The client preface, then an empty SETTINGS frame.
+	if _, err := io.WriteString(conn, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"); err != nil {
+		t.Fatal(err)
+	}
+	var hdr [9]byte
+	if _, err := io.ReadFull(conn, hdr[:]); err != nil {
+		t.Fatal(err)
+	}
+	n := int(hdr[0])<<16 | int(hdr[1])<<8 | int(hdr[2])
+	if hdr[3] != 0x4 || n%6 != 0 || n > 1<<14 {
+		t.Fatalf("first frame: type %d, length %d; want a SETTINGS frame", hdr[3], n)
+	}
+	payload := make([]byte, n)
+	if _, err := io.ReadFull(conn, payload); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i += 6 {
+		id := int(payload[i])<<8 | int(payload[i+1])
+		val := int(payload[i+2])<<24 | int(payload[i+3])<<16 | int(payload[i+4])<<8 | int(payload[i+5])
+		if id == 0x3 { // SETTINGS_MAX_CONCURRENT_STREAMS
+			if val != 32 {
+				t.Fatalf("the server offers %d concurrent streams, want 32", val)
+			}
+			return
+		}
+	}
+	t.Fatal("the server's SETTINGS do not bound concurrent streams")
 }
