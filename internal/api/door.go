@@ -72,9 +72,10 @@ func (e *busyError) Error() string   { return e.answer.Error() }
 func (e *busyError) Unwrap() []error { return []error{e.answer, e.cause} }
 
 // hashPassword hashes a new password in one of the bounded slots; every
-// code path that sets a password goes through it.
+// code path that sets a password goes through it. Callers are signed in
+// (an admin, or the first start), so it is urgent.
 func (s *Server) hashPassword(ctx context.Context, password string) (string, error) {
-	return s.hasher.Hash(ctx, password, s.pw)
+	return s.hasher.Hash(ctx, auth.Urgent, password, s.pw)
 }
 
 // limitedBody is a request body that refuses to read past its limit and

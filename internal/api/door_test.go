@@ -134,7 +134,7 @@ func TestLoginUnknownUsersThrottled(t *testing.T) {
 func TestPasswordHashBusy(t *testing.T) {
 	hasher := auth.NewPasswordHasher(1, 20*time.Millisecond)
 	e := newEnv(t, func(o *Options) { o.Hasher = hasher })
-	release, err := hasher.Acquire(context.Background())
+	release, err := hasher.Acquire(context.Background(), auth.Urgent)
 	if err != nil {
 		t.Fatal(err)
 	}

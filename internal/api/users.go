@@ -60,12 +60,18 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if refused != nil {
 		return throttled(w, refused)
 	}
+	pri := auth.Normal
+	if attempt.Clean() {
+		// An address that has not been failing goes ahead of those that
+		// have, so a guessing crowd does not queue a real user out.
+		pri = auth.Urgent
+	}
 	ctx := r.Context()
 	u, err := s.store.UserByName(ctx, req.User)
 	if airlock.ErrorCode(err) == airlock.ENOTFOUND {
 		// Spend the same time as a real check, so timing does not reveal
 		// which names exist.
-		if _, err := s.hasher.Verify(ctx, req.Password, s.dummy); err != nil {
+		if _, err := s.hasher.Verify(ctx, pri, req.Password, s.dummy); err != nil {
 			attempt.Abandon()
 			return s.hashBusy(w, err)
 		}
@@ -76,7 +82,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		attempt.Abandon()
 		return err
 	}
-	ok, err := s.hasher.Verify(ctx, req.Password, u.PasswordHash)
+	ok, err := s.hasher.Verify(ctx, pri, req.Password, u.PasswordHash)
 	if err != nil {
 		attempt.Abandon()
 		return s.hashBusy(w, err)

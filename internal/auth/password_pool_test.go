@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,7 +28,7 @@ func TestPasswordHasherBound(t *testing.T) {
 			var wg sync.WaitGroup
 			for range tc.callers {
 				wg.Go(func() {
-					err := h.do(context.Background(), func() {
+					err := h.do(context.Background(), Priority(len(tc.name)%2), func() {
 						n := in.Add(1)
 						for {
 							p := peak.Load()
@@ -63,7 +64,7 @@ func TestPasswordHasherBusy(t *testing.T) {
 	release := make(chan struct{})
 	held := make(chan struct{})
 	done := make(chan error, 1)
-	go func() { done <- h.do(context.Background(), func() { close(held); <-release }) }()
+	go func() { done <- h.do(context.Background(), Urgent, func() { close(held); <-release }) }()
 	<-held
 
 	cancelled, cancel := context.WithCancel(context.Background())
@@ -78,13 +79,13 @@ func TestPasswordHasherBusy(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ran := false
-			err := h.do(tc.ctx, func() { ran = true })
+			err := h.do(tc.ctx, Urgent, func() { ran = true })
 			if !errors.Is(err, tc.want) || ran {
 				t.Fatalf("do = %v (ran %v); want %v without running", err, ran, tc.want)
 			}
 		})
 	}
-	_, err := h.Verify(context.Background(), "password", "$argon2id$v=19$m=1024,t=1,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+	_, err := h.Verify(context.Background(), Normal, "password", "$argon2id$v=19$m=1024,t=1,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
 	if !errors.Is(err, ErrHashBusy) {
 		t.Fatalf("Verify with the slot taken = %v; want ErrHashBusy", err)
 	}
@@ -93,11 +94,11 @@ func TestPasswordHasherBusy(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The slot is free again: the real work runs.
-	enc, err := h.Hash(context.Background(), "correct horse", testParams)
+	enc, err := h.Hash(context.Background(), Urgent, "correct horse", testParams)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := h.Verify(context.Background(), "correct horse", enc); !ok || err != nil {
+	if ok, err := h.Verify(context.Background(), Normal, "correct horse", enc); !ok || err != nil {
 		t.Fatalf("Verify = %v, %v; want true", ok, err)
 	}
 }
@@ -106,5 +107,55 @@ func TestNewPasswordHasherDefaults(t *testing.T) {
 	h := NewPasswordHasher(0, 0)
 	if h.Slots() < 1 || h.Wait() != DefaultHashWait {
 		t.Fatalf("defaults: %d slots, wait %s", h.Slots(), h.Wait())
+	}
+}
+
+// TestPasswordHasherPriority: when a slot frees up, an urgent waiter gets
+// it before normal ones that came earlier; among equals, the first come.
+func TestPasswordHasherPriority(t *testing.T) {
+	h := NewPasswordHasher(1, time.Minute)
+	release, err := h.Acquire(context.Background(), Normal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var order []string
+	var wg sync.WaitGroup
+	queued := func(n int) {
+		// Wait until n callers are queued, so the order of arrival is known.
+		for {
+			h.mu.Lock()
+			got := h.queues[Urgent].Len() + h.queues[Normal].Len()
+			h.mu.Unlock()
+			if got >= n {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	for i, c := range []struct {
+		name string
+		pri  Priority
+	}{{"normal-1", Normal}, {"normal-2", Normal}, {"urgent-1", Urgent}, {"urgent-2", Urgent}} {
+		wg.Go(func() {
+			if err := h.do(context.Background(), c.pri, func() {
+				mu.Lock()
+				order = append(order, c.name)
+				mu.Unlock()
+			}); err != nil {
+				t.Error(err)
+			}
+		})
+		queued(i + 1)
+	}
+	release()
+	wg.Wait()
+	want := "urgent-1 urgent-2 normal-1 normal-2"
+	if got := strings.Join(order, " "); got != want {
+		t.Fatalf("served %s; want %s", got, want)
+	}
+	// Every slot came back.
+	if h.free != 1 {
+		t.Fatalf("%d free slots after all ended; want 1", h.free)
 	}
 }

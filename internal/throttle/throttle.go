@@ -123,7 +123,14 @@ type Attempt struct {
 	addrKey string
 	account string
 	ended   bool
+	clean   bool
 }
+
+// Clean reports whether the attempt's address had no failure left in its
+// bucket when it was admitted (none in the last AddrBurst × AddrEvery, or
+// fewer as they were refilled): such attempts are the ones to serve first
+// when the server is busy, as a guessing client's address soon is not.
+func (a *Attempt) Clean() bool { return a.clean }
 
 // Begin admits an attempt from addr for account, or refuses it. Attempts
 // in flight count against the address as if they would fail, so a crowd
@@ -151,8 +158,9 @@ func (l *Login) Begin(addr netip.Addr, account string) (*Attempt, *Refusal) {
 		// this one's outcome, so concurrent guesses cannot share it.
 		acc.next = now.Add(l.delay(acc.failures))
 	}
+	clean := b.lim.TokensAt(now) >= float64(l.cfg.AddrBurst)
 	b.pending++
-	return &Attempt{l: l, addrKey: key, account: account}, nil
+	return &Attempt{l: l, addrKey: key, account: account, clean: clean}, nil
 }
 
 // bucket is the address key's bucket, made full if it is new (or was

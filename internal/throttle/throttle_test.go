@@ -290,3 +290,35 @@ func TestConcurrent(t *testing.T) {
 		t.Fatalf("tables hold %d and %d entries; the bound is 50", a, u)
 	}
 }
+
+// TestClean: an address is clean until it fails, and again once its bucket
+// has refilled; a success does not make it unclean.
+func TestClean(t *testing.T) {
+	l, clk := newTest(Config{AddrBurst: 5, AddrEvery: time.Second})
+	begin := func() *Attempt {
+		at, ref := l.Begin(addr(1), "erin")
+		if ref != nil {
+			t.Fatal(ref.Reason)
+		}
+		return at
+	}
+	for _, tc := range []struct {
+		name    string
+		before  func()
+		want    bool
+		outcome func(*Attempt)
+	}{
+		{"new address", func() {}, true, (*Attempt).Succeeded},
+		{"after a success", func() {}, true, (*Attempt).Failed},
+		{"after a failure", func() {}, false, (*Attempt).Abandon},
+		{"after a busy answer", func() { clk.Advance(time.Second) }, false, (*Attempt).Succeeded},
+		{"refilled", func() { clk.Advance(time.Second) }, true, (*Attempt).Succeeded},
+	} {
+		tc.before()
+		at := begin()
+		if at.Clean() != tc.want {
+			t.Errorf("%s: Clean() = %v, want %v", tc.name, at.Clean(), tc.want)
+		}
+		tc.outcome(at)
+	}
+}
