@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"embed"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -11,8 +10,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
+
+	"github.com/airlock-rbi/airlock/internal/hostaddr"
 )
 
 //go:embed assets
@@ -163,14 +163,9 @@ func (s *site) rafRate(from, to time.Time) (fps float64, n int) {
 // bridgeGateway is the host's IPv4 address on Docker's default bridge,
 // the network session containers are on.
 func bridgeGateway(ctx context.Context, socket *client.Client) (string, error) {
-	nw, err := socket.NetworkInspect(ctx, "bridge", network.InspectOptions{})
+	a, err := hostaddr.Bridge(ctx, socket, "bridge")
 	if err != nil {
-		return "", fmt.Errorf("inspect the bridge network: %w", err)
+		return "", err
 	}
-	for _, c := range nw.IPAM.Config {
-		if ip := net.ParseIP(c.Gateway).To4(); ip != nil {
-			return ip.String(), nil
-		}
-	}
-	return "", errors.New("the bridge network has no IPv4 gateway")
+	return a.String(), nil
 }

@@ -23,6 +23,11 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer, log *slog.Lo
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	// Before the token is read: nothing of this process may be readable
+	// by the app that shares its uid.
+	if err := agent.Harden(); err != nil {
+		return err
+	}
 	// xgb logs through a package logger; its notes ("no .Xauthority,
 	// trying without") are expected in a container and only noise in the
 	// session's log. Its errors reach the agent as errors anyway.

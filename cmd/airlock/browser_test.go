@@ -22,12 +22,12 @@ import (
 	"github.com/chromedp/chromedp/kb"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/airlock-rbi/airlock/images"
 	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/dockertest"
+	"github.com/airlock-rbi/airlock/internal/hostaddr"
 	"github.com/airlock-rbi/airlock/internal/imagebuild"
 )
 
@@ -116,18 +116,11 @@ func (s *site) seen() (int, string) {
 // network session containers are on.
 func bridgeGateway(t *testing.T) string {
 	t.Helper()
-	cli := dockertest.Client(t)
-	nw, err := cli.NetworkInspect(context.Background(), "bridge", network.InspectOptions{})
+	a, err := hostaddr.Bridge(context.Background(), dockertest.Client(t), "bridge")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range nw.IPAM.Config {
-		if ip := net.ParseIP(c.Gateway).To4(); ip != nil {
-			return ip.String()
-		}
-	}
-	t.Fatalf("the bridge network has no IPv4 gateway: %+v", nw.IPAM)
-	return ""
+	return a.String()
 }
 
 // freePort finds a port free for both UDP and TCP on host, for TURN.
@@ -294,7 +287,7 @@ func viewSession(t *testing.T, env *upEnv, browser string, s *site, workspace, q
 			err = c.Do(context.Background(), http.MethodDelete, "/api/v1/sessions/"+id, nil, nil)
 		}
 		if err != nil {
-			t.Errorf("end session %s: %v", id, err)
+			t.Errorf("end session %s: %v\nserver log:\n%s", id, err, env.logTail(30))
 		}
 	})
 	if query != "" {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -84,4 +85,63 @@ func TestCLIManagement(t *testing.T) {
 		t.Fatalf("alice's session ls: %s", ls)
 	}
 	env.cli(t, "session", "rm", mine)
+}
+
+// TestCLIPassword: a user changes their own password with `user passwd`
+// and an admin resets it with `user reset`, the passwords given as the
+// CLI takes them elsewhere (environment or stdin).
+func TestCLIPassword(t *testing.T) {
+	env := startUp(t)
+	adminCfg := os.Getenv("AIRLOCK_CONFIG")
+	t.Setenv("AIRLOCK_NEW_PASSWORD", "bob's first password")
+	env.cli(t, "user", "add", "bob")
+	bobCfg := filepath.Join(t.TempDir(), "bob.json")
+	login := func(password string) (string, int) {
+		t.Setenv("AIRLOCK_CONFIG", bobCfg)
+		t.Setenv("AIRLOCK_PASSWORD", password)
+		return env.try("login", "--server", env.server, "--user", "bob", "--ca-cert", filepath.Join(env.data, "ca.pem"))
+	}
+	asAdmin := func() { t.Setenv("AIRLOCK_CONFIG", adminCfg) }
+	if out, code := login("bob's first password"); code != 0 {
+		t.Fatalf("bob's login: %s", out)
+	}
+	for _, tc := range []struct {
+		name     string
+		admin    bool
+		args     []string
+		current  string // AIRLOCK_PASSWORD
+		new      string // AIRLOCK_NEW_PASSWORD
+		want     string // in the output
+		fails    bool
+		password string // bob's password after
+	}{
+		{name: "fail/passwd-wrong-current", args: []string{"user", "passwd"}, current: "not bob's", new: "bob's second password",
+			want: "the current password is wrong", fails: true, password: "bob's first password"},
+		{name: "fail/passwd-too-short", args: []string{"user", "passwd"}, current: "bob's first password", new: "short",
+			want: "shorter than 8 bytes", fails: true, password: "bob's first password"},
+		{name: "fail/passwd-extra-arg", args: []string{"user", "passwd", "alice"}, current: "bob's first password", new: "bob's second password",
+			want: "usage: airlock user passwd", fails: true, password: "bob's first password"},
+		{name: "ok/passwd", args: []string{"user", "passwd"}, current: "bob's first password", new: "bob's second password",
+			want: "password changed", password: "bob's second password"},
+		{name: "fail/reset-as-user", args: []string{"user", "reset", "admin"}, new: "taken over admin", want: "admin role", fails: true, password: "bob's second password"},
+		{name: "fail/reset-unknown", admin: true, args: []string{"user", "reset", "nobody"}, new: "whatever long", want: `user "nobody" not found`, fails: true, password: "bob's second password"},
+		{name: "fail/reset-no-name", admin: true, args: []string{"user", "reset"}, new: "whatever long", want: "usage: airlock user reset NAME", fails: true, password: "bob's second password"},
+		{name: "ok/reset", admin: true, args: []string{"user", "reset", "bob"}, new: "bob's reset password", want: "password of bob reset", password: "bob's reset password"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("AIRLOCK_CONFIG", bobCfg)
+			if tc.admin {
+				asAdmin()
+			}
+			t.Setenv("AIRLOCK_PASSWORD", tc.current)
+			t.Setenv("AIRLOCK_NEW_PASSWORD", tc.new)
+			out, code := env.try(tc.args...)
+			if (code != 0) != tc.fails || !strings.Contains(out, tc.want) {
+				t.Fatalf("airlock %v: exit %d, output %q; want fails=%v and %q", tc.args, code, out, tc.fails, tc.want)
+			}
+			if out, code := login(tc.password); code != 0 {
+				t.Fatalf("bob cannot log in with %q after: %s", tc.password, out)
+			}
+		})
+	}
 }

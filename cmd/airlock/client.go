@@ -323,8 +323,11 @@ func runWorkspace(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: airlock node ls|rm|docker-env")
+		fmt.Fprintln(stderr, "usage: airlock node ls|rm|docker-env|join-token")
 		return errUsage
+	}
+	if args[0] == "join-token" {
+		return runJoinToken(ctx, args[1:], stdout, stderr)
 	}
 	c, _, err := apiClient()
 	if err != nil {
@@ -396,13 +399,13 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "export DOCKER_HOST=%s\nexport DOCKER_TLS_VERIFY=1\nexport DOCKER_CERT_PATH=%s\n", env.DockerHost, abs)
 		return nil
 	}
-	fmt.Fprintf(stderr, "airlock node: unknown command %q (ls, rm, docker-env)\n", args[0])
+	fmt.Fprintf(stderr, "airlock node: unknown command %q (ls, rm, docker-env, join-token)\n", args[0])
 	return errUsage
 }
 
 func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: airlock user add|ls|rm")
+		fmt.Fprintln(stderr, "usage: airlock user add|ls|rm|passwd|reset")
 		return errUsage
 	}
 	c, _, err := apiClient()
@@ -447,8 +450,47 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return nil
 	case "rm":
 		return deleteNamed(ctx, c, stderr, args, "airlock user rm NAME", "/api/v1/users/")
+	case "passwd":
+		if len(args) != 1 {
+			fmt.Fprintln(stderr, "usage: airlock user passwd (current password from AIRLOCK_PASSWORD, new from AIRLOCK_NEW_PASSWORD; else asked, or one line each on stdin)")
+			return errUsage
+		}
+		sec := cli.NewSecrets(stderr)
+		cur, err := sec.Get("AIRLOCK_PASSWORD", "current password", false)
+		if err != nil {
+			return err
+		}
+		pw, err := sec.Get("AIRLOCK_NEW_PASSWORD", "new password", true)
+		if err != nil {
+			return err
+		}
+		var res struct {
+			Ended int `json:"web_sessions_ended"`
+		}
+		if err := c.Do(ctx, http.MethodPost, "/api/v1/users/me/password", map[string]any{"current": cur, "new": pw}, &res); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "password changed; %d web sessions signed out (API tokens stay valid)\n", res.Ended)
+		return nil
+	case "reset":
+		if len(args) != 2 || strings.HasPrefix(args[1], "-") {
+			fmt.Fprintln(stderr, "usage: airlock user reset NAME (new password from AIRLOCK_NEW_PASSWORD; else asked, or a line on stdin)")
+			return errUsage
+		}
+		pw, err := cli.NewSecrets(stderr).Get("AIRLOCK_NEW_PASSWORD", "new password for "+args[1], true)
+		if err != nil {
+			return err
+		}
+		var res struct {
+			Ended int `json:"web_sessions_ended"`
+		}
+		if err := c.Do(ctx, http.MethodPost, "/api/v1/users/"+url.PathEscape(args[1])+"/password", map[string]any{"new": pw}, &res); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "password of %s reset; %d web sessions signed out\n", args[1], res.Ended)
+		return nil
 	}
-	fmt.Fprintf(stderr, "airlock user: unknown command %q (add, ls, rm)\n", args[0])
+	fmt.Fprintf(stderr, "airlock user: unknown command %q (add, ls, rm, passwd, reset)\n", args[0])
 	return errUsage
 }
 
@@ -506,23 +548,6 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	fmt.Fprintf(stderr, "airlock token: unknown command %q (create, ls, revoke)\n", args[0])
 	return errUsage
-}
-
-func runJoinToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("server join-token", stderr)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	c, _, err := apiClient()
-	if err != nil {
-		return err
-	}
-	var t struct{ Token string }
-	if err := c.Do(ctx, http.MethodPost, "/api/v1/nodes/join-token", struct{}{}, &t); err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, t.Token)
-	return nil
 }
 
 // deleteNamed is the `rm NAME` of the client commands: DELETE prefix+NAME.

@@ -193,6 +193,22 @@ func TestLaunchFlow(t *testing.T) {
 		}
 	}
 	other := env.cli(t, "session", "create", "minimal", "--wait")
+	// The agent's first heartbeat, sent at once, closes the window in
+	// which its token may be used again: from then on it is spent.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var s struct {
+			HeartbeatAt *time.Time `json:"heartbeat_at"`
+		}
+		if err := json.Unmarshal([]byte(env.cli(t, "session", "show", id, "-o", "json")), &s); err != nil {
+			t.Fatal(err)
+		}
+		if s.HeartbeatAt != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("session %s: no heartbeat from its agent", id)
+		}
+	}
 	for _, tc := range []struct {
 		name, session, token string
 	}{

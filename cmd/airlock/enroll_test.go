@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -82,9 +83,12 @@ func nodeLine(ls, name string) string {
 }
 
 // TestNodeEnrollmentAndRevocation enrolls a second provision node with a
-// join token, checks its certificate, refuses a token whose CA fingerprint
-// is wrong and a rotated token, then removes the node: its heartbeat must
-// be refused (it stops) and its certificate refused at the handshake.
+// single-use join token read from a file, checks its certificate and that
+// the isolation level it could not prove was dropped, refuses a token on
+// argv, a token whose CA fingerprint is wrong, the used token again, an
+// expired one, one whose capacity cap the node exceeds and a revoked one,
+// then removes the node: its heartbeat must be refused (it stops) and its
+// certificate refused at the handshake.
 func TestNodeEnrollmentAndRevocation(t *testing.T) {
 	env := startUp(t)
 	ctx := context.Background()
@@ -117,18 +121,47 @@ func TestNodeEnrollmentAndRevocation(t *testing.T) {
 		}
 	}
 
-	token := env.cli(t, "server", "join-token")
-	if !strings.HasPrefix(token, "ALJT-1-") {
-		t.Fatalf("join token: %q", token)
+	// joinToken creates a token with the CLI; stdout's first line is the
+	// token (the rest of the output, stderr's, describes it).
+	joinToken := func(args ...string) string {
+		t.Helper()
+		out := env.cli(t, append([]string{"server", "join-token"}, args...)...)
+		tok, _, _ := strings.Cut(out, "\n")
+		if !strings.HasPrefix(tok, "ALJT-1-") {
+			t.Fatalf("join token: %q", out)
+		}
+		return tok
 	}
+	token := joinToken("--uses", "1", "--isolation", "standard,hardened")
 	config := filepath.Join(dir, "provision.yaml")
 	if err := os.WriteFile(config, []byte("images: [airlock/minimal:latest]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	provision := func(ctx context.Context, tlsDir, tok, name, port string, out io.Writer) int {
-		return Run(ctx, []string{"provision", "--tls-dir", tlsDir, "--config", config, "--server", env.server,
-			"--token", tok, "--name", name, "--advertise", "https://127.0.0.1:" + port,
-			"--listen", "127.0.0.1:" + port, "--metrics-listen", ""}, out, out)
+	provisionArgs := func(tlsDir, name, port string, extra ...string) []string {
+		return append([]string{"provision", "--tls-dir", tlsDir, "--config", config, "--server", env.server,
+			"--name", name, "--advertise", "https://127.0.0.1:" + port,
+			"--listen", "127.0.0.1:" + port, "--metrics-listen", ""}, extra...)
+	}
+	// provision starts a node with the token in a file, as the README says.
+	provision := func(ctx context.Context, tlsDir, tok, name, port string, out io.Writer, extra ...string) int {
+		file := filepath.Join(dir, name+".token")
+		if err := os.WriteFile(file, []byte(tok+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return Run(ctx, provisionArgs(tlsDir, name, port, append(extra, "--token-file", file)...), out, out)
+	}
+
+	// A token on the command line is refused before anything is sent.
+	var argvOut syncBuffer
+	argvDir := filepath.Join(dir, "argv")
+	if code := Run(ctx, provisionArgs(argvDir, "argv", enrollFreePort(t), "--token", token), &argvOut, &argvOut); code == 0 ||
+		!strings.Contains(argvOut.String(), "--token is refused") || !strings.Contains(argvOut.String(), "--token-file FILE") ||
+		!strings.Contains(argvOut.String(), "AIRLOCK_JOIN_TOKEN") {
+		t.Errorf("provision --token on argv: exit %d: %s", code, argvOut.String())
+	}
+	t.Logf("argv token: %s", strings.TrimSpace(argvOut.String()))
+	if _, err := os.Stat(filepath.Join(argvDir, "cert.pem")); err == nil {
+		t.Error("a join with the token on argv wrote a certificate")
 	}
 
 	// A token whose fingerprint is not the CA's is refused before the
@@ -146,7 +179,11 @@ func TestNodeEnrollmentAndRevocation(t *testing.T) {
 	wrong := strings.Join([]string{parts[0], parts[1], string(fp), parts[3]}, "-")
 	var wrongOut syncBuffer
 	wrongDir := filepath.Join(dir, "wrong")
-	if code := provision(ctx, wrongDir, wrong, "wrong", enrollFreePort(t), &wrongOut); code == 0 ||
+	// This one comes from the environment, the other way to pass a token.
+	t.Setenv("AIRLOCK_JOIN_TOKEN", wrong)
+	code := Run(ctx, provisionArgs(wrongDir, "wrong", enrollFreePort(t)), &wrongOut, &wrongOut)
+	os.Unsetenv("AIRLOCK_JOIN_TOKEN")
+	if code == 0 ||
 		!strings.Contains(wrongOut.String(), "fingerprint") {
 		t.Errorf("join with a wrong fingerprint: exit %d: %s", code, wrongOut.String())
 	}
@@ -161,7 +198,11 @@ func TestNodeEnrollmentAndRevocation(t *testing.T) {
 	nodeCtx, stopNode := context.WithCancel(ctx)
 	var nodeOut syncBuffer
 	nodeDone := make(chan int, 1)
-	go func() { nodeDone <- provision(nodeCtx, tlsDir, token, "second", port, &nodeOut) }()
+	// It asks for hardened too, which the token allows but this node
+	// cannot prove (no runsc runtime allowed by its policy): dropped.
+	go func() {
+		nodeDone <- provision(nodeCtx, tlsDir, token, "second", port, &nodeOut, "--isolation", "standard", "--isolation", "hardened")
+	}()
 	nodeStopped := false
 	t.Cleanup(func() {
 		stopNode()
@@ -196,6 +237,12 @@ func TestNodeEnrollmentAndRevocation(t *testing.T) {
 	if !strings.Contains(line, "https://127.0.0.1:"+port) {
 		t.Errorf("node ls: second's URL: %q", line)
 	}
+	if f := strings.Fields(line); len(f) < 5 || f[4] != "standard" {
+		t.Errorf("node ls: second advertises %q, want standard only (hardened unproved)", line)
+	}
+	if out := nodeOut.String(); !strings.Contains(out, "isolation level not advertised") || !strings.Contains(out, "level=hardened") {
+		t.Errorf("the second node did not warn that it dropped hardened:\n%s", out)
+	}
 
 	cert := enrollReadCert(t, filepath.Join(tlsDir, "cert.pem"))
 	if role, err := pki.RoleOf(cert); err != nil || role != pki.RoleProvision {
@@ -211,19 +258,57 @@ func TestNodeEnrollmentAndRevocation(t *testing.T) {
 		t.Errorf("second's ca.pem is not DATA/ca.pem: %v", err)
 	}
 
-	// Rotation: the old token stops working.
-	rotated := env.cli(t, "server", "join-token")
-	if rotated == token {
-		t.Fatal("join-token did not rotate the token")
+	// The token was for one node: a second use is refused and says so.
+	var reusedOut syncBuffer
+	if code := provision(ctx, filepath.Join(dir, "third"), token, "third", enrollFreePort(t), &reusedOut); code == 0 ||
+		!strings.Contains(reusedOut.String(), "has already been used (it allowed 1 enrollment); create a new one with airlock server join-token") {
+		t.Errorf("join with a used token: exit %d: %s", code, reusedOut.String())
 	}
-	var oldOut syncBuffer
-	if code := provision(ctx, filepath.Join(dir, "third"), token, "third", enrollFreePort(t), &oldOut); code == 0 ||
-		!strings.Contains(oldOut.String(), "join token is not valid") {
-		t.Errorf("join with a rotated token: exit %d: %s", code, oldOut.String())
+	t.Logf("reused token: %s", strings.TrimSpace(reusedOut.String()))
+
+	// An expired token is refused with the time it expired.
+	short := joinToken("--ttl", "1s")
+	for end := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if ls := env.cli(t, "node", "join-token", "ls"); strings.Contains(ls, " expired ") {
+			break
+		} else if time.Now().After(end) {
+			t.Fatalf("a 1s join token is not listed as expired after 30s:\n%s", ls)
+		}
 	}
-	t.Logf("rotated token: %s", strings.TrimSpace(oldOut.String()))
-	if ls := env.cli(t, "node", "ls"); nodeLine(ls, "third") != "" {
-		t.Errorf("a rotated token enrolled a node:\n%s", ls)
+	var expiredOut syncBuffer
+	if code := provision(ctx, filepath.Join(dir, "fourth"), short, "fourth", enrollFreePort(t), &expiredOut); code == 0 ||
+		!regexp.MustCompile(`join token [0-9a-f]+ expired at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ; create a new one with airlock server join-token`).MatchString(expiredOut.String()) {
+		t.Errorf("join with an expired token: exit %d: %s", code, expiredOut.String())
+	}
+	t.Logf("expired token: %s", strings.TrimSpace(expiredOut.String()))
+
+	// A node may not advertise more capacity than its token allows.
+	capped := joinToken("--capacity", "5")
+	var cappedOut syncBuffer
+	if code := provision(ctx, filepath.Join(dir, "fifth"), capped, "fifth", enrollFreePort(t), &cappedOut, "--capacity", "6"); code == 0 ||
+		!strings.Contains(cappedOut.String(), "capacity 6 is above this join token's cap of 5") {
+		t.Errorf("join above the token's capacity cap: exit %d: %s", code, cappedOut.String())
+	}
+
+	// A revoked token enrolls nothing.
+	ls := env.cli(t, "node", "join-token", "ls")
+	var cappedID string
+	for _, l := range strings.Split(ls, "\n") {
+		if f := strings.Fields(l); len(f) >= 3 && f[1] == "active" && f[2] == "1/1" {
+			cappedID = f[0]
+		}
+	}
+	if cappedID == "" {
+		t.Fatalf("node join-token ls does not list the unused capped token:\n%s", ls)
+	}
+	env.cli(t, "node", "join-token", "rm", cappedID)
+	var revokedOut syncBuffer
+	if code := provision(ctx, filepath.Join(dir, "sixth"), capped, "sixth", enrollFreePort(t), &revokedOut); code == 0 ||
+		!strings.Contains(revokedOut.String(), "join token is not valid") {
+		t.Errorf("join with a revoked token: exit %d: %s", code, revokedOut.String())
+	}
+	if ls := env.cli(t, "node", "ls"); nodeLine(ls, "third") != "" || nodeLine(ls, "fourth") != "" || nodeLine(ls, "fifth") != "" || nodeLine(ls, "sixth") != "" {
+		t.Errorf("a refused token enrolled a node:\n%s", ls)
 	}
 
 	// Before removal, second's certificate gets through the handshake.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	fs2 "io/fs"
@@ -34,15 +35,21 @@ func runProvision(ctx context.Context, args []string, stderr io.Writer, log *slo
 	fs.StringVar(&f.config, "config", "", "policy file (YAML): images, runtimes, capabilities, seccomp_profiles, defaults")
 	fs.StringVar(&f.socket, "docker-socket", "/var/run/docker.sock", "local Docker socket")
 	fs.StringVar(&f.metrics, "metrics-listen", "127.0.0.1:9376", "address of the plain-HTTP /metrics listener (empty: off)")
-	server := fs.String("server", "", "infra server URL to enroll with and heartbeat to (with --token)")
-	token := fs.String("token", "", "join token from `airlock server join-token` (first start only)")
+	server := fs.String("server", "", "infra server URL to enroll with and heartbeat to")
+	fs.String("token", "", "refused: a token on the command line is visible to every user in ps; use --token-file or AIRLOCK_JOIN_TOKEN")
+	tokenFile := fs.String("token-file", "", "file holding the join token from `airlock server join-token` (first start only; or set AIRLOCK_JOIN_TOKEN)")
 	name := fs.String("name", "", "node name (default: the host name)")
 	advertise := fs.String("advertise", "", "this node's URL as the server reaches it, https://HOST:PORT")
 	capacity := fs.Int("capacity", 20, "sessions this node runs at most")
 	var isolation stringList
-	fs.Var(&isolation, "isolation", "isolation level this node supports (repeatable; default standard)")
+	fs.Var(&isolation, "isolation", "isolation level this node offers (repeatable; default standard); one it cannot prove is dropped")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if flagSet(fs, "token") {
+		fmt.Fprintln(stderr, "airlock provision: --token is refused: a token on the command line is visible to every user of this host (ps, /proc/PID/cmdline); "+
+			"put it in a file readable only by this user and pass --token-file FILE, or set AIRLOCK_JOIN_TOKEN")
+		return errUsage
 	}
 	if f.tlsDir == "" || f.config == "" {
 		fmt.Fprintln(stderr, "airlock provision: --tls-dir and --config are required")
@@ -56,15 +63,23 @@ func runProvision(ctx context.Context, args []string, stderr io.Writer, log *slo
 		return serveProvision(ctx, f, policy, log, nil)
 	}
 	if _, err := os.Stat(filepath.Join(f.tlsDir, "cert.pem")); errors.Is(err, fs2.ErrNotExist) {
-		if *token == "" || *advertise == "" {
-			fmt.Fprintln(stderr, "airlock provision: the first start with --server needs --token and --advertise")
+		token, err := joinTokenFrom(*tokenFile, os.Getenv("AIRLOCK_JOIN_TOKEN"), log)
+		if err != nil {
+			return err
+		}
+		if token == "" || *advertise == "" {
+			fmt.Fprintln(stderr, "airlock provision: the first start with --server needs a join token (--token-file FILE or AIRLOCK_JOIN_TOKEN) and --advertise")
 			return errUsage
 		}
 		if *name == "" {
 			h, _ := os.Hostname()
 			*name = strings.ToLower(h)
 		}
-		err := enroll.Join(ctx, *server, *token, enroll.Node{Name: *name, URL: *advertise, Capacity: *capacity, Isolation: isolation}, f.tlsDir)
+		levels, err := provableIsolation(ctx, f.socket, policy, isolation, log)
+		if err != nil {
+			return err
+		}
+		err = enroll.Join(ctx, *server, token, enroll.Node{Name: *name, URL: *advertise, Capacity: *capacity, Isolation: levels}, f.tlsDir)
 		if err != nil {
 			return err
 		}
@@ -84,6 +99,69 @@ func runProvision(ctx context.Context, args []string, stderr io.Writer, log *slo
 	err = serveProvision(ctx, f, policy, log, nil)
 	cancel()
 	return errors.Join(err, <-maint)
+}
+
+// flagSet reports whether name was given on the command line, even empty.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// joinTokenFrom reads the join token from file, else from env. Both at
+// once is ambiguous and refused. A file others can read is warned about:
+// the token would be as exposed as on the command line.
+func joinTokenFrom(file, env string, log *slog.Logger) (string, error) {
+	if file == "" {
+		return strings.TrimSpace(env), nil
+	}
+	if env != "" {
+		return "", errors.New("airlock provision: the join token is given twice (--token-file and AIRLOCK_JOIN_TOKEN); give one")
+	}
+	fi, err := os.Stat(file)
+	if err != nil {
+		return "", fmt.Errorf("join token file: %w", err)
+	}
+	if !fi.Mode().IsRegular() || fi.Size() > 4096 {
+		return "", fmt.Errorf("join token file %s: not a regular file of at most 4096 bytes", file)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("the join token file is readable by other users; chmod 600 it", "file", file, "mode", fi.Mode().Perm().String())
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("join token file: %w", err)
+	}
+	tok := strings.TrimSpace(string(raw))
+	if tok == "" {
+		return "", fmt.Errorf("join token file %s is empty", file)
+	}
+	return tok, nil
+}
+
+// provableIsolation keeps the asked-for isolation levels (default
+// standard) that this node can show it delivers, warning about each one it
+// drops: the server must not route a session to a level the node would
+// silently run weaker.
+func provableIsolation(ctx context.Context, socket string, policy *dockerpolicy.Config, want []string, log *slog.Logger) ([]string, error) {
+	if len(want) == 0 {
+		want = []string{"standard"}
+	}
+	runtimes, err := enroll.DockerRuntimes(ctx, socket)
+	if err != nil {
+		return nil, fmt.Errorf("check which isolation levels this node delivers: %w", err)
+	}
+	keep, dropped, err := enroll.Deliverable(want, runtimes, policy.Runtimes)
+	if err != nil {
+		return nil, fmt.Errorf("airlock provision: --isolation: %w", err)
+	}
+	for _, d := range dropped {
+		log.Warn("isolation level not advertised: this node cannot deliver it", "level", d.Level, "why", d.Why)
+	}
+	if len(keep) == 0 {
+		return nil, fmt.Errorf("airlock provision: this node can deliver none of the isolation levels asked for (%s)", strings.Join(want, ", "))
+	}
+	return keep, nil
 }
 
 // serveProvision runs a node until ctx ends. ready, if set, receives the

@@ -17,7 +17,8 @@ Usage: airlock <command> [flags]
 Commands:
   up          run everything on this host: infra server, provision node, images
   server      run the infra server (api, store, lifecycle jobs)
-  server join-token   print a join token for provision nodes
+  server join-token [--ttl 1h] [--uses 1] [--capacity 20] [--isolation standard,…]
+              print a join token for provision nodes
   provision   run a provision node: the policed, mutual-TLS Docker API door
   ca init     create the deployment's certificate authority
   ca issue    issue a certificate for a role (infra, admin, provision, agent)
@@ -26,8 +27,8 @@ Commands:
 Client commands (after 'airlock login --server URL --user NAME'):
   session create WORKSPACE [--wait] | ls | show ID [-o json] | rm ID
   workspace ls | add NAME --image IMG [--isolation L] [--memory 512m] | rm NAME
-  node ls | rm NAME | docker-env NAME
-  user add NAME | ls | rm NAME
+  node ls | rm NAME | docker-env NAME | join-token [create|ls|rm ID]
+  user add NAME | ls | rm NAME | passwd | reset NAME
   token create NAME | ls | revoke ID
   images      build the workspace images on the local Docker engine
   version     print the version

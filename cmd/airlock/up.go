@@ -10,13 +10,16 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 
 	"github.com/airlock-rbi/airlock/images"
 	"github.com/airlock-rbi/airlock/internal/dockerpolicy"
 	"github.com/airlock-rbi/airlock/internal/enroll"
+	"github.com/airlock-rbi/airlock/internal/hostaddr"
 	"github.com/airlock-rbi/airlock/internal/imagebuild"
 	"github.com/airlock-rbi/airlock/internal/infra"
 	"github.com/airlock-rbi/airlock/internal/seccomp"
@@ -91,6 +94,20 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	if err := ensureImages(ctx, f.socket, *imageBinary, log); err != nil {
 		return err
 	}
+	if cfg.AgentURL == "" && hostaddr.IsLoopback(cfg.Listen) {
+		// Session containers cannot reach a loopback listener: serve them
+		// on this host's address on the Docker bridge as well.
+		if cfg.AgentListen, err = bridgeListen(ctx, f.socket, cfg.Listen); err != nil {
+			return err
+		}
+	}
+	if cfg.TURNListen != "" && cfg.TURNPeerNetworks == "" {
+		// Sessions run on this host's default bridge: that is where
+		// viewers' relays go, and nowhere else.
+		if cfg.TURNPeerNetworks, err = bridgeSubnets(ctx, f.socket); err != nil {
+			return err
+		}
+	}
 	if f.ln, err = net.Listen("tcp", f.listen); err != nil {
 		return fmt.Errorf("provision listener: %w", err)
 	}
@@ -164,6 +181,31 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	return err
 }
 
+// bridgeSubnets lists the IPv4 and IPv6 subnets of the local engine's
+// default bridge network, comma-separated. The Subnet is listed even by a
+// freshly started daemon, which may not list the Gateway.
+func bridgeSubnets(ctx context.Context, socket string) (string, error) {
+	cli, err := client.NewClientWithOpts(client.WithHost("unix://"+socket), client.WithAPIVersionNegotiation())
+	if err != nil {
+		return "", fmt.Errorf("docker client: %w", err)
+	}
+	defer cli.Close()
+	nw, err := cli.NetworkInspect(ctx, "bridge", network.InspectOptions{})
+	if err != nil {
+		return "", fmt.Errorf("inspect the bridge network for --turn-peer-networks (or set it): %w", err)
+	}
+	var subnets []string
+	for _, c := range nw.IPAM.Config {
+		if c.Subnet != "" {
+			subnets = append(subnets, c.Subnet)
+		}
+	}
+	if len(subnets) == 0 {
+		return "", errors.New("the bridge network lists no subnet: set --turn-peer-networks to the session containers' network")
+	}
+	return strings.Join(subnets, ","), nil
+}
+
 // ensureImages builds the workspace images from this very binary when
 // the engine lacks them, so a fresh host needs no registry. The Chromium
 // image takes minutes and a Debian base (make images-chromium): it is only
@@ -225,4 +267,24 @@ func writeChromiumProfile(data string) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "chromium.json"), profile, 0o644)
+}
+
+// bridgeListen is the address on the Docker bridge, with listen's port,
+// where the server also listens for session containers when listen is
+// loopback.
+func bridgeListen(ctx context.Context, socket, listen string) (string, error) {
+	cli, err := client.NewClientWithOpts(client.WithHost("unix://"+socket), client.WithAPIVersionNegotiation())
+	if err != nil {
+		return "", fmt.Errorf("docker client: %w", err)
+	}
+	defer cli.Close()
+	a, err := hostaddr.Bridge(ctx, cli, "bridge")
+	if err != nil {
+		return "", fmt.Errorf("--listen %s is loopback, which session containers cannot reach, and this host's address on the Docker bridge is unknown (%w): listen on :PORT instead", listen, err)
+	}
+	_, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", fmt.Errorf("--listen %s: %w", listen, err)
+	}
+	return net.JoinHostPort(a.String(), port), nil
 }

@@ -21,9 +21,12 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/airlock-rbi/airlock/internal/peerid"
 )
 
 // Env names the container's environment variables the agent reads.
@@ -59,6 +62,11 @@ type Config struct {
 	Desktop *DesktopConfig
 	// Children is shared with the reaper (see Reap); default: a new set.
 	Children *Children
+	// RegisterWithin bounds how long registration retries a server that
+	// does not answer. Past it the agent gives up and says why as its
+	// last words, so the session fails in seconds with the reason
+	// instead of after the server's registration timeout. Default 15s.
+	RegisterWithin time.Duration
 }
 
 // Agent is one container's agent.
@@ -83,16 +91,36 @@ func New(cfg Config) (*Agent, error) {
 	}
 	tr := cfg.Transport
 	if tr == nil {
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(cfg.CAPEM) {
-			return nil, fmt.Errorf("agent: %s holds no PEM certificate", EnvCA)
+		tc, err := serverTLS(cfg)
+		if err != nil {
+			return nil, err
 		}
-		tr = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+		tr = &http.Transport{TLSClientConfig: tc}
 	}
 	if cfg.Children == nil {
 		cfg.Children = NewChildren()
 	}
+	if cfg.RegisterWithin <= 0 {
+		cfg.RegisterWithin = 15 * time.Second
+	}
 	return &Agent{cfg: cfg, client: &http.Client{Transport: tr, Timeout: 15 * time.Second}, tr: tr, log: cfg.Logger}, nil
+}
+
+// serverTLS accepts only the infra server's own certificate: one of the
+// deployment CA with role infra, valid for the server's host. The CA alone
+// would let any certificate of the deployment (a node's, another
+// session's agent's) pose as the server and collect the agent's token.
+func serverTLS(cfg Config) (*tls.Config, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(cfg.CAPEM) {
+		return nil, fmt.Errorf("agent: %s holds no PEM certificate", EnvCA)
+	}
+	u, err := url.Parse(cfg.Server)
+	if err != nil || u.Hostname() == "" {
+		return nil, fmt.Errorf("agent: %s %q has no host", EnvServer, cfg.Server)
+	}
+	return peerid.Rule{Roots: pool, Role: peerid.RoleInfra, Host: u.Hostname(),
+		Client: "an agent", Server: "the infra server"}.ClientConfig(), nil
 }
 
 // Registration is the server's answer to a registration or heartbeat.
@@ -121,10 +149,17 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.cfg.Desktop != nil {
 		go func() { desktopErr <- a.runDesktop(ctx, *a.cfg.Desktop) }()
 	}
+	// The first heartbeat goes at once: it tells the server this agent
+	// holds its credential, which closes the window in which the
+	// registration token may be used again (for an answer that was lost).
+	first := true
 	for {
 		every := time.Duration(reg.HeartbeatSeconds) * time.Second
 		if every <= 0 {
 			every = 10 * time.Second
+		}
+		if first {
+			every, first = 0, false
 		}
 		select {
 		case <-ctx.Done():
@@ -151,27 +186,48 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 }
 
-// register retries transient failures with backoff: the container may start
-// before its network or the server is reachable.
+// register retries transient failures with backoff, for RegisterWithin:
+// the container may start before its network or the server is reachable.
+// A server that still does not answer then is unreachable from here (a
+// loopback listener, a firewall, a wrong URL), and waiting longer only
+// hides that. A certificate the agent cannot trust is final at once.
 func (a *Agent) register(ctx context.Context) (Registration, error) {
 	body := map[string]string{"session": a.cfg.Session, "token": a.cfg.RegisterToken}
 	backoff := 100 * time.Millisecond
+	deadline := time.Now().Add(a.cfg.RegisterWithin)
 	for {
 		reg, err := a.call(ctx, registerAPI, "", body)
 		if err == nil {
 			return reg, nil
 		}
 		if errors.Is(err, ErrRefused) {
-			return Registration{}, fmt.Errorf("register: %w", err)
+			return Registration{}, fmt.Errorf("register with %s: %w", a.cfg.Server, err)
 		}
-		a.log.Warn("register failed; retrying", "err", err, "in", backoff)
+		if untrusted(err) {
+			return Registration{}, fmt.Errorf("register with %s: the server's certificate is not trusted: %w", a.cfg.Server, err)
+		}
+		wait := backoff + rand.N(backoff/2)
+		if time.Now().Add(wait).After(deadline) {
+			return Registration{}, fmt.Errorf("register with %s: no answer within %s: %w", a.cfg.Server, a.cfg.RegisterWithin, err)
+		}
+		a.log.Warn("register failed; retrying", "err", err, "in", wait)
 		select {
 		case <-ctx.Done():
 			return Registration{}, fmt.Errorf("register: %w", ctx.Err())
-		case <-time.After(backoff + rand.N(backoff/2)):
+		case <-time.After(wait):
 		}
-		backoff = min(2*backoff, 5*time.Second)
+		backoff = min(2*backoff, 2*time.Second)
 	}
+}
+
+// untrusted reports whether err is the TLS handshake refusing the
+// server's certificate: retrying cannot change the certificate.
+func untrusted(err error) bool {
+	var verr *tls.CertificateVerificationError
+	var uerr x509.UnknownAuthorityError
+	var herr x509.HostnameError
+	var cerr x509.CertificateInvalidError
+	return errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &herr) || errors.As(err, &cerr)
 }
 
 func (a *Agent) call(ctx context.Context, path, bearer string, body any) (Registration, error) {

@@ -2,10 +2,19 @@ package agent
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"math/big"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -100,4 +109,68 @@ func TestConfigValidation(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A server the container cannot reach (a loopback listener, a firewall)
+// ends registration within RegisterWithin, with the dial error as the
+// reason, instead of retrying until the server times the session out.
+func TestRegisterGivesUpOnUnreachableServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now: connection refused
+	a, err := New(Config{Server: "https://" + addr, Session: "s1", RegisterToken: "alr_good",
+		Transport: &http.Transport{}, RegisterWithin: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err = a.register(ctx)
+	if err == nil || ctx.Err() != nil {
+		t.Fatalf("register: %v (context %v), want giving up", err, ctx.Err())
+	}
+	for _, want := range []string{"register with https://" + addr, "no answer within 300ms", "connection refused"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
+
+// A certificate that does not chain to the deployment CA cannot change
+// by retrying: the first failure is final, however long the window.
+func TestRegisterUntrustedCertificateIsFinal(t *testing.T) {
+	srv := httptest.NewTLSServer(&fakeAPI{})
+	t.Cleanup(srv.Close)
+	caPEM := otherCA(t)
+	a, err := New(Config{Server: srv.URL, Session: "s1", RegisterToken: "alr_good", CAPEM: caPEM, RegisterWithin: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err = a.register(ctx)
+	if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "the server's certificate is not trusted") {
+		t.Fatalf("register: %v (context %v), want a final certificate error", err, ctx.Err())
+	}
+}
+
+// otherCA is a self-signed CA certificate that signed nothing the test
+// servers present.
+func otherCA(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "another deployment"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }

@@ -177,16 +177,7 @@ func appCommand(ctx context.Context, display string, cfg DesktopConfig) (*exec.C
 		"LANG=C.UTF-8", "XDG_CONFIG_HOME=" + home + "/.config", "XDG_CACHE_HOME=" + home + "/.cache"}
 	switch cfg.App {
 	case "chromium":
-		cmd := exec.CommandContext(ctx, "chromium",
-			"--kiosk", "--no-first-run", "--no-default-browser-check", "--disable-default-apps",
-			"--noerrdialogs", "--disable-infobars", "--disable-session-crashed-bubble",
-			"--password-store=basic", "--user-data-dir="+home+"/chromium",
-			"--ozone-platform=x11", "--force-device-scale-factor=1",
-			"--window-position=0,0", "--window-size="+strconv.Itoa(cfg.Width)+","+strconv.Itoa(cfg.Height),
-			// No GPU in the container: skip SwiftShader's emulated GL,
-			// which costs more CPU than software compositing.
-			"--disable-gpu", "--disable-features=Translate,MediaRouter,DialMediaRouteProvider",
-			cfg.StartURL)
+		cmd := exec.CommandContext(ctx, "chromium", chromiumArgs(home, cfg)...)
 		cmd.Env = env
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
@@ -194,6 +185,36 @@ func appCommand(ctx context.Context, display string, cfg DesktopConfig) (*exec.C
 		return cmd, nil
 	}
 	return nil, fmt.Errorf("app %q: this agent runs chromium", cfg.App)
+}
+
+// chromiumArgs is Chromium's command line after the program name. The
+// start URL comes last, after "--": Chromium reads no flag after it, so
+// a start URL that reached the agent unchecked (an old catalog entry, a
+// bug in validation) still cannot become a switch such as
+// --renderer-cmd-prefix.
+func chromiumArgs(home string, cfg DesktopConfig) []string {
+	return wrapperArgs([]string{
+		"--kiosk", "--no-first-run", "--no-default-browser-check", "--disable-default-apps",
+		"--noerrdialogs", "--disable-infobars", "--disable-session-crashed-bubble",
+		"--password-store=basic", "--user-data-dir=" + home + "/chromium",
+		"--ozone-platform=x11", "--force-device-scale-factor=1",
+		"--window-position=0,0", "--window-size=" + strconv.Itoa(cfg.Width) + "," + strconv.Itoa(cfg.Height),
+		// No GPU in the container: skip SwiftShader's emulated GL,
+		// which costs more CPU than software compositing.
+		"--disable-gpu", "--disable-features=Translate,MediaRouter,DialMediaRouteProvider",
+	}, cfg.StartURL)
+}
+
+// wrapperArgs is the argument list for Debian's chromium wrapper script
+// (/usr/bin/chromium, which also reads /etc/chromium.d): flags, then the
+// URL after "--". The wrapper stops its own option parsing at the first
+// "--" and drops it, and moves the flags it saw before it behind the
+// rest, so a lone "--" before the URL would vanish and the URL would come
+// first, read as a switch again. A leading "--" makes the wrapper pass
+// everything after it through untouched, the URL's "--" included.
+func wrapperArgs(flags []string, url string) []string {
+	args := append([]string{"--"}, flags...)
+	return append(args, "--", url)
 }
 
 // cursors passes the display's cursor changes on to the streamer.

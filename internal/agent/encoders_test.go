@@ -22,6 +22,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("AIRLOCK_FAKE_ENCODER") != "" {
 		os.Exit(fakeEncoderHelper())
 	}
+	if code, played := hardenHelper(); played {
+		os.Exit(code)
+	}
 	os.Exit(m.Run())
 }
 

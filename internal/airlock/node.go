@@ -27,11 +27,14 @@ type Node struct {
 	State     NodeState
 	// CertSerial and CertNotAfter describe the node's current certificate;
 	// removing the node revokes that serial.
-	CertSerial    string
-	CertNotAfter  time.Time
-	LastHeartbeat time.Time
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	CertSerial   string
+	CertNotAfter time.Time
+	// CertPrevSerial is the serial CertSerial replaced at the last
+	// renewal: the node serves with it until it has written the new one.
+	CertPrevSerial string
+	LastHeartbeat  time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // Supports reports whether the node can run level i.

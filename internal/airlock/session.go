@@ -1,6 +1,9 @@
 package airlock
 
-import "time"
+import (
+	"net/netip"
+	"time"
+)
 
 // SessionState is where a session is in its life.
 //
@@ -56,7 +59,11 @@ type Session struct {
 	WorkspaceID string
 	NodeID      string // empty while pending
 	ContainerID string // empty until created
-	State       SessionState
+	// ContainerAddrs are the container's addresses on its networks,
+	// learnt after it started (nil until then): the only peers TURN
+	// relays to for the session's viewers.
+	ContainerAddrs []netip.Addr
+	State          SessionState
 	// Reason says why a session failed or stopped, for the user.
 	Reason string
 	// RegisterHash is the hash of the one-time registration token given to
@@ -88,13 +95,15 @@ type SessionUpdate struct {
 	// facts learnt while the state stands).
 	To SessionState
 	// Each non-nil field below is written with the transition.
-	NodeID        *string
-	ContainerID   *string
-	Reason        *string
-	RegisterHash  *[]byte
-	AgentHash     *[]byte
-	StartedAt     *time.Time
-	ReadyAt       *time.Time
-	StoppedAt     *time.Time
-	LastHeartbeat *time.Time
+	NodeID      *string
+	ContainerID *string
+	// ContainerAddrs replaces the container's addresses.
+	ContainerAddrs *[]netip.Addr
+	Reason         *string
+	RegisterHash   *[]byte
+	AgentHash      *[]byte
+	StartedAt      *time.Time
+	ReadyAt        *time.Time
+	StoppedAt      *time.Time
+	LastHeartbeat  *time.Time
 }

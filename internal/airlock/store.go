@@ -14,6 +14,7 @@ type Store interface {
 	Tokens
 	Workspaces
 	Nodes
+	JoinTokens
 	Sessions
 	Settings
 	Audit
@@ -27,6 +28,10 @@ type Users interface {
 	UserByName(ctx context.Context, name string) (*User, error)
 	ListUsers(ctx context.Context) ([]*User, error)
 	UpdateUser(ctx context.Context, u *User) error
+	// SetPassword stores a user's new password hash and ends, in the same
+	// transaction, their web sessions other than keep ("" for none),
+	// returning how many ended.
+	SetPassword(ctx context.Context, userID, hash, keep string, at time.Time) (int, error)
 	// DeleteUser removes a user with their tokens and web sessions.
 	DeleteUser(ctx context.Context, id string) error
 	CountUsers(ctx context.Context) (int, error)
@@ -56,7 +61,7 @@ type Workspaces interface {
 	DeleteWorkspace(ctx context.Context, id string) error
 }
 
-// Nodes keeps enrolled provision nodes and the join secret.
+// Nodes keeps enrolled provision nodes.
 type Nodes interface {
 	CreateNode(ctx context.Context, n *Node) error
 	NodeByID(ctx context.Context, id string) (*Node, error)
@@ -86,11 +91,13 @@ type Sessions interface {
 	// returns the session as stored after it; ECONFLICT otherwise.
 	UpdateSession(ctx context.Context, id string, u SessionUpdate, now time.Time) (*Session, error)
 	// ClaimRegistration is the agent's registration, atomically: if session
-	// id is starting and its registration hash equals hash, the hash is
-	// cleared (a registration token works once), agentHash is stored and the
-	// session becomes ready at now. ENOTFOUND if the session or the hash
-	// does not match; ECONFLICT if the session is not starting.
-	ClaimRegistration(ctx context.Context, id string, hash, agentHash []byte, now time.Time) (*Session, error)
+	// id is starting and its registration hash equals hash, agentHash is
+	// stored and the session becomes ready at now. The same hash works
+	// again while the session has been ready for less than retry (a lost
+	// answer), replacing agentHash; clearing the hash (UpdateSession)
+	// ends that. ENOTFOUND if the session or the hash does not match;
+	// ECONFLICT if the session is neither starting nor within retry.
+	ClaimRegistration(ctx context.Context, id string, hash, agentHash []byte, now time.Time, retry time.Duration) (*Session, error)
 	DeleteSession(ctx context.Context, id string) error
 }
 

@@ -1,6 +1,7 @@
 package airlock
 
 import (
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -88,7 +89,8 @@ type Workspace struct {
 	// ShmSize is the size of /dev/shm in bytes; 0 means Docker's default.
 	ShmSize int64
 	Env     map[string]string
-	// StartURL is what a browser workspace opens first.
+	// StartURL is what a browser workspace opens first: empty (a blank
+	// page) or an absolute http(s) URL (see ValidStartURL).
 	StartURL string
 	// Seccomp names the seccomp profile the session runs under: one the
 	// deployment knows by name (the api is given them, e.g. "chromium"),
@@ -146,6 +148,41 @@ func (w *Workspace) Validate() error {
 	}
 	if len(w.Description) > 1024 || len(w.StartURL) > 2048 {
 		return Errorf(EINVALID, "description or start URL is too long")
+	}
+	return ValidStartURL(w.StartURL)
+}
+
+// ValidStartURL checks a workspace's start URL: empty, or an absolute
+// http or https URL with a host. Anything else the browser would be told
+// to open is refused: javascript: and data: run code of the catalog's
+// choosing, file: reads the container's files, and a value starting with
+// "-" would be taken for a Chromium flag (--renderer-cmd-prefix runs a
+// program) by a command line that did not end its flags with "--".
+func ValidStartURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	refuse := func(why string) error {
+		return Errorf(EINVALID, "start URL %q: %s; give an absolute http:// or https:// URL, or none for a blank page", s, why)
+	}
+	if strings.HasPrefix(s, "-") {
+		return refuse("it starts with '-', like a browser flag")
+	}
+	if strings.IndexFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+		return refuse("it contains spaces or control characters")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return refuse("it is not a URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		if u.Scheme == "" {
+			return refuse("it has no scheme")
+		}
+		return refuse("the scheme " + u.Scheme + ": is not allowed")
+	}
+	if u.Host == "" || u.Hostname() == "" {
+		return refuse("it has no host")
 	}
 	return nil
 }

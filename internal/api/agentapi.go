@@ -1,6 +1,7 @@
 package api
 
 import (
+	"crypto/subtle"
 	"errors"
 	"net/http"
 	"strings"
@@ -30,10 +31,23 @@ type registration struct {
 	HeartbeatSeconds int    `json:"heartbeat_seconds"`
 }
 
-var errBadRegistration = airlock.Errorf(airlock.EUNAUTHORIZED, "registration token is not valid for this session (tokens work once)")
+// registerRetryWindow is how long after an agent's first registration
+// the same token registers again: an agent whose answer was lost (a
+// connection cut after the server committed) retries and gets a fresh
+// credential instead of failing the session. The agent's first heartbeat
+// closes the window early (it has its credential then).
+const registerRetryWindow = 30 * time.Second
 
-// registerAgent exchanges a session's one-time registration token for an
-// agent credential; the session becomes ready.
+var errBadRegistration = airlock.Errorf(airlock.EUNAUTHORIZED, "registration token is not valid for this session (a token works once, or again within 30s until the agent's first heartbeat)")
+
+// agentSubject prefixes the subject of agent credentials; the rest is the
+// registration's generation, a random value whose hash the session keeps
+// (AgentHash). A retried registration draws a new generation, so the
+// credentials of the first one stop working.
+const agentSubject = "agent:"
+
+// registerAgent exchanges a session's registration token for an agent
+// credential; the session becomes ready.
 func (s *Server) registerAgent(w http.ResponseWriter, r *http.Request) error {
 	var req registerRequest
 	if err := decode(r, &req); err != nil {
@@ -44,58 +58,101 @@ func (s *Server) registerAgent(w http.ResponseWriter, r *http.Request) error {
 		return errBadRegistration
 	}
 	now := s.clock.now()
-	cred, exp, err := s.agentCredential(req.Session, now)
+	subject := agentSubject + newID()
+	cred, exp, err := s.agentCredential(req.Session, subject, now)
 	if err != nil {
 		return err
 	}
-	credTok := sha256Sum(cred)
-	sess, err := s.store.ClaimRegistration(r.Context(), req.Session, tok.Hash(), credTok[:], now)
+	gen := generationHash(subject)
+	sess, err := s.store.ClaimRegistration(r.Context(), req.Session, tok.Hash(), gen[:], now, registerRetryWindow)
 	switch airlock.ErrorCode(err) {
 	case "":
 	case airlock.ENOTFOUND:
 		s.log.Warn("refused agent registration", "session", req.Session)
 		return errBadRegistration
 	case airlock.ECONFLICT:
-		return airlock.Errorf(airlock.ECONFLICT, "session %s is not starting", req.Session)
+		// Only a caller holding the session's token gets here: the
+		// store's reason (not starting, or the retry window is over) is
+		// theirs to read.
+		s.log.Warn("refused agent registration", "session", req.Session, "err", err)
+		return err
 	default:
 		return err
 	}
-	s.watch.notify(sess.ID)
-	s.audit(r.Context(), "agent", "session.ready", sess.ID, "")
+	if sess.ReadyAt != nil && sess.ReadyAt.Before(now) {
+		s.log.Warn("agent registered again (its first answer was lost?); the first credential no longer works", "session", sess.ID)
+		s.audit(r.Context(), "agent", "session.reregister", sess.ID, "")
+	} else {
+		s.watch.notify(sess.ID)
+		s.audit(r.Context(), "agent", "session.ready", sess.ID, "")
+	}
 	writeJSON(w, http.StatusOK, registration{SessionID: sess.ID, Credential: cred, ExpiresAt: exp.Unix(), HeartbeatSeconds: heartbeatSeconds})
 	return nil
 }
 
-func (s *Server) agentCredential(sessionID string, now time.Time) (string, time.Time, error) {
+func (s *Server) agentCredential(sessionID, subject string, now time.Time) (string, time.Time, error) {
 	exp := now.Add(agentCredentialTTL)
-	cred, err := s.signer.Sign(auth.Claims{Subject: "agent", Session: sessionID, Role: "agent", Audience: agentAudience, Expires: exp.Unix()})
+	cred, err := s.signer.Sign(auth.Claims{Subject: subject, Session: sessionID, Role: "agent", Audience: agentAudience, Expires: exp.Unix()})
 	return cred, exp, err
 }
 
-// agentHeartbeat records that an agent is alive and renews its credential.
-// A session that is no longer ready refuses the agent for good.
-func (s *Server) agentHeartbeat(w http.ResponseWriter, r *http.Request) error {
+// generationHash is what the session keeps of a credential's subject.
+func generationHash(subject string) [32]byte { return sha256Sum(subject) }
+
+// agentSession checks the agent credential r bears and returns its
+// claims with the session it is for, which is ready. A credential of a
+// registration that a retry replaced is refused.
+func (s *Server) agentSession(r *http.Request) (auth.Claims, *airlock.Session, error) {
 	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
-		return airlock.Errorf(airlock.EUNAUTHORIZED, "agent credential required")
+		return auth.Claims{}, nil, airlock.Errorf(airlock.EUNAUTHORIZED, "agent credential required")
 	}
 	claims, err := s.signer.Verify(strings.TrimSpace(raw), agentAudience)
 	if err != nil {
 		if errors.Is(err, auth.ErrTokenExpired) {
-			return airlock.Errorf(airlock.EUNAUTHORIZED, "agent credential expired")
+			return auth.Claims{}, nil, airlock.Errorf(airlock.EUNAUTHORIZED, "agent credential expired")
 		}
-		return airlock.Errorf(airlock.EUNAUTHORIZED, "agent credential is not valid")
+		return auth.Claims{}, nil, airlock.Errorf(airlock.EUNAUTHORIZED, "agent credential is not valid")
+	}
+	sess, err := s.store.SessionByID(r.Context(), claims.Session)
+	if airlock.ErrorCode(err) == airlock.ENOTFOUND || (err == nil && sess.State != airlock.SessionReady) {
+		return auth.Claims{}, nil, airlock.Errorf(airlock.EFORBIDDEN, "session %s is no longer running", claims.Session)
+	}
+	if err != nil {
+		return auth.Claims{}, nil, err
+	}
+	// Credentials signed before generations existed have the bare
+	// subject "agent" and no generation to compare; they are the only
+	// credential of their session, as no retry could replace them.
+	if claims.Subject != "agent" {
+		gen := generationHash(claims.Subject)
+		if !strings.HasPrefix(claims.Subject, agentSubject) || subtle.ConstantTimeCompare(gen[:], sess.AgentHash) != 1 {
+			return auth.Claims{}, nil, airlock.Errorf(airlock.EUNAUTHORIZED, "agent credential of session %s was replaced by a later registration", claims.Session)
+		}
+	}
+	return claims, sess, nil
+}
+
+// agentHeartbeat records that an agent is alive and renews its credential.
+// A session that is no longer ready refuses the agent for good. The
+// first heartbeat also ends the registration token's retry window: the
+// agent has its credential.
+func (s *Server) agentHeartbeat(w http.ResponseWriter, r *http.Request) error {
+	claims, _, err := s.agentSession(r)
+	if err != nil {
+		return err
 	}
 	now := s.clock.now()
+	var noToken []byte
 	sess, err := s.store.UpdateSession(r.Context(), claims.Session, airlock.SessionUpdate{
-		From: []airlock.SessionState{airlock.SessionReady}, LastHeartbeat: &now,
+		From: []airlock.SessionState{airlock.SessionReady}, LastHeartbeat: &now, RegisterHash: &noToken,
 	}, now)
 	if code := airlock.ErrorCode(err); code == airlock.ECONFLICT || code == airlock.ENOTFOUND {
 		return airlock.Errorf(airlock.EFORBIDDEN, "session %s is no longer running", claims.Session)
 	} else if err != nil {
 		return err
 	}
-	cred, exp, err := s.agentCredential(sess.ID, now)
+	cred, exp, err := s.agentCredential(sess.ID, claims.Subject, now)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package api
 import (
 	"crypto/rand"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -45,7 +46,7 @@ func TestRegisterAgent(t *testing.T) {
 	// a's ID and secret under the wrong kind.
 	wrongKind := auth.Token{Kind: auth.KindAgent, ID: aParsed.ID, Secret: aParsed.Secret}.String()
 
-	const bad = "registration token is not valid for this session (tokens work once)"
+	const bad = "registration token is not valid for this session (a token works once, or again within 30s until the agent's first heartbeat)"
 	for _, tc := range []struct {
 		name, session, token string
 		code, msg            string
@@ -58,11 +59,10 @@ func TestRegisterAgent(t *testing.T) {
 		{name: "fail/empty-token", session: a.ID, token: "", code: "unauthorized", msg: bad},
 		{name: "fail/empty-session", session: "", token: aTok, code: "unauthorized", msg: bad},
 		{name: "fail/unknown-session", session: "0123456789abcdef0123456789abcdef", token: aTok, code: "unauthorized", msg: bad},
-		{name: "fail/stopped-session", session: stopped.ID, token: stoppedTok, code: "conflict", msg: "is not starting"},
+		{name: "fail/stopped-session", session: stopped.ID, token: stoppedTok, code: "conflict", msg: "is stopped, not starting"},
 		{name: "ok/a", session: a.ID, token: aTok},
-		{name: "fail/second-use", session: a.ID, token: aTok, code: "unauthorized", msg: bad},
 		{name: "ok/b-after-its-token-was-tried-on-a", session: b.ID, token: bTok},
-		{name: "fail/b-second-use", session: b.ID, token: bTok, code: "unauthorized", msg: bad},
+		{name: "fail/a-token-on-b-after-both-registered", session: b.ID, token: aTok, code: "unauthorized", msg: bad},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := e.do(req{Method: "POST", Path: "/api/v1/agent/register", Body: registerRequest{Session: tc.session, Token: tc.token}})
@@ -85,9 +85,11 @@ func TestRegisterAgent(t *testing.T) {
 			if v.State != "ready" || v.ReadyAt == nil {
 				t.Errorf("session after registration %+v", v)
 			}
+			// The registration hash stays for a retry (TestRegisterRetry);
+			// the agent hash is that of the credential's generation.
 			s := e.session(tc.session)
-			if len(s.RegisterHash) != 0 || len(s.AgentHash) == 0 {
-				t.Errorf("register hash %x agent hash %x", s.RegisterHash, s.AgentHash)
+			if gen := generationHash(c.Subject); len(s.RegisterHash) == 0 || string(s.AgentHash) != string(gen[:]) {
+				t.Errorf("register hash %x agent hash %x, subject %q", s.RegisterHash, s.AgentHash, c.Subject)
 			}
 		})
 	}
@@ -121,8 +123,13 @@ func TestAgentHeartbeat(t *testing.T) {
 	otherKey := make([]byte, 32)
 	_, _ = rand.Read(otherKey)
 	otherSigner, _ := auth.NewSigner(otherKey, e.clk.Now)
-	// A credential with the right key and session, one second from expiry.
-	nearExpiry := sign(e.signer, auth.Claims{Session: a.ID, Role: "agent", Expires: e.clk.Now().Add(time.Second).Unix()})
+	first, err := e.signer.Verify(reg.Credential, agentAudience)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A credential with the right key, session and generation, one
+	// second from expiry.
+	nearExpiry := sign(e.signer, auth.Claims{Subject: first.Subject, Session: a.ID, Role: "agent", Expires: e.clk.Now().Add(time.Second).Unix()})
 
 	for _, tc := range []struct {
 		name    string
@@ -134,6 +141,11 @@ func TestAgentHeartbeat(t *testing.T) {
 	}{
 		{name: "ok/credential", header: "Bearer " + reg.Credential, session: a.ID},
 		{name: "ok/near-expiry", header: "Bearer " + nearExpiry, session: a.ID},
+		// Signed before credentials had generations.
+		{name: "ok/legacy-subject", header: "Bearer " + sign(e.signer, auth.Claims{Subject: "agent", Session: a.ID, Role: "agent"}), session: a.ID},
+		{name: "fail/other-generation", header: "Bearer " + sign(e.signer, auth.Claims{Subject: "agent:0123", Session: a.ID, Role: "agent"}),
+			code: "unauthorized", msg: "was replaced by a later registration"},
+		{name: "fail/no-subject", header: "Bearer " + sign(e.signer, auth.Claims{Session: a.ID, Role: "agent"}), code: "unauthorized", msg: "was replaced by a later registration"},
 		{name: "fail/none", code: "unauthorized", msg: "agent credential required"},
 		{name: "fail/not-bearer", header: "Agent " + reg.Credential, code: "unauthorized", msg: "agent credential required"},
 		{name: "fail/garbage", header: "Bearer garbage", code: "unauthorized", msg: "agent credential is not valid"},
@@ -188,4 +200,86 @@ func TestAgentHeartbeat(t *testing.T) {
 		wantError(t, e.do(req{Method: "POST", Path: "/api/v1/agent/heartbeat", Header: map[string]string{"Authorization": "Bearer " + reg.Credential}}), "unauthorized", "expired")
 		wantStatus(t, e.do(req{Method: "POST", Path: "/api/v1/agent/heartbeat", Header: map[string]string{"Authorization": "Bearer " + next.Credential}}), http.StatusOK)
 	})
+}
+
+// TestRegisterRetry: an agent whose registration answer was lost
+// registers again with the same token within registerRetryWindow and
+// gets a fresh credential, which replaces the first; later, after its
+// first heartbeat, or with another session's token, it is refused.
+func TestRegisterRetry(t *testing.T) {
+	e := sessionEnv(t)
+	e.addNode("n1", 10)
+	beat := func(cred string) *httptest.ResponseRecorder {
+		return e.do(req{Method: "POST", Path: "/api/v1/agent/heartbeat", Header: map[string]string{"Authorization": "Bearer " + cred}})
+	}
+	for _, tc := range []struct {
+		name      string
+		advance   time.Duration // between the lost answer and the retry
+		beatFirst bool          // the first credential heartbeats before the retry
+		otherTok  bool          // the retry bears another session's token
+		code, msg string
+	}{
+		{name: "ok/retry-at-once"},
+		{name: "ok/retry-within-window", advance: 29 * time.Second},
+		{name: "fail/after-window", advance: 31 * time.Second, code: "conflict",
+			msg: "registered 31s ago; its registration token works again only within 30s of the first use"},
+		{name: "fail/after-first-heartbeat", advance: time.Second, beatFirst: true, code: "unauthorized", msg: "registration token is not valid for this session"},
+		{name: "fail/other-sessions-token", advance: time.Second, otherTok: true, code: "unauthorized", msg: "registration token is not valid for this session"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, tok := e.launchForAgent()
+			other, otherTok := e.launchForAgent()
+			// The node's heartbeat must stay fresh, and the user's session
+			// limit is 3.
+			start := e.clk.Now()
+			t.Cleanup(func() {
+				e.clk.Set(start)
+				for _, id := range []string{s.ID, other.ID} {
+					wantStatus(t, e.do(req{Method: "DELETE", Path: "/api/v1/sessions/" + id, Bearer: e.userTok}), http.StatusOK)
+				}
+			})
+			lost := e.register(s.ID, tok) // the agent never reads this answer
+			readyAt := e.session(s.ID).ReadyAt
+			if tc.beatFirst {
+				wantStatus(t, beat(lost.Credential), http.StatusOK)
+			}
+			e.clk.Advance(tc.advance)
+			retryTok := tok
+			if tc.otherTok {
+				retryTok = otherTok
+			}
+			rec := e.do(req{Method: "POST", Path: "/api/v1/agent/register", Body: registerRequest{Session: s.ID, Token: retryTok}})
+			if tc.code != "" {
+				wantError(t, rec, tc.code, tc.msg)
+				// The refused retry took nothing from the running agent.
+				wantStatus(t, beat(lost.Credential), http.StatusOK)
+				if got := e.session(s.ID); got.State != airlock.SessionReady {
+					t.Errorf("session %s after a refused retry", got.State)
+				}
+				return
+			}
+			wantStatus(t, rec, http.StatusOK)
+			var again registration
+			mustJSON(t, rec, &again)
+			if again.SessionID != s.ID || again.Credential == "" || again.Credential == lost.Credential {
+				t.Fatalf("retry answer %+v (first credential %q)", again, lost.Credential)
+			}
+			if got := e.session(s.ID); got.State != airlock.SessionReady || !got.ReadyAt.Equal(*readyAt) {
+				t.Errorf("session after retry: %s ready at %v, want ready at %v", got.State, got.ReadyAt, readyAt)
+			}
+			// The lost credential is replaced: whoever holds it can neither
+			// heartbeat nor take the agent's place on the relay.
+			wantError(t, beat(lost.Credential), "unauthorized", "replaced by a later registration")
+			wantError(t, e.do(req{Method: "POST", Path: "/api/v1/agent/connect", Bearer: lost.Credential}), "unauthorized", "replaced by a later registration")
+			wantStatus(t, e.do(req{Method: "POST", Path: "/api/v1/agent/connect", Bearer: again.Credential}), http.StatusOK)
+			rec = beat(again.Credential)
+			wantStatus(t, rec, http.StatusOK)
+			var renewed registration
+			mustJSON(t, rec, &renewed)
+			wantStatus(t, beat(renewed.Credential), http.StatusOK)
+			// The heartbeat closed the window.
+			wantError(t, e.do(req{Method: "POST", Path: "/api/v1/agent/register", Body: registerRequest{Session: s.ID, Token: tok}}),
+				"unauthorized", "registration token is not valid for this session")
+		})
+	}
 }

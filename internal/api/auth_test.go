@@ -364,7 +364,7 @@ func TestRoutes(t *testing.T) {
 		{"fail/anonymous-workspaces", "GET", "/api/v1/workspaces", "", "unauthorized"},
 		{"fail/anonymous-sessions", "GET", "/api/v1/sessions", "", "unauthorized"},
 		{"fail/anonymous-nodes", "GET", "/api/v1/nodes", "", "unauthorized"},
-		{"fail/anonymous-join-token", "POST", "/api/v1/nodes/join-token", "", "unauthorized"},
+		{"fail/anonymous-join-token", "POST", "/api/v1/nodes/join-tokens", "", "unauthorized"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			wantError(t, e.do(req{Method: tc.method, Path: tc.path, Bearer: tc.bearer}), tc.code)

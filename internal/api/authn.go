@@ -10,8 +10,11 @@ import (
 	"github.com/airlock-rbi/airlock/internal/auth"
 )
 
-// cookieName holds a browser's web session token.
-const cookieName = "airlock_session"
+// cookieName holds a browser's web session token. The __Host- prefix
+// makes browsers accept it only when set Secure, with Path=/ and no
+// Domain: a sibling subdomain, or a plain-http answer on the same host,
+// cannot plant or overwrite it (session fixation).
+const cookieName = "__Host-airlock_session"
 
 // caller is who made a request: a request fact, carried in the context.
 type caller struct {

@@ -1,8 +1,9 @@
 package api
 
 import (
+	"context"
+	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
@@ -25,11 +26,16 @@ type connectResponse struct {
 	SignalURL  string           `json:"signal_url"`
 	ExpiresAt  int64            `json:"expires_at"`
 	ICEServers []turn.ICEServer `json:"ice_servers"`
+	// Clipboard is the workspace's clipboard policy, for the viewer to
+	// apply: it comes from here, never from the agent, which a
+	// compromised session controls.
+	Clipboard airlock.ClipboardPolicy `json:"clipboard,omitempty"`
 }
 
-// ICE gives the ICE servers (STUN/TURN with fresh credentials) for a
-// user; nil when the deployment has none.
-type ICE func(user string, now time.Time) []turn.ICEServer
+// ICE gives the ICE servers (STUN, and TURN with fresh credentials bound
+// to the session) for a client of a session in role (signal.RoleViewer
+// or signal.RoleAgent); nil when the deployment has none.
+type ICE func(session, subject, role string, now time.Time) []turn.ICEServer
 
 // connect gives the caller a signed token for the session's signal relay,
 // bound to the user, the session and the viewer role, with the ICE servers.
@@ -47,6 +53,9 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if resp.Clipboard, err = s.clipboardOf(ctx, sess); err != nil {
+		return err
+	}
 	s.audit(ctx, u.Name, "session.connect", sess.ID, "")
 	writeJSON(w, http.StatusOK, resp)
 	return nil
@@ -54,17 +63,9 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) error {
 
 // agentConnect gives a registered agent its token for the relay.
 func (s *Server) agentConnect(w http.ResponseWriter, r *http.Request) error {
-	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		return airlock.Errorf(airlock.EUNAUTHORIZED, "agent credential required")
-	}
-	claims, err := s.signer.Verify(strings.TrimSpace(raw), agentAudience)
+	_, sess, err := s.agentSession(r)
 	if err != nil {
-		return airlock.Errorf(airlock.EUNAUTHORIZED, "agent credential is not valid")
-	}
-	sess, err := s.store.SessionByID(r.Context(), claims.Session)
-	if err != nil || sess.State != airlock.SessionReady {
-		return airlock.Errorf(airlock.EFORBIDDEN, "session %s is no longer running", claims.Session)
+		return err
 	}
 	resp, err := s.connectAnswer(r, "agent-"+sess.ID, sess.ID, signal.RoleAgent)
 	if err != nil {
@@ -83,7 +84,7 @@ func (s *Server) connectAnswer(r *http.Request, subject, session, role string) (
 	}
 	resp := connectResponse{Token: tok, SignalURL: signalURL(r), ExpiresAt: exp.Unix(), ICEServers: []turn.ICEServer{}}
 	if s.ice != nil {
-		resp.ICEServers = s.ice(subject, now)
+		resp.ICEServers = s.ice(session, subject, role, now)
 	}
 	return resp, nil
 }
@@ -91,4 +92,18 @@ func (s *Server) connectAnswer(r *http.Request, subject, session, role string) (
 // signalURL is the relay on the host the client reached the api by.
 func signalURL(r *http.Request) string {
 	return "wss://" + r.Host + signalPath
+}
+
+// clipboardOf is the clipboard policy a viewer of sess applies: its
+// workspace's, or off when the workspace is gone. The agent enforces the
+// policy it was started with; the stricter of the two holds.
+func (s *Server) clipboardOf(ctx context.Context, sess *airlock.Session) (airlock.ClipboardPolicy, error) {
+	ws, err := s.store.WorkspaceByID(ctx, sess.WorkspaceID)
+	if airlock.ErrorCode(err) == airlock.ENOTFOUND {
+		return airlock.ClipboardOff, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("workspace of session %s: %w", sess.ID, err)
+	}
+	return ws.Clipboard.OrDefault(), nil
 }

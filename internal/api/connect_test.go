@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/signal"
 )
 
@@ -57,4 +58,36 @@ func TestConnect(t *testing.T) {
 	t.Run("fail/agent-garbage", func(t *testing.T) {
 		wantError(t, e.do(req{Method: "POST", Path: "/api/v1/agent/connect", Bearer: "nonsense"}), "unauthorized")
 	})
+}
+
+// The viewer applies the clipboard policy of the connect answer, which
+// comes from the workspace on record, never from the agent.
+func TestConnectClipboardPolicy(t *testing.T) {
+	e := sessionEnv(t)
+	n := e.addNode("n1", 10)
+	for _, tc := range []struct {
+		name, clipboard string
+		want            airlock.ClipboardPolicy
+	}{
+		{name: "default", want: airlock.ClipboardBoth},
+		{name: "off", clipboard: "off", want: airlock.ClipboardOff},
+		{name: "to-container", clipboard: "to-container", want: airlock.ClipboardToContainer},
+		{name: "from-container", clipboard: "from-container", want: airlock.ClipboardFromContainer},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := map[string]any{"name": "clip-" + tc.name, "image": "airlock/testapp:latest"}
+			if tc.clipboard != "" {
+				spec["clipboard"] = tc.clipboard
+			}
+			ws := e.addWorkspace(spec)
+			s := e.addSession(e.user, ws.ID, n.ID, airlock.SessionReady)
+			rec := e.do(req{Method: "POST", Path: "/api/v1/sessions/" + s.ID + "/connect", Bearer: e.userTok})
+			wantStatus(t, rec, http.StatusOK)
+			var c connectResponse
+			mustJSON(t, rec, &c)
+			if c.Clipboard != tc.want {
+				t.Fatalf("clipboard %q, want %q", c.Clipboard, tc.want)
+			}
+		})
+	}
 }

@@ -3,7 +3,6 @@ package api
 import (
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 )
 
@@ -15,5 +14,3 @@ func newID() string {
 }
 
 func sha256Sum(s string) [32]byte { return sha256.Sum256([]byte(s)) }
-
-func constantTimeEqual(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }

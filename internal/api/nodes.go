@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -15,9 +16,6 @@ import (
 	"github.com/airlock-rbi/airlock/internal/auth"
 	"github.com/airlock-rbi/airlock/internal/pki"
 )
-
-// Setting keys.
-const settingJoinSecret = "join_secret_hash"
 
 type nodeView struct {
 	ID            string            `json:"id"`
@@ -60,29 +58,6 @@ func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-type joinTokenResponse struct {
-	Token string `json:"token"`
-}
-
-// joinToken returns a join token for provision nodes. The secret is kept
-// only as a hash, so each call makes a new secret (the previous token stops
-// working), the way `docker swarm join-token --rotate` does.
-func (s *Server) joinToken(w http.ResponseWriter, r *http.Request) error {
-	if s.ca == nil {
-		return errNoCA
-	}
-	jt, err := auth.NewJoinToken(s.ca.Fingerprint())
-	if err != nil {
-		return err
-	}
-	if err := s.store.SetSetting(r.Context(), settingJoinSecret, jt.SecretHash()); err != nil {
-		return err
-	}
-	s.audit(r.Context(), callerOf(r.Context()).User.Name, "node.join-token", "", "rotated")
-	writeJSON(w, http.StatusOK, joinTokenResponse{Token: jt.String()})
-	return nil
-}
-
 // caCert serves the deployment CA certificate. It is public: a joining
 // node fetches it over an unverified connection and accepts it only if it
 // matches the fingerprint in its join token.
@@ -114,10 +89,10 @@ type certResponse struct {
 
 var errNoCA = airlock.Errorf(airlock.EUNAVAILABLE, "this server holds no CA and cannot issue certificates")
 
-var errBadJoin = airlock.Errorf(airlock.EUNAUTHORIZED, "join token is not valid (it may have been rotated)")
-
-// enroll admits a provision node that holds the current join token and
-// signs its certificate.
+// enroll admits a provision node that holds a live join token, within
+// what the token allows, and signs its certificate. Everything is judged
+// before the token's use is taken, and the use is taken together with
+// storing the node, so a refused request leaves the token as it was.
 func (s *Server) enroll(w http.ResponseWriter, r *http.Request) error {
 	var req enrollRequest
 	if err := decode(r, &req); err != nil {
@@ -131,18 +106,23 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || jt.CAFingerprint != s.ca.Fingerprint() {
 		return errBadJoin
 	}
-	want, err := s.store.Setting(ctx, settingJoinSecret)
+	hash := jt.SecretHash()
+	tok, err := s.store.JoinTokenByHash(ctx, hash)
 	if airlock.ErrorCode(err) == airlock.ENOTFOUND {
 		return errBadJoin
 	}
 	if err != nil {
 		return err
 	}
-	if !constantTimeEqual(jt.SecretHash(), want) {
-		return errBadJoin
+	now := s.clock.now()
+	if err := joinRefusal(tok, now); err != nil {
+		return err
 	}
 	node, host, err := s.validateNode(req)
 	if err != nil {
+		return err
+	}
+	if err := withinCaps(tok, node); err != nil {
 		return err
 	}
 	csr, err := parseCSR(req.CSR)
@@ -153,14 +133,25 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	now := s.clock.now()
 	node.ID, node.State = newID(), airlock.NodeReady
 	node.CertSerial, node.CertNotAfter = b.Cert.SerialNumber.Text(16), b.Cert.NotAfter
 	node.LastHeartbeat, node.CreatedAt, node.UpdatedAt = now, now, now
-	if err := s.store.CreateNode(ctx, node); err != nil {
+	if err := s.store.EnrollNode(ctx, hash, now, node); err != nil {
+		if airlock.ErrorCode(err) != airlock.EUNAUTHORIZED {
+			return err
+		}
+		// Another node took the last use, or an admin removed the token,
+		// since it was read: say which.
+		cur, rerr := s.store.JoinTokenByHash(ctx, hash)
+		if rerr != nil {
+			return errBadJoin
+		}
+		if refusal := joinRefusal(cur, now); refusal != nil {
+			return refusal
+		}
 		return err
 	}
-	s.audit(ctx, "node:"+node.Name, "node.enroll", node.ID, node.URL)
+	s.audit(ctx, "node:"+node.Name, "node.enroll", node.ID, fmt.Sprintf("%s join-token=%s", node.URL, tok.ID))
 	writeJSON(w, http.StatusOK, certResponse{NodeID: node.ID, CertPEM: string(b.CertPEM), CAPEM: string(b.CACertPEM), NotAfter: b.Cert.NotAfter})
 	return nil
 }
@@ -182,8 +173,8 @@ func (s *Server) validateNode(req enrollRequest) (*airlock.Node, string, error) 
 			return nil, "", airlock.Errorf(airlock.EINVALID, "node url port %q is not between 1 and 65535", p)
 		}
 	}
-	if req.Capacity < 1 || req.Capacity > 10000 {
-		return nil, "", airlock.Errorf(airlock.EINVALID, "capacity %d must be between 1 and 10000", req.Capacity)
+	if req.Capacity < 1 || req.Capacity > maxNodeCapacity {
+		return nil, "", airlock.Errorf(airlock.EINVALID, "capacity %d must be between 1 and %d", req.Capacity, maxNodeCapacity)
 	}
 	n := &airlock.Node{Name: req.Name, URL: "https://" + net.JoinHostPort(host, portOr(u.Port(), "2376")), Capacity: req.Capacity, Labels: req.Labels}
 	if len(req.Isolation) == 0 {
@@ -245,7 +236,10 @@ func (s *Server) nodeCaller(ctx context.Context, r *http.Request) (*airlock.Node
 	}
 	serial := cert.SerialNumber.Text(16)
 	for _, n := range nodes {
-		if n.CertSerial == serial {
+		// The previous certificate still identifies the node: a node
+		// whose renewal answer was lost holds only that one, and must be
+		// able to renew again rather than be locked out.
+		if n.CertSerial == serial || (n.CertPrevSerial != "" && n.CertPrevSerial == serial) {
 			return n, nil
 		}
 	}
@@ -257,7 +251,8 @@ type renewRequest struct {
 }
 
 // renewNode signs a new certificate for the node that presents its
-// current one; the old serial stops identifying the node.
+// current one; the old serial stops identifying the node to the api, but
+// stays on record as the previous one.
 func (s *Server) renewNode(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	if s.ca == nil {
@@ -279,6 +274,15 @@ func (s *Server) renewNode(w http.ResponseWriter, r *http.Request) error {
 	b, err := s.ca.SignCSR(csr, pki.IssueRequest{Role: pki.RoleProvision, Name: u.Hostname()})
 	if err != nil {
 		return err
+	}
+	// The node serves with its current certificate until it has written
+	// the new one, so the launcher accepts both (see launcher.NodeCert).
+	// A renewal with the previous certificate (the last answer was lost)
+	// keeps that one as the previous: the node never had the other.
+	if presented := r.TLS.PeerCertificates[0].SerialNumber.Text(16); presented != node.CertSerial {
+		node.CertPrevSerial = presented
+	} else {
+		node.CertPrevSerial = node.CertSerial
 	}
 	node.CertSerial, node.CertNotAfter, node.UpdatedAt = b.Cert.SerialNumber.Text(16), b.Cert.NotAfter, s.clock.now()
 	if err := s.store.UpdateNode(ctx, node); err != nil {
@@ -325,12 +329,17 @@ func (s *Server) deleteNode(w http.ResponseWriter, r *http.Request) error {
 	for _, sess := range live {
 		s.failSession(sess.ID, "the node "+node.Name+" was removed")
 	}
-	if node.CertSerial != "" {
-		if err := s.store.RevokeCert(ctx, node.CertSerial, node.CertNotAfter); err != nil {
+	// Both certificates on record identify the node: revoke both. The
+	// previous one expires before the current one.
+	for _, serial := range []string{node.CertSerial, node.CertPrevSerial} {
+		if serial == "" {
+			continue
+		}
+		if err := s.store.RevokeCert(ctx, serial, node.CertNotAfter); err != nil {
 			return err
 		}
 		if s.onRevoke != nil {
-			s.onRevoke(node.CertSerial)
+			s.onRevoke(serial)
 		}
 	}
 	if err := s.store.DeleteNode(ctx, node.ID); err != nil {

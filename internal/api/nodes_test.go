@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -21,14 +22,24 @@ import (
 	"github.com/airlock-rbi/airlock/internal/pki"
 )
 
-// joinToken asks for a new join token as the admin.
-func (e *env) joinToken() string {
+// joinToken asks for a new join token as the admin: with the defaults, or
+// with what spec sets.
+func (e *env) joinToken(spec ...createJoinTokenRequest) string {
 	e.t.Helper()
-	rec := e.do(req{Method: "POST", Path: "/api/v1/nodes/join-token", Bearer: e.adminTok})
+	return e.newJoinToken(spec...).Token
+}
+
+func (e *env) newJoinToken(spec ...createJoinTokenRequest) joinTokenView {
+	e.t.Helper()
+	var body createJoinTokenRequest
+	if len(spec) > 0 {
+		body = spec[0]
+	}
+	rec := e.do(req{Method: "POST", Path: "/api/v1/nodes/join-tokens", Bearer: e.adminTok, Body: body})
 	wantStatus(e.t, rec, http.StatusOK)
-	var jt joinTokenResponse
+	var jt joinTokenView
 	mustJSON(e.t, rec, &jt)
-	return jt.Token
+	return jt
 }
 
 // enrollNode enrolls a node through the API and returns its certificate.
@@ -43,36 +54,208 @@ func (e *env) enrollNode(name, url string) *x509.Certificate {
 	return parseCertPEM(e.t, cr.CertPEM)
 }
 
-func TestJoinToken(t *testing.T) {
+func TestCreateJoinToken(t *testing.T) {
 	e := newEnv(t)
 	noCA := newEnv(t, func(o *Options) { o.CA = nil })
+	std := []string{"standard"}
 	for _, tc := range []struct {
 		name   string
 		e      *env
 		bearer string
+		body   any
+		code   string
+		msg    string
+		// What the token records, for accepted requests.
+		ttl      time.Duration
+		uses     int
+		capacity int
+		iso      []string
+	}{
+		{name: "ok/defaults", e: e, bearer: e.adminTok, body: map[string]any{}, ttl: time.Hour, uses: 1, capacity: 20, iso: std},
+		{name: "ok/all-set", e: e, bearer: e.adminTok, body: createJoinTokenRequest{TTL: "10m", Uses: 5, Capacity: 100, Isolation: []string{"standard", "sandboxed"}},
+			ttl: 10 * time.Minute, uses: 5, capacity: 100, iso: []string{"standard", "sandboxed"}},
+		{name: "ok/isolation-deduplicated", e: e, bearer: e.adminTok, body: createJoinTokenRequest{Isolation: []string{"hardened", "hardened"}},
+			ttl: time.Hour, uses: 1, capacity: 20, iso: []string{"hardened"}},
+		{name: "ok/bounds", e: e, bearer: e.adminTok, body: createJoinTokenRequest{TTL: "24h", Uses: 1000, Capacity: 10000},
+			ttl: 24 * time.Hour, uses: 1000, capacity: 10000, iso: std},
+		{name: "ok/shortest", e: e, bearer: e.adminTok, body: createJoinTokenRequest{TTL: "1s"}, ttl: time.Second, uses: 1, capacity: 20, iso: std},
+		{name: "fail/ttl-too-long", e: e, bearer: e.adminTok, body: createJoinTokenRequest{TTL: "25h"}, code: "invalid", msg: `ttl "25h" must be a duration between 1s and 24h`},
+		{name: "fail/ttl-too-short", e: e, bearer: e.adminTok, body: createJoinTokenRequest{TTL: "500ms"}, code: "invalid", msg: `ttl "500ms"`},
+		{name: "fail/ttl-negative", e: e, bearer: e.adminTok, body: createJoinTokenRequest{TTL: "-1h"}, code: "invalid", msg: `ttl "-1h"`},
+		{name: "fail/ttl-garbage", e: e, bearer: e.adminTok, body: createJoinTokenRequest{TTL: "soon"}, code: "invalid", msg: `ttl "soon"`},
+		{name: "fail/uses-negative", e: e, bearer: e.adminTok, body: createJoinTokenRequest{Uses: -1}, code: "invalid", msg: "uses -1 must be between 1 and 1000"},
+		{name: "fail/uses-too-many", e: e, bearer: e.adminTok, body: createJoinTokenRequest{Uses: 1001}, code: "invalid", msg: "uses 1001"},
+		{name: "fail/capacity-negative", e: e, bearer: e.adminTok, body: createJoinTokenRequest{Capacity: -5}, code: "invalid", msg: "capacity -5 must be between 1 and 10000"},
+		{name: "fail/capacity-huge", e: e, bearer: e.adminTok, body: createJoinTokenRequest{Capacity: 10001}, code: "invalid", msg: "capacity 10001"},
+		{name: "fail/isolation-unknown", e: e, bearer: e.adminTok, body: createJoinTokenRequest{Isolation: []string{"standard", "vm"}}, code: "invalid", msg: `isolation "vm"`},
+		{name: "fail/unknown-field", e: e, bearer: e.adminTok, body: map[string]any{"secret": "mine"}, code: "invalid", msg: "request body"},
+		{name: "fail/user", e: e, bearer: e.userTok, body: map[string]any{}, code: "forbidden", msg: "admin role"},
+		{name: "fail/anonymous", e: e, body: map[string]any{}, code: "unauthorized"},
+		{name: "fail/no-ca", e: noCA, bearer: noCA.adminTok, body: map[string]any{}, code: "unavailable", msg: "no CA"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before, err := tc.e.st.ListJoinTokens(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := tc.e.do(req{Method: "POST", Path: "/api/v1/nodes/join-tokens", Bearer: tc.bearer, Body: tc.body})
+			if tc.code != "" {
+				wantError(t, rec, tc.code, tc.msg)
+				after, err := tc.e.st.ListJoinTokens(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(after) != len(before) {
+					t.Error("a refused request stored a join token")
+				}
+				return
+			}
+			wantStatus(t, rec, http.StatusOK)
+			var v joinTokenView
+			mustJSON(t, rec, &v)
+			p, err := auth.ParseJoinToken(v.Token)
+			if err != nil {
+				t.Fatalf("join token %q: %v", v.Token, err)
+			}
+			if p.CAFingerprint != tc.e.ca.Fingerprint() {
+				t.Errorf("join token pins %s, want %s", p.CAFingerprint, tc.e.ca.Fingerprint())
+			}
+			stored, err := tc.e.st.JoinTokenByHash(context.Background(), p.SecretHash())
+			if err != nil {
+				t.Fatalf("the token's secret is not what the store keeps: %v", err)
+			}
+			now := tc.e.clk.Now()
+			if !stored.ExpiresAt.Equal(now.Add(tc.ttl).Truncate(time.Microsecond)) || stored.Uses != tc.uses || stored.UsesLeft != tc.uses ||
+				stored.MaxCapacity != tc.capacity || !slices.Equal(isolationNames(stored.Isolation), tc.iso) || stored.CreatedBy != "admin" {
+				t.Errorf("stored %+v; want ttl %s, %d uses, capacity %d, isolation %v", stored, tc.ttl, tc.uses, tc.capacity, tc.iso)
+			}
+			if v.ID != stored.ID || v.State != "active" || v.Uses != tc.uses || v.Capacity != tc.capacity {
+				t.Errorf("answer %+v does not describe the stored token %+v", v, stored)
+			}
+		})
+	}
+}
+
+func TestListAndDeleteJoinTokens(t *testing.T) {
+	e := newEnv(t)
+	used := e.newJoinToken()
+	expired := e.newJoinToken(createJoinTokenRequest{TTL: "1m"})
+	e.clk.Advance(2 * time.Minute)
+	active := e.newJoinToken(createJoinTokenRequest{Uses: 2, Capacity: 8, Isolation: []string{"standard", "hardened"}})
+	csr, _ := newCSR(t, "n1")
+	wantStatus(t, e.do(req{Method: "POST", Path: "/api/v1/nodes/enroll", Body: enrollRequest{
+		Token: used.Token, Name: "n1", URL: "https://10.0.0.5:2376", Capacity: 4, CSR: csr}}), http.StatusOK)
+
+	rec := e.do(req{Method: "GET", Path: "/api/v1/nodes/join-tokens", Bearer: e.adminTok})
+	wantStatus(t, rec, http.StatusOK)
+	if strings.Contains(rec.Body.String(), "ALJT-") {
+		t.Fatalf("the list shows a secret: %s", rec.Body)
+	}
+	var list []joinTokenView
+	mustJSON(t, rec, &list)
+	states := map[string]string{}
+	for _, v := range list {
+		states[v.ID] = v.State
+	}
+	if want := map[string]string{used.ID: "used", expired.ID: "expired", active.ID: "active"}; !maps.Equal(states, want) {
+		t.Errorf("states %v, want %v", states, want)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		bearer string
+		method string
+		path   string
 		code   string
 		msg    string
 	}{
-		{name: "ok/admin", e: e, bearer: e.adminTok},
-		{name: "fail/user", e: e, bearer: e.userTok, code: "forbidden", msg: "admin role"},
-		{name: "fail/anonymous", e: e, code: "unauthorized"},
-		{name: "fail/no-ca", e: noCA, bearer: noCA.adminTok, code: "unavailable", msg: "no CA"},
+		{"fail/user-lists", e.userTok, "GET", "/api/v1/nodes/join-tokens", "forbidden", "admin role"},
+		{"fail/anonymous-lists", "", "GET", "/api/v1/nodes/join-tokens", "unauthorized", ""},
+		{"fail/user-deletes", e.userTok, "DELETE", "/api/v1/nodes/join-tokens/" + active.ID, "forbidden", "admin role"},
+		{"fail/unknown", e.adminTok, "DELETE", "/api/v1/nodes/join-tokens/nope", "not_found", `join token "nope" not found`},
+		{"ok/admin-deletes", e.adminTok, "DELETE", "/api/v1/nodes/join-tokens/" + active.ID, "", ""},
+		{"fail/deleted-twice", e.adminTok, "DELETE", "/api/v1/nodes/join-tokens/" + active.ID, "not_found", "not found"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := tc.e.do(req{Method: "POST", Path: "/api/v1/nodes/join-token", Bearer: tc.bearer})
+			rec := e.do(req{Method: tc.method, Path: tc.path, Bearer: tc.bearer})
 			if tc.code != "" {
 				wantError(t, rec, tc.code, tc.msg)
 				return
 			}
-			wantStatus(t, rec, http.StatusOK)
-			var jt joinTokenResponse
-			mustJSON(t, rec, &jt)
-			p, err := auth.ParseJoinToken(jt.Token)
-			if err != nil {
-				t.Fatalf("join token %q: %v", jt.Token, err)
+			wantStatus(t, rec, http.StatusNoContent)
+		})
+	}
+	// A revoked token enrolls nothing, though it had a use left.
+	csr, _ = newCSR(t, "n2")
+	wantError(t, e.do(req{Method: "POST", Path: "/api/v1/nodes/enroll", Body: enrollRequest{
+		Token: active.Token, Name: "n2", URL: "https://10.0.0.6:2376", Capacity: 4, CSR: csr}}), "unauthorized", "join token is not valid")
+	if _, err := e.st.NodeByName(context.Background(), "n2"); err == nil {
+		t.Error("a revoked join token enrolled a node")
+	}
+}
+
+// TestEnrollJoinTokenLimits: a token enrolls as many nodes as it has uses,
+// until it expires, and only nodes within its caps; each refusal says
+// which limit, and a refused request does not spend a use.
+func TestEnrollJoinTokenLimits(t *testing.T) {
+	e := newEnv(t)
+	single := e.joinToken()
+	double := e.joinToken(createJoinTokenRequest{Uses: 2})
+	capped := e.joinToken(createJoinTokenRequest{Uses: 10, Capacity: 8, Isolation: []string{"standard", "hardened"}})
+	short := e.newJoinToken(createJoinTokenRequest{TTL: "10m", Uses: 5})
+	expiresAt := short.ExpiresAt.Format(time.RFC3339)
+	body := func(tok, name string, capacity int, iso ...string) enrollRequest {
+		csr, _ := newCSR(t, name)
+		return enrollRequest{Token: tok, Name: name, URL: "https://" + name + ".example:2376", Capacity: capacity, Isolation: iso, CSR: csr}
+	}
+	const used = "has already been used (it allowed 1 enrollment); create a new one with airlock server join-token"
+	// Steps run in order: each sees what the ones before spent.
+	for _, tc := range []struct {
+		name    string
+		advance time.Duration
+		body    enrollRequest
+		code    string
+		msg     string
+		wantIso []string
+	}{
+		{name: "ok/single-use", body: body(single, "a1", 4), wantIso: []string{"standard"}},
+		{name: "fail/single-use-reused", body: body(single, "a2", 4), code: "unauthorized", msg: used},
+		// A refusal for bad input happens before the use is taken.
+		{name: "fail/double-bad-csr", body: func() enrollRequest { b := body(double, "b0", 4); b.CSR = "nope"; return b }(), code: "invalid", msg: "csr"},
+		{name: "fail/double-name-taken", body: body(double, "a1", 4), code: "conflict", msg: `node "a1" already exists`},
+		{name: "ok/double-first", body: body(double, "b1", 4), wantIso: []string{"standard"}},
+		{name: "ok/double-second", body: body(double, "b2", 4), wantIso: []string{"standard"}},
+		{name: "fail/double-third", body: body(double, "b3", 4), code: "unauthorized", msg: "has already been used (it allowed 2 enrollments)"},
+		{name: "fail/capacity-over-cap", body: body(capped, "c1", 9), code: "forbidden",
+			msg: "capacity 9 is above this join token's cap of 8; start the node with --capacity 8 or less, or create a token with airlock server join-token --capacity 9"},
+		{name: "fail/isolation-not-allowed", body: body(capped, "c1", 8, "standard", "sandboxed"), code: "forbidden",
+			msg: "isolation sandboxed is not allowed by this join token, which allows standard,hardened; create a token with airlock server join-token --isolation standard,hardened,sandboxed"},
+		{name: "fail/isolation-default-cap", body: body(short.Token, "c1", 4, "hardened"), code: "forbidden", msg: "isolation hardened is not allowed by this join token, which allows standard"},
+		{name: "fail/capacity-default-cap", body: body(short.Token, "c1", 21), code: "forbidden", msg: "capacity 21 is above this join token's cap of 20"},
+		{name: "ok/within-caps", body: body(capped, "c1", 8, "hardened", "standard"), wantIso: []string{"hardened", "standard"}},
+		{name: "ok/before-expiry", advance: 10*time.Minute - time.Second, body: body(short.Token, "d0", 4), wantIso: []string{"standard"}},
+		{name: "fail/expired", advance: time.Second, body: body(short.Token, "d1", 4), code: "unauthorized",
+			msg: "join token " + short.ID + " expired at " + expiresAt + "; create a new one with airlock server join-token"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e.clk.Advance(tc.advance)
+			rec := e.do(req{Method: "POST", Path: "/api/v1/nodes/enroll", Body: tc.body})
+			if tc.code != "" {
+				wantError(t, rec, tc.code, tc.msg)
+				if tc.code != "conflict" {
+					if _, err := e.st.NodeByName(context.Background(), tc.body.Name); err == nil {
+						t.Errorf("a refused enrollment stored node %q", tc.body.Name)
+					}
+				}
+				return
 			}
-			if p.CAFingerprint != tc.e.ca.Fingerprint() {
-				t.Errorf("join token pins %s, want %s", p.CAFingerprint, tc.e.ca.Fingerprint())
+			wantStatus(t, rec, http.StatusOK)
+			n, err := e.st.NodeByName(context.Background(), tc.body.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := isolationNames(n.Isolation); !slices.Equal(got, tc.wantIso) {
+				t.Errorf("stored isolation %v, want %v", got, tc.wantIso)
 			}
 		})
 	}
@@ -91,8 +274,10 @@ func TestCACert(t *testing.T) {
 
 func TestEnroll(t *testing.T) {
 	e := newEnv(t)
-	rotated := e.joinToken()
-	tok := e.joinToken()
+	revoked := e.newJoinToken()
+	wantStatus(t, e.do(req{Method: "DELETE", Path: "/api/v1/nodes/join-tokens/" + revoked.ID, Bearer: e.adminTok}), http.StatusNoContent)
+	rotated := revoked.Token
+	tok := e.joinToken(createJoinTokenRequest{Uses: 100, Capacity: 10000, Isolation: []string{"standard", "hardened"}})
 	otherCA, err := pki.InitCA(filepath.Join(t.TempDir(), "other"))
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +327,7 @@ func TestEnroll(t *testing.T) {
 		{name: "ok/capacity-max", body: base(func(r *enrollRequest) { r.Name, r.URL, r.Capacity = "n5", "https://n5.example", 10000 }),
 			wantURL: "https://n5.example:2376", wantCN: "n5.example"},
 		{name: "fail/duplicate-name", body: base(nil), code: "conflict", msg: `node "n1" already exists`},
-		{name: "fail/rotated-token", body: base(func(r *enrollRequest) { r.Name, r.Token = "x1", rotated }), code: "unauthorized", msg: badJoin},
+		{name: "fail/revoked-token", body: base(func(r *enrollRequest) { r.Name, r.Token = "x1", rotated }), code: "unauthorized", msg: badJoin},
 		{name: "fail/forged-secret", body: base(func(r *enrollRequest) { r.Name, r.Token = "x1", forged.String() }), code: "unauthorized", msg: badJoin},
 		{name: "fail/other-ca", body: base(func(r *enrollRequest) { r.Name, r.Token = "x1", foreign.String() }), code: "unauthorized", msg: badJoin},
 		{name: "fail/wrong-pin", body: base(func(r *enrollRequest) { r.Name, r.Token = "x1", wrongPin }), code: "unauthorized", msg: badJoin},
@@ -356,9 +541,34 @@ func TestNodeCertEndpoints(t *testing.T) {
 		if n.CertSerial != renewed.SerialNumber.Text(16) || cr.NodeID != n.ID {
 			t.Errorf("node serial %s, renewed %s", n.CertSerial, renewed.SerialNumber.Text(16))
 		}
-		// The new certificate identifies the node, the old one no longer.
+		if n.CertPrevSerial != nodeCert.SerialNumber.Text(16) {
+			t.Errorf("node previous serial %q, want the renewed-away %s", n.CertPrevSerial, nodeCert.SerialNumber.Text(16))
+		}
+		// The new certificate identifies the node, and so does the previous
+		// one: a node whose renewal answer was lost holds only that.
 		wantStatus(t, e.do(req{Method: "POST", Path: "/api/v1/nodes/heartbeat", TLS: peer(renewed)}), http.StatusNoContent)
+		wantStatus(t, e.do(req{Method: "POST", Path: "/api/v1/nodes/heartbeat", TLS: peer(nodeCert)}), http.StatusNoContent)
+
+		// The answer was lost: the node renews again with the previous
+		// certificate. The one it never received stops identifying it.
+		rec = e.do(req{Method: "POST", Path: "/api/v1/nodes/renew", Body: renewRequest{CSR: newCSRPEM}, TLS: peer(nodeCert)})
+		wantStatus(t, rec, http.StatusOK)
+		var again certResponse
+		mustJSON(t, rec, &again)
+		second := parseCertPEM(t, again.CertPEM)
+		n, _ = e.st.NodeByName(context.Background(), "n1")
+		if n.CertSerial != second.SerialNumber.Text(16) || n.CertPrevSerial != nodeCert.SerialNumber.Text(16) {
+			t.Errorf("after a renewal with the previous certificate: serial %s prev %s, want %s and %s",
+				n.CertSerial, n.CertPrevSerial, second.SerialNumber.Text(16), nodeCert.SerialNumber.Text(16))
+		}
+		wantStatus(t, e.do(req{Method: "POST", Path: "/api/v1/nodes/heartbeat", TLS: peer(second)}), http.StatusNoContent)
+		wantError(t, e.do(req{Method: "POST", Path: "/api/v1/nodes/heartbeat", TLS: peer(renewed)}), "forbidden", "no enrolled node")
+
+		// A normal renewal then retires the oldest certificate.
+		rec = e.do(req{Method: "POST", Path: "/api/v1/nodes/renew", Body: renewRequest{CSR: newCSRPEM}, TLS: peer(second)})
+		wantStatus(t, rec, http.StatusOK)
 		wantError(t, e.do(req{Method: "POST", Path: "/api/v1/nodes/heartbeat", TLS: peer(nodeCert)}), "forbidden", "no enrolled node")
+		wantStatus(t, e.do(req{Method: "POST", Path: "/api/v1/nodes/heartbeat", TLS: peer(second)}), http.StatusNoContent)
 	})
 }
 
@@ -542,7 +752,7 @@ func TestNoCA(t *testing.T) {
 		r    req
 		code string
 	}{
-		{"fail/join-token", req{Method: "POST", Path: "/api/v1/nodes/join-token", Bearer: e.adminTok}, "unavailable"},
+		{"fail/join-token", req{Method: "POST", Path: "/api/v1/nodes/join-tokens", Bearer: e.adminTok, Body: map[string]any{}}, "unavailable"},
 		{"fail/enroll", req{Method: "POST", Path: "/api/v1/nodes/enroll", Body: enrollRequest{Token: "ALJT-1-x", Name: "n2", URL: "https://n2.example", Capacity: 1, CSR: csr}}, "unavailable"},
 		{"ok/heartbeat", req{Method: "POST", Path: "/api/v1/nodes/heartbeat", TLS: peer(cert)}, ""},
 		{"fail/renew", req{Method: "POST", Path: "/api/v1/nodes/renew", Body: renewRequest{CSR: csr}, TLS: peer(cert)}, "unavailable"},
@@ -556,5 +766,31 @@ func TestNoCA(t *testing.T) {
 			}
 			wantError(t, rec, tc.code)
 		})
+	}
+}
+
+// Both certificates on record identify a node, so removing it revokes
+// both: the one a renewal replaced must not outlive the node.
+func TestDeleteRenewedNodeRevokesBoth(t *testing.T) {
+	e := newEnv(t)
+	old := e.enrollNode("n1", "https://10.0.0.5:2376")
+	csr, _ := newCSR(t, "n1")
+	rec := e.do(req{Method: "POST", Path: "/api/v1/nodes/renew", Body: renewRequest{CSR: csr}, TLS: peer(old)})
+	wantStatus(t, rec, http.StatusOK)
+	var cr certResponse
+	mustJSON(t, rec, &cr)
+	renewed := parseCertPEM(t, cr.CertPEM)
+	wantStatus(t, e.do(req{Method: "DELETE", Path: "/api/v1/nodes/n1", Bearer: e.adminTok}), http.StatusNoContent)
+	for _, c := range []*x509.Certificate{old, renewed} {
+		serial := c.SerialNumber.Text(16)
+		if ok, err := e.st.IsCertRevoked(context.Background(), serial); err != nil || !ok {
+			t.Errorf("serial %s revoked=%v, %v", serial, ok, err)
+		}
+		e.revokedMu.Lock()
+		told := slices.Contains(e.revoked, serial)
+		e.revokedMu.Unlock()
+		if !told {
+			t.Errorf("OnRevoke not told %s", serial)
+		}
 	}
 }

@@ -178,45 +178,93 @@ func (s *Server) Close() {
 // ServeHTTP serves the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
+// Access is who may call a route. The user and admin levels are checked
+// before the handler runs; on the others the handler authenticates the
+// caller itself, each with its own credential.
+type Access string
+
+const (
+	// AccessPublic: anyone; the handler judges (sign-in, the CA).
+	AccessPublic Access = "public"
+	// AccessUser: a signed-in user, by cookie or API token.
+	AccessUser Access = "user"
+	// AccessAdmin: a signed-in admin.
+	AccessAdmin Access = "admin"
+	// AccessAgent: a session's agent, by its registration token or its
+	// signed credential.
+	AccessAgent Access = "agent"
+	// AccessNode: a provision node, by its join token or its client
+	// certificate.
+	AccessNode Access = "node"
+)
+
+// Route is one API route and who may call it.
+type Route struct {
+	// Pattern is the ServeMux pattern, e.g. "GET /api/v1/sessions/{id}".
+	Pattern string
+	Access  Access
+	h       handlerFunc
+}
+
+// Routes lists every API route with its access level: the table the
+// mux is built from, and the one the authorization tests walk, so that no
+// route escapes them.
+func (s *Server) Routes() []Route {
+	return []Route{
+		{"POST /api/v1/auth/login", AccessPublic, s.login},
+		{"POST /api/v1/auth/logout", AccessUser, s.logout},
+		{"GET /api/v1/me", AccessUser, s.me},
+
+		{"GET /api/v1/users", AccessAdmin, s.listUsers},
+		{"POST /api/v1/users", AccessAdmin, s.createUser},
+		{"DELETE /api/v1/users/{name}", AccessAdmin, s.deleteUser},
+		{"POST /api/v1/users/me/password", AccessUser, s.changePassword},
+		{"POST /api/v1/users/{name}/password", AccessAdmin, s.resetPassword},
+
+		{"GET /api/v1/tokens", AccessUser, s.listTokens},
+		{"POST /api/v1/tokens", AccessUser, s.createToken},
+		{"DELETE /api/v1/tokens/{id}", AccessUser, s.revokeToken},
+
+		{"GET /api/v1/workspaces", AccessUser, s.listWorkspaces},
+		{"POST /api/v1/workspaces", AccessAdmin, s.createWorkspace},
+		{"GET /api/v1/workspaces/{name}", AccessUser, s.getWorkspace},
+		{"DELETE /api/v1/workspaces/{name}", AccessAdmin, s.deleteWorkspace},
+
+		{"POST /api/v1/sessions", AccessUser, s.createSession},
+		{"GET /api/v1/sessions", AccessUser, s.listSessions},
+		{"GET /api/v1/sessions/{id}", AccessUser, s.getSession},
+		{"DELETE /api/v1/sessions/{id}", AccessUser, s.deleteSession},
+		{"POST /api/v1/sessions/{id}/connect", AccessUser, s.connect},
+
+		{"GET /api/v1/nodes", AccessAdmin, s.listNodes},
+		{"POST /api/v1/nodes/join-tokens", AccessAdmin, s.createJoinToken},
+		{"GET /api/v1/nodes/join-tokens", AccessAdmin, s.listJoinTokens},
+		{"DELETE /api/v1/nodes/join-tokens/{id}", AccessAdmin, s.deleteJoinToken},
+		{"DELETE /api/v1/nodes/{name}", AccessAdmin, s.deleteNode},
+		{"POST /api/v1/nodes/{name}/docker-env", AccessAdmin, s.dockerEnv},
+		{"GET /api/v1/ca", AccessPublic, s.caCert},
+		{"POST /api/v1/nodes/enroll", AccessNode, s.enroll},
+		{"POST /api/v1/nodes/renew", AccessNode, s.renewNode},
+		{"POST /api/v1/nodes/heartbeat", AccessNode, s.nodeHeartbeat},
+
+		{"POST /api/v1/agent/register", AccessAgent, s.registerAgent},
+		{"POST /api/v1/agent/heartbeat", AccessAgent, s.agentHeartbeat},
+		{"POST /api/v1/agent/connect", AccessAgent, s.agentConnect},
+	}
+}
+
 func (s *Server) routes() {
-	m := s.mux
-	m.Handle("POST /api/v1/auth/login", s.serve(s.login))
-	m.Handle("POST /api/v1/auth/logout", s.serve(s.authed(s.logout)))
-	m.Handle("GET /api/v1/me", s.serve(s.authed(s.me)))
-
-	m.Handle("GET /api/v1/users", s.serve(s.admin(s.listUsers)))
-	m.Handle("POST /api/v1/users", s.serve(s.admin(s.createUser)))
-	m.Handle("DELETE /api/v1/users/{name}", s.serve(s.admin(s.deleteUser)))
-
-	m.Handle("GET /api/v1/tokens", s.serve(s.authed(s.listTokens)))
-	m.Handle("POST /api/v1/tokens", s.serve(s.authed(s.createToken)))
-	m.Handle("DELETE /api/v1/tokens/{id}", s.serve(s.authed(s.revokeToken)))
-
-	m.Handle("GET /api/v1/workspaces", s.serve(s.authed(s.listWorkspaces)))
-	m.Handle("POST /api/v1/workspaces", s.serve(s.admin(s.createWorkspace)))
-	m.Handle("GET /api/v1/workspaces/{name}", s.serve(s.authed(s.getWorkspace)))
-	m.Handle("DELETE /api/v1/workspaces/{name}", s.serve(s.admin(s.deleteWorkspace)))
-
-	m.Handle("POST /api/v1/sessions", s.serve(s.authed(s.createSession)))
-	m.Handle("GET /api/v1/sessions", s.serve(s.authed(s.listSessions)))
-	m.Handle("GET /api/v1/sessions/{id}", s.serve(s.authed(s.getSession)))
-	m.Handle("DELETE /api/v1/sessions/{id}", s.serve(s.authed(s.deleteSession)))
-	m.Handle("POST /api/v1/sessions/{id}/connect", s.serve(s.authed(s.connect)))
-
-	m.Handle("GET /api/v1/nodes", s.serve(s.admin(s.listNodes)))
-	m.Handle("POST /api/v1/nodes/join-token", s.serve(s.admin(s.joinToken)))
-	m.Handle("DELETE /api/v1/nodes/{name}", s.serve(s.admin(s.deleteNode)))
-	m.Handle("POST /api/v1/nodes/{name}/docker-env", s.serve(s.admin(s.dockerEnv)))
-	m.Handle("GET /api/v1/ca", s.serve(s.caCert))
-	m.Handle("POST /api/v1/nodes/enroll", s.serve(s.enroll))
-	m.Handle("POST /api/v1/nodes/renew", s.serve(s.renewNode))
-	m.Handle("POST /api/v1/nodes/heartbeat", s.serve(s.nodeHeartbeat))
-
-	m.Handle("POST /api/v1/agent/register", s.serve(s.registerAgent))
-	m.Handle("POST /api/v1/agent/heartbeat", s.serve(s.agentHeartbeat))
-	m.Handle("POST /api/v1/agent/connect", s.serve(s.agentConnect))
-
-	m.Handle("/api/", s.serve(func(w http.ResponseWriter, r *http.Request) error {
+	for _, rt := range s.Routes() {
+		h := rt.h
+		switch rt.Access {
+		case AccessUser:
+			h = s.authed(h)
+		case AccessAdmin:
+			h = s.admin(h)
+		}
+		s.mux.Handle(rt.Pattern, s.serve(h))
+	}
+	s.mux.Handle("/api/", s.serve(func(w http.ResponseWriter, r *http.Request) error {
 		return airlock.Errorf(airlock.ENOTFOUND, "no API route %s %s", r.Method, r.URL.Path)
 	}))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
@@ -136,7 +137,8 @@ func (s *Server) goLaunch(sess *airlock.Session, ws *airlock.Workspace, node *ai
 			s.failSession(sess.ID, fmt.Sprintf("workspace %s cannot be launched by this server; an administrator can find why in the server log", ws.Name))
 			return
 		}
-		if _, err := s.driver.Start(ctx, node.URL, spec); err != nil {
+		containerID, err := s.driver.Start(ctx, node.URL, spec)
+		if err != nil {
 			// The detail (daemon output, addresses) is for operators only.
 			s.log.Error("launch failed", "session", sess.ID, "node", node.Name, "err", err)
 			s.failSession(sess.ID, fmt.Sprintf("could not start the workspace's container on node %s; an administrator can find why in the server log", node.Name))
@@ -146,10 +148,33 @@ func (s *Server) goLaunch(sess *airlock.Session, ws *airlock.Workspace, node *ai
 		// The agent may already have registered; keep whichever state stands.
 		if _, err := s.store.UpdateSession(s.bgCtx, sess.ID, airlock.SessionUpdate{
 			From: []airlock.SessionState{airlock.SessionStarting, airlock.SessionReady}, StartedAt: &started,
+			ContainerAddrs: s.containerAddrs(ctx, sess.ID, node.URL, containerID),
 		}, started); err != nil && airlock.ErrorCode(err) != airlock.ECONFLICT {
 			s.log.Error("record container start", "session", sess.ID, "err", err)
 		}
 	}()
+}
+
+// addresser is a Driver that reports a started container's addresses.
+type addresser interface {
+	Addresses(ctx context.Context, nodeURL, containerID string) ([]netip.Addr, error)
+}
+
+// containerAddrs asks the node for the addresses of a session's started
+// container, which TURN allows as its viewers' only peers. Unknown (nil)
+// leaves TURN allowing any address of the session networks: a failed
+// inspect is logged, not a failed launch.
+func (s *Server) containerAddrs(ctx context.Context, session, nodeURL, containerID string) *[]netip.Addr {
+	a, ok := s.driver.(addresser)
+	if !ok {
+		return nil
+	}
+	addrs, err := a.Addresses(ctx, nodeURL, containerID)
+	if err != nil || len(addrs) == 0 {
+		s.log.Warn("container addresses unknown: TURN allows the whole session networks", "session", session, "err", err)
+		return nil
+	}
+	return &addrs
 }
 
 // InFlight reports whether this process is launching session id now; the

@@ -180,6 +180,9 @@ func (s *Server) CreateUser(ctx context.Context, name, password string, role air
 	if err := airlock.ValidName("user", name); err != nil {
 		return nil, err
 	}
+	if name == "me" {
+		return nil, airlock.Errorf(airlock.EINVALID, "user name \"me\" is reserved: /api/v1/users/me names the caller")
+	}
 	if role == "" {
 		role = airlock.RoleUser
 	}

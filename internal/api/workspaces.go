@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -9,17 +10,19 @@ import (
 
 // workspaceSpec is a workspace as clients write and read it.
 type workspaceSpec struct {
-	ID          string            `json:"id,omitempty"`
-	Name        string            `json:"name"`
-	Description string            `json:"description,omitempty"`
-	Image       string            `json:"image"`
-	Isolation   string            `json:"isolation,omitempty"`
-	NanoCPUs    int64             `json:"nano_cpus,omitempty"`
-	Memory      int64             `json:"memory,omitempty"`
-	PidsLimit   int64             `json:"pids_limit,omitempty"`
-	ShmSize     int64             `json:"shm_size,omitempty"`
-	Env         map[string]string `json:"env,omitempty"`
-	StartURL    string            `json:"start_url,omitempty"`
+	ID          string `json:"id,omitempty"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Image       string `json:"image"`
+	Isolation   string `json:"isolation,omitempty"`
+	NanoCPUs    int64  `json:"nano_cpus,omitempty"`
+	Memory      int64  `json:"memory,omitempty"`
+	PidsLimit   int64  `json:"pids_limit,omitempty"`
+	ShmSize     int64  `json:"shm_size,omitempty"`
+	// Env is shown to admins only: a catalog entry's variables may hold
+	// what its users are not meant to read (a proxy's password, a key).
+	Env      map[string]string `json:"env,omitempty"`
+	StartURL string            `json:"start_url,omitempty"`
 	// Seccomp names one of the server's seccomp profiles; empty is
 	// Docker's default profile. Always shown.
 	Seccomp string `json:"seccomp"`
@@ -29,11 +32,24 @@ type workspaceSpec struct {
 	CreatedAt *time.Time `json:"created_at,omitempty"`
 }
 
-func viewWorkspace(w *airlock.Workspace) workspaceSpec {
+// viewWorkspace is w as a client sees it; withEnv is whether the caller
+// may read the environment variables (admins).
+func viewWorkspace(w *airlock.Workspace, withEnv bool) workspaceSpec {
 	created := w.CreatedAt
-	return workspaceSpec{ID: w.ID, Name: w.Name, Description: w.Description, Image: w.Image, Isolation: string(w.Isolation),
-		NanoCPUs: w.NanoCPUs, Memory: w.Memory, PidsLimit: w.PidsLimit, ShmSize: w.ShmSize, Env: w.Env, StartURL: w.StartURL,
+	v := workspaceSpec{ID: w.ID, Name: w.Name, Description: w.Description, Image: w.Image, Isolation: string(w.Isolation),
+		NanoCPUs: w.NanoCPUs, Memory: w.Memory, PidsLimit: w.PidsLimit, ShmSize: w.ShmSize, StartURL: w.StartURL,
 		Seccomp: w.Seccomp, Clipboard: string(w.Clipboard.OrDefault()), CreatedAt: &created}
+	if withEnv {
+		v.Env = w.Env
+	}
+	return v
+}
+
+// seesEnv reports whether the caller of ctx may read workspaces'
+// environment variables.
+func seesEnv(ctx context.Context) bool {
+	c := callerOf(ctx)
+	return c != nil && c.User.Role == airlock.RoleAdmin
 }
 
 func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request) error {
@@ -43,7 +59,7 @@ func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]workspaceSpec, 0, len(ws))
 	for _, x := range ws {
-		out = append(out, viewWorkspace(x))
+		out = append(out, viewWorkspace(x, seesEnv(r.Context())))
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -54,7 +70,7 @@ func (s *Server) getWorkspace(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewWorkspace(ws))
+	writeJSON(w, http.StatusOK, viewWorkspace(ws, seesEnv(r.Context())))
 	return nil
 }
 
@@ -70,7 +86,7 @@ func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, viewWorkspace(ws))
+	writeJSON(w, http.StatusCreated, viewWorkspace(ws, seesEnv(r.Context())))
 	return nil
 }
 

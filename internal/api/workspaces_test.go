@@ -57,6 +57,10 @@ func TestCreateWorkspace(t *testing.T) {
 		{name: "fail/image-space", body: ws("name", "x1", "image", "airlock/chromium latest"), code: "invalid", msg: []string{"image"}},
 		{name: "fail/image-newline", body: ws("name", "x1", "image", "a\nb"), code: "invalid", msg: []string{"image"}},
 		{name: "fail/image-long", body: ws("name", "x1", "image", strings.Repeat("i", 256)), code: "invalid", msg: []string{"image"}},
+		{name: "fail/start-url-chromium-flag", body: ws("name", "x1", "start_url", "--renderer-cmd-prefix=/bin/sh -c id"), code: "invalid",
+			msg: []string{`start URL "--renderer-cmd-prefix`, "http:// or https://"}},
+		{name: "fail/start-url-javascript", body: ws("name", "x1", "start_url", "javascript:alert(1)"), code: "invalid", msg: []string{"scheme javascript: is not allowed"}},
+		{name: "fail/start-url-file", body: ws("name", "x1", "start_url", "file:///etc/passwd"), code: "invalid", msg: []string{"scheme file: is not allowed"}},
 		{name: "fail/isolation-unknown", body: ws("name", "x1", "isolation", "vm"), code: "invalid", msg: []string{`isolation "vm"`, "standard, hardened, sandboxed"}},
 		{name: "fail/isolation-upper", body: ws("name", "x1", "isolation", "Standard"), code: "invalid", msg: []string{`isolation "Standard"`}},
 		{name: "fail/memory-negative", body: ws("name", "x1", "memory", -1), code: "invalid", msg: []string{"must not be negative"}},
@@ -120,8 +124,9 @@ func TestCreateWorkspace(t *testing.T) {
 			if got.Seccomp != wantSeccomp || got.Clipboard != wantClip {
 				t.Errorf("seccomp %q clipboard %q, want %q %q", got.Seccomp, got.Clipboard, wantSeccomp, wantClip)
 			}
-			// What was stored reads back the same.
-			rec = e.do(req{Method: "GET", Path: "/api/v1/workspaces/" + got.Name, Bearer: e.userTok})
+			// What was stored reads back the same (to an admin: users do not
+			// see env, TestWorkspaceEnvAdminOnly).
+			rec = e.do(req{Method: "GET", Path: "/api/v1/workspaces/" + got.Name, Bearer: e.adminTok})
 			wantStatus(t, rec, http.StatusOK)
 			var back workspaceSpec
 			mustJSON(t, rec, &back)
@@ -263,4 +268,46 @@ func TestDeleteWorkspaceInUse(t *testing.T) {
 	ws := e.addWorkspace(map[string]any{"name": "chrome", "image": "a"})
 	e.addSession(e.user, ws.ID, "node", airlock.SessionReady)
 	wantError(t, e.do(req{Method: "DELETE", Path: "/api/v1/workspaces/chrome", Bearer: e.adminTok}), "conflict", "active session")
+}
+
+// TestWorkspaceEnvAdminOnly: a workspace's environment variables reach
+// admins only, through the API token of the CLI as through the cookie of
+// the portal's catalog.
+func TestWorkspaceEnvAdminOnly(t *testing.T) {
+	e := newEnv(t)
+	e.addWorkspace(map[string]any{"name": "proxied", "image": "a", "env": map[string]string{"HTTPS_PROXY": "http://svc:hunter2@proxy:3128"}})
+	adminCookie := e.cookieLogin("admin", adminPassword)
+	userCookie := e.cookieLogin("alice", userPassword)
+	for _, tc := range []struct {
+		name, path     string
+		bearer, cookie string
+		wantEnv        bool
+	}{
+		{name: "admin/get", path: "/api/v1/workspaces/proxied", bearer: e.adminTok, wantEnv: true},
+		{name: "admin/list", path: "/api/v1/workspaces", bearer: e.adminTok, wantEnv: true},
+		{name: "admin/portal-list", path: "/api/v1/workspaces", cookie: adminCookie, wantEnv: true},
+		{name: "user/get", path: "/api/v1/workspaces/proxied", bearer: e.userTok},
+		{name: "user/list", path: "/api/v1/workspaces", bearer: e.userTok},
+		{name: "user/portal-list", path: "/api/v1/workspaces", cookie: userCookie},
+		{name: "user/portal-get", path: "/api/v1/workspaces/proxied", cookie: userCookie},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := req{Method: "GET", Path: tc.path, Bearer: tc.bearer}
+			if tc.cookie != "" {
+				r.Header = map[string]string{"Cookie": cookieName + "=" + tc.cookie}
+			}
+			rec := e.do(r)
+			wantStatus(t, rec, http.StatusOK)
+			body := rec.Body.String()
+			if got := strings.Contains(body, "hunter2"); got != tc.wantEnv {
+				t.Errorf("env shown: %v, want %v: %s", got, tc.wantEnv, body)
+			}
+			if !tc.wantEnv && strings.Contains(body, `"env"`) {
+				t.Errorf("the answer to a non-admin has an env field: %s", body)
+			}
+			if !strings.Contains(body, `"proxied"`) {
+				t.Errorf("the workspace itself is missing: %s", body)
+			}
+		})
+	}
 }

@@ -6,8 +6,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -86,15 +84,12 @@ type Client struct {
 	http *http.Client
 }
 
-// New builds a client for cfg.
+// New builds a client for cfg; see serverTLS for whom it accepts as the
+// server.
 func New(cfg Config) (*Client, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if cfg.CAPEM != "" {
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM([]byte(cfg.CAPEM)) {
-			return nil, errors.New("the saved CA certificate is not PEM")
-		}
-		tc.RootCAs = pool
+	tc, err := serverTLS(cfg.Server, cfg.CAPEM)
+	if err != nil {
+		return nil, err
 	}
 	return &Client{cfg: cfg, http: &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{TLSClientConfig: tc}}}, nil
 }

@@ -79,6 +79,9 @@ func (e *Engine) judgeCreate(ctx context.Context, req *container.CreateRequest) 
 		return err
 	}
 	req.Image = imageID
+	if err := checkWorkingDir(req.Config); err != nil {
+		return err
+	}
 	if req.Labels == nil {
 		req.Labels = map[string]string{}
 	}

@@ -71,6 +71,31 @@ func TestPolicyCreate(t *testing.T) {
 		{name: "ok/runc-runtime", path: P, body: create(`{"Runtime":"runc","IpcMode":"private","CgroupnsMode":"private"}`)},
 		{name: "ok/log-json-file", path: P, body: create(`{"LogConfig":{"Type":"json-file","Config":{"max-size":"10m"}}}`)},
 
+		{name: "ok/working-dir", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"/home/user"}`},
+		{name: "ok/working-dir-cleaned", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"//srv/./app/../app/"}`, check: func(t *testing.T, d *Decision) {
+			if wd := approvedCreate(t, d).WorkingDir; wd != "/srv/app" {
+				t.Errorf("WorkingDir forwarded as %q, want the cleaned /srv/app", wd)
+			}
+		}},
+		{name: "ok/working-dir-procfs-lookalike", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"/procfs/x"}`},
+		{name: "ok/working-dir-nested-proc", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"/srv/proc/self"}`},
+		{name: "ok/working-dir-dotdot-out-of-proc", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"/proc/../srv"}`},
+
+		// WorkingDir under /proc: the runc escape of CVE-2024-21626.
+		{name: "fail/working-dir-proc-self-fd", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"/proc/self/fd/7"}`, want: 403, rule: "working-dir"},
+		{name: "fail/working-dir-proc", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"/proc"}`, want: 403, rule: "working-dir"},
+		{name: "fail/working-dir-proc-slash", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"/proc/"}`, want: 403, rule: "working-dir"},
+		{name: "fail/working-dir-double-slash", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"//proc/self/fd/7"}`, want: 403, rule: "working-dir"},
+		{name: "fail/working-dir-dotdot", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"/proc/../proc/self/cwd"}`, want: 403, rule: "working-dir"},
+		{name: "fail/working-dir-dot", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"/./proc/1/cwd"}`, want: 403, rule: "working-dir"},
+		{name: "fail/working-dir-climb-from-root", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"/../../proc/self/fd/8"}`, want: 403, rule: "working-dir"},
+		{name: "fail/working-dir-from-elsewhere", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"/tmp/../proc/self/fd/9"}`, want: 403, rule: "working-dir"},
+		{name: "fail/working-dir-case-folded-key", path: P, body: `{"Image":"airlock/test:latest","workingdir":"/proc/self/fd/7"}`, want: 403, rule: "working-dir"},
+		{name: "fail/working-dir-relative", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"proc/self/fd/7"}`, want: 400, rule: "working-dir"},
+		{name: "fail/working-dir-relative-dot", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"./proc"}`, want: 400, rule: "working-dir"},
+		{name: "fail/working-dir-relative-dotdot", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"../../proc/self/cwd"}`, want: 400, rule: "working-dir"},
+		{name: "fail/working-dir-nul", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"/tmp\u0000/proc"}`, want: 400, rule: "working-dir"},
+
 		// Privilege and namespaces.
 		{name: "fail/privileged", path: P, body: create(`{"Privileged":true}`), want: 403, rule: "privileged"},
 		{name: "fail/privileged-lowercase", path: P, body: create(`{"privileged":true}`), want: 403, rule: "privileged"},

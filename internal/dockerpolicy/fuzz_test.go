@@ -213,6 +213,9 @@ func FuzzCreateBody(f *testing.F) {
 		if hc.CgroupParent != "" {
 			t.Errorf("CgroupParent %q approved", hc.CgroupParent)
 		}
+		if wd := path.Clean(req.WorkingDir); req.WorkingDir != "" && (wd == "/proc" || strings.HasPrefix(wd, "/proc/") || !strings.HasPrefix(wd, "/")) {
+			t.Errorf("WorkingDir %q approved", req.WorkingDir)
+		}
 		if hc.Memory <= 0 || hc.Memory > maxMemory {
 			t.Errorf("Memory %d outside (0, 16 GiB]", hc.Memory)
 		}

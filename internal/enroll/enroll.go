@@ -26,12 +26,14 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/airlock-rbi/airlock/internal/auth"
+	"github.com/airlock-rbi/airlock/internal/peerid"
 	"github.com/airlock-rbi/airlock/internal/pki"
 )
 
@@ -61,7 +63,11 @@ func Join(ctx context.Context, serverURL, token string, node Node, tlsDir string
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
-	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if err := acceptOnlyServer(cfg, serverURL, pool); err != nil {
+		return err
+	}
+	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
 	body := struct {
 		Node
 		Token string `json:"token"`
@@ -212,6 +218,9 @@ func (m *Maintainer) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		if err := acceptOnlyServer(cfg, m.Server, cfg.RootCAs); err != nil {
+			return err
+		}
 		c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
 		err = post(ctx, c, m.Server+"/api/v1/nodes/heartbeat", struct{}{}, nil)
 		var se *StatusError
@@ -307,4 +316,18 @@ func (m *Maintainer) renew(ctx context.Context, c *http.Client) error {
 		return err
 	}
 	return writeBundle(m.TLSDir, []byte(resp.CAPEM), []byte(resp.CertPEM), key)
+}
+
+// acceptOnlyServer makes cfg accept only the infra server's certificate
+// (role infra, valid for serverURL's host): any other certificate of the
+// deployment (another node's, say) could otherwise pose as the server and
+// collect a join token or a renewal's CSR.
+func acceptOnlyServer(cfg *tls.Config, serverURL string, roots *x509.CertPool) error {
+	u, err := url.Parse(serverURL)
+	if err != nil || u.Hostname() == "" {
+		return fmt.Errorf("server URL %q has no host", serverURL)
+	}
+	peerid.Rule{Roots: roots, Role: peerid.RoleInfra, Host: u.Hostname(),
+		Client: "a provision node", Server: "the infra server"}.Apply(cfg)
+	return nil
 }

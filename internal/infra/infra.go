@@ -24,6 +24,7 @@ import (
 	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/api"
 	"github.com/airlock-rbi/airlock/internal/auth"
+	"github.com/airlock-rbi/airlock/internal/hostaddr"
 	"github.com/airlock-rbi/airlock/internal/launcher"
 	"github.com/airlock-rbi/airlock/internal/lifecycle"
 	"github.com/airlock-rbi/airlock/internal/pki"
@@ -45,6 +46,11 @@ type Config struct {
 	// https://host.docker.internal:<port>, with that name mapped to the
 	// Docker host's gateway in every container.
 	AgentURL string
+	// AgentListen, when set, is a second HTTPS address serving the same
+	// api, where session containers reach this host (the Docker bridge's
+	// address) while Listen is loopback only. The default AgentURL then
+	// names its port.
+	AgentListen string
 	// AdminPassword is the first admin's password; generated and printed
 	// once when empty.
 	AdminPassword string
@@ -62,6 +68,15 @@ type Config struct {
 	TURNPublicIP string
 	// Door bounds what clients can hold of the HTTPS listener.
 	Door DoorLimits
+	// TURNPeerNetworks are the session networks, comma-separated CIDRs:
+	// the only peers TURN relays to. Required with TURNListen.
+	TURNPeerNetworks string
+	// TURNRelayPorts is the relay port range "MIN-MAX". Default
+	// 49160-49200.
+	TURNRelayPorts string
+	// TURNMaxPerUser and TURNMaxPerSession bound the allocations a user
+	// and a session hold at once. Defaults 10 and 4.
+	TURNMaxPerUser, TURNMaxPerSession int
 	// Lifecycle tunes the periodic jobs.
 	Lifecycle lifecycle.Config
 	// PasswordParams overrides the password hashing cost (tests).
@@ -112,12 +127,23 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	if cfg.AgentURL == "" && cfg.AgentListen == "" && hostaddr.IsLoopback(cfg.Listen) {
+		return fmt.Errorf("--listen %s is a loopback address, which session containers cannot reach: listen on an address they reach (e.g. --listen :8443), or set --agent-url to a URL of this server that they reach", cfg.Listen)
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
 	defer ln.Close()
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	var aln net.Listener
+	if cfg.AgentListen != "" {
+		if aln, err = net.Listen("tcp", cfg.AgentListen); err != nil {
+			return fmt.Errorf("listen %s for session containers: %w", cfg.AgentListen, err)
+		}
+		defer aln.Close()
+		_, port, _ = net.SplitHostPort(aln.Addr().String())
+	}
 	srv := &Server{CA: ca, ServerDir: filepath.Join(data, "server"), InfraDir: filepath.Join(data, "infra")}
 	hosts := append([]string{"localhost", "127.0.0.1", "::1", "host.docker.internal"}, cfg.Hosts...)
 	if h, err := os.Hostname(); err == nil {
@@ -152,7 +178,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	drv := launcher.New(func() (*tls.Config, error) { return pki.ClientTLSConfig(srv.InfraDir) }, ca.DeploymentID(), log.With("component", "launcher"))
+	drv := launcher.New(func() (*tls.Config, error) { return pki.ClientTLSConfig(srv.InfraDir) }, launcher.RecordsFrom(st.ListNodes),
+		ca.DeploymentID(), log.With("component", "launcher"))
 	defer drv.Close()
 	agentURL := cfg.AgentURL
 	if agentURL == "" {
@@ -225,9 +252,13 @@ func Run(ctx context.Context, cfg Config) error {
 		wg.Go(func() { _ = ms.Serve(mln) })
 		wg.Go(func() { <-ctx.Done(); ms.Close() })
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- hs.ServeTLS(ln, "", "") }()
 	log.Info("infra server listening", "addr", ln.Addr().String(), "agent_url", agentURL, "data", data)
+	if aln != nil {
+		go func() { errc <- hs.ServeTLS(aln, "", "") }()
+		log.Info("infra server also listening for session containers", "addr", aln.Addr().String())
+	}
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr().String(), srv)
 	}
@@ -244,7 +275,14 @@ func Run(ctx context.Context, cfg Config) error {
 		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 		_ = hs.Shutdown(sctx)
 		scancel()
-		<-errc
+		serveErr = <-errc
+	}
+	if aln != nil {
+		// Either listener ending ends both.
+		_ = hs.Close()
+		if err := <-errc; serveErr == nil || errors.Is(serveErr, http.ErrServerClosed) {
+			serveErr = err
+		}
 	}
 	cancel()
 	wg.Wait()

@@ -37,7 +37,9 @@ func EnsureLocalNode(ctx context.Context, srv *Server, name, nodeURL string, cap
 	}
 	n.URL, n.Capacity, n.Isolation = nodeURL, capacity, []airlock.Isolation{airlock.IsolationStandard}
 	n.State, n.LastHeartbeat, n.UpdatedAt = airlock.NodeReady, now, now
-	n.CertSerial, n.CertNotAfter = b.Cert.SerialNumber.Text(16), b.Cert.NotAfter
+	// The previous certificate was just overwritten on disk: only the new
+	// one is on record.
+	n.CertSerial, n.CertPrevSerial, n.CertNotAfter = b.Cert.SerialNumber.Text(16), "", b.Cert.NotAfter
 	if n.CreatedAt.Equal(now) {
 		err = srv.Store.CreateNode(ctx, n)
 	} else {

@@ -5,16 +5,21 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/api"
+	"github.com/airlock-rbi/airlock/internal/signal"
 	"github.com/airlock-rbi/airlock/internal/turn"
 )
 
 // turnCredentialTTL: a browser keeps its TURN credentials for the life of
-// a connection's ICE restarts.
+// a connection's ICE restarts and refreshes its allocation with them. The
+// TURN server also refuses them as soon as their session is no longer
+// ready, so they never outlive it, whatever their expiry says.
 const turnCredentialTTL = time.Hour
 
 // startTURN runs the embedded STUN/TURN server when configured, with a
@@ -25,14 +30,17 @@ func startTURN(ctx context.Context, cfg Config, st airlock.Store, log *slog.Logg
 	if cfg.TURNListen == "" {
 		return nil, func() {}, nil
 	}
+	tc, err := turnConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
 	secret, err := st.SetSettingIfAbsent(ctx, "turn_secret", randomKey())
 	if err != nil {
 		return nil, nil, fmt.Errorf("turn secret: %w", err)
 	}
-	ip := net.ParseIP(cfg.TURNPublicIP).To4()
-	if ip == nil {
-		return nil, nil, fmt.Errorf("--turn-public-ip %q must be the IPv4 address browsers reach this host by", cfg.TURNPublicIP)
-	}
+	tc.Secret = secret
+	tc.Session = sessionInfo(st)
+	tc.Logger = log.With("component", "turn")
 	host, portStr, err := net.SplitHostPort(cfg.TURNListen)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--turn-listen %q: %w", cfg.TURNListen, err)
@@ -46,16 +54,98 @@ func startTURN(ctx context.Context, cfg Config, st airlock.Store, log *slog.Logg
 		udp.Close()
 		return nil, nil, fmt.Errorf("turn tcp listener: %w", err)
 	}
-	srv, err := turn.NewServer(turn.Config{Secret: secret, PublicIP: ip, Logger: log.With("component", "turn")}, udp, tcp)
+	srv, err := turn.NewServer(tc, udp, tcp)
 	if err != nil {
 		udp.Close()
 		tcp.Close()
 		return nil, nil, err
 	}
 	port, _ := strconv.Atoi(portStr)
-	log.Info("turn listening", "addr", cfg.TURNListen, "public_ip", ip.String())
-	ice := func(user string, now time.Time) []turn.ICEServer {
-		return turn.ICEServers(ip.String(), port, secret, user, turnCredentialTTL, now)
+	ip := tc.PublicIP.String()
+	log.Info("turn listening", "addr", cfg.TURNListen, "public_ip", ip,
+		"relay_ports", fmt.Sprintf("%d-%d", tc.RelayPortMin, tc.RelayPortMax),
+		"relay_ports_count", int(tc.RelayPortMax)-int(tc.RelayPortMin)+1,
+		"peer_networks", tc.PeerNetworks, "max_per_user", tc.MaxPerUser, "max_per_session", tc.MaxPerSession)
+	ice := func(session, subject, role string, now time.Time) []turn.ICEServer {
+		if role != signal.RoleViewer {
+			// The agent needs no relay of its own: viewers' relays reach its
+			// container directly, and an agent allocation could reach no
+			// peer the rule allows (viewers are not in the session
+			// networks) while taking a relay port per connection.
+			return []turn.ICEServer{turn.STUNServer(ip, port)}
+		}
+		return turn.ICEServers(ip, port, secret, session, subject, turnCredentialTTL, now)
 	}
 	return ice, func() { srv.Close() }, nil
+}
+
+// turnConfig checks the TURN flags and turns them into the server's
+// configuration (without the secret and callbacks).
+func turnConfig(cfg Config) (turn.Config, error) {
+	var tc turn.Config
+	if tc.PublicIP = net.ParseIP(cfg.TURNPublicIP).To4(); tc.PublicIP == nil {
+		return tc, fmt.Errorf("--turn-public-ip %q must be the IPv4 address browsers reach this host by", cfg.TURNPublicIP)
+	}
+	nets, err := ParsePeerNetworks(cfg.TURNPeerNetworks)
+	if err != nil {
+		return tc, err
+	}
+	if len(nets) == 0 {
+		return tc, fmt.Errorf("--turn-listen needs --turn-peer-networks: the networks the session containers are on " +
+			"(e.g. 172.17.0.0/16 for Docker's default bridge: docker network inspect bridge); TURN relays nowhere else")
+	}
+	tc.PeerNetworks = nets
+	if cfg.TURNRelayPorts != "" {
+		if tc.RelayPortMin, tc.RelayPortMax, err = turn.RelayPorts(cfg.TURNRelayPorts); err != nil {
+			return tc, fmt.Errorf("--turn-relay-ports: %w", err)
+		}
+	}
+	if cfg.TURNMaxPerUser < 0 || cfg.TURNMaxPerSession < 0 {
+		return tc, fmt.Errorf("--turn-max-per-user %d and --turn-max-per-session %d must be positive (0: the default)",
+			cfg.TURNMaxPerUser, cfg.TURNMaxPerSession)
+	}
+	tc.MaxPerUser, tc.MaxPerSession = cfg.TURNMaxPerUser, cfg.TURNMaxPerSession
+	return tc, nil
+}
+
+// ParsePeerNetworks parses a comma-separated CIDR list. Networks that
+// would open the TURN host itself or its link are refused here, with the
+// reason, rather than silently ignored by the server.
+func ParsePeerNetworks(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for f := range strings.SplitSeq(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("--turn-peer-networks: %q is not a CIDR such as 172.17.0.0/16: %w", f, err)
+		}
+		a := p.Masked().Addr()
+		switch {
+		case p.Bits() == 0:
+			return nil, fmt.Errorf("--turn-peer-networks: %s would let TURN relay anywhere; list the session networks", p)
+		case a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsMulticast() || a.IsUnspecified():
+			return nil, fmt.Errorf("--turn-peer-networks: %s is loopback, link-local, multicast or unspecified, never a session network", p)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// sessionInfo answers the TURN server's questions from the store: a
+// session is live while ready, and its container's address, once the
+// launcher learnt it, is the only peer its viewers may relay to.
+func sessionInfo(st airlock.Store) func(ctx context.Context, id string) (turn.SessionInfo, error) {
+	return func(ctx context.Context, id string) (turn.SessionInfo, error) {
+		s, err := st.SessionByID(ctx, id)
+		if airlock.ErrorCode(err) == airlock.ENOTFOUND {
+			return turn.SessionInfo{}, nil
+		}
+		if err != nil {
+			return turn.SessionInfo{}, err
+		}
+		return turn.SessionInfo{Live: s.State == airlock.SessionReady, Peers: s.ContainerAddrs}, nil
+	}
 }

@@ -1,17 +1,22 @@
 // Package launcher drives provision nodes: it creates, starts, lists and
 // removes session containers through each node's mutual-TLS Docker API
 // with the official Docker Go SDK and the infra client certificate, and
-// nothing else. It holds one kept-alive client per node.
+// nothing else. It holds one kept-alive client per node, and talks only
+// to the provision certificate on record for that node.
 package launcher
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/netip"
+	"strconv"
 	"sync"
 	"time"
 
@@ -19,6 +24,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
 )
@@ -26,6 +32,7 @@ import (
 // Launcher drives nodes.
 type Launcher struct {
 	tlsConfig  func() (*tls.Config, error)
+	records    Records
 	deployment string
 	log        *slog.Logger
 
@@ -35,13 +42,15 @@ type Launcher struct {
 }
 
 // New returns a Launcher whose clients authenticate with the TLS config
-// tlsConfig returns (the infra client certificate). Containers it starts
-// carry the deployment label, and only those are listed.
-func New(tlsConfig func() (*tls.Config, error), deployment string, log *slog.Logger) *Launcher {
+// tlsConfig returns (the infra client certificate, and the deployment CA
+// as its RootCAs) and accept only the node certificates records has on
+// record. Containers it starts carry the deployment label, and only those
+// are listed.
+func New(tlsConfig func() (*tls.Config, error), records Records, deployment string, log *slog.Logger) *Launcher {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Launcher{tlsConfig: tlsConfig, deployment: deployment, log: log, clients: map[string]*client.Client{}}
+	return &Launcher{tlsConfig: tlsConfig, records: records, deployment: deployment, log: log, clients: map[string]*client.Client{}}
 }
 
 // Close closes every node client.
@@ -75,6 +84,9 @@ func (l *Launcher) client(nodeURL string) (*client.Client, error) {
 	cfg, err := l.tlsConfig()
 	if err != nil {
 		return nil, fmt.Errorf("infra client certificate: %w", err)
+	}
+	if cfg, err = l.nodeTLS(cfg, nodeURL); err != nil {
+		return nil, err
 	}
 	tr := &http.Transport{TLSClientConfig: cfg, MaxIdleConnsPerHost: 16, IdleConnTimeout: 90 * time.Second,
 		ForceAttemptHTTP2: false, TLSHandshakeTimeout: 10 * time.Second}
@@ -156,6 +168,41 @@ func (l *Launcher) Start(ctx context.Context, nodeURL string, spec Spec) (string
 	return created.ID, nil
 }
 
+// Addresses returns the IP addresses of a started container on its
+// networks, as the node's engine reports them: the only peers TURN lets
+// the session's viewers relay to. A container on no network (or not yet
+// given an address) has none.
+func (l *Launcher) Addresses(ctx context.Context, nodeURL, containerID string) ([]netip.Addr, error) {
+	c, err := l.client(nodeURL)
+	if err != nil {
+		return nil, err
+	}
+	info, err := c.ContainerInspect(ctx, containerID)
+	if err != nil {
+		return nil, fmt.Errorf("inspect container %s on %s: %w", containerID, nodeURL, err)
+	}
+	var out []netip.Addr
+	if info.NetworkSettings == nil {
+		return nil, nil
+	}
+	for name, ep := range info.NetworkSettings.Networks {
+		if ep == nil {
+			continue
+		}
+		for _, s := range []string{ep.IPAddress, ep.GlobalIPv6Address} {
+			if s == "" {
+				continue
+			}
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				return nil, fmt.Errorf("container %s on %s: network %s: address %q: %w", containerID, nodeURL, name, s, err)
+			}
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
 // Remove stops the container (SIGTERM, then SIGKILL after grace) and
 // removes it. A container that is already gone is not an error.
 func (l *Launcher) Remove(ctx context.Context, nodeURL, containerID string, grace time.Duration) error {
@@ -209,4 +256,43 @@ func (l *Launcher) Ping(ctx context.Context, nodeURL string) error {
 		return fmt.Errorf("ping node %s: %w", nodeURL, err)
 	}
 	return nil
+}
+
+// LogTail returns the last lines of a container's stdout and stderr.
+func (l *Launcher) LogTail(ctx context.Context, nodeURL, containerID string, lines int) (string, error) {
+	c, err := l.client(nodeURL)
+	if err != nil {
+		return "", err
+	}
+	rc, err := c.ContainerLogs(ctx, containerID, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: strconv.Itoa(lines)})
+	if err != nil {
+		return "", fmt.Errorf("logs of container %s on %s: %w", containerID, nodeURL, err)
+	}
+	defer rc.Close()
+	// Session containers have no TTY: Docker multiplexes both streams.
+	var out bytes.Buffer
+	w := &limitWriter{w: &out, n: 64 << 10}
+	if _, err := stdcopy.StdCopy(w, w, rc); err != nil && !errors.Is(err, errLimit) {
+		return "", fmt.Errorf("logs of container %s on %s: %w", containerID, nodeURL, err)
+	}
+	return out.String(), nil
+}
+
+var errLimit = errors.New("log tail too long")
+
+// limitWriter stops a log read at n bytes: a tail of a few lines is all
+// a reason needs.
+type limitWriter struct {
+	w io.Writer
+	n int
+}
+
+func (w *limitWriter) Write(p []byte) (int, error) {
+	if len(p) > w.n {
+		_, _ = w.w.Write(p[:w.n])
+		w.n = 0
+		return 0, errLimit
+	}
+	w.n -= len(p)
+	return w.w.Write(p)
 }

@@ -15,7 +15,7 @@ import (
 
 func TestStartListRemove(t *testing.T) {
 	node := provisiontest.Start(t, provisiontest.Options{})
-	l := New(node.InfraTLS, "test-deployment", nil)
+	l := New(node.InfraTLS, onRecord(node), "test-deployment", nil)
 	defer l.Close()
 	ctx := context.Background()
 	sid := "s-" + time.Now().Format("150405.000000")
@@ -31,6 +31,19 @@ func TestStartListRemove(t *testing.T) {
 	got, err := node.Socket.ContainerInspect(ctx, id)
 	if err != nil || !got.State.Running || !got.HostConfig.ReadonlyRootfs || got.HostConfig.Memory != 64<<20 {
 		t.Fatalf("container: %v %+v", err, got.State)
+	}
+	addrs, err := l.Addresses(ctx, node.URL, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, ep := range got.NetworkSettings.Networks {
+		if ep.IPAddress != "" {
+			want = append(want, ep.IPAddress)
+		}
+	}
+	if len(want) == 0 || len(addrs) != len(want) || addrs[0].String() != want[0] {
+		t.Fatalf("Addresses = %v, want the engine's %v", addrs, want)
 	}
 	cs, err := l.Containers(ctx, node.URL)
 	if err != nil {
@@ -56,7 +69,7 @@ func TestStartListRemove(t *testing.T) {
 
 func TestStartRefusedLeavesNothing(t *testing.T) {
 	node := provisiontest.Start(t, provisiontest.Options{})
-	l := New(node.InfraTLS, "test-deployment", nil)
+	l := New(node.InfraTLS, onRecord(node), "test-deployment", nil)
 	defer l.Close()
 	_, err := l.Start(context.Background(), node.URL, Spec{Name: "airlock-refused", Image: "alpine:3"})
 	if err == nil || !strings.Contains(err.Error(), "allow-list") {
@@ -68,7 +81,7 @@ func TestStartRefusedLeavesNothing(t *testing.T) {
 // to start (here a tmpfs option the kernel refuses) is removed again.
 func TestStartFailureRemovesContainer(t *testing.T) {
 	node := provisiontest.Start(t, provisiontest.Options{})
-	l := New(node.InfraTLS, "test-deployment", nil)
+	l := New(node.InfraTLS, onRecord(node), "test-deployment", nil)
 	defer l.Close()
 	name := "airlock-startfail-" + time.Now().Format("150405000000")
 	_, err := l.Start(context.Background(), node.URL, Spec{Name: name, Image: dockertest.TestImage,

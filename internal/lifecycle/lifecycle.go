@@ -1,6 +1,6 @@
 // Package lifecycle holds the infra server's periodic jobs: node liveness,
 // sessions whose agent never registered or stopped heartbeating, sessions
-// left stopping, and reconciliation of the database with the containers
+// left stopping, the purge of expired web sessions, and reconciliation of the database with the containers
 // the nodes really run, so a server killed mid-launch finishes or fails
 // each session cleanly and leaves no orphan container.
 package lifecycle
@@ -10,7 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/launcher"
@@ -21,6 +24,8 @@ type Driver interface {
 	Ping(ctx context.Context, nodeURL string) error
 	Containers(ctx context.Context, nodeURL string) ([]launcher.Container, error)
 	Remove(ctx context.Context, nodeURL, containerID string, grace time.Duration) error
+	// LogTail is the end of a container's output, stdout and stderr.
+	LogTail(ctx context.Context, nodeURL, containerID string, lines int) (string, error)
 }
 
 // Store is what the jobs need of the store.
@@ -30,6 +35,7 @@ type Store interface {
 	ListSessions(ctx context.Context, f airlock.SessionFilter) ([]*airlock.Session, error)
 	SessionByID(ctx context.Context, id string) (*airlock.Session, error)
 	UpdateSession(ctx context.Context, id string, u airlock.SessionUpdate, now time.Time) (*airlock.Session, error)
+	DeleteExpiredWebSessions(ctx context.Context, now time.Time) (int, error)
 }
 
 // Config tunes the jobs; zero values take the defaults named.
@@ -44,6 +50,9 @@ type Config struct {
 	HeartbeatTimeout time.Duration
 	// NodeTimeout marks a node down after this long unanswered. Default 30s.
 	NodeTimeout time.Duration
+	// PurgeEvery is how often expired web sessions are deleted: they no
+	// longer sign anyone in, but each sign-in leaves a row. Default 1m.
+	PurgeEvery time.Duration
 	// OrphanGrace spares containers younger than this from reconciliation,
 	// so a launch in flight is not mistaken for an orphan. Default 2m.
 	OrphanGrace time.Duration
@@ -65,6 +74,7 @@ func (c *Config) defaults() {
 	def(&c.HeartbeatTimeout, 60*time.Second)
 	def(&c.NodeTimeout, 30*time.Second)
 	def(&c.OrphanGrace, 2*time.Minute)
+	def(&c.PurgeEvery, time.Minute)
 }
 
 // Jobs runs the periodic jobs.
@@ -77,6 +87,9 @@ type Jobs struct {
 	// started is when this process began: sessions created before it
 	// cannot be launching here.
 	started time.Time
+	// purged is when expired web sessions were last deleted; zero before
+	// the first round. Only Round touches it, and rounds do not overlap.
+	purged time.Time
 }
 
 // New builds the jobs. now may be nil.
@@ -124,7 +137,26 @@ func (j *Jobs) Round(ctx context.Context) error {
 		j.expireSessions(ctx, byID),
 		j.finishStopping(ctx, byID),
 		j.reconcile(ctx, nodes),
+		j.purgeWebSessions(ctx),
 	)
+}
+
+// purgeWebSessions deletes the web sessions that have expired, at most
+// once every PurgeEvery.
+func (j *Jobs) purgeWebSessions(ctx context.Context) error {
+	now := j.now()
+	if !j.purged.IsZero() && now.Sub(j.purged) < j.cfg.PurgeEvery {
+		return nil
+	}
+	n, err := j.store.DeleteExpiredWebSessions(ctx, now)
+	if err != nil {
+		return fmt.Errorf("purge expired web sessions: %w", err)
+	}
+	j.purged = now
+	if n > 0 {
+		j.log.Info("purged expired web sessions", "count", n)
+	}
+	return nil
 }
 
 // nodeLiveness pings each node; an answering node is ready (unless an
@@ -278,7 +310,7 @@ func (j *Jobs) reconcile(ctx context.Context, nodes []*airlock.Node) error {
 				j.cfg.InFlight != nil && !j.cfg.InFlight(s.ID)
 			switch {
 			case ok && (c.State == "exited" || c.State == "dead"):
-				errs = append(errs, j.fail(ctx, s, n, "the workspace's container stopped: "+c.Status))
+				errs = append(errs, j.fail(ctx, s, n, j.exitReason(ctx, n, c)))
 			case cutShort && (!ok || c.State == "created"):
 				errs = append(errs, j.fail(ctx, s, n, "the server stopped before the workspace's container was started; launch it again"))
 			case !ok && j.now().Sub(s.CreatedAt) > j.cfg.OrphanGrace:
@@ -290,4 +322,51 @@ func (j *Jobs) reconcile(ctx context.Context, nodes []*airlock.Node) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// exitReason says why a session's container stopped: Docker's words and,
+// since an agent that gives up says why in its last line (an unreachable
+// server, a refused certificate), the container's own last words.
+func (j *Jobs) exitReason(ctx context.Context, n *airlock.Node, c launcher.Container) string {
+	reason := "the workspace's container stopped (" + c.Status + ")"
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	out, err := j.driver.LogTail(lctx, n.URL, c.ID, 20)
+	if err != nil {
+		j.log.Warn("read the log of a stopped container", "node", n.Name, "container", c.ID, "err", err)
+		return reason
+	}
+	if last := LastLine(out); last != "" {
+		reason += ": " + last
+	}
+	return reason
+}
+
+// maxLastLine bounds how much of a container's output a reason quotes.
+const maxLastLine = 400
+
+// LastLine is the last non-empty line of out, without control characters,
+// cut to a length a session's reason can carry.
+func LastLine(out string) string {
+	lines := strings.Split(out, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		line := strings.TrimSpace(strings.Map(func(r rune) rune {
+			if unicode.IsControl(r) {
+				return -1
+			}
+			return r
+		}, lines[i]))
+		if line == "" {
+			continue
+		}
+		if len(line) > maxLastLine {
+			cut := maxLastLine
+			for cut > 0 && !utf8.RuneStart(line[cut]) {
+				cut--
+			}
+			line = line[:cut] + "…"
+		}
+		return line
+	}
+	return ""
 }

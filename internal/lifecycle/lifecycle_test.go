@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,13 @@ type fakeDriver struct {
 	containers []launcher.Container
 	removed    []string
 	pingErr    error
+	logs       map[string]string // by container ID
+}
+
+func (d *fakeDriver) LogTail(_ context.Context, _ string, id string, _ int) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.logs[id], nil
 }
 
 func (d *fakeDriver) Ping(context.Context, string) error { return d.pingErr }
@@ -75,11 +83,7 @@ func TestRound(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			st, err := store.Open(ctx, filepath.Join(t.TempDir(), "a.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
+			st := openStore(t)
 			node := &airlock.Node{ID: "n1", Name: "n1", URL: "https://127.0.0.1:2376", Capacity: 4, State: airlock.NodeReady,
 				LastHeartbeat: now, CreatedAt: now, UpdatedAt: now}
 			if err := st.CreateNode(ctx, node); err != nil {
@@ -122,11 +126,7 @@ func TestRound(t *testing.T) {
 
 func TestNodeLiveness(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "a.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	if err := st.CreateNode(ctx, &airlock.Node{ID: "n1", Name: "n1", URL: "https://x:2376", Capacity: 1, State: airlock.NodeReady,
 		LastHeartbeat: now.Add(-time.Minute), CreatedAt: now, UpdatedAt: now}); err != nil {
@@ -163,4 +163,111 @@ func sess(id string, state airlock.SessionState, created, heartbeat time.Time) *
 
 func ctr(session, state string) *launcher.Container {
 	return &launcher.Container{ID: "c-" + session, SessionID: session, State: state, Status: state}
+}
+
+// An agent that gives up says why in its last line: the session's reason
+// must carry it, not only Docker's exit status.
+func TestExitedSessionQuotesLastLine(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	node := &airlock.Node{ID: "n1", Name: "n1", URL: "https://127.0.0.1:2376", Capacity: 4, State: airlock.NodeReady,
+		LastHeartbeat: now, CreatedAt: now, UpdatedAt: now}
+	if err := st.CreateNode(ctx, node); err != nil {
+		t.Fatal(err)
+	}
+	s := sess("s1", airlock.SessionStarting, now.Add(-3*time.Second), time.Time{})
+	s.NodeID = node.ID
+	if err := st.CreateSession(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	c := ctr("s1", "exited")
+	c.Status = "Exited (1) 1 second ago"
+	d := &fakeDriver{containers: []launcher.Container{*c}, logs: map[string]string{c.ID: "level=WARN msg=\"register failed; retrying\"\n" +
+		"airlock: register with https://host.docker.internal:8443: dial tcp 172.17.0.1:8443: connect: connection refused\n\n"}}
+	j := New(st, d, Config{InFlight: func(string) bool { return true }}, nil, func() time.Time { return now })
+	if err := j.Round(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.SessionByID(ctx, "s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "the workspace's container stopped (Exited (1) 1 second ago): airlock: register with https://host.docker.internal:8443: dial tcp 172.17.0.1:8443: connect: connection refused"
+	if got.State != airlock.SessionFailed || got.Reason != want {
+		t.Fatalf("session %s, reason %q; want failed, %q", got.State, got.Reason, want)
+	}
+}
+
+func TestLastLine(t *testing.T) {
+	long := strings.Repeat("é", 300) // 600 bytes
+	for _, tc := range []struct{ in, want string }{
+		{"", ""},
+		{"\n\n  \n", ""},
+		{"one\ntwo\n", "two"},
+		{"one\r\ntwo\r\n", "two"},
+		{"bell\a and \x1b[31mescape\n", "bell and [31mescape"},
+		{long, strings.Repeat("é", 200) + "…"},
+	} {
+		if got := LastLine(tc.in); got != tc.want {
+			t.Errorf("LastLine(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestPurgeWebSessions: rounds delete expired web sessions, no more
+// often than PurgeEvery, and keep live ones.
+func TestPurgeWebSessions(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	if err := st.CreateUser(ctx, &airlock.User{ID: "u1", Name: "alice", Role: airlock.RoleUser, PasswordHash: "x", CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	for id, exp := range map[string]time.Time{
+		"expired-long-ago": now.Add(-24 * time.Hour),
+		"expired-now":      now,
+		"expires-soon":     now.Add(30 * time.Second),
+		"live":             now.Add(12 * time.Hour),
+	} {
+		if err := st.CreateWebSession(ctx, &airlock.WebSession{ID: id, UserID: "u1", Hash: []byte(id), CreatedAt: now.Add(-25 * time.Hour), ExpiresAt: exp}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock := now
+	j := New(st, &fakeDriver{}, Config{PurgeEvery: time.Minute}, nil, func() time.Time { return clock })
+	for _, step := range []struct {
+		name    string
+		advance time.Duration
+		left    []string
+	}{
+		{"first-round-purges", 0, []string{"expires-soon", "live"}},
+		// expires-soon has expired, but the last purge was 40 s ago.
+		{"not-before-purge-every", 40 * time.Second, []string{"expires-soon", "live"}},
+		{"after-purge-every", 20 * time.Second, []string{"live"}},
+	} {
+		t.Run(step.name, func(t *testing.T) {
+			clock = clock.Add(step.advance)
+			if err := j.Round(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range []string{"expired-long-ago", "expired-now", "expires-soon", "live"} {
+				_, err := st.WebSessionByID(ctx, id)
+				if want := slices.Contains(step.left, id); (err == nil) != want {
+					t.Errorf("web session %s: present %v, want %v (err %v)", id, err == nil, want, err)
+				}
+			}
+		})
+	}
+}
+
+// openStore is a fresh SQLite store, closed with the test.
+func openStore(t *testing.T) *store.DB {
+	t.Helper()
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }

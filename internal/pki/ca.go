@@ -29,6 +29,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/airlock-rbi/airlock/internal/peerid"
 )
 
 // File names inside a CA directory.
@@ -198,12 +200,7 @@ func (ca *CA) now() time.Time {
 // deploymentID derives a short stable name for a deployment from its CA
 // public key, so it needs no separate storage and cannot drift from the CA.
 func deploymentID(pub *ecdsa.PublicKey) (string, error) {
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return "", fmt.Errorf("deployment id: %w", err)
-	}
-	sum := sha256.Sum256(der)
-	return hex.EncodeToString(sum[:8]), nil
+	return peerid.DeploymentID(pub)
 }
 
 // randomSerial returns a random positive 128-bit serial. Random serials

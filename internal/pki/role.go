@@ -2,10 +2,11 @@ package pki
 
 import (
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/airlock-rbi/airlock/internal/peerid"
 )
 
 // Role is what a certificate holder is allowed to do. It is carried in the
@@ -16,13 +17,13 @@ type Role string
 
 const (
 	// RoleInfra is an Airlock infrastructure node; it both serves and calls.
-	RoleInfra Role = "infra"
+	RoleInfra Role = peerid.RoleInfra
 	// RoleAdmin is a human operator's client.
-	RoleAdmin Role = "admin"
+	RoleAdmin Role = peerid.RoleAdmin
 	// RoleProvision is held by the provisioning service, which also serves.
-	RoleProvision Role = "provision"
+	RoleProvision Role = peerid.RoleProvision
 	// RoleAgent is a per-session browser agent: the least trusted role.
-	RoleAgent Role = "agent"
+	RoleAgent Role = peerid.RoleAgent
 )
 
 // allRoles is a function rather than a package variable so no caller can
@@ -67,19 +68,11 @@ func (r Role) DefaultTTL() time.Duration {
 // certificate with several could otherwise be read differently by different
 // checks, so it is treated as carrying no role at all.
 func RoleOf(cert *x509.Certificate) (Role, error) {
-	if cert == nil {
-		return "", errors.New("role of certificate: no certificate")
+	ou, err := peerid.RoleOU(cert)
+	if err != nil {
+		return "", err
 	}
-	ous := cert.Subject.OrganizationalUnit
-	switch len(ous) {
-	case 0:
-		return "", fmt.Errorf("role of certificate %q: no role (subject has no OU)", cert.Subject.CommonName)
-	case 1:
-	default:
-		return "", fmt.Errorf("role of certificate %q: ambiguous role (subject has %d OUs %q, want exactly one)",
-			cert.Subject.CommonName, len(ous), ous)
-	}
-	r, err := ParseRole(ous[0])
+	r, err := ParseRole(ou)
 	if err != nil {
 		return "", fmt.Errorf("role of certificate %q: %w", cert.Subject.CommonName, err)
 	}

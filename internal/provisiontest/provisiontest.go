@@ -32,6 +32,9 @@ type Node struct {
 	Socket *client.Client
 	// Node is the in-process node.
 	Node *provision.Node
+	// Serial is the serial (hex) of the node's certificate, what a
+	// launcher has on record for it.
+	Serial string
 }
 
 // Options tune Start.
@@ -64,7 +67,7 @@ func Start(t testing.TB, o Options) *Node {
 		}
 	}
 	n.CA = ca
-	issue := func(req pki.IssueRequest, to string) {
+	issue := func(req pki.IssueRequest, to string) *pki.Bundle {
 		b, err := ca.Issue(req)
 		if err != nil {
 			t.Fatal(err)
@@ -72,9 +75,10 @@ func Start(t testing.TB, o Options) *Node {
 		if err := pki.WriteBundle(to, b); err != nil {
 			t.Fatal(err)
 		}
+		return b
 	}
 	nodeDir := filepath.Join(dir, "node")
-	issue(pki.IssueRequest{Role: pki.RoleProvision, Name: "127.0.0.1"}, nodeDir)
+	n.Serial = issue(pki.IssueRequest{Role: pki.RoleProvision, Name: "127.0.0.1"}, nodeDir).Cert.SerialNumber.Text(16)
 	issue(pki.IssueRequest{Role: pki.RoleInfra, Name: "infra"}, n.InfraDir)
 	issue(pki.IssueRequest{Role: pki.RoleAdmin, Name: "admin"}, n.AdminDir)
 	policy := "images: [" + strings.Join(append([]string{image}, o.Images...), ", ") + "]\n"

@@ -3,9 +3,11 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +24,7 @@ func runContract(t *testing.T, open func(t *testing.T) *DB) {
 		{"users", testUsers},
 		{"api-tokens", testAPITokens},
 		{"web-sessions", testWebSessions},
+		{"set-password", testSetPassword},
 		{"delete-user-cascades", testDeleteUserCascades},
 		{"workspaces", testWorkspaces},
 		{"nodes", testNodes},
@@ -34,6 +37,11 @@ func runContract(t *testing.T, open func(t *testing.T) *DB) {
 		{"audit", testAudit},
 		{"migrations-idempotent", testMigrationsIdempotent},
 		{"migrations-workspace-columns", testMigrateWorkspaceColumns},
+		{"migrations-join-tokens", testMigrateJoinTokens},
+		{"join-tokens", testJoinTokens},
+		{"enroll-node", testEnrollNode},
+		{"race/enroll-single-use", testRaceEnrollSingleUse},
+		{"race/enroll-three-uses", testRaceEnrollThreeUses},
 		{"race/update-session", testRaceUpdateSession},
 		{"race/claim-registration", testRaceClaimRegistration},
 		{"race/setting-if-absent", testRaceSettingIfAbsent},
@@ -255,6 +263,61 @@ func testAPITokens(t *testing.T, db *DB) {
 	}
 }
 
+// testSetPassword: a new password ends the user's web sessions but the
+// one kept, and no one else's.
+func testSetPassword(t *testing.T, db *DB) {
+	ctx := t.Context()
+	mkUser(t, db, "u1", "alice")
+	mkUser(t, db, "u2", "bob")
+	for _, w := range []struct{ id, user string }{{"a1", "u1"}, {"a2", "u1"}, {"a3", "u1"}, {"b1", "u2"}} {
+		must(t, db.CreateWebSession(ctx, &airlock.WebSession{ID: w.id, UserID: w.user, Hash: []byte(w.id), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+	}
+	at := t0.Add(time.Minute)
+	for _, tc := range []struct {
+		name, user, hash, keep string
+		ended                  int
+		code                   string
+		left                   []string // web sessions that exist after
+		gone                   []string
+	}{
+		{name: "ok/keep-callers", user: "u1", hash: "$argon2id$new", keep: "a2", ended: 2, left: []string{"a2", "b1"}, gone: []string{"a1", "a3"}},
+		{name: "ok/again-nothing-else-to-end", user: "u1", hash: "$argon2id$newer", keep: "a2", ended: 0, left: []string{"a2", "b1"}},
+		{name: "ok/keep-none", user: "u1", hash: "$argon2id$reset", keep: "", ended: 1, left: []string{"b1"}, gone: []string{"a2"}},
+		{name: "fail/unknown-user", user: "ghost", hash: "$argon2id$x", code: airlock.ENOTFOUND, left: []string{"b1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := db.SetPassword(ctx, tc.user, tc.hash, tc.keep, at)
+			if tc.code != "" {
+				wantCode(t, err, tc.code)
+			} else {
+				must(t, err)
+				if n != tc.ended {
+					t.Errorf("ended %d web sessions, want %d", n, tc.ended)
+				}
+				u, err := db.UserByID(ctx, tc.user)
+				must(t, err)
+				if u.PasswordHash != tc.hash || !u.UpdatedAt.Equal(at) {
+					t.Errorf("user after: hash %q updated %v, want %q %v", u.PasswordHash, u.UpdatedAt, tc.hash, at)
+				}
+			}
+			for _, id := range tc.left {
+				if _, err := db.WebSessionByID(ctx, id); err != nil {
+					t.Errorf("web session %s: %v, want it kept", id, err)
+				}
+			}
+			for _, id := range tc.gone {
+				_, err := db.WebSessionByID(ctx, id)
+				wantCode(t, err, airlock.ENOTFOUND)
+			}
+		})
+	}
+	bob, err := db.UserByID(ctx, "u2")
+	must(t, err)
+	if bob.PasswordHash != "$argon2id$bob" {
+		t.Errorf("bob's hash changed: %q", bob.PasswordHash)
+	}
+}
+
 func testWebSessions(t *testing.T, db *DB) {
 	ctx := t.Context()
 	mkUser(t, db, "u1", "alice")
@@ -414,7 +477,7 @@ func testNodes(t *testing.T, db *DB) {
 	full := &airlock.Node{ID: "n1", Name: "node-a", URL: "https://10.0.0.5:2376", Capacity: 20,
 		Isolation: []airlock.Isolation{airlock.IsolationStandard, airlock.IsolationHardened},
 		Labels:    map[string]string{"zone": "eu-west", "gpu": ""}, State: airlock.NodeReady,
-		CertSerial: "0a1b2c", CertNotAfter: t0.Add(90 * 24 * time.Hour), LastHeartbeat: t0.Add(-time.Second),
+		CertSerial: "0a1b2c", CertPrevSerial: "9f8e7d", CertNotAfter: t0.Add(90 * 24 * time.Hour), LastHeartbeat: t0.Add(-time.Second),
 		CreatedAt: t0, UpdatedAt: t0}
 	bare := &airlock.Node{ID: "n2", Name: "node-b", URL: "https://10.0.0.6:2376", State: airlock.NodeDown}
 	empty := &airlock.Node{ID: "n3", Name: "node-c", URL: "u", State: airlock.NodeDraining,
@@ -440,7 +503,8 @@ func testNodes(t *testing.T, db *DB) {
 	bare.State, bare.LastHeartbeat, bare.Capacity = airlock.NodeReady, clock, 4
 	bare.Isolation = []airlock.Isolation{airlock.IsolationSandboxed}
 	bare.Labels = map[string]string{"k": "v"}
-	bare.CertSerial, bare.CertNotAfter = "ff", t0.Add(time.Hour)
+	// A renewal: the new serial, and the one it replaces kept on record.
+	bare.CertSerial, bare.CertPrevSerial, bare.CertNotAfter = "ff", "ee", t0.Add(time.Hour)
 	bare.UpdatedAt = t0.Add(3 * time.Hour)
 	must(t, db.UpdateNode(ctx, bare))
 	got, err := db.NodeByID(ctx, "n2")
@@ -509,7 +573,8 @@ func testSessions(t *testing.T, db *DB) {
 	full := &airlock.Session{ID: "s1", UserID: "u1", WorkspaceID: "w1", NodeID: "n1", ContainerID: "airlock-s1",
 		State: airlock.SessionFailed, Reason: "image not found", RegisterHash: []byte{0, 9, 8}, AgentHash: []byte{7, 0},
 		CreatedAt: t0, UpdatedAt: t0.Add(time.Second), StartedAt: ptr(t0.Add(2 * time.Second)),
-		ReadyAt: ptr(t0.Add(3 * time.Second)), StoppedAt: ptr(t0.Add(4 * time.Second)), LastHeartbeat: ptr(t0.Add(5 * time.Second))}
+		ReadyAt: ptr(t0.Add(3 * time.Second)), StoppedAt: ptr(t0.Add(4 * time.Second)), LastHeartbeat: ptr(t0.Add(5 * time.Second)),
+		ContainerAddrs: []netip.Addr{netip.MustParseAddr("172.17.0.5"), netip.MustParseAddr("fd12::5")}}
 	bare := &airlock.Session{ID: "s2", UserID: "u2", WorkspaceID: "w2", State: airlock.SessionPending}
 	for _, s := range []*airlock.Session{full, bare} {
 		must(t, db.CreateSession(ctx, s))
@@ -618,12 +683,14 @@ func testUpdateSession(t *testing.T, db *DB) {
 			u: airlock.SessionUpdate{From: states(airlock.SessionStarting), To: airlock.SessionReady,
 				NodeID: ptr("n2"), ContainerID: ptr("c2"), Reason: ptr("r"), RegisterHash: ptr([]byte{1}), AgentHash: ptr([]byte{2}),
 				StartedAt: ptr(t0.Add(time.Second)), ReadyAt: ptr(t0.Add(2 * time.Second)),
-				StoppedAt: ptr(t0.Add(3 * time.Second)), LastHeartbeat: ptr(t0.Add(4 * time.Second))},
+				StoppedAt: ptr(t0.Add(3 * time.Second)), LastHeartbeat: ptr(t0.Add(4 * time.Second)),
+				ContainerAddrs: ptr([]netip.Addr{netip.MustParseAddr("10.88.0.7")})},
 			check: func(t *testing.T, s *airlock.Session) {
 				want := &airlock.Session{ID: s.ID, UserID: "u1", WorkspaceID: "w1", NodeID: "n2", ContainerID: "c2",
 					State: airlock.SessionReady, Reason: "r", RegisterHash: []byte{1}, AgentHash: []byte{2},
 					CreatedAt: t0, UpdatedAt: now, StartedAt: ptr(t0.Add(time.Second)), ReadyAt: ptr(t0.Add(2 * time.Second)),
-					StoppedAt: ptr(t0.Add(3 * time.Second)), LastHeartbeat: ptr(t0.Add(4 * time.Second))}
+					StoppedAt: ptr(t0.Add(3 * time.Second)), LastHeartbeat: ptr(t0.Add(4 * time.Second)),
+					ContainerAddrs: []netip.Addr{netip.MustParseAddr("10.88.0.7")}}
 				same(t, s, want)
 			}},
 		{name: "ok/one-of-several", state: airlock.SessionReady,
@@ -723,53 +790,85 @@ func testUpdateSession(t *testing.T, db *DB) {
 func testClaimRegistration(t *testing.T, db *DB) {
 	ctx := t.Context()
 	now := t0.Add(5 * time.Minute)
+	const retry = 30 * time.Second
 	mkSession(t, db, &airlock.Session{ID: "s1", State: airlock.SessionStarting, RegisterHash: []byte("reg1")})
 	mkSession(t, db, &airlock.Session{ID: "s2", State: airlock.SessionPending, RegisterHash: []byte("reg2")})
 	mkSession(t, db, &airlock.Session{ID: "s3", State: airlock.SessionStarting})
 	mkSession(t, db, &airlock.Session{ID: "s4", State: airlock.SessionStopping, RegisterHash: []byte("reg4")})
+	mkSession(t, db, &airlock.Session{ID: "s5", State: airlock.SessionStarting, RegisterHash: []byte("reg5")})
+	mkSession(t, db, &airlock.Session{ID: "s6", State: airlock.SessionStarting, RegisterHash: []byte("reg6")})
+	var cleared []byte
 	// Steps run in order on the same sessions.
 	for _, tc := range []struct {
 		name      string
 		id        string
 		hash      string
 		agentHash string
+		after     time.Duration // since now
+		retry     time.Duration
+		before    func() // runs first
 		code      string
+		msg       string
+		wantAgent string // the stored agent hash after a successful claim
 	}{
-		{"wrong-hash", "s1", "nope", "agent", airlock.ENOTFOUND},
-		{"empty-hash", "s3", "", "agent", airlock.ENOTFOUND},
-		{"no-register-hash", "s3", "reg1", "agent", airlock.ENOTFOUND},
-		{"no-session", "ghost", "reg1", "agent", airlock.ENOTFOUND},
-		{"no-agent-hash", "s1", "reg1", "", airlock.EINVALID},
-		{"ok", "s1", "reg1", "agent", ""},
-		{"used-twice", "s1", "reg1", "agent2", airlock.ENOTFOUND},
-		{"pending/right-hash", "s2", "reg2", "agent", airlock.ECONFLICT},
-		{"pending/wrong-hash", "s2", "reg1", "agent", airlock.ENOTFOUND},
-		{"stopping/right-hash", "s4", "reg4", "agent", airlock.ECONFLICT},
+		{name: "wrong-hash", id: "s1", hash: "nope", agentHash: "agent", retry: retry, code: airlock.ENOTFOUND},
+		{name: "empty-hash", id: "s3", hash: "", agentHash: "agent", retry: retry, code: airlock.ENOTFOUND},
+		{name: "no-register-hash", id: "s3", hash: "reg1", agentHash: "agent", retry: retry, code: airlock.ENOTFOUND},
+		{name: "no-session", id: "ghost", hash: "reg1", agentHash: "agent", retry: retry, code: airlock.ENOTFOUND},
+		{name: "no-agent-hash", id: "s1", hash: "reg1", agentHash: "", retry: retry, code: airlock.EINVALID},
+		{name: "ok", id: "s1", hash: "reg1", agentHash: "agent", retry: retry, wantAgent: "agent"},
+		{name: "retry/within-window", id: "s1", hash: "reg1", agentHash: "agent2", after: 10 * time.Second, retry: retry, wantAgent: "agent2"},
+		{name: "retry/wrong-hash", id: "s1", hash: "reg2", agentHash: "agent3", after: 15 * time.Second, retry: retry, code: airlock.ENOTFOUND},
+		{name: "retry/after-window", id: "s1", hash: "reg1", agentHash: "agent3", after: 31 * time.Second, retry: retry,
+			code: airlock.ECONFLICT, msg: `session "s1" registered 31s ago; its registration token works again only within 30s of the first use`},
+		{name: "once/first", id: "s5", hash: "reg5", agentHash: "agent", retry: 0, wantAgent: "agent"},
+		{name: "once/second", id: "s5", hash: "reg5", agentHash: "agent2", retry: 0, code: airlock.ECONFLICT},
+		{name: "cleared/first", id: "s6", hash: "reg6", agentHash: "agent", retry: retry, wantAgent: "agent"},
+		{name: "cleared/retry-after-clear", id: "s6", hash: "reg6", agentHash: "agent2", after: time.Second, retry: retry, code: airlock.ENOTFOUND,
+			before: func() {
+				_, err := db.UpdateSession(ctx, "s6", airlock.SessionUpdate{From: []airlock.SessionState{airlock.SessionReady}, RegisterHash: &cleared}, now)
+				must(t, err)
+			}},
+		{name: "pending/right-hash", id: "s2", hash: "reg2", agentHash: "agent", retry: retry, code: airlock.ECONFLICT, msg: "is pending, not starting"},
+		{name: "pending/wrong-hash", id: "s2", hash: "reg1", agentHash: "agent", retry: retry, code: airlock.ENOTFOUND},
+		{name: "stopping/right-hash", id: "s4", hash: "reg4", agentHash: "agent", retry: retry, code: airlock.ECONFLICT, msg: "is stopping, not starting"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := db.ClaimRegistration(ctx, tc.id, []byte(tc.hash), []byte(tc.agentHash), now)
+			if tc.before != nil {
+				tc.before()
+			}
+			var was *airlock.Session
+			if tc.id != "ghost" {
+				var err error
+				was, err = db.SessionByID(ctx, tc.id)
+				must(t, err)
+			}
+			at := now.Add(tc.after)
+			s, err := db.ClaimRegistration(ctx, tc.id, []byte(tc.hash), []byte(tc.agentHash), at, tc.retry)
 			wantCode(t, err, tc.code)
 			if tc.code != "" {
 				if s != nil {
 					t.Fatalf("refused claim returned %+v", s)
 				}
+				if tc.msg != "" && !strings.Contains(airlock.ErrorMessage(err), tc.msg) {
+					t.Errorf("message %q, want it to contain %q", airlock.ErrorMessage(err), tc.msg)
+				}
+				if was != nil {
+					stored, err := db.SessionByID(ctx, tc.id)
+					must(t, err)
+					same(t, stored, was)
+				}
 				return
 			}
-			want := &airlock.Session{ID: "s1", UserID: "u1", WorkspaceID: "w1", State: airlock.SessionReady,
-				AgentHash: []byte("agent"), CreatedAt: t0, UpdatedAt: now, ReadyAt: &now}
+			// The first registration's time stays through retries.
+			wantReady := now
+			want := &airlock.Session{ID: tc.id, UserID: "u1", WorkspaceID: "w1", State: airlock.SessionReady,
+				RegisterHash: []byte(tc.hash), AgentHash: []byte(tc.wantAgent), CreatedAt: t0, UpdatedAt: at, ReadyAt: &wantReady}
 			same(t, s, want)
-			stored, err := db.SessionByID(ctx, "s1")
+			stored, err := db.SessionByID(ctx, tc.id)
 			must(t, err)
 			same(t, stored, want)
 		})
-	}
-	// Refused claims leave the sessions as they were.
-	for id, want := range map[string]string{"s2": "reg2", "s4": "reg4"} {
-		s, err := db.SessionByID(ctx, id)
-		must(t, err)
-		if string(s.RegisterHash) != want || s.AgentHash != nil || s.UpdatedAt != t0 {
-			t.Errorf("refused claim changed %s: %+v", id, s)
-		}
 	}
 }
 
@@ -874,7 +973,7 @@ func testMigrationsIdempotent(t *testing.T, db *DB) {
 	// api processes starting together do: one migrates, the others wait
 	// and find the work done.
 	for _, table := range []string{"api_tokens", "web_sessions", "users", "workspaces", "nodes", "revoked_certs",
-		"sessions", "settings", "audit_events", "schema_migrations"} {
+		"sessions", "settings", "audit_events", "join_tokens", "schema_migrations"} {
 		_, err := db.db.ExecContext(ctx, "DROP TABLE "+table)
 		must(t, err)
 	}
@@ -909,7 +1008,7 @@ func testMigrateWorkspaceColumns(t *testing.T, db *DB) {
 		t.Fatalf("migrations %v: want 0001 and the one after", ms)
 	}
 	for _, table := range []string{"api_tokens", "web_sessions", "users", "workspaces", "nodes", "revoked_certs",
-		"sessions", "settings", "audit_events", "schema_migrations"} {
+		"sessions", "settings", "audit_events", "join_tokens", "schema_migrations"} {
 		_, err := db.db.ExecContext(ctx, "DROP TABLE "+table)
 		must(t, err)
 	}
@@ -975,10 +1074,28 @@ func testRaceClaimRegistration(t *testing.T, db *DB) {
 	ctx := t.Context()
 	mkSession(t, db, &airlock.Session{ID: "s1", State: airlock.SessionStarting, RegisterHash: []byte("reg")})
 	errs := race(func() error {
-		_, err := db.ClaimRegistration(ctx, "s1", []byte("reg"), []byte("agent"), clock)
+		_, err := db.ClaimRegistration(ctx, "s1", []byte("reg"), []byte("agent"), clock, 0)
 		return err
 	})
-	oneWins(t, errs, airlock.ENOTFOUND)
+	oneWins(t, errs, airlock.ECONFLICT)
+	// Within a retry window every claim succeeds, and the session became
+	// ready once: the first claim's ReadyAt stays.
+	mkSession(t, db, &airlock.Session{ID: "s2", State: airlock.SessionStarting, RegisterHash: []byte("reg2")})
+	var seq atomic.Int64
+	errs = race(func() error {
+		n := seq.Add(1)
+		_, err := db.ClaimRegistration(ctx, "s2", []byte("reg2"), fmt.Appendf(nil, "agent%d", n), clock.Add(time.Duration(n)*time.Millisecond), time.Minute)
+		return err
+	})
+	for _, err := range errs {
+		must(t, err)
+	}
+	s, err := db.SessionByID(ctx, "s2")
+	must(t, err)
+	if s.State != airlock.SessionReady || s.ReadyAt == nil || s.ReadyAt.Before(clock) || s.ReadyAt.After(clock.Add(8*time.Millisecond)) ||
+		!strings.HasPrefix(string(s.AgentHash), "agent") {
+		t.Fatalf("after racing retries: %+v", s)
+	}
 }
 
 func testRaceSettingIfAbsent(t *testing.T, db *DB) {
@@ -1028,4 +1145,199 @@ func testRaceSessionLimits(t *testing.T, db *DB) {
 	// Final sessions do not count.
 	must(t, db.CreateSessionWithin(ctx, &airlock.Session{ID: next(), UserID: "u9", NodeID: "n3", State: airlock.SessionStopped}, 1, 1))
 	must(t, db.CreateSessionWithin(ctx, &airlock.Session{ID: next(), UserID: "u9", NodeID: "n3", State: airlock.SessionStarting}, 1, 1))
+}
+
+// testMigrateJoinTokens: the rotating join secret of before join tokens
+// had records is dropped, so a token printed then enrolls nothing.
+func testMigrateJoinTokens(t *testing.T, db *DB) {
+	ctx := t.Context()
+	ms, err := loadMigrations()
+	must(t, err)
+	for _, table := range []string{"api_tokens", "web_sessions", "users", "workspaces", "nodes", "revoked_certs",
+		"sessions", "settings", "audit_events", "join_tokens", "schema_migrations"} {
+		_, err := db.db.ExecContext(ctx, "DROP TABLE "+table)
+		must(t, err)
+	}
+	for _, m := range ms {
+		if m.version < 3 {
+			must(t, db.apply(ctx, m))
+		}
+	}
+	must(t, db.SetSetting(ctx, "join_secret_hash", []byte("old secret hash")))
+	must(t, db.SetSetting(ctx, "signing-key", []byte("kept")))
+	must(t, db.migrate(ctx))
+	_, err = db.Setting(ctx, "join_secret_hash")
+	wantCode(t, err, airlock.ENOTFOUND)
+	v, err := db.Setting(ctx, "signing-key")
+	must(t, err)
+	if string(v) != "kept" {
+		t.Fatalf("another setting changed: %q", v)
+	}
+	ts, err := db.ListJoinTokens(ctx)
+	must(t, err)
+	if len(ts) != 0 {
+		t.Fatalf("a migrated database has join tokens: %+v", ts)
+	}
+}
+
+func mkJoinToken(t *testing.T, db *DB, id, secret string, uses int, expires time.Time) *airlock.JoinToken {
+	t.Helper()
+	jt := &airlock.JoinToken{ID: id, SecretHash: []byte(secret), CreatedBy: "admin", CreatedAt: t0, ExpiresAt: expires,
+		Uses: uses, MaxCapacity: 20, Isolation: []airlock.Isolation{airlock.IsolationStandard}}
+	must(t, db.CreateJoinToken(t.Context(), jt))
+	return jt
+}
+
+func testJoinTokens(t *testing.T, db *DB) {
+	ctx := t.Context()
+	a := &airlock.JoinToken{ID: "j1", SecretHash: []byte("hash-a"), CreatedBy: "admin", CreatedAt: t0,
+		ExpiresAt: t0.Add(time.Hour), Uses: 3, MaxCapacity: 50,
+		Isolation: []airlock.Isolation{airlock.IsolationStandard, airlock.IsolationSandboxed}}
+	must(t, db.CreateJoinToken(ctx, a))
+	if a.UsesLeft != 3 {
+		t.Fatalf("a new token has %d uses left, want 3", a.UsesLeft)
+	}
+	// A zero CreatedAt is the store's clock.
+	b := &airlock.JoinToken{ID: "j2", SecretHash: []byte("hash-b"), CreatedBy: "root", ExpiresAt: clock.Add(time.Minute),
+		Uses: 1, MaxCapacity: 1, Isolation: []airlock.Isolation{airlock.IsolationStandard}}
+	must(t, db.CreateJoinToken(ctx, b))
+	if !b.CreatedAt.Equal(clock) {
+		t.Fatalf("CreatedAt %v, want the store's clock %v", b.CreatedAt, clock)
+	}
+	got, err := db.JoinTokenByHash(ctx, []byte("hash-a"))
+	must(t, err)
+	same(t, got, a)
+	for _, tc := range []struct {
+		name string
+		jt   airlock.JoinToken
+		code string
+	}{
+		{"duplicate-id", airlock.JoinToken{ID: "j1", SecretHash: []byte("hash-c"), ExpiresAt: t0, Uses: 1, MaxCapacity: 1, Isolation: a.Isolation}, airlock.ECONFLICT},
+		{"duplicate-secret", airlock.JoinToken{ID: "j3", SecretHash: []byte("hash-a"), ExpiresAt: t0, Uses: 1, MaxCapacity: 1, Isolation: a.Isolation}, airlock.ECONFLICT},
+		{"no-hash", airlock.JoinToken{ID: "j4", ExpiresAt: t0, Uses: 1, MaxCapacity: 1, Isolation: a.Isolation}, airlock.EINVALID},
+		{"no-uses", airlock.JoinToken{ID: "j5", SecretHash: []byte("h5"), ExpiresAt: t0, MaxCapacity: 1, Isolation: a.Isolation}, airlock.EINVALID},
+		{"no-capacity", airlock.JoinToken{ID: "j6", SecretHash: []byte("h6"), ExpiresAt: t0, Uses: 1, Isolation: a.Isolation}, airlock.EINVALID},
+		{"no-isolation", airlock.JoinToken{ID: "j7", SecretHash: []byte("h7"), ExpiresAt: t0, Uses: 1, MaxCapacity: 1}, airlock.EINVALID},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantCode(t, db.CreateJoinToken(ctx, &tc.jt), tc.code)
+		})
+	}
+	for _, h := range [][]byte{[]byte("hash-c"), nil} {
+		_, err = db.JoinTokenByHash(ctx, h)
+		wantCode(t, err, airlock.ENOTFOUND)
+	}
+	all, err := db.ListJoinTokens(ctx)
+	must(t, err)
+	same(t, all, []*airlock.JoinToken{b, a})
+	must(t, db.DeleteJoinToken(ctx, "j1"))
+	wantCode(t, db.DeleteJoinToken(ctx, "j1"), airlock.ENOTFOUND)
+	_, err = db.JoinTokenByHash(ctx, []byte("hash-a"))
+	wantCode(t, err, airlock.ENOTFOUND)
+	all, err = db.ListJoinTokens(ctx)
+	must(t, err)
+	same(t, all, []*airlock.JoinToken{b})
+}
+
+func testEnrollNode(t *testing.T, db *DB) {
+	ctx := t.Context()
+	expires := t0.Add(time.Hour)
+	mkJoinToken(t, db, "j1", "two", 2, expires)
+	mkJoinToken(t, db, "j2", "gone", 1, expires)
+	must(t, db.DeleteJoinToken(ctx, "j2"))
+	node := func(name string) *airlock.Node {
+		return &airlock.Node{ID: "id-" + name, Name: name, URL: "https://" + name + ":2376", Capacity: 4,
+			Isolation: []airlock.Isolation{airlock.IsolationStandard}, State: airlock.NodeReady, CreatedAt: t0, UpdatedAt: t0}
+	}
+	// Steps run in order on the same tokens.
+	for _, tc := range []struct {
+		name     string
+		secret   string
+		now      time.Time
+		node     string
+		code     string
+		usesLeft int
+	}{
+		{"unknown", "nope", t0, "a", airlock.EUNAUTHORIZED, 2},
+		{"deleted", "gone", t0, "a", airlock.EUNAUTHORIZED, 2},
+		{"expired", "two", expires, "a", airlock.EUNAUTHORIZED, 2},
+		{"ok", "two", expires.Add(-time.Microsecond), "a", "", 1},
+		// The name is taken: the node is not stored and the use comes back.
+		{"duplicate-name", "two", t0, "a", airlock.ECONFLICT, 1},
+		{"ok-last-use", "two", t0, "b", "", 0},
+		{"used-up", "two", t0, "c", airlock.EUNAUTHORIZED, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := node(tc.node)
+			if tc.name == "duplicate-name" {
+				n.ID = "id-other"
+			}
+			err := db.EnrollNode(ctx, []byte(tc.secret), tc.now, n)
+			wantCode(t, err, tc.code)
+			jt, err := db.JoinTokenByHash(ctx, []byte("two"))
+			must(t, err)
+			if jt.UsesLeft != tc.usesLeft {
+				t.Errorf("uses left %d, want %d", jt.UsesLeft, tc.usesLeft)
+			}
+			got, err := db.NodeByID(ctx, n.ID)
+			if tc.code != "" {
+				wantCode(t, err, airlock.ENOTFOUND)
+				return
+			}
+			must(t, err)
+			same(t, got, n)
+		})
+	}
+}
+
+// enrollRace enrolls 8 nodes at once with the same token and returns the
+// errors and the number of nodes stored.
+func enrollRace(t *testing.T, db *DB, uses int) ([]error, int) {
+	ctx := t.Context()
+	mkJoinToken(t, db, "j1", "secret", uses, t0.Add(time.Hour))
+	var mu sync.Mutex
+	i := 0
+	errs := race(func() error {
+		mu.Lock()
+		i++
+		name := fmt.Sprintf("node-%d", i)
+		mu.Unlock()
+		return db.EnrollNode(ctx, []byte("secret"), t0, &airlock.Node{ID: "id-" + name, Name: name, URL: "https://x",
+			Capacity: 1, Isolation: []airlock.Isolation{airlock.IsolationStandard}, State: airlock.NodeReady})
+	})
+	nodes, err := db.ListNodes(ctx)
+	must(t, err)
+	jt, err := db.JoinTokenByHash(ctx, []byte("secret"))
+	must(t, err)
+	if jt.UsesLeft != max(0, uses-len(errs)) {
+		t.Errorf("uses left %d after %d enrollments of a %d-use token", jt.UsesLeft, len(errs), uses)
+	}
+	return errs, len(nodes)
+}
+
+// testRaceEnrollSingleUse: a single-use token is consumed exactly once
+// however many nodes present it at the same moment.
+func testRaceEnrollSingleUse(t *testing.T, db *DB) {
+	errs, nodes := enrollRace(t, db, 1)
+	oneWins(t, errs, airlock.EUNAUTHORIZED)
+	if nodes != 1 {
+		t.Fatalf("%d nodes enrolled with a single-use token", nodes)
+	}
+}
+
+func testRaceEnrollThreeUses(t *testing.T, db *DB) {
+	errs, nodes := enrollRace(t, db, 3)
+	wins := 0
+	for _, err := range errs {
+		switch airlock.ErrorCode(err) {
+		case "":
+			wins++
+		case airlock.EUNAUTHORIZED:
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if wins != 3 || nodes != 3 {
+		t.Fatalf("%d enrollments succeeded and %d nodes are stored with a 3-use token, want 3 and 3", wins, nodes)
+	}
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/airlock-rbi/airlock/internal/airlock"
 )
 
-const nodeCols = `id, name, url, capacity, isolation, labels, state, cert_serial, cert_not_after, last_heartbeat, created_at, updated_at`
+const nodeCols = `id, name, url, capacity, isolation, labels, state, cert_serial, cert_not_after, last_heartbeat, created_at, updated_at, cert_prev_serial`
 
 func scanNode(s scanner) (*airlock.Node, error) {
 	var n airlock.Node
@@ -18,7 +18,7 @@ func scanNode(s scanner) (*airlock.Node, error) {
 	var notAfter, heartbeat sql.NullInt64
 	var created, updated int64
 	if err := s.Scan(&n.ID, &n.Name, &n.URL, &n.Capacity, &isolation, &labels, &n.State,
-		&n.CertSerial, &notAfter, &heartbeat, &created, &updated); err != nil {
+		&n.CertSerial, &notAfter, &heartbeat, &created, &updated, &n.CertPrevSerial); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(isolation), &n.Isolation); err != nil {
@@ -52,9 +52,20 @@ func (db *DB) CreateNode(ctx context.Context, n *airlock.Node) error {
 		return fmt.Errorf("create node %s: %w", n.ID, err)
 	}
 	db.stamp(&n.CreatedAt, &n.UpdatedAt)
-	_, err = db.exec(ctx, `INSERT INTO nodes (`+nodeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	return db.insertNode(ctx, db.db, n, isolation, labels)
+}
+
+// execer is a *sql.DB or a *sql.Tx.
+type execer interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+}
+
+// insertNode is the INSERT of CreateNode, on the database or within a
+// transaction.
+func (db *DB) insertNode(ctx context.Context, ex execer, n *airlock.Node, isolation, labels string) error {
+	_, err := ex.ExecContext(ctx, db.rebind(`INSERT INTO nodes (`+nodeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		n.ID, n.Name, n.URL, n.Capacity, isolation, labels, string(n.State), n.CertSerial,
-		nullMicros(n.CertNotAfter), nullMicros(n.LastHeartbeat), micros(n.CreatedAt), micros(n.UpdatedAt))
+		nullMicros(n.CertNotAfter), nullMicros(n.LastHeartbeat), micros(n.CreatedAt), micros(n.UpdatedAt), n.CertPrevSerial)
 	if err != nil {
 		return writeErr(err, "node", n.Name, "create node "+n.ID)
 	}
@@ -97,9 +108,9 @@ func (db *DB) UpdateNode(ctx context.Context, n *airlock.Node) error {
 	}
 	db.touch(&n.UpdatedAt)
 	ok, err := db.execOne(ctx, `UPDATE nodes SET name = ?, url = ?, capacity = ?, isolation = ?, labels = ?, state = ?,
-		cert_serial = ?, cert_not_after = ?, last_heartbeat = ?, updated_at = ? WHERE id = ?`,
+		cert_serial = ?, cert_not_after = ?, last_heartbeat = ?, updated_at = ?, cert_prev_serial = ? WHERE id = ?`,
 		n.Name, n.URL, n.Capacity, isolation, labels, string(n.State), n.CertSerial,
-		nullMicros(n.CertNotAfter), nullMicros(n.LastHeartbeat), micros(n.UpdatedAt), n.ID)
+		nullMicros(n.CertNotAfter), nullMicros(n.LastHeartbeat), micros(n.UpdatedAt), n.CertPrevSerial, n.ID)
 	if err != nil {
 		return writeErr(err, "node", n.Name, "update node "+n.ID)
 	}

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -13,15 +14,20 @@ import (
 )
 
 const sessionCols = `id, user_id, workspace_id, node_id, container_id, state, reason, register_hash, agent_hash,
-	created_at, updated_at, started_at, ready_at, stopped_at, last_heartbeat`
+	created_at, updated_at, started_at, ready_at, stopped_at, last_heartbeat, container_addrs`
 
 func scanSession(s scanner) (*airlock.Session, error) {
 	var x airlock.Session
 	var created, updated int64
 	var started, ready, stopped, heartbeat sql.NullInt64
+	var addrs string
 	if err := s.Scan(&x.ID, &x.UserID, &x.WorkspaceID, &x.NodeID, &x.ContainerID, &x.State, &x.Reason,
-		&x.RegisterHash, &x.AgentHash, &created, &updated, &started, &ready, &stopped, &heartbeat); err != nil {
+		&x.RegisterHash, &x.AgentHash, &created, &updated, &started, &ready, &stopped, &heartbeat, &addrs); err != nil {
 		return nil, err
+	}
+	var err error
+	if x.ContainerAddrs, err = parseAddrs(addrs); err != nil {
+		return nil, fmt.Errorf("session %s: container_addrs: %w", x.ID, err)
 	}
 	x.CreatedAt, x.UpdatedAt = fromMicros(created), fromMicros(updated)
 	x.StartedAt, x.ReadyAt = ptrFromNullMicros(started), ptrFromNullMicros(ready)
@@ -87,10 +93,11 @@ func (db *DB) CreateSessionWithin(ctx context.Context, s *airlock.Session, userL
 			return airlock.Errorf(airlock.EUNAVAILABLE, "the chosen node is full; try again")
 		}
 	}
-	_, err = tx.ExecContext(ctx, db.rebind(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err = tx.ExecContext(ctx, db.rebind(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		s.ID, s.UserID, s.WorkspaceID, s.NodeID, s.ContainerID, string(s.State), s.Reason,
 		nullBytes(s.RegisterHash), nullBytes(s.AgentHash), micros(s.CreatedAt), micros(s.UpdatedAt),
-		ptrMicros(s.StartedAt), ptrMicros(s.ReadyAt), ptrMicros(s.StoppedAt), ptrMicros(s.LastHeartbeat))
+		ptrMicros(s.StartedAt), ptrMicros(s.ReadyAt), ptrMicros(s.StoppedAt), ptrMicros(s.LastHeartbeat),
+		formatAddrs(s.ContainerAddrs))
 	if err != nil {
 		return writeErr(err, "session", s.ID, "create session "+s.ID)
 	}
@@ -193,6 +200,9 @@ func (db *DB) UpdateSession(ctx context.Context, id string, u airlock.SessionUpd
 	if u.ContainerID != nil {
 		add("container_id", *u.ContainerID)
 	}
+	if u.ContainerAddrs != nil {
+		add("container_addrs", formatAddrs(*u.ContainerAddrs))
+	}
 	if u.Reason != nil {
 		add("reason", *u.Reason)
 	}
@@ -252,26 +262,32 @@ func joinStates(states []airlock.SessionState) string {
 }
 
 // ClaimRegistration is the agent's registration in one conditional
-// UPDATE: only a starting session whose registration hash equals hash
-// becomes ready, and the hash is cleared so the token works once.
+// UPDATE: a starting session whose registration hash equals hash becomes
+// ready with agentHash. The hash stays, so that the same token works
+// again within retry of the first registration (an agent whose answer was
+// lost asks again): the retry replaces agentHash, which invalidates the
+// first credential, and keeps ReadyAt. The api clears the hash at the
+// agent's first heartbeat; retry 0 makes the token work once.
 //
 // When nothing matched, it reads the session to tell the cases apart
 // without telling an unauthenticated caller more than it knows: no
-// session, a wrong hash and an already used one are all ENOTFOUND; only
-// the right hash on a session that is not starting is ECONFLICT.
-func (db *DB) ClaimRegistration(ctx context.Context, id string, hash, agentHash []byte, now time.Time) (*airlock.Session, error) {
+// session, a wrong hash and a cleared one are all ENOTFOUND; only the
+// right hash on a session that is not starting, or ready for longer than
+// retry, is ECONFLICT.
+func (db *DB) ClaimRegistration(ctx context.Context, id string, hash, agentHash []byte, now time.Time, retry time.Duration) (*airlock.Session, error) {
 	if len(hash) == 0 {
 		return nil, notFound("session", id)
 	}
 	if len(agentHash) == 0 {
 		return nil, airlock.Errorf(airlock.EINVALID, "registration of session %q has no agent credential", id)
 	}
+	starting, ready := string(airlock.SessionStarting), string(airlock.SessionReady)
 	s, err := scanSession(db.queryRow(ctx, `UPDATE sessions
-		SET register_hash = NULL, agent_hash = ?, state = ?, ready_at = ?, updated_at = ?
-		WHERE id = ? AND state = ? AND register_hash = ?
+		SET agent_hash = ?, state = ?, ready_at = CASE WHEN state = ? THEN ? ELSE ready_at END, updated_at = ?
+		WHERE id = ? AND register_hash = ? AND (state = ? OR (state = ? AND ready_at > ?))
 		RETURNING `+sessionCols,
-		agentHash, string(airlock.SessionReady), micros(now), micros(now),
-		id, string(airlock.SessionStarting), hash))
+		agentHash, ready, starting, micros(now), micros(now),
+		id, hash, starting, ready, micros(now.Add(-retry))))
 	if err == nil {
 		return s, nil
 	}
@@ -284,6 +300,10 @@ func (db *DB) ClaimRegistration(ctx context.Context, id string, hash, agentHash 
 	}
 	if cur.RegisterHash == nil || subtle.ConstantTimeCompare(cur.RegisterHash, hash) != 1 {
 		return nil, notFound("session", id)
+	}
+	if cur.State == airlock.SessionReady && cur.ReadyAt != nil {
+		return nil, airlock.Errorf(airlock.ECONFLICT, "session %q registered %s ago; its registration token works again only within %s of the first use",
+			id, now.Sub(*cur.ReadyAt).Round(time.Second), retry)
 	}
 	return nil, airlock.Errorf(airlock.ECONFLICT, "session %q is %s, not %s", id, cur.State, airlock.SessionStarting)
 }
@@ -298,4 +318,29 @@ func (db *DB) DeleteSession(ctx context.Context, id string) error {
 		return notFound("session", id)
 	}
 	return nil
+}
+
+// formatAddrs is the container_addrs column: addresses, comma-separated.
+func formatAddrs(as []netip.Addr) string {
+	parts := make([]string, len(as))
+	for i, a := range as {
+		parts[i] = a.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+// parseAddrs reads the container_addrs column; "" is nil (not known).
+func parseAddrs(s string) ([]netip.Addr, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []netip.Addr
+	for f := range strings.SplitSeq(s, ",") {
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }

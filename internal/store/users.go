@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -72,6 +73,45 @@ func (db *DB) UpdateUser(ctx context.Context, u *airlock.User) error {
 		return notFound("user", u.ID)
 	}
 	return nil
+}
+
+// SetPassword replaces a user's password hash and, in the same
+// transaction, ends every web session of theirs but keep (the caller's
+// own when they changed it from the portal; "" keeps none): whoever
+// signed in with the old password is signed out. It returns how many web
+// sessions ended; ENOTFOUND if there is no such user.
+func (db *DB) SetPassword(ctx context.Context, userID, hash, keep string, at time.Time) (ended int, err error) {
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("set password of %s: %w", userID, err)
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, ignoreDone(tx.Rollback()))
+		}
+	}()
+	res, err := tx.ExecContext(ctx, db.rebind(`UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`),
+		hash, micros(at.UTC().Truncate(time.Microsecond)), userID)
+	if err != nil {
+		return 0, fmt.Errorf("set password of %s: %w", userID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return 0, fmt.Errorf("set password of %s: %w", userID, err)
+	} else if n == 0 {
+		return 0, notFound("user", userID)
+	}
+	res, err = tx.ExecContext(ctx, db.rebind(`DELETE FROM web_sessions WHERE user_id = ? AND id <> ?`), userID, keep)
+	if err != nil {
+		return 0, fmt.Errorf("set password of %s: end web sessions: %w", userID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("set password of %s: end web sessions: %w", userID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("set password of %s: %w", userID, err)
+	}
+	return int(n), nil
 }
 
 // DeleteUser removes a user; the database deletes their API tokens and

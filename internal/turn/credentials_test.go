@@ -2,7 +2,7 @@ package turn
 
 import (
 	"errors"
-	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -16,22 +16,27 @@ func TestCredentials(t *testing.T) {
 	//   printf '%s' "$username" | openssl dgst -sha1 -hmac "$secret" -binary | base64
 	tests := []struct {
 		name         string
+		session      string
 		user         string
 		ttl          time.Duration
 		wantUsername string
 		wantPassword string
 	}{
-		{"ok/one hour", "alice", time.Hour, "1700003600:alice", "HUgaepYTXVnvj1Vo97U6+hBbmH4="},
-		{"ok/user with colon", "bob:x", time.Minute, "1700000060:bob:x", "hk3uNaZD77Zl57hdYgoSi3K2rLQ="},
+		{"ok/one hour", "s1", "alice", time.Hour, "1700003600:s1:alice", "w1zg3ECvBV8CHT1+atrXmT+KaXw="},
+		{"ok/user with colon", "s2", "bob:x", time.Minute, "1700000060:s2:bob:x", "Qen9lSeKVhv/3PvXMOKgoQaet5I="},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			u, p := Credentials(testSecret, tt.user, tt.ttl, now)
+			u, p := Credentials(testSecret, tt.session, tt.user, tt.ttl, now)
 			if u != tt.wantUsername || p != tt.wantPassword {
 				t.Fatalf("Credentials = %q, %q; want %q, %q", u, p, tt.wantUsername, tt.wantPassword)
 			}
-			if err := checkUsername(u, now); err != nil {
+			got, err := checkUsername(u, now)
+			if err != nil {
 				t.Fatalf("checkUsername(%q) = %v, want nil", u, err)
+			}
+			if got.Session != tt.session || got.User != tt.user {
+				t.Fatalf("checkUsername(%q) = session %q user %q, want %q %q", u, got.Session, got.User, tt.session, tt.user)
 			}
 		})
 	}
@@ -44,19 +49,23 @@ func TestCheckUsername(t *testing.T) {
 		username string
 		want     error
 	}{
-		{"ok/future", "1700000001:alice", nil},
-		{"ok/expires now", "1700000000:alice", nil},
-		{"fail/expired", "1699999999:alice", ErrExpired},
-		{"fail/no user", "1700000001:", ErrBadUsername},
+		{"ok/future", "1700000001:s1:alice", nil},
+		{"ok/expires now", "1700000000:s1:alice", nil},
+		{"fail/expired", "1699999999:s1:alice", ErrExpired},
+		{"fail/no user", "1700000001:s1:", ErrBadUsername},
+		{"fail/no session", "1700000001::alice", ErrBadUsername},
+		{"fail/old format without session", "1700000001:alice", ErrBadUsername},
 		{"fail/bare timestamp", "1700000001", ErrBadUsername},
 		{"fail/bare user", "alice", ErrBadUsername},
-		{"fail/user first", "alice:1700000001", ErrBadUsername},
-		{"fail/negative", "-1:alice", ErrBadUsername},
+		{"fail/user first", "alice:s1:1700000001", ErrBadUsername},
+		{"fail/negative", "-1:s1:alice", ErrBadUsername},
+		{"fail/leading zeros", "01700000001:s1:alice", ErrBadUsername},
+		{"fail/plus sign", "+1700000001:s1:alice", ErrBadUsername},
 		{"fail/empty", "", ErrBadUsername},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := checkUsername(tt.username, now); !errors.Is(err, tt.want) || (err == nil) != (tt.want == nil) {
+			if _, err := checkUsername(tt.username, now); !errors.Is(err, tt.want) || (err == nil) != (tt.want == nil) {
 				t.Fatalf("checkUsername(%q) = %v, want %v", tt.username, err, tt.want)
 			}
 		})
@@ -77,7 +86,7 @@ func TestICEServers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := ICEServers(tt.host, 3478, testSecret, "alice", time.Hour, now)
+			got := ICEServers(tt.host, 3478, testSecret, "s1", "alice", time.Hour, now)
 			if len(got) != 2 {
 				t.Fatalf("got %d servers, want 2", len(got))
 			}
@@ -87,46 +96,28 @@ func TestICEServers(t *testing.T) {
 			if len(got[1].URLs) != 2 || got[1].URLs[0] != tt.wantTURN[0] || got[1].URLs[1] != tt.wantTURN[1] {
 				t.Errorf("TURN URLs = %v, want %v", got[1].URLs, tt.wantTURN)
 			}
-			if got[1].Username != "1700003600:alice" || got[1].Credential != "HUgaepYTXVnvj1Vo97U6+hBbmH4=" {
+			if got[1].Username != "1700003600:s1:alice" || got[1].Credential != "w1zg3ECvBV8CHT1+atrXmT+KaXw=" {
 				t.Errorf("TURN credentials = %q, %q", got[1].Username, got[1].Credential)
 			}
 		})
 	}
 }
 
-func TestDefaultAllowPeer(t *testing.T) {
-	tests := []struct {
-		ip   string
-		want bool
-	}{
-		{"127.0.0.1", false},
-		{"::1", false},
-		{"169.254.169.254", false},
-		{"fe80::1", false},
-		{"0.0.0.0", false},
-		{"::", false},
-		{"224.0.0.1", false},
-		{"239.1.2.3", false},
-		{"ff02::1", false},
-		{"255.255.255.255", false},
-		{"172.17.0.2", true},
-		{"10.1.2.3", true},
-		{"192.168.1.10", true},
-		{"203.0.113.7", true},
-		{"2001:db8::1", true},
-	}
-	for _, tt := range tests {
-		name := "fail/" + tt.ip
-		if tt.want {
-			name = "ok/" + tt.ip
+// FuzzParseUsername feeds the parser what any client can send as a STUN
+// USERNAME: it must never panic, and what it accepts must be exactly a
+// username Credentials could have made.
+func FuzzParseUsername(f *testing.F) {
+	f.Fuzz(func(t *testing.T, username string) {
+		u, err := parseUsername(username)
+		if err != nil {
+			return
 		}
-		t.Run(name, func(t *testing.T) {
-			if got := DefaultAllowPeer(net.ParseIP(tt.ip)); got != tt.want {
-				t.Fatalf("DefaultAllowPeer(%s) = %v, want %v", tt.ip, got, tt.want)
-			}
-		})
-	}
-	if DefaultAllowPeer(nil) {
-		t.Error("DefaultAllowPeer(nil) = true, want false")
-	}
+		if u.Session == "" || u.User == "" || u.Expiry < 0 || strings.Contains(u.Session, ":") {
+			t.Fatalf("parseUsername(%q) = %+v, accepted", username, u)
+		}
+		again, _ := Credentials(testSecret, u.Session, u.User, 0, time.Unix(u.Expiry, 0))
+		if again != username {
+			t.Fatalf("parseUsername(%q) = %+v, which Credentials writes as %q", username, u, again)
+		}
+	})
 }

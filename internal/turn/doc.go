@@ -6,19 +6,29 @@
 // loopback listeners on port 0.
 //
 // Credentials follow the TURN REST scheme (draft-uberti-behave-turn-rest):
-// the username is "<unix expiry>:<user>" and the password is
+// the username is "<unix expiry>:<session>:<user>" and the password is
 // base64(HMAC-SHA1(secret, username)). Airlock's control plane mints them
 // with [Credentials] or [ICEServers] and the TURN server only needs the
 // shared secret to check them, so an external coturn configured with
 // use-auth-secret and the same static-auth-secret can replace this server
-// without any change to the control plane.
+// without any change to the control plane (coturn reads the expiry and
+// ignores the rest; it then enforces neither the session's end nor the
+// peer rule below, which are this server's).
+//
+// Credentials are bound to their session: an Allocate, CreatePermission or
+// ChannelBind for a session the infra no longer reports live is refused,
+// and the allocations of an ended session are closed (at once through
+// [Server.EndSession], or by the periodic sweep). Allocations are counted
+// per user and per session against quotas.
 //
 // What it leaves out: TURNS (TURN over TLS/DTLS; media is already protected
 // end to end by DTLS-SRTP), IPv6 relays (pion allocates udp4 relays only),
-// TCP relay allocations (RFC 6062), and per-user quotas.
+// and TCP relay allocations (RFC 6062).
 //
 // SECURITY: this package turns an authenticated browser into a UDP sender
-// from the TURN host. The peer filter in peer.go is what stops a user from
-// relaying into the host's loopback or link-local services (cloud metadata
-// endpoints live at 169.254.169.254); changes there need extra review.
+// from the TURN host. The peer rule in peer.go is what stops a user from
+// relaying anywhere else than into the session networks: it denies by
+// default, and loopback, link-local and metadata addresses, the host's own
+// addresses and the networks' gateways stay refused whatever is
+// configured. Changes there need extra review.
 package turn

@@ -2,11 +2,14 @@ package turn
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -47,11 +50,40 @@ func checkGoroutines(t *testing.T) {
 type testServer struct {
 	srv              *Server
 	udpAddr, tcpAddr string
+	sessions         *sessions
 }
 
-// startServer runs a Server on loopback UDP and TCP listeners; allow is
-// Config.AllowPeer.
-func startServer(t *testing.T, allow func(net.IP) bool) testServer {
+// sessions is the infra's answer to Config.Session, which tests change
+// as sessions end.
+type sessions struct {
+	mu sync.Mutex
+	m  map[string]SessionInfo
+}
+
+func (s *sessions) set(id string, info SessionInfo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[id] = info
+}
+
+func (s *sessions) get(_ context.Context, id string) (SessionInfo, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m[id], nil // unknown sessions are not live
+}
+
+// loopbackPeers lets a test relay real packets: loopback is the only place
+// tests may send to, and the one production never allows. PublicIP is
+// 127.0.0.1, so peers live at 127.0.0.2.
+func loopbackPeers(c *Config) {
+	c.PeerNetworks = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	c.alwaysDeny = []netip.Prefix{}
+	c.hostAddrs = func() ([]netip.Addr, error) { return nil, nil }
+}
+
+// startServer runs a Server on loopback UDP and TCP listeners, with
+// sessions s1 and s2 live; tweak adjusts the Config.
+func startServer(t *testing.T, tweak func(*Config)) testServer {
 	t.Helper()
 	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
@@ -62,15 +94,22 @@ func startServer(t *testing.T, allow func(net.IP) bool) testServer {
 		_ = udp.Close()
 		t.Fatal(err)
 	}
-	s, err := NewServer(Config{
+	ss := &sessions{m: map[string]SessionInfo{"s1": {Live: true}, "s2": {Live: true}}}
+	cfg := Config{
 		Secret:       testSecret,
 		PublicIP:     loopback,
 		RelayBindIP:  loopback,
 		RelayPortMin: 50100,
 		RelayPortMax: 50199,
-		AllowPeer:    allow,
-		Logger:       testLogger(t),
-	}, udp, tcp)
+		Session:      ss.get,
+		// Sweeps are run by hand in these tests.
+		SweepEvery: time.Hour,
+		Logger:     testLogger(t),
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	s, err := NewServer(cfg, udp, tcp)
 	if err != nil {
 		_ = udp.Close()
 		_ = tcp.Close()
@@ -81,10 +120,8 @@ func startServer(t *testing.T, allow func(net.IP) bool) testServer {
 			t.Errorf("Close: %v", err)
 		}
 	})
-	return testServer{srv: s, udpAddr: udp.LocalAddr().String(), tcpAddr: tcp.Addr().String()}
+	return testServer{srv: s, udpAddr: udp.LocalAddr().String(), tcpAddr: tcp.Addr().String(), sessions: ss}
 }
-
-func allowLoopback(ip net.IP) bool { return ip.IsLoopback() }
 
 // newClient starts a pion TURN client over UDP or TCP ("tcp" wraps the
 // stream in turn.NewSTUNConn, as a browser's TURN/TCP framing does).
@@ -135,7 +172,7 @@ func newClient(t *testing.T, ts testServer, network, username, password string) 
 
 func TestAllocate(t *testing.T) {
 	now := time.Now()
-	fresh := func() (string, string) { return Credentials(testSecret, "alice", time.Hour, now) }
+	fresh := func() (string, string) { return Credentials(testSecret, "s1", "alice", time.Hour, now) }
 	tests := []struct {
 		name    string
 		network string
@@ -145,24 +182,34 @@ func TestAllocate(t *testing.T) {
 		{"ok/udp fresh credentials", "udp", fresh, false},
 		{"ok/tcp fresh credentials", "tcp", fresh, false},
 		{"fail/expired credentials", "udp", func() (string, string) {
-			return Credentials(testSecret, "alice", -time.Minute, now)
+			return Credentials(testSecret, "s1", "alice", -time.Minute, now)
 		}, true},
 		{"fail/wrong password", "udp", func() (string, string) {
 			u, _ := fresh()
-			_, p := Credentials([]byte("another secret, also 32 bytes lo"), "alice", time.Hour, now)
+			_, p := Credentials([]byte("another secret, also 32 bytes lo"), "s1", "alice", time.Hour, now)
 			return u, p
 		}, true},
 		{"fail/unknown username format", "udp", func() (string, string) {
 			return "alice", restPassword(testSecret, "alice")
 		}, true},
+		{"fail/username without a session", "udp", func() (string, string) {
+			u := strconv.FormatInt(now.Add(time.Hour).Unix(), 10) + ":alice"
+			return u, restPassword(testSecret, u)
+		}, true},
+		{"fail/session that is not live", "udp", func() (string, string) {
+			return Credentials(testSecret, "ended", "alice", time.Hour, now)
+		}, true},
 		{"fail/tcp expired credentials", "tcp", func() (string, string) {
-			return Credentials(testSecret, "alice", -time.Minute, now)
+			return Credentials(testSecret, "s1", "alice", -time.Minute, now)
+		}, true},
+		{"fail/tcp session that is not live", "tcp", func() (string, string) {
+			return Credentials(testSecret, "ended", "alice", time.Hour, now)
 		}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			checkGoroutines(t)
-			ts := startServer(t, allowLoopback)
+			ts := startServer(t, loopbackPeers)
 			u, p := tt.creds()
 			c, _ := newClient(t, ts, tt.network, u, p)
 			relay, err := c.Allocate()
@@ -188,7 +235,7 @@ func TestAllocate(t *testing.T) {
 // startEcho runs a UDP echo peer on loopback until the test ends.
 func startEcho(t *testing.T) (net.Addr, <-chan struct{}) {
 	t.Helper()
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	pc, err := net.ListenPacket("udp4", "127.0.0.2:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,20 +264,31 @@ func startEcho(t *testing.T) (net.Addr, <-chan struct{}) {
 }
 
 func TestRelay(t *testing.T) {
+	other := []netip.Addr{netip.MustParseAddr("127.0.0.3")}
 	tests := []struct {
 		name  string
-		allow func(net.IP) bool
+		tweak func(*Config)
+		peers []netip.Addr // the session's container addresses
 		want  bool
 	}{
-		{"ok/echo through relay to allowed loopback peer", allowLoopback, true},
-		{"fail/peer refused by AllowPeer", DefaultAllowPeer, false},
+		{"ok/echo through relay to a peer of the session networks", loopbackPeers, nil, true},
+		{"ok/echo through relay to the session's own container", loopbackPeers, []netip.Addr{netip.MustParseAddr("127.0.0.2")}, true},
+		{"fail/peer is another session's container", loopbackPeers, other, false},
+		{"fail/loopback refused by the default rule", func(c *Config) {
+			c.PeerNetworks = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+		}, nil, false},
+		{"fail/no session networks", func(c *Config) {
+			loopbackPeers(c)
+			c.PeerNetworks = nil
+		}, nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			checkGoroutines(t)
-			ts := startServer(t, tt.allow)
+			ts := startServer(t, tt.tweak)
+			ts.sessions.set("s1", SessionInfo{Live: true, Peers: tt.peers})
 			peer, peerGot := startEcho(t)
-			u, p := Credentials(testSecret, "alice", time.Hour, time.Now())
+			u, p := Credentials(testSecret, "s1", "alice", time.Hour, time.Now())
 			c, _ := newClient(t, ts, "udp", u, p)
 			relay, err := c.Allocate()
 			if err != nil {
@@ -280,7 +338,7 @@ func TestBinding(t *testing.T) {
 	for _, network := range []string{"udp", "tcp"} {
 		t.Run("ok/"+network, func(t *testing.T) {
 			checkGoroutines(t)
-			ts := startServer(t, allowLoopback)
+			ts := startServer(t, nil)
 			// Binding requests need no credentials.
 			c, local := newClient(t, ts, network, "", "")
 			mapped, err := c.SendBindingRequest()
@@ -299,19 +357,23 @@ func TestBinding(t *testing.T) {
 
 func TestNewServerConfig(t *testing.T) {
 	ip := loopback
+	live := (&sessions{m: map[string]SessionInfo{}}).get
 	tests := []struct {
 		name string
 		cfg  Config
 		noLn bool
 		want error
 	}{
-		{"fail/no listener", Config{Secret: testSecret, PublicIP: ip}, true, ErrNoListener},
-		{"fail/short secret", Config{Secret: testSecret[:31], PublicIP: ip}, false, ErrShortSecret},
-		{"fail/no public ip", Config{Secret: testSecret}, false, ErrNoPublicIP},
-		{"fail/ipv6 public ip", Config{Secret: testSecret, PublicIP: net.ParseIP("2001:db8::1")}, false, ErrNoPublicIP},
-		{"fail/inverted port range", Config{Secret: testSecret, PublicIP: ip, RelayPortMin: 50200, RelayPortMax: 50100}, false, ErrBadPortRange},
-		{"fail/half port range", Config{Secret: testSecret, PublicIP: ip, RelayPortMin: 50200}, false, ErrBadPortRange},
-		{"fail/ipv6 relay bind", Config{Secret: testSecret, PublicIP: ip, RelayBindIP: net.IPv6loopback}, false, ErrBadRelayBind},
+		{"fail/no listener", Config{Secret: testSecret, PublicIP: ip, Session: live}, true, ErrNoListener},
+		{"fail/short secret", Config{Secret: testSecret[:31], PublicIP: ip, Session: live}, false, ErrShortSecret},
+		{"fail/no public ip", Config{Secret: testSecret, Session: live}, false, ErrNoPublicIP},
+		{"fail/ipv6 public ip", Config{Secret: testSecret, PublicIP: net.ParseIP("2001:db8::1"), Session: live}, false, ErrNoPublicIP},
+		{"fail/no session check", Config{Secret: testSecret, PublicIP: ip}, false, ErrNoSession},
+		{"fail/inverted port range", Config{Secret: testSecret, PublicIP: ip, Session: live, RelayPortMin: 50200, RelayPortMax: 50100}, false, ErrBadPortRange},
+		{"fail/half port range", Config{Secret: testSecret, PublicIP: ip, Session: live, RelayPortMin: 50200}, false, ErrBadPortRange},
+		{"fail/ipv6 relay bind", Config{Secret: testSecret, PublicIP: ip, Session: live, RelayBindIP: net.IPv6loopback}, false, ErrBadRelayBind},
+		{"fail/negative quota", Config{Secret: testSecret, PublicIP: ip, Session: live, MaxPerSession: -1}, false, ErrBadQuota},
+		{"fail/invalid peer network", Config{Secret: testSecret, PublicIP: ip, Session: live, PeerNetworks: []netip.Prefix{{}}}, false, ErrBadNetwork},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -341,7 +403,8 @@ func TestCloseIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := NewServer(Config{Secret: testSecret, PublicIP: loopback, RelayBindIP: loopback}, udp, nil)
+	s, err := NewServer(Config{Secret: testSecret, PublicIP: loopback, RelayBindIP: loopback,
+		Session: (&sessions{m: map[string]SessionInfo{}}).get}, udp, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,7 +449,7 @@ func (w *tWriter) Write(p []byte) (int, error) {
 // which pion's own Close leaves running.
 func TestCloseEndsTCPConns(t *testing.T) {
 	checkGoroutines(t)
-	ts := startServer(t, allowLoopback)
+	ts := startServer(t, nil)
 	conn, err := net.DialTimeout("tcp4", ts.tcpAddr, testWait)
 	if err != nil {
 		t.Fatal(err)

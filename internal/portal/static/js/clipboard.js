@@ -1,5 +1,5 @@
-// The viewer's clipboard panel. The agent's hello names the workspace's
-// policy: "to-container" shows the box that sends text to the session
+// The viewer's clipboard panel. The server's connect answer names the
+// workspace's policy (the agent's word is not taken for it): "to-container" shows the box that sends text to the session
 // ({"t":"clip","text"}), "from-container" shows what the session copied
 // (with a Copy button), "both" shows both, "off" (or anything unknown)
 // hides the clipboard entirely.

@@ -3,7 +3,8 @@
 // launched (long poll) until it is ready, then connects (connection.js)
 // and handles the agent's data channel messages:
 //
-//   hello {w,h,clipboard}  display size and clipboard policy
+//   hello {w,h}            display size (the clipboard policy comes from
+//                          the connect answer, not from the agent)
 //   size {w,h}             the display was resized
 //   clip {text}            the session copied text
 //   cursor {css}           the cursor to show over the video
@@ -248,7 +249,9 @@ function onMessage(m) {
   switch (m.t) {
     case 'hello':
       setDisplay(m.w, m.h);
-      hook.clipboard = clip.setPolicy(m.clipboard);
+      // The policy is the server's (the connect answer), never the
+      // agent's: a compromised session must not widen its own clipboard.
+      hook.clipboard = clip.setPolicy(conn && conn.tok ? conn.tok.clipboard : 'off');
       fitSoon(0);
       break;
     case 'size':

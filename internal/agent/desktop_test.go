@@ -1,0 +1,73 @@
+package agent
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestChromiumCommandLine: whatever the start URL, it is Chromium's last
+// argument and comes after "--", so Chromium never reads it as a switch.
+func TestChromiumCommandLine(t *testing.T) {
+	for _, tc := range []struct {
+		name, url string
+	}{
+		{"ok/https", "https://example.com/"},
+		{"ok/blank", "about:blank"},
+		{"attack/renderer-cmd-prefix", "--renderer-cmd-prefix=/bin/sh -c 'id > /tmp/pwned'"},
+		{"attack/no-sandbox", "--no-sandbox"},
+		{"attack/single-dash", "-incognito"},
+		{"attack/javascript", "javascript:alert(1)"},
+		{"attack/file", "file:///etc/passwd"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd, err := appCommand(context.Background(), ":0", DesktopConfig{App: "chromium", StartURL: tc.url, Width: 800, Height: 600})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cmd.Args[1] != "--" {
+				t.Fatalf("the wrapper's own options are not ended first: %q", cmd.Args)
+			}
+			args := cmd.Args[2:]
+			end := slices.Index(args, "--")
+			if end < 0 {
+				t.Fatalf("no \"--\" in %q", args)
+			}
+			if got := args[end+1:]; len(got) != 1 || got[0] != tc.url {
+				t.Fatalf("after \"--\": %q, want only the start URL %q", got, tc.url)
+			}
+			for _, a := range args[:end] {
+				if strings.Contains(a, tc.url) {
+					t.Errorf("the start URL appears among the flags: %q", a)
+				}
+				if !strings.HasPrefix(a, "--") {
+					t.Errorf("argument %q before \"--\" is not a flag of the agent's", a)
+				}
+			}
+		})
+	}
+}
+
+// TestChromiumWrapperPassesURLThrough runs Debian's chromium wrapper, the
+// one the workspace image has, with the agent's argument layout: a start
+// URL that looks like a switch must reach Chromium as a URL. With a lone
+// "--" before the URL the wrapper drops it and Chromium prints its
+// version for a URL of "--version".
+func TestChromiumWrapperPassesURLThrough(t *testing.T) {
+	const wrapper = "/usr/bin/chromium"
+	if _, err := os.Stat(wrapper); err != nil {
+		t.Fatalf("this test needs Debian's chromium (scripts/ensure-chromium.sh installs it): %v", err)
+	}
+	args := wrapperArgs([]string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+		"--disable-background-networking", "--user-data-dir=" + t.TempDir(), "--dump-dom"}, "--version")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, wrapper, args...).CombinedOutput()
+	if strings.Contains(string(out), "Chromium 1") || !strings.Contains(string(out), "ERR_") {
+		t.Fatalf("%s %q: the start URL was read as a switch, or not loaded as a URL:\n%s", wrapper, args, out)
+	}
+}
