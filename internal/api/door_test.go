@@ -148,6 +148,14 @@ func TestPasswordHashBusy(t *testing.T) {
 		{"unknown user", func(n int) *httptest.ResponseRecorder {
 			return e.loginFrom(fmt.Sprintf("192.0.2.%d:1", n+1), "nobody", "password-1", nil)
 		}},
+		{"password change", func(int) *httptest.ResponseRecorder {
+			return e.do(req{Method: "POST", Path: "/api/v1/users/me/password", Bearer: e.userTok,
+				Body: map[string]any{"current": userPassword, "new": "alice-new-password"}})
+		}},
+		{"password reset", func(int) *httptest.ResponseRecorder {
+			return e.do(req{Method: "POST", Path: "/api/v1/users/alice/password", Bearer: e.adminTok,
+				Body: map[string]any{"new": "alice-new-password"}})
+		}},
 		{"create user", func(int) *httptest.ResponseRecorder {
 			return e.do(req{Method: "POST", Path: "/api/v1/users", Bearer: e.adminTok,
 				Body: map[string]any{"name": "bob", "password": "bob-password-1"}})
@@ -165,6 +173,36 @@ func TestPasswordHashBusy(t *testing.T) {
 	// Ten busy answers for alice were not ten failed guesses: she gets in.
 	if rec := e.loginFrom("198.51.100.1:1", "alice", userPassword, nil); rec.Code != http.StatusOK {
 		t.Fatalf("sign-in once a slot is free: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// TestPasswordChangeThrottled: the current password asked for by a
+// password change is an oracle for whoever holds a stolen session, so it
+// is throttled like a sign-in.
+func TestPasswordChangeThrottled(t *testing.T) {
+	e := newEnv(t)
+	refused := 0
+	for range 40 {
+		rec := e.do(req{Method: "POST", Path: "/api/v1/users/me/password", Bearer: e.userTok,
+			Body: map[string]any{"current": "a-guess-at-it", "new": "alice-new-password"}})
+		switch rec.Code {
+		case http.StatusForbidden:
+		case http.StatusTooManyRequests:
+			refused++
+			wantError(t, rec, "limit", "too many failed sign-ins")
+			retryAfter(t, rec)
+		default:
+			t.Fatalf("status %d %s", rec.Code, rec.Body)
+		}
+	}
+	if refused == 0 {
+		t.Fatal("40 wrong current passwords, none refused")
+	}
+	e.clk.Advance(61 * time.Second)
+	rec := e.do(req{Method: "POST", Path: "/api/v1/users/me/password", Bearer: e.userTok,
+		Body: map[string]any{"current": userPassword, "new": "alice-new-password"}})
+	if rec.Code != http.StatusOK {
+		t.Fatalf("the right current password after the backoff: %d %s", rec.Code, rec.Body)
 	}
 }
 
