@@ -42,7 +42,10 @@ func startServer(ctx context.Context, bin, dir, password string) (_ *server, err
 		return nil, err
 	}
 	data := filepath.Join(dir, "data")
-	cmd := exec.Command(bin, "server", "--data", data, "--listen", "127.0.0.1:0", "--metrics-listen", "")
+	cmd := exec.Command(bin, "server", "--data", data, "--listen", "127.0.0.1:0", "--metrics-listen", "",
+		// No session is launched: the agents' URL is never used, but a
+		// loopback listener needs one.
+		"--agent-url", "https://127.0.0.1:9")
 	cmd.Env = append(os.Environ(), "AIRLOCK_ADMIN_PASSWORD="+password)
 	cmd.Stdout = logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

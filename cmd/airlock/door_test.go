@@ -41,7 +41,10 @@ func startDoorServer(t *testing.T, procs int) *doorServer {
 	bin := airlockBinary(t)
 	data := t.TempDir()
 	out := &lineWaiter{re: listeningRE, found: make(chan string, 1)}
-	cmd := exec.Command(bin, "server", "--data", data, "--listen", "127.0.0.1:0", "--metrics-listen", "")
+	cmd := exec.Command(bin, "server", "--data", data, "--listen", "127.0.0.1:0", "--metrics-listen", "",
+		// No session is launched: the agents' URL is never used, but a
+		// loopback listener needs one.
+		"--agent-url", "https://127.0.0.1:9")
 	cmd.Env = append(os.Environ(), "AIRLOCK_ADMIN_PASSWORD="+crashPassword, "GOMAXPROCS="+strconv.Itoa(procs))
 	cmd.Stdout = io.Discard
 	cmd.Stderr = out

@@ -46,22 +46,27 @@ func startInfra(t *testing.T, door DoorLimits) *testInfra {
 	ti := &testInfra{metrics: freeAddr(t)}
 	ready := make(chan string, 1)
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
+	exited := make(chan struct{})
+	var runErr error
 	go func() {
-		done <- Run(ctx, Config{DataDir: data, Listen: "127.0.0.1:0", MetricsListen: ti.metrics,
+		defer close(exited)
+		// No session is launched, so the agents' URL is never used; a
+		// loopback listener needs one all the same.
+		runErr = Run(ctx, Config{DataDir: data, Listen: "127.0.0.1:0", AgentURL: "https://127.0.0.1:9", MetricsListen: ti.metrics,
 			AdminPassword: "admin-password-1", PasswordParams: &auth.PasswordParams{Memory: 1024, Time: 1, Threads: 1},
 			Door: door, Ready: func(addr string, _ *Server) { ready <- addr }})
 	}()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("infra server: %v", err)
+		<-exited
+		if runErr != nil {
+			t.Errorf("infra server: %v", runErr)
 		}
 	})
 	select {
 	case ti.addr = <-ready:
-	case err := <-done:
-		t.Fatalf("infra server exited: %v", err)
+	case <-exited:
+		t.Fatal("infra server exited before it was ready")
 	case <-time.After(30 * time.Second):
 		t.Fatal("infra server did not come up in 30s")
 	}
