@@ -72,6 +72,7 @@ bench: docker
 	$(GO) run ./bench/provision
 	$(GO) run ./bench/launch
 	$(GO) run ./bench/stream
+	$(GO) run ./bench/door
 
 clean:
 	rm -rf bin

@@ -133,6 +133,11 @@ func TestDecodeEveryEndpoint(t *testing.T) {
 			{"fail/content-type", `{}`, "text/plain", "Content-Type must be application/json"},
 			{"fail/too-large", `{"zzz":"` + strings.Repeat("z", maxBody) + `"}`, "", "larger than 1 MiB"},
 		} {
+			if ep.name == "login" && tc.name == "fail/too-large" {
+				// Sign-ins wait for a hash slot holding their body, so
+				// theirs is kept far smaller.
+				tc.msg = "larger than 16 KiB"
+			}
 			t.Run(ep.name+"/"+tc.name, func(t *testing.T) {
 				r := req{Method: "POST", Path: ep.path, Bearer: ep.bearer, Body: tc.body}
 				if tc.ct != "" {

@@ -40,21 +40,34 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	c := callerOf(ctx)
-	ok, err := auth.VerifyPassword(req.Current, c.User.PasswordHash)
+	// The current password is guessed here as at sign-in (by whoever holds
+	// a stolen session), so it is throttled and hashed the same way.
+	attempt, refused := s.guesses.Begin(clientAddr(r), c.User.Name)
+	if refused != nil {
+		return throttled(w, refused)
+	}
+	ok, err := s.hasher.Verify(ctx, auth.Urgent, req.Current, c.User.PasswordHash)
+	if errors.Is(err, auth.ErrHashBusy) {
+		attempt.Abandon()
+		return s.hashBusy(w, err)
+	}
 	if err != nil {
+		attempt.Abandon()
 		return fmt.Errorf("verify the password of %s: %w", c.User.Name, err)
 	}
 	if !ok {
+		attempt.Failed()
 		// 403, not 401: the caller is signed in, and a client that signs
 		// out on 401 would lose the session for a typo.
 		return airlock.Errorf(airlock.EFORBIDDEN, "the current password is wrong")
 	}
+	attempt.Succeeded()
 	if req.New == req.Current {
 		return airlock.Errorf(airlock.EINVALID, "the new password is the same as the current one")
 	}
 	ended, err := s.setPassword(ctx, c.User, req.New, keptSession(c, c.User))
 	if err != nil {
-		return err
+		return s.hashBusy(w, err)
 	}
 	s.audit(ctx, c.User.Name, "user.password.change", c.User.Name, fmt.Sprintf("%d other web sessions ended", ended))
 	writeJSON(w, http.StatusOK, passwordSet{WebSessionsEnded: ended})
@@ -80,7 +93,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) error {
 	c := callerOf(ctx)
 	ended, err := s.setPassword(ctx, u, req.New, keptSession(c, u))
 	if err != nil {
-		return err
+		return s.hashBusy(w, err)
 	}
 	s.audit(ctx, c.User.Name, "user.password.reset", u.Name, fmt.Sprintf("%d web sessions ended", ended))
 	writeJSON(w, http.StatusOK, passwordSet{WebSessionsEnded: ended})
@@ -99,9 +112,12 @@ func keptSession(c *caller, u *airlock.User) string {
 // setPassword hashes password under the policy of user creation and
 // stores it, ending u's web sessions but keep.
 func (s *Server) setPassword(ctx context.Context, u *airlock.User, password, keep string) (int, error) {
-	hash, err := auth.HashPassword(password, s.pw)
+	hash, err := s.hashPassword(ctx, password)
 	if errors.Is(err, auth.ErrWeakPassword) {
 		return 0, airlock.Errorf(airlock.EINVALID, "new password: %v", err)
+	}
+	if errors.Is(err, auth.ErrHashBusy) {
+		return 0, s.hashBusy(nil, err)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("hash the password of %s: %w", u.Name, err)

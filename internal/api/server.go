@@ -15,6 +15,7 @@ import (
 	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/auth"
 	"github.com/airlock-rbi/airlock/internal/pki"
+	"github.com/airlock-rbi/airlock/internal/throttle"
 )
 
 // Options configure a Server. Store, Driver and Signer are required.
@@ -51,6 +52,12 @@ type Options struct {
 	Now func() time.Time
 	// PasswordParams defaults to auth.DefaultPasswordParams.
 	PasswordParams *auth.PasswordParams
+	// Hasher bounds the password hashes in flight; default
+	// auth.NewPasswordHasher(0, 0): GOMAXPROCS at once.
+	Hasher *auth.PasswordHasher
+	// Throttle slows down password guessing at sign-in; default
+	// throttle.New with its defaults, on the server's clock.
+	Throttle *throttle.Login
 	// WebSessionTTL is how long a browser stays signed in. Default 12h.
 	WebSessionTTL time.Duration
 	// DefaultMaxSessions bounds a user's active sessions unless the user
@@ -64,6 +71,8 @@ type Server struct {
 	log     *slog.Logger
 	clock   clock
 	pw      auth.PasswordParams
+	hasher  *auth.PasswordHasher
+	guesses *throttle.Login
 	webTTL  time.Duration
 	maxSess int
 
@@ -109,6 +118,12 @@ func New(o Options) (*Server, error) {
 	s.pw = auth.DefaultPasswordParams
 	if o.PasswordParams != nil {
 		s.pw = *o.PasswordParams
+	}
+	if s.hasher = o.Hasher; s.hasher == nil {
+		s.hasher = auth.NewPasswordHasher(0, 0)
+	}
+	if s.guesses = o.Throttle; s.guesses == nil {
+		s.guesses = throttle.New(throttle.Config{Now: o.Now})
 	}
 	if s.webTTL == 0 {
 		s.webTTL = 12 * time.Hour

@@ -40,32 +40,58 @@ type loginResponse struct {
 // errBadLogin does not say which of the two was wrong.
 var errBadLogin = airlock.Errorf(airlock.EUNAUTHORIZED, "user name or password is wrong")
 
+// login checks a password. Guesses are throttled per client address and
+// per account (429 with Retry-After), and the hash runs in one of the
+// bounded slots (503 with Retry-After when none frees up in time).
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	var req loginRequest
+	body := &limitedBody{rc: r.Body, left: maxLoginBody}
+	r.Body = body
 	if err := decode(r, &req); err != nil {
+		if body.over {
+			return airlock.Errorf(airlock.EINVALID, "request body is larger than %d KiB, the limit of a sign-in", maxLoginBody>>10)
+		}
 		return err
 	}
 	if req.User == "" || req.Password == "" {
 		return airlock.Errorf(airlock.EINVALID, "user and password are required")
+	}
+	attempt, refused := s.guesses.Begin(clientAddr(r), req.User)
+	if refused != nil {
+		return throttled(w, refused)
+	}
+	pri := auth.Normal
+	if attempt.Clean() {
+		// An address that has not been failing goes ahead of those that
+		// have, so a guessing crowd does not queue a real user out.
+		pri = auth.Urgent
 	}
 	ctx := r.Context()
 	u, err := s.store.UserByName(ctx, req.User)
 	if airlock.ErrorCode(err) == airlock.ENOTFOUND {
 		// Spend the same time as a real check, so timing does not reveal
 		// which names exist.
-		_, _ = auth.VerifyPassword(req.Password, s.dummy)
+		if _, err := s.hasher.Verify(ctx, pri, req.Password, s.dummy); err != nil {
+			attempt.Abandon()
+			return s.hashBusy(w, err)
+		}
+		attempt.Failed()
 		return errBadLogin
 	}
 	if err != nil {
+		attempt.Abandon()
 		return err
 	}
-	ok, err := auth.VerifyPassword(req.Password, u.PasswordHash)
+	ok, err := s.hasher.Verify(ctx, pri, req.Password, u.PasswordHash)
 	if err != nil {
-		return err
+		attempt.Abandon()
+		return s.hashBusy(w, err)
 	}
 	if !ok {
+		attempt.Failed()
 		return errBadLogin
 	}
+	attempt.Succeeded()
 	now := s.clock.now()
 	if req.Token {
 		name := req.TokenName
@@ -142,7 +168,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	u, err := s.CreateUser(r.Context(), req.Name, req.Password, airlock.Role(req.Role), req.MaxSessions)
 	if err != nil {
-		return err
+		return s.hashBusy(w, err)
 	}
 	writeJSON(w, http.StatusCreated, viewUser(u))
 	return nil
@@ -166,9 +192,12 @@ func (s *Server) CreateUser(ctx context.Context, name, password string, role air
 	if maxSessions < 0 || maxSessions > 1000 {
 		return nil, airlock.Errorf(airlock.EINVALID, "max_sessions must be between 0 (server default) and 1000")
 	}
-	hash, err := auth.HashPassword(password, s.pw)
+	hash, err := s.hashPassword(ctx, password)
 	if errors.Is(err, auth.ErrWeakPassword) {
 		return nil, airlock.Errorf(airlock.EINVALID, "password: %v", err)
+	}
+	if errors.Is(err, auth.ErrHashBusy) {
+		return nil, s.hashBusy(nil, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)

@@ -66,6 +66,8 @@ type Config struct {
 	// TURNPublicIP is the relay address TURN advertises: the host's address
 	// as browsers and session containers reach it.
 	TURNPublicIP string
+	// Door bounds what clients can hold of the HTTPS listener.
+	Door DoorLimits
 	// TURNPeerNetworks are the session networks, comma-separated CIDRs:
 	// the only peers TURN relays to. Required with TURNListen.
 	TURNPeerNetworks string
@@ -232,8 +234,7 @@ func Run(ctx context.Context, cfg Config) error {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	reg := newMetrics(st)
-	hs := &http.Server{Handler: reg.instrument(mux), TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	hs := publicServer(reg.instrument(mux), tlsCfg, slog.NewLogLogger(log.Handler(), slog.LevelDebug), cfg.Door)
 
 	var mln net.Listener
 	if cfg.MetricsListen != "" {

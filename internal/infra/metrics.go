@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,12 +24,12 @@ func newMetrics(st airlock.Store) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "airlock_http_requests_total", Help: "HTTP requests served, by method and status code.",
-		}, []string{"method", "code"}),
+			Name: "airlock_http_requests_total", Help: "HTTP requests served, by method, route pattern and status code.",
+		}, []string{"method", "route", "code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "airlock_http_request_seconds", Help: "HTTP request latency, by method.",
+			Name: "airlock_http_request_seconds", Help: "HTTP request latency, by method and route pattern.",
 			Buckets: prometheus.DefBuckets,
-		}, []string{"method"}),
+		}, []string{"method", "route"}),
 	}
 	m.reg.MustRegister(m.requests, m.latency, collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &sessionCollector{st: st})
@@ -58,9 +59,49 @@ func (m *metrics) instrument(h http.Handler) http.Handler {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		h.ServeHTTP(sw, r)
-		m.requests.WithLabelValues(r.Method, strconv.Itoa(sw.code)).Inc()
-		m.latency.WithLabelValues(r.Method).Observe(time.Since(start).Seconds())
+		method, route := methodLabel(r.Method), routeLabel(r.Pattern)
+		m.requests.WithLabelValues(method, route, codeLabel(sw.code)).Inc()
+		m.latency.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
 	})
+}
+
+// Labels come only from fixed sets: every distinct value is a series kept
+// for the life of the process, and these are written before anyone is
+// authenticated, so a raw method or path would let any client grow
+// /metrics (and the server's memory) without bound.
+
+// methodLabel is the method, or "other" for any method outside the
+// standard ones the server answers.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
+}
+
+// routeLabel is the pattern of the route that served the request (the
+// innermost mux sets http.Request.Pattern on it as it dispatches), without
+// its method, which has a label of its own; "unmatched" when no pattern
+// matched. Patterns are written in the code, so they are a fixed set.
+func routeLabel(pattern string) string {
+	if pattern == "" {
+		return "unmatched"
+	}
+	if _, path, ok := strings.Cut(pattern, " "); ok {
+		return strings.TrimLeft(path, " \t")
+	}
+	return pattern
+}
+
+// codeLabel is the status code; a handler can only write 100-999, but
+// anything outside that is still folded into one value.
+func codeLabel(code int) string {
+	if code < 100 || code > 999 {
+		return "other"
+	}
+	return strconv.Itoa(code)
 }
 
 // sessionCollector reports sessions by state from the store at scrape time.
