@@ -17,6 +17,10 @@ import (
 // with a fresh one.
 const connectTTL = 5 * time.Minute
 
+// MaxTokenTTL is the longest lifetime of any token the api signs: a
+// retired signing key must verify that long after a rotation.
+const MaxTokenTTL = max(connectTTL, agentCredentialTTL)
+
 // signalPath is where the relay is mounted, on the same origin as the api.
 const signalPath = "/api/v1/signal"
 

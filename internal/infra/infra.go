@@ -34,8 +34,9 @@ import (
 
 // Config configures the server. Zero values take the defaults named.
 type Config struct {
-	// DataDir holds the CA (DataDir/ca.pem), certificates and the SQLite
-	// database. Default ./data.
+	// DataDir holds the CA (DataDir/ca.pem), certificates, the key files
+	// (signing-keys.json, turn-secret) and the SQLite database; the server
+	// makes it private to its owner (0700). Default ./data.
 	DataDir string
 	// Listen is the HTTPS address. Default :8443.
 	Listen string
@@ -77,6 +78,8 @@ type Server struct {
 	CA    *pki.CA
 	Store airlock.Store
 	API   *api.Server
+	// Signer signs and verifies the api's tokens with the key files' keys.
+	Signer *auth.Signer
 	// SeccompProfiles are the names of the seccomp profiles the api has
 	// (see SeccompProfiles), which workspaces may name.
 	SeccompProfiles []string
@@ -106,6 +109,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
+	if err := privateDataDir(data, log); err != nil {
+		return err
+	}
+	cfg.DataDir = data
 	ca, err := LoadOrInitCA(data, log)
 	if err != nil {
 		return err
@@ -142,14 +149,15 @@ func Run(ctx context.Context, cfg Config) error {
 	defer st.Close()
 	srv.Store = st
 
-	key, err := st.SetSettingIfAbsent(ctx, "signing_key", randomKey())
-	if err != nil {
-		return fmt.Errorf("signing key: %w", err)
+	if err := moveSecretsOutOfStore(ctx, data, st, log); err != nil {
+		return err
 	}
-	signer, err := auth.NewSigner(key, nil)
+	keys, err := newKeyReloader(data, log.With("component", "keys"))
 	if err != nil {
 		return err
 	}
+	signer := keys.signer
+	srv.Signer = signer
 	drv := launcher.New(func() (*tls.Config, error) { return pki.ClientTLSConfig(srv.InfraDir) }, ca.DeploymentID(), log.With("component", "launcher"))
 	defer drv.Close()
 	agentURL := cfg.AgentURL
@@ -219,6 +227,7 @@ func Run(ctx context.Context, cfg Config) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { revoked.run(ctx) })
 	wg.Go(func() { renew.run(ctx) })
+	wg.Go(func() { keys.run(ctx) })
 	if mln != nil {
 		ms := &http.Server{Handler: reg.handler(), ReadHeaderTimeout: 10 * time.Second}
 		wg.Go(func() { _ = ms.Serve(mln) })
