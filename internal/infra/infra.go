@@ -175,9 +175,14 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	srv.SeccompProfiles = profileNames(profiles)
+	// The api revokes on the relay directly: ending a session, deleting a
+	// user or signing out closes those connections at once.
+	relay := signal.New(signal.Options{Verifier: signer, Logger: log.With("component", "signal")})
+	defer relay.Close()
 	srv.API, err = api.New(api.Options{
-		ICE:   ice,
-		Store: st, Driver: drv, Signer: signer, AgentURL: agentURL, CAPEM: ca.CertPEM, CA: ca, OnRevoke: revoked.add,
+		Revoker: relay,
+		ICE:     ice,
+		Store:   st, Driver: drv, Signer: signer, AgentURL: agentURL, CAPEM: ca.CertPEM, CA: ca, OnRevoke: revoked.add,
 		ExtraHosts:      []string{"host.docker.internal:host-gateway"},
 		SeccompProfiles: profiles,
 		Logger:          log.With("component", "api"),
@@ -200,8 +205,6 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	relay := signal.New(signal.Options{Verifier: signer, Logger: log.With("component", "signal")})
-	defer relay.Close()
 	mux := http.NewServeMux()
 	mux.Handle("/api/", srv.API)
 	mux.Handle("/api/v1/signal", relay)

@@ -119,4 +119,3 @@ func TestRevokeRacesJoin(t *testing.T) {
 		t.Fatalf("revoked viewer counted: %d viewers", v)
 	}
 }
-
