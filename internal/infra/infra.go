@@ -164,7 +164,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if agentURL == "" {
 		agentURL = "https://host.docker.internal:" + port
 	}
-	revoked := newRevocations(st, log)
+	revoked, err := newRevocations(ctx, st, log)
+	if err != nil {
+		return err
+	}
 	ice, closeTURN, err := startTURN(ctx, cfg, st, log)
 	if err != nil {
 		return err
