@@ -19,6 +19,7 @@ Commands:
   server      run the infra server (api, store, lifecycle jobs)
   server join-token [--ttl 1h] [--uses 1] [--capacity 20] [--isolation standard,…]
               print a join token for provision nodes
+  server rotate-keys  give the data directory a new token signing key
   provision   run a provision node: the policed, mutual-TLS Docker API door
   ca init     create the deployment's certificate authority
   ca issue    issue a certificate for a role (infra, admin, provision, agent)

@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/airlock-rbi/airlock/internal/infra"
 )
@@ -13,6 +16,9 @@ import (
 func runServer(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
 	if len(args) > 0 && args[0] == "join-token" {
 		return runJoinToken(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "rotate-keys" {
+		return runRotateKeys(args[1:], stdout, stderr)
 	}
 	fs := newFlags("server", stderr)
 	var cfg infra.Config
@@ -44,4 +50,30 @@ func infraFlags(fs *flag.FlagSet, cfg *infra.Config) {
 	fs.IntVar(&cfg.TURNMaxPerUser, "turn-max-per-user", 10, "TURN allocations a user holds at most")
 	fs.IntVar(&cfg.TURNMaxPerSession, "turn-max-per-session", 4, "TURN allocations a session holds at most")
 	fs.StringVar(&cfg.Workspaces, "workspaces", "", "YAML catalog of workspaces to create or update at start")
+}
+
+// runRotateKeys is `airlock server rotate-keys`: a new signing key in the
+// data directory, which a running server picks up within seconds.
+func runRotateKeys(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("server rotate-keys", stderr)
+	data := fs.String("data", "./data", "the server's data directory")
+	turn := fs.Bool("turn", false, "also replace the TURN secret (takes effect when the server restarts)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	r, err := infra.RotateKeys(*data, *turn, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "new signing key %s\n", r.NewKeyID)
+	if len(r.Retired) > 0 {
+		fmt.Fprintf(stdout, "retired %s: accepted until %s\n", strings.Join(r.Retired, ", "), r.RetiredUntil.Format(time.RFC3339))
+	}
+	if len(r.Dropped) > 0 {
+		fmt.Fprintf(stdout, "dropped expired %s\n", strings.Join(r.Dropped, ", "))
+	}
+	if r.TURN {
+		fmt.Fprintln(stdout, "new TURN secret: restart the server to use it")
+	}
+	return nil
 }

@@ -110,6 +110,8 @@ type Settings interface {
 	// SetSettingIfAbsent stores value unless key is set, and returns the
 	// value that is stored after the call: the first writer wins.
 	SetSettingIfAbsent(ctx context.Context, key string, value []byte) ([]byte, error)
+	// DeleteSetting removes key; removing an unset key is no error.
+	DeleteSetting(ctx context.Context, key string) error
 }
 
 // AuditEvent records who did what.

@@ -18,6 +18,24 @@ import (
 // with a fresh one.
 const connectTTL = 5 * time.Minute
 
+// MaxTokenTTL is the longest lifetime of any token the api signs: a
+// retired signing key must verify that long after a rotation.
+const MaxTokenTTL = max(connectTTL, agentCredentialTTL)
+
+// Revoker ends, at once, what holds a connect token of a session, a user
+// or a sign-in (web session or API token ID) that is gone.
+type Revoker interface {
+	RevokeSession(id string)
+	RevokeUser(id string)
+	RevokeGrant(id string)
+}
+
+type noRevoker struct{}
+
+func (noRevoker) RevokeSession(string) {}
+func (noRevoker) RevokeUser(string)    {}
+func (noRevoker) RevokeGrant(string)   {}
+
 // signalPath is where the relay is mounted, on the same origin as the api.
 const signalPath = "/api/v1/signal"
 
@@ -48,8 +66,10 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) error {
 	if sess.State != airlock.SessionReady {
 		return airlock.Errorf(airlock.ECONFLICT, "session %s is %s; it can be viewed once ready", sess.ID, sess.State)
 	}
-	u := callerOf(ctx).User
-	resp, err := s.connectAnswer(r, u.ID, sess.ID, signal.RoleViewer)
+	c := callerOf(ctx)
+	u := c.User
+	// The sign-in goes into the token so that signing out revokes it.
+	resp, err := s.connectAnswer(r, u.ID, sess.ID, signal.RoleViewer, c.TokenID)
 	if err != nil {
 		return err
 	}
@@ -67,7 +87,7 @@ func (s *Server) agentConnect(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	resp, err := s.connectAnswer(r, "agent-"+sess.ID, sess.ID, signal.RoleAgent)
+	resp, err := s.connectAnswer(r, "agent-"+sess.ID, sess.ID, signal.RoleAgent, "")
 	if err != nil {
 		return err
 	}
@@ -75,10 +95,10 @@ func (s *Server) agentConnect(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) connectAnswer(r *http.Request, subject, session, role string) (connectResponse, error) {
+func (s *Server) connectAnswer(r *http.Request, subject, session, role, grant string) (connectResponse, error) {
 	now := s.clock.now()
 	exp := now.Add(connectTTL)
-	tok, err := s.signer.Sign(auth.Claims{Subject: subject, Session: session, Role: role, Audience: signal.Audience, Expires: exp.Unix()})
+	tok, err := s.signer.Sign(auth.Claims{Subject: subject, Session: session, Role: role, Grant: grant, Audience: signal.Audience, Expires: exp.Unix()})
 	if err != nil {
 		return connectResponse{}, err
 	}

@@ -32,6 +32,10 @@ type Options struct {
 	// OnRevoke is told each certificate serial the api revokes, so the
 	// listener refuses it at once.
 	OnRevoke func(serial string)
+	// Revoker is told when a session ends, a user is deleted or a sign-in
+	// ends, so the signal relay closes those connections at once
+	// (*signal.Server is one). Optional.
+	Revoker Revoker
 	// AgentURL is the api's URL as seen from inside session containers.
 	AgentURL string
 	// CAPEM is the deployment CA certificate given to agents.
@@ -80,6 +84,7 @@ type Server struct {
 	signer     *auth.Signer
 	ca         *pki.CA
 	onRevoke   func(serial string)
+	revoker    Revoker
 	ice        ICE
 	agentURL   string
 	caPEM      []byte
@@ -105,7 +110,7 @@ type Server struct {
 // rather than at the first sign-in.
 func New(o Options) (*Server, error) {
 	s := &Server{store: o.Store, log: o.Logger, clock: o.Now, webTTL: o.WebSessionTTL, maxSess: o.DefaultMaxSessions,
-		driver: o.Driver, signer: o.Signer, ca: o.CA, onRevoke: o.OnRevoke, ice: o.ICE, agentURL: o.AgentURL, caPEM: o.CAPEM, extraHosts: o.ExtraHosts}
+		driver: o.Driver, signer: o.Signer, ca: o.CA, onRevoke: o.OnRevoke, revoker: o.Revoker, ice: o.ICE, agentURL: o.AgentURL, caPEM: o.CAPEM, extraHosts: o.ExtraHosts}
 	var err error
 	if s.seccomp, err = loadProfiles(o.SeccompProfiles); err != nil {
 		return nil, fmt.Errorf("api: %w", err)
@@ -114,6 +119,9 @@ func New(o Options) (*Server, error) {
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.revoker == nil {
+		s.revoker = noRevoker{}
 	}
 	s.pw = auth.DefaultPasswordParams
 	if o.PasswordParams != nil {

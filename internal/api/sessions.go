@@ -327,6 +327,9 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) error {
 	}, now); err != nil && airlock.ErrorCode(err) != airlock.ECONFLICT {
 		return err
 	}
+	// Before the container goes, which may take a while or fail: the
+	// viewer and the agent lose the relay now.
+	s.revoker.RevokeSession(sess.ID)
 	s.audit(ctx, callerOf(ctx).User.Name, "session.delete", sess.ID, "")
 	stopped, err := s.StopSession(context.WithoutCancel(ctx), sess.ID)
 	if err != nil {
@@ -346,6 +349,7 @@ func (s *Server) StopSession(ctx context.Context, id string) (*airlock.Session, 
 	if sess.State != airlock.SessionStopping {
 		return sess, nil
 	}
+	s.revoker.RevokeSession(id)
 	if sess.NodeID != "" && sess.ContainerID != "" {
 		node, err := s.store.NodeByID(ctx, sess.NodeID)
 		if err != nil && airlock.ErrorCode(err) != airlock.ENOTFOUND {

@@ -102,6 +102,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.RevokeAPIToken(ctx, t.ID, s.clock.now()); err != nil {
 		return err
 	}
+	s.revoker.RevokeGrant(t.ID)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -132,6 +132,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	} else if err := s.store.RevokeAPIToken(r.Context(), c.TokenID, s.clock.now()); err != nil {
 		return err
 	}
+	s.revoker.RevokeGrant(c.TokenID)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -229,6 +230,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.DeleteUser(ctx, u.ID); err != nil {
 		return err
 	}
+	s.revoker.RevokeUser(u.ID)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

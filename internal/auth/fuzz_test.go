@@ -87,12 +87,18 @@ func FuzzSignerVerify(f *testing.F) {
 			return
 		}
 		// Success requires the MAC. Recompute it independently of
-		// Signer.mac: the token must be exactly payload "." MAC(payload).
+		// mac: the token must be exactly payload "." (key ID || MAC(key
+		// ID, payload)), or a v1 token: payload "." MAC(payload).
 		p, m, _ := strings.Cut(token, ".")
+		id := keyID(fuzzKey)
 		h := hmac.New(sha256.New, fuzzKey)
-		h.Write([]byte(macContext + p))
-		if want := base64.RawURLEncoding.EncodeToString(h.Sum(nil)); m != want {
-			t.Fatalf("accepted token whose MAC part %q is not the MAC %q", m, want)
+		h.Write([]byte(macContext + string(id) + "." + p))
+		want := base64.RawURLEncoding.EncodeToString(append(id, h.Sum(nil)...))
+		h1 := hmac.New(sha256.New, fuzzKey)
+		h1.Write([]byte(macContextV1 + p))
+		wantV1 := base64.RawURLEncoding.EncodeToString(h1.Sum(nil))
+		if m != want && m != wantV1 {
+			t.Fatalf("accepted token whose MAC part %q is neither the MAC %q nor the v1 MAC %q", m, want, wantV1)
 		}
 		if c.Audience != audience || audience == "" {
 			t.Fatalf("accepted audience %q for %q", c.Audience, audience)

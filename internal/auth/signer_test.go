@@ -3,6 +3,7 @@ package auth
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -139,7 +140,8 @@ func TestSignRefuses(t *testing.T) {
 // in some other shape: it checks what happens after the MAC has passed.
 func forge(s *Signer, payload string) string {
 	p := base64.RawURLEncoding.EncodeToString([]byte(payload))
-	return p + "." + base64.RawURLEncoding.EncodeToString(s.mac(p))
+	k := s.keys.Load().sign
+	return p + "." + base64.RawURLEncoding.EncodeToString(append(bytes.Clone(k.id), mac(k, p)...))
 }
 
 func TestVerifyRefuses(t *testing.T) {
@@ -279,4 +281,104 @@ func TestSignerConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestSignerKeyRing: tokens name their key, a retired key verifies until
+// its NotAfter and never signs, and a key not in the ring fails.
+func TestSignerKeyRing(t *testing.T) {
+	old := mustSigner(t, otherKey, testEpoch)
+	oldTok, err := old.Sign(sampleClaims())
+	if err != nil {
+		t.Fatal(err)
+	}
+	retireAt := testEpoch.Add(10 * time.Minute)
+	ring := []SigningKey{{Key: otherKey, NotAfter: retireAt}, {Key: testKey}}
+	for _, tc := range []struct {
+		name  string
+		keys  []SigningKey
+		now   time.Time
+		token string
+		want  error
+	}{
+		{"ok/old-key-before-not-after", ring, testEpoch.Add(30 * time.Second), oldTok, nil},
+		{"fail/old-key-at-not-after", ring, retireAt, oldTok, ErrTokenInvalid},
+		{"fail/old-key-dropped", []SigningKey{{Key: testKey}}, testEpoch, oldTok, ErrTokenInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := NewSignerKeys(tc.keys, clock(tc.now))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Expiry is far enough out that only the key decides.
+			c := sampleClaims()
+			c.Expires = tc.now.Add(time.Hour).Unix()
+			tok, err := old.Sign(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.token == oldTok {
+				tc.token = tok
+			}
+			if _, err := s.Verify(tc.token, "signal"); !errors.Is(err, tc.want) {
+				t.Fatalf("Verify = %v, want %v", err, tc.want)
+			}
+		})
+	}
+
+	s, err := NewSignerKeys(ring, clock(testEpoch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.SigningKeyID(), KeyID(testKey); got != want {
+		t.Fatalf("signs with key %s, want the current key %s", got, want)
+	}
+	newTok, err := s.Sign(sampleClaims())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mustSigner(t, testKey, testEpoch).Verify(newTok, "signal"); err != nil {
+		t.Fatalf("token of the ring not signed by its current key: %v", err)
+	}
+	if _, err := old.Verify(newTok, "signal"); !errors.Is(err, ErrTokenInvalid) {
+		t.Fatalf("the retired key verified a token signed after the rotation: %v", err)
+	}
+}
+
+func TestSetKeysRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		keys []SigningKey
+		want string
+	}{
+		{"none", nil, "no current signing key"},
+		{"all-retired", []SigningKey{{Key: testKey, NotAfter: testEpoch}}, "no current signing key"},
+		{"short", []SigningKey{{Key: testKey}, {Key: []byte("short")}}, "signing key 1 is 5 bytes"},
+		{"duplicate", []SigningKey{{Key: testKey}, {Key: testKey, NotAfter: testEpoch}}, "same key ID"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewSignerKeys(tc.keys, nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("NewSignerKeys = %v, want an error saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestVerifyV1Token: a token signed before keys had IDs (payload "."
+// MAC(payload)) still verifies with its key, so an upgrade does not cut
+// off agents holding one; with another key it fails.
+func TestVerifyV1Token(t *testing.T) {
+	s := mustSigner(t, testKey, testEpoch)
+	c := sampleClaims()
+	c.IssuedAt, c.Nonce = testEpoch.Unix(), "x"
+	payload, _ := json.Marshal(c)
+	p := base64.RawURLEncoding.EncodeToString(payload)
+	k := s.keys.Load().sign
+	v1 := p + "." + base64.RawURLEncoding.EncodeToString(macV1(k, p))
+	if _, err := s.Verify(v1, "signal"); err != nil {
+		t.Fatalf("v1 token: %v", err)
+	}
+	if _, err := mustSigner(t, otherKey, testEpoch).Verify(v1, "signal"); !errors.Is(err, ErrTokenInvalid) {
+		t.Fatalf("v1 token with another key: %v", err)
+	}
 }

@@ -35,8 +35,9 @@ import (
 
 // Config configures the server. Zero values take the defaults named.
 type Config struct {
-	// DataDir holds the CA (DataDir/ca.pem), certificates and the SQLite
-	// database. Default ./data.
+	// DataDir holds the CA (DataDir/ca.pem), certificates, the key files
+	// (signing-keys.json, turn-secret) and the SQLite database; the server
+	// makes it private to its owner (0700). Default ./data.
 	DataDir string
 	// Listen is the HTTPS address. Default :8443.
 	Listen string
@@ -94,6 +95,8 @@ type Server struct {
 	CA    *pki.CA
 	Store airlock.Store
 	API   *api.Server
+	// Signer signs and verifies the api's tokens with the key files' keys.
+	Signer *auth.Signer
 	// SeccompProfiles are the names of the seccomp profiles the api has
 	// (see SeccompProfiles), which workspaces may name.
 	SeccompProfiles []string
@@ -123,6 +126,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
+	if err := privateDataDir(data, log); err != nil {
+		return err
+	}
+	cfg.DataDir = data
 	ca, err := LoadOrInitCA(data, log)
 	if err != nil {
 		return err
@@ -170,14 +177,15 @@ func Run(ctx context.Context, cfg Config) error {
 	defer st.Close()
 	srv.Store = st
 
-	key, err := st.SetSettingIfAbsent(ctx, "signing_key", randomKey())
-	if err != nil {
-		return fmt.Errorf("signing key: %w", err)
+	if err := moveSecretsOutOfStore(ctx, data, st, log); err != nil {
+		return err
 	}
-	signer, err := auth.NewSigner(key, nil)
+	keys, err := newKeyReloader(data, log.With("component", "keys"))
 	if err != nil {
 		return err
 	}
+	signer := keys.signer
+	srv.Signer = signer
 	drv := launcher.New(func() (*tls.Config, error) { return pki.ClientTLSConfig(srv.InfraDir) }, launcher.RecordsFrom(st.ListNodes),
 		ca.DeploymentID(), log.With("component", "launcher"))
 	defer drv.Close()
@@ -185,7 +193,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if agentURL == "" {
 		agentURL = "https://host.docker.internal:" + port
 	}
-	revoked := newRevocations(st, log)
+	revoked, err := newRevocations(ctx, st, log)
+	if err != nil {
+		return err
+	}
 	ice, closeTURN, err := startTURN(ctx, cfg, st, log)
 	if err != nil {
 		return err
@@ -196,9 +207,14 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	srv.SeccompProfiles = profileNames(profiles)
+	// The api revokes on the relay directly: ending a session, deleting a
+	// user or signing out closes those connections at once.
+	relay := signal.New(signal.Options{Verifier: signer, Logger: log.With("component", "signal")})
+	defer relay.Close()
 	srv.API, err = api.New(api.Options{
-		ICE:   ice,
-		Store: st, Driver: drv, Signer: signer, AgentURL: agentURL, CAPEM: ca.CertPEM, CA: ca, OnRevoke: revoked.add,
+		Revoker: relay,
+		ICE:     ice,
+		Store:   st, Driver: drv, Signer: signer, AgentURL: agentURL, CAPEM: ca.CertPEM, CA: ca, OnRevoke: revoked.add,
 		ExtraHosts:      []string{"host.docker.internal:host-gateway"},
 		SeccompProfiles: profiles,
 		Logger:          log.With("component", "api"),
@@ -221,8 +237,6 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	relay := signal.New(signal.Options{Verifier: signer, Logger: log.With("component", "signal")})
-	defer relay.Close()
 	mux := http.NewServeMux()
 	mux.Handle("/api/", srv.API)
 	mux.Handle("/api/v1/signal", relay)
@@ -247,6 +261,7 @@ func Run(ctx context.Context, cfg Config) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { revoked.run(ctx) })
 	wg.Go(func() { renew.run(ctx) })
+	wg.Go(func() { keys.run(ctx) })
 	if mln != nil {
 		ms := &http.Server{Handler: reg.handler(), ReadHeaderTimeout: 10 * time.Second}
 		wg.Go(func() { _ = ms.Serve(mln) })

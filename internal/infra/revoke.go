@@ -2,6 +2,7 @@ package infra
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -19,10 +20,15 @@ type revocations struct {
 	serials map[string]bool
 }
 
-func newRevocations(st airlock.Store, log *slog.Logger) *revocations {
+// newRevocations loads the list once. Failing that, it fails: a server
+// that does not know which certificates are revoked would accept them
+// all, so unknown means no start.
+func newRevocations(ctx context.Context, st airlock.Store, log *slog.Logger) (*revocations, error) {
 	r := &revocations{store: st, log: log, serials: map[string]bool{}}
-	r.refresh(context.Background())
-	return r
+	if err := r.load(ctx); err != nil {
+		return nil, fmt.Errorf("load the certificate revocation list (the server does not start without it): %w", err)
+	}
+	return r, nil
 }
 
 func (r *revocations) has(serial string) bool {
@@ -38,11 +44,17 @@ func (r *revocations) add(serial string) {
 	r.mu.Unlock()
 }
 
+// refresh reloads the list; on failure the last good list stays.
 func (r *revocations) refresh(ctx context.Context) {
+	if err := r.load(ctx); err != nil {
+		r.log.Error("refresh revoked certificates; keeping the last list", "err", err)
+	}
+}
+
+func (r *revocations) load(ctx context.Context) error {
 	list, err := r.store.ListRevokedCerts(ctx, airlock.Now())
 	if err != nil {
-		r.log.Error("refresh revoked certificates", "err", err)
-		return
+		return err
 	}
 	m := make(map[string]bool, len(list))
 	for _, s := range list {
@@ -51,6 +63,7 @@ func (r *revocations) refresh(ctx context.Context) {
 	r.mu.Lock()
 	r.serials = m
 	r.mu.Unlock()
+	return nil
 }
 
 func (r *revocations) run(ctx context.Context) {

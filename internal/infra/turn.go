@@ -22,10 +22,10 @@ import (
 // ready, so they never outlive it, whatever their expiry says.
 const turnCredentialTTL = time.Hour
 
-// startTURN runs the embedded STUN/TURN server when configured, with a
-// shared secret kept in the store (so every api process hands out
-// credentials the one TURN server accepts), and returns the api's ICE
-// function and a closer.
+// startTURN runs the embedded STUN/TURN server when configured, with the
+// shared secret of the data directory's turn-secret file (so every api
+// process sharing it hands out credentials the one TURN server accepts),
+// and returns the api's ICE function and a closer.
 func startTURN(ctx context.Context, cfg Config, st airlock.Store, log *slog.Logger) (api.ICE, func(), error) {
 	if cfg.TURNListen == "" {
 		return nil, func() {}, nil
@@ -34,9 +34,9 @@ func startTURN(ctx context.Context, cfg Config, st airlock.Store, log *slog.Logg
 	if err != nil {
 		return nil, nil, err
 	}
-	secret, err := st.SetSettingIfAbsent(ctx, "turn_secret", randomKey())
+	secret, err := readTURNSecret(cfg.DataDir)
 	if err != nil {
-		return nil, nil, fmt.Errorf("turn secret: %w", err)
+		return nil, nil, err
 	}
 	tc.Secret = secret
 	tc.Session = sessionInfo(st)

@@ -2,9 +2,11 @@ package infra
 
 import (
 	"context"
+	"encoding/base64"
 	"log/slog"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -124,7 +126,11 @@ func TestTURNSessions(t *testing.T) {
 	}
 
 	port := freeUDPTCPPort(t)
-	cfg := Config{TURNListen: net.JoinHostPort("127.0.0.1", port), TURNPublicIP: "127.0.0.1", TURNPeerNetworks: "172.17.0.0/16"}
+	dataDir := t.TempDir()
+	if err := writeSecretFile(filepath.Join(dataDir, TURNSecretFile), []byte(base64.StdEncoding.EncodeToString(randomKey()))); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{DataDir: dataDir, TURNListen: net.JoinHostPort("127.0.0.1", port), TURNPublicIP: "127.0.0.1", TURNPeerNetworks: "172.17.0.0/16"}
 	ice, closeTURN, err := startTURN(ctx, cfg, st, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,13 @@
 // newer connection of either role replaces the older one, so a page reload
 // gets a new stream without a new container.
 //
+// Revocation does not wait for a token to expire: the api tells the relay
+// (RevokeSession, RevokeUser, RevokeGrant) when a session ends, a user is
+// deleted or a sign-in ends, and the relay closes the matching peers at
+// once with 4403 and refuses their tokens (tokens carry the session, the
+// user and the sign-in they were minted under) until every token minted
+// before has expired.
+//
 // What it leaves out: it does not look inside SDP or candidates (they are
 // relayed verbatim, with the sender's role added), it keeps no history
 // (a message for an absent peer is dropped and the sender told), and it

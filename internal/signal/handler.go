@@ -17,7 +17,9 @@ import (
 //
 // Everything that can be refused is refused before the upgrade, with a
 // JSON error body ({"code","message"}) a client can show: 401 for a
-// missing, bad or expired token, 403 for a role this relay does not serve,
+// missing, bad or expired token, 403 for a role this relay does not serve
+// or a token revoked (its session ended, its user deleted, its sign-in
+// ended),
 // 400 for a missing subprotocol, 503 once the server is closing.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The token travels in the query because browsers cannot set headers
@@ -57,9 +59,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	closed := s.closed
+	rev, revoked := s.revokedLocked(claims.Role, claims.Session, claims.Subject, claims.Grant)
 	s.mu.Unlock()
 	if closed {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "signal relay is shutting down")
+		return
+	}
+	if revoked {
+		s.log.Info("signal: revoked token refused", "remote", r.RemoteAddr, "session", claims.Session, "role", claims.Role)
+		writeError(w, http.StatusForbidden, "forbidden", rev.reason())
 		return
 	}
 

@@ -18,6 +18,7 @@ import (
 const (
 	closeBadMessage websocket.StatusCode = 4400 // not JSON, binary, unknown type
 	closeExpired    websocket.StatusCode = 4401 // token expired while connected
+	closeRevoked    websocket.StatusCode = 4403 // session ended, user deleted or signed out
 	closeReplaced   websocket.StatusCode = 4409 // a newer peer of the same role joined
 	closeTooMany    websocket.StatusCode = 4429 // message rate exceeded
 )
@@ -32,6 +33,8 @@ type peer struct {
 	ws      *websocket.Conn
 	role    string
 	session string
+	subject string // the user, for viewers
+	grant   string // the sign-in the token was minted under, if any
 	expires time.Time
 	limiter *rate.Limiter
 
@@ -48,6 +51,8 @@ func newPeer(ws *websocket.Conn, c auth.Claims, l *rate.Limiter) *peer {
 		ws:      ws,
 		role:    c.Role,
 		session: c.Session,
+		subject: c.Subject,
+		grant:   c.Grant,
 		expires: time.Unix(c.Expires, 0),
 		limiter: l,
 		send:    make(chan []byte, sendQueueLen),
@@ -167,8 +172,9 @@ func (s *Server) writeLoop(p *peer) {
 				return
 			}
 		case <-expiry.C:
-			// A revoked viewer cannot linger past its token; the client
-			// reconnects with a fresh one.
+			// A viewer the api could not revoke (another process's
+			// relay) cannot linger past its token; the client reconnects
+			// with a fresh one.
 			p.requestClose(closeExpired, "token expired")
 		case <-s.ctx.Done():
 			p.requestClose(websocket.StatusGoingAway, "server shutting down")

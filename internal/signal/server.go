@@ -84,6 +84,8 @@ type Server struct {
 	mu       sync.Mutex
 	closed   bool
 	sessions map[string]*pair // session ID → its peers; no empty pairs
+	// revoked holds recent revocations, each until it is forgotten.
+	revoked map[revocation]time.Time
 }
 
 // pair is one session's peers; either may be nil.
@@ -120,6 +122,7 @@ func New(o Options) *Server {
 		ctx:      ctx,
 		cancel:   cancel,
 		sessions: make(map[string]*pair),
+		revoked:  make(map[revocation]time.Time),
 	}
 }
 
@@ -153,12 +156,19 @@ func (s *Server) Stats() (sessions, viewers, agents int) {
 // join registers p as its session's peer of its role, replacing (and
 // closing with 4409) any older one, and tells both sides when the pair is
 // complete. It reports false if the server is closed; otherwise it has
-// counted p's handler in s.wg.
+// counted p's handler in s.wg. A peer revoked between the token check
+// and here joins only to be closed with 4403 at once, under the same lock
+// revoke takes, so no revoked peer is ever relayed to.
 func (s *Server) join(p *peer) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return false
+	}
+	if r, ok := s.revokedLocked(p.role, p.session, p.subject, p.grant); ok {
+		s.wg.Add(1)
+		p.requestClose(closeRevoked, r.reason())
+		return true
 	}
 	s.wg.Add(1)
 	pr := s.sessions[p.session]

@@ -905,6 +905,10 @@ func testSettings(t *testing.T, db *DB) {
 	got, err = db.SetSettingIfAbsent(ctx, "empty", nil)
 	must(t, err)
 	same(t, got, []byte{})
+	must(t, db.DeleteSetting(ctx, "key"))
+	_, err = db.Setting(ctx, "key")
+	wantCode(t, err, airlock.ENOTFOUND)
+	must(t, db.DeleteSetting(ctx, "key")) // already gone: no error
 }
 
 func testAudit(t *testing.T, db *DB) {

@@ -38,6 +38,14 @@ func (db *DB) SetSettingIfAbsent(ctx context.Context, key string, value []byte) 
 	return db.Setting(ctx, key)
 }
 
+// DeleteSetting removes key; removing an unset key is no error.
+func (db *DB) DeleteSetting(ctx context.Context, key string) error {
+	if _, err := db.exec(ctx, `DELETE FROM settings WHERE name = ?`, key); err != nil {
+		return fmt.Errorf("delete setting %s: %w", key, err)
+	}
+	return nil
+}
+
 // nonNil makes an empty value a stored empty blob rather than NULL, and
 // reads one back as empty, never nil.
 func nonNil(b []byte) []byte {
