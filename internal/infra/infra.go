@@ -197,7 +197,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	ice, closeTURN, err := startTURN(ctx, cfg, st, log)
+	ice, endTURN, closeTURN, err := startTURN(ctx, cfg, st, log)
 	if err != nil {
 		return err
 	}
@@ -211,8 +211,9 @@ func Run(ctx context.Context, cfg Config) error {
 	// user or signing out closes those connections at once.
 	relay := signal.New(signal.Options{Verifier: signer, Logger: log.With("component", "signal")})
 	defer relay.Close()
+	rev := revokeAll{relay: relay, endTURN: endTURN}
 	srv.API, err = api.New(api.Options{
-		Revoker: relay,
+		Revoker: rev,
 		ICE:     ice,
 		Store:   st, Driver: drv, Signer: signer, AgentURL: agentURL, CAPEM: ca.CertPEM, CA: ca, OnRevoke: revoked.add,
 		ExtraHosts:      []string{"host.docker.internal:host-gateway"},
@@ -281,6 +282,9 @@ func Run(ctx context.Context, cfg Config) error {
 	// first liveness round judges it.
 	lc := cfg.Lifecycle
 	lc.InFlight = srv.API.InFlight
+	// Sessions the jobs end (an agent gone silent, a container that
+	// exited) lose their viewers and relays at once, as a user's end does.
+	lc.OnEnd = rev.RevokeSession
 	jobs := lifecycle.New(st, drv, lc, log.With("component", "lifecycle"), nil)
 	wg.Go(func() { jobs.Run(ctx) })
 	var serveErr error
@@ -364,3 +368,18 @@ func newNodeID() string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// revokeAll revokes on the signal relay and, for an ended session, on
+// TURN: its viewers' relays close at once rather than at the next sweep.
+type revokeAll struct {
+	relay   *signal.Server
+	endTURN func(session string)
+}
+
+func (r revokeAll) RevokeSession(id string) {
+	r.relay.RevokeSession(id)
+	r.endTURN(id)
+}
+
+func (r revokeAll) RevokeUser(id string)  { r.relay.RevokeUser(id) }
+func (r revokeAll) RevokeGrant(id string) { r.relay.RevokeGrant(id) }

@@ -25,40 +25,41 @@ const turnCredentialTTL = time.Hour
 // startTURN runs the embedded STUN/TURN server when configured, with the
 // shared secret of the data directory's turn-secret file (so every api
 // process sharing it hands out credentials the one TURN server accepts),
-// and returns the api's ICE function and a closer.
-func startTURN(ctx context.Context, cfg Config, st airlock.Store, log *slog.Logger) (api.ICE, func(), error) {
+// and returns the api's ICE function, what closes the relays of an ended
+// session, and a closer.
+func startTURN(ctx context.Context, cfg Config, st airlock.Store, log *slog.Logger) (ice api.ICE, endSession func(string), closeTURN func(), err error) {
 	if cfg.TURNListen == "" {
-		return nil, func() {}, nil
+		return nil, func(string) {}, func() {}, nil
 	}
 	tc, err := turnConfig(cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	secret, err := readTURNSecret(cfg.DataDir)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	tc.Secret = secret
 	tc.Session = sessionInfo(st)
 	tc.Logger = log.With("component", "turn")
 	host, portStr, err := net.SplitHostPort(cfg.TURNListen)
 	if err != nil {
-		return nil, nil, fmt.Errorf("--turn-listen %q: %w", cfg.TURNListen, err)
+		return nil, nil, nil, fmt.Errorf("--turn-listen %q: %w", cfg.TURNListen, err)
 	}
 	udp, err := net.ListenPacket("udp4", cfg.TURNListen)
 	if err != nil {
-		return nil, nil, fmt.Errorf("turn udp listener: %w", err)
+		return nil, nil, nil, fmt.Errorf("turn udp listener: %w", err)
 	}
 	tcp, err := net.Listen("tcp4", net.JoinHostPort(host, portStr))
 	if err != nil {
 		udp.Close()
-		return nil, nil, fmt.Errorf("turn tcp listener: %w", err)
+		return nil, nil, nil, fmt.Errorf("turn tcp listener: %w", err)
 	}
 	srv, err := turn.NewServer(tc, udp, tcp)
 	if err != nil {
 		udp.Close()
 		tcp.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	port, _ := strconv.Atoi(portStr)
 	ip := tc.PublicIP.String()
@@ -66,7 +67,7 @@ func startTURN(ctx context.Context, cfg Config, st airlock.Store, log *slog.Logg
 		"relay_ports", fmt.Sprintf("%d-%d", tc.RelayPortMin, tc.RelayPortMax),
 		"relay_ports_count", int(tc.RelayPortMax)-int(tc.RelayPortMin)+1,
 		"peer_networks", tc.PeerNetworks, "max_per_user", tc.MaxPerUser, "max_per_session", tc.MaxPerSession)
-	ice := func(session, subject, role string, now time.Time) []turn.ICEServer {
+	ice = func(session, subject, role string, now time.Time) []turn.ICEServer {
 		if role != signal.RoleViewer {
 			// The agent needs no relay of its own: viewers' relays reach its
 			// container directly, and an agent allocation could reach no
@@ -76,7 +77,7 @@ func startTURN(ctx context.Context, cfg Config, st airlock.Store, log *slog.Logg
 		}
 		return turn.ICEServers(ip, port, secret, session, subject, turnCredentialTTL, now)
 	}
-	return ice, func() { srv.Close() }, nil
+	return ice, func(id string) { srv.EndSession(id) }, func() { srv.Close() }, nil
 }
 
 // turnConfig checks the TURN flags and turns them into the server's

@@ -131,7 +131,7 @@ func TestTURNSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := Config{DataDir: dataDir, TURNListen: net.JoinHostPort("127.0.0.1", port), TURNPublicIP: "127.0.0.1", TURNPeerNetworks: "172.17.0.0/16"}
-	ice, closeTURN, err := startTURN(ctx, cfg, st, slog.New(slog.DiscardHandler))
+	ice, _, closeTURN, err := startTURN(ctx, cfg, st, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

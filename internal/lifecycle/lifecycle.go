@@ -61,6 +61,10 @@ type Config struct {
 	// and not in flight here was cut short by a restart: it is failed at
 	// once instead of after OrphanGrace or RegisterTimeout.
 	InFlight func(sessionID string) bool
+	// OnEnd, when set, is told each session the jobs end, so that what
+	// holds a connection to it (viewers on the relay, TURN allocations)
+	// is closed at once.
+	OnEnd func(sessionID string)
 }
 
 func (c *Config) defaults() {
@@ -241,6 +245,9 @@ func (j *Jobs) fail(ctx context.Context, s *airlock.Session, node *airlock.Node,
 	}
 	if err == nil {
 		j.log.Warn("session failed", "session", s.ID, "reason", reason)
+		if j.cfg.OnEnd != nil {
+			j.cfg.OnEnd(s.ID)
+		}
 	}
 	return err
 }

@@ -185,9 +185,15 @@ func TestExitedSessionQuotesLastLine(t *testing.T) {
 	c.Status = "Exited (1) 1 second ago"
 	d := &fakeDriver{containers: []launcher.Container{*c}, logs: map[string]string{c.ID: "level=WARN msg=\"register failed; retrying\"\n" +
 		"airlock: register with https://host.docker.internal:8443: dial tcp 172.17.0.1:8443: connect: connection refused\n\n"}}
-	j := New(st, d, Config{InFlight: func(string) bool { return true }}, nil, func() time.Time { return now })
+	var ended []string
+	j := New(st, d, Config{InFlight: func(string) bool { return true }, OnEnd: func(id string) { ended = append(ended, id) }},
+		nil, func() time.Time { return now })
 	if err := j.Round(ctx); err != nil {
 		t.Fatal(err)
+	}
+	// The session's viewers and relays are told at once.
+	if !slices.Equal(ended, []string{"s1"}) {
+		t.Errorf("OnEnd told %v, want [s1]", ended)
 	}
 	got, err := st.SessionByID(ctx, "s1")
 	if err != nil {
