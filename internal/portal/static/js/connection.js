@@ -219,6 +219,13 @@ export class Connection {
       this.reopenSignal(0, true);
       return;
     }
+    if (code === 4403) {
+      // Revoked: the session ended, or this sign-in is over. The media
+      // goes too, at once; reconnecting would be refused.
+      this.stop('ended', 'Access to this session was revoked.',
+        (reason ? sentence(reason) + ' ' : '') + 'The session ended, or you were signed out.', { error: true });
+      return;
+    }
     if (code === 4409) {
       this.stop('replaced', 'This session was opened elsewhere.',
         'Another tab or window is now showing this session. Use it here to take it back.', { error: true, retry: 'Use here' });
