@@ -16,10 +16,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/airlock-rbi/airlock/bench/internal/proc"
 )
 
 // server is `airlock server` running as a subprocess on loopback.
@@ -170,20 +170,4 @@ func (s *server) call(ctx context.Context, c *http.Client, method, path, token s
 }
 
 // peakRSS is the subprocess's VmHWM (peak resident set), in bytes.
-func (s *server) peakRSS() (int64, error) {
-	raw, err := os.ReadFile("/proc/" + strconv.Itoa(s.cmd.Process.Pid) + "/status")
-	if err != nil {
-		return 0, err
-	}
-	for line := range strings.SplitSeq(string(raw), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			f := strings.Fields(rest)
-			if len(f) == 0 {
-				break
-			}
-			kb, err := strconv.ParseInt(f[0], 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, errors.New("no VmHWM in /proc/PID/status")
-}
+func (s *server) peakRSS() (int64, error) { return proc.PeakRSS(s.cmd.Process.Pid) }

@@ -241,12 +241,7 @@ func TestEnrollJoinTokenLimits(t *testing.T) {
 			e.clk.Advance(tc.advance)
 			rec := e.do(req{Method: "POST", Path: "/api/v1/nodes/enroll", Body: tc.body})
 			if tc.code != "" {
-				wantError(t, rec, tc.code, tc.msg)
-				if tc.code != "conflict" {
-					if _, err := e.st.NodeByName(context.Background(), tc.body.Name); err == nil {
-						t.Errorf("a refused enrollment stored node %q", tc.body.Name)
-					}
-				}
+				e.wantEnrollRefused(t, rec, tc.body.Name, tc.code, tc.msg)
 				return
 			}
 			wantStatus(t, rec, http.StatusOK)
@@ -369,12 +364,7 @@ func TestEnroll(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := e.do(req{Method: "POST", Path: "/api/v1/nodes/enroll", Body: tc.body})
 			if tc.code != "" {
-				wantError(t, rec, tc.code, tc.msg)
-				if tc.code != "conflict" {
-					if _, err := e.st.NodeByName(context.Background(), tc.body.Name); err == nil {
-						t.Errorf("a refused enrollment stored node %q", tc.body.Name)
-					}
-				}
+				e.wantEnrollRefused(t, rec, tc.body.Name, tc.code, tc.msg)
 				return
 			}
 			wantStatus(t, rec, http.StatusOK)
@@ -791,6 +781,18 @@ func TestDeleteRenewedNodeRevokesBoth(t *testing.T) {
 		e.revokedMu.Unlock()
 		if !told {
 			t.Errorf("OnRevoke not told %s", serial)
+		}
+	}
+}
+
+// wantEnrollRefused checks an enrollment's refusal, and that it stored no
+// node (a conflict names a node that exists already).
+func (e *env) wantEnrollRefused(t *testing.T, rec *httptest.ResponseRecorder, name, code, msg string) {
+	t.Helper()
+	wantError(t, rec, code, msg)
+	if code != "conflict" {
+		if _, err := e.st.NodeByName(context.Background(), name); err == nil {
+			t.Errorf("a refused enrollment stored node %q", name)
 		}
 	}
 }

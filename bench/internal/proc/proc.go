@@ -107,3 +107,8 @@ func field(path, name string) (int64, error) {
 	}
 	return 0, fmt.Errorf("%s: no %s line", path, name)
 }
+
+// PeakRSS reads pid's peak resident set (VmHWM), in bytes.
+func PeakRSS(pid int) (int64, error) {
+	return field(filepath.Join("/proc", strconv.Itoa(pid), "status"), "VmHWM:")
+}
