@@ -12,6 +12,17 @@ answers() {
 	curl -sf --max-time 2 --unix-socket "$sock" http://docker/_ping >/dev/null 2>&1
 }
 
+# The provision node isolates session networks with nftables rules.
+if ! command -v nft >/dev/null 2>&1; then
+	if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+		echo "airlock: nft is not installed: the provision node needs it for the session network rules; install nftables" >&2
+		exit 1
+	fi
+	echo "airlock: installing nftables from Debian's packages" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -qq nftables >/dev/null 2>&1 || { apt-get update -qq >/dev/null && apt-get install -y -qq nftables >/dev/null; }
+fi
+
 if answers; then
 	exit 0
 fi

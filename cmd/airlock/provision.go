@@ -12,17 +12,22 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/airlock-rbi/airlock/internal/dockerpolicy"
 	"github.com/airlock-rbi/airlock/internal/enroll"
+	"github.com/airlock-rbi/airlock/internal/netpolicy"
 	"github.com/airlock-rbi/airlock/internal/provision"
 )
 
 type provisionFlags struct {
 	tlsDir, listen, config, socket, metrics string
+	// hostPorts and remote are what sessions may reach of this host and,
+	// for hardened sessions, off it (see netpolicy.Rules).
+	hostPorts, remote string
 	// ln, when set, is used instead of listening on listen.
 	ln net.Listener
 }
@@ -35,6 +40,8 @@ func runProvision(ctx context.Context, args []string, stderr io.Writer, log *slo
 	fs.StringVar(&f.config, "config", "", "policy file (YAML): images, runtimes, capabilities, seccomp_profiles, defaults")
 	fs.StringVar(&f.socket, "docker-socket", "/var/run/docker.sock", "local Docker socket")
 	fs.StringVar(&f.metrics, "metrics-listen", "127.0.0.1:9376", "address of the plain-HTTP /metrics listener (empty: off)")
+	fs.StringVar(&f.hostPorts, "session-host-ports", "", "ports of this host that sessions may reach: the infra API and TURN when they run here, e.g. tcp:8443,udp:3478,udp:49160-49200 (default: none)")
+	fs.StringVar(&f.remote, "session-remote", "", "off-host destinations hardened sessions reach without the egress proxy: a remote infra's API and TURN, e.g. tcp:203.0.113.5:8443,udp:203.0.113.5:3478")
 	server := fs.String("server", "", "infra server URL to enroll with and heartbeat to")
 	fs.String("token", "", "refused: a token on the command line is visible to every user in ps; use --token-file or AIRLOCK_JOIN_TOKEN")
 	tokenFile := fs.String("token-file", "", "file holding the join token from `airlock server join-token` (first start only; or set AIRLOCK_JOIN_TOKEN)")
@@ -164,6 +171,20 @@ func provableIsolation(ctx context.Context, socket string, policy *dockerpolicy.
 	return keep, nil
 }
 
+// hostRules are the node's session network rules from its flags.
+func hostRules(f provisionFlags, policy *dockerpolicy.Config) (*netpolicy.Rules, error) {
+	tcp, udp, err := netpolicy.ParsePorts(f.hostPorts)
+	if err != nil {
+		return nil, fmt.Errorf("--session-host-ports: %w", err)
+	}
+	remote, err := netpolicy.ParseEndpoints(f.remote)
+	if err != nil {
+		return nil, fmt.Errorf("--session-remote: %w", err)
+	}
+	r := &netpolicy.Rules{Pool: policy.Pool().Prefix(), HostTCP: tcp, HostUDP: udp, Remote: remote}
+	return r, r.Validate()
+}
+
 // serveProvision runs a node until ctx ends. ready, if set, receives the
 // bound address once the node listens.
 func serveProvision(ctx context.Context, f provisionFlags, policy *dockerpolicy.Config, log *slog.Logger, ready func(addr string)) error {
@@ -171,6 +192,18 @@ func serveProvision(ctx context.Context, f provisionFlags, policy *dockerpolicy.
 	if err != nil {
 		return err
 	}
+	rules, err := hostRules(f, policy)
+	if err != nil {
+		return err
+	}
+	ctx, cancelRules := context.WithCancel(ctx)
+	defer cancelRules()
+	kept, err := rules.Keep(ctx, nil, 10*time.Second, log.With("component", "netpolicy"))
+	if err != nil {
+		return err
+	}
+	defer func() { cancelRules(); <-kept }()
+	log.Info("session network rules installed", "pool", rules.Pool, "host_tcp", fmt.Sprint(rules.HostTCP), "host_udp", fmt.Sprint(rules.HostUDP))
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	node, err := provision.New(ctx, provision.Options{

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,6 +121,10 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	if err != nil {
 		return err
 	}
+	// Sessions run on networks of the node's pool: TURN relays to those.
+	if cfg.TURNListen != "" && cfg.TURNPeerNetworks == "" {
+		cfg.TURNPeerNetworks = policy.Pool().Prefix().String()
+	}
 	cfg.AdminPassword = os.Getenv("AIRLOCK_ADMIN_PASSWORD")
 	cfg.Logger = log.With("component", "server")
 	cfg.Out = stdout
@@ -147,6 +152,13 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 			cancel()
 			return
 		}
+		hostPorts, perr := sessionHostPorts(&cfg, srv.AgentURL)
+		if perr != nil {
+			errs <- perr
+			cancel()
+			return
+		}
+		f.hostPorts = hostPorts
 		wg.Go(func() {
 			if err := serveProvision(ctx, f, policy, log, nil); err != nil {
 				errs <- fmt.Errorf("provision node: %w", err)
@@ -175,42 +187,50 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	return err
 }
 
-// bridgeSettings fills in what session containers on this host's
-// default bridge need: when --listen is loopback (which they cannot
-// reach), an address on the bridge where the server also listens; and,
-// with TURN, the bridge's subnets as the only networks relays may reach.
+// bridgeSettings are what session containers need of Docker's default
+// bridge when --listen is loopback (which they cannot reach): an address
+// on the bridge where the server also listens (host.docker.internal, the
+// host-gateway, is that address from every network of the host).
 func bridgeSettings(ctx context.Context, docker hostaddr.Inspector, cfg *infra.Config) error {
-	needListen := cfg.AgentURL == "" && hostaddr.IsLoopback(cfg.Listen)
-	needPeers := cfg.TURNListen != "" && cfg.TURNPeerNetworks == ""
-	if !needListen && !needPeers {
+	if cfg.AgentURL != "" || !hostaddr.IsLoopback(cfg.Listen) {
 		return nil
 	}
 	nw, err := docker.NetworkInspect(ctx, "bridge", network.InspectOptions{})
 	if err != nil {
-		return fmt.Errorf("inspect Docker's bridge network, where session containers run: %w", err)
+		return fmt.Errorf("inspect Docker's bridge network, whose address session containers reach this host on: %w", err)
 	}
-	if needListen {
-		a, err := hostaddr.FromNetwork(nw, hostaddr.LocalInterfaceAddrs)
-		if err != nil {
-			return fmt.Errorf("--listen %s is loopback, which session containers cannot reach, and this host's address on the Docker bridge is unknown (%w): listen on :PORT instead", cfg.Listen, err)
-		}
-		_, port, err := net.SplitHostPort(cfg.Listen)
-		if err != nil {
-			return fmt.Errorf("--listen %s: %w", cfg.Listen, err)
-		}
-		cfg.AgentListen = net.JoinHostPort(a.String(), port)
+	a, err := hostaddr.FromNetwork(nw, hostaddr.LocalInterfaceAddrs)
+	if err != nil {
+		return fmt.Errorf("--listen %s is loopback, which session containers cannot reach, and this host's address on the Docker bridge is unknown (%w): listen on :PORT instead", cfg.Listen, err)
 	}
-	if needPeers {
-		var subnets []string
-		for _, p := range hostaddr.Subnets(nw) {
-			subnets = append(subnets, p.String())
-		}
-		if len(subnets) == 0 {
-			return errors.New("the bridge network lists no subnet: set --turn-peer-networks to the session containers' network")
-		}
-		cfg.TURNPeerNetworks = strings.Join(subnets, ",")
+	_, port, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("--listen %s: %w", cfg.Listen, err)
 	}
+	cfg.AgentListen = net.JoinHostPort(a.String(), port)
 	return nil
+}
+
+// sessionHostPorts are the ports of this host its sessions may reach: the
+// api's as agents reach it, and TURN's with its relay ports.
+func sessionHostPorts(cfg *infra.Config, agentURL string) (string, error) {
+	u, err := url.Parse(agentURL)
+	if err != nil || u.Port() == "" {
+		return "", fmt.Errorf("the agents' server URL %q names no port", agentURL)
+	}
+	ports := []string{"tcp:" + u.Port()}
+	if cfg.TURNListen != "" {
+		_, tp, err := net.SplitHostPort(cfg.TURNListen)
+		if err != nil {
+			return "", fmt.Errorf("--turn-listen %s: %w", cfg.TURNListen, err)
+		}
+		relay := cfg.TURNRelayPorts
+		if relay == "" {
+			relay = "49160-49200"
+		}
+		ports = append(ports, "udp:"+tp, "tcp:"+tp, "udp:"+relay)
+	}
+	return strings.Join(ports, ","), nil
 }
 
 // ensureImages builds the workspace images from this very binary when

@@ -238,6 +238,7 @@ func (s *Server) containerSpec(sess *airlock.Session, ws *airlock.Workspace, reg
 			airlock.LabelWorkspace: ws.Name,
 			airlock.LabelUser:      sess.UserID,
 		},
+		Isolation:   string(ws.Isolation),
 		Memory:      ws.Memory,
 		NanoCPUs:    ws.NanoCPUs,
 		PidsLimit:   ws.PidsLimit,

@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/docker/go-units"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/airlock-rbi/airlock/internal/netpolicy"
 )
 
 // Config is what one provision node allows. A file with only `images:` is
@@ -33,6 +36,20 @@ type Config struct {
 	SeccompProfiles []string `yaml:"seccomp_profiles"`
 	// Defaults are the limits given to a container whose request has none.
 	Defaults Defaults `yaml:"defaults"`
+	// SessionPool is the IPv4 range session networks get their subnets
+	// from. Default netpolicy.DefaultPool (10.213.0.0/16).
+	SessionPool string `yaml:"session_pool"`
+	// SessionSubnetBits is the prefix length of one session's subnet.
+	// Default 28: 4096 sessions in a /16.
+	SessionSubnetBits int `yaml:"session_subnet_bits"`
+	// SandboxRuntime is the runtime a sandboxed session must run under.
+	// Default runsc.
+	SandboxRuntime string `yaml:"sandbox_runtime"`
+	// ProxyPort is the node's egress proxy port (0: none); the node, not
+	// the file, sets it. Hardened session networks carry its address.
+	ProxyPort uint16 `yaml:"-"`
+
+	pool *netpolicy.Pool
 
 	// seccomp maps a canonical profile to the file it came from.
 	seccomp map[string]string
@@ -132,8 +149,25 @@ func (c *Config) Validate() error {
 		}
 		c.seccomp[canon] = p
 	}
-	d := &c.Defaults
+	pool := netpolicy.DefaultPool
+	if c.SessionPool != "" {
+		p, err := netip.ParsePrefix(c.SessionPool)
+		if err != nil {
+			return fmt.Errorf("session_pool: %q is not a prefix such as %s", c.SessionPool, netpolicy.DefaultPool)
+		}
+		pool = p
+	}
+	if c.SessionSubnetBits == 0 {
+		c.SessionSubnetBits = netpolicy.DefaultSubnetBits
+	}
 	var err error
+	if c.pool, err = netpolicy.NewPool(pool, c.SessionSubnetBits); err != nil {
+		return fmt.Errorf("session_pool: %w", err)
+	}
+	if c.SandboxRuntime == "" {
+		c.SandboxRuntime = "runsc"
+	}
+	d := &c.Defaults
 	if d.memory, err = sizeOr(d.Memory, "512m", "defaults.memory"); err != nil {
 		return err
 	}
@@ -184,3 +218,6 @@ func canonicalJSON(raw []byte) (string, error) {
 	}
 	return string(out), nil
 }
+
+// Pool is the session address pool (after Validate).
+func (c *Config) Pool() *netpolicy.Pool { return c.pool }

@@ -79,6 +79,9 @@ func (e *Engine) judgeCreate(ctx context.Context, req *container.CreateRequest) 
 		return err
 	}
 	req.Image = imageID
+	if err := e.checkUser(ctx, req.Config, imageID); err != nil {
+		return err
+	}
 	if err := checkWorkingDir(req.Config); err != nil {
 		return err
 	}
@@ -105,6 +108,9 @@ func (e *Engine) judgeCreate(ctx context.Context, req *container.CreateRequest) 
 		return err
 	}
 	if err := e.checkNetworking(ctx, req); err != nil {
+		return err
+	}
+	if err := e.checkSessionNetwork(ctx, req); err != nil {
 		return err
 	}
 	return e.applyLimits(hc)

@@ -33,11 +33,11 @@ func TestPolicyCreate(t *testing.T) {
 			}
 		}},
 		{name: "ok/name-and-platform", path: P, query: "name=sess-1&platform=linux/amd64", body: create("")},
-		{name: "ok/image-by-id", path: P, body: `{"Image":"` + testImageID + `"}`},
-		{name: "ok/full-cli-shape", path: P, body: `{"Hostname":"","User":"1000:1000","Env":["A=1"],"Cmd":["run"],"Image":"airlock/test:latest","Volumes":{"/data":{}},"Labels":{"airlock.session":"s1","a":"1","A":"2"},"HostConfig":{"Binds":null,"NetworkMode":"default","PortBindings":{},"RestartPolicy":{"Name":"no"},"CapAdd":null,"CapDrop":null,"Privileged":false,"ReadonlyRootfs":true,"Tmpfs":{"/tmp":"rw,size=64m"},"ShmSize":67108864,"Memory":268435456,"PidsLimit":100,"Devices":[],"MaskedPaths":null,"ReadonlyPaths":null,"Mounts":[{"Type":"tmpfs","Target":"/run"}]},"NetworkingConfig":{"EndpointsConfig":{"sessnet":{"Aliases":["x"]}}}}`,
+		{name: "ok/image-by-id", path: P, body: `{"Image":"` + testImageID + `","HostConfig":{"NetworkMode":"sessnet"}}`},
+		{name: "ok/full-cli-shape", path: P, body: `{"Hostname":"","User":"1000:1000","Env":["A=1"],"Cmd":["run"],"Image":"airlock/test:latest","Volumes":{"/data":{}},"Labels":{"airlock.session":"s1","a":"1","A":"2"},"HostConfig":{"Binds":null,"NetworkMode":"sessnet","PortBindings":{},"RestartPolicy":{"Name":"no"},"CapAdd":null,"CapDrop":null,"Privileged":false,"ReadonlyRootfs":true,"Tmpfs":{"/tmp":"rw,size=64m"},"ShmSize":67108864,"Memory":268435456,"PidsLimit":100,"Devices":[],"MaskedPaths":null,"ReadonlyPaths":null,"Mounts":[{"Type":"tmpfs","Target":"/run"}]},"NetworkingConfig":{"EndpointsConfig":{"sessnet":{"Aliases":["x"]}}}}`,
 			check: func(t *testing.T, d *Decision) {
 				req := approvedCreate(t, d)
-				if string(req.HostConfig.NetworkMode) != "default" || req.NetworkingConfig.EndpointsConfig[n1] == nil {
+				if string(req.HostConfig.NetworkMode) != n1 || req.NetworkingConfig.EndpointsConfig[n1] == nil {
 					t.Errorf("networks not resolved: %v %v", req.HostConfig.NetworkMode, req.NetworkingConfig.EndpointsConfig)
 				}
 				if req.HostConfig.Memory != 268435456 || *req.HostConfig.PidsLimit != 100 {
@@ -52,12 +52,12 @@ func TestPolicyCreate(t *testing.T) {
 		}},
 		{name: "ok/allowed-seccomp-by-content", path: P, body: create(profileOpt(`{ "syscalls": [{"action":"SCMP_ACT_ALLOW","names":["read","write"]}], "defaultAction": "SCMP_ACT_ERRNO" }`))},
 		{name: "ok/nnp-colon-form", path: P, body: create(`{"SecurityOpt":["no-new-privileges:true","apparmor=docker-default"]}`)},
-		{name: "ok/case-folded-keys", path: P, body: `{"image":"airlock/test:latest","hostconfig":{"memory":1048576000}}`, check: func(t *testing.T, d *Decision) {
+		{name: "ok/case-folded-keys", path: P, body: `{"image":"airlock/test:latest","hostconfig":{"memory":1048576000,"networkmode":"sessnet"}}`, check: func(t *testing.T, d *Decision) {
 			if approvedCreate(t, d).HostConfig.Memory != 1048576000 {
 				t.Error("folded key not read as dockerd would")
 			}
 		}},
-		{name: "ok/unicode-fold-key", path: P, body: `{"Image":"airlock/test:latest","Hoſtconfig":{"Memory":1048576}}`, check: func(t *testing.T, d *Decision) {
+		{name: "ok/unicode-fold-key", path: P, body: `{"Image":"airlock/test:latest","Hoſtconfig":{"Memory":1048576,"NetworkMode":"sessnet"}}`, check: func(t *testing.T, d *Decision) {
 			if approvedCreate(t, d).HostConfig.Memory != 1048576 {
 				t.Error("ſ-folded key not read as HostConfig")
 			}
@@ -71,30 +71,30 @@ func TestPolicyCreate(t *testing.T) {
 		{name: "ok/runc-runtime", path: P, body: create(`{"Runtime":"runc","IpcMode":"private","CgroupnsMode":"private"}`)},
 		{name: "ok/log-json-file", path: P, body: create(`{"LogConfig":{"Type":"json-file","Config":{"max-size":"10m"}}}`)},
 
-		{name: "ok/working-dir", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"/home/user"}`},
-		{name: "ok/working-dir-cleaned", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"//srv/./app/../app/"}`, check: func(t *testing.T, d *Decision) {
+		{name: "ok/working-dir", path: P, body: `{"Image":"airlock/test:latest","HostConfig":{"NetworkMode":"sessnet"},"WorkingDir":"/home/user"}`},
+		{name: "ok/working-dir-cleaned", path: P, body: `{"Image":"airlock/test:latest","HostConfig":{"NetworkMode":"sessnet"},"WorkingDir":"//srv/./app/../app/"}`, check: func(t *testing.T, d *Decision) {
 			if wd := approvedCreate(t, d).WorkingDir; wd != "/srv/app" {
 				t.Errorf("WorkingDir forwarded as %q, want the cleaned /srv/app", wd)
 			}
 		}},
-		{name: "ok/working-dir-procfs-lookalike", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"/procfs/x"}`},
-		{name: "ok/working-dir-nested-proc", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"/srv/proc/self"}`},
-		{name: "ok/working-dir-dotdot-out-of-proc", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"/proc/../srv"}`},
+		{name: "ok/working-dir-procfs-lookalike", path: P, body: `{"Image":"airlock/test:latest","HostConfig":{"NetworkMode":"sessnet"},"WorkingDir":"/procfs/x"}`},
+		{name: "ok/working-dir-nested-proc", path: P, body: `{"Image":"airlock/test:latest","HostConfig":{"NetworkMode":"sessnet"},"WorkingDir":"/srv/proc/self"}`},
+		{name: "ok/working-dir-dotdot-out-of-proc", path: P, body: `{"Image":"airlock/test:latest","HostConfig":{"NetworkMode":"sessnet"},"WorkingDir":"/proc/../srv"}`},
 
 		// WorkingDir under /proc: the runc escape of CVE-2024-21626.
-		{name: "fail/working-dir-proc-self-fd", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"/proc/self/fd/7"}`, want: 403, rule: "working-dir"},
-		{name: "fail/working-dir-proc", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"/proc"}`, want: 403, rule: "working-dir"},
-		{name: "fail/working-dir-proc-slash", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"/proc/"}`, want: 403, rule: "working-dir"},
-		{name: "fail/working-dir-double-slash", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"//proc/self/fd/7"}`, want: 403, rule: "working-dir"},
-		{name: "fail/working-dir-dotdot", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"/proc/../proc/self/cwd"}`, want: 403, rule: "working-dir"},
-		{name: "fail/working-dir-dot", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"/./proc/1/cwd"}`, want: 403, rule: "working-dir"},
-		{name: "fail/working-dir-climb-from-root", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"/../../proc/self/fd/8"}`, want: 403, rule: "working-dir"},
-		{name: "fail/working-dir-from-elsewhere", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"/tmp/../proc/self/fd/9"}`, want: 403, rule: "working-dir"},
-		{name: "fail/working-dir-case-folded-key", path: P, body: `{"Image":"airlock/test:latest","workingdir":"/proc/self/fd/7"}`, want: 403, rule: "working-dir"},
-		{name: "fail/working-dir-relative", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"proc/self/fd/7"}`, want: 400, rule: "working-dir"},
-		{name: "fail/working-dir-relative-dot", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"./proc"}`, want: 400, rule: "working-dir"},
-		{name: "fail/working-dir-relative-dotdot", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"../../proc/self/cwd"}`, want: 400, rule: "working-dir"},
-		{name: "fail/working-dir-nul", path: P, body: `{"Image":"airlock/test:latest","WorkingDir":"/tmp\u0000/proc"}`, want: 400, rule: "working-dir"},
+		{name: "fail/working-dir-proc-self-fd", path: P, body: `{"Image":"airlock/test:latest","HostConfig":{"NetworkMode":"sessnet"},"WorkingDir":"/proc/self/fd/7"}`, want: 403, rule: "working-dir"},
+		{name: "fail/working-dir-proc", path: P, body: `{"Image":"airlock/test:latest","HostConfig":{"NetworkMode":"sessnet"},"WorkingDir":"/proc"}`, want: 403, rule: "working-dir"},
+		{name: "fail/working-dir-proc-slash", path: P, body: `{"Image":"airlock/test:latest","HostConfig":{"NetworkMode":"sessnet"},"WorkingDir":"/proc/"}`, want: 403, rule: "working-dir"},
+		{name: "fail/working-dir-double-slash", path: P, body: `{"Image":"airlock/test:latest","HostConfig":{"NetworkMode":"sessnet"},"WorkingDir":"//proc/self/fd/7"}`, want: 403, rule: "working-dir"},
+		{name: "fail/working-dir-dotdot", path: P, body: `{"Image":"airlock/test:latest","HostConfig":{"NetworkMode":"sessnet"},"WorkingDir":"/proc/../proc/self/cwd"}`, want: 403, rule: "working-dir"},
+		{name: "fail/working-dir-dot", path: P, body: `{"Image":"airlock/test:latest","HostConfig":{"NetworkMode":"sessnet"},"WorkingDir":"/./proc/1/cwd"}`, want: 403, rule: "working-dir"},
+		{name: "fail/working-dir-climb-from-root", path: P, body: `{"Image":"airlock/test:latest","HostConfig":{"NetworkMode":"sessnet"},"WorkingDir":"/../../proc/self/fd/8"}`, want: 403, rule: "working-dir"},
+		{name: "fail/working-dir-from-elsewhere", path: P, body: `{"Image":"airlock/test:latest","HostConfig":{"NetworkMode":"sessnet"},"WorkingDir":"/tmp/../proc/self/fd/9"}`, want: 403, rule: "working-dir"},
+		{name: "fail/working-dir-case-folded-key", path: P, body: `{"Image":"airlock/test:latest","HostConfig":{"NetworkMode":"sessnet"},"workingdir":"/proc/self/fd/7"}`, want: 403, rule: "working-dir"},
+		{name: "fail/working-dir-relative", path: P, body: `{"Image":"airlock/test:latest","HostConfig":{"NetworkMode":"sessnet"},"WorkingDir":"proc/self/fd/7"}`, want: 400, rule: "working-dir"},
+		{name: "fail/working-dir-relative-dot", path: P, body: `{"Image":"airlock/test:latest","HostConfig":{"NetworkMode":"sessnet"},"WorkingDir":"./proc"}`, want: 400, rule: "working-dir"},
+		{name: "fail/working-dir-relative-dotdot", path: P, body: `{"Image":"airlock/test:latest","HostConfig":{"NetworkMode":"sessnet"},"WorkingDir":"../../proc/self/cwd"}`, want: 400, rule: "working-dir"},
+		{name: "fail/working-dir-nul", path: P, body: `{"Image":"airlock/test:latest","HostConfig":{"NetworkMode":"sessnet"},"WorkingDir":"/tmp\u0000/proc"}`, want: 400, rule: "working-dir"},
 
 		// Privilege and namespaces.
 		{name: "fail/privileged", path: P, body: create(`{"Privileged":true}`), want: 403, rule: "privileged"},
@@ -102,9 +102,9 @@ func TestPolicyCreate(t *testing.T) {
 		{name: "fail/network-host", path: P, body: create(`{"NetworkMode":"host"}`), want: 403, rule: "namespace"},
 		{name: "fail/network-container", path: P, body: create(`{"NetworkMode":"container:web"}`), want: 403, rule: "namespace"},
 		{name: "fail/network-foreign", path: P, body: create(`{"NetworkMode":"othernet"}`), want: 404, rule: "ownership"},
-		{name: "fail/endpoint-foreign", path: P, body: `{"Image":"airlock/test:latest","NetworkingConfig":{"EndpointsConfig":{"host":{}}}}`, want: 404, rule: "ownership"},
-		{name: "fail/endpoint-twice", path: P, body: `{"Image":"airlock/test:latest","NetworkingConfig":{"EndpointsConfig":{"sessnet":{},"` + n1 + `":{}}}}`, want: 400, rule: "network"},
-		{name: "fail/endpoint-links", path: P, body: `{"Image":"airlock/test:latest","NetworkingConfig":{"EndpointsConfig":{"sessnet":{"Links":["web:web"]}}}}`, want: 403, rule: "network"},
+		{name: "fail/endpoint-foreign", path: P, body: `{"Image":"airlock/test:latest","HostConfig":{"NetworkMode":"sessnet"},"NetworkingConfig":{"EndpointsConfig":{"host":{}}}}`, want: 404, rule: "ownership"},
+		{name: "fail/endpoint-twice", path: P, body: `{"Image":"airlock/test:latest","HostConfig":{"NetworkMode":"sessnet"},"NetworkingConfig":{"EndpointsConfig":{"sessnet":{},"` + n1 + `":{}}}}`, want: 400, rule: "network"},
+		{name: "fail/endpoint-links", path: P, body: `{"Image":"airlock/test:latest","HostConfig":{"NetworkMode":"sessnet"},"NetworkingConfig":{"EndpointsConfig":{"sessnet":{"Links":["web:web"]}}}}`, want: 403, rule: "network"},
 		{name: "fail/pid-host", path: P, body: create(`{"PidMode":"host"}`), want: 403, rule: "namespace"},
 		{name: "fail/pid-container", path: P, body: create(`{"PidMode":"container:web"}`), want: 403, rule: "namespace"},
 		{name: "fail/ipc-host", path: P, body: create(`{"IpcMode":"host"}`), want: 403, rule: "namespace"},
@@ -189,13 +189,13 @@ func TestPolicyCreate(t *testing.T) {
 		{name: "fail/case-duplicate-privileged", path: P, body: create(`{"Privileged":false,"privileged":true}`), want: 400, rule: "json"},
 		{name: "fail/long-s-duplicate", path: P, body: `{"Image":"airlock/test:latest","HostConfig":{},"Hoſtconfig":{"Privileged":true}}`, want: 400, rule: "json"},
 		{name: "fail/kelvin-duplicate", path: P, body: "{\"Image\":\"airlock/test:latest\",\"HostConfig\":{\"NetworkMode\":\"none\",\"Networ\u212aMode\":\"host\"}}", want: 400, rule: "json"},
-		{name: "fail/duplicate-image", path: P, body: `{"Image":"airlock/test:latest","Image":"busybox"}`, want: 400, rule: "json"},
-		{name: "fail/duplicate-label-key", path: P, body: `{"Image":"airlock/test:latest","Labels":{"a":"1","a":"2"}}`, want: 400, rule: "json"},
+		{name: "fail/duplicate-image", path: P, body: `{"Image":"airlock/test:latest","HostConfig":{"NetworkMode":"sessnet"},"Image":"busybox"}`, want: 400, rule: "json"},
+		{name: "fail/duplicate-label-key", path: P, body: `{"Image":"airlock/test:latest","HostConfig":{"NetworkMode":"sessnet"},"Labels":{"a":"1","a":"2"}}`, want: 400, rule: "json"},
 		{name: "fail/unknown-field", path: P, body: create(`{"Foo":1}`), want: 400, rule: "json"},
-		{name: "fail/unknown-top-field", path: P, body: `{"Image":"airlock/test:latest","Bar":true}`, want: 400, rule: "json"},
-		{name: "fail/legacy-top-privileged", path: P, body: `{"Image":"airlock/test:latest","Privileged":true}`, want: 403, rule: "legacy-field"},
-		{name: "fail/legacy-top-binds", path: P, body: `{"Image":"airlock/test:latest","binds":["/:/host"]}`, want: 403, rule: "legacy-field"},
-		{name: "fail/legacy-cpuset", path: P, body: `{"Image":"airlock/test:latest","Cpuset":"0"}`, want: 403, rule: "legacy-field"},
+		{name: "fail/unknown-top-field", path: P, body: `{"Image":"airlock/test:latest","HostConfig":{"NetworkMode":"sessnet"},"Bar":true}`, want: 400, rule: "json"},
+		{name: "fail/legacy-top-privileged", path: P, body: `{"Image":"airlock/test:latest","HostConfig":{"NetworkMode":"sessnet"},"Privileged":true}`, want: 403, rule: "legacy-field"},
+		{name: "fail/legacy-top-binds", path: P, body: `{"Image":"airlock/test:latest","HostConfig":{"NetworkMode":"sessnet"},"binds":["/:/host"]}`, want: 403, rule: "legacy-field"},
+		{name: "fail/legacy-cpuset", path: P, body: `{"Image":"airlock/test:latest","HostConfig":{"NetworkMode":"sessnet"},"Cpuset":"0"}`, want: 403, rule: "legacy-field"},
 		{name: "fail/legacy-capabilities", path: P, body: create(`{"Capabilities":["CAP_SYS_ADMIN"]}`), want: 403, rule: "legacy-field"},
 		{name: "fail/legacy-capabilities-case", path: P, body: create(`{"capabilities":["CAP_SYS_ADMIN"]}`), want: 403, rule: "legacy-field"},
 		{name: "fail/trailing-object", path: P, body: create("") + `{"HostConfig":{"Privileged":true}}`, want: 400, rule: "json"},
@@ -206,7 +206,7 @@ func TestPolicyCreate(t *testing.T) {
 		{name: "fail/float-memory", path: P, body: create(`{"Memory":1e9}`), want: 400, rule: "json"},
 		{name: "fail/invalid-utf8", path: P, body: "{\"Image\":\"airlock/test:latest\",\"Labels\":{\"a\":\"\xff\"}}", want: 400, rule: "json"},
 		{name: "fail/empty-body", path: P, header: map[string]string{"Content-Type": "application/json"}, want: 400, rule: "json"},
-		{name: "fail/too-deep", path: P, body: `{"Image":"airlock/test:latest","Labels":` + strings.Repeat(`{"a":`, 40) + `1` + strings.Repeat(`}`, 40) + `}`, want: 400, rule: "json"},
+		{name: "fail/too-deep", path: P, body: `{"Image":"airlock/test:latest","HostConfig":{"NetworkMode":"sessnet"},"Labels":` + strings.Repeat(`{"a":`, 40) + `1` + strings.Repeat(`}`, 40) + `}`, want: 400, rule: "json"},
 
 		// Network create.
 		{name: "fail/network-macvlan", path: "/networks/create", body: `{"Name":"n","Driver":"macvlan","Options":{"parent":"eth0"}}`, want: 403, rule: "network"},

@@ -140,7 +140,7 @@ var networkOptions = map[string]bool{
 	"com.docker.network.driver.mtu":                  true,
 }
 
-func handleNetworkCreate(_ context.Context, _ *Engine, d *Decision, _ map[string]string, body []byte) error {
+func handleNetworkCreate(ctx context.Context, e *Engine, d *Decision, _ map[string]string, body []byte) error {
 	var req network.CreateRequest
 	if err := decodeStrict(body, &req, nil); err != nil {
 		return err
@@ -176,6 +176,9 @@ func handleNetworkCreate(_ context.Context, _ *Engine, d *Decision, _ map[string
 		req.Labels = map[string]string{}
 	}
 	req.Labels[LabelManaged] = "true"
+	if err := e.sessionNetwork(ctx, &req); err != nil {
+		return err
+	}
 	// Refuse a name clash rather than create a second network of that name:
 	// names resolve to IDs in later requests.
 	t := true

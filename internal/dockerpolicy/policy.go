@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 )
 
@@ -49,6 +50,23 @@ type Lookup interface {
 	// NetworkID resolves a network name or (partial) ID to the full ID of a
 	// network that carries LabelManaged, or ErrNotFound.
 	NetworkID(ctx context.Context, ref string) (string, error)
+	// Network describes a network that carries LabelManaged, or returns
+	// ErrNotFound.
+	Network(ctx context.Context, ref string) (NetworkInfo, error)
+	// Subnets lists the IPv4 subnets of every network of the daemon, the
+	// node's or not, so a new session subnet overlaps none.
+	Subnets(ctx context.Context) ([]netip.Prefix, error)
+	// ImageUser is the user an image runs as when a container names none
+	// (its USER; empty means root).
+	ImageUser(ctx context.Context, imageID string) (string, error)
+}
+
+// NetworkInfo is what the policy needs to know of one network.
+type NetworkInfo struct {
+	ID     string
+	Labels map[string]string
+	// Containers is how many containers are attached.
+	Containers int
 }
 
 // Request is what the policy judges: an HTTP request whose body the caller
@@ -128,6 +146,9 @@ func notFound(kind, ref string) *Refusal {
 type Engine struct {
 	cfg    *Config
 	lookup Lookup
+	// subnets holds the session subnets handed out and not yet seen in
+	// the daemon's list, so two creates at once never pick the same one.
+	subnets reservations
 }
 
 // New returns an Engine for cfg (see Config.Validate) using lookup.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,9 @@ const (
 	testImageID = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
 	otherImage  = "sha256:2222222222222222222222222222222222222222222222222222222222222222"
 	c1          = "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1"
+	rootImage   = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+	n2          = "n2n2n2n2n2n2n2n2n2n2n2n2n2n2n2n2n2n2n2n2n2n2n2n2n2n2n2n2n2n2n2n2"
+	n3          = "n3n3n3n3n3n3n3n3n3n3n3n3n3n3n3n3n3n3n3n3n3n3n3n3n3n3n3n3n3n3n3n3"
 	n1          = "n1n1n1n1n1n1n1n1n1n1n1n1n1n1n1n1n1n1n1n1n1n1n1n1n1n1n1n1n1n1n1n1"
 )
 
@@ -30,6 +34,8 @@ func (fakeLookup) ImageID(_ context.Context, ref string) (string, error) {
 		return testImageID, nil
 	case "busybox", "busybox:latest", otherImage:
 		return otherImage, nil
+	case "airlock/rootimg", rootImage:
+		return rootImage, nil
 	}
 	return "", ErrNotFound
 }
@@ -42,10 +48,42 @@ func (fakeLookup) ContainerID(_ context.Context, ref string) (string, error) {
 }
 
 func (fakeLookup) NetworkID(_ context.Context, ref string) (string, error) {
-	if ref == "sessnet" || ref == n1 {
+	switch ref {
+	case "sessnet", n1:
 		return n1, nil
+	case "busynet", n2:
+		return n2, nil
+	case "sandnet", n3:
+		return n3, nil
 	}
 	return "", ErrNotFound
+}
+
+func (l fakeLookup) Network(ctx context.Context, ref string) (NetworkInfo, error) {
+	switch ref {
+	case "busynet", n2:
+		return NetworkInfo{ID: n2, Labels: map[string]string{LabelIsolation: "standard"}, Containers: 1}, nil
+	case "sandnet", n3:
+		return NetworkInfo{ID: n3, Labels: map[string]string{LabelIsolation: "sandboxed"}}, nil
+	}
+	id, err := l.NetworkID(ctx, ref)
+	if err != nil {
+		return NetworkInfo{}, err
+	}
+	return NetworkInfo{ID: id, Labels: map[string]string{LabelIsolation: "standard"}}, nil
+}
+
+// fakeSubnets are the daemon's networks: docker0 and the first session
+// subnet of the default pool.
+var fakeSubnets = []netip.Prefix{netip.MustParsePrefix("172.17.0.0/16"), netip.MustParsePrefix("10.213.0.0/28")}
+
+func (fakeLookup) Subnets(context.Context) ([]netip.Prefix, error) { return fakeSubnets, nil }
+
+func (fakeLookup) ImageUser(_ context.Context, id string) (string, error) {
+	if id == testImageID {
+		return "1000:1000", nil
+	}
+	return "", nil
 }
 
 type failingLookup struct{ fakeLookup }
@@ -136,9 +174,15 @@ func run(t *testing.T, e *Engine, cases []tcase) {
 
 // create builds a container create body from the test image and the given
 // HostConfig JSON.
+// create is a create body of the test image on session network sessnet,
+// with hostConfig's fields (a JSON object) unless it names a NetworkMode.
 func create(hostConfig string) string {
 	if hostConfig == "" {
-		return `{"Image":"airlock/test:latest"}`
+		hostConfig = "{}"
+	}
+	if !strings.Contains(hostConfig, `"NetworkMode"`) {
+		hostConfig = `{"NetworkMode":"sessnet",` + strings.TrimPrefix(hostConfig, "{")
+		hostConfig = strings.Replace(hostConfig, ",}", "}", 1)
 	}
 	return `{"Image":"airlock/test:latest","HostConfig":` + hostConfig + `}`
 }

@@ -102,6 +102,8 @@ type Server struct {
 	SeccompProfiles []string
 	// Dirs of the certificate bundles it made.
 	ServerDir, InfraDir string
+	// AgentURL is the api as session containers reach it.
+	AgentURL string
 }
 
 // Run serves until ctx ends.
@@ -193,6 +195,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if agentURL == "" {
 		agentURL = "https://host.docker.internal:" + port
 	}
+	srv.AgentURL = agentURL
 	revoked, err := newRevocations(ctx, st, log)
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"maps"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -23,10 +24,20 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
+)
+
+// Labels of session networks, as the provision node reads them
+// (internal/dockerpolicy holds the same names: the node is not a library
+// of the infra side).
+const (
+	LabelIsolation = "airlock.isolation"
+	LabelEgress    = "airlock.egress"
+	LabelProxy     = "airlock.egress-proxy"
 )
 
 // Launcher drives nodes.
@@ -113,34 +124,49 @@ type Spec struct {
 	ExtraHosts []string
 	Tmpfs      map[string]string
 	Runtime    string
+	// Isolation is the session network's level (standard, hardened or
+	// sandboxed); the node enforces what each means.
+	Isolation string
+	// Egress is a hardened workspace's egress policy (JSON), carried by
+	// the session network for the node's egress proxy and resolver.
+	Egress string
 	// SecurityOpt carries a seccomp profile (by content) when the workspace
 	// needs one; the node adds no-new-privileges and drops capabilities.
 	SecurityOpt []string
 }
 
-// Start creates and starts the container of spec on the node and returns
-// its ID. If the start fails, the created container is removed, so a
-// failed launch leaves nothing behind.
+// Start creates the session's own network and then its container on the
+// node, starts the container and returns its ID. A failed launch removes
+// what it created, so it leaves nothing behind.
 func (l *Launcher) Start(ctx context.Context, nodeURL string, spec Spec) (string, error) {
 	c, err := l.client(nodeURL)
 	if err != nil {
 		return "", err
-	}
-	var pids *int64
-	if spec.PidsLimit > 0 {
-		pids = &spec.PidsLimit
 	}
 	labels := maps.Clone(spec.Labels)
 	if labels == nil {
 		labels = map[string]string{}
 	}
 	labels[airlock.LabelDeployment] = l.deployment
+	netID, proxy, err := l.createNetwork(ctx, c, nodeURL, spec, labels)
+	if err != nil {
+		return "", err
+	}
+	env := spec.Env
+	if proxy != "" {
+		env = append(slices.Clip(env), "AIRLOCK_PROXY=http://"+proxy)
+	}
+	var pids *int64
+	if spec.PidsLimit > 0 {
+		pids = &spec.PidsLimit
+	}
 	created, err := c.ContainerCreate(ctx, &container.Config{
 		Image:  spec.Image,
-		Env:    spec.Env,
+		Env:    env,
 		Labels: labels,
 		User:   spec.User,
 	}, &container.HostConfig{
+		NetworkMode:    container.NetworkMode(netID),
 		ReadonlyRootfs: true,
 		Tmpfs:          spec.Tmpfs,
 		ExtraHosts:     spec.ExtraHosts,
@@ -153,19 +179,55 @@ func (l *Launcher) Start(ctx context.Context, nodeURL string, spec Spec) (string
 		Resources:      container.Resources{Memory: spec.Memory, NanoCPUs: spec.NanoCPUs, PidsLimit: pids},
 	}, nil, nil, spec.Name)
 	if err != nil {
-		return "", fmt.Errorf("create container on %s: %w", nodeURL, err)
+		return "", l.undo(ctx, c, nodeURL, "", netID, fmt.Errorf("create container on %s: %w", nodeURL, err))
 	}
 	if err := c.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
-		// Remove with a fresh context: ctx may be what failed.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		if rerr := c.ContainerRemove(rctx, created.ID, container.RemoveOptions{Force: true}); rerr != nil && !errdefs.IsNotFound(rerr) {
-			l.log.Error("remove container after failed start", "node", nodeURL, "container", created.ID, "err", rerr)
-			return created.ID, fmt.Errorf("start container on %s: %w (and removing it failed: %v)", nodeURL, err, rerr)
-		}
-		return "", fmt.Errorf("start container on %s: %w", nodeURL, err)
+		return "", l.undo(ctx, c, nodeURL, created.ID, netID, fmt.Errorf("start container on %s: %w", nodeURL, err))
 	}
 	return created.ID, nil
+}
+
+// createNetwork creates the session's network, named like its container
+// and labelled like it, and returns its ID and, for hardened levels, the
+// address of the node's egress proxy on it.
+func (l *Launcher) createNetwork(ctx context.Context, c *client.Client, nodeURL string, spec Spec, labels map[string]string) (id, proxy string, err error) {
+	nl := maps.Clone(labels)
+	if spec.Isolation != "" {
+		nl[LabelIsolation] = spec.Isolation
+	}
+	if spec.Egress != "" {
+		nl[LabelEgress] = spec.Egress
+	}
+	created, err := c.NetworkCreate(ctx, spec.Name, network.CreateOptions{Driver: "bridge", Labels: nl})
+	if err != nil {
+		return "", "", fmt.Errorf("create the session network on %s: %w", nodeURL, err)
+	}
+	n, err := c.NetworkInspect(ctx, created.ID, network.InspectOptions{})
+	if err != nil {
+		return "", "", l.undo(ctx, c, nodeURL, "", created.ID, fmt.Errorf("inspect the session network on %s: %w", nodeURL, err))
+	}
+	return created.ID, n.Labels[LabelProxy], nil
+}
+
+// undo removes what a failed launch created, with a fresh context (ctx
+// may be what failed), and returns cause with any failure to clean up.
+func (l *Launcher) undo(ctx context.Context, c *client.Client, nodeURL, containerID, netID string, cause error) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	var errs []error
+	if containerID != "" {
+		if err := c.ContainerRemove(rctx, containerID, container.RemoveOptions{Force: true}); err != nil && !errdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove container %s: %w", containerID, err))
+		}
+	}
+	if err := c.NetworkRemove(rctx, netID); err != nil && !errdefs.IsNotFound(err) {
+		errs = append(errs, fmt.Errorf("remove network %s: %w", netID, err))
+	}
+	if len(errs) > 0 {
+		l.log.Error("clean up after a failed launch", "node", nodeURL, "err", errors.Join(errs...))
+		return fmt.Errorf("%w (and cleaning up failed: %v)", cause, errors.Join(errs...))
+	}
+	return cause
 }
 
 // Addresses returns the IP addresses of a started container on its
@@ -204,11 +266,18 @@ func (l *Launcher) Addresses(ctx context.Context, nodeURL, containerID string) (
 }
 
 // Remove stops the container (SIGTERM, then SIGKILL after grace) and
-// removes it. A container that is already gone is not an error.
+// removes it and its session network. A container that is already gone
+// is not an error (its network, if left, is the reconciler's).
 func (l *Launcher) Remove(ctx context.Context, nodeURL, containerID string, grace time.Duration) error {
 	c, err := l.client(nodeURL)
 	if err != nil {
 		return err
+	}
+	var netID string
+	if info, err := c.ContainerInspect(ctx, containerID); err == nil && info.HostConfig != nil {
+		if nm := info.HostConfig.NetworkMode; !nm.IsNone() && !nm.IsDefault() && !nm.IsBridge() {
+			netID = string(nm)
+		}
 	}
 	secs := int(grace.Seconds())
 	if err := c.ContainerStop(ctx, containerID, container.StopOptions{Timeout: &secs}); err != nil && !errdefs.IsNotFound(err) {
@@ -217,7 +286,48 @@ func (l *Launcher) Remove(ctx context.Context, nodeURL, containerID string, grac
 	if err := c.ContainerRemove(ctx, containerID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("remove container %s on %s: %w", containerID, nodeURL, err)
 	}
+	if netID != "" {
+		return l.RemoveNetwork(ctx, nodeURL, netID)
+	}
 	return nil
+}
+
+// RemoveNetwork removes a session network; one already gone is not an
+// error.
+func (l *Launcher) RemoveNetwork(ctx context.Context, nodeURL, id string) error {
+	c, err := l.client(nodeURL)
+	if err != nil {
+		return err
+	}
+	if err := c.NetworkRemove(ctx, id); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("remove network %s on %s: %w", id, nodeURL, err)
+	}
+	return nil
+}
+
+// Network is a session network as a node reports it.
+type Network struct {
+	ID         string
+	SessionID  string
+	Containers int
+}
+
+// Networks lists the session networks on a node.
+func (l *Launcher) Networks(ctx context.Context, nodeURL string) ([]Network, error) {
+	c, err := l.client(nodeURL)
+	if err != nil {
+		return nil, err
+	}
+	list, err := c.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("label", airlock.LabelSession), filters.Arg("label", airlock.LabelDeployment+"="+l.deployment))})
+	if err != nil {
+		return nil, fmt.Errorf("list networks on %s: %w", nodeURL, err)
+	}
+	out := make([]Network, 0, len(list))
+	for _, n := range list {
+		out = append(out, Network{ID: n.ID, SessionID: n.Labels[airlock.LabelSession], Containers: len(n.Containers)})
+	}
+	return out, nil
 }
 
 // Container is a session container as a node reports it.

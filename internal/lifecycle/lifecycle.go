@@ -24,6 +24,10 @@ type Driver interface {
 	Ping(ctx context.Context, nodeURL string) error
 	Containers(ctx context.Context, nodeURL string) ([]launcher.Container, error)
 	Remove(ctx context.Context, nodeURL, containerID string, grace time.Duration) error
+	// Networks lists the session networks of a node; RemoveNetwork removes
+	// one.
+	Networks(ctx context.Context, nodeURL string) ([]launcher.Network, error)
+	RemoveNetwork(ctx context.Context, nodeURL, id string) error
 	// LogTail is the end of a container's output, stdout and stderr.
 	LogTail(ctx context.Context, nodeURL, containerID string, lines int) (string, error)
 }
@@ -304,8 +308,11 @@ func (j *Jobs) reconcile(ctx context.Context, nodes []*airlock.Node) error {
 			j.log.Warn("removing orphan container", "node", n.Name, "container", c.ID, "session", c.SessionID)
 			if err := j.driver.Remove(ctx, n.URL, c.ID, 5*time.Second); err != nil {
 				errs = append(errs, err)
+				continue
 			}
+			delete(running, c.SessionID)
 		}
+		errs = append(errs, j.orphanNetworks(ctx, n, running))
 		live, err := j.store.ListSessions(ctx, airlock.SessionFilter{NodeID: n.ID, States: []airlock.SessionState{airlock.SessionStarting, airlock.SessionReady}})
 		if err != nil {
 			errs = append(errs, err)
@@ -326,6 +333,35 @@ func (j *Jobs) reconcile(ctx context.Context, nodes []*airlock.Node) error {
 			case ok && c.State == "created" && j.now().Sub(s.CreatedAt) > j.cfg.OrphanGrace:
 				errs = append(errs, j.fail(ctx, s, n, "the container was created but never started"))
 			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// orphanNetworks removes the session networks of a node whose session is
+// unknown or over and whose container is gone: a launch that failed
+// between the two creates, or a container removed by hand.
+func (j *Jobs) orphanNetworks(ctx context.Context, n *airlock.Node, containers map[string]launcher.Container) error {
+	nets, err := j.driver.Networks(ctx, n.URL)
+	if err != nil {
+		return fmt.Errorf("list networks on %s: %w", n.Name, err)
+	}
+	var errs []error
+	for _, nw := range nets {
+		if _, ok := containers[nw.SessionID]; ok {
+			continue
+		}
+		s, err := j.store.SessionByID(ctx, nw.SessionID)
+		if err != nil && airlock.ErrorCode(err) != airlock.ENOTFOUND {
+			errs = append(errs, err)
+			continue
+		}
+		if s != nil && !s.State.Final() {
+			continue
+		}
+		j.log.Warn("removing orphan session network", "node", n.Name, "network", nw.ID, "session", nw.SessionID)
+		if err := j.driver.RemoveNetwork(ctx, n.URL, nw.ID); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

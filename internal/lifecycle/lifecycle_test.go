@@ -21,6 +21,8 @@ type fakeDriver struct {
 	mu         sync.Mutex
 	containers []launcher.Container
 	removed    []string
+	networks   []launcher.Network
+	netRemoved []string
 	pingErr    error
 	logs       map[string]string // by container ID
 }
@@ -43,6 +45,19 @@ func (d *fakeDriver) Remove(_ context.Context, _ string, id string, _ time.Durat
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.removed = append(d.removed, id)
+	return nil
+}
+
+func (d *fakeDriver) Networks(context.Context, string) ([]launcher.Network, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.networks), nil
+}
+
+func (d *fakeDriver) RemoveNetwork(_ context.Context, _ string, id string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.netRemoved = append(d.netRemoved, id)
 	return nil
 }
 
@@ -276,4 +291,49 @@ func openStore(t *testing.T) *store.DB {
 	}
 	t.Cleanup(func() { st.Close() })
 	return st
+}
+
+func TestOrphanNetworks(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name      string
+		session   *airlock.Session
+		container *launcher.Container
+		wantGone  bool
+	}{
+		{name: "ok/live-session-keeps-network", session: sess("s1", airlock.SessionStarting, now.Add(-time.Second), time.Time{}), wantGone: false},
+		{name: "ok/ready-session-keeps-network", session: sess("s1", airlock.SessionReady, now.Add(-time.Minute), now.Add(-time.Second)),
+			container: ctr("s1", "running"), wantGone: false},
+		{name: "ok/unknown-session-network-removed", wantGone: true},
+		{name: "ok/ended-session-network-removed", session: sess("s1", airlock.SessionStopped, now.Add(-time.Minute), time.Time{}), wantGone: true},
+		// Its container goes first in the same round; the network follows.
+		{name: "ok/orphan-container-and-network-removed", container: ctr("s1", "running"), wantGone: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			st := openStore(t)
+			node := &airlock.Node{ID: "n1", Name: "n1", URL: "https://127.0.0.1:2376", Capacity: 4, State: airlock.NodeReady,
+				LastHeartbeat: now, CreatedAt: now, UpdatedAt: now}
+			if err := st.CreateNode(ctx, node); err != nil {
+				t.Fatal(err)
+			}
+			if tc.session != nil {
+				tc.session.NodeID = node.ID
+				if err := st.CreateSession(ctx, tc.session); err != nil {
+					t.Fatal(err)
+				}
+			}
+			d := &fakeDriver{networks: []launcher.Network{{ID: "net-s1", SessionID: "s1"}}}
+			if tc.container != nil {
+				d.containers = []launcher.Container{*tc.container}
+			}
+			j := New(st, d, Config{}, nil, func() time.Time { return now })
+			if err := j.Round(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if gone := slices.Contains(d.netRemoved, "net-s1"); gone != tc.wantGone {
+				t.Fatalf("networks removed %v, want removal %v", d.netRemoved, tc.wantGone)
+			}
+		})
+	}
 }

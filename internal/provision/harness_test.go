@@ -134,3 +134,13 @@ func (h *harness) sdk(t *testing.T) *client.Client {
 	t.Cleanup(func() { cli.Close() })
 	return cli
 }
+
+// sessionNetwork creates a session network through the node with the
+// stock CLI and removes it when the test ends.
+func (h *harness) sessionNetwork(t *testing.T, args ...string) string {
+	t.Helper()
+	name := uniqueName(t, "net")
+	h.mustDocker(t, append(append([]string{"network", "create"}, args...), name)...)
+	t.Cleanup(func() { h.socket.NetworkRemove(context.Background(), name) })
+	return name
+}

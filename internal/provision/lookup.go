@@ -2,10 +2,13 @@ package provision
 
 import (
 	"context"
+	"net/netip"
 	"regexp"
 	"sync"
 
 	"github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 
@@ -100,4 +103,52 @@ func (l *socketLookup) NetworkID(ctx context.Context, ref string) (string, error
 		return "", dockerpolicy.ErrNotFound
 	}
 	return n.ID, nil
+}
+
+func (l *socketLookup) Network(ctx context.Context, ref string) (dockerpolicy.NetworkInfo, error) {
+	n, err := l.docker.NetworkInspect(ctx, ref, network.InspectOptions{})
+	if errdefs.IsNotFound(err) || errdefs.IsInvalidArgument(err) {
+		return dockerpolicy.NetworkInfo{}, dockerpolicy.ErrNotFound
+	}
+	if err != nil {
+		return dockerpolicy.NetworkInfo{}, err
+	}
+	if n.Labels[dockerpolicy.LabelManaged] != "true" {
+		return dockerpolicy.NetworkInfo{}, dockerpolicy.ErrNotFound
+	}
+	// Endpoints exist only for started containers; the list also counts
+	// those created on the network and not started yet, which dockerd
+	// files under the network's name.
+	list, err := l.docker.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("network", n.ID), filters.Arg("network", n.Name))})
+	if err != nil {
+		return dockerpolicy.NetworkInfo{}, err
+	}
+	return dockerpolicy.NetworkInfo{ID: n.ID, Labels: n.Labels, Containers: max(len(list), len(n.Containers))}, nil
+}
+
+func (l *socketLookup) Subnets(ctx context.Context) ([]netip.Prefix, error) {
+	list, err := l.docker.NetworkList(ctx, network.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var out []netip.Prefix
+	for _, n := range list {
+		for _, c := range n.IPAM.Config {
+			if p, err := netip.ParsePrefix(c.Subnet); err == nil {
+				out = append(out, p.Masked())
+			}
+		}
+	}
+	return out, nil
+}
+
+func (l *socketLookup) ImageUser(ctx context.Context, id string) (string, error) {
+	img, err := l.docker.ImageInspect(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if img.Config == nil {
+		return "", nil
+	}
+	return img.Config.User, nil
 }

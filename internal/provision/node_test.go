@@ -47,7 +47,8 @@ func (h *harness) plant(t *testing.T) (id, name string) {
 func TestDockerCLILifecycle(t *testing.T) {
 	h := startNode(t)
 	name := uniqueName(t, "life")
-	id := h.mustDocker(t, "create", "--name", name, dockertest.TestImage)
+	net := h.sessionNetwork(t)
+	id := h.mustDocker(t, "create", "--name", name, "--network", net, dockertest.TestImage)
 	t.Cleanup(func() { h.socket.ContainerRemove(context.Background(), id, container.RemoveOptions{Force: true}) })
 	h.mustDocker(t, "start", name)
 
@@ -124,7 +125,7 @@ func TestPlantedContainerIsInvisible(t *testing.T) {
 func TestDockerCLIRefusals(t *testing.T) {
 	h := startNode(t)
 	name := uniqueName(t, "target")
-	id := h.mustDocker(t, "create", "--name", name, dockertest.TestImage)
+	id := h.mustDocker(t, "create", "--name", name, "--network", "none", dockertest.TestImage)
 	t.Cleanup(func() { h.socket.ContainerRemove(context.Background(), id, container.RemoveOptions{Force: true}) })
 	h.mustDocker(t, "start", name)
 	img := dockertest.TestImage
@@ -308,7 +309,7 @@ func TestListsAndEventsAreFiltered(t *testing.T) {
 	ctx := context.Background()
 	cli := h.sdk(t)
 	since := time.Now()
-	mine, err := cli.ContainerCreate(ctx, &container.Config{Image: dockertest.TestImage}, nil, nil, nil, uniqueName(t, "mine"))
+	mine, err := cli.ContainerCreate(ctx, &container.Config{Image: dockertest.TestImage}, &container.HostConfig{NetworkMode: "none"}, nil, nil, uniqueName(t, "mine"))
 	if err != nil {
 		t.Fatal(err)
 	}
