@@ -71,7 +71,7 @@ func TestChromiumSandboxThroughNode(t *testing.T) {
 			c, err := cli.ContainerCreate(ctx, &container.Config{
 				Image: images.Chromium, User: "1000:1000", Entrypoint: []string{"chromium"},
 				Cmd: []string{"--headless=new", "--disable-gpu", "--dump-dom", "about:blank"},
-			}, &container.HostConfig{ShmSize: 256 << 20, SecurityOpt: tc.securityOpt, Resources: container.Resources{Memory: 1 << 30}}, nil, nil, "")
+			}, &container.HostConfig{NetworkMode: "none", ShmSize: 256 << 20, SecurityOpt: tc.securityOpt, Resources: container.Resources{Memory: 1 << 30}}, nil, nil, "")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -25,7 +25,6 @@ const (
 // Bridge device names: a prefix the rules match on, then random hex,
 // within Linux's 15-byte limit for interface names.
 const (
-	bridgeAny      = "al"
 	bridgeStandard = "als"
 	bridgeHardened = "alh"
 )
@@ -57,4 +56,6 @@ func BridgeName(l Level) (string, error) {
 
 // IsSessionBridge reports whether a device name is a session bridge's:
 // names the node's rules would treat as sessions' are the node's alone.
-func IsSessionBridge(name string) bool { return strings.HasPrefix(name, bridgeAny) }
+func IsSessionBridge(name string) bool {
+	return strings.HasPrefix(name, bridgeStandard) || strings.HasPrefix(name, bridgeHardened)
+}

@@ -153,7 +153,8 @@ func (r *Rules) Render() (string, error) {
 	// Refused at once rather than dropped: a browser shows its error page
 	// instead of waiting out a timeout, and nothing is answered either way.
 	const reject = "counter reject with icmpx admin-prohibited"
-	notSession := fmt.Sprintf(`iifname != "%s*" accept`, bridgeAny)
+	sessions := fmt.Sprintf(`{ "%s*", "%s*" }`, bridgeStandard, bridgeHardened)
+	notSession := "iifname != " + sessions + " accept"
 	hardened := fmt.Sprintf(`iifname "%s*"`, bridgeHardened)
 	// Traffic from a session bridge to an address of this host.
 	chain("input", "type filter hook input priority filter - 10",
@@ -170,7 +171,7 @@ func (r *Rules) Render() (string, error) {
 		notSession,
 		"meta nfproto ipv6 drop",
 		"ip daddr @deny4 "+reject,
-		fmt.Sprintf(`oifname { "%s*", "docker*", "br-*" } %s`, bridgeAny, reject),
+		fmt.Sprintf(`oifname { "%s*", "%s*", "docker*", "br-*" } %s`, bridgeStandard, bridgeHardened, reject),
 		"ct state established,related accept",
 		hardened+" ip daddr . meta l4proto . th dport @remote accept",
 		hardened+" "+reject)

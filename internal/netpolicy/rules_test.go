@@ -31,9 +31,9 @@ func TestRender(t *testing.T) {
 		"add element inet airlock host_udp { 3478, 49160-49200 }",
 		"add element inet airlock proxy_tcp { 3128 }",
 		"add element inet airlock remote { 203.0.113.5/32 . udp . 3478 }",
-		`add rule inet airlock input iifname != "al*" accept`,
+		`add rule inet airlock input iifname != { "als*", "alh*" } accept`,
 		"add rule inet airlock input counter reject with icmpx admin-prohibited",
-		`add rule inet airlock forward oifname { "al*", "docker*", "br-*" } counter reject with icmpx admin-prohibited`,
+		`add rule inet airlock forward oifname { "als*", "alh*", "docker*", "br-*" } counter reject with icmpx admin-prohibited`,
 		`add rule inet airlock forward iifname "alh*" counter reject with icmpx admin-prohibited`,
 		"flush chain inet airlock forward",
 	} {

@@ -1,0 +1,312 @@
+package provision
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/stdcopy"
+	"golang.org/x/sys/unix"
+
+	"github.com/airlock-rbi/airlock/internal/dockertest"
+	"github.com/airlock-rbi/airlock/internal/hostaddr"
+	"github.com/airlock-rbi/airlock/internal/netpolicy"
+)
+
+// banner is what testapp's serve mode and the test's own listeners say.
+const banner = "airlock-probe"
+
+// serveBanner answers every connection on ln with the banner.
+func serveBanner(t *testing.T, ln net.Listener) {
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			fmt.Fprintln(c, banner)
+			c.Close()
+		}
+	}()
+}
+
+func run(t *testing.T, name string, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, out)
+	}
+}
+
+// routedTarget makes addr an address of a network namespace of the
+// test's own, routed from this host over a veth pair, with a listener on
+// port. It refuses to route an address this machine already reaches
+// elsewhere or uses itself, and checks the route stays on this machine.
+func routedTarget(t *testing.T, addr netip.Addr, transit netip.Prefix, port int) {
+	t.Helper()
+	for _, a := range []netip.Addr{addr, transit.Addr()} {
+		out, _ := exec.Command("ip", "-o", "route", "get", a.String()).CombinedOutput()
+		if strings.Contains(string(out), " dev lo ") || strings.Contains(string(out), "local ") {
+			t.Fatalf("%s is an address of this machine (%s): the test will not route it", a, out)
+		}
+	}
+	if addr == netip.MustParseAddr("169.254.169.254") {
+		t.Fatal("never route the metadata address itself")
+	}
+	id := fmt.Sprintf("%x", time.Now().UnixNano()&0xffffff)
+	ns, hostIf, nsIf := "tgt-"+id, "tgth"+id, "tgtn"+id
+	run(t, "ip", "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	run(t, "ip", "link", "add", hostIf, "type", "veth", "peer", "name", nsIf)
+	t.Cleanup(func() { exec.Command("ip", "link", "del", hostIf).Run() })
+	hostSide := transit.Masked().Addr().Next()
+	nsSide := hostSide.Next()
+	run(t, "ip", "link", "set", nsIf, "netns", ns)
+	run(t, "ip", "addr", "add", netip.PrefixFrom(hostSide, transit.Bits()).String(), "dev", hostIf)
+	run(t, "ip", "link", "set", hostIf, "up")
+	run(t, "ip", "-n", ns, "addr", "add", netip.PrefixFrom(nsSide, transit.Bits()).String(), "dev", nsIf)
+	run(t, "ip", "-n", ns, "addr", "add", netip.PrefixFrom(addr, 32).String(), "dev", nsIf)
+	run(t, "ip", "-n", ns, "link", "set", nsIf, "up")
+	run(t, "ip", "-n", ns, "route", "add", "default", "via", hostSide.String())
+	run(t, "ip", "route", "add", netip.PrefixFrom(addr, 32).String(), "via", nsSide.String(), "dev", hostIf)
+	t.Cleanup(func() { exec.Command("ip", "route", "del", netip.PrefixFrom(addr, 32).String()).Run() })
+	out, err := exec.Command("ip", "-o", "route", "get", addr.String()).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "dev "+hostIf) {
+		t.Fatalf("route to %s does not stay on this machine's veth %s: %s", addr, hostIf, out)
+	}
+	serveBanner(t, listenInNetns(t, "/var/run/netns/"+ns, netip.AddrPortFrom(addr, uint16(port)).String()))
+}
+
+// listenInNetns opens a listener inside a network namespace: a socket
+// belongs to the namespace it was made in, whichever thread uses it later.
+func listenInNetns(t *testing.T, nsPath, addr string) net.Listener {
+	t.Helper()
+	type result struct {
+		ln  net.Listener
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		// If switching back fails the thread stays locked and dies with
+		// this goroutine, so no other goroutine runs in the namespace.
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			res <- result{err: err}
+			return
+		}
+		defer orig.Close()
+		target, err := os.Open(nsPath)
+		if err != nil {
+			res <- result{err: err}
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			res <- result{err: err}
+			return
+		}
+		ln, lerr := net.Listen("tcp", addr)
+		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+			res <- result{err: fmt.Errorf("back to the host namespace: %w", err)}
+			return
+		}
+		runtime.UnlockOSThread()
+		res <- result{ln, lerr}
+	}()
+	r := <-res
+	if r.err != nil {
+		t.Fatalf("listen on %s in %s: %v", addr, nsPath, r.err)
+	}
+	return r.ln
+}
+
+// probe runs testapp dial from a container made by create and returns
+// what each target answered.
+func probe(t *testing.T, cli *client.Client, socket *client.Client, hc *container.HostConfig, targets []string) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	c, err := cli.ContainerCreate(ctx, &container.Config{Image: dockertest.TestImage, Cmd: append([]string{"dial"}, targets...)}, hc, nil, nil, uniqueName(t, "probe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { socket.ContainerRemove(context.Background(), c.ID, container.RemoveOptions{Force: true}) })
+	if err := cli.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		rc, err := socket.ContainerLogs(ctx, c.ID, container.LogsOptions{ShowStdout: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		_, err = stdcopy.StdCopy(&out, io.Discard, rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		done := false
+		for line := range strings.Lines(out.String()) {
+			line = strings.TrimSuffix(line, "\n")
+			if line == "dial done" {
+				done = true
+			}
+			if rest, ok := strings.CutPrefix(line, "dial "); ok {
+				if target, what, ok := strings.Cut(rest, ": "); ok {
+					got[target] = what
+				}
+			}
+		}
+		if done {
+			return got
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatal("the probe did not finish within a minute")
+	return nil
+}
+
+// TestStandardIsolation proves from inside real session containers what
+// a standard session cannot reach, against a baseline container outside
+// the node's networks that reaches every target, so each refusal is the
+// host rules' and not a target that was never there.
+func TestStandardIsolation(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the test makes network namespaces and host rules")
+	}
+	h := startNode(t)
+	ctx := context.Background()
+	cli := h.sdk(t)
+
+	// Host listeners: one the node lets sessions reach (the infra API's
+	// stand-in), one it does not.
+	allowed, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveBanner(t, allowed)
+	closed, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveBanner(t, closed)
+	allowedPort := uint16(allowed.Addr().(*net.TCPAddr).Port)
+	closedPort := closed.Addr().(*net.TCPAddr).Port
+	rules := &netpolicy.Rules{Pool: h.node.engine.Config().Pool().Prefix(), HostTCP: []netpolicy.PortRange{{First: allowedPort, Last: allowedPort}}}
+	if err := rules.Apply(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	// A link-local address and a private one, each in a namespace of the
+	// test's own.
+	linkLocal := netip.MustParseAddr("169.254.77.77")
+	routedTarget(t, linkLocal, netip.MustParsePrefix("10.254.77.0/30"), 80)
+
+	// Another session, listening.
+	other := h.sessionNetwork(t)
+	oc, err := cli.ContainerCreate(ctx, &container.Config{Image: dockertest.TestImage, Cmd: []string{"serve", "8080"}},
+		&container.HostConfig{NetworkMode: container.NetworkMode(other)}, nil, nil, uniqueName(t, "other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.socket.ContainerRemove(context.Background(), oc.ID, container.RemoveOptions{Force: true}) })
+	if err := cli.ContainerStart(ctx, oc.ID, container.StartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	info, err := h.socket.ContainerInspect(ctx, oc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var otherAddr string
+	for _, ep := range info.NetworkSettings.Networks {
+		otherAddr = ep.IPAddress
+	}
+	otherTarget := net.JoinHostPort(otherAddr, "8080")
+	waitBanner(t, otherTarget) // the host reaches it: it is there
+
+	bridge, err := hostaddr.Bridge(ctx, h.socket, "bridge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := h.sessionNetwork(t)
+	n, err := h.socket.NetworkInspect(ctx, mine, network.InspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gateway := n.IPAM.Config[0].Gateway
+	hostAddrs := []string{bridge.String(), gateway}
+	if a := outboundAddr(t); a != "" {
+		hostAddrs = append(hostAddrs, a)
+	}
+	var targets []string
+	for _, a := range hostAddrs {
+		targets = append(targets, net.JoinHostPort(a, fmt.Sprint(closedPort)))
+	}
+	llTarget := net.JoinHostPort(linkLocal.String(), "80")
+	apiTarget := net.JoinHostPort(bridge.String(), fmt.Sprint(allowedPort))
+	targets = append(targets, llTarget, apiTarget)
+
+	// The baseline: a plain container on Docker's default bridge, made on
+	// the socket and not through the node, reaches every target.
+	base := probe(t, h.socket, h.socket, &container.HostConfig{}, targets)
+	for _, tg := range targets {
+		if base[tg] != "ok" {
+			t.Fatalf("baseline container did not reach %s (%q): the target is not there, so a refusal would prove nothing", tg, base[tg])
+		}
+	}
+
+	got := probe(t, cli, h.socket, &container.HostConfig{NetworkMode: container.NetworkMode(mine)}, append(targets, otherTarget))
+	for _, tg := range append(targets, otherTarget) {
+		want := tg == apiTarget
+		if reached := got[tg] == "ok"; reached != want {
+			t.Errorf("from a standard session, %s: %q; want reachable %v", tg, got[tg], want)
+		}
+	}
+}
+
+// waitBanner waits until addr answers with the banner, from this host.
+func waitBanner(t *testing.T, addr string) {
+	t.Helper()
+	for range 100 {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			line, _ := bufio.NewReader(c).ReadString('\n')
+			c.Close()
+			if line == banner+"\n" {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s never answered from the host", addr)
+}
+
+// outboundAddr is this host's address on its default route, if any.
+func outboundAddr(t *testing.T) string {
+	out, err := exec.Command("ip", "-o", "-4", "route", "get", "192.0.2.200").CombinedOutput()
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(out))
+	for i := range f {
+		if f[i] == "src" && i+1 < len(f) {
+			return f[i+1]
+		}
+	}
+	return ""
+}
