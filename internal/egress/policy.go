@@ -24,25 +24,9 @@ const (
 	ReasonTooMany        = "too_many_connections" // the session holds as many connections as it may
 )
 
-// alwaysDenied are addresses no egress rule can open: the node's own
-// loopback and link-local services, the cloud metadata endpoints
-// (169.254.169.254 lies in 169.254/16; AWS's IPv6 one is fd00:ec2::254,
-// Azure's wire server 168.63.129.16, Alibaba's 100.100.100.200), multicast,
-// broadcast and the unspecified addresses.
-var alwaysDenied = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),
-	netip.MustParsePrefix("127.0.0.0/8"),
-	netip.MustParsePrefix("169.254.0.0/16"),
-	netip.MustParsePrefix("168.63.129.16/32"),
-	netip.MustParsePrefix("100.100.100.200/32"),
-	netip.MustParsePrefix("224.0.0.0/4"),
-	netip.MustParsePrefix("255.255.255.255/32"),
-	netip.MustParsePrefix("::/128"),
-	netip.MustParsePrefix("::1/128"),
-	netip.MustParsePrefix("fe80::/10"),
-	netip.MustParsePrefix("fd00:ec2::254/128"),
-	netip.MustParsePrefix("ff00::/8"),
-}
+// alwaysDenied are addresses no egress rule can open
+// (airlock.NeverReachable).
+var alwaysDenied = airlock.NeverReachable()
 
 // nat64 is the well-known NAT64 prefix: an address in it carries an IPv4
 // address in its last 32 bits, which a NAT64 gateway connects to, so that

@@ -96,7 +96,7 @@ func TestPolicyCheck(t *testing.T) {
 		{name: "shared 100.64/10", host: "i", addr: "100.64.0.1", port: 443, reason: ReasonSpecialRange},
 		{name: "documentation", host: "i", addr: "192.0.2.1", port: 443, reason: ReasonSpecialRange},
 		{name: "benchmarking", host: "i", addr: "198.18.0.1", port: 443, reason: ReasonSpecialRange},
-		{name: "reserved 240/4", host: "i", addr: "240.0.0.1", port: 443, reason: ReasonSpecialRange},
+		{name: "reserved 240/4", host: "i", addr: "240.0.0.1", port: 443, reason: ReasonAlwaysDenied},
 		{name: "v6 unique local", host: "i", addr: "fd12::1", port: 443, reason: ReasonSpecialRange, msg: "outside IPv6 global unicast"},
 		{name: "v6 documentation", host: "i", addr: "2001:db8::1", port: 443, reason: ReasonSpecialRange, msg: "2001:db8::/32"},
 		{name: "v6 6to4", host: "i", addr: "2002:a00:1::1", port: 443, reason: ReasonSpecialRange},

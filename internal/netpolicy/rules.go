@@ -10,25 +10,25 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/airlock-rbi/airlock/internal/airlock"
 )
 
 // Table is the nftables table that holds every rule of this package.
 const Table = "airlock"
 
 // AlwaysDeny lists the IPv4 destinations no session reaches, whatever its
-// level or its workspace's egress policy: this host's "this network" and
-// loopback ranges, link-local (where cloud metadata services answer) and
-// the metadata addresses outside it (Azure's wire server, Alibaba's
-// metadata), multicast and broadcast. Sessions have no IPv6 at all.
-var AlwaysDeny = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),
-	netip.MustParsePrefix("127.0.0.0/8"),
-	netip.MustParsePrefix("169.254.0.0/16"),
-	netip.MustParsePrefix("168.63.129.16/32"),
-	netip.MustParsePrefix("100.100.100.200/32"),
-	netip.MustParsePrefix("224.0.0.0/4"),
-	netip.MustParsePrefix("255.255.255.255/32"),
-}
+// level or its workspace's egress policy (airlock.NeverReachable's IPv4
+// part). Sessions have no IPv6 at all.
+var AlwaysDeny = func() []netip.Prefix {
+	var v4 []netip.Prefix
+	for _, p := range airlock.NeverReachable() {
+		if p.Addr().Is4() {
+			v4 = append(v4, p)
+		}
+	}
+	return v4
+}()
 
 // PortRange is a range of ports, First to Last inclusive.
 type PortRange struct{ First, Last uint16 }

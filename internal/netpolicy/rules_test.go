@@ -26,7 +26,7 @@ func TestRender(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"add element inet airlock deny4 { 0.0.0.0/8, 127.0.0.0/8, 169.254.0.0/16, 168.63.129.16/32, 100.100.100.200/32, 224.0.0.0/4, 255.255.255.255/32, 10.213.0.0/16 }",
+		"add element inet airlock deny4 { 0.0.0.0/8, 127.0.0.0/8, 169.254.0.0/16, 168.63.129.16/32, 100.100.100.200/32, 224.0.0.0/4, 240.0.0.0/4, 10.213.0.0/16 }",
 		"add element inet airlock host_tcp { 8443 }",
 		"add element inet airlock host_udp { 3478, 49160-49200 }",
 		"add element inet airlock proxy_tcp { 3128 }",

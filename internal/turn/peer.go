@@ -4,27 +4,12 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+
+	"github.com/airlock-rbi/airlock/internal/airlock"
 )
 
-// alwaysDenied are peers no configuration can open: the TURN host's
-// loopback and link-local services, the cloud metadata endpoints
-// (169.254.169.254 lies in 169.254/16; AWS's IPv6 one is fd00:ec2::254,
-// Azure's wire server 168.63.129.16, Alibaba's 100.100.100.200),
-// multicast, broadcast and the unspecified address.
-var alwaysDenied = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),
-	netip.MustParsePrefix("127.0.0.0/8"),
-	netip.MustParsePrefix("169.254.0.0/16"),
-	netip.MustParsePrefix("168.63.129.16/32"),
-	netip.MustParsePrefix("100.100.100.200/32"),
-	netip.MustParsePrefix("224.0.0.0/4"),
-	netip.MustParsePrefix("240.0.0.0/4"), // reserved, and 255.255.255.255
-	netip.MustParsePrefix("::/128"),
-	netip.MustParsePrefix("::1/128"),
-	netip.MustParsePrefix("fe80::/10"),
-	netip.MustParsePrefix("fd00:ec2::254/128"),
-	netip.MustParsePrefix("ff00::/8"),
-}
+// alwaysDenied are peers no configuration can open (airlock.NeverReachable).
+var alwaysDenied = airlock.NeverReachable()
 
 // peerPolicy decides which peers a client may relay to. It denies by
 // default: a peer must lie in one of the deployment's session networks,
