@@ -69,9 +69,11 @@ func TestChromiumSandboxThroughNode(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := cli.ContainerCreate(ctx, &container.Config{
-				Image: images.Chromium, User: "1000:1000", Entrypoint: []string{"chromium"},
+				// The node makes the root read-only: Chromium's profile goes
+				// to a tmpfs, as in a session.
+				Image: images.Chromium, User: "1000:1000", Entrypoint: []string{"chromium"}, Env: []string{"HOME=/tmp"},
 				Cmd: []string{"--headless=new", "--disable-gpu", "--dump-dom", "about:blank"},
-			}, &container.HostConfig{NetworkMode: "none", ShmSize: 256 << 20, SecurityOpt: tc.securityOpt, Resources: container.Resources{Memory: 1 << 30}}, nil, nil, "")
+			}, &container.HostConfig{NetworkMode: "none", Tmpfs: map[string]string{"/tmp": "rw,nosuid,nodev,size=256m"}, ShmSize: 256 << 20, SecurityOpt: tc.securityOpt, Resources: container.Resources{Memory: 1 << 30}}, nil, nil, "")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -113,6 +113,9 @@ func (e *Engine) judgeCreate(ctx context.Context, req *container.CreateRequest) 
 	if err := e.checkSessionNetwork(ctx, req); err != nil {
 		return err
 	}
+	// The image is not the session's to change: what it writes goes to
+	// tmpfs mounts, counted against its memory limit, and is gone with it.
+	hc.ReadonlyRootfs = true
 	return e.applyLimits(hc)
 }
 

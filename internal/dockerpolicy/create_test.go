@@ -31,6 +31,9 @@ func TestPolicyCreate(t *testing.T) {
 			if hc.Memory != 512<<20 || hc.PidsLimit == nil || *hc.PidsLimit != 512 {
 				t.Errorf("limits: memory %d pids %v", hc.Memory, hc.PidsLimit)
 			}
+			if !hc.ReadonlyRootfs {
+				t.Error("root filesystem left writable")
+			}
 		}},
 		{name: "ok/name-and-platform", path: P, query: "name=sess-1&platform=linux/amd64", body: create("")},
 		{name: "ok/image-by-id", path: P, body: `{"Image":"` + testImageID + `","HostConfig":{"NetworkMode":"sessnet"}}`},

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -147,9 +148,25 @@ func probe(t *testing.T, cli *client.Client, socket *client.Client, hc *containe
 	if err := cli.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	got := map[string]string{}
+	for _, line := range containerLines(t, socket, c.ID, "dial done") {
+		if rest, ok := strings.CutPrefix(line, "dial "); ok {
+			if target, what, ok := strings.Cut(rest, ": "); ok {
+				got[target] = what
+			}
+		}
+	}
+	return got
+}
+
+// containerLines waits (up to a minute) until a container's stdout has
+// the line last, and returns its lines.
+func containerLines(t *testing.T, socket *client.Client, id, last string) []string {
+	t.Helper()
+	ctx := context.Background()
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
-		rc, err := socket.ContainerLogs(ctx, c.ID, container.LogsOptions{ShowStdout: true})
+		rc, err := socket.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -159,25 +176,13 @@ func probe(t *testing.T, cli *client.Client, socket *client.Client, hc *containe
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := map[string]string{}
-		done := false
-		for line := range strings.Lines(out.String()) {
-			line = strings.TrimSuffix(line, "\n")
-			if line == "dial done" {
-				done = true
-			}
-			if rest, ok := strings.CutPrefix(line, "dial "); ok {
-				if target, what, ok := strings.Cut(rest, ": "); ok {
-					got[target] = what
-				}
-			}
-		}
-		if done {
-			return got
+		lines := strings.Split(out.String(), "\n")
+		if slices.Contains(lines, last) {
+			return lines
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Fatal("the probe did not finish within a minute")
+	t.Fatalf("container %s did not print %q within a minute", id, last)
 	return nil
 }
 

@@ -5,7 +5,9 @@
 // Two more modes probe networks from inside a container, for the
 // isolation tests: "serve PORT" answers every TCP connection with a line,
 // and "dial ADDR..." connects to each address and prints what happened,
-// one line each, before waiting like the default mode.
+// one line each, before waiting like the default mode. "break" tries to
+// get out of the container's limits (see breakOut) and reports how each
+// attempt ended.
 package main
 
 import (
@@ -13,6 +15,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"os/signal"
 	"syscall"
 	"time"
@@ -28,6 +31,18 @@ func main() {
 		if err := serve(os.Args[2]); err != nil {
 			fmt.Println("serve:", err)
 			os.Exit(1)
+		}
+	}
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "sleep":
+			time.Sleep(time.Hour)
+			return
+		case "eat":
+			eat()
+			return
+		case "break":
+			breakOut()
 		}
 	}
 	if len(os.Args) > 1 && os.Args[1] == "dial" {
@@ -76,4 +91,47 @@ func dial(addr string) string {
 		return fmt.Sprintf("connected, answer %q", line)
 	}
 	return "ok"
+}
+
+// breakOut tries what a process that took over a session would: become
+// root, write to the image, fork without end, and eat memory. Each line
+// says how far it got.
+func breakOut() {
+	fmt.Printf("break uid: %d euid: %d\n", os.Getuid(), os.Geteuid())
+	fmt.Printf("break setuid0: %v\n", syscall.Setuid(0))
+	for _, path := range []string{"/airlock-was-here", "/etc/airlock-was-here"} {
+		err := os.WriteFile(path, []byte("x"), 0o644)
+		fmt.Printf("break write %s: %v\n", path, err)
+	}
+	var children []*exec.Cmd
+	var forkErr error
+	for range 10000 {
+		c := exec.Command("/proc/self/exe", "sleep")
+		if forkErr = c.Start(); forkErr != nil {
+			break
+		}
+		children = append(children, c)
+	}
+	fmt.Printf("break forks: %d then %v\n", len(children), forkErr)
+	for _, c := range children {
+		c.Process.Kill()
+		c.Wait()
+	}
+	c := exec.Command("/proc/self/exe", "eat")
+	out, err := c.CombinedOutput()
+	fmt.Printf("break eat: %v after %q\n", err, out)
+	fmt.Println("break done")
+}
+
+// eat touches memory until the kernel stops it, printing each 16 MiB.
+func eat() {
+	var keep [][]byte
+	for i := 1; ; i++ {
+		b := make([]byte, 16<<20)
+		for j := 0; j < len(b); j += 4096 {
+			b[j] = 1
+		}
+		keep = append(keep, b)
+		fmt.Printf("%d ", i*16)
+	}
 }
