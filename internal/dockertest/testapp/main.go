@@ -126,12 +126,13 @@ func breakOut() {
 // eat touches memory until the kernel stops it, printing each 16 MiB.
 func eat() {
 	var keep [][]byte
-	for i := 1; ; i++ {
+	for {
 		b := make([]byte, 16<<20)
 		for j := 0; j < len(b); j += 4096 {
 			b[j] = 1
 		}
+		// Printing from keep is what keeps every chunk live.
 		keep = append(keep, b)
-		fmt.Printf("%d ", i*16)
+		fmt.Printf("%d ", len(keep)*16)
 	}
 }
