@@ -12,6 +12,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 
 	"github.com/airlock-rbi/airlock/internal/dockerpolicy"
@@ -139,6 +140,15 @@ func removeRun(socket *client.Client, runID string) error {
 		err := socket.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
 		if err != nil && !errdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("remove container %.12s: %w", c.ID, err))
+		}
+	}
+	nets, err := socket.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("label", runLabel+"="+runID))})
+	if err != nil {
+		return errors.Join(append(errs, fmt.Errorf("list networks of run %s: %w", runID, err))...)
+	}
+	for _, n := range nets {
+		if err := socket.NetworkRemove(ctx, n.ID); err != nil && !errdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove network %.12s: %w", n.ID, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -23,7 +23,7 @@ type inspectResult struct {
 func benchInspect(ctx context.Context, node, socket *client.Client, runID string, n, warmup int) (inspectResult, error) {
 	created, err := node.ContainerCreate(ctx,
 		&container.Config{Image: dockertest.TestImage, Labels: map[string]string{runLabel: runID}},
-		nil, nil, nil, "")
+		&container.HostConfig{NetworkMode: "none"}, nil, nil, "")
 	if err != nil {
 		return inspectResult{}, fmt.Errorf("create container through node: %w", err)
 	}

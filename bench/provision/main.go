@@ -8,6 +8,10 @@
 //     through the node and on the socket, with the socket request carrying
 //     the label and host configuration the node would add, so both ask
 //     dockerd for the same container. Target: node p50 / socket p50 <= 1.05.
+//  3. Session network: a launch (create and start) on a network of its
+//     own, made as the node makes a session's, against one on Docker's
+//     shared default bridge, both on the socket; with the network's create
+//     and remove times. Target: own p50 / shared p50 <= 2.
 //
 // Each benchmark interleaves the two paths, one call (or cycle) each way per
 // iteration with the order alternating, so drift of the machine over the
@@ -119,14 +123,22 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 		return fmt.Errorf("create benchmark: %w", err)
 	}
 
+	nw, err := benchNetwork(ctx, socket, runID, o.createC, o.createWarmup, trace)
+	if err != nil {
+		return fmt.Errorf("network benchmark: %w", err)
+	}
+
 	fmt.Fprintf(out, "provision node vs Docker socket: dockerd %s (API %s), %s %s/%s, %d CPUs\n\n",
 		ver.Version, ver.APIVersion, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 	inspectLine := reportInspect(out, ins, o)
 	fmt.Fprintln(out)
 	createLine := reportCreate(out, cre, o)
 	fmt.Fprintln(out)
+	networkLine := reportNetwork(out, nw, o)
+	fmt.Fprintln(out)
 	fmt.Fprintln(out, inspectLine)
 	fmt.Fprintln(out, createLine)
+	fmt.Fprintln(out, networkLine)
 	return nil
 }
 
