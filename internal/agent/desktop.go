@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
@@ -27,6 +29,27 @@ type DesktopConfig struct {
 	// Codec is "vp8" (default) or "h264"; Clipboard the workspace's policy.
 	Codec     string
 	Clipboard string
+	// Proxy is the node's egress proxy for a hardened session,
+	// http://HOST:PORT (see ProxyServer); empty: none. Chromium then
+	// reaches the web only through it, and WebRTC from pages only over
+	// it, since the node's rules refuse a hardened session everything
+	// else.
+	Proxy string
+}
+
+// ProxyServer checks an AIRLOCK_PROXY value and returns it as Chromium's
+// --proxy-server wants it: http://HOST:PORT with nothing else, since
+// anything more would be a value the node did not set.
+func ProxyServer(v string) (string, error) {
+	u, err := url.Parse(v)
+	if err != nil {
+		return "", fmt.Errorf("egress proxy %q: %w", v, err)
+	}
+	host, port, err := net.SplitHostPort(u.Host)
+	if u.Scheme != "http" || err != nil || host == "" || port == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("egress proxy %q is not http://HOST:PORT", v)
+	}
+	return "http://" + u.Host, nil
 }
 
 // displayNumber is the X display inside the container: the only one.
@@ -193,7 +216,7 @@ func appCommand(ctx context.Context, display string, cfg DesktopConfig) (*exec.C
 // bug in validation) still cannot become a switch such as
 // --renderer-cmd-prefix.
 func chromiumArgs(home string, cfg DesktopConfig) []string {
-	return wrapperArgs([]string{
+	return wrapperArgs(append([]string{
 		"--kiosk", "--no-first-run", "--no-default-browser-check", "--disable-default-apps",
 		"--noerrdialogs", "--disable-infobars", "--disable-session-crashed-bubble",
 		"--password-store=basic", "--user-data-dir=" + home + "/chromium",
@@ -202,7 +225,18 @@ func chromiumArgs(home string, cfg DesktopConfig) []string {
 		// No GPU in the container: skip SwiftShader's emulated GL,
 		// which costs more CPU than software compositing.
 		"--disable-gpu", "--disable-features=Translate,MediaRouter,DialMediaRouteProvider",
-	}, cfg.StartURL)
+	}, proxyArgs(cfg.Proxy)...), cfg.StartURL)
+}
+
+// proxyArgs sends every request through the egress proxy, and keeps
+// WebRTC from pages off UDP that would bypass it (their ICE then uses
+// TCP through the proxy, or fails): the host rules refuse such packets
+// anyway, and this spares the page the wait.
+func proxyArgs(proxy string) []string {
+	if proxy == "" {
+		return nil
+	}
+	return []string{"--proxy-server=" + proxy, "--force-webrtc-ip-handling-policy=disable_non_proxied_udp"}
 }
 
 // wrapperArgs is the argument list for Debian's chromium wrapper script

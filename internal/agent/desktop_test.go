@@ -2,6 +2,9 @@ package agent
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"slices"
@@ -69,5 +72,64 @@ func TestChromiumWrapperPassesURLThrough(t *testing.T) {
 	out, _ := exec.CommandContext(ctx, wrapper, args...).CombinedOutput()
 	if strings.Contains(string(out), "Chromium 1") || !strings.Contains(string(out), "ERR_") {
 		t.Fatalf("%s %q: the start URL was read as a switch, or not loaded as a URL:\n%s", wrapper, args, out)
+	}
+}
+
+func TestProxyServer(t *testing.T) {
+	for _, tc := range []struct {
+		in, want, err string
+	}{
+		{in: "http://10.213.0.1:3128", want: "http://10.213.0.1:3128"},
+		{in: "http://10.213.0.1:3128/", want: "http://10.213.0.1:3128"},
+		{in: "https://10.213.0.1:3128", err: "is not http://HOST:PORT"},
+		{in: "http://10.213.0.1", err: "is not http://HOST:PORT"},
+		{in: "http://u:p@10.213.0.1:3128", err: "is not http://HOST:PORT"},
+		{in: "http://10.213.0.1:3128/x", err: "is not http://HOST:PORT"},
+		{in: "10.213.0.1:3128", err: "egress proxy"},
+		{in: "http://10.213.0.1:3128 --no-sandbox", err: "egress proxy"},
+	} {
+		got, err := ProxyServer(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ProxyServer(%q) = %q, %v; want an error containing %q", tc.in, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ProxyServer(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// TestChromiumUsesTheProxy runs the real Chromium with the flags a
+// hardened session gets: a page on a name nothing resolves must come
+// through the proxy, which is the only way the session reaches the web.
+func TestChromiumUsesTheProxy(t *testing.T) {
+	const wrapper = "/usr/bin/chromium"
+	if _, err := os.Stat(wrapper); err != nil {
+		t.Fatalf("this test needs Debian's chromium (scripts/ensure-chromium.sh installs it): %v", err)
+	}
+	asked := make(chan string, 64)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked <- r.Method + " " + r.URL.String()
+		fmt.Fprint(w, "<html><body>through-the-proxy</body></html>")
+	}))
+	defer proxy.Close()
+	flags := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+		"--disable-background-networking", "--user-data-dir=" + t.TempDir(), "--dump-dom"}, proxyArgs(proxy.URL)...)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, wrapper, wrapperArgs(flags, "http://page.airlock-test.invalid/")...).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "through-the-proxy") {
+		t.Fatalf("chromium with %q: %v; the page did not come through the proxy:\n%s", proxyArgs(proxy.URL), err, out)
+	}
+	// Chromium's own background requests (its clock check) may come
+	// first: they go through the proxy too.
+	var got []string
+	for len(asked) > 0 {
+		got = append(got, <-asked)
+	}
+	if !slices.Contains(got, "GET http://page.airlock-test.invalid/") {
+		t.Fatalf("the proxy was asked %q, not for the page's absolute URI", got)
 	}
 }
