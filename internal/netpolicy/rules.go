@@ -60,6 +60,12 @@ type Rules struct {
 	// ProxyPort is the node's egress proxy (0: none), open to hardened
 	// sessions only.
 	ProxyPort uint16
+	// DNSPort is the node's resolver for hardened sessions (0: none).
+	// Their DNS, to whatever address they send it (Docker's embedded
+	// resolver forwards to the gateway), is redirected to it, so the only
+	// names a hardened session resolves are those its policy allows.
+	// Without one they get no DNS at all.
+	DNSPort uint16
 	// Remote are destinations off this host hardened sessions may reach
 	// without the proxy (a remote infra server). Standard sessions reach
 	// anything outside AlwaysDeny, the pool and this host.
@@ -135,6 +141,11 @@ func (r *Rules) Render() (string, error) {
 		proxy = []PortRange{{r.ProxyPort, r.ProxyPort}}
 	}
 	addSet("proxy_tcp", "inet_service", ports(proxy))
+	var resolver []PortRange
+	if r.DNSPort != 0 {
+		resolver = []PortRange{{r.DNSPort, r.DNSPort}}
+	}
+	addSet("resolver", "inet_service", ports(resolver))
 	var remote []string
 	for _, e := range r.Remote {
 		remote = append(remote, fmt.Sprintf("%s . %s . %s", e.Prefix.Masked(), e.Proto, e.Ports))
@@ -164,6 +175,8 @@ func (r *Rules) Render() (string, error) {
 		"tcp dport @host_tcp accept",
 		"udp dport @host_udp accept",
 		hardened+" tcp dport @proxy_tcp accept",
+		hardened+" udp dport @resolver accept",
+		hardened+" tcp dport @resolver accept",
 		reject)
 	// Traffic from a session bridge routed elsewhere. Other bridges are
 	// other sessions or other containers of this host.
@@ -176,9 +189,21 @@ func (r *Rules) Render() (string, error) {
 		hardened+" ip daddr . meta l4proto . th dport @remote accept",
 		hardened+" "+reject)
 	// Hardened sessions get no DNS but what the node's resolver answers;
-	// until one serves them, none.
-	chain("prerouting", "type filter hook prerouting priority raw",
-		hardened+" meta l4proto { tcp, udp } th dport 53 drop")
+	// without one, none. Docker's embedded resolver (127.0.0.11 in the
+	// container) forwards from the container's namespace, so its queries
+	// come this way too. Hosts shared by several nodes should give them
+	// the same resolver port: the chains are the last node's.
+	if r.DNSPort == 0 {
+		chain("prerouting", "type filter hook prerouting priority raw",
+			hardened+" meta l4proto { tcp, udp } th dport 53 drop")
+		chain("dns", "type nat hook prerouting priority dstnat - 10")
+	} else {
+		chain("prerouting", "type filter hook prerouting priority raw")
+		to := fmt.Sprintf("redirect to :%d", r.DNSPort)
+		chain("dns", "type nat hook prerouting priority dstnat - 10",
+			hardened+" udp dport 53 "+to,
+			hardened+" tcp dport 53 "+to)
+	}
 	return b.String(), nil
 }
 

@@ -16,6 +16,7 @@ func testRules() *Rules {
 		HostTCP:   []PortRange{{8443, 8443}},
 		HostUDP:   []PortRange{{3478, 3478}, {49160, 49200}},
 		ProxyPort: 3128,
+		DNSPort:   5353,
 		Remote:    []Endpoint{{"udp", netip.MustParsePrefix("203.0.113.5/32"), PortRange{3478, 3478}}},
 	}
 }
@@ -36,6 +37,9 @@ func TestRender(t *testing.T) {
 		`add rule inet airlock forward oifname { "als*", "alh*", "docker*", "br-*" } counter reject with icmpx admin-prohibited`,
 		`add rule inet airlock forward iifname "alh*" counter reject with icmpx admin-prohibited`,
 		"flush chain inet airlock forward",
+		`add rule inet airlock input iifname "alh*" udp dport @resolver accept`,
+		`add rule inet airlock dns iifname "alh*" udp dport 53 redirect to :5353`,
+		`add rule inet airlock dns iifname "alh*" tcp dport 53 redirect to :5353`,
 	} {
 		if !strings.Contains(script, want) {
 			t.Errorf("script lacks %q:\n%s", want, script)
@@ -45,6 +49,9 @@ func TestRender(t *testing.T) {
 	// node's elements.
 	bare := &Rules{Pool: netip.MustParsePrefix("10.213.0.0/16")}
 	script, _ = bare.Render()
+	if !strings.Contains(script, `add rule inet airlock prerouting iifname "alh*" meta l4proto { tcp, udp } th dport 53 drop`) || strings.Contains(script, "redirect") {
+		t.Errorf("without a resolver, hardened sessions' DNS is not dropped:\n%s", script)
+	}
 	for _, never := range []string{"host_tcp {", "delete", "flush set", "flush table"} {
 		if strings.Contains(script, "add element inet airlock "+never) || strings.Contains(script, never) && never != "host_tcp {" {
 			t.Errorf("bare script has %q:\n%s", never, script)
