@@ -67,6 +67,8 @@ type NetworkInfo struct {
 	Labels map[string]string
 	// Containers is how many containers are attached.
 	Containers int
+	// Subnet is the network's (first) IPv4 subnet, if it has one.
+	Subnet netip.Prefix
 }
 
 // Request is what the policy judges: an HTTP request whose body the caller

@@ -64,7 +64,7 @@ func (l fakeLookup) Network(ctx context.Context, ref string) (NetworkInfo, error
 	case "busynet", n2:
 		return NetworkInfo{ID: n2, Labels: map[string]string{LabelIsolation: "standard"}, Containers: 1}, nil
 	case "sandnet", n3:
-		return NetworkInfo{ID: n3, Labels: map[string]string{LabelIsolation: "sandboxed"}}, nil
+		return NetworkInfo{ID: n3, Labels: map[string]string{LabelIsolation: "sandboxed"}, Subnet: netip.MustParsePrefix("10.213.0.16/28")}, nil
 	}
 	id, err := l.NetworkID(ctx, ref)
 	if err != nil {

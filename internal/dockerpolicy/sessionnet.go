@@ -153,8 +153,20 @@ func (e *Engine) checkSessionNetwork(ctx context.Context, req *container.CreateR
 	if info.Containers > 0 {
 		return refuse("network", "network %s already has a container: each session has a network of its own", short(nm))
 	}
-	if netpolicy.Level(info.Labels[LabelIsolation]) == netpolicy.Sandboxed && hc.Runtime != e.cfg.SandboxRuntime {
+	level := netpolicy.Level(info.Labels[LabelIsolation])
+	if level == netpolicy.Sandboxed && hc.Runtime != e.cfg.SandboxRuntime {
 		return refuse("runtime", "a container on sandboxed network %s runs under runtime %q, not %q", short(nm), e.cfg.SandboxRuntime, hc.Runtime)
+	}
+	if level != netpolicy.Standard {
+		// Docker's embedded resolver forwards to these servers from the
+		// container's namespace, so the host rules send its queries to
+		// the node's resolver; any other server would be refused
+		// anyway, and the session would wait for it.
+		if !info.Subnet.IsValid() {
+			return refuse("network", "hardened network %s has no IPv4 subnet to find its gateway, the session's resolver, in", short(nm))
+		}
+		hc.DNS = []string{netpolicy.Gateway(info.Subnet).String()}
+		hc.DNSSearch, hc.DNSOptions = nil, nil
 	}
 	return nil
 }

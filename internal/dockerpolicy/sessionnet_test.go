@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -133,7 +134,12 @@ func TestSessionContainer(t *testing.T) {
 		{name: "ok/request-user", path: P, body: img("airlock/rootimg", "65534:65534", std)},
 		{name: "ok/uid-only", path: P, body: img("airlock/test:latest", "1000", std)},
 		{name: "ok/no-network", path: P, body: create(`{"NetworkMode":"none"}`)},
-		{name: "ok/sandboxed-under-runsc", path: P, body: create(`{"NetworkMode":"sandnet","Runtime":"runsc"}`)},
+		{name: "ok/sandboxed-under-runsc", path: P, body: create(`{"NetworkMode":"sandnet","Runtime":"runsc","Dns":["8.8.8.8"],"DnsSearch":["corp"]}`), check: func(t *testing.T, d *Decision) {
+			// Its resolver is the node's, at the gateway, whatever was asked.
+			if hc := approvedCreate(t, d).HostConfig; !slices.Equal(hc.DNS, []string{"10.213.0.17"}) || len(hc.DNSSearch) > 0 {
+				t.Errorf("DNS %q search %q, want the gateway 10.213.0.17 and no search domains", hc.DNS, hc.DNSSearch)
+			}
+		}},
 		{name: "fail/image-runs-as-root", path: P, body: img("airlock/rootimg", "", std), want: 403, rule: "user"},
 		{name: "fail/root-uid", path: P, body: img("airlock/test:latest", "0", std), want: 403, rule: "user"},
 		{name: "fail/root-name", path: P, body: img("airlock/test:latest", "root", std), want: 403, rule: "user"},

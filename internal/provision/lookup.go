@@ -123,7 +123,14 @@ func (l *socketLookup) Network(ctx context.Context, ref string) (dockerpolicy.Ne
 	if err != nil {
 		return dockerpolicy.NetworkInfo{}, err
 	}
-	return dockerpolicy.NetworkInfo{ID: n.ID, Labels: n.Labels, Containers: max(len(list), len(n.Containers))}, nil
+	info := dockerpolicy.NetworkInfo{ID: n.ID, Labels: n.Labels, Containers: max(len(list), len(n.Containers))}
+	for _, c := range n.IPAM.Config {
+		if p, err := netip.ParsePrefix(c.Subnet); err == nil && p.Addr().Is4() {
+			info.Subnet = p.Masked()
+			break
+		}
+	}
+	return info, nil
 }
 
 func (l *socketLookup) Subnets(ctx context.Context) ([]netip.Prefix, error) {
