@@ -5,18 +5,24 @@
 // Two more modes probe networks from inside a container, for the
 // isolation tests: "serve PORT" answers every TCP connection with a line,
 // and "dial ADDR..." connects to each address and prints what happened,
-// one line each, before waiting like the default mode. "break" tries to
+// one line each, before waiting like the default mode (an address can
+// also be reached through an HTTP proxy, or be a name to resolve: see
+// dial). "break" tries to
 // get out of the container's limits (see breakOut) and reports how each
 // attempt ended.
 package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -75,12 +81,63 @@ func serve(port string) error {
 }
 
 // dial says "ok" only when the peer answered with the banner: a
-// connection that opens but says nothing is not a reached target.
-func dial(addr string) string {
-	c, err := net.DialTimeout("tcp", addr, 3*time.Second)
+// connection that opens but says nothing is not a reached target. Two
+// more forms go through what a hardened session is given:
+// "connect/PROXY/TARGET" asks the HTTP proxy at PROXY to CONNECT to
+// TARGET, and "lookup/NAME" resolves NAME with the container's resolver,
+// answering "ok" and the addresses.
+func dial(arg string) string {
+	if name, ok := strings.CutPrefix(arg, "lookup/"); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		addrs, err := net.DefaultResolver.LookupHost(ctx, name)
+		if err != nil {
+			return err.Error()
+		}
+		return "ok " + strings.Join(addrs, ",")
+	}
+	if rest, ok := strings.CutPrefix(arg, "connect/"); ok {
+		proxy, target, _ := strings.Cut(rest, "/")
+		return viaProxy(proxy, target)
+	}
+	c, err := net.DialTimeout("tcp", arg, 3*time.Second)
 	if err != nil {
 		return err.Error()
 	}
+	return banner(c)
+}
+
+// viaProxy tunnels to target through an HTTP CONNECT proxy.
+func viaProxy(proxy, target string) string {
+	c, err := net.DialTimeout("tcp", proxy, 3*time.Second)
+	if err != nil {
+		return "proxy: " + err.Error()
+	}
+	c.SetDeadline(time.Now().Add(15 * time.Second))
+	fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target)
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect})
+	if err != nil {
+		c.Close()
+		return "proxy: " + err.Error()
+	}
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		c.Close()
+		return fmt.Sprintf("proxy refused: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	return banner(&bufferedConn{Conn: c, r: br})
+}
+
+type bufferedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (b *bufferedConn) Read(p []byte) (int, error) { return b.r.Read(p) }
+
+// banner reads the first line of c and closes it.
+func banner(c net.Conn) string {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(3 * time.Second))
 	line, err := bufio.NewReader(c).ReadString('\n')
