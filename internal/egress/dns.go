@@ -211,5 +211,5 @@ func (d *DNS) refused(session string, src netip.Addr, q dns.Question, ref *Refus
 	if ref.Reason == ReasonUnknownSession || ref.Reason == ReasonInvalidPolicy {
 		level = slog.LevelWarn
 	}
-	d.o.Logger.Log(context.Background(), level, "egress dns: refused", "session", session, "src", src, "name", q.Name, "qtype", dns.TypeToString[q.Qtype], "reason", ref.Reason, "msg", ref.Message)
+	d.o.Logger.Log(context.Background(), level, "egress dns: refused", "session", session, "src", src, "name", q.Name, "qtype", dns.TypeToString[q.Qtype], "reason", ref.Reason, "detail", ref.Message)
 }

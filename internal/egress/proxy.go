@@ -125,7 +125,7 @@ func (p *Proxy) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, req, http.StatusBadGateway, err)
 		return
 	}
-	upstream, err := p.dial(ctx, addrs)
+	upstream, checked, err := p.dial(ctx, addrs)
 	if err != nil {
 		p.m.upstreamError.WithLabelValues("dial").Inc()
 		p.fail(w, req, http.StatusBadGateway, err)
@@ -133,7 +133,7 @@ func (p *Proxy) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p.m.open.Inc()
 	defer p.m.open.Dec()
-	p.o.Logger.Debug("egress: connected", "session", sess.ID, "src", src, "method", r.Method, "destination", req.dest, "addr", upstream.RemoteAddr())
+	p.o.Logger.Debug("egress: connected", "session", sess.ID, "src", src, "method", r.Method, "destination", req.dest, "addr", checked)
 	if r.Method == "CONNECT" {
 		p.m.connections.WithLabelValues(kindConnect).Inc()
 		p.tunnel(ctx, w, req, upstream)
@@ -184,21 +184,21 @@ func (p *Proxy) resolve(ctx context.Context, pol *Policy, t target) ([]netip.Add
 }
 
 // dial connects to the first of addrs (all of them checked) that answers.
-func (p *Proxy) dial(ctx context.Context, addrs []netip.AddrPort) (net.Conn, error) {
+func (p *Proxy) dial(ctx context.Context, addrs []netip.AddrPort) (net.Conn, netip.AddrPort, error) {
 	var errs []error
 	for _, a := range addrs {
 		dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 		c, err := p.o.Dial(dctx, "tcp", a)
 		cancel()
 		if err == nil {
-			return c, nil
+			return c, a, nil
 		}
 		errs = append(errs, fmt.Errorf("connecting to %s: %w", a, err))
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	return nil, errors.Join(errs...)
+	return nil, netip.AddrPort{}, errors.Join(errs...)
 }
 
 func (p *Proxy) acquire(id string) bool {
@@ -227,7 +227,7 @@ func (p *Proxy) refuse(w http.ResponseWriter, req request, ref *Refusal) {
 	if ref.Reason == ReasonUnknownSession || ref.Reason == ReasonInvalidPolicy || ref.Reason == ReasonTooMany {
 		level = slog.LevelWarn // the node or the session misbehaves, not a page
 	}
-	p.o.Logger.Log(context.Background(), level, "egress: refused", "session", req.session, "src", req.src, "method", req.method, "destination", req.dest, "reason", ref.Reason, "msg", ref.Message)
+	p.o.Logger.Log(context.Background(), level, "egress: refused", "session", req.session, "src", req.src, "method", req.method, "destination", req.dest, "reason", ref.Reason, "detail", ref.Message)
 	code := http.StatusForbidden
 	if ref.Reason == ReasonBadRequest {
 		code = http.StatusBadRequest
