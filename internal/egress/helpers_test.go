@@ -103,7 +103,7 @@ func (u *upstream) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	resp := new(dns.Msg)
 	resp.SetReply(req)
 	q := req.Question[0]
-	name := strings.TrimSuffix(q.Name, ".")
+	name := strings.ToLower(strings.TrimSuffix(q.Name, "."))
 	u.mu.Lock()
 	u.queries[name]++
 	seq, ok := u.answers[name]
@@ -122,11 +122,12 @@ func (u *upstream) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	_ = w.WriteMsg(resp)
 }
 
-// asked is how many queries (of any type) reached the upstream for name.
+// asked is how many queries (of any type) reached the upstream for name,
+// in any case.
 func (u *upstream) asked(name string) int {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return u.queries[name]
+	return u.queries[strings.ToLower(name)]
 }
 
 // aLookups is how many A queries reached the upstream for name.
