@@ -147,3 +147,13 @@ airlock_egress_refused_total{reason="unknown_session"} 2
 		t.Errorf("metric lint: %v %v", problems, err)
 	}
 }
+
+func TestDNSServeNeedsSomething(t *testing.T) {
+	d, err := NewDNS(Options{Sessions: fakeSessions{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Serve(t.Context(), nil, nil); err == nil || !strings.Contains(err.Error(), "nothing to serve") {
+		t.Errorf("Serve(nil, nil) = %v; want an error saying there is nothing to serve", err)
+	}
+}

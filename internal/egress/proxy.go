@@ -48,29 +48,50 @@ func NewProxy(o Options) (*Proxy, error) {
 // every connection (tunnels included) and returns nil once every request
 // has finished. It returns an error if ln fails.
 func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
-	var handlers sync.WaitGroup
+	// Requests and tunnels run in serveCtx, which ends with ctx or when ln
+	// fails, so that nothing outlives Serve.
+	serveCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// handlers counts requests being served; once closed is set no new
+	// one starts, so Wait cannot race an Add.
+	var (
+		mu       sync.Mutex
+		closed   bool
+		handlers sync.WaitGroup
+	)
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			if closed {
+				mu.Unlock()
+				http.Error(w, "airlock egress proxy is shutting down", http.StatusServiceUnavailable)
+				return
+			}
 			handlers.Add(1)
+			mu.Unlock()
 			defer handlers.Done()
 			p.serveHTTP(w, r)
 		}),
 		ReadHeaderTimeout: headerTimeout,
 		IdleTimeout:       90 * time.Second,
 		MaxHeaderBytes:    64 << 10,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		BaseContext:       func(net.Listener) context.Context { return serveCtx },
 		ErrorLog:          slog.NewLogLogger(p.o.Logger.Handler(), slog.LevelDebug),
+		// HTTP/2 is not offered: the proxy speaks HTTP/1.1 in clear text,
+		// and an empty TLSNextProto keeps it that way.
+		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 	}
-	// HTTP/2 is not offered: the proxy speaks HTTP/1.1 in clear text, and
-	// an empty TLSNextProto keeps it that way.
-	srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
-	stop := context.AfterFunc(ctx, func() { srv.Close() })
+	stop := context.AfterFunc(serveCtx, func() { srv.Close() })
 	defer stop()
 	err := srv.Serve(ln)
+	// Close ends the connections the server still holds; tunnels are
+	// hijacked, so it does not reach them: they end with serveCtx, as do
+	// requests in flight, whose contexts derive from it.
+	cancel()
 	srv.Close()
-	// Tunnels are hijacked, so Close does not reach them; they end on ctx
-	// (or, when ln failed, with their connections), and requests in flight
-	// end with their contexts, which derive from ctx.
+	mu.Lock()
+	closed = true
+	mu.Unlock()
 	handlers.Wait()
 	if ctx.Err() != nil || errors.Is(err, http.ErrServerClosed) {
 		return nil
