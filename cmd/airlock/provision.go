@@ -12,10 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/airlock-rbi/airlock/internal/dockerpolicy"
 	"github.com/airlock-rbi/airlock/internal/enroll"
@@ -28,6 +25,12 @@ type provisionFlags struct {
 	// hostPorts and remote are what sessions may reach of this host and,
 	// for hardened sessions, off it (see netpolicy.Rules).
 	hostPorts, remote string
+	// egressProxyPort and egressDNSPort are the hardened sessions' egress
+	// proxy and resolver on this host (-1: no proxy, so no hardened
+	// sessions); egressUpstream is the DNS server they ask (default: the
+	// host's resolver).
+	egressProxyPort, egressDNSPort int
+	egressUpstream                 string
 	// ln, when set, is used instead of listening on listen.
 	ln net.Listener
 }
@@ -42,6 +45,7 @@ func runProvision(ctx context.Context, args []string, stderr io.Writer, log *slo
 	fs.StringVar(&f.metrics, "metrics-listen", "127.0.0.1:9376", "address of the plain-HTTP /metrics listener (empty: off)")
 	fs.StringVar(&f.hostPorts, "session-host-ports", "", "ports of this host that sessions may reach: the infra API and TURN when they run here, e.g. tcp:8443,udp:3478,udp:49160-49200 (default: none)")
 	fs.StringVar(&f.remote, "session-remote", "", "off-host destinations hardened sessions reach without the egress proxy: a remote infra's API and TURN, e.g. tcp:203.0.113.5:8443,udp:203.0.113.5:3478")
+	egressFlags(fs, &f)
 	server := fs.String("server", "", "infra server URL to enroll with and heartbeat to")
 	fs.String("token", "", "refused: a token on the command line is visible to every user in ps; use --token-file or AIRLOCK_JOIN_TOKEN")
 	tokenFile := fs.String("token-file", "", "file holding the join token from `airlock server join-token` (first start only; or set AIRLOCK_JOIN_TOKEN)")
@@ -66,8 +70,17 @@ func runProvision(ctx context.Context, args []string, stderr io.Writer, log *slo
 	if err != nil {
 		return err
 	}
+	// The session network setup comes first: a node proves hardened to
+	// the server only once its rules and egress proxy are in place.
+	netCtx, cancelNet := context.WithCancel(ctx)
+	defer cancelNet()
+	sn, err := startSessionNet(netCtx, f, policy, log)
+	if err != nil {
+		return err
+	}
+	defer func() { cancelNet(); sn.wait() }()
 	if *server == "" {
-		return serveProvision(ctx, f, policy, log, nil)
+		return serveProvision(ctx, f, policy, log, nil, sn)
 	}
 	if _, err := os.Stat(filepath.Join(f.tlsDir, "cert.pem")); errors.Is(err, fs2.ErrNotExist) {
 		token, err := joinTokenFrom(*tokenFile, os.Getenv("AIRLOCK_JOIN_TOKEN"), log)
@@ -103,9 +116,16 @@ func runProvision(ctx context.Context, args []string, stderr io.Writer, log *slo
 		}
 		maint <- err
 	}()
-	err = serveProvision(ctx, f, policy, log, nil)
+	err = serveProvision(ctx, f, policy, log, nil, sn)
 	cancel()
 	return errors.Join(err, <-maint)
+}
+
+// egressFlags are the egress proxy's flags, shared by provision and up.
+func egressFlags(fs *flag.FlagSet, f *provisionFlags) {
+	fs.IntVar(&f.egressProxyPort, "egress-proxy-port", defaultEgressProxyPort, "port of the egress proxy hardened sessions reach the web through, on this host's session gateways (-1: none, and no hardened sessions)")
+	fs.IntVar(&f.egressDNSPort, "egress-dns-port", defaultEgressDNSPort, "port of the resolver the host rules send hardened sessions' DNS to")
+	fs.StringVar(&f.egressUpstream, "egress-dns-upstream", "", "DNS server (HOST:PORT) the egress proxy and resolver ask (default: this host's resolver)")
 }
 
 // flagSet reports whether name was given on the command line, even empty.
@@ -186,26 +206,22 @@ func hostRules(f provisionFlags, policy *dockerpolicy.Config) (*netpolicy.Rules,
 }
 
 // serveProvision runs a node until ctx ends. ready, if set, receives the
-// bound address once the node listens.
-func serveProvision(ctx context.Context, f provisionFlags, policy *dockerpolicy.Config, log *slog.Logger, ready func(addr string)) error {
+// bound address once the node listens. sn is the node's session network
+// setup (startSessionNet); nil starts one.
+func serveProvision(ctx context.Context, f provisionFlags, policy *dockerpolicy.Config, log *slog.Logger, ready func(addr string), sn *sessionNet) error {
 	tlsConfig, err := provision.TLSConfig(f.tlsDir)
 	if err != nil {
 		return err
 	}
-	rules, err := hostRules(f, policy)
-	if err != nil {
-		return err
+	if sn == nil {
+		netCtx, cancelNet := context.WithCancel(ctx)
+		if sn, err = startSessionNet(netCtx, f, policy, log); err != nil {
+			cancelNet()
+			return err
+		}
+		defer func() { cancelNet(); sn.wait() }()
 	}
-	ctx, cancelRules := context.WithCancel(ctx)
-	defer cancelRules()
-	kept, err := rules.Keep(ctx, nil, 10*time.Second, log.With("component", "netpolicy"))
-	if err != nil {
-		return err
-	}
-	defer func() { cancelRules(); <-kept }()
-	log.Info("session network rules installed", "pool", rules.Pool, "host_tcp", fmt.Sprint(rules.HostTCP), "host_udp", fmt.Sprint(rules.HostUDP))
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := sn.reg
 	node, err := provision.New(ctx, provision.Options{
 		Policy:       policy,
 		DockerSocket: f.socket,

@@ -82,6 +82,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	fs.StringVar(&f.listen, "provision-listen", "127.0.0.1:2376", "address of this host's provision node")
 	fs.StringVar(&f.socket, "docker-socket", "/var/run/docker.sock", "local Docker socket")
 	fs.StringVar(&f.metrics, "metrics-listen", "127.0.0.1:9376", "address of the provision node's /metrics (empty: off)")
+	egressFlags(fs, &f)
 	capacity := fs.Int("capacity", 20, "sessions this host runs at most")
 	imageBinary := fs.String("image-binary", "", "static airlock binary to build workspace images from (default: this one)")
 	if err := parse(fs, args); err != nil {
@@ -142,6 +143,20 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 			provHost = "127.0.0.1"
 		}
 		nodeURL := "https://" + net.JoinHostPort(provHost, provPort)
+		hostPorts, perr := sessionHostPorts(&cfg, srv.AgentURL)
+		if perr != nil {
+			errs <- perr
+			cancel()
+			return
+		}
+		f.hostPorts = hostPorts
+		sn, serr := startSessionNet(ctx, f, policy, log)
+		if serr != nil {
+			errs <- fmt.Errorf("provision node: %w", serr)
+			cancel()
+			return
+		}
+		wg.Go(sn.wait)
 		if err := infra.EnsureLocalNode(ctx, srv, "local", nodeURL, *capacity, f.tlsDir); err != nil {
 			errs <- err
 			cancel()
@@ -152,15 +167,8 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 			cancel()
 			return
 		}
-		hostPorts, perr := sessionHostPorts(&cfg, srv.AgentURL)
-		if perr != nil {
-			errs <- perr
-			cancel()
-			return
-		}
-		f.hostPorts = hostPorts
 		wg.Go(func() {
-			if err := serveProvision(ctx, f, policy, log, nil); err != nil {
+			if err := serveProvision(ctx, f, policy, log, nil, sn); err != nil {
 				errs <- fmt.Errorf("provision node: %w", err)
 				cancel()
 			}

@@ -168,7 +168,11 @@ func (r *Rules) Render() (string, error) {
 	notSession := "iifname != " + sessions + " accept"
 	hardened := fmt.Sprintf(`iifname "%s*"`, bridgeHardened)
 	// Traffic from a session bridge to an address of this host.
+	// The egress proxy and resolver listen on every address of the host
+	// but serve sessions only: nothing else reaches them.
 	chain("input", "type filter hook input priority filter - 10",
+		"iifname != "+sessions+" tcp dport @proxy_tcp counter drop",
+		"iifname != "+sessions+" meta l4proto { tcp, udp } th dport @resolver counter drop",
 		notSession,
 		"ct state established,related accept",
 		"meta nfproto ipv6 drop",
@@ -188,22 +192,24 @@ func (r *Rules) Render() (string, error) {
 		"ct state established,related accept",
 		hardened+" ip daddr . meta l4proto . th dport @remote accept",
 		hardened+" "+reject)
-	// Hardened sessions get no DNS but what the node's resolver answers;
-	// without one, none. Docker's embedded resolver (127.0.0.11 in the
-	// container) forwards from the container's namespace, so its queries
-	// come this way too. Hosts shared by several nodes should give them
-	// the same resolver port: the chains are the last node's.
+	// Hardened sessions get no DNS but what the node's resolver answers.
+	// Docker's embedded resolver (127.0.0.11 in the container) forwards
+	// from the container's namespace to the servers the node gave it, so
+	// its queries come this way too. Without a redirect, a query to this
+	// host or beyond is refused by input or forward above. A node without
+	// a resolver leaves the chain to one that has one; nodes sharing a
+	// host must give their resolvers the same port, since the chain is the
+	// last one's.
+	const dns = "type nat hook prerouting priority dstnat - 10"
 	if r.DNSPort == 0 {
-		chain("prerouting", "type filter hook prerouting priority raw",
-			hardened+" meta l4proto { tcp, udp } th dport 53 drop")
-		chain("dns", "type nat hook prerouting priority dstnat - 10")
+		w("add chain %s dns { %s; policy accept; }", t, dns)
 	} else {
-		chain("prerouting", "type filter hook prerouting priority raw")
 		to := fmt.Sprintf("redirect to :%d", r.DNSPort)
-		chain("dns", "type nat hook prerouting priority dstnat - 10",
-			hardened+" udp dport 53 "+to,
-			hardened+" tcp dport 53 "+to)
+		chain("dns", dns, hardened+" udp dport 53 "+to, hardened+" tcp dport 53 "+to)
 	}
+	// The chain of earlier versions, which dropped hardened DNS.
+	w("add chain %s prerouting { type filter hook prerouting priority raw; policy accept; }", t)
+	w("delete chain %s prerouting", t)
 	return b.String(), nil
 }
 

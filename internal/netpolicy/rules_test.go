@@ -38,6 +38,7 @@ func TestRender(t *testing.T) {
 		`add rule inet airlock forward iifname "alh*" counter reject with icmpx admin-prohibited`,
 		"flush chain inet airlock forward",
 		`add rule inet airlock input iifname "alh*" udp dport @resolver accept`,
+		`add rule inet airlock input iifname != { "als*", "alh*" } tcp dport @proxy_tcp counter drop`,
 		`add rule inet airlock dns iifname "alh*" udp dport 53 redirect to :5353`,
 		`add rule inet airlock dns iifname "alh*" tcp dport 53 redirect to :5353`,
 	} {
@@ -49,10 +50,11 @@ func TestRender(t *testing.T) {
 	// node's elements.
 	bare := &Rules{Pool: netip.MustParsePrefix("10.213.0.0/16")}
 	script, _ = bare.Render()
-	if !strings.Contains(script, `add rule inet airlock prerouting iifname "alh*" meta l4proto { tcp, udp } th dport 53 drop`) || strings.Contains(script, "redirect") {
-		t.Errorf("without a resolver, hardened sessions' DNS is not dropped:\n%s", script)
+	// Without a resolver of its own, a node leaves another's redirect be.
+	if strings.Contains(script, "redirect") || strings.Contains(script, "flush chain inet airlock dns") {
+		t.Errorf("a node without a resolver rewrites the DNS chain:\n%s", script)
 	}
-	for _, never := range []string{"host_tcp {", "delete", "flush set", "flush table"} {
+	for _, never := range []string{"host_tcp {", "delete table", "delete element", "flush set", "flush table"} {
 		if strings.Contains(script, "add element inet airlock "+never) || strings.Contains(script, never) && never != "host_tcp {" {
 			t.Errorf("bare script has %q:\n%s", never, script)
 		}
@@ -147,7 +149,7 @@ func TestApplyTwiceAndTwoNodes(t *testing.T) {
 		}
 	}
 	list := listTable()
-	for _, want := range []string{"8443", "9443", "49160-49200"} {
+	for _, want := range []string{"8443", "9443", "49160-49200", "redirect to :5353"} {
 		if !strings.Contains(list, want) {
 			t.Errorf("after both nodes applied, the table lacks %s:\n%s", want, list)
 		}
