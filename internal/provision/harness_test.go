@@ -36,6 +36,12 @@ type harness struct {
 
 func startNode(t *testing.T) *harness {
 	t.Helper()
+	return startNodeWith(t, nil)
+}
+
+// startNodeWith is startNode with the node's policy edited first.
+func startNodeWith(t *testing.T, edit func(*dockerpolicy.Config)) *harness {
+	t.Helper()
 	socket := dockertest.Client(t)
 	image := dockertest.Image(t, socket)
 	dir := t.TempDir()
@@ -49,6 +55,9 @@ func startNode(t *testing.T) *harness {
 	cfg, err := dockerpolicy.ParseConfig([]byte("images: ["+image+"]\n"), dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(cfg)
 	}
 	h.reg = prometheus.NewRegistry()
 	ctx, cancel := context.WithCancel(context.Background())

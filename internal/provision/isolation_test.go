@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,19 +31,23 @@ import (
 // banner is what testapp's serve mode and the test's own listeners say.
 const banner = "airlock-probe"
 
-// serveBanner answers every connection on ln with the banner.
-func serveBanner(t *testing.T, ln net.Listener) {
+// serveBanner answers every connection on ln with the banner, and counts
+// them.
+func serveBanner(t *testing.T, ln net.Listener) *atomic.Int64 {
 	t.Cleanup(func() { ln.Close() })
+	var n atomic.Int64
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
+			n.Add(1)
 			fmt.Fprintln(c, banner)
 			c.Close()
 		}
 	}()
+	return &n
 }
 
 func run(t *testing.T, name string, args ...string) {
@@ -54,9 +59,10 @@ func run(t *testing.T, name string, args ...string) {
 
 // routedTarget makes addr an address of a network namespace of the
 // test's own, routed from this host over a veth pair, with a listener on
-// port. It refuses to route an address this machine already reaches
-// elsewhere or uses itself, and checks the route stays on this machine.
-func routedTarget(t *testing.T, addr netip.Addr, transit netip.Prefix, port int) {
+// port, whose connections it counts. It refuses to route an address this
+// machine already reaches elsewhere or uses itself, and checks the route
+// stays on this machine.
+func routedTarget(t *testing.T, addr netip.Addr, transit netip.Prefix, port int) *atomic.Int64 {
 	t.Helper()
 	for _, a := range []netip.Addr{addr, transit.Addr()} {
 		out, _ := exec.Command("ip", "-o", "route", "get", a.String()).CombinedOutput()
@@ -88,7 +94,7 @@ func routedTarget(t *testing.T, addr netip.Addr, transit netip.Prefix, port int)
 	if err != nil || !strings.Contains(string(out), "dev "+hostIf) {
 		t.Fatalf("route to %s does not stay on this machine's veth %s: %s", addr, hostIf, out)
 	}
-	serveBanner(t, listenInNetns(t, "/var/run/netns/"+ns, netip.AddrPortFrom(addr, uint16(port)).String()))
+	return serveBanner(t, listenInNetns(t, "/var/run/netns/"+ns, netip.AddrPortFrom(addr, uint16(port)).String()))
 }
 
 // listenInNetns opens a listener inside a network namespace: a socket
