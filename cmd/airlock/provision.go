@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strings"
 
-
 	"github.com/airlock-rbi/airlock/internal/dockerpolicy"
 	"github.com/airlock-rbi/airlock/internal/enroll"
 	"github.com/airlock-rbi/airlock/internal/netpolicy"
