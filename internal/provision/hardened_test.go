@@ -91,6 +91,7 @@ func TestHardenedIsolation(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the test makes network namespaces and host rules")
 	}
+	dockertest.LockHostRules(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
