@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
@@ -248,6 +249,9 @@ func dialFrom(t *testing.T, src netip.Addr, addr string) net.Conn {
 		t.Fatalf("dialing %s from %s: %v", addr, src, err)
 	}
 	t.Cleanup(func() { c.Close() })
+	// Not a timed assertion: a generous bound that turns a hang (a
+	// proxy that never answers) into a failure.
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
 	return c
 }
 

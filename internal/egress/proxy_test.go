@@ -1,6 +1,7 @@
 package egress
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -26,7 +27,8 @@ func backends(t *testing.T) (plain, tlsSrv *httptest.Server) {
 			hdrs = append(hdrs, k)
 		}
 		slices.Sort(hdrs)
-		fmt.Fprintf(w, "host=%s path=%s headers=%s", r.Host, r.URL.Path, strings.Join(hdrs, ","))
+		body, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "host=%s path=%s headers=%s body=%s", r.Host, r.URL.Path, strings.Join(hdrs, ","), body)
 	})
 	plain, tlsSrv = httptest.NewServer(h), httptest.NewTLSServer(h)
 	t.Cleanup(plain.Close)
@@ -93,6 +95,16 @@ func TestProxyReachesAllowedDomain(t *testing.T) {
 	if !strings.Contains(body, "X-Kept") || strings.Contains(body, "X-Hop") || strings.Contains(body, "Proxy-Connection") {
 		t.Errorf("plain HTTP: the backend saw %q; want X-Kept and neither X-Hop nor Proxy-Connection", body)
 	}
+	// A request body is forwarded.
+	resp, err := c.Post("http://example.com/form", "text/plain", strings.NewReader("payload"))
+	if err != nil {
+		t.Fatalf("POST: %v", err)
+	}
+	posted, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(posted), "path=/form") || !strings.HasSuffix(string(posted), "body=payload") {
+		t.Errorf("POST: %d %q; want 200 and the body forwarded", resp.StatusCode, posted)
+	}
 	// HTTPS through a CONNECT tunnel; the certificate is httptest's, valid
 	// for example.com, so TLS end to end proves the bytes are the backend's.
 	code, body = get(t, c, "https://example.com/tls", nil)
@@ -100,11 +112,11 @@ func TestProxyReachesAllowedDomain(t *testing.T) {
 		t.Fatalf("CONNECT: %d %q; want 200 from the TLS backend", code, body)
 	}
 
-	want := []netip.AddrPort{netip.AddrPortFrom(pubA, 80), netip.AddrPortFrom(pubA, 443)}
+	want := []netip.AddrPort{netip.AddrPortFrom(pubA, 80), netip.AddrPortFrom(pubA, 80), netip.AddrPortFrom(pubA, 443)}
 	if got := e.dialer.got(); !slices.Equal(got, want) {
 		t.Errorf("dialed %v; want %v", got, want)
 	}
-	for kind, want := range map[string]float64{kindHTTP: 1, kindConnect: 1} {
+	for kind, want := range map[string]float64{kindHTTP: 2, kindConnect: 1} {
 		if got := testutil.ToFloat64(e.proxy.m.connections.WithLabelValues(kind)); got != want {
 			t.Errorf("airlock_egress_connections_total{kind=%q} = %v; want %v", kind, got, want)
 		}
@@ -269,6 +281,26 @@ func TestProxyConnectionLimit(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(e.proxy.m.open); got != 1 {
 		t.Errorf("airlock_egress_connections_open = %v; want 1", got)
+	}
+}
+
+// TestProxyTunnelKeepsEagerBytes: bytes a client sends right behind its
+// CONNECT, before the 200 (a TLS ClientHello sent eagerly), reach the
+// server.
+func TestProxyTunnelKeepsEagerBytes(t *testing.T) {
+	e := newEnv(t, map[string][][]netip.Addr{"example.com": {{pubA}}},
+		map[netip.AddrPort]string{netip.AddrPortFrom(pubA, 7): echo(t)}, 0)
+	c := dialFrom(t, srcSession, e.proxyAt)
+	if _, err := io.WriteString(c, "CONNECT example.com:7 HTTP/1.1\r\nHost: example.com:7\r\n\r\nearly\n"); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, &http.Request{Method: "CONNECT"})
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("CONNECT: %v %v; want 200", resp, err)
+	}
+	if line, err := br.ReadString('\n'); err != nil || line != "early\n" {
+		t.Errorf("echoed %q, %v; want the bytes sent with the CONNECT", line, err)
 	}
 }
 
