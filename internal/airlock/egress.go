@@ -214,3 +214,12 @@ func ParseEgressPolicy(data []byte) (EgressPolicy, error) {
 	}
 	return p, nil
 }
+
+// Validate reports why one rule is malformed, for callers that name the
+// rule their own way (a command-line flag) rather than by its index.
+func (r EgressRule) Validate() error {
+	if err := r.validate(); err != nil {
+		return Errorf(EINVALID, "%s", err)
+	}
+	return nil
+}
