@@ -116,7 +116,7 @@ func egressLabel(ws *airlock.Workspace) (string, error) {
 }
 
 // viewWorkspace is w as a client sees it; withEnv is whether the caller
-// may read the environment variables (admins).
+// may read the environment variables and the egress policy (admins).
 func viewWorkspace(w *airlock.Workspace, withEnv bool) workspaceSpec {
 	created := w.CreatedAt
 	v := workspaceSpec{ID: w.ID, Name: w.Name, Description: w.Description, Image: w.Image, Isolation: string(w.Isolation),
