@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -143,5 +144,104 @@ func TestCLIPassword(t *testing.T) {
 				t.Fatalf("bob cannot log in with %q after: %s", tc.password, out)
 			}
 		})
+	}
+}
+
+// TestCLIWorkspaceEgress sets, shows, replaces and clears a hardened
+// workspace's egress policy through the CLI, and checks that malformed
+// rules and policies are refused with what was wrong.
+func TestCLIWorkspaceEgress(t *testing.T) {
+	env := startUp(t)
+	rules := func(name string) string {
+		t.Helper()
+		var w struct {
+			Egress *struct {
+				Rules []map[string]any `json:"rules"`
+			} `json:"egress"`
+		}
+		out := env.cli(t, "workspace", "show", name)
+		if err := json.Unmarshal([]byte(out), &w); err != nil {
+			t.Fatalf("workspace show %s: %v: %s", name, err, out)
+		}
+		if w.Egress == nil {
+			return "none"
+		}
+		b, err := json.Marshal(w.Egress.Rules)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	env.cli(t, "workspace", "add", "hw", "--image", "airlock/minimal:latest", "--isolation", "hardened",
+		"--allow", "*.example.com:443,8443", "--allow", "[2001:db8::/32]:443", "--deny", "10.0.0.0/8", "--deny", "*")
+	if got, want := rules("hw"), `[{"action":"allow","domain":"*.example.com","ports":[443,8443]},{"action":"allow","cidr":"2001:db8::/32","ports":[443]},`+
+		`{"action":"deny","cidr":"10.0.0.0/8"},{"action":"deny","domain":"*"}]`; got != want {
+		t.Fatalf("rules after add:\n got %s\nwant %s", got, want)
+	}
+	if ls := env.cli(t, "workspace", "ls"); !regexp.MustCompile(`(?m)^hw +airlock/minimal:latest +hardened .* 4 rules$`).MatchString(ls) ||
+		!regexp.MustCompile(`(?m)^minimal .* -$`).MatchString(ls) {
+		t.Fatalf("workspace ls: %s", ls)
+	}
+
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	yamlFile := write("egress.yaml", "rules:\n  - action: allow\n    cidr: 10.1.0.0/16\n    ports: [22]\n  - action: deny\n    domain: \"*.ads.example\"\n")
+	env.cli(t, "workspace", "update", "hw", "--egress-file", yamlFile)
+	if got, want := rules("hw"), `[{"action":"allow","cidr":"10.1.0.0/16","ports":[22]},{"action":"deny","domain":"*.ads.example"}]`; got != want {
+		t.Fatalf("rules after --egress-file:\n got %s\nwant %s", got, want)
+	}
+	// An update of something else keeps the policy.
+	env.cli(t, "workspace", "update", "hw", "--memory", "128m")
+	if got := rules("hw"); !strings.Contains(got, "10.1.0.0/16") {
+		t.Fatalf("rules after --memory: %s", got)
+	}
+	jsonFile := write("egress.json", `{"rules":[{"action":"deny","cidr":"192.0.2.0/24"}]}`)
+	env.cli(t, "workspace", "update", "hw", "--egress-file", jsonFile)
+	if got, want := rules("hw"), `[{"action":"deny","cidr":"192.0.2.0/24"}]`; got != want {
+		t.Fatalf("rules after a JSON file: %s", got)
+	}
+	env.cli(t, "workspace", "update", "hw", "--clear-egress")
+	if got := rules("hw"); got != "[]" {
+		t.Fatalf("rules after --clear-egress: %s", got)
+	}
+	if ls := env.cli(t, "workspace", "ls"); !regexp.MustCompile(`(?m)^hw .* default$`).MatchString(ls) {
+		t.Fatalf("workspace ls after --clear-egress: %s", ls)
+	}
+
+	badRule := write("bad.yaml", "rules:\n  - action: allow\n    domain: a.example\n  - action: allow\n    cidr: 10.1.2.3/16\n")
+	starFile := write("star.yaml", "rules:\n  - action: deny\n    domain: *\n")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"fail/standard-with-rules", []string{"workspace", "add", "sw", "--image", "x", "--allow", "example.com"}, "egress policies need isolation hardened or sandboxed"},
+		{"fail/update-to-standard", []string{"workspace", "update", "hw", "--isolation", "standard", "--deny", "*"}, "egress policies need isolation hardened or sandboxed"},
+		{"fail/bad-port", []string{"workspace", "add", "bp", "--image", "x", "--isolation", "hardened", "--allow", "example.com:https"}, `port "https" is not a number from 1 to 65535`},
+		{"fail/bad-cidr", []string{"workspace", "update", "hw", "--deny", "10.1.2.3/8"}, "did you mean 10.0.0.0/8"},
+		{"fail/ipv6-ports-unbracketed", []string{"workspace", "update", "hw", "--deny", "2001:db8::/32:443"}, "[2001:db8::/32]:443"},
+		{"fail/file-bad-rule", []string{"workspace", "update", "hw", "--egress-file", badRule}, "egress policy rules[1]"},
+		{"fail/file-unquoted-star", []string{"workspace", "update", "hw", "--egress-file", starFile}, `quote domains like "*.example.com"`},
+		{"fail/file-missing", []string{"workspace", "update", "hw", "--egress-file", filepath.Join(dir, "nope.yaml")}, "nope.yaml"},
+		{"fail/file-and-flags", []string{"workspace", "update", "hw", "--egress-file", yamlFile, "--allow", "example.com"}, "give one of them"},
+		{"fail/clear-and-flags", []string{"workspace", "update", "hw", "--clear-egress", "--deny", "*"}, "give one of them"},
+		{"fail/update-nothing", []string{"workspace", "update", "hw"}, "no change given"},
+		{"fail/update-unknown", []string{"workspace", "update", "nope", "--deny", "*"}, `workspace "nope" not found`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, code := env.try(tc.args...)
+			if code == 0 || !strings.Contains(out, tc.want) {
+				t.Fatalf("airlock %v: exit %d, output %q; want an error mentioning %q", tc.args, code, out, tc.want)
+			}
+		})
+	}
+	if got := rules("hw"); got != "[]" {
+		t.Fatalf("a refused update changed the policy: %s", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/cli"
 	"github.com/airlock-rbi/airlock/internal/pki"
 )
@@ -238,7 +240,7 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 func runWorkspace(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: airlock workspace ls|add|rm")
+		fmt.Fprintln(stderr, "usage: airlock workspace ls|show|add|update|rm")
 		return errUsage
 	}
 	c, _, err := apiClient()
@@ -250,6 +252,7 @@ func runWorkspace(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		var list []struct {
 			Name, Image, Isolation, Seccomp, Clipboard string
 			Memory                                     int64
+			Egress                                     *struct{ Rules []json.RawMessage }
 		}
 		if err := c.Do(ctx, http.MethodGet, "/api/v1/workspaces", nil, &list); err != nil {
 			return err
@@ -260,65 +263,219 @@ func runWorkspace(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			if seccomp == "" {
 				seccomp = "default"
 			}
-			rows = append(rows, []string{w.Name, w.Image, w.Isolation, fmt.Sprint(w.Memory), seccomp, w.Clipboard})
+			// Admins see the policy; "-" is a standard workspace (or a
+			// caller who may not see it).
+			egress := "-"
+			if w.Egress != nil {
+				egress = fmt.Sprintf("%d rules", len(w.Egress.Rules))
+				if len(w.Egress.Rules) == 0 {
+					egress = "default"
+				}
+			}
+			rows = append(rows, []string{w.Name, w.Image, w.Isolation, fmt.Sprint(w.Memory), seccomp, w.Clipboard, egress})
 		}
-		table(stdout, "NAME\tIMAGE\tISOLATION\tMEMORY\tSECCOMP\tCLIPBOARD", rows)
+		table(stdout, "NAME\tIMAGE\tISOLATION\tMEMORY\tSECCOMP\tCLIPBOARD\tEGRESS", rows)
 		return nil
-	case "add":
-		if len(args) < 2 || strings.HasPrefix(args[1], "-") {
-			fmt.Fprintln(stderr, "usage: airlock workspace add NAME --image IMG [--isolation standard] [--memory 512m] …")
+	case "show":
+		if len(args) != 2 || strings.HasPrefix(args[1], "-") {
+			fmt.Fprintln(stderr, "usage: airlock workspace show NAME")
 			return errUsage
 		}
-		fs := newFlags("workspace add", stderr)
-		image := fs.String("image", "", "image reference (on the nodes' allow-lists)")
-		iso := fs.String("isolation", "standard", "standard, hardened or sandboxed")
-		mem := fs.String("memory", "", "memory limit, e.g. 512m (default: the node's)")
-		cpus := fs.Float64("cpus", 0, "CPU limit, e.g. 1.5 (default: none)")
-		pids := fs.Int64("pids", 0, "process limit (default: the node's)")
-		shm := fs.String("shm", "", "size of /dev/shm, e.g. 256m")
-		startURL := fs.String("start-url", "", "first page of a browser workspace")
-		desc := fs.String("description", "", "one line for the catalog")
-		seccomp := fs.String("seccomp", "", "seccomp profile the server knows, e.g. chromium (default: Docker's)")
-		clipboard := fs.String("clipboard", "", "clipboard policy: off, to-container, from-container or both (default both)")
-		var env stringList
-		fs.Var(&env, "env", "KEY=VALUE for the container (repeatable)")
+		var w json.RawMessage
+		if err := c.Do(ctx, http.MethodGet, "/api/v1/workspaces/"+url.PathEscape(args[1]), nil, &w); err != nil {
+			return err
+		}
+		var v any
+		if err := json.Unmarshal(w, &v); err != nil {
+			return fmt.Errorf("workspace %s: %w", args[1], err)
+		}
+		return printJSON(stdout, v)
+	case "add", "update":
+		verb := args[0]
+		if len(args) < 2 || strings.HasPrefix(args[1], "-") {
+			if verb == "add" {
+				fmt.Fprintln(stderr, "usage: airlock workspace add NAME --image IMG [--isolation standard] [--memory 512m] [--allow RULE] [--deny RULE] [--egress-file FILE] …")
+			} else {
+				fmt.Fprintln(stderr, "usage: airlock workspace update NAME [--image IMG] [--isolation hardened] [--allow RULE] [--deny RULE] [--egress-file FILE] [--clear-egress] …")
+			}
+			return errUsage
+		}
+		fs := newFlags("workspace "+verb, stderr)
+		wf := workspaceFlags(fs, verb == "add")
 		if err := parse(fs, args[2:]); err != nil {
 			return err
 		}
-		body := map[string]any{"name": args[1], "image": *image, "isolation": *iso, "nano_cpus": int64(*cpus * 1e9),
-			"pids_limit": *pids, "start_url": *startURL, "description": *desc, "seccomp": *seccomp, "clipboard": *clipboard}
-		for _, kv := range []struct {
-			key, val string
-		}{{"memory", *mem}, {"shm_size", *shm}} {
-			if kv.val != "" {
-				n, err := parseSize(kv.val)
-				if err != nil {
-					return fmt.Errorf("--%s: %w", strings.TrimSuffix(kv.key, "_size"), err)
-				}
-				body[kv.key] = n
-			}
-		}
-		if len(env) > 0 {
-			m := map[string]string{}
-			for _, e := range env {
-				k, v, ok := strings.Cut(e, "=")
-				if !ok {
-					return fmt.Errorf("--env %q is not KEY=VALUE", e)
-				}
-				m[k] = v
-			}
-			body["env"] = m
-		}
-		if err := c.Do(ctx, http.MethodPost, "/api/v1/workspaces", body, nil); err != nil {
+		body, err := wf.body(fs, verb == "add")
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "workspace %s added\n", args[1])
+		if verb == "add" {
+			body["name"] = args[1]
+			if err := c.Do(ctx, http.MethodPost, "/api/v1/workspaces", body, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "workspace %s added\n", args[1])
+			return nil
+		}
+		if len(body) == 0 {
+			fmt.Fprintln(stderr, "airlock workspace update: no change given; name a setting to change, e.g. --memory 1g or --allow '*.example.com:443'")
+			return errUsage
+		}
+		if err := c.Do(ctx, http.MethodPatch, "/api/v1/workspaces/"+url.PathEscape(args[1]), body, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "workspace %s updated (sessions launched from now on get the change)\n", args[1])
 		return nil
 	case "rm":
 		return deleteNamed(ctx, c, stderr, args, "airlock workspace rm NAME", "/api/v1/workspaces/")
 	}
-	fmt.Fprintf(stderr, "airlock workspace: unknown command %q (ls, add, rm)\n", args[0])
+	fmt.Fprintf(stderr, "airlock workspace: unknown command %q (ls, show, add, update, rm)\n", args[0])
 	return errUsage
+}
+
+// wsFlags are the settings of `workspace add` and `workspace update`.
+type wsFlags struct {
+	image, iso, mem, shm, startURL, desc, seccomp, clipboard *string
+	cpus                                                     *float64
+	pids                                                     *int64
+	env                                                      stringList
+	egressFile                                               *string
+	clearEgress                                              *bool
+	rules                                                    egressRules
+}
+
+func workspaceFlags(fs *flag.FlagSet, add bool) *wsFlags {
+	f := &wsFlags{}
+	f.image = fs.String("image", "", "image reference (on the nodes' allow-lists)")
+	isoDefault := ""
+	if add {
+		isoDefault = "standard"
+	}
+	f.iso = fs.String("isolation", isoDefault, "standard, hardened or sandboxed")
+	f.mem = fs.String("memory", "", "memory limit, e.g. 512m (default: the node's)")
+	f.cpus = fs.Float64("cpus", 0, "CPU limit, e.g. 1.5 (default: none)")
+	f.pids = fs.Int64("pids", 0, "process limit (default: the node's)")
+	f.shm = fs.String("shm", "", "size of /dev/shm, e.g. 256m")
+	f.startURL = fs.String("start-url", "", "first page of a browser workspace")
+	f.desc = fs.String("description", "", "one line for the catalog")
+	f.seccomp = fs.String("seccomp", "", "seccomp profile the server knows, e.g. chromium (default: Docker's)")
+	f.clipboard = fs.String("clipboard", "", "clipboard policy: off, to-container, from-container or both (default both)")
+	fs.Var(&f.env, "env", "KEY=VALUE for the container (repeatable; on update, replaces every variable)")
+	f.egressFile = fs.String("egress-file", "", "egress policy of a hardened or sandboxed workspace, as YAML or JSON ({\"rules\":[...]}); on update, replaces the policy")
+	fs.Var(egressFlag{&f.rules, airlock.EgressAllow}, "allow", "egress rule allowing DOMAIN[:PORTS] or CIDR[:PORTS], e.g. '*.example.com:443' or 10.1.0.0/16:22 (repeatable, in order: the first rule that matches decides; on update, the rules given replace the policy)")
+	fs.Var(egressFlag{&f.rules, airlock.EgressDeny}, "deny", "egress rule denying DOMAIN[:PORTS] or CIDR[:PORTS], e.g. '*' or 10.0.0.0/8 (repeatable, in order with --allow)")
+	if !add {
+		f.clearEgress = fs.Bool("clear-egress", false, "empty the egress policy (back to the defaults: the public internet, nothing private)")
+	}
+	return f
+}
+
+// body is the request the flags make: every setting for add, only those
+// given for update.
+func (f *wsFlags) body(fs *flag.FlagSet, add bool) (map[string]any, error) {
+	body := map[string]any{}
+	set := func(name string) bool { return add || flagSet(fs, name) }
+	for _, s := range []struct {
+		flag, key string
+		val       any
+	}{
+		{"image", "image", *f.image}, {"isolation", "isolation", *f.iso}, {"cpus", "nano_cpus", int64(*f.cpus * 1e9)},
+		{"pids", "pids_limit", *f.pids}, {"start-url", "start_url", *f.startURL}, {"description", "description", *f.desc},
+		{"seccomp", "seccomp", *f.seccomp}, {"clipboard", "clipboard", *f.clipboard},
+	} {
+		if set(s.flag) {
+			body[s.key] = s.val
+		}
+	}
+	for _, kv := range []struct {
+		flag, key, val string
+	}{{"memory", "memory", *f.mem}, {"shm", "shm_size", *f.shm}} {
+		if kv.val != "" {
+			n, err := parseSize(kv.val)
+			if err != nil {
+				return nil, fmt.Errorf("--%s: %w", kv.flag, err)
+			}
+			body[kv.key] = n
+		} else if !add && flagSet(fs, kv.flag) {
+			body[kv.key] = 0 // --memory '' on update: back to the node's default
+		}
+	}
+	if len(f.env) > 0 {
+		m := map[string]string{}
+		for _, e := range f.env {
+			k, v, ok := strings.Cut(e, "=")
+			if !ok {
+				return nil, fmt.Errorf("--env %q is not KEY=VALUE", e)
+			}
+			m[k] = v
+		}
+		body["env"] = m
+	}
+	egress, err := f.egress(fs)
+	if err != nil {
+		return nil, err
+	}
+	if egress != nil {
+		body["egress"] = egress
+	}
+	return body, nil
+}
+
+// egress is the policy the egress flags give, or nil when none is given.
+func (f *wsFlags) egress(fs *flag.FlagSet) (map[string]any, error) {
+	file := flagSet(fs, "egress-file")
+	wipe := f.clearEgress != nil && *f.clearEgress
+	n := 0
+	for _, given := range []bool{file, len(f.rules.rules) > 0, wipe} {
+		if given {
+			n++
+		}
+	}
+	if n > 1 {
+		return nil, fmt.Errorf("--egress-file, --allow/--deny and --clear-egress each set the whole egress policy: give one of them (put every rule in the file, or give every rule as a flag)")
+	}
+	switch {
+	case file:
+		p, err := cli.ReadEgressFile(*f.egressFile)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"rules": nonNilRules(p.Rules)}, nil
+	case len(f.rules.rules) > 0:
+		return map[string]any{"rules": f.rules.rules}, nil
+	case wipe:
+		return map[string]any{"rules": []airlock.EgressRule{}}, nil
+	}
+	return nil, nil
+}
+
+func nonNilRules(r []airlock.EgressRule) []airlock.EgressRule {
+	if r == nil {
+		return []airlock.EgressRule{}
+	}
+	return r
+}
+
+// egressRules collects --allow and --deny in command-line order, which
+// is the policy's order.
+type egressRules struct{ rules []airlock.EgressRule }
+
+// egressFlag is --allow or --deny: each value is parsed when given, so a
+// malformed rule is refused naming its flag.
+type egressFlag struct {
+	into   *egressRules
+	action string
+}
+
+func (f egressFlag) String() string { return "" }
+
+func (f egressFlag) Set(v string) error {
+	r, err := cli.ParseEgressRule(f.action, v)
+	if err != nil {
+		return err
+	}
+	f.into.rules = append(f.into.rules, r)
+	return nil
 }
 
 func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {

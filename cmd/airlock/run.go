@@ -27,7 +27,8 @@ Commands:
 
 Client commands (after 'airlock login --server URL --user NAME'):
   session create WORKSPACE [--wait] | ls | show ID [-o json] | rm ID
-  workspace ls | add NAME --image IMG [--isolation L] [--memory 512m] | rm NAME
+  workspace ls | show NAME | add NAME --image IMG [--isolation L] [--memory 512m] | rm NAME
+              | update NAME [--memory 1g] [--allow RULE] [--deny RULE] [--egress-file FILE] [--clear-egress]
   node ls | rm NAME | docker-env NAME | join-token [create|ls|rm ID]
   user add NAME | ls | rm NAME | passwd | reset NAME
   token create NAME | ls | revoke ID

@@ -74,6 +74,20 @@ func TestWorkspaceValidate(t *testing.T) {
 		{"fail/start-url-chrome", Workspace{Name: "a", Image: "x", StartURL: "chrome://settings"}, false, []string{"the scheme chrome: is not allowed"}},
 		{"fail/start-url-relative", Workspace{Name: "a", Image: "x", StartURL: "example.com"}, false, []string{"no scheme"}},
 		{"fail/start-url-no-host", Workspace{Name: "a", Image: "x", StartURL: "https:///path"}, false, []string{"no host"}},
+		{"ok/egress-hardened", Workspace{Name: "a", Image: "x", Isolation: IsolationHardened, Egress: EgressPolicy{Rules: []EgressRule{
+			{Action: EgressAllow, Domain: "*.example.com", Ports: []uint16{443}}, {Action: EgressDeny, CIDR: "10.0.0.0/8"}}}}, true, nil},
+		{"ok/egress-sandboxed", Workspace{Name: "a", Image: "x", Isolation: IsolationSandboxed, Egress: EgressPolicy{Rules: []EgressRule{
+			{Action: EgressDeny, Domain: "*"}}}}, true, nil},
+		{"ok/egress-empty-standard", Workspace{Name: "a", Image: "x", Egress: EgressPolicy{Rules: []EgressRule{}}}, true, nil},
+		{"fail/egress-standard", Workspace{Name: "a", Image: "x", Egress: EgressPolicy{Rules: []EgressRule{{Action: EgressDeny, Domain: "*"}}}}, false,
+			[]string{`workspace "a" has 1 egress rules but isolation standard`, "egress policies need isolation hardened or sandboxed"}},
+		{"fail/egress-default-isolation", Workspace{Name: "a", Image: "x", Isolation: "", Egress: EgressPolicy{Rules: []EgressRule{{Action: EgressDeny, Domain: "*"}}}}, false,
+			[]string{"need isolation hardened or sandboxed"}},
+		{"fail/egress-bad-rule", Workspace{Name: "a", Image: "x", Isolation: IsolationHardened, Egress: EgressPolicy{Rules: []EgressRule{
+			{Action: EgressAllow, Domain: "example.com"}, {Action: EgressAllow, CIDR: "10.1.2.3/16"}}}}, false,
+			[]string{"egress policy rules[1]", "did you mean 10.1.0.0/16"}},
+		{"fail/egress-too-large", Workspace{Name: "a", Image: "x", Isolation: IsolationHardened, Egress: bigEgress()}, false,
+			[]string{"bytes of JSON; a node carries at most 65536"}},
 		{"fail/start-url-space", Workspace{Name: "a", Image: "x", StartURL: "https://example.com/ --no-sandbox"}, false, []string{"spaces or control characters"}},
 		{"fail/start-url-newline", Workspace{Name: "a", Image: "x", StartURL: "https://example.com/\n"}, false, []string{"control characters"}},
 		{"fail/seccomp-long", Workspace{Name: "a", Image: "x", Seccomp: strings.Repeat("s", 64)}, false, []string{"seccomp profile name"}},
@@ -93,6 +107,20 @@ func TestWorkspaceValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// bigEgress is a valid policy too long for the node's label: every rule
+// and port count within bounds, the whole over MaxWorkspaceEgressSize.
+func bigEgress() EgressPolicy {
+	ports := make([]uint16, MaxEgressRulePorts)
+	for i := range ports {
+		ports[i] = uint16(10000 + i)
+	}
+	rules := make([]EgressRule, MaxEgressRules)
+	for i := range rules {
+		rules[i] = EgressRule{Action: EgressAllow, Domain: "example.com", Ports: ports}
+	}
+	return EgressPolicy{Rules: rules}
 }
 
 func TestWorkspaceDefaults(t *testing.T) {

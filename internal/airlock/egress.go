@@ -38,10 +38,10 @@ const (
 // "10.1.0.0/16", "2001:db8::/32", or a single address. Either matches only
 // the listed Ports, or every port when Ports is empty.
 type EgressRule struct {
-	Action string   `json:"action"`           // "allow" or "deny"
-	Domain string   `json:"domain,omitempty"` // "example.com", "*.example.com" (subdomains only, not the apex), or "*" (every name, and IP literals)
-	CIDR   string   `json:"cidr,omitempty"`   // "10.1.0.0/16", "2001:db8::/32", or a single address
-	Ports  []uint16 `json:"ports,omitempty"`  // empty: every port
+	Action string   `json:"action" yaml:"action"`                     // "allow" or "deny"
+	Domain string   `json:"domain,omitempty" yaml:"domain,omitempty"` // "example.com", "*.example.com" (subdomains only, not the apex), or "*" (every name, and IP literals)
+	CIDR   string   `json:"cidr,omitempty" yaml:"cidr,omitempty"`     // "10.1.0.0/16", "2001:db8::/32", or a single address
+	Ports  []uint16 `json:"ports,omitempty" yaml:"ports,omitempty"`   // empty: every port
 }
 
 // EgressPolicy is a hardened workspace's egress policy. A destination is a
@@ -65,7 +65,9 @@ type EgressRule struct {
 // makes an allow list; {"action":"allow","cidr":"10.1.0.0/16","ports":[443]}
 // opens one private range on one port.
 type EgressPolicy struct {
-	Rules []EgressRule `json:"rules,omitempty"`
+	// The yaml tags are for the files operators write (workspace
+	// catalogs, airlock workspace --egress-file): the same names as JSON.
+	Rules []EgressRule `json:"rules,omitempty" yaml:"rules,omitempty"`
 }
 
 // Validate reports the first rule that is malformed, by index, and why.
@@ -211,4 +213,13 @@ func ParseEgressPolicy(data []byte) (EgressPolicy, error) {
 		return EgressPolicy{}, err
 	}
 	return p, nil
+}
+
+// Validate reports why one rule is malformed, for callers that name the
+// rule their own way (a command-line flag) rather than by its index.
+func (r EgressRule) Validate() error {
+	if err := r.validate(); err != nil {
+		return Errorf(EINVALID, "%s", err)
+	}
+	return nil
 }

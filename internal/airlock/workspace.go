@@ -1,6 +1,7 @@
 package airlock
 
 import (
+	"encoding/json"
 	"net/url"
 	"slices"
 	"strings"
@@ -100,6 +101,13 @@ type Workspace struct {
 	// Clipboard is the session's clipboard policy; Validate sets an empty
 	// one to DefaultClipboard.
 	Clipboard ClipboardPolicy
+	// Egress is the egress policy of a hardened or sandboxed workspace's
+	// sessions, enforced by the node's egress proxy and resolver. The
+	// empty policy is not "no policy": it reaches the public internet and
+	// nothing private (see EgressPolicy). A standard workspace has none:
+	// its sessions do not go through the proxy, so rules would be a
+	// promise nothing keeps.
+	Egress    EgressPolicy
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -149,7 +157,37 @@ func (w *Workspace) Validate() error {
 	if len(w.Description) > 1024 || len(w.StartURL) > 2048 {
 		return Errorf(EINVALID, "description or start URL is too long")
 	}
+	if err := w.validateEgress(); err != nil {
+		return err
+	}
 	return ValidStartURL(w.StartURL)
+}
+
+// MaxWorkspaceEgressSize bounds a workspace's egress policy as JSON: the
+// node refuses a session network whose airlock.egress label, which
+// carries the policy, is longer (dockerpolicy's maxEgressLabel), so a
+// longer policy is refused when it is written rather than at every launch.
+const MaxWorkspaceEgressSize = 64 << 10
+
+func (w *Workspace) validateEgress() error {
+	if len(w.Egress.Rules) == 0 {
+		return nil
+	}
+	if w.Isolation == IsolationStandard {
+		return Errorf(EINVALID, "workspace %q has %d egress rules but isolation standard: egress policies need isolation hardened or sandboxed (standard sessions do not go through the node's egress proxy); set the isolation or remove the rules",
+			w.Name, len(w.Egress.Rules))
+	}
+	if err := w.Egress.Validate(); err != nil {
+		return err
+	}
+	b, err := json.Marshal(w.Egress)
+	if err != nil {
+		return Errorf(EINVALID, "egress policy: %v", err)
+	}
+	if len(b) > MaxWorkspaceEgressSize {
+		return Errorf(EINVALID, "egress policy is %d bytes of JSON; a node carries at most %d: use fewer rules or ports", len(b), MaxWorkspaceEgressSize)
+	}
+	return nil
 }
 
 // ValidStartURL checks a workspace's start URL: empty, or an absolute

@@ -82,14 +82,24 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // no unknown fields, nothing after the object. Every refusal says what
 // was wrong.
 func decode(r *http.Request, v any) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	return decodeBytes(body, v)
+}
+
+// readBody reads a JSON request body, up to one byte past maxBody (which
+// decodeBytes refuses).
+func readBody(r *http.Request) ([]byte, error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
-		return airlock.Errorf(airlock.EINVALID, "Content-Type must be application/json, not %q", ct)
+		return nil, airlock.Errorf(airlock.EINVALID, "Content-Type must be application/json, not %q", ct)
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
 	if err != nil {
-		return airlock.Errorf(airlock.EINVALID, "could not read the request body")
+		return nil, airlock.Errorf(airlock.EINVALID, "could not read the request body")
 	}
-	return decodeBytes(body, v)
+	return body, nil
 }
 
 func decodeBytes(body []byte, v any) error {

@@ -236,6 +236,7 @@ func (s *Server) Routes() []Route {
 		{"GET /api/v1/workspaces", AccessUser, s.listWorkspaces},
 		{"POST /api/v1/workspaces", AccessAdmin, s.createWorkspace},
 		{"GET /api/v1/workspaces/{name}", AccessUser, s.getWorkspace},
+		{"PATCH /api/v1/workspaces/{name}", AccessAdmin, s.updateWorkspace},
 		{"DELETE /api/v1/workspaces/{name}", AccessAdmin, s.deleteWorkspace},
 
 		{"POST /api/v1/sessions", AccessUser, s.createSession},

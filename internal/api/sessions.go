@@ -229,6 +229,10 @@ func (s *Server) containerSpec(sess *airlock.Session, ws *airlock.Workspace, reg
 	if ws.StartURL != "" {
 		env = append(env, "AIRLOCK_START_URL="+ws.StartURL)
 	}
+	egress, err := egressLabel(ws)
+	if err != nil {
+		return launcher.Spec{}, fmt.Errorf("container of session %s: %w", sess.ID, err)
+	}
 	return launcher.Spec{
 		Name:  sess.ContainerID,
 		Image: ws.Image,
@@ -239,6 +243,7 @@ func (s *Server) containerSpec(sess *airlock.Session, ws *airlock.Workspace, reg
 			airlock.LabelUser:      sess.UserID,
 		},
 		Isolation:   string(ws.Isolation),
+		Egress:      egress,
 		Memory:      ws.Memory,
 		NanoCPUs:    ws.NanoCPUs,
 		PidsLimit:   ws.PidsLimit,

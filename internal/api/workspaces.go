@@ -1,7 +1,12 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -28,12 +33,90 @@ type workspaceSpec struct {
 	Seccomp string `json:"seccomp"`
 	// Clipboard is off, to-container, from-container or both; empty on
 	// create is both. Always shown.
-	Clipboard string     `json:"clipboard"`
-	CreatedAt *time.Time `json:"created_at,omitempty"`
+	Clipboard string `json:"clipboard"`
+	// Egress is the egress policy of a hardened or sandboxed workspace,
+	// shown to admins only (like Env: its rules map the private network).
+	// Shown with every rule list, the empty one included, for a workspace
+	// that has one; absent for a standard workspace. On update, absent
+	// keeps the policy and null or {"rules":[]} empties it.
+	Egress    *egressSpec `json:"egress,omitempty"`
+	CreatedAt *time.Time  `json:"created_at,omitempty"`
+}
+
+// egressSpec is an egress policy as clients write and read it: the JSON of
+// airlock.EgressPolicy, with rules always present on output.
+type egressSpec struct {
+	Rules []airlock.EgressRule `json:"rules"`
+}
+
+// UnmarshalJSON decodes a policy strictly, rule by rule, so that an
+// unknown field or a value of the wrong type is reported with the index of
+// its rule (the request decoder's own refusal of unknown fields does not
+// reach inside an Unmarshaler). Its errors are plain: decodeBytes makes
+// them the request's EINVALID.
+func (e *egressSpec) UnmarshalJSON(data []byte) error {
+	var raw struct {
+		Rules []json.RawMessage `json:"rules"`
+	}
+	if err := strictJSON(data, &raw); err != nil {
+		return fmt.Errorf("egress policy: %s; write {\"rules\":[{\"action\":\"allow\",\"domain\":\"example.com\"}, ...]}", jsonError(err))
+	}
+	if len(raw.Rules) > airlock.MaxEgressRules {
+		return fmt.Errorf("egress policy has %d rules; at most %d are allowed", len(raw.Rules), airlock.MaxEgressRules)
+	}
+	rules := make([]airlock.EgressRule, len(raw.Rules))
+	for i, r := range raw.Rules {
+		if err := strictJSON(r, &rules[i]); err != nil {
+			return fmt.Errorf("egress policy rules[%d]: %s", i, jsonError(err))
+		}
+	}
+	e.Rules = rules
+	return nil
+}
+
+// strictJSON decodes one JSON value into v, refusing unknown fields.
+func strictJSON(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("data after the JSON value")
+	}
+	return nil
+}
+
+// policy is the airlock.EgressPolicy of e; nil is the empty policy.
+func (e *egressSpec) policy() airlock.EgressPolicy {
+	if e == nil || len(e.Rules) == 0 {
+		return airlock.EgressPolicy{}
+	}
+	return airlock.EgressPolicy{Rules: e.Rules}
+}
+
+// egressLabel is the policy of ws as the session network's airlock.egress
+// label carries it, for the node's egress proxy and resolver: always an
+// object with a rules list, the empty list meaning the defaults (the
+// public internet, nothing private). A standard workspace has none: the
+// node refuses the label on a standard network.
+func egressLabel(ws *airlock.Workspace) (string, error) {
+	if ws.Isolation == airlock.IsolationStandard || ws.Isolation == "" {
+		return "", nil
+	}
+	rules := ws.Egress.Rules
+	if rules == nil {
+		rules = []airlock.EgressRule{}
+	}
+	b, err := json.Marshal(egressSpec{Rules: rules})
+	if err != nil {
+		return "", fmt.Errorf("egress policy of workspace %s: %w", ws.Name, err)
+	}
+	return string(b), nil
 }
 
 // viewWorkspace is w as a client sees it; withEnv is whether the caller
-// may read the environment variables (admins).
+// may read the environment variables and the egress policy (admins).
 func viewWorkspace(w *airlock.Workspace, withEnv bool) workspaceSpec {
 	created := w.CreatedAt
 	v := workspaceSpec{ID: w.ID, Name: w.Name, Description: w.Description, Image: w.Image, Isolation: string(w.Isolation),
@@ -41,6 +124,13 @@ func viewWorkspace(w *airlock.Workspace, withEnv bool) workspaceSpec {
 		Seccomp: w.Seccomp, Clipboard: string(w.Clipboard.OrDefault()), CreatedAt: &created}
 	if withEnv {
 		v.Env = w.Env
+		if w.Isolation != airlock.IsolationStandard || len(w.Egress.Rules) > 0 {
+			rules := w.Egress.Rules
+			if rules == nil {
+				rules = []airlock.EgressRule{}
+			}
+			v.Egress = &egressSpec{Rules: rules}
+		}
 	}
 	return v
 }
@@ -96,7 +186,7 @@ func (s *Server) putWorkspace(r *http.Request, spec workspaceSpec) (*airlock.Wor
 	ws := &airlock.Workspace{ID: newID(), Name: spec.Name, Description: spec.Description, Image: spec.Image,
 		Isolation: airlock.Isolation(spec.Isolation), NanoCPUs: spec.NanoCPUs, Memory: spec.Memory, PidsLimit: spec.PidsLimit,
 		ShmSize: spec.ShmSize, Env: spec.Env, StartURL: spec.StartURL, Seccomp: spec.Seccomp,
-		Clipboard: airlock.ClipboardPolicy(spec.Clipboard), CreatedAt: now, UpdatedAt: now}
+		Clipboard: airlock.ClipboardPolicy(spec.Clipboard), Egress: spec.Egress.policy(), CreatedAt: now, UpdatedAt: now}
 	if err := ws.Validate(); err != nil {
 		return nil, err
 	}
@@ -107,6 +197,57 @@ func (s *Server) putWorkspace(r *http.Request, spec workspaceSpec) (*airlock.Wor
 		return nil, err
 	}
 	return ws, nil
+}
+
+// updateWorkspace changes the fields the body names and keeps the others
+// (a merge: "env" or "egress" given replace the whole map or policy, null
+// empties them). Sessions already launched keep what they were launched
+// with; the next ones get the new settings.
+func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	var present map[string]json.RawMessage
+	if err := decodeBytes(body, &present); err != nil {
+		return err
+	}
+	if _, ok := present["id"]; ok {
+		return airlock.Errorf(airlock.EINVALID, "id and created_at are set by the server")
+	}
+	if _, ok := present["created_at"]; ok {
+		return airlock.Errorf(airlock.EINVALID, "id and created_at are set by the server")
+	}
+	old, err := s.store.WorkspaceByName(ctx, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	spec := viewWorkspace(old, true)
+	if _, ok := present["env"]; ok {
+		spec.Env = nil
+	}
+	if _, ok := present["egress"]; ok {
+		spec.Egress = nil
+	}
+	if err := decodeBytes(body, &spec); err != nil {
+		return err
+	}
+	ws := &airlock.Workspace{ID: old.ID, Name: spec.Name, Description: spec.Description, Image: spec.Image,
+		Isolation: airlock.Isolation(spec.Isolation), NanoCPUs: spec.NanoCPUs, Memory: spec.Memory, PidsLimit: spec.PidsLimit,
+		ShmSize: spec.ShmSize, Env: spec.Env, StartURL: spec.StartURL, Seccomp: spec.Seccomp,
+		Clipboard: airlock.ClipboardPolicy(spec.Clipboard), Egress: spec.Egress.policy(), CreatedAt: old.CreatedAt, UpdatedAt: s.clock.now()}
+	if err := ws.Validate(); err != nil {
+		return err
+	}
+	if err := ws.ValidateSeccomp(s.seccompNames); err != nil {
+		return err
+	}
+	if err := s.store.UpdateWorkspace(ctx, ws); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, viewWorkspace(ws, true))
+	return nil
 }
 
 func (s *Server) deleteWorkspace(w http.ResponseWriter, r *http.Request) error {

@@ -33,6 +33,13 @@ type workspaceFile struct {
 		// Clipboard is off, to-container, from-container or both (the
 		// default).
 		Clipboard string `yaml:"clipboard"`
+		// Egress is the egress policy of a hardened or sandboxed
+		// workspace, in the form of the API's egress field:
+		//	egress:
+		//	  rules:
+		//	    - {action: allow, domain: "*.example.com", ports: [443]}
+		//	    - {action: deny, cidr: 10.0.0.0/8}
+		Egress airlock.EgressPolicy `yaml:"egress"`
 	} `yaml:"workspaces"`
 }
 
@@ -43,14 +50,18 @@ func ParseWorkspaces(src string, raw []byte, known []string) ([]*airlock.Workspa
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("workspaces file %s: %w", src, err)
+		hint := ""
+		if bytes.Contains(raw, []byte(": *")) || bytes.Contains(raw, []byte("- *")) {
+			hint = `; a value starting with * is a YAML alias: quote egress domains like "*.example.com"`
+		}
+		return nil, fmt.Errorf("workspaces file %s: %w%s", src, err, hint)
 	}
 	now := airlock.Now()
 	var list []*airlock.Workspace
 	for i, w := range f.Workspaces {
 		ws := &airlock.Workspace{Name: w.Name, Description: w.Description, Image: w.Image, Isolation: airlock.Isolation(w.Isolation),
 			NanoCPUs: int64(w.CPUs * 1e9), PidsLimit: w.Pids, Env: w.Env, StartURL: w.StartURL, Seccomp: w.Seccomp,
-			Clipboard: airlock.ClipboardPolicy(w.Clipboard), CreatedAt: now, UpdatedAt: now}
+			Clipboard: airlock.ClipboardPolicy(w.Clipboard), Egress: w.Egress, CreatedAt: now, UpdatedAt: now}
 		for _, sz := range []struct {
 			v   string
 			dst *int64

@@ -227,3 +227,61 @@ func TestSeccompProfiles(t *testing.T) {
 		t.Fatalf("chromium profile is not a seccomp profile: %v", err)
 	}
 }
+
+// TestLoadWorkspacesEgress: a catalog file gives a hardened workspace its
+// egress policy, in the API's form, refused rule by rule, and a change of
+// the file replaces the stored policy.
+func TestLoadWorkspacesEgress(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	write := func(body string) string {
+		p := filepath.Join(t.TempDir(), "ws.yaml")
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	const head = "workspaces:\n  - name: hw\n    image: x\n    isolation: hardened\n"
+	for _, tc := range []struct {
+		name, body, wantErr string
+		want                []airlock.EgressRule
+	}{
+		{name: "ok/rules", body: head + "    egress:\n      rules:\n        - action: allow\n          domain: \"*.example.com\"\n          ports: [443, 8443]\n" +
+			"        - {action: deny, cidr: 10.0.0.0/8}\n",
+			want: []airlock.EgressRule{{Action: "allow", Domain: "*.example.com", Ports: []uint16{443, 8443}}, {Action: "deny", CIDR: "10.0.0.0/8"}}},
+		{name: "ok/replaced", body: head + "    egress:\n      rules: [{action: deny, domain: \"*\"}]\n", want: []airlock.EgressRule{{Action: "deny", Domain: "*"}}},
+		{name: "ok/removed", body: head, want: nil},
+		{name: "fail/standard", body: "workspaces:\n  - name: sw\n    image: x\n    egress:\n      rules: [{action: deny, domain: \"*\"}]\n",
+			wantErr: "workspace 1 (sw): invalid: workspace \"sw\" has 1 egress rules but isolation standard"},
+		{name: "fail/bad-rule", body: head + "    egress:\n      rules:\n        - {action: allow, domain: a.example}\n        - {action: allow, cidr: 10.1.2.3/16}\n",
+			wantErr: "workspace 1 (hw): invalid: egress policy rules[1]: cidr \"10.1.2.3/16\" has bits set past the prefix length"},
+		{name: "fail/unknown-field", body: head + "    egress:\n      rules: [{action: allow, domain: a.example, port: 443}]\n", wantErr: "field port not found"},
+		{name: "fail/port-range", body: head + "    egress:\n      rules: [{action: allow, domain: a.example, ports: [70000]}]\n", wantErr: "line 6"},
+		{name: "fail/unquoted-star", body: head + "    egress:\n      rules:\n        - action: deny\n          domain: *\n", wantErr: `quote egress domains like "*.example.com"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := LoadWorkspaces(ctx, st, write(tc.body), testProfiles)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			ws, err := st.WorkspaceByName(ctx, "hw")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.EqualFunc(ws.Egress.Rules, tc.want, func(a, b airlock.EgressRule) bool {
+				return a.Action == b.Action && a.Domain == b.Domain && a.CIDR == b.CIDR && slices.Equal(a.Ports, b.Ports)
+			}) {
+				t.Fatalf("stored rules %+v, want %+v", ws.Egress.Rules, tc.want)
+			}
+		})
+	}
+	if _, err := st.WorkspaceByName(ctx, "sw"); err == nil {
+		t.Fatal("a standard workspace with egress rules was stored")
+	}
+}

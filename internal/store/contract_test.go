@@ -415,8 +415,14 @@ func testWorkspaces(t *testing.T, db *DB) {
 	full := &airlock.Workspace{ID: "w1", Name: "chrome", Description: "Chromium, isolated", Image: "airlock/chromium:1.2",
 		Isolation: airlock.IsolationHardened, NanoCPUs: 1_500_000_000, Memory: 2 << 30, PidsLimit: 512, ShmSize: 1 << 30,
 		Env: map[string]string{"LANG": "fr_FR.UTF-8", "TZ": "Europe/Paris", "QUOTE": `a"b\c`}, StartURL: "https://example.org/?q=1",
-		Seccomp: "chromium", Clipboard: airlock.ClipboardToContainer, CreatedAt: t0, UpdatedAt: t0.Add(time.Minute)}
-	// Seccomp and Clipboard empty: stored and read back as they are.
+		Seccomp: "chromium", Clipboard: airlock.ClipboardToContainer, CreatedAt: t0, UpdatedAt: t0.Add(time.Minute),
+		Egress: airlock.EgressPolicy{Rules: []airlock.EgressRule{
+			{Action: airlock.EgressAllow, Domain: "*.example.com", Ports: []uint16{443, 8443}},
+			{Action: airlock.EgressAllow, CIDR: "10.1.0.0/16", Ports: []uint16{22}},
+			{Action: airlock.EgressDeny, CIDR: "2001:db8::/32"},
+			{Action: airlock.EgressDeny, Domain: "*"},
+		}}}
+	// Seccomp, Clipboard and Egress empty: stored and read back as they are.
 	nilEnv := &airlock.Workspace{ID: "w2", Name: "a-nil-env", Image: "x", Isolation: airlock.IsolationStandard}
 	emptyEnv := &airlock.Workspace{ID: "w3", Name: "b-empty-env", Image: "x", Isolation: airlock.IsolationStandard,
 		Env: map[string]string{}, Clipboard: airlock.ClipboardFromContainer}
@@ -437,12 +443,21 @@ func testWorkspaces(t *testing.T, db *DB) {
 
 	full.Name, full.Image, full.Env, full.Memory, full.StartURL = "chromium", "airlock/chromium:1.3", map[string]string{"A": "b"}, 0, ""
 	full.Seccomp, full.Clipboard = "", airlock.ClipboardOff
+	full.Egress.Rules = full.Egress.Rules[2:]
 	full.UpdatedAt = time.Time{}
 	must(t, db.UpdateWorkspace(ctx, full))
 	if full.UpdatedAt != clock {
 		t.Fatalf("zero UpdatedAt not set to now: %v", full.UpdatedAt)
 	}
 	got, err := db.WorkspaceByID(ctx, "w1")
+	must(t, err)
+	same(t, got, full)
+
+	// An update that empties the policy stores the empty one: the rules
+	// are gone, not kept from before.
+	full.Egress = airlock.EgressPolicy{}
+	must(t, db.UpdateWorkspace(ctx, full))
+	got, err = db.WorkspaceByID(ctx, "w1")
 	must(t, err)
 	same(t, got, full)
 
@@ -1001,9 +1016,9 @@ func testMigrationsIdempotent(t *testing.T, db *DB) {
 	mkUser(t, db, "u1", "alice")
 }
 
-// testMigrateWorkspaceColumns: a workspace stored before the seccomp and
-// clipboard columns existed reads back with Docker's default profile and
-// the default clipboard policy.
+// testMigrateWorkspaceColumns: a workspace stored before the seccomp,
+// clipboard and egress columns existed reads back with Docker's default
+// profile, the default clipboard policy and the empty egress policy.
 func testMigrateWorkspaceColumns(t *testing.T, db *DB) {
 	ctx := t.Context()
 	ms, err := loadMigrations()

@@ -8,33 +8,57 @@ import (
 	"github.com/airlock-rbi/airlock/internal/airlock"
 )
 
-const workspaceCols = `id, name, description, image, isolation, nano_cpus, memory, pids_limit, shm_size, env, start_url, seccomp, clipboard, created_at, updated_at`
+const workspaceCols = `id, name, description, image, isolation, nano_cpus, memory, pids_limit, shm_size, env, start_url, seccomp, clipboard, egress, created_at, updated_at`
 
 func scanWorkspace(s scanner) (*airlock.Workspace, error) {
 	var w airlock.Workspace
-	var env string
+	var env, egress string
 	var created, updated int64
 	if err := s.Scan(&w.ID, &w.Name, &w.Description, &w.Image, &w.Isolation,
-		&w.NanoCPUs, &w.Memory, &w.PidsLimit, &w.ShmSize, &env, &w.StartURL, &w.Seccomp, &w.Clipboard, &created, &updated); err != nil {
+		&w.NanoCPUs, &w.Memory, &w.PidsLimit, &w.ShmSize, &env, &w.StartURL, &w.Seccomp, &w.Clipboard, &egress, &created, &updated); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(env), &w.Env); err != nil {
 		return nil, fmt.Errorf("workspace %s: env: %w", w.ID, err)
 	}
+	// Not validated here: the policy was when it was written, and a rule
+	// a later release refuses must still read back to be corrected.
+	if egress != "" {
+		if err := json.Unmarshal([]byte(egress), &w.Egress); err != nil {
+			return nil, fmt.Errorf("workspace %s: egress: %w", w.ID, err)
+		}
+	}
 	w.CreatedAt, w.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return &w, nil
 }
 
+// workspaceJSON is the text of w's JSON columns: its environment, and its
+// egress policy (” for the empty one).
+func workspaceJSON(w *airlock.Workspace) (env, egress string, err error) {
+	e, err := json.Marshal(w.Env)
+	if err != nil {
+		return "", "", fmt.Errorf("env: %w", err)
+	}
+	if len(w.Egress.Rules) == 0 {
+		return string(e), "", nil
+	}
+	g, err := json.Marshal(w.Egress)
+	if err != nil {
+		return "", "", fmt.Errorf("egress: %w", err)
+	}
+	return string(e), string(g), nil
+}
+
 // CreateWorkspace stores w; a zero CreatedAt or UpdatedAt is set to now.
 func (db *DB) CreateWorkspace(ctx context.Context, w *airlock.Workspace) error {
-	env, err := json.Marshal(w.Env)
+	env, egress, err := workspaceJSON(w)
 	if err != nil {
-		return fmt.Errorf("create workspace %s: env: %w", w.ID, err)
+		return fmt.Errorf("create workspace %s: %w", w.ID, err)
 	}
 	db.stamp(&w.CreatedAt, &w.UpdatedAt)
-	_, err = db.exec(ctx, `INSERT INTO workspaces (`+workspaceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = db.exec(ctx, `INSERT INTO workspaces (`+workspaceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		w.ID, w.Name, w.Description, w.Image, string(w.Isolation), w.NanoCPUs, w.Memory, w.PidsLimit, w.ShmSize,
-		string(env), w.StartURL, w.Seccomp, string(w.Clipboard), micros(w.CreatedAt), micros(w.UpdatedAt))
+		env, w.StartURL, w.Seccomp, string(w.Clipboard), egress, micros(w.CreatedAt), micros(w.UpdatedAt))
 	if err != nil {
 		return writeErr(err, "workspace", w.Name, "create workspace "+w.ID)
 	}
@@ -71,16 +95,16 @@ func (db *DB) ListWorkspaces(ctx context.Context) ([]*airlock.Workspace, error) 
 // UpdateWorkspace writes every field of w but ID and CreatedAt; a zero
 // UpdatedAt is set to now.
 func (db *DB) UpdateWorkspace(ctx context.Context, w *airlock.Workspace) error {
-	env, err := json.Marshal(w.Env)
+	env, egress, err := workspaceJSON(w)
 	if err != nil {
-		return fmt.Errorf("update workspace %s: env: %w", w.ID, err)
+		return fmt.Errorf("update workspace %s: %w", w.ID, err)
 	}
 	db.touch(&w.UpdatedAt)
 	ok, err := db.execOne(ctx, `UPDATE workspaces SET name = ?, description = ?, image = ?, isolation = ?,
 		nano_cpus = ?, memory = ?, pids_limit = ?, shm_size = ?, env = ?, start_url = ?, seccomp = ?, clipboard = ?,
-		updated_at = ? WHERE id = ?`,
+		egress = ?, updated_at = ? WHERE id = ?`,
 		w.Name, w.Description, w.Image, string(w.Isolation), w.NanoCPUs, w.Memory, w.PidsLimit, w.ShmSize,
-		string(env), w.StartURL, w.Seccomp, string(w.Clipboard), micros(w.UpdatedAt), w.ID)
+		env, w.StartURL, w.Seccomp, string(w.Clipboard), egress, micros(w.UpdatedAt), w.ID)
 	if err != nil {
 		return writeErr(err, "workspace", w.Name, "update workspace "+w.ID)
 	}

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { toRemote, wheelPixels, BUTTONS } from './input.js';
 import { sample, rows } from './stats.js';
 import { relayMode, relayServers, hasTURN } from './ice.js';
+import { ruleText, egressSummary } from './egress.js';
 
 let failed = 0;
 async function test(name, fn) {
@@ -133,6 +134,23 @@ await test('relayServers: TURN URLs of the chosen transport only', () => {
   assert.equal(hasTURN(relayServers([{ urls: ['stun:h:3478'] }], 'any')), false);
   assert.equal(hasTURN(relayServers([{ urls: ['turn:h:3478?transport=udp'] }], 'tcp')), false);
   assert.equal(hasTURN(servers), true);
+});
+
+await test('ruleText: the short form of the CLI, in order', () => {
+  assert.equal(ruleText({ action: 'allow', domain: '*.example.com', ports: [443, 8443] }), 'allow *.example.com:443,8443');
+  assert.equal(ruleText({ action: 'deny', cidr: '10.0.0.0/8' }), 'deny 10.0.0.0/8');
+  assert.equal(ruleText({ action: 'allow', cidr: '10.1.0.0/16', ports: [22] }), 'allow 10.1.0.0/16:22');
+  assert.equal(ruleText({ action: 'allow', cidr: '2001:db8::/32', ports: [443] }), 'allow [2001:db8::/32]:443');
+  assert.equal(ruleText({ action: 'deny', cidr: '2001:db8::/32' }), 'deny 2001:db8::/32');
+  assert.equal(ruleText({ action: 'deny', domain: '*' }), 'deny *');
+});
+
+await test('egressSummary: admins see a count, others nothing', () => {
+  assert.equal(egressSummary(undefined), null);
+  assert.equal(egressSummary(null), null);
+  assert.equal(egressSummary({ rules: [] }), 'Egress: defaults (public internet only)');
+  assert.equal(egressSummary({ rules: [{ action: 'deny', domain: '*' }] }), 'Egress: 1 rule');
+  assert.equal(egressSummary({ rules: [{}, {}] }), 'Egress: 2 rules');
 });
 
 if (failed) {

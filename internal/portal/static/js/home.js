@@ -6,6 +6,7 @@
 
 import { api, isFinal, isStarting } from './api.js';
 import { $, el, setAlert, sentence, armConfirm, relativeTime, showView } from './dom.js';
+import { egressSummary, ruleText } from './egress.js';
 
 const REFRESH_MS = 10000;
 const ENDED_SHOWN = 10;
@@ -99,7 +100,21 @@ function card(ws) {
       el('h3', {}, ws.name)),
     el('p', { class: 'muted' }, ws.description || 'No description.'),
     meta.length ? el('div', { class: 'ws-meta' }, meta) : null,
+    egressDetails(ws.egress),
     launch);
+}
+
+// egressDetails shows an admin the workspace's egress rules, read-only
+// (they are changed with `airlock workspace update`); nothing for others.
+function egressDetails(egress) {
+  const summary = egressSummary(egress);
+  if (!summary) return null;
+  const rules = egress.rules.map((r) => el('li', {}, el('code', {}, ruleText(r))));
+  return el('details', { class: 'ws-egress' },
+    el('summary', {}, summary),
+    rules.length
+      ? el('ol', {}, rules)
+      : el('p', { class: 'muted' }, 'No rules: the public internet is reachable, private and special ranges are not.'));
 }
 
 function bytes(n) {
