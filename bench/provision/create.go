@@ -57,8 +57,8 @@ func createPaths(node, socket *client.Client, runID string) [2]createPath {
 				NetworkMode:    "none",
 				ReadonlyRootfs: true,
 				CapDrop:        []string{"ALL"},
-				SecurityOpt: []string{"no-new-privileges=true"},
-				Resources:   container.Resources{Memory: 512 << 20, PidsLimit: &pids},
+				SecurityOpt:    []string{"no-new-privileges=true"},
+				Resources:      container.Resources{Memory: 512 << 20, PidsLimit: &pids},
 			},
 		},
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
 
+	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/netpolicy"
 )
 
@@ -24,7 +25,7 @@ const (
 )
 
 // maxEgressLabel bounds the egress policy a network carries.
-const maxEgressLabel = 64 << 10
+const maxEgressLabel = airlock.MaxWorkspaceEgressSize
 
 // reservations are session subnets handed out recently: a subnet is
 // reserved from the decision until dockerd lists it (or a minute passes,
