@@ -18,6 +18,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/airlock-rbi/airlock/images"
+	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/dockerpolicy"
 	"github.com/airlock-rbi/airlock/internal/enroll"
 	"github.com/airlock-rbi/airlock/internal/hostaddr"
@@ -36,7 +37,9 @@ images:
 # (written by airlock up from internal/seccomp).
 seccomp_profiles:
   - seccomp/chromium.json
-# runtimes: [runc]
+# runsc (gVisor) is what sandboxed sessions run under; this node offers
+# sandboxed only once dockerd has it (make sandboxed) and a probe passes.
+runtimes: [runc, runsc]
 # capabilities: [CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, SETGID, SETUID, NET_BIND_SERVICE]
 # defaults:
 #   memory: 512m
@@ -125,6 +128,19 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	if cfg.TURNListen != "" && cfg.TURNPeerNetworks == "" {
 		cfg.TURNPeerNetworks = policy.Pool().Prefix().String()
 	}
+	// The levels the local node advertises: sandboxed only when runsc is
+	// configured and a probe container proved it runs inside gVisor (best
+	// effort: provableIsolation logs why not).
+	// TODO(hardened proof): pass whether the host rules and egress proxy
+	// are in place; nil claims they are.
+	levels, err := provableIsolation(ctx, f.socket, "airlock/chromium:latest", policy, []string{"standard", "hardened", "sandboxed"}, nil, log)
+	if err != nil {
+		return err
+	}
+	isolation := make([]airlock.Isolation, len(levels))
+	for i, l := range levels {
+		isolation[i] = airlock.Isolation(l)
+	}
 	cfg.AdminPassword = os.Getenv("AIRLOCK_ADMIN_PASSWORD")
 	cfg.Logger = log.With("component", "server")
 	cfg.Out = stdout
@@ -142,7 +158,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 			provHost = "127.0.0.1"
 		}
 		nodeURL := "https://" + net.JoinHostPort(provHost, provPort)
-		if err := infra.EnsureLocalNode(ctx, srv, "local", nodeURL, *capacity, f.tlsDir); err != nil {
+		if err := infra.EnsureLocalNode(ctx, srv, "local", nodeURL, *capacity, f.tlsDir, isolation); err != nil {
 			errs <- err
 			cancel()
 			return
