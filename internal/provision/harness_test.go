@@ -36,6 +36,13 @@ type harness struct {
 
 func startNode(t *testing.T) *harness {
 	t.Helper()
+	return startNodeWith(t, "")
+}
+
+// startNodeWith is startNode with more of the node's policy file (YAML
+// keys besides images).
+func startNodeWith(t *testing.T, policy string) *harness {
+	t.Helper()
 	socket := dockertest.Client(t)
 	image := dockertest.Image(t, socket)
 	dir := t.TempDir()
@@ -46,7 +53,7 @@ func startNode(t *testing.T) *harness {
 	h := &harness{ca: ca, dir: dir, socket: socket, adminDir: filepath.Join(dir, "admin"), dockerCfg: filepath.Join(dir, "docker-config")}
 	h.issue(t, pki.IssueRequest{Role: pki.RoleProvision, Name: "127.0.0.1"}, filepath.Join(dir, "node"))
 	h.issue(t, pki.IssueRequest{Role: pki.RoleAdmin, Name: "test-admin"}, h.adminDir)
-	cfg, err := dockerpolicy.ParseConfig([]byte("images: ["+image+"]\n"), dir)
+	cfg, err := dockerpolicy.ParseConfig([]byte("images: ["+image+"]\n"+policy), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
