@@ -87,6 +87,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	fs.StringVar(&f.metrics, "metrics-listen", "127.0.0.1:9376", "address of the provision node's /metrics (empty: off)")
 	capacity := fs.Int("capacity", 20, "sessions this host runs at most")
 	imageBinary := fs.String("image-binary", "", "static airlock binary to build workspace images from (default: this one)")
+	probeImage := fs.String("sandbox-probe-image", "airlock/chromium:latest", "local image with dmesg that proves runsc runs containers inside gVisor (sandboxed is offered only then)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -133,7 +134,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	// effort: provableIsolation logs why not).
 	// TODO(hardened proof): pass whether the host rules and egress proxy
 	// are in place; nil claims they are.
-	levels, err := provableIsolation(ctx, f.socket, "airlock/chromium:latest", policy, []string{"standard", "hardened", "sandboxed"}, nil, log)
+	levels, err := provableIsolation(ctx, f.socket, *probeImage, policy, []string{"standard", "hardened", "sandboxed"}, nil, log)
 	if err != nil {
 		return err
 	}
