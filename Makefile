@@ -11,7 +11,16 @@ LDFLAGS   := -s -w -X main.Version=$(VERSION)
 FUZZTIME  ?= 50000x
 export CGO_ENABLED := 0
 
-.PHONY: build run test unit fuzz lint bench images images-chromium docker clean
+# AIRLOCK_SANDBOXED=1 makes `make run` and `make test` set up gVisor first
+# (the sandboxed isolation level; see `make sandboxed`), and makes the tests
+# that need runsc run instead of skipping. Default off.
+AIRLOCK_SANDBOXED ?= 0
+ifeq ($(AIRLOCK_SANDBOXED),1)
+SANDBOXED_DEP := sandboxed
+export AIRLOCK_TEST_SANDBOXED := 1
+endif
+
+.PHONY: build run test unit fuzz lint bench images images-chromium docker sandboxed clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/airlock
@@ -19,6 +28,11 @@ build:
 # Docker: install docker.io and start dockerd when no daemon answers.
 docker:
 	@bash scripts/ensure-docker.sh
+
+# gVisor for sandboxed sessions: builds the pinned runsc and registers it
+# with dockerd (scripts/ensure-gvisor.sh; a no-op once done).
+sandboxed: docker
+	bash scripts/ensure-gvisor.sh
 
 images: build docker
 	$(BIN) images
@@ -32,7 +46,7 @@ images-chromium: build docker
 # The Chromium workspace's image is (re)built when it is missing or was
 # built from another airlock binary (its label airlock.binary is the
 # binary's SHA-256); `airlock up` builds only the minimal image itself.
-run: build images
+run: build images $(SANDBOXED_DEP)
 	@want=$$(sha256sum $(BIN) | cut -d' ' -f1); \
 	have=$$(docker image inspect -f '{{index .Config.Labels "airlock.binary"}}' airlock/chromium:latest 2>/dev/null || true); \
 	if [ "$$have" != "$$want" ]; then $(MAKE) --no-print-directory images-chromium; fi
@@ -42,7 +56,7 @@ run: build images
 # headless Chromium (the browser test), all installed and started here.
 # Artifacts (the browser test's screenshots) are kept under $(ARTIFACTS).
 ARTIFACTS ?= $(CURDIR)/artifacts
-test: docker lint
+test: docker lint $(SANDBOXED_DEP)
 	bash scripts/ensure-xvfb.sh
 	bash scripts/ensure-chromium.sh
 	mkdir -p $(ARTIFACTS)

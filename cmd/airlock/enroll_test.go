@@ -132,7 +132,7 @@ func TestNodeEnrollmentAndRevocation(t *testing.T) {
 		}
 		return tok
 	}
-	token := joinToken("--uses", "1", "--isolation", "standard,hardened")
+	token := joinToken("--uses", "1", "--isolation", "standard,sandboxed")
 	config := filepath.Join(dir, "provision.yaml")
 	if err := os.WriteFile(config, []byte("images: [airlock/minimal:latest]\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -198,10 +198,10 @@ func TestNodeEnrollmentAndRevocation(t *testing.T) {
 	nodeCtx, stopNode := context.WithCancel(ctx)
 	var nodeOut syncBuffer
 	nodeDone := make(chan int, 1)
-	// It asks for hardened too, which the token allows but this node
+	// It asks for sandboxed too, which the token allows but this node
 	// cannot prove (no runsc runtime allowed by its policy): dropped.
 	go func() {
-		nodeDone <- provision(nodeCtx, tlsDir, token, "second", port, &nodeOut, "--isolation", "standard", "--isolation", "hardened")
+		nodeDone <- provision(nodeCtx, tlsDir, token, "second", port, &nodeOut, "--isolation", "standard", "--isolation", "sandboxed")
 	}()
 	nodeStopped := false
 	t.Cleanup(func() {
@@ -238,10 +238,11 @@ func TestNodeEnrollmentAndRevocation(t *testing.T) {
 		t.Errorf("node ls: second's URL: %q", line)
 	}
 	if f := strings.Fields(line); len(f) < 5 || f[4] != "standard" {
-		t.Errorf("node ls: second advertises %q, want standard only (hardened unproved)", line)
+		t.Errorf("node ls: second advertises %q, want standard only (sandboxed unproved)", line)
 	}
-	if out := nodeOut.String(); !strings.Contains(out, "isolation level not advertised") || !strings.Contains(out, "level=hardened") {
-		t.Errorf("the second node did not warn that it dropped hardened:\n%s", out)
+	if out := nodeOut.String(); !strings.Contains(out, "isolation level not advertised") || !strings.Contains(out, "level=sandboxed") ||
+		!strings.Contains(out, "policy does not allow the runsc runtime") {
+		t.Errorf("the second node did not warn that it dropped sandboxed, and why:\n%s", out)
 	}
 
 	cert := enrollReadCert(t, filepath.Join(tlsDir, "cert.pem"))

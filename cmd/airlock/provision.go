@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/airlock-rbi/airlock/internal/dockerpolicy"
@@ -51,6 +52,7 @@ func runProvision(ctx context.Context, args []string, stderr io.Writer, log *slo
 	name := fs.String("name", "", "node name (default: the host name)")
 	advertise := fs.String("advertise", "", "this node's URL as the server reaches it, https://HOST:PORT")
 	capacity := fs.Int("capacity", 20, "sessions this node runs at most")
+	probeImage := fs.String("sandbox-probe-image", "airlock/chromium:latest", "local image with dmesg that proves runsc runs containers inside gVisor (for --isolation sandboxed)")
 	var isolation stringList
 	fs.Var(&isolation, "isolation", "isolation level this node offers (repeatable; default standard); one it cannot prove is dropped")
 	if err := parse(fs, args); err != nil {
@@ -94,7 +96,7 @@ func runProvision(ctx context.Context, args []string, stderr io.Writer, log *slo
 			h, _ := os.Hostname()
 			*name = strings.ToLower(h)
 		}
-		levels, err := provableIsolation(ctx, f.socket, policy, isolation, log)
+		levels, err := provableIsolation(ctx, f.socket, *probeImage, policy, isolation, sn.hardened, log)
 		if err != nil {
 			return err
 		}
@@ -168,8 +170,11 @@ func joinTokenFrom(file, env string, log *slog.Logger) (string, error) {
 // provableIsolation keeps the asked-for isolation levels (default
 // standard) that this node can show it delivers, warning about each one it
 // drops: the server must not route a session to a level the node would
-// silently run weaker.
-func provableIsolation(ctx context.Context, socket string, policy *dockerpolicy.Config, want []string, log *slog.Logger) ([]string, error) {
+// silently run weaker. hardened is nil when the node proved its host rules
+// and egress proxy are in place, else why not. The sandbox probe (a
+// container under runsc from probeImage) runs only when sandboxed is asked
+// for and dockerd and the policy have runsc, since it costs a sandbox start.
+func provableIsolation(ctx context.Context, socket, probeImage string, policy *dockerpolicy.Config, want []string, hardened error, log *slog.Logger) ([]string, error) {
 	if len(want) == 0 {
 		want = []string{"standard"}
 	}
@@ -177,7 +182,11 @@ func provableIsolation(ctx context.Context, socket string, policy *dockerpolicy.
 	if err != nil {
 		return nil, fmt.Errorf("check which isolation levels this node delivers: %w", err)
 	}
-	keep, dropped, err := enroll.Deliverable(want, runtimes, policy.Runtimes)
+	var sandbox error
+	if slices.Contains(want, "sandboxed") && hardened == nil && runtimes[enroll.SandboxRuntime] && slices.Contains(policy.Runtimes, enroll.SandboxRuntime) {
+		sandbox = enroll.ProveSandbox(ctx, socket, probeImage)
+	}
+	keep, dropped, err := enroll.Deliverable(want, runtimes, policy.Runtimes, hardened, sandbox)
 	if err != nil {
 		return nil, fmt.Errorf("airlock provision: --isolation: %w", err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/airlock-rbi/airlock/images"
+	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/dockerpolicy"
 	"github.com/airlock-rbi/airlock/internal/enroll"
 	"github.com/airlock-rbi/airlock/internal/hostaddr"
@@ -36,7 +37,9 @@ images:
 # (written by airlock up from internal/seccomp).
 seccomp_profiles:
   - seccomp/chromium.json
-# runtimes: [runc]
+# runsc (gVisor) is what sandboxed sessions run under; this node offers
+# sandboxed only once dockerd has it (make sandboxed) and a probe passes.
+runtimes: [runc, runsc]
 # capabilities: [CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, SETGID, SETUID, NET_BIND_SERVICE]
 # defaults:
 #   memory: 512m
@@ -85,6 +88,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	egressFlags(fs, &f)
 	capacity := fs.Int("capacity", 20, "sessions this host runs at most")
 	imageBinary := fs.String("image-binary", "", "static airlock binary to build workspace images from (default: this one)")
+	probeImage := fs.String("sandbox-probe-image", "airlock/chromium:latest", "local image with dmesg that proves runsc runs containers inside gVisor (sandboxed is offered only then)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -157,7 +161,21 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 			return
 		}
 		wg.Go(sn.wait)
-		if err := infra.EnsureLocalNode(ctx, srv, "local", nodeURL, *capacity, f.tlsDir); err != nil {
+		// The levels the local node advertises: hardened once its rules
+		// and egress proxy are in place, sandboxed only when runsc is
+		// configured and a probe container proved it runs inside gVisor
+		// (provableIsolation logs why a level is not offered).
+		levels, lerr := provableIsolation(ctx, f.socket, *probeImage, policy, []string{"standard", "hardened", "sandboxed"}, sn.hardened, log)
+		if lerr != nil {
+			errs <- lerr
+			cancel()
+			return
+		}
+		isolation := make([]airlock.Isolation, len(levels))
+		for i, l := range levels {
+			isolation[i] = airlock.Isolation(l)
+		}
+		if err := infra.EnsureLocalNode(ctx, srv, "local", nodeURL, *capacity, f.tlsDir, isolation); err != nil {
 			errs <- err
 			cancel()
 			return

@@ -244,6 +244,7 @@ func (s *Server) containerSpec(sess *airlock.Session, ws *airlock.Workspace, reg
 		},
 		Isolation:   string(ws.Isolation),
 		Egress:      egress,
+		Runtime:     sessionRuntime(ws.Isolation),
 		Memory:      ws.Memory,
 		NanoCPUs:    ws.NanoCPUs,
 		PidsLimit:   ws.PidsLimit,
@@ -252,6 +253,20 @@ func (s *Server) containerSpec(sess *airlock.Session, ws *airlock.Workspace, reg
 		Tmpfs:       map[string]string{"/tmp": "rw,nosuid,nodev,size=" + tmpSize},
 		SecurityOpt: securityOpt,
 	}, nil
+}
+
+// sandboxRuntime is the OCI runtime sandboxed sessions run under: gVisor's
+// runsc, the one a node proves before it advertises sandboxed (see
+// enroll.SandboxRuntime) and its policy requires on a sandboxed network.
+const sandboxRuntime = "runsc"
+
+// sessionRuntime is the runtime a session of level l asks for: runsc for
+// sandboxed, else none (the daemon's default, runc).
+func sessionRuntime(l airlock.Isolation) string {
+	if l == airlock.IsolationSandboxed {
+		return sandboxRuntime
+	}
+	return ""
 }
 
 // visibleSession returns the session if the caller may see it; others'

@@ -13,8 +13,18 @@ import (
 // in an all-in-one deployment. The server holds the CA, so it issues the
 // node's certificate itself instead of going through a join token; a
 // restart reuses the node's record (and its sessions) with a fresh
-// certificate. The catalog is left to SeedWorkspaces.
-func EnsureLocalNode(ctx context.Context, srv *Server, name, nodeURL string, capacity int, tlsDir string) error {
+// certificate. The catalog is left to SeedWorkspaces. isolation is what
+// the caller proved the node delivers (standard when empty); an unknown
+// level is refused.
+func EnsureLocalNode(ctx context.Context, srv *Server, name, nodeURL string, capacity int, tlsDir string, isolation []airlock.Isolation) error {
+	if len(isolation) == 0 {
+		isolation = []airlock.Isolation{airlock.IsolationStandard}
+	}
+	for _, l := range isolation {
+		if !l.Valid() {
+			return fmt.Errorf("local node: isolation %q is not one of standard, hardened, sandboxed", l)
+		}
+	}
 	u, err := url.Parse(nodeURL)
 	if err != nil {
 		return fmt.Errorf("local node url: %w", err)
@@ -35,7 +45,7 @@ func EnsureLocalNode(ctx context.Context, srv *Server, name, nodeURL string, cap
 	default:
 		return err
 	}
-	n.URL, n.Capacity, n.Isolation = nodeURL, capacity, []airlock.Isolation{airlock.IsolationStandard}
+	n.URL, n.Capacity, n.Isolation = nodeURL, capacity, isolation
 	n.State, n.LastHeartbeat, n.UpdatedAt = airlock.NodeReady, now, now
 	// The previous certificate was just overwritten on disk: only the new
 	// one is on record.

@@ -128,7 +128,7 @@ func TestHardenedIsolation(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxyPort := uint16(proxyLn.Addr().(*net.TCPAddr).Port)
-	h := startNodeWith(t, func(c *dockerpolicy.Config) { c.ProxyPort = proxyPort })
+	h := startNodeWith(t, "", func(c *dockerpolicy.Config) { c.ProxyPort = proxyPort })
 	pool := h.node.engine.Config().Pool().Prefix()
 	var logs syncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))

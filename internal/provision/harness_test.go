@@ -36,11 +36,13 @@ type harness struct {
 
 func startNode(t *testing.T) *harness {
 	t.Helper()
-	return startNodeWith(t, nil)
+	return startNodeWith(t, "", nil)
 }
 
-// startNodeWith is startNode with the node's policy edited first.
-func startNodeWith(t *testing.T, edit func(*dockerpolicy.Config)) *harness {
+// startNodeWith is startNode with more of the node's policy file (YAML
+// keys besides images), and the parsed policy edited before the node
+// starts.
+func startNodeWith(t *testing.T, policy string, edit func(*dockerpolicy.Config)) *harness {
 	t.Helper()
 	socket := dockertest.Client(t)
 	image := dockertest.Image(t, socket)
@@ -52,7 +54,7 @@ func startNodeWith(t *testing.T, edit func(*dockerpolicy.Config)) *harness {
 	h := &harness{ca: ca, dir: dir, socket: socket, adminDir: filepath.Join(dir, "admin"), dockerCfg: filepath.Join(dir, "docker-config")}
 	h.issue(t, pki.IssueRequest{Role: pki.RoleProvision, Name: "127.0.0.1"}, filepath.Join(dir, "node"))
 	h.issue(t, pki.IssueRequest{Role: pki.RoleAdmin, Name: "test-admin"}, h.adminDir)
-	cfg, err := dockerpolicy.ParseConfig([]byte("images: ["+image+"]\n"), dir)
+	cfg, err := dockerpolicy.ParseConfig([]byte("images: ["+image+"]\n"+policy), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
