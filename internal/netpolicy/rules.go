@@ -168,11 +168,7 @@ func (r *Rules) Render() (string, error) {
 	notSession := "iifname != " + sessions + " accept"
 	hardened := fmt.Sprintf(`iifname "%s*"`, bridgeHardened)
 	// Traffic from a session bridge to an address of this host.
-	// The egress proxy and resolver listen on every address of the host
-	// but serve sessions only: nothing else reaches them.
 	chain("input", "type filter hook input priority filter - 10",
-		"iifname != "+sessions+" tcp dport @proxy_tcp counter drop",
-		"iifname != "+sessions+" meta l4proto { tcp, udp } th dport @resolver counter drop",
 		notSession,
 		"ct state established,related accept",
 		"meta nfproto ipv6 drop",

@@ -38,7 +38,6 @@ func TestRender(t *testing.T) {
 		`add rule inet airlock forward iifname "alh*" counter reject with icmpx admin-prohibited`,
 		"flush chain inet airlock forward",
 		`add rule inet airlock input iifname "alh*" udp dport @resolver accept`,
-		`add rule inet airlock input iifname != { "als*", "alh*" } tcp dport @proxy_tcp counter drop`,
 		`add rule inet airlock dns iifname "alh*" udp dport 53 redirect to :5353`,
 		`add rule inet airlock dns iifname "alh*" tcp dport 53 redirect to :5353`,
 	} {

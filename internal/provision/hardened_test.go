@@ -159,11 +159,7 @@ func TestHardenedIsolation(t *testing.T) {
 		t.Fatal(err)
 	}
 	serveBanner(t, api)
-	closed, err := net.Listen("tcp", "0.0.0.0:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serveBanner(t, closed)
+	closed := closedHostListener(t)
 	apiPort := uint16(api.Addr().(*net.TCPAddr).Port)
 	rules := &netpolicy.Rules{Pool: pool, HostTCP: []netpolicy.PortRange{{First: apiPort, Last: apiPort}}, ProxyPort: proxyPort, DNSPort: dnsPort}
 	if err := rules.Apply(ctx, nil); err != nil {

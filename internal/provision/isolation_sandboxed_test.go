@@ -76,11 +76,7 @@ func TestSandboxedIsolation(t *testing.T) {
 		t.Fatal(err)
 	}
 	serveBanner(t, allowed)
-	closed, err := net.Listen("tcp", "0.0.0.0:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serveBanner(t, closed)
+	closed := closedHostListener(t)
 	allowedPort := uint16(allowed.Addr().(*net.TCPAddr).Port)
 	closedPort := closed.Addr().(*net.TCPAddr).Port
 	rules := &netpolicy.Rules{Pool: h.node.engine.Config().Pool().Prefix(), HostTCP: []netpolicy.PortRange{{First: allowedPort, Last: allowedPort}}}

@@ -211,11 +211,7 @@ func TestStandardIsolation(t *testing.T) {
 		t.Fatal(err)
 	}
 	serveBanner(t, allowed)
-	closed, err := net.Listen("tcp", "0.0.0.0:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serveBanner(t, closed)
+	closed := closedHostListener(t)
 	allowedPort := uint16(allowed.Addr().(*net.TCPAddr).Port)
 	closedPort := closed.Addr().(*net.TCPAddr).Port
 	rules := &netpolicy.Rules{Pool: h.node.engine.Config().Pool().Prefix(), HostTCP: []netpolicy.PortRange{{First: allowedPort, Last: allowedPort}}}
@@ -288,6 +284,35 @@ func TestStandardIsolation(t *testing.T) {
 			t.Errorf("from a standard session, %s: %q; want reachable %v", tg, got[tg], want)
 		}
 	}
+}
+
+// closedHostListener listens, with the banner, on a port of every host
+// address that no node has opened to sessions: the host rules' port sets
+// keep what every node on this host ever opened (nodes never close
+// another's), and earlier tests' nodes opened ports at random.
+func closedHostListener(t *testing.T) net.Listener {
+	t.Helper()
+	for range 20 {
+		ln, err := net.Listen("tcp", "0.0.0.0:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		open := false
+		for _, set := range []string{"host_tcp", "proxy_tcp", "resolver"} {
+			// Succeeds only when the port is an element of the set.
+			if exec.Command("nft", "get", "element", "inet", netpolicy.Table, set, fmt.Sprintf("{ %d }", port)).Run() == nil {
+				open = true
+			}
+		}
+		if !open {
+			serveBanner(t, ln)
+			return ln
+		}
+		ln.Close()
+	}
+	t.Fatal("no port found that the host rules keep closed to sessions")
+	return nil
 }
 
 // waitBanner waits until addr answers with the banner, from this host.
