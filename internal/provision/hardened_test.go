@@ -100,10 +100,10 @@ func TestHardenedIsolation(t *testing.T) {
 	// by CIDR (they are special-purpose, refused by default).
 	public, rebound := netip.MustParseAddr("203.0.113.7"), netip.MustParseAddr("203.0.113.9")
 	private, linkLocal := netip.MustParseAddr("10.254.99.7"), netip.MustParseAddr("169.254.77.78")
-	routedTarget(t, public, netip.MustParsePrefix("10.254.80.0/30"), 80)
-	reboundHits := routedTarget(t, rebound, netip.MustParsePrefix("10.254.80.4/30"), 80)
-	routedTarget(t, private, netip.MustParsePrefix("10.254.80.8/30"), 80)
-	routedTarget(t, linkLocal, netip.MustParsePrefix("10.254.80.12/30"), 80)
+	routedTarget(t, public, netip.MustParsePrefix("10.254.81.0/30"), 80)
+	reboundHits := routedTarget(t, rebound, netip.MustParsePrefix("10.254.81.4/30"), 80)
+	routedTarget(t, private, netip.MustParsePrefix("10.254.81.8/30"), 80)
+	routedTarget(t, linkLocal, netip.MustParsePrefix("10.254.81.12/30"), 80)
 	up := startUpstream(t, map[string][]netip.Addr{
 		"allowed.test": {public},
 		"denied.test":  {public},
@@ -154,13 +154,7 @@ func TestHardenedIsolation(t *testing.T) {
 	t.Cleanup(func() { cancel(); served.Wait() })
 
 	// Host listeners: the infra API's stand-in, and one closed to sessions.
-	api, err := net.Listen("tcp", "0.0.0.0:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serveBanner(t, api)
-	closed := closedHostListener(t)
-	apiPort := uint16(api.Addr().(*net.TCPAddr).Port)
+	apiPort, closedPortN := hostListeners(t)
 	rules := &netpolicy.Rules{Pool: pool, HostTCP: []netpolicy.PortRange{{First: apiPort, Last: apiPort}}, ProxyPort: proxyPort, DNSPort: dnsPort}
 	if err := rules.Apply(ctx, nil); err != nil {
 		t.Fatal(err)
@@ -168,25 +162,7 @@ func TestHardenedIsolation(t *testing.T) {
 
 	cli := h.sdk(t)
 	// Another session, listening.
-	other := h.sessionNetwork(t)
-	oc, err := cli.ContainerCreate(ctx, &container.Config{Image: dockertest.TestImage, Cmd: []string{"serve", "8080"}},
-		&container.HostConfig{NetworkMode: container.NetworkMode(other)}, nil, nil, uniqueName(t, "other"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.socket.ContainerRemove(context.Background(), oc.ID, container.RemoveOptions{Force: true}) })
-	if err := cli.ContainerStart(ctx, oc.ID, container.StartOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	info, err := h.socket.ContainerInspect(ctx, oc.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var otherTarget string
-	for _, ep := range info.NetworkSettings.Networks {
-		otherTarget = net.JoinHostPort(ep.IPAddress, "8080")
-	}
-	waitBanner(t, otherTarget)
+	otherTarget := h.listeningSession(t, cli, "")
 
 	mine := h.sessionNetwork(t, "--label", "airlock.isolation=hardened", "--label", "airlock.egress="+policy, "--label", "airlock.session="+sessionID)
 	n, err := h.socket.NetworkInspect(ctx, mine, network.InspectOptions{})
@@ -202,7 +178,7 @@ func TestHardenedIsolation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	closedPort := fmt.Sprint(closed.Addr().(*net.TCPAddr).Port)
+	closedPort := fmt.Sprint(closedPortN)
 	hostClosed := []string{net.JoinHostPort(bridge.String(), closedPort), net.JoinHostPort(gateway, closedPort)}
 	if a := outboundAddr(t); a != "" {
 		hostClosed = append(hostClosed, net.JoinHostPort(a, closedPort))

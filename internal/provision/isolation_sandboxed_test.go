@@ -71,14 +71,7 @@ func TestSandboxedIsolation(t *testing.T) {
 	ctx := context.Background()
 	cli := h.sdk(t)
 
-	allowed, err := net.Listen("tcp", "0.0.0.0:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serveBanner(t, allowed)
-	closed := closedHostListener(t)
-	allowedPort := uint16(allowed.Addr().(*net.TCPAddr).Port)
-	closedPort := closed.Addr().(*net.TCPAddr).Port
+	allowedPort, closedPort := hostListeners(t)
 	rules := &netpolicy.Rules{Pool: h.node.engine.Config().Pool().Prefix(), HostTCP: []netpolicy.PortRange{{First: allowedPort, Last: allowedPort}}}
 	if err := rules.Apply(ctx, nil); err != nil {
 		t.Fatal(err)
@@ -92,26 +85,7 @@ func TestSandboxedIsolation(t *testing.T) {
 	routedTarget(t, private, netip.MustParsePrefix("10.254.80.0/30"), 80)
 
 	// Another sandboxed session, listening under runsc.
-	other := h.sessionNetwork(t, "--label", "airlock.isolation=sandboxed")
-	oc, err := cli.ContainerCreate(ctx, &container.Config{Image: dockertest.TestImage, Cmd: []string{"serve", "8080"}},
-		&container.HostConfig{NetworkMode: container.NetworkMode(other), Runtime: runsc}, nil, nil, uniqueName(t, "other"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.socket.ContainerRemove(context.Background(), oc.ID, container.RemoveOptions{Force: true}) })
-	if err := cli.ContainerStart(ctx, oc.ID, container.StartOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	info, err := h.socket.ContainerInspect(ctx, oc.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var otherAddr string
-	for _, ep := range info.NetworkSettings.Networks {
-		otherAddr = ep.IPAddress
-	}
-	otherTarget := net.JoinHostPort(otherAddr, "8080")
-	waitBanner(t, otherTarget)
+	otherTarget := h.listeningSession(t, cli, runsc, "--label", "airlock.isolation=sandboxed")
 
 	bridge, err := hostaddr.Bridge(ctx, h.socket, "bridge")
 	if err != nil {

@@ -73,6 +73,14 @@ func routedTarget(t *testing.T, addr netip.Addr, transit netip.Prefix, port int)
 	if addr == netip.MustParseAddr("169.254.169.254") {
 		t.Fatal("never route the metadata address itself")
 	}
+	// The services this machine reaches by name (its package and module
+	// mirrors may sit at any address, documentation ranges included).
+	for _, name := range []string{"proxy.golang.org", "sum.golang.org", "deb.debian.org", "registry.npmjs.org"} {
+		addrs, _ := net.DefaultResolver.LookupNetIP(context.Background(), "ip4", name)
+		if slices.Contains(addrs, addr) {
+			t.Fatalf("%s is %s, which this machine uses: the test will not route it", addr, name)
+		}
+	}
 	id := fmt.Sprintf("%x", time.Now().UnixNano()&0xffffff)
 	ns, hostIf, nsIf := "tgt-"+id, "tgth"+id, "tgtn"+id
 	run(t, "ip", "netns", "add", ns)
@@ -206,14 +214,7 @@ func TestStandardIsolation(t *testing.T) {
 
 	// Host listeners: one the node lets sessions reach (the infra API's
 	// stand-in), one it does not.
-	allowed, err := net.Listen("tcp", "0.0.0.0:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serveBanner(t, allowed)
-	closed := closedHostListener(t)
-	allowedPort := uint16(allowed.Addr().(*net.TCPAddr).Port)
-	closedPort := closed.Addr().(*net.TCPAddr).Port
+	allowedPort, closedPort := hostListeners(t)
 	rules := &netpolicy.Rules{Pool: h.node.engine.Config().Pool().Prefix(), HostTCP: []netpolicy.PortRange{{First: allowedPort, Last: allowedPort}}}
 	if err := rules.Apply(ctx, nil); err != nil {
 		t.Fatal(err)
@@ -225,26 +226,7 @@ func TestStandardIsolation(t *testing.T) {
 	routedTarget(t, linkLocal, netip.MustParsePrefix("10.254.77.0/30"), 80)
 
 	// Another session, listening.
-	other := h.sessionNetwork(t)
-	oc, err := cli.ContainerCreate(ctx, &container.Config{Image: dockertest.TestImage, Cmd: []string{"serve", "8080"}},
-		&container.HostConfig{NetworkMode: container.NetworkMode(other)}, nil, nil, uniqueName(t, "other"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.socket.ContainerRemove(context.Background(), oc.ID, container.RemoveOptions{Force: true}) })
-	if err := cli.ContainerStart(ctx, oc.ID, container.StartOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	info, err := h.socket.ContainerInspect(ctx, oc.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var otherAddr string
-	for _, ep := range info.NetworkSettings.Networks {
-		otherAddr = ep.IPAddress
-	}
-	otherTarget := net.JoinHostPort(otherAddr, "8080")
-	waitBanner(t, otherTarget) // the host reaches it: it is there
+	otherTarget := h.listeningSession(t, cli, "")
 
 	bridge, err := hostaddr.Bridge(ctx, h.socket, "bridge")
 	if err != nil {
@@ -313,6 +295,47 @@ func closedHostListener(t *testing.T) net.Listener {
 	}
 	t.Fatal("no port found that the host rules keep closed to sessions")
 	return nil
+}
+
+// hostListeners listens with the banner on every host address twice: on
+// a port the test opens to sessions (the infra API's stand-in), and on one
+// no node has opened.
+func hostListeners(t *testing.T) (open uint16, closed int) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveBanner(t, ln)
+	return uint16(ln.Addr().(*net.TCPAddr).Port), closedHostListener(t).Addr().(*net.TCPAddr).Port
+}
+
+// listeningSession starts another session, on a network made through the
+// node with args (under runtime, if set), serving the banner on port
+// 8080, and returns its address once the host reaches it: it is there.
+func (h *harness) listeningSession(t *testing.T, cli *client.Client, runtime string, args ...string) string {
+	t.Helper()
+	ctx := context.Background()
+	other := h.sessionNetwork(t, args...)
+	oc, err := cli.ContainerCreate(ctx, &container.Config{Image: dockertest.TestImage, Cmd: []string{"serve", "8080"}},
+		&container.HostConfig{NetworkMode: container.NetworkMode(other), Runtime: runtime}, nil, nil, uniqueName(t, "other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.socket.ContainerRemove(context.Background(), oc.ID, container.RemoveOptions{Force: true}) })
+	if err := cli.ContainerStart(ctx, oc.ID, container.StartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	info, err := h.socket.ContainerInspect(ctx, oc.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var target string
+	for _, ep := range info.NetworkSettings.Networks {
+		target = net.JoinHostPort(ep.IPAddress, "8080")
+	}
+	waitBanner(t, target)
+	return target
 }
 
 // waitBanner waits until addr answers with the banner, from this host.
