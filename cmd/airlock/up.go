@@ -53,7 +53,8 @@ runtimes: [runc, runsc]
 // infra.SeedWorkspaces), and stays deleted or changed if an administrator
 // does so. The chromium workspace needs its image (make images-chromium)
 // and runs under the chromium seccomp profile the provision policy above
-// allows.
+// allows; chromium-hardened is the same browser with the default egress
+// policy (the public web, nothing private or special-purpose).
 const defaultWorkspaces = `workspaces:
   - name: minimal
     description: "The agent alone: for checks and benchmarks"
@@ -65,6 +66,16 @@ const defaultWorkspaces = `workspaces:
     description: Chromium, isolated
     image: airlock/chromium:latest
     isolation: standard
+    seccomp: chromium
+    clipboard: both
+    shm: 512m
+    memory: 2g
+    pids: 512
+    start_url: https://www.debian.org/
+  - name: chromium-hardened
+    description: "Chromium, hardened: the web only through this node's egress proxy, nothing private"
+    image: airlock/chromium:latest
+    isolation: hardened
     seccomp: chromium
     clipboard: both
     shm: 512m
