@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,7 +22,7 @@ import (
 	"github.com/airlock-rbi/airlock/internal/pki"
 )
 
-// harness is a provision node on loopback in front of the real dockerd,
+// harness is a provision node on loopback in front of a real dockerd,
 // with a CA, an admin client certificate and the stock docker CLI.
 type harness struct {
 	ca        *pki.CA
@@ -32,6 +33,12 @@ type harness struct {
 	node      *Node
 	reg       *prometheus.Registry
 	dockerCfg string
+	// dockerSocket is the daemon's socket path and cfg the node's policy,
+	// kept so that restartNode can start the node again as it was.
+	dockerSocket string
+	cfg          *dockerpolicy.Config
+	// stop stops the running node (once; the test's cleanup calls it too).
+	stop func()
 }
 
 func startNode(t *testing.T) *harness {
@@ -45,47 +52,72 @@ func startNode(t *testing.T) *harness {
 func startNodeWith(t *testing.T, policy string, edit func(*dockerpolicy.Config)) *harness {
 	t.Helper()
 	socket := dockertest.Client(t)
-	image := dockertest.Image(t, socket)
+	return startNodeOn(t, dockertest.Socket(), socket, dockertest.Image(t, socket), policy, edit)
+}
+
+// startNodeOn is startNodeWith in front of the daemon listening on
+// dockerSocket, of which socket is a client and image the test image.
+func startNodeOn(t *testing.T, dockerSocket string, socket *client.Client, image, policy string, edit func(*dockerpolicy.Config)) *harness {
+	t.Helper()
 	dir := t.TempDir()
 	ca, err := pki.InitCA(filepath.Join(dir, "ca"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{ca: ca, dir: dir, socket: socket, adminDir: filepath.Join(dir, "admin"), dockerCfg: filepath.Join(dir, "docker-config")}
+	h := &harness{ca: ca, dir: dir, socket: socket, adminDir: filepath.Join(dir, "admin"), dockerCfg: filepath.Join(dir, "docker-config"),
+		dockerSocket: dockerSocket}
 	h.issue(t, pki.IssueRequest{Role: pki.RoleProvision, Name: "127.0.0.1"}, filepath.Join(dir, "node"))
 	h.issue(t, pki.IssueRequest{Role: pki.RoleAdmin, Name: "test-admin"}, h.adminDir)
-	cfg, err := dockerpolicy.ParseConfig([]byte("images: ["+image+"]\n"+policy), dir)
+	h.cfg, err = dockerpolicy.ParseConfig([]byte("images: ["+image+"]\n"+policy), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if edit != nil {
-		edit(cfg)
+		edit(h.cfg)
 	}
+	h.serve(t, "127.0.0.1:0")
+	return h
+}
+
+// serve starts a node with the harness's policy and certificate on addr.
+func (h *harness) serve(t *testing.T, addr string) {
+	t.Helper()
 	h.reg = prometheus.NewRegistry()
 	ctx, cancel := context.WithCancel(context.Background())
-	h.node, err = New(ctx, Options{Policy: cfg, DockerSocket: dockertest.Socket(), Registerer: h.reg})
+	node, err := New(ctx, Options{Policy: h.cfg, DockerSocket: h.dockerSocket, Registerer: h.reg})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	h.node = node
+	tlsConfig, err := TLSConfig(filepath.Join(h.dir, "node"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tlsConfig, err := TLSConfig(filepath.Join(dir, "node"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.addr = ln.Addr().String()
 	done := make(chan error, 1)
-	go func() { done <- h.node.Serve(ctx, ln, tlsConfig) }()
-	t.Cleanup(func() {
+	go func() { done <- node.Serve(ctx, ln, tlsConfig) }()
+	stop := sync.OnceFunc(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("node stopped with %v", err)
 		}
-		h.node.Close()
+		node.Close()
 	})
-	return h
+	h.stop = stop
+	t.Cleanup(stop)
+}
+
+// restartNode stops the node and starts a new one with the same policy,
+// certificates and address, as a node process started again would be.
+func (h *harness) restartNode(t *testing.T) {
+	t.Helper()
+	h.stop()
+	h.serve(t, h.addr)
 }
 
 func (h *harness) issue(t *testing.T, req pki.IssueRequest, dir string) {
