@@ -87,6 +87,9 @@ type fakeDriver struct {
 	containers map[string]bool
 	startErr   error
 	removeErr  error
+	// removeDelay makes Remove take that long, as a real container's
+	// stop does, so that concurrent stops overlap.
+	removeDelay time.Duration
 }
 
 var _ Driver = (*fakeDriver)(nil)
@@ -106,6 +109,10 @@ func (d *fakeDriver) Start(ctx context.Context, nodeURL string, spec launcher.Sp
 }
 
 func (d *fakeDriver) Remove(ctx context.Context, nodeURL, containerID string, grace time.Duration) error {
+	d.mu.Lock()
+	delay := d.removeDelay
+	d.mu.Unlock()
+	time.Sleep(delay)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.removes = append(d.removes, removeCall{NodeURL: nodeURL, Container: containerID, Grace: grace})

@@ -102,6 +102,10 @@ type Server struct {
 	watch watchers
 	// inflight holds the IDs of sessions being launched by this process.
 	inflight sync.Map
+	// stopping holds a *sync.Mutex per session being stopped by this
+	// process: a user's delete and the lifecycle job's round would
+	// otherwise remove the same container and network at once.
+	stopping sync.Map
 	mux      *http.ServeMux
 	handler  http.Handler
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
@@ -361,8 +362,16 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) error {
 }
 
 // StopSession removes the container of a stopping session and marks it
-// stopped. The lifecycle jobs call it for sessions left stopping.
+// stopped. The lifecycle jobs call it for sessions left stopping. Calls
+// for one session wait for each other; a session another server stopped
+// meanwhile is returned as it is.
 func (s *Server) StopSession(ctx context.Context, id string) (*airlock.Session, error) {
+	mu, _ := s.stopping.LoadOrStore(id, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer func() {
+		mu.(*sync.Mutex).Unlock()
+		s.stopping.CompareAndDelete(id, mu)
+	}()
 	sess, err := s.store.SessionByID(ctx, id)
 	if err != nil {
 		return nil, err
@@ -387,9 +396,16 @@ func (s *Server) StopSession(ctx context.Context, id string) (*airlock.Session, 
 	}
 	now := s.clock.now()
 	defer s.watch.notify(id)
-	return s.store.UpdateSession(ctx, id, airlock.SessionUpdate{
+	stopped, err := s.store.UpdateSession(ctx, id, airlock.SessionUpdate{
 		From: []airlock.SessionState{airlock.SessionStopping}, To: airlock.SessionStopped, StoppedAt: &now,
 	}, now)
+	if airlock.ErrorCode(err) == airlock.ECONFLICT {
+		// Another server's round got there first.
+		if cur, cerr := s.store.SessionByID(ctx, id); cerr == nil && cur.State.Final() {
+			return cur, nil
+		}
+	}
+	return stopped, err
 }
 
 func (s *Server) audit(ctx context.Context, actor, action, target, detail string) {

@@ -528,6 +528,43 @@ func TestDeleteSession(t *testing.T) {
 			t.Errorf("state %s, %d removes", v.State, len(e.drv.removeCalls()))
 		}
 	})
+	t.Run("ok/delete-racing-the-lifecycle", func(t *testing.T) {
+		// A user's delete and lifecycle rounds stopping the same session
+		// at once: every one succeeds, and the container is removed once.
+		s3 := e.addSession(e.user, e.session(s.ID).WorkspaceID, n.ID, airlock.SessionStopping)
+		before := len(e.drv.removeCalls())
+		e.drv.mu.Lock()
+		e.drv.removeDelay = 50 * time.Millisecond
+		e.drv.mu.Unlock()
+		defer func() { e.drv.mu.Lock(); e.drv.removeDelay = 0; e.drv.mu.Unlock() }()
+		var wg sync.WaitGroup
+		codes := make(chan int, 1)
+		errs := make(chan error, 4)
+		wg.Go(func() {
+			codes <- e.do(req{Method: "DELETE", Path: "/api/v1/sessions/" + s3.ID, Bearer: e.userTok}).Code
+		})
+		for range 4 {
+			wg.Go(func() {
+				if _, err := e.srv.StopSession(context.Background(), s3.ID); err != nil {
+					errs <- err
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("a lifecycle round's StopSession: %v", err)
+		}
+		if code := <-codes; code != http.StatusOK {
+			t.Errorf("DELETE racing the lifecycle: status %d", code)
+		}
+		if got := e.session(s3.ID).State; got != airlock.SessionStopped {
+			t.Errorf("state %s, want stopped", got)
+		}
+		if n := len(e.drv.removeCalls()) - before; n != 1 {
+			t.Errorf("the container was removed %d times, want once", n)
+		}
+	})
 	t.Run("ok/admin-deletes-users-session", func(t *testing.T) {
 		s2 := e.createSession(e.userTok, "web")
 		e.launched(s2.ID)
