@@ -18,6 +18,7 @@ import (
 
 	"github.com/airlock-rbi/airlock/bench/internal/airlockup"
 	"github.com/airlock-rbi/airlock/bench/internal/proc"
+	"github.com/airlock-rbi/airlock/bench/internal/sessionnet"
 	"github.com/airlock-rbi/airlock/images"
 	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/dockerpolicy"
@@ -256,9 +257,16 @@ func (l *launcher) launchRaw(ctx context.Context) (rawTimes, error) {
 	l.seq++
 	name := fmt.Sprintf("airlock-bench-%s-%d", strings.ToLower(l.runID), l.seq)
 	t0 := time.Now()
+	// A network of its own, as every session has: its cost is in both
+	// paths (bench/provision measures it apart).
+	netID, err := sessionnet.Create(ctx, l.socket, map[string]string{runLabel: l.runID})
+	if err != nil {
+		return rawTimes{}, fmt.Errorf("raw network: %w", err)
+	}
+	hc.NetworkMode = container.NetworkMode(netID)
 	created, err := l.socket.ContainerCreate(ctx, cfg, hc, nil, nil, name)
 	if err != nil {
-		return rawTimes{}, fmt.Errorf("raw create: %w", err)
+		return rawTimes{}, errors.Join(fmt.Errorf("raw create: %w", err), l.socket.NetworkRemove(ctx, netID))
 	}
 	t1 := time.Now()
 	if err := l.socket.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
@@ -267,6 +275,9 @@ func (l *launcher) launchRaw(ctx context.Context) (rawTimes, error) {
 	t2 := time.Now()
 	if err := l.socket.ContainerRemove(ctx, created.ID, container.RemoveOptions{Force: true}); err != nil {
 		return rawTimes{}, fmt.Errorf("raw remove %.12s: %w", created.ID, err)
+	}
+	if err := l.socket.NetworkRemove(ctx, netID); err != nil {
+		return rawTimes{}, fmt.Errorf("raw remove network %.12s: %w", netID, err)
 	}
 	return rawTimes{create: t1.Sub(t0), start: t2.Sub(t1), total: t2.Sub(t0)}, nil
 }
@@ -290,6 +301,13 @@ func (l *launcher) checkSameHostConfig(ctx context.Context, sess *container.Insp
 	if sess.HostConfig == nil || raw.HostConfig == nil || sess.Config == nil || raw.Config == nil {
 		return errors.New("check host config: inspect has no Config or HostConfig")
 	}
+	// Each has a network of its own, by another name.
+	sh, rh := *sess.HostConfig, *raw.HostConfig
+	if sh.NetworkMode.IsDefault() || sh.NetworkMode.IsBridge() {
+		return fmt.Errorf("check host config: the session's container is on %q, not a network of its own", sh.NetworkMode)
+	}
+	sh.NetworkMode, rh.NetworkMode = "", ""
+	sess.HostConfig, raw.HostConfig = &sh, &rh
 	a, err := json.Marshal(sess.HostConfig)
 	if err != nil {
 		return err

@@ -11,17 +11,20 @@
 //     the container has registered. The time is from before the POST until
 //     the GET that answers ready. The session is then deleted (untimed); the default
 //     limit of three active sessions per user is never reached.
-//  2. Raw: ContainerCreate and ContainerStart of the same image on the
-//     Docker socket with the Docker Go SDK, with the host configuration
+//  2. Raw: a network made as the node makes a session's
+//     (bench/internal/sessionnet), then ContainerCreate and ContainerStart
+//     of the same image on it, on the Docker socket with the Docker Go
+//     SDK, with the host configuration
 //     Airlock's launcher asks for after the provision node's floor
 //     (read-only root, tmpfs /tmp, all capabilities dropped,
 //     no-new-privileges, 64 MiB, 64 pids, host.docker.internal mapped to
 //     the gateway, the same log options and labels). The time is from
-//     before the create until ContainerStart returns, which dockerd does
+//     before the network's create until ContainerStart returns, which dockerd does
 //     once the container's process has been started: the raw time does not
 //     include the process doing anything. The container is then
-//     force-removed (untimed). Before measuring, the two host
-//     configurations are compared as dockerd reports them.
+//     force-removed and its network removed (untimed). Before measuring,
+//     the two host configurations are compared as dockerd reports them
+//     (but for the network's name).
 //
 // The two paths are interleaved, one launch each way per iteration with
 // the order alternating, so drift of the machine over the run affects both

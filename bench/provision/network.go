@@ -4,15 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/netip"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 
+	"github.com/airlock-rbi/airlock/bench/internal/sessionnet"
 	"github.com/airlock-rbi/airlock/internal/dockertest"
-	"github.com/airlock-rbi/airlock/internal/netpolicy"
 )
 
 // targetNetworkRatioP50 bounds what a network of its own may cost a
@@ -38,10 +36,6 @@ type networkResult struct {
 // pool, icc off) and the same container created and started on it. The
 // container is removed untimed; the network's removal is timed apart.
 func benchNetwork(ctx context.Context, socket *client.Client, runID string, count, warmup int, trace io.Writer) (networkResult, error) {
-	pool, err := netpolicy.NewPool(netpolicy.DefaultPool, netpolicy.DefaultSubnetBits)
-	if err != nil {
-		return networkResult{}, err
-	}
 	pids := int64(512)
 	cfg := &container.Config{Image: dockertest.TestImage, User: "65534:65534", Labels: map[string]string{runLabel: runID}}
 	host := func(nm string) *container.HostConfig {
@@ -54,34 +48,11 @@ func benchNetwork(ctx context.Context, socket *client.Client, runID string, coun
 		nm := "bridge"
 		var netID string
 		if own {
-			list, err := socket.NetworkList(ctx, network.ListOptions{})
+			id, err := sessionnet.Create(ctx, socket, map[string]string{runLabel: runID})
 			if err != nil {
 				return t, err
 			}
-			var used []netip.Prefix
-			for _, n := range list {
-				for _, c := range n.IPAM.Config {
-					if p, err := netip.ParsePrefix(c.Subnet); err == nil {
-						used = append(used, p)
-					}
-				}
-			}
-			sub, err := pool.Free(used)
-			if err != nil {
-				return t, err
-			}
-			br, err := netpolicy.BridgeName(netpolicy.Standard)
-			if err != nil {
-				return t, err
-			}
-			created, err := socket.NetworkCreate(ctx, "bench-"+br, network.CreateOptions{Driver: "bridge",
-				Labels:  map[string]string{runLabel: runID},
-				Options: map[string]string{"com.docker.network.bridge.name": br, "com.docker.network.bridge.enable_icc": "false"},
-				IPAM:    &network.IPAM{Config: []network.IPAMConfig{{Subnet: sub.String(), Gateway: netpolicy.Gateway(sub).String()}}}})
-			if err != nil {
-				return t, fmt.Errorf("create network: %w", err)
-			}
-			netID, nm = created.ID, created.ID
+			netID, nm = id, id
 			t.create = time.Since(t0)
 		}
 		c, err := socket.ContainerCreate(ctx, cfg, host(nm), nil, nil, "")

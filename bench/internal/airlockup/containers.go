@@ -9,6 +9,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
@@ -16,7 +17,7 @@ import (
 
 // RemoveContainers force-removes the containers a benchmark run made
 // itself (labelled runLabel=runID) and every session container of the
-// throwaway deployment (labelled with its admin's user ID; sessions of
+// throwaway deployment, then their networks (labelled with its admin's user ID; sessions of
 // other deployments on the same daemon are left alone). It has its own
 // deadline: it runs after the run's context may have been cancelled.
 func RemoveContainers(socket *client.Client, runLabel, runID, userID string) error {
@@ -37,6 +38,19 @@ func RemoveContainers(socket *client.Client, runLabel, runID, userID string) err
 			err := socket.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
 			if err != nil && !errdefs.IsNotFound(err) {
 				errs = append(errs, fmt.Errorf("remove container %.12s: %w", c.ID, err))
+			}
+		}
+	}
+	// Then their networks (sessions' are labelled like their containers).
+	for _, f := range sets {
+		nets, err := socket.NetworkList(ctx, network.ListOptions{Filters: f})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("list networks: %w", err))
+			continue
+		}
+		for _, n := range nets {
+			if err := socket.NetworkRemove(ctx, n.ID); err != nil && !errdefs.IsNotFound(err) {
+				errs = append(errs, fmt.Errorf("remove network %.12s: %w", n.ID, err))
 			}
 		}
 	}
