@@ -128,6 +128,11 @@ type options struct {
 	verbose bool
 	// keepLog keeps the log of `airlock up` and prints its path.
 	keepLog bool
+	// compareIsolation runs the isolation levels' comparison (phase 7);
+	// isolationOnly runs nothing else.
+	compareIsolation, isolationOnly bool
+	isoRounds, isoClicks            int
+	isoWindow                       time.Duration
 }
 
 func main() {
@@ -138,9 +143,17 @@ func main() {
 	flag.DurationVar(&o.window, "window", 10*time.Second, "length of each CPU and frame rate window")
 	flag.BoolVar(&o.verbose, "v", false, "print every sample to stderr")
 	flag.BoolVar(&o.keepLog, "keep-log", false, "keep the log of `airlock up` and print its path")
+	flag.BoolVar(&o.compareIsolation, "compare-isolation", true, "compare standard, hardened and (with runsc) sandboxed sessions")
+	flag.BoolVar(&o.isolationOnly, "isolation-only", false, "run only the isolation comparison")
+	flag.IntVar(&o.isoRounds, "isolation-rounds", 2, "rounds of the isolation comparison (a click and an animation session of every level each)")
+	flag.IntVar(&o.isoClicks, "isolation-clicks", 10, "measured clicks of each click session of the isolation comparison")
+	flag.DurationVar(&o.isoWindow, "isolation-window", 5*time.Second, "length of each animation window of the isolation comparison")
 	flag.Parse()
-	if o.connects < 1 || o.clicks < 1 || o.clickWarmup < 0 || o.window < time.Second || flag.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "bench/stream: -connects and -clicks must be at least 1, -click-warmup at least 0, -window at least 1s; no arguments")
+	if o.isolationOnly {
+		o.compareIsolation = true
+	}
+	if o.connects < 1 || o.clicks < 1 || o.clickWarmup < 0 || o.window < time.Second || o.isoRounds < 1 || o.isoClicks < 1 || o.isoWindow < time.Second || flag.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "bench/stream: -connects, -clicks, -isolation-rounds and -isolation-clicks must be at least 1, -click-warmup at least 0, -window and -isolation-window at least 1s; no arguments")
 		os.Exit(2)
 	}
 	benchmain.Run("stream", func(ctx context.Context, out io.Writer) error { return run(ctx, o, out) })
@@ -230,17 +243,32 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	if o.verbose {
 		b.trace = os.Stderr
 	}
-	st, err := b.runStatic(ctx)
-	if err != nil {
-		return b.failed(ctx, err, up.Proc)
+	var lines []string
+	if !o.isolationOnly {
+		st, err := b.runStatic(ctx)
+		if err != nil {
+			return b.failed(ctx, err, up.Proc)
+		}
+		an, err := b.runAnim(ctx)
+		if err != nil {
+			return b.failed(ctx, err, up.Proc)
+		}
+		lines = append(lines, report(out, env, b, st, an))
 	}
-	an, err := b.runAnim(ctx)
-	if err != nil {
-		return b.failed(ctx, err, up.Proc)
+	if o.compareIsolation {
+		iso, err := b.runIsolation(ctx)
+		if err != nil {
+			return b.failed(ctx, err, up.Proc)
+		}
+		if o.isolationOnly {
+			reportHeader(out, env, b)
+		}
+		lines = append(lines, reportIsolation(out, o, iso))
 	}
-	line := report(out, env, b, st, an)
 	fmt.Fprintln(out)
-	fmt.Fprintln(out, line)
+	for _, l := range lines {
+		fmt.Fprintln(out, l)
+	}
 	return nil
 }
 

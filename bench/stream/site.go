@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -47,11 +48,21 @@ type rafReport struct {
 
 // startSite serves the pages on host, an address of this machine.
 func startSite(host string) (*site, error) {
+	l, err := net.Listen("tcp4", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return nil, fmt.Errorf("listen on the Docker bridge %s: %w", host, err)
+	}
+	return serveSite(l)
+}
+
+// serveSite serves the pages on l, which it closes with the site.
+func serveSite(l net.Listener) (*site, error) {
 	s := &site{events: map[int]clickEvent{}, loaded: map[string]time.Time{}, wake: make(chan struct{})}
 	mux := http.NewServeMux()
 	for _, page := range []string{"click", "anim"} {
 		raw, err := assets.ReadFile("assets/" + page + ".html")
 		if err != nil {
+			l.Close()
 			return nil, err
 		}
 		mux.HandleFunc("GET /"+page, func(w http.ResponseWriter, r *http.Request) {
@@ -78,14 +89,20 @@ func startSite(host string) (*site, error) {
 		page := r.URL.Query().Get("page")
 		s.report(func() { s.loaded[page] = time.Now() })
 	})
-	l, err := net.Listen("tcp4", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return nil, fmt.Errorf("listen on the Docker bridge %s: %w", host, err)
-	}
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = s.srv.Serve(l) }()
 	s.base = "http://" + l.Addr().String() + "/"
+	if ap, err := netip.ParseAddrPort(l.Addr().String()); err == nil && ap.Port() == 80 {
+		s.base = "http://" + ap.Addr().String() + "/"
+	}
 	return s, nil
+}
+
+// forget drops the click reports: the click page counts its mousedowns
+// from 1 in every session, so a site serving one session after another
+// starts each afresh.
+func (s *site) forget() {
+	s.report(func() { clear(s.events) })
 }
 
 func (s *site) close() error { return s.srv.Close() }
