@@ -143,37 +143,49 @@ func (b *bench) runIsolation(ctx context.Context) (r isoResult, err error) {
 func isoWorkspace(level, page string) string { return "bench-iso-" + level + "-" + page }
 
 // isoClicks runs one click session of a's level.
+// Its figures are kept only once the session ended well: a phase run
+// again (errLost) must not count twice.
 func (b *bench) isoClicks(ctx context.Context, s *site, a *isoArm) error {
-	return b.withSession(ctx, s, isoWorkspace(a.level, "click"), "click", func(sess *liveSession) error {
+	var launch time.Duration
+	var cs []clickSample
+	err := b.withSession(ctx, s, isoWorkspace(a.level, "click"), "click", func(sess *liveSession) (err error) {
 		// The new page counts its mousedowns from 1 again.
 		s.forget()
 		if err := sleep(ctx, 2*time.Second); err != nil {
 			return err
 		}
-		cs, _, err := measureClicks(ctx, b.viewer, s, b.o.clickWarmup, b.o.isoClicks, 0, b.trace)
-		if err != nil {
+		if cs, _, err = measureClicks(ctx, b.viewer, s, b.o.clickWarmup, b.o.isoClicks, 0, b.trace); err != nil {
 			return fmt.Errorf("click to photon: %w", err)
 		}
-		a.launches = append(a.launches, sess.launch)
-		a.clicks = append(a.clicks, cs...)
+		launch = sess.launch
 		return nil
 	})
+	if err == nil {
+		a.launches = append(a.launches, launch)
+		a.clicks = append(a.clicks, cs...)
+	}
+	return err
 }
 
 // isoAnim runs one animation session of a's level.
 func (b *bench) isoAnim(ctx context.Context, s *site, a *isoArm) error {
-	return b.withSession(ctx, s, isoWorkspace(a.level, "anim"), "anim", func(sess *liveSession) error {
+	var launch time.Duration
+	var w streamWindow
+	err := b.withSession(ctx, s, isoWorkspace(a.level, "anim"), "anim", func(sess *liveSession) (err error) {
 		if err := sleep(ctx, 3*time.Second); err != nil {
 			return err
 		}
-		w, err := measureWindow(ctx, b.viewer, s, sess, b.o.isoWindow)
-		if err != nil {
+		if w, err = measureWindow(ctx, b.viewer, s, sess, b.o.isoWindow); err != nil {
 			return fmt.Errorf("animation: %w", err)
 		}
-		a.launches = append(a.launches, sess.launch)
-		a.windows = append(a.windows, w)
+		launch = sess.launch
 		return nil
 	})
+	if err == nil {
+		a.launches = append(a.launches, launch)
+		a.windows = append(a.windows, w)
+	}
+	return err
 }
 
 // offered is every isolation level some node of the deployment offers.

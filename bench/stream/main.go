@@ -83,20 +83,53 @@
 //     display" is the agent, the encoder and Xvfb; Chromium's processes are
 //     given both as the sum of their Pss (shared pages divided among the
 //     processes that map them: the fair figure) and of their RSS.
+//  7. Isolation levels (-compare-isolation, on by default; -isolation-only
+//     runs it alone): the same two pages, served this time on an address
+//     of TEST-NET-3 (203.0.113.80, or the next of 203.0.113.80-99 that
+//     this machine neither uses nor routes: ip route get, ip route show
+//     match) made an address of a network namespace of the run's own,
+//     routed from this host over a veth pair (transit 10.254.200-249.0/30,
+//     likewise the first free), the listener opened inside the namespace
+//     by a thread locked to it for the call. A standard session reaches it
+//     over the host's route; a hardened one only through the node's egress
+//     proxy, which refuses special-purpose ranges and this host's own
+//     addresses (so not the Docker bridge's gateway of phases 1-6) unless
+//     the workspace's egress policy allows them: its workspaces allow that
+//     /32 by CIDR. Serving the same pages there to both levels leaves the
+//     isolation level the only difference. -isolation-rounds (2) rounds,
+//     each a click session (-isolation-clicks 10 after -click-warmup, as
+//     in 2) and an animation session (a -isolation-window 5 s window, as
+//     in 4) of every level, the levels' order rotated each round, so that
+//     drift on a shared machine falls on every level alike. Launch to
+//     ready is each session's, from its POST to the long poll's ready
+//     answer. Reported: per level, launch to ready p50, click p50/p95, fps
+//     (the windows' mean) and the remote page's; hardened / standard
+//     (targets: click p50 ratio <= 1.10, fps ratio >= 0.9: the proxy is not
+//     on the stream's path). When dockerd has a runsc runtime and a node
+//     offers sandboxed, sandboxed sessions (gVisor) are measured the same
+//     way and reported against hardened, their runc twin (the same network
+//     and egress path), and against standard, with no target; otherwise a
+//     note says why not. No node offering hardened, or an API that takes
+//     no egress policy, skips the phase with a note. Cost: about three
+//     minutes. The namespace, the veth pair and the route are removed at
+//     exit, also on failure.
 //
 // The viewer runs on the same machine, so its decoding and compositing
 // compete with the session for the same CPUs; the report gives its CPU and
 // the machine's. Every `airlock up` removes session containers on the
 // daemon that its own store does not know, so another deployment on the
 // same daemon (a test) can remove this benchmark's; a phase that loses its
-// session is run again (at most twice a run) and the report says so.
+// session is run again (at most four times a run) and the report says so.
 //
 // Run it with `go run ./bench/stream` (-v prints every sample to stderr).
-// It prints tables and one line starting with "BENCH" for scripts. A missed
-// target is reported, not an error: the exit status is non-zero only when
-// the run itself fails. Everything it creates (the subprocess, its session
-// containers, the ffmpeg container, temporary files) is removed at exit,
-// also on failure or interrupt; the images it builds are kept.
+// It prints tables and, for scripts, a line starting with "BENCH" for
+// phases 1-6 ("BENCH stream") and one for phase 7 ("BENCH
+// stream-isolation"). A missed target is reported, not an error: the exit
+// status is non-zero only when the run itself fails. Everything it creates
+// (the subprocess, its session containers, the ffmpeg container, the
+// routed site's namespace, veth pair and route, temporary files) is
+// removed at exit, also on failure or interrupt; the images it builds are
+// kept.
 package main
 
 import (

@@ -33,7 +33,7 @@ type bench struct {
 
 // maxLost is how many times a run starts a phase again after another
 // deployment removed its session's container.
-const maxLost = 2
+const maxLost = 4
 
 // withSession launches a session of workspace, whose start page is page,
 // opens it in the viewer, waits for the page to load and for a
@@ -76,6 +76,9 @@ func (b *bench) oneSession(ctx context.Context, s *site, workspace, page string,
 	err = b.prepare(ctx, s, sess, page, since)
 	if err == nil {
 		err = f(sess)
+	}
+	if err == nil {
+		err = sess.alive(ctx)
 	}
 	return sess.lost(err)
 }

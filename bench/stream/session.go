@@ -111,3 +111,16 @@ func (s *liveSession) lost(err error) error {
 	}
 	return err
 }
+
+// alive is errLost when the session's container is gone or stopped: a
+// phase whose session vanished under it measured a dying stream.
+func (s *liveSession) alive(ctx context.Context) error {
+	info, err := s.socket.ContainerInspect(ctx, s.container)
+	if errdefs.IsNotFound(err) || (err == nil && info.State != nil && !info.State.Running) {
+		return fmt.Errorf("%w: session %s, container %.12s, gone by the end of the phase", errLost, s.id, s.container)
+	}
+	if err != nil {
+		return fmt.Errorf("inspect container %.12s of session %s: %w", s.container, s.id, err)
+	}
+	return nil
+}
