@@ -129,6 +129,9 @@ func (b *bench) runIsolation(ctx context.Context) (r isoResult, err error) {
 	for round := range b.o.isoRounds {
 		for i := range r.arms {
 			a := r.arms[(i+round)%len(r.arms)]
+			if err := rs.check(ctx); err != nil {
+				return r, err
+			}
 			if err := b.isoClicks(ctx, s, a); err != nil {
 				return r, fmt.Errorf("isolation %s, round %d: %w", a.level, round+1, err)
 			}

@@ -102,14 +102,23 @@ func startRoutedSite(ctx context.Context) (_ *routedSite, err error) {
 			r.routed = true
 		}
 	}
-	out, err := exec.CommandContext(ctx, "ip", "-o", "route", "get", addr.String()).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "dev "+r.hostIf+" ") {
-		return nil, fmt.Errorf("routed site: the route to %s does not stay on this machine's veth %s: %s", addr, r.hostIf, out)
+	if err := r.check(ctx); err != nil {
+		return nil, fmt.Errorf("routed site: %w", err)
 	}
 	if r.ln, err = listenInNetns("/var/run/netns/"+r.ns, netip.AddrPortFrom(addr, 80).String()); err != nil {
 		return nil, fmt.Errorf("routed site: %w", err)
 	}
 	return r, nil
+}
+
+// check says whether the route to the site still goes over the veth pair
+// (something else on the machine may have removed it).
+func (r *routedSite) check(ctx context.Context) error {
+	out, err := exec.CommandContext(ctx, "ip", "-o", "route", "get", r.addr.String()).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "dev "+r.hostIf+" ") {
+		return fmt.Errorf("the route to %s does not go over this run's veth %s (removed by something else on this machine?): %s", r.addr, r.hostIf, strings.TrimSpace(string(out)))
+	}
+	return nil
 }
 
 // close removes the route, the veth pair (both ends) and the namespace.
@@ -118,7 +127,9 @@ func (r *routedSite) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var err error
-	if r.routed {
+	// The route goes with the veth pair; removed first, it cannot
+	// outlive a failure to remove the pair. Already gone is fine.
+	if r.routed && r.check(ctx) == nil {
 		err = errors.Join(err, ipCmd(ctx, "route", "del", netip.PrefixFrom(r.addr, 32).String(), "dev", r.hostIf))
 	}
 	if r.linked {
