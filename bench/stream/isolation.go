@@ -54,15 +54,6 @@ type isoResult struct {
 	arms      []*isoArm
 }
 
-func (r *isoResult) arm(level string) *isoArm {
-	for _, a := range r.arms {
-		if a.level == level {
-			return a
-		}
-	}
-	return nil
-}
-
 // runIsolation compares the levels on the same pages, served on an
 // address routed into a namespace of the run's own: -isolation-rounds
 // rounds, each a click session and an animation session of every level,
