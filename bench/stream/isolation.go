@@ -82,20 +82,7 @@ func (b *bench) runIsolation(ctx context.Context) (r isoResult, err error) {
 		want = append(want, levelSandboxed)
 	}
 
-	rs, err := startRoutedSite(ctx)
-	if err != nil {
-		return r, err
-	}
-	defer func() {
-		if cerr := rs.close(); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("remove the routed site: %w", cerr))
-		}
-	}()
-	s, err := serveSite(rs.ln)
-	if err != nil {
-		return r, err
-	}
-	defer s.close()
+	rs, s := b.routed, b.site
 	r.base = s.base
 	for _, level := range want {
 		for _, page := range []string{"click", "anim"} {

@@ -1,13 +1,20 @@
 // Command stream measures a Chromium session's stream as its user sees
 // it, and what the stream costs the host, in one run, all on this machine
-// (loopback and the Docker bridge).
+// (loopback, the Docker bridge, and a network namespace it makes).
 //
 // Setup: the static airlock binary is built from this module;
 // airlock/chromium:latest is made current for it (scripts/build-base-image.sh,
 // then imagebuild.Ensure, as the browser test does); `airlock up` runs as a
 // subprocess with a throwaway data directory. The benchmark serves two
-// pages (assets/) on the Docker bridge's gateway and creates a workspace
-// for each (image airlock/chromium:latest, seccomp "chromium", clipboard
+// pages (assets/) on an address of TEST-NET-3 (203.0.113.80, or the next
+// of 203.0.113.80-99 that this machine neither uses nor routes: ip route
+// get, ip route show match) made an address of a network namespace of the
+// run's own, routed from this host over a veth pair (transit
+// 10.254.200-249.0/30, likewise the first free), the listener opened
+// inside the namespace by a thread locked to it for the call: sessions
+// have no path to this host's own addresses (issue 10), the Docker
+// bridge's gateway included, while a standard session reaches a routed
+// address like any web server. It creates a workspace for each (image airlock/chromium:latest, seccomp "chromium", clipboard
 // "both", 512 MiB /dev/shm, 2 GiB), then one session at a time through the
 // api. The user's browser is a headless Chromium on this host (chromedp),
 // signed in to the portal, its window sized so that the page is 1280×720:
@@ -84,16 +91,10 @@
 //     given both as the sum of their Pss (shared pages divided among the
 //     processes that map them: the fair figure) and of their RSS.
 //  7. Isolation levels (-compare-isolation, on by default; -isolation-only
-//     runs it alone): the same two pages, served this time on an address
-//     of TEST-NET-3 (203.0.113.80, or the next of 203.0.113.80-99 that
-//     this machine neither uses nor routes: ip route get, ip route show
-//     match) made an address of a network namespace of the run's own,
-//     routed from this host over a veth pair (transit 10.254.200-249.0/30,
-//     likewise the first free), the listener opened inside the namespace
-//     by a thread locked to it for the call. A standard session reaches it
-//     over the host's route; a hardened one only through the node's egress
-//     proxy, which refuses special-purpose ranges and this host's own
-//     addresses (so not the Docker bridge's gateway of phases 1-6) unless
+//     runs it alone): the same two pages on the same routed address. A
+//     standard session reaches it over the host's route; a hardened one
+//     only through the node's egress proxy, which refuses special-purpose
+//     ranges (TEST-NET-3 among them) and this host's own addresses unless
 //     the workspace's egress policy allows them: its workspaces allow that
 //     /32 by CIDR. Serving the same pages there to both levels leaves the
 //     isolation level the only difference. -isolation-rounds (2) rounds,
@@ -111,8 +112,7 @@
 //     and egress path), and against standard, with no target; otherwise a
 //     note says why not. No node offering hardened, or an API that takes
 //     no egress policy, skips the phase with a note. Cost: about three
-//     minutes. The namespace, the veth pair and the route are removed at
-//     exit, also on failure.
+//     minutes.
 //
 // The viewer runs on the same machine, so its decoding and compositing
 // compete with the session for the same CPUs; the report gives its CPU and
@@ -127,7 +127,7 @@
 // stream-isolation"). A missed target is reported, not an error: the exit
 // status is non-zero only when the run itself fails. Everything it creates
 // (the subprocess, its session containers, the ffmpeg container, the
-// routed site's namespace, veth pair and route, temporary files) is
+// namespace, the veth pair and the route, temporary files) is
 // removed at exit, also on failure or interrupt; the images it builds are
 // kept.
 package main
@@ -252,11 +252,18 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 		}
 	}()
 	api := up.API
-	gw, err := bridgeGateway(ctx, socket)
+	// Sessions have no path to this host's own addresses (issue 10): the
+	// pages are served from a namespace of the run's own, routed to.
+	rs, err := startRoutedSite(ctx)
 	if err != nil {
 		return err
 	}
-	s, err := startSite(gw)
+	defer func() {
+		if cerr := rs.close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("remove the routed site: %w", cerr))
+		}
+	}()
+	s, err := serveSite(rs.ln)
 	if err != nil {
 		return err
 	}
@@ -272,7 +279,7 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	}
 	defer v.close()
 
-	b := &bench{o: o, api: api, socket: socket, site: s, viewer: v, runID: runID, binary: hex.EncodeToString(sum[:])}
+	b := &bench{o: o, api: api, socket: socket, site: s, routed: rs, viewer: v, runID: runID, binary: hex.EncodeToString(sum[:])}
 	if o.verbose {
 		b.trace = os.Stderr
 	}

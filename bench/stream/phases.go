@@ -20,6 +20,7 @@ type bench struct {
 	api    *airlockup.Client
 	socket *client.Client
 	site   *site
+	routed *routedSite // where site listens
 	viewer *viewer
 	runID  string
 	trace  io.Writer
@@ -109,6 +110,8 @@ type staticResult struct {
 func (b *bench) runStatic(ctx context.Context) (r staticResult, err error) {
 	err = b.withSession(ctx, b.site, "bench-click", "click", func(sess *liveSession) error {
 		r = staticResult{}
+		// A phase run again has a new page, counting from 1 again.
+		b.site.forget()
 		if err := sleep(ctx, 2*time.Second); err != nil {
 			return err
 		}

@@ -66,7 +66,7 @@ func report(out io.Writer, env environment, b *bench, st staticResult, an animRe
 
 // reportHeader prints what the run ran on.
 func reportHeader(out io.Writer, env environment, b *bench) {
-	fmt.Fprintf(out, "Streaming a %s session at %d×%d to a viewer on this host (loopback and the Docker bridge)\n", images.Chromium, screenW, screenH)
+	fmt.Fprintf(out, "Streaming a %s session at %d×%d to a viewer on this host (loopback and the Docker bridge); pages on %s\n", images.Chromium, screenW, screenH, b.site.base)
 	fmt.Fprintf(out, "%s, %s; viewer: %s (headless)\n", env.docker, env.cpu, env.browser)
 	fmt.Fprintf(out, "images: %s %.19s%s, %s %.19s%s\n", images.Chromium, env.chromiumImage, built(env.builtChromium),
 		ffmpegImage, env.ffmpegImageID, built(env.builtFFmpeg))

@@ -10,20 +10,16 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/docker/docker/client"
-
-	"github.com/airlock-rbi/airlock/internal/hostaddr"
 )
 
 //go:embed assets
 var assets embed.FS
 
-// site serves the pages the remote Chromium opens, on the Docker bridge's
-// gateway (where session containers reach the host), and records what
-// they report: mousedowns, their animation frame counts, and loads.
+// site serves the pages the remote Chromium opens, on the routed site's
+// address (see routedSite), and records what they report: mousedowns,
+// their animation frame counts, and loads.
 type site struct {
-	base string // http://GATEWAY:PORT/
+	base string // http://ADDRESS/
 	srv  *http.Server
 
 	mu     sync.Mutex
@@ -44,15 +40,6 @@ type rafReport struct {
 	at     time.Time // when it arrived here
 	frames int       // frames drawn so far
 	pageMS float64   // the page's performance.now()
-}
-
-// startSite serves the pages on host, an address of this machine.
-func startSite(host string) (*site, error) {
-	l, err := net.Listen("tcp4", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return nil, fmt.Errorf("listen on the Docker bridge %s: %w", host, err)
-	}
-	return serveSite(l)
 }
 
 // serveSite serves the pages on l, which it closes with the site.
@@ -175,14 +162,4 @@ func (s *site) rafRate(from, to time.Time) (fps float64, n int) {
 		return 0, len(in)
 	}
 	return float64(b.frames-a.frames) / ((b.pageMS - a.pageMS) / 1000), len(in)
-}
-
-// bridgeGateway is the host's IPv4 address on Docker's default bridge,
-// the network session containers are on.
-func bridgeGateway(ctx context.Context, socket *client.Client) (string, error) {
-	a, err := hostaddr.Bridge(ctx, socket, "bridge")
-	if err != nil {
-		return "", err
-	}
-	return a.String(), nil
 }
