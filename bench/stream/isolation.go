@@ -223,6 +223,7 @@ func ratio(a, b float64) float64 {
 // reportIsolation prints the comparison's table and returns its BENCH
 // line.
 func reportIsolation(out io.Writer, o options, r isoResult) string {
+	fmt.Fprintln(out)
 	fmt.Fprintln(out, "Isolation levels: the same pages, the same viewer; only the session's isolation level differs")
 	if r.skipped != "" {
 		fmt.Fprintf(out, "  not measured: %s\n\n", r.skipped)
