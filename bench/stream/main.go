@@ -1,13 +1,20 @@
 // Command stream measures a Chromium session's stream as its user sees
 // it, and what the stream costs the host, in one run, all on this machine
-// (loopback and the Docker bridge).
+// (loopback, the Docker bridge, and a network namespace it makes).
 //
 // Setup: the static airlock binary is built from this module;
 // airlock/chromium:latest is made current for it (scripts/build-base-image.sh,
 // then imagebuild.Ensure, as the browser test does); `airlock up` runs as a
 // subprocess with a throwaway data directory. The benchmark serves two
-// pages (assets/) on the Docker bridge's gateway and creates a workspace
-// for each (image airlock/chromium:latest, seccomp "chromium", clipboard
+// pages (assets/) on an address of TEST-NET-3 (203.0.113.80, or the next
+// of 203.0.113.80-99 that this machine neither uses nor routes: ip route
+// get, ip route show match) made an address of a network namespace of the
+// run's own, routed from this host over a veth pair (transit
+// 10.254.200-249.0/30, likewise the first free), the listener opened
+// inside the namespace by a thread locked to it for the call: sessions
+// have no path to this host's own addresses (issue 10), the Docker
+// bridge's gateway included, while a standard session reaches a routed
+// address like any web server. It creates a workspace for each (image airlock/chromium:latest, seccomp "chromium", clipboard
 // "both", 512 MiB /dev/shm, 2 GiB), then one session at a time through the
 // api. The user's browser is a headless Chromium on this host (chromedp),
 // signed in to the portal, its window sized so that the page is 1280×720:
@@ -83,20 +90,46 @@
 //     display" is the agent, the encoder and Xvfb; Chromium's processes are
 //     given both as the sum of their Pss (shared pages divided among the
 //     processes that map them: the fair figure) and of their RSS.
+//  7. Isolation levels (-compare-isolation, on by default; -isolation-only
+//     runs it alone): the same two pages on the same routed address. A
+//     standard session reaches it over the host's route; a hardened one
+//     only through the node's egress proxy, which refuses special-purpose
+//     ranges (TEST-NET-3 among them) and this host's own addresses unless
+//     the workspace's egress policy allows them: its workspaces allow that
+//     /32 by CIDR. Serving the same pages there to both levels leaves the
+//     isolation level the only difference. -isolation-rounds (2) rounds,
+//     each a click session (-isolation-clicks 10 after -click-warmup, as
+//     in 2) and an animation session (a -isolation-window 5 s window, as
+//     in 4) of every level, the levels' order rotated each round, so that
+//     drift on a shared machine falls on every level alike. Launch to
+//     ready is each session's, from its POST to the long poll's ready
+//     answer. Reported: per level, launch to ready p50, click p50/p95, fps
+//     (the windows' mean) and the remote page's; hardened / standard
+//     (targets: click p50 ratio <= 1.10, fps ratio >= 0.9: the proxy is not
+//     on the stream's path). When dockerd has a runsc runtime and a node
+//     offers sandboxed, sandboxed sessions (gVisor) are measured the same
+//     way and reported against hardened, their runc twin (the same network
+//     and egress path), and against standard, with no target; otherwise a
+//     note says why not. No node offering hardened, or an API that takes
+//     no egress policy, skips the phase with a note. Cost: about three
+//     minutes.
 //
 // The viewer runs on the same machine, so its decoding and compositing
 // compete with the session for the same CPUs; the report gives its CPU and
 // the machine's. Every `airlock up` removes session containers on the
 // daemon that its own store does not know, so another deployment on the
 // same daemon (a test) can remove this benchmark's; a phase that loses its
-// session is run again (at most twice a run) and the report says so.
+// session is run again (at most four times a run) and the report says so.
 //
 // Run it with `go run ./bench/stream` (-v prints every sample to stderr).
-// It prints tables and one line starting with "BENCH" for scripts. A missed
-// target is reported, not an error: the exit status is non-zero only when
-// the run itself fails. Everything it creates (the subprocess, its session
-// containers, the ffmpeg container, temporary files) is removed at exit,
-// also on failure or interrupt; the images it builds are kept.
+// It prints tables and, for scripts, a line starting with "BENCH" for
+// phases 1-6 ("BENCH stream") and one for phase 7 ("BENCH
+// stream-isolation"). A missed target is reported, not an error: the exit
+// status is non-zero only when the run itself fails. Everything it creates
+// (the subprocess, its session containers, the ffmpeg container, the
+// namespace, the veth pair and the route, temporary files) is
+// removed at exit, also on failure or interrupt; the images it builds are
+// kept.
 package main
 
 import (
@@ -128,6 +161,11 @@ type options struct {
 	verbose bool
 	// keepLog keeps the log of `airlock up` and prints its path.
 	keepLog bool
+	// compareIsolation runs the isolation levels' comparison (phase 7);
+	// isolationOnly runs nothing else.
+	compareIsolation, isolationOnly bool
+	isoRounds, isoClicks            int
+	isoWindow                       time.Duration
 }
 
 func main() {
@@ -138,9 +176,17 @@ func main() {
 	flag.DurationVar(&o.window, "window", 10*time.Second, "length of each CPU and frame rate window")
 	flag.BoolVar(&o.verbose, "v", false, "print every sample to stderr")
 	flag.BoolVar(&o.keepLog, "keep-log", false, "keep the log of `airlock up` and print its path")
+	flag.BoolVar(&o.compareIsolation, "compare-isolation", true, "compare standard, hardened and (with runsc) sandboxed sessions")
+	flag.BoolVar(&o.isolationOnly, "isolation-only", false, "run only the isolation comparison")
+	flag.IntVar(&o.isoRounds, "isolation-rounds", 2, "rounds of the isolation comparison (a click and an animation session of every level each)")
+	flag.IntVar(&o.isoClicks, "isolation-clicks", 10, "measured clicks of each click session of the isolation comparison")
+	flag.DurationVar(&o.isoWindow, "isolation-window", 5*time.Second, "length of each animation window of the isolation comparison")
 	flag.Parse()
-	if o.connects < 1 || o.clicks < 1 || o.clickWarmup < 0 || o.window < time.Second || flag.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "bench/stream: -connects and -clicks must be at least 1, -click-warmup at least 0, -window at least 1s; no arguments")
+	if o.isolationOnly {
+		o.compareIsolation = true
+	}
+	if o.connects < 1 || o.clicks < 1 || o.clickWarmup < 0 || o.window < time.Second || o.isoRounds < 1 || o.isoClicks < 1 || o.isoWindow < time.Second || flag.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "bench/stream: -connects, -clicks, -isolation-rounds and -isolation-clicks must be at least 1, -click-warmup at least 0, -window and -isolation-window at least 1s; no arguments")
 		os.Exit(2)
 	}
 	benchmain.Run("stream", func(ctx context.Context, out io.Writer) error { return run(ctx, o, out) })
@@ -206,11 +252,18 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 		}
 	}()
 	api := up.API
-	gw, err := bridgeGateway(ctx, socket)
+	// Sessions have no path to this host's own addresses (issue 10): the
+	// pages are served from a namespace of the run's own, routed to.
+	rs, err := startRoutedSite(ctx)
 	if err != nil {
 		return err
 	}
-	s, err := startSite(gw)
+	defer func() {
+		if cerr := rs.close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("remove the routed site: %w", cerr))
+		}
+	}()
+	s, err := serveSite(rs.ln)
 	if err != nil {
 		return err
 	}
@@ -226,21 +279,36 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	}
 	defer v.close()
 
-	b := &bench{o: o, api: api, socket: socket, site: s, viewer: v, runID: runID, binary: hex.EncodeToString(sum[:])}
+	b := &bench{o: o, api: api, socket: socket, site: s, routed: rs, viewer: v, runID: runID, binary: hex.EncodeToString(sum[:])}
 	if o.verbose {
 		b.trace = os.Stderr
 	}
-	st, err := b.runStatic(ctx)
-	if err != nil {
-		return b.failed(ctx, err, up.Proc)
+	var lines []string
+	if !o.isolationOnly {
+		st, err := b.runStatic(ctx)
+		if err != nil {
+			return b.failed(ctx, err, up.Proc)
+		}
+		an, err := b.runAnim(ctx)
+		if err != nil {
+			return b.failed(ctx, err, up.Proc)
+		}
+		lines = append(lines, report(out, env, b, st, an))
 	}
-	an, err := b.runAnim(ctx)
-	if err != nil {
-		return b.failed(ctx, err, up.Proc)
+	if o.compareIsolation {
+		iso, err := b.runIsolation(ctx)
+		if err != nil {
+			return b.failed(ctx, err, up.Proc)
+		}
+		if o.isolationOnly {
+			reportHeader(out, env, b)
+		}
+		lines = append(lines, reportIsolation(out, o, iso))
 	}
-	line := report(out, env, b, st, an)
 	fmt.Fprintln(out)
-	fmt.Fprintln(out, line)
+	for _, l := range lines {
+		fmt.Fprintln(out, l)
+	}
 	return nil
 }
 

@@ -20,6 +20,7 @@ type bench struct {
 	api    *airlockup.Client
 	socket *client.Client
 	site   *site
+	routed *routedSite // where site listens
 	viewer *viewer
 	runID  string
 	trace  io.Writer
@@ -33,15 +34,15 @@ type bench struct {
 
 // maxLost is how many times a run starts a phase again after another
 // deployment removed its session's container.
-const maxLost = 2
+const maxLost = 4
 
 // withSession launches a session of workspace, whose start page is page,
 // opens it in the viewer, waits for the page to load and for a
 // screenW×screenH video, runs f, and ends the session. A phase whose
 // session was removed under it is run again with a new one.
-func (b *bench) withSession(ctx context.Context, workspace, page string, f func(sess *liveSession) error) error {
+func (b *bench) withSession(ctx context.Context, s *site, workspace, page string, f func(sess *liveSession) error) error {
 	for {
-		err := b.oneSession(ctx, workspace, page, f)
+		err := b.oneSession(ctx, s, workspace, page, f)
 		if errors.Is(err, errLost) && b.lost < maxLost {
 			b.lost++
 			fmt.Fprintf(os.Stderr, "bench/stream: %v; starting the phase again\n", err)
@@ -54,7 +55,7 @@ func (b *bench) withSession(ctx context.Context, workspace, page string, f func(
 	}
 }
 
-func (b *bench) oneSession(ctx context.Context, workspace, page string, f func(sess *liveSession) error) (err error) {
+func (b *bench) oneSession(ctx context.Context, s *site, workspace, page string, f func(sess *liveSession) error) (err error) {
 	since := time.Now()
 	sess, err := startSession(ctx, b.api, b.socket, workspace)
 	if err != nil {
@@ -73,18 +74,21 @@ func (b *bench) oneSession(ctx context.Context, workspace, page string, f func(s
 	if sess.binary != b.binary {
 		b.foreign++
 	}
-	err = b.prepare(ctx, sess, page, since)
+	err = b.prepare(ctx, s, sess, page, since)
 	if err == nil {
 		err = f(sess)
+	}
+	if err == nil {
+		err = sess.alive(ctx)
 	}
 	return sess.lost(err)
 }
 
-func (b *bench) prepare(ctx context.Context, sess *liveSession, page string, since time.Time) error {
+func (b *bench) prepare(ctx context.Context, s *site, sess *liveSession, page string, since time.Time) error {
 	if err := b.viewer.open(ctx, sess.id); err != nil {
 		return err
 	}
-	if err := b.site.waitLoaded(ctx, page, since); err != nil {
+	if err := s.waitLoaded(ctx, page, since); err != nil {
 		return err
 	}
 	if err := b.viewer.waitFrames(ctx); err != nil {
@@ -104,8 +108,10 @@ type staticResult struct {
 // runStatic measures on the click page: connect to first frame (reloads),
 // click to photon, then CPU and memory with the screen still.
 func (b *bench) runStatic(ctx context.Context) (r staticResult, err error) {
-	err = b.withSession(ctx, "bench-click", "click", func(sess *liveSession) error {
+	err = b.withSession(ctx, b.site, "bench-click", "click", func(sess *liveSession) error {
 		r = staticResult{}
+		// A phase run again has a new page, counting from 1 again.
+		b.site.forget()
 		if err := sleep(ctx, 2*time.Second); err != nil {
 			return err
 		}
@@ -141,7 +147,7 @@ type animResult struct {
 }
 
 func (b *bench) runAnim(ctx context.Context) (r animResult, err error) {
-	err = b.withSession(ctx, "bench-anim", "anim", func(sess *liveSession) error {
+	err = b.withSession(ctx, b.site, "bench-anim", "anim", func(sess *liveSession) error {
 		r = animResult{}
 		if err := sleep(ctx, 3*time.Second); err != nil {
 			return err

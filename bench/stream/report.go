@@ -35,17 +35,7 @@ func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
 // report prints the tables and returns the BENCH line.
 func report(out io.Writer, env environment, b *bench, st staticResult, an animResult) string {
-	fmt.Fprintf(out, "Streaming a %s session at %d×%d to a viewer on this host (loopback and the Docker bridge)\n", images.Chromium, screenW, screenH)
-	fmt.Fprintf(out, "%s, %s; viewer: %s (headless)\n", env.docker, env.cpu, env.browser)
-	fmt.Fprintf(out, "images: %s %.19s%s, %s %.19s%s\n", images.Chromium, env.chromiumImage, built(env.builtChromium),
-		ffmpegImage, env.ffmpegImageID, built(env.builtFFmpeg))
-	if b.foreign > 0 {
-		fmt.Fprintf(out, "note: %d session(s) ran an image built from another airlock binary than this run's (a concurrent build retagged %s)\n", b.foreign, images.Chromium)
-	}
-	if b.lost > 0 {
-		fmt.Fprintf(out, "note: %d phase(s) were run again: another Airlock deployment on this daemon removed their session's container\n", b.lost)
-	}
-	fmt.Fprintln(out)
+	reportHeader(out, env, b)
 
 	c50, c95 := pct(st.connects, 50, func(c connectSample) float64 { return c.firstShown }), pct(st.connects, 95, func(c connectSample) float64 { return c.firstShown })
 	connectOK := c50 <= targetConnectP50MS
@@ -72,6 +62,21 @@ func report(out io.Writer, env environment, b *bench, st staticResult, an animRe
 		c50, c95, k50, k95, fps, an.anim.rafFPS, idle, an.anim.cpu.container.agentEncoder(), an.base.cpu.total(), ratio, perFrame,
 		mib(an.mem.agentDisplay(false)), mib(an.mem.pss[groupChromium]),
 		verdict(connectOK), verdict(clickOK), verdict(fpsOK), verdict(idleOK), result)
+}
+
+// reportHeader prints what the run ran on.
+func reportHeader(out io.Writer, env environment, b *bench) {
+	fmt.Fprintf(out, "Streaming a %s session at %d×%d to a viewer on this host (loopback and the Docker bridge); pages on %s\n", images.Chromium, screenW, screenH, b.site.base)
+	fmt.Fprintf(out, "%s, %s; viewer: %s (headless)\n", env.docker, env.cpu, env.browser)
+	fmt.Fprintf(out, "images: %s %.19s%s, %s %.19s%s\n", images.Chromium, env.chromiumImage, built(env.builtChromium),
+		ffmpegImage, env.ffmpegImageID, built(env.builtFFmpeg))
+	if b.foreign > 0 {
+		fmt.Fprintf(out, "note: %d session(s) ran an image built from another airlock binary than this run's (a concurrent build retagged %s)\n", b.foreign, images.Chromium)
+	}
+	if b.lost > 0 {
+		fmt.Fprintf(out, "note: %d phase(s) were run again: another Airlock deployment on this daemon removed their session's container\n", b.lost)
+	}
+	fmt.Fprintln(out)
 }
 
 func built(b bool) string {

@@ -6,23 +6,20 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/docker/docker/client"
-
-	"github.com/airlock-rbi/airlock/internal/hostaddr"
 )
 
 //go:embed assets
 var assets embed.FS
 
-// site serves the pages the remote Chromium opens, on the Docker bridge's
-// gateway (where session containers reach the host), and records what
-// they report: mousedowns, their animation frame counts, and loads.
+// site serves the pages the remote Chromium opens, on the routed site's
+// address (see routedSite), and records what they report: mousedowns,
+// their animation frame counts, and loads.
 type site struct {
-	base string // http://GATEWAY:PORT/
+	base string // http://ADDRESS/
 	srv  *http.Server
 
 	mu     sync.Mutex
@@ -45,13 +42,14 @@ type rafReport struct {
 	pageMS float64   // the page's performance.now()
 }
 
-// startSite serves the pages on host, an address of this machine.
-func startSite(host string) (*site, error) {
+// serveSite serves the pages on l, which it closes with the site.
+func serveSite(l net.Listener) (*site, error) {
 	s := &site{events: map[int]clickEvent{}, loaded: map[string]time.Time{}, wake: make(chan struct{})}
 	mux := http.NewServeMux()
 	for _, page := range []string{"click", "anim"} {
 		raw, err := assets.ReadFile("assets/" + page + ".html")
 		if err != nil {
+			l.Close()
 			return nil, err
 		}
 		mux.HandleFunc("GET /"+page, func(w http.ResponseWriter, r *http.Request) {
@@ -78,14 +76,20 @@ func startSite(host string) (*site, error) {
 		page := r.URL.Query().Get("page")
 		s.report(func() { s.loaded[page] = time.Now() })
 	})
-	l, err := net.Listen("tcp4", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return nil, fmt.Errorf("listen on the Docker bridge %s: %w", host, err)
-	}
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = s.srv.Serve(l) }()
 	s.base = "http://" + l.Addr().String() + "/"
+	if ap, err := netip.ParseAddrPort(l.Addr().String()); err == nil && ap.Port() == 80 {
+		s.base = "http://" + ap.Addr().String() + "/"
+	}
 	return s, nil
+}
+
+// forget drops the click reports: the click page counts its mousedowns
+// from 1 in every session, so a site serving one session after another
+// starts each afresh.
+func (s *site) forget() {
+	s.report(func() { clear(s.events) })
 }
 
 func (s *site) close() error { return s.srv.Close() }
@@ -158,14 +162,4 @@ func (s *site) rafRate(from, to time.Time) (fps float64, n int) {
 		return 0, len(in)
 	}
 	return float64(b.frames-a.frames) / ((b.pageMS - a.pageMS) / 1000), len(in)
-}
-
-// bridgeGateway is the host's IPv4 address on Docker's default bridge,
-// the network session containers are on.
-func bridgeGateway(ctx context.Context, socket *client.Client) (string, error) {
-	a, err := hostaddr.Bridge(ctx, socket, "bridge")
-	if err != nil {
-		return "", err
-	}
-	return a.String(), nil
 }
