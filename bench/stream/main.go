@@ -6,9 +6,10 @@
 // airlock/chromium:latest is made current for it (scripts/build-base-image.sh,
 // then imagebuild.Ensure, as the browser test does); `airlock up` runs as a
 // subprocess with a throwaway data directory. The benchmark serves two
-// pages (assets/) on an address of TEST-NET-3 (203.0.113.80, or the next
-// of 203.0.113.80-99 that this machine neither uses nor routes: ip route
-// get, ip route show match) made an address of a network namespace of the
+// pages (assets/) on an address of TEST-NET-3 (203.0.113.120, or the next
+// of 203.0.113.120-139 that this machine neither uses nor routes: ip route
+// get, ip route show match, and not the address of a mirror it reaches by
+// name, which here sit in TEST-NET-3 too) made an address of a network namespace of the
 // run's own, routed from this host over a veth pair (transit
 // 10.254.200-249.0/30, likewise the first free), the listener opened
 // inside the namespace by a thread locked to it for the call: sessions

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/airlock-rbi/airlock/internal/dockertest"
 )
 
 // routedSite is where the isolation comparison serves its pages: an
@@ -36,7 +38,7 @@ type routedSite struct {
 // runs (or a test that routes 203.0.113.x itself) do not collide.
 var (
 	routedCandidates = func() (as []netip.Addr) {
-		for i := 80; i < 100; i++ {
+		for i := 120; i < 140; i++ {
 			as = append(as, netip.AddrFrom4([4]byte{203, 0, 113, byte(i)}))
 		}
 		return as
@@ -173,6 +175,9 @@ func isFree(ctx context.Context, a netip.Addr) (string, error) {
 	}
 	if s := string(out); strings.Contains(s, " dev lo ") || strings.HasPrefix(s, "local ") {
 		return a.String() + " is this machine's", nil
+	}
+	if name, ok := dockertest.MirrorAt(ctx, a); ok {
+		return a.String() + " is " + name + ", which this machine uses", nil
 	}
 	// Any route but the default one that covers a is someone's.
 	match, err := exec.CommandContext(ctx, "ip", "-o", "route", "show", "match", a.String()).CombinedOutput()

@@ -73,13 +73,8 @@ func routedTarget(t *testing.T, addr netip.Addr, transit netip.Prefix, port int)
 	if addr == netip.MustParseAddr("169.254.169.254") {
 		t.Fatal("never route the metadata address itself")
 	}
-	// The services this machine reaches by name (its package and module
-	// mirrors may sit at any address, documentation ranges included).
-	for _, name := range []string{"proxy.golang.org", "sum.golang.org", "deb.debian.org", "registry.npmjs.org"} {
-		addrs, _ := net.DefaultResolver.LookupNetIP(context.Background(), "ip4", name)
-		if slices.Contains(addrs, addr) {
-			t.Fatalf("%s is %s, which this machine uses: the test will not route it", addr, name)
-		}
+	if name, ok := dockertest.MirrorAt(context.Background(), addr); ok {
+		t.Fatalf("%s is %s, which this machine uses: the test will not route it", addr, name)
 	}
 	id := fmt.Sprintf("%x", time.Now().UnixNano()&0xffffff)
 	ns, hostIf, nsIf := "tgt-"+id, "tgth"+id, "tgtn"+id
