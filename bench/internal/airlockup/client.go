@@ -86,9 +86,7 @@ type Session struct {
 // cancelled. The api answers 503 when removing the container failed, e.g.
 // because another Airlock deployment on the daemon is removing it as an
 // orphan at the same moment ("removal … is already in progress"); the
-// session then stays stopping, so the call is repeated a few times. A
-// 409 while the server's lifecycle job stops the same session (its
-// container vanished) is success once the session is stopped.
+// session then stays stopping, so the call is repeated a few times.
 func (c *Client) DeleteSession(id string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -96,12 +94,6 @@ func (c *Client) DeleteSession(id string) error {
 	for range 5 {
 		err = c.Do(ctx, http.MethodDelete, "/api/v1/sessions/"+id, nil, nil)
 		var e *APIError
-		if errors.As(err, &e) && e.Status == http.StatusConflict {
-			var s Session
-			if gerr := c.Do(ctx, http.MethodGet, "/api/v1/sessions/"+id, nil, &s); gerr == nil && (s.State == "stopped" || s.State == "failed") {
-				return nil
-			}
-		}
 		if !errors.As(err, &e) || e.Status != http.StatusServiceUnavailable {
 			return err
 		}
