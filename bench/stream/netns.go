@@ -8,11 +8,8 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/airlock-rbi/airlock/internal/dockertest"
 )
@@ -107,7 +104,7 @@ func startRoutedSite(ctx context.Context) (_ *routedSite, err error) {
 	if err := r.check(ctx); err != nil {
 		return nil, fmt.Errorf("routed site: %w", err)
 	}
-	if r.ln, err = listenInNetns("/var/run/netns/"+r.ns, netip.AddrPortFrom(addr, 80).String()); err != nil {
+	if r.ln, err = dockertest.ListenInNetns("/var/run/netns/"+r.ns, netip.AddrPortFrom(addr, 80).String()); err != nil {
 		return nil, fmt.Errorf("routed site: %w", err)
 	}
 	return r, nil
@@ -196,52 +193,4 @@ func isFree(ctx context.Context, a netip.Addr) (string, error) {
 func usedPrefix(ctx context.Context, p netip.Prefix) bool {
 	out, err := exec.CommandContext(ctx, "ip", "-o", "addr", "show", "to", p.String()).CombinedOutput()
 	return err != nil || strings.TrimSpace(string(out)) != ""
-}
-
-// listenInNetns opens a listener inside a network namespace: a socket
-// belongs to the namespace it was made in, whichever thread uses it
-// later, so only the thread that makes it switches (locked, and switched
-// back before it is unlocked).
-func listenInNetns(nsPath, addr string) (net.Listener, error) {
-	type result struct {
-		ln  net.Listener
-		err error
-	}
-	res := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		// If switching back fails the thread stays locked and dies with
-		// this goroutine, so no other goroutine runs in the namespace.
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			res <- result{err: err}
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open(nsPath)
-		if err != nil {
-			res <- result{err: err}
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			res <- result{err: fmt.Errorf("setns %s: %w", nsPath, err)}
-			return
-		}
-		ln, lerr := net.Listen("tcp4", addr)
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			if ln != nil {
-				ln.Close()
-			}
-			res <- result{err: fmt.Errorf("back to the host namespace: %w", err)}
-			return
-		}
-		runtime.UnlockOSThread()
-		res <- result{ln, lerr}
-	}()
-	r := <-res
-	if r.err != nil {
-		return nil, fmt.Errorf("listen on %s in %s: %w", addr, nsPath, r.err)
-	}
-	return r.ln, nil
 }

@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -21,7 +20,6 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
-	"golang.org/x/sys/unix"
 
 	"github.com/airlock-rbi/airlock/internal/dockertest"
 	"github.com/airlock-rbi/airlock/internal/hostaddr"
@@ -100,48 +98,14 @@ func routedTarget(t *testing.T, addr netip.Addr, transit netip.Prefix, port int)
 	return serveBanner(t, listenInNetns(t, "/var/run/netns/"+ns, netip.AddrPortFrom(addr, uint16(port)).String()))
 }
 
-// listenInNetns opens a listener inside a network namespace: a socket
-// belongs to the namespace it was made in, whichever thread uses it later.
+// listenInNetns is dockertest.ListenInNetns for a test.
 func listenInNetns(t *testing.T, nsPath, addr string) net.Listener {
 	t.Helper()
-	type result struct {
-		ln  net.Listener
-		err error
+	ln, err := dockertest.ListenInNetns(nsPath, addr)
+	if err != nil {
+		t.Fatal(err)
 	}
-	res := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		// If switching back fails the thread stays locked and dies with
-		// this goroutine, so no other goroutine runs in the namespace.
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			res <- result{err: err}
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open(nsPath)
-		if err != nil {
-			res <- result{err: err}
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			res <- result{err: err}
-			return
-		}
-		ln, lerr := net.Listen("tcp", addr)
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			res <- result{err: fmt.Errorf("back to the host namespace: %w", err)}
-			return
-		}
-		runtime.UnlockOSThread()
-		res <- result{ln, lerr}
-	}()
-	r := <-res
-	if r.err != nil {
-		t.Fatalf("listen on %s in %s: %v", addr, nsPath, r.err)
-	}
-	return r.ln
+	return ln
 }
 
 // probe runs testapp dial from a container made by create and returns

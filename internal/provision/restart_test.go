@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -319,24 +318,6 @@ func wantContained(t *testing.T, when string, got map[string]string, targets []s
 	}
 }
 
-// lockedBuffer is a buffer one goroutine writes while another reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestRulesSurviveRestarts proves issue 10's "rules survive a dockerd
 // restart and a node restart, and are gone when the session is" on a
 // dockerd of the test's own in a network namespace, which the test
@@ -363,7 +344,7 @@ func TestRulesSurviveRestarts(t *testing.T) {
 	closedPort, openPort := closed.Addr().(*net.TCPAddr).Port, open.Addr().(*net.TCPAddr).Port
 	rules := &netpolicy.Rules{Pool: h.node.engine.Config().Pool().Prefix(),
 		HostTCP: []netpolicy.PortRange{{First: uint16(openPort), Last: uint16(openPort)}}}
-	var logged lockedBuffer // Keep logs from its own goroutine
+	var logged syncBuffer // Keep logs from its own goroutine
 	log := slog.New(slog.NewTextHandler(&logged, nil))
 	// The first node keeps the rules but never looks again within the
 	// test (an hour), so what survives the dockerd restart is the table
