@@ -98,18 +98,7 @@ func TestRound(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			st := openStore(t)
-			node := &airlock.Node{ID: "n1", Name: "n1", URL: "https://127.0.0.1:2376", Capacity: 4, State: airlock.NodeReady,
-				LastHeartbeat: now, CreatedAt: now, UpdatedAt: now}
-			if err := st.CreateNode(ctx, node); err != nil {
-				t.Fatal(err)
-			}
-			if tc.session != nil {
-				tc.session.NodeID = node.ID
-				if err := st.CreateSession(ctx, tc.session); err != nil {
-					t.Fatal(err)
-				}
-			}
+			st := storeWithNode(t, now, tc.session)
 			d := &fakeDriver{pingErr: tc.pingErr}
 			if tc.container != nil {
 				d.containers = []launcher.Container{*tc.container}
@@ -311,18 +300,7 @@ func TestOrphanNetworks(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			st := openStore(t)
-			node := &airlock.Node{ID: "n1", Name: "n1", URL: "https://127.0.0.1:2376", Capacity: 4, State: airlock.NodeReady,
-				LastHeartbeat: now, CreatedAt: now, UpdatedAt: now}
-			if err := st.CreateNode(ctx, node); err != nil {
-				t.Fatal(err)
-			}
-			if tc.session != nil {
-				tc.session.NodeID = node.ID
-				if err := st.CreateSession(ctx, tc.session); err != nil {
-					t.Fatal(err)
-				}
-			}
+			st := storeWithNode(t, now, tc.session)
 			d := &fakeDriver{networks: []launcher.Network{{ID: "net-s1", SessionID: "s1"}}}
 			if tc.container != nil {
 				d.containers = []launcher.Container{*tc.container}
@@ -336,4 +314,24 @@ func TestOrphanNetworks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// storeWithNode opens a store with one ready node, n1, and sess (if any)
+// on it.
+func storeWithNode(t *testing.T, now time.Time, sess *airlock.Session) *store.DB {
+	t.Helper()
+	ctx := context.Background()
+	st := openStore(t)
+	node := &airlock.Node{ID: "n1", Name: "n1", URL: "https://127.0.0.1:2376", Capacity: 4, State: airlock.NodeReady,
+		LastHeartbeat: now, CreatedAt: now, UpdatedAt: now}
+	if err := st.CreateNode(ctx, node); err != nil {
+		t.Fatal(err)
+	}
+	if sess != nil {
+		sess.NodeID = node.ID
+		if err := st.CreateSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st
 }
