@@ -91,12 +91,12 @@ func (b *bench) runIsolation(ctx context.Context) (r isoResult, err error) {
 			if level != levelStandard {
 				// The policy refuses 203.0.113.0/24 (TEST-NET-3, special
 				// purpose) unless the workspace allows it.
-				ws["egress"] = map[string]any{"rules": []map[string]any{{"action": "allow", "cidr": rs.addr.String() + "/32"}}}
+				ws["egress"] = map[string]any{"rules": []map[string]any{{"action": "allow", "cidr": rs.Addr.String() + "/32"}}}
 			}
 			if err := createWorkspaceSpec(ctx, b.api, ws); err != nil {
 				var ae *airlockup.APIError
 				if level != levelStandard && errors.As(err, &ae) && strings.Contains(err.Error(), `"egress"`) {
-					r.skipped = fmt.Sprintf("this airlock's API takes no egress policy on a workspace (%v), so a hardened session cannot be allowed to reach %s", err, rs.addr)
+					r.skipped = fmt.Sprintf("this airlock's API takes no egress policy on a workspace (%v), so a hardened session cannot be allowed to reach %s", err, rs.Addr)
 					return r, nil
 				}
 				return r, err
@@ -107,7 +107,7 @@ func (b *bench) runIsolation(ctx context.Context) (r isoResult, err error) {
 	for round := range b.o.isoRounds {
 		for i := range r.arms {
 			a := r.arms[(i+round)%len(r.arms)]
-			if err := rs.check(ctx); err != nil {
+			if err := rs.Check(ctx); err != nil {
 				return r, err
 			}
 			if err := b.isoClicks(ctx, s, a); err != nil {

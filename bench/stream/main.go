@@ -255,16 +255,16 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	api := up.API
 	// Sessions have no path to this host's own addresses (issue 10): the
 	// pages are served from a namespace of the run's own, routed to.
-	rs, err := startRoutedSite(ctx)
+	rs, err := dockertest.StartRoutedSite(ctx, dockertest.SiteAddrs(120, 140))
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if cerr := rs.close(); cerr != nil {
+		if cerr := rs.Close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("remove the routed site: %w", cerr))
 		}
 	}()
-	s, err := serveSite(rs.ln)
+	s, err := serveSite(rs.Listener)
 	if err != nil {
 		return err
 	}

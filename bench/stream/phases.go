@@ -12,6 +12,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/airlock-rbi/airlock/bench/internal/airlockup"
+	"github.com/airlock-rbi/airlock/internal/dockertest"
 )
 
 // bench holds what every phase uses.
@@ -20,7 +21,7 @@ type bench struct {
 	api    *airlockup.Client
 	socket *client.Client
 	site   *site
-	routed *routedSite // where site listens
+	routed *dockertest.RoutedSite // where site listens
 	viewer *viewer
 	runID  string
 	trace  io.Writer

@@ -16,7 +16,7 @@ import (
 var assets embed.FS
 
 // site serves the pages the remote Chromium opens, on the routed site's
-// address (see routedSite), and records what they report: mousedowns,
+// address (see dockertest.RoutedSite), and records what they report: mousedowns,
 // their animation frame counts, and loads.
 type site struct {
 	base string // http://ADDRESS/

@@ -31,8 +31,9 @@ import (
 	"github.com/airlock-rbi/airlock/internal/imagebuild"
 )
 
-// site is the page the remote Chromium opens: served by the test on the
-// Docker bridge's gateway, where session containers reach the host. It
+// site is the page the remote Chromium opens: served by the test on an
+// address routed into a network namespace of its own (sessions reach no
+// address of this host), like any web server a session reaches. It
 // records the clicks and the text typed into it.
 type site struct {
 	url   string
@@ -63,7 +64,7 @@ word.addEventListener('focus', () => fetch('/focused'));
 word.addEventListener('input', () => fetch('/typed?n=' + (++seq) + '&v=' + encodeURIComponent(word.value)));
 </script></body></html>`
 
-func startSite(t *testing.T, host string) *site {
+func startSite(t *testing.T) *site {
 	t.Helper()
 	s := &site{}
 	mux := http.NewServeMux()
@@ -89,14 +90,19 @@ func startSite(t *testing.T, host string) *site {
 		}
 		s.mu.Unlock()
 	})
-	l, err := net.Listen("tcp4", net.JoinHostPort(host, "0"))
+	rs, err := dockertest.StartRoutedSite(context.Background(), dockertest.SiteAddrs(140, 160))
 	if err != nil {
-		t.Fatalf("listen on the Docker bridge %s: %v", host, err)
+		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	s.url = "http://" + l.Addr().String() + "/"
+	go srv.Serve(rs.Listener)
+	t.Cleanup(func() {
+		srv.Close()
+		if err := rs.Close(); err != nil {
+			t.Errorf("remove the routed site: %v", err)
+		}
+	})
+	s.url = "http://" + rs.Addr.String() + "/"
 	return s
 }
 
@@ -112,8 +118,28 @@ func (s *site) seen() (int, string) {
 	return s.click, s.typed
 }
 
-// bridgeGateway is the host's address on Docker's default bridge, the
-// network session containers are on.
+// turnAddr is where the test's TURN server listens and relays from: this
+// host's address on its default route, which the viewer on this host and
+// the sessions both reach. Not Docker's bridge gateway: relayed packets
+// from it to a session network are masqueraded by Docker's NAT rule for
+// the bridge's subnet, so the agent would see another source than the
+// relay address the browser was given.
+func turnAddr(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("ip", "-o", "-4", "route", "get", "192.0.2.200").CombinedOutput()
+	if err == nil {
+		f := strings.Fields(string(out))
+		for i := range f {
+			if f[i] == "src" && i+1 < len(f) {
+				return f[i+1]
+			}
+		}
+	}
+	t.Logf("no default route (%v: %s): TURN on the Docker bridge's gateway", err, out)
+	return bridgeGateway(t)
+}
+
+// bridgeGateway is the host's address on Docker's default bridge.
 func bridgeGateway(t *testing.T) string {
 	t.Helper()
 	a, err := hostaddr.Bridge(context.Background(), dockertest.Client(t), "bridge")
@@ -182,12 +208,14 @@ func TestBrowserSession(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser session: not in -short")
 	}
+	// Before the host's browser starts: a new interface makes it abort
+	// requests in flight (ERR_NETWORK_CHANGED).
+	s := startSite(t)
 	browser := hostChromium(t)
-	gw := bridgeGateway(t)
-	turnPort := freePort(t, gw)
-	env := startUp(t, "--turn-listen", net.JoinHostPort(gw, strconv.Itoa(turnPort)), "--turn-public-ip", gw)
+	turnHost := turnAddr(t)
+	turnPort := freePort(t, turnHost)
+	env := startUp(t, "--turn-listen", net.JoinHostPort(turnHost, strconv.Itoa(turnPort)), "--turn-public-ip", turnHost)
 	ensureChromiumImage(t, airlockBinary(t))
-	s := startSite(t, gw)
 
 	c, _, err := apiClient()
 	if err != nil {

@@ -96,6 +96,16 @@ func turnConfig(cfg Config) (turn.Config, error) {
 			"(e.g. 172.17.0.0/16 for Docker's default bridge: docker network inspect bridge); TURN relays nowhere else")
 	}
 	tc.PeerNetworks = nets
+	// A relay must send to its peer from the address it advertised, or
+	// the peer answers the browser's checks with another mapped address
+	// and the browser takes its relay for a peer-reflexive candidate.
+	// With relay sockets on 0.0.0.0 the kernel picks the source per route:
+	// towards a session network that is its own gateway, not the public
+	// address. So when the public address is this host's, relays bind to
+	// it; behind 1:1 NAT (not local) they stay on 0.0.0.0.
+	if isLocalAddr(tc.PublicIP) {
+		tc.RelayBindIP = tc.PublicIP
+	}
 	if cfg.TURNRelayPorts != "" {
 		if tc.RelayPortMin, tc.RelayPortMax, err = turn.RelayPorts(cfg.TURNRelayPorts); err != nil {
 			return tc, fmt.Errorf("--turn-relay-ports: %w", err)
@@ -149,4 +159,19 @@ func sessionInfo(st airlock.Store) func(ctx context.Context, id string) (turn.Se
 		}
 		return turn.SessionInfo{Live: s.State == airlock.SessionReady, Peers: s.ContainerAddrs}, nil
 	}
+}
+
+// isLocalAddr reports whether ip is an address of one of this host's
+// interfaces.
+func isLocalAddr(ip net.IP) bool {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.Equal(ip) {
+			return true
+		}
+	}
+	return false
 }

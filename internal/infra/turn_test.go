@@ -60,13 +60,17 @@ func TestTURNConfig(t *testing.T) {
 		name   string
 		change func(*Config)
 		err    string
+		bind   string // RelayBindIP, when it matters
 	}{
-		{"ok/defaults", func(*Config) {}, ""},
-		{"ok/relay ports", func(c *Config) { c.TURNRelayPorts = "50000-50999" }, ""},
-		{"fail/no peer networks", func(c *Config) { c.TURNPeerNetworks = "" }, "needs --turn-peer-networks"},
-		{"fail/bad relay ports", func(c *Config) { c.TURNRelayPorts = "50999-50000" }, "--turn-relay-ports"},
-		{"fail/negative quota", func(c *Config) { c.TURNMaxPerSession = -1 }, "--turn-max-per-session"},
-		{"fail/public ip", func(c *Config) { c.TURNPublicIP = "turn.example" }, "--turn-public-ip"},
+		// The public address is this host's: relays send from it.
+		{"ok/defaults", func(*Config) {}, "", "127.0.0.1"},
+		// Behind 1:1 NAT it is not: the kernel picks the source.
+		{"ok/public-ip-not-local", func(c *Config) { c.TURNPublicIP = "198.51.100.7" }, "", "<nil>"},
+		{"ok/relay ports", func(c *Config) { c.TURNRelayPorts = "50000-50999" }, "", ""},
+		{"fail/no peer networks", func(c *Config) { c.TURNPeerNetworks = "" }, "needs --turn-peer-networks", ""},
+		{"fail/bad relay ports", func(c *Config) { c.TURNRelayPorts = "50999-50000" }, "--turn-relay-ports", ""},
+		{"fail/negative quota", func(c *Config) { c.TURNMaxPerSession = -1 }, "--turn-max-per-session", ""},
+		{"fail/public ip", func(c *Config) { c.TURNPublicIP = "turn.example" }, "--turn-public-ip", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,6 +80,9 @@ func TestTURNConfig(t *testing.T) {
 			if tt.err == "" {
 				if err != nil {
 					t.Fatal(err)
+				}
+				if tt.bind != "" && tc.RelayBindIP.String() != tt.bind {
+					t.Errorf("relay bind %v, want %s", tc.RelayBindIP, tt.bind)
 				}
 				if c.TURNRelayPorts != "" && (tc.RelayPortMin != 50000 || tc.RelayPortMax != 50999) {
 					t.Fatalf("relay ports %d-%d, want 50000-50999", tc.RelayPortMin, tc.RelayPortMax)

@@ -1,4 +1,4 @@
-package main
+package dockertest
 
 import (
 	"context"
@@ -10,36 +10,36 @@ import (
 	"os/exec"
 	"strings"
 	"time"
-
-	"github.com/airlock-rbi/airlock/internal/dockertest"
 )
 
-// routedSite is where the isolation comparison serves its pages: an
-// address of TEST-NET-3 (203.0.113.0/24, never a real host) made an
-// address of a network namespace of the benchmark's own, routed from this
-// host over a veth pair. A standard session reaches it over the host's
-// route like any web server; a hardened one only through the node's
-// egress proxy, whose policy refuses special-purpose ranges and every
-// address of this host (so not the Docker bridge's gateway) unless the
-// workspace allows the address, which it does by CIDR.
-type routedSite struct {
-	addr           netip.Addr
+// RoutedSite is a web server's address for sessions, which cannot reach
+// this host's own: an address of TEST-NET-3 (203.0.113.0/24) made an
+// address of a network namespace of the caller's own, routed from this
+// host over a veth pair, with a listener on its port 80. A standard
+// session reaches it over the host's route like any web server; a
+// hardened one only through the node's egress proxy, whose policy
+// refuses special-purpose ranges unless the workspace allows the address
+// by CIDR.
+type RoutedSite struct {
+	Addr           netip.Addr
+	Listener       net.Listener
 	ns             string
 	hostIf         string
 	routed, linked bool
-	ln             net.Listener
 }
 
-// Candidates for the routed address and the veth pair's transit subnets:
-// the first not already routed or used on this machine is taken, so two
-// runs (or a test that routes 203.0.113.x itself) do not collide.
+// SiteAddrs are candidates for a RoutedSite: 203.0.113.first up to
+// (not including) .last.
+func SiteAddrs(first, last byte) (as []netip.Addr) {
+	for i := first; i < last; i++ {
+		as = append(as, netip.AddrFrom4([4]byte{203, 0, 113, i}))
+	}
+	return as
+}
+
+// Candidates for the veth pair's transit subnets: the first not already
+// used on this machine is taken, so two runs do not collide.
 var (
-	routedCandidates = func() (as []netip.Addr) {
-		for i := 120; i < 140; i++ {
-			as = append(as, netip.AddrFrom4([4]byte{203, 0, 113, byte(i)}))
-		}
-		return as
-	}()
 	transitCandidates = func() (ps []netip.Prefix) {
 		for i := 200; i < 250; i++ {
 			ps = append(ps, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 254, byte(i), 0}), 30))
@@ -48,11 +48,12 @@ var (
 	}()
 )
 
-// startRoutedSite makes the namespace, the veth pair and the route, and
-// opens a listener on port 80 of the routed address inside the namespace.
-// On failure it removes what it made; on success close does.
-func startRoutedSite(ctx context.Context) (_ *routedSite, err error) {
-	addr, err := freeAddr(ctx, routedCandidates)
+// StartRoutedSite takes the first of candidates that this machine neither
+// uses, routes nor reaches a mirror at, makes the namespace, the veth pair
+// and the route, and opens a listener on port 80 of the address inside the
+// namespace. On failure it removes what it made; on success Close does.
+func StartRoutedSite(ctx context.Context, candidates []netip.Addr) (_ *RoutedSite, err error) {
+	addr, err := freeAddr(ctx, candidates)
 	if err != nil {
 		return nil, fmt.Errorf("routed site address: %w", err)
 	}
@@ -67,10 +68,10 @@ func startRoutedSite(ctx context.Context) (_ *routedSite, err error) {
 		return nil, errors.New("routed site: every transit subnet 10.254.200-249.0/30 is in use on this machine")
 	}
 	id := fmt.Sprintf("%06x", time.Now().UnixNano()&0xffffff)
-	r := &routedSite{addr: addr, ns: "bst-" + id, hostIf: "bsth" + id}
+	r := &RoutedSite{Addr: addr, ns: "bst-" + id, hostIf: "bsth" + id}
 	defer func() {
 		if err != nil {
-			err = errors.Join(err, r.close())
+			err = errors.Join(err, r.Close())
 		}
 	}()
 	nsIf := "bstn" + id
@@ -101,35 +102,35 @@ func startRoutedSite(ctx context.Context) (_ *routedSite, err error) {
 			r.routed = true
 		}
 	}
-	if err := r.check(ctx); err != nil {
+	if err := r.Check(ctx); err != nil {
 		return nil, fmt.Errorf("routed site: %w", err)
 	}
-	if r.ln, err = dockertest.ListenInNetns("/var/run/netns/"+r.ns, netip.AddrPortFrom(addr, 80).String()); err != nil {
+	if r.Listener, err = ListenInNetns("/var/run/netns/"+r.ns, netip.AddrPortFrom(addr, 80).String()); err != nil {
 		return nil, fmt.Errorf("routed site: %w", err)
 	}
 	return r, nil
 }
 
-// check says whether the route to the site still goes over the veth pair
+// Check says whether the route to the site still goes over the veth pair
 // (something else on the machine may have removed it).
-func (r *routedSite) check(ctx context.Context) error {
-	out, err := exec.CommandContext(ctx, "ip", "-o", "route", "get", r.addr.String()).CombinedOutput()
+func (r *RoutedSite) Check(ctx context.Context) error {
+	out, err := exec.CommandContext(ctx, "ip", "-o", "route", "get", r.Addr.String()).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "dev "+r.hostIf+" ") {
-		return fmt.Errorf("the route to %s does not go over this run's veth %s (removed by something else on this machine?): %s", r.addr, r.hostIf, strings.TrimSpace(string(out)))
+		return fmt.Errorf("the route to %s does not go over this run's veth %s (removed by something else on this machine?): %s", r.Addr, r.hostIf, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
 
-// close removes the route, the veth pair (both ends) and the namespace.
-// The listener is the site's to close.
-func (r *routedSite) close() error {
+// Close removes the route, the veth pair (both ends) and the namespace.
+// The listener is the caller's to close.
+func (r *RoutedSite) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var err error
 	// The route goes with the veth pair; removed first, it cannot
 	// outlive a failure to remove the pair. Already gone is fine.
-	if r.routed && r.check(ctx) == nil {
-		err = errors.Join(err, ipCmd(ctx, "route", "del", netip.PrefixFrom(r.addr, 32).String(), "dev", r.hostIf))
+	if r.routed && r.Check(ctx) == nil {
+		err = errors.Join(err, ipCmd(ctx, "route", "del", netip.PrefixFrom(r.Addr, 32).String(), "dev", r.hostIf))
 	}
 	if r.linked {
 		err = errors.Join(err, ipCmd(ctx, "link", "del", r.hostIf))
@@ -173,7 +174,7 @@ func isFree(ctx context.Context, a netip.Addr) (string, error) {
 	if s := string(out); strings.Contains(s, " dev lo ") || strings.HasPrefix(s, "local ") {
 		return a.String() + " is this machine's", nil
 	}
-	if name, ok := dockertest.MirrorAt(ctx, a); ok {
+	if name, ok := MirrorAt(ctx, a); ok {
 		return a.String() + " is " + name + ", which this machine uses", nil
 	}
 	// Any route but the default one that covers a is someone's.
