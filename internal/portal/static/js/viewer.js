@@ -129,11 +129,22 @@ async function open(my) {
   const { signal } = my;
   overlay({ title: 'Opening the session…', spinner: true });
   let s;
-  try {
-    s = await api.session(sessionId, { signal });
-  } catch (err) {
-    if (err.name !== 'AbortError') openFailed(my, err);
-    return;
+  for (let tries = 1; ; tries++) {
+    try {
+      s = await api.session(sessionId, { signal });
+      break;
+    } catch (err) {
+      if (err.name === 'AbortError') return;
+      // A network change on this device (an interface coming up: on the
+      // Airlock host itself, every session's network does) aborts the
+      // requests in flight; that is worth a few more tries, not a failure.
+      if (err.status !== 0 || tries >= 5) {
+        openFailed(my, err);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 400 * tries));
+      if (visit !== my) return;
+    }
   }
   nameSession(s, signal);
   while (isStarting(s.state)) {
