@@ -91,6 +91,19 @@ func TestHardenedIsolation(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the test makes network namespaces and host rules")
 	}
+	egressIsolation(t, "hardened", "")
+}
+
+// TestSandboxedEgress is TestHardenedIsolation for a session under gVisor:
+// the same proxy, resolver and rules hold for it.
+func TestSandboxedEgress(t *testing.T) {
+	needRunsc(t)
+	egressIsolation(t, "sandboxed", runsc)
+}
+
+// egressIsolation proves the egress properties for a session of level
+// (hardened or sandboxed) under runtime ("" for Docker's default).
+func egressIsolation(t *testing.T, level, runtime string) {
 	dockertest.LockHostRules(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -128,7 +141,7 @@ func TestHardenedIsolation(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxyPort := uint16(proxyLn.Addr().(*net.TCPAddr).Port)
-	h := startNodeWith(t, "", func(c *dockerpolicy.Config) { c.ProxyPort = proxyPort })
+	h := startNodeWith(t, "runtimes: [runc, runsc]\n", func(c *dockerpolicy.Config) { c.ProxyPort = proxyPort })
 	pool := h.node.engine.Config().Pool().Prefix()
 	var logs syncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
@@ -164,7 +177,7 @@ func TestHardenedIsolation(t *testing.T) {
 	// Another session, listening.
 	otherTarget := h.listeningSession(t, cli, "")
 
-	mine := h.sessionNetwork(t, "--label", "airlock.isolation=hardened", "--label", "airlock.egress="+policy, "--label", "airlock.session="+sessionID)
+	mine := h.sessionNetwork(t, "--label", "airlock.isolation="+level, "--label", "airlock.egress="+policy, "--label", "airlock.session="+sessionID)
 	n, err := h.socket.NetworkInspect(ctx, mine, network.InspectOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +185,7 @@ func TestHardenedIsolation(t *testing.T) {
 	gateway := n.IPAM.Config[0].Gateway
 	proxyAddr := net.JoinHostPort(gateway, fmt.Sprint(proxyPort))
 	if got := n.Labels[dockerpolicy.LabelProxy]; got != proxyAddr {
-		t.Fatalf("hardened network's proxy label %q, want %s", got, proxyAddr)
+		t.Fatalf("%s network's proxy label %q, want %s", level, got, proxyAddr)
 	}
 	bridge, err := hostaddr.Bridge(ctx, h.socket, "bridge")
 	if err != nil {
@@ -230,11 +243,11 @@ func TestHardenedIsolation(t *testing.T) {
 	for _, w := range wants {
 		targets = append(targets, w.target)
 	}
-	got := probeOrdered(t, cli, h.socket, &container.HostConfig{NetworkMode: container.NetworkMode(mine)}, targets)
+	got := probeOrdered(t, cli, h.socket, &container.HostConfig{NetworkMode: container.NetworkMode(mine), Runtime: runtime}, targets)
 	for i, w := range wants {
 		g := got[i]
 		if ok := strings.HasPrefix(g, "ok"); ok != w.ok || !strings.Contains(g, w.has) {
-			t.Errorf("from a hardened session, %s: %q; want reached %v (with %q)", w.target, g, w.ok, w.has)
+			t.Errorf("from a %s session, %s: %q; want reached %v (with %q)", level, w.target, g, w.ok, w.has)
 		}
 	}
 	if hits := reboundHits.Load() - baseHits; hits != 0 {
