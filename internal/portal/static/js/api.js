@@ -24,6 +24,10 @@ export function setUnauthorizedHandler(fn) {
   onUnauthorized = fn;
 }
 
+// unreachable is the error for a request that got no whole answer.
+const unreachable = () =>
+  new ApiError(0, 'network', 'Could not reach the Airlock server. Check your network connection and try again.');
+
 export async function request(method, path, { body, signal, quiet401 = false } = {}) {
   const init = {
     method,
@@ -41,9 +45,17 @@ export async function request(method, path, { body, signal, quiet401 = false } =
     res = await fetch('/api/v1' + path, init);
   } catch (err) {
     if (err.name === 'AbortError') throw err;
-    throw new ApiError(0, 'network', 'Could not reach the Airlock server. Check your network connection and try again.');
+    throw unreachable();
   }
-  const text = res.status === 204 ? '' : await res.text();
+  let text = '';
+  try {
+    if (res.status !== 204) text = await res.text();
+  } catch (err) {
+    // The body can be cut off too (a network change aborts it): the same
+    // failure as no answer at all, which callers may try again.
+    if (err.name === 'AbortError') throw err;
+    throw unreachable();
+  }
   let data = null;
   if (text) {
     try {
