@@ -14,14 +14,12 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/client"
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/airlock-rbi/airlock/internal/dockerpolicy"
 	"github.com/airlock-rbi/airlock/internal/dockertest"
 	"github.com/airlock-rbi/airlock/internal/egress"
-	"github.com/airlock-rbi/airlock/internal/hostaddr"
 	"github.com/airlock-rbi/airlock/internal/netpolicy"
 )
 
@@ -187,24 +185,9 @@ func egressIsolation(t *testing.T, level, runtime string) {
 	if got := n.Labels[dockerpolicy.LabelProxy]; got != proxyAddr {
 		t.Fatalf("%s network's proxy label %q, want %s", level, got, proxyAddr)
 	}
-	bridge, err := hostaddr.Bridge(ctx, h.socket, "bridge")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closedPort := fmt.Sprint(closedPortN)
-	hostClosed := []string{net.JoinHostPort(bridge.String(), closedPort), net.JoinHostPort(gateway, closedPort)}
-	if a := outboundAddr(t); a != "" {
-		hostClosed = append(hostClosed, net.JoinHostPort(a, closedPort))
-	}
-	apiTarget := net.JoinHostPort(bridge.String(), fmt.Sprint(apiPort))
+	hostClosed, apiTarget := h.hostTargets(t, mine, closedPortN, apiPort)
 	web := func(a netip.Addr) string { return net.JoinHostPort(a.String(), "80") }
-
-	base := probe(t, h.socket, h.socket, &container.HostConfig{}, append([]string{web(public), web(rebound), web(private), web(linkLocal), apiTarget}, hostClosed...))
-	for tg, what := range base {
-		if what != "ok" {
-			t.Fatalf("baseline container did not reach %s (%q): the target is not there, so a refusal would prove nothing", tg, what)
-		}
-	}
+	h.requireBaseline(t, &container.HostConfig{}, append([]string{web(public), web(rebound), web(private), web(linkLocal), apiTarget}, hostClosed...))
 
 	baseHits := reboundHits.Load() // the baseline's own
 
@@ -286,33 +269,6 @@ func refusedCount(t *testing.T, reg *prometheus.Registry, reason string) float64
 		}
 	}
 	return 0
-}
-
-// probeOrdered is probe for targets that repeat: what each answered, in
-// order.
-func probeOrdered(t *testing.T, cli, socket *client.Client, hc *container.HostConfig, targets []string) []string {
-	t.Helper()
-	ctx := context.Background()
-	c, err := cli.ContainerCreate(ctx, &container.Config{Image: dockertest.TestImage, Cmd: append([]string{"dial"}, targets...)}, hc, nil, nil, uniqueName(t, "probe"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { socket.ContainerRemove(context.Background(), c.ID, container.RemoveOptions{Force: true}) })
-	if err := cli.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, line := range containerLines(t, socket, c.ID, "dial done") {
-		if rest, ok := strings.CutPrefix(line, "dial "); ok {
-			if _, what, ok := strings.Cut(rest, ": "); ok {
-				got = append(got, what)
-			}
-		}
-	}
-	if len(got) != len(targets) {
-		t.Fatalf("probe printed %d results for %d targets: %q", len(got), len(targets), got)
-	}
-	return got
 }
 
 // syncBuffer is a bytes.Buffer for a logger written from many goroutines.

@@ -2,7 +2,6 @@ package provision
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -10,12 +9,9 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 
 	"github.com/airlock-rbi/airlock/internal/dockertest"
-	"github.com/airlock-rbi/airlock/internal/hostaddr"
-	"github.com/airlock-rbi/airlock/internal/netpolicy"
 )
 
 const runsc = "runsc"
@@ -72,10 +68,7 @@ func TestSandboxedIsolation(t *testing.T) {
 	cli := h.sdk(t)
 
 	allowedPort, closedPort := hostListeners(t)
-	rules := &netpolicy.Rules{Pool: h.node.engine.Config().Pool().Prefix(), HostTCP: []netpolicy.PortRange{{First: allowedPort, Last: allowedPort}}}
-	if err := rules.Apply(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	h.applyRules(t, allowedPort)
 
 	// A link-local and a private address, each in a namespace of the
 	// test's own (other transit nets than TestStandardIsolation's).
@@ -87,34 +80,12 @@ func TestSandboxedIsolation(t *testing.T) {
 	// Another sandboxed session, listening under runsc.
 	otherTarget := h.listeningSession(t, cli, runsc, "--label", "airlock.isolation=sandboxed")
 
-	bridge, err := hostaddr.Bridge(ctx, h.socket, "bridge")
-	if err != nil {
-		t.Fatal(err)
-	}
 	mine := h.sessionNetwork(t, "--label", "airlock.isolation=sandboxed")
-	n, err := h.socket.NetworkInspect(ctx, mine, network.InspectOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hostAddrs := []string{bridge.String(), n.IPAM.Config[0].Gateway}
-	if a := outboundAddr(t); a != "" {
-		hostAddrs = append(hostAddrs, a)
-	}
-	var targets []string
-	for _, a := range hostAddrs {
-		targets = append(targets, net.JoinHostPort(a, fmt.Sprint(closedPort)))
-	}
-	apiTarget := net.JoinHostPort(bridge.String(), fmt.Sprint(allowedPort))
+	targets, apiTarget := h.hostTargets(t, mine, closedPort, allowedPort)
 	targets = append(targets, net.JoinHostPort(linkLocal.String(), "80"), net.JoinHostPort(private.String(), "80"), apiTarget)
-
-	// The baseline runs under runsc too, on Docker's default bridge and not
-	// through the node: gVisor itself reaches every target.
-	base := probe(t, h.socket, h.socket, &container.HostConfig{Runtime: runsc}, targets)
-	for _, tg := range targets {
-		if base[tg] != "ok" {
-			t.Fatalf("baseline container under runsc did not reach %s (%q): the target is not there, so a refusal would prove nothing", tg, base[tg])
-		}
-	}
+	// The baseline runs under runsc too: gVisor itself reaches every
+	// target.
+	h.requireBaseline(t, &container.HostConfig{Runtime: runsc}, targets)
 
 	// The node refuses a runc container on a sandboxed network, so a
 	// session cannot opt out of gVisor.

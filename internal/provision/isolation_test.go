@@ -108,9 +108,20 @@ func listenInNetns(t *testing.T, nsPath, addr string) net.Listener {
 	return ln
 }
 
-// probe runs testapp dial from a container made by create and returns
-// what each target answered.
+// probe runs testapp dial from a container made by cli and returns what
+// each target answered.
 func probe(t *testing.T, cli *client.Client, socket *client.Client, hc *container.HostConfig, targets []string) map[string]string {
+	t.Helper()
+	got := map[string]string{}
+	for i, what := range probeOrdered(t, cli, socket, hc, targets) {
+		got[targets[i]] = what
+	}
+	return got
+}
+
+// probeOrdered is probe for targets that repeat: what each answered, in
+// order.
+func probeOrdered(t *testing.T, cli, socket *client.Client, hc *container.HostConfig, targets []string) []string {
 	t.Helper()
 	ctx := context.Background()
 	c, err := cli.ContainerCreate(ctx, &container.Config{Image: dockertest.TestImage, Cmd: append([]string{"dial"}, targets...)}, hc, nil, nil, uniqueName(t, "probe"))
@@ -121,15 +132,65 @@ func probe(t *testing.T, cli *client.Client, socket *client.Client, hc *containe
 	if err := cli.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]string{}
+	var got []string
 	for _, line := range containerLines(t, socket, c.ID, "dial done") {
 		if rest, ok := strings.CutPrefix(line, "dial "); ok {
-			if target, what, ok := strings.Cut(rest, ": "); ok {
-				got[target] = what
+			if _, what, ok := strings.Cut(rest, ": "); ok {
+				got = append(got, what)
 			}
 		}
 	}
+	if len(got) != len(targets) {
+		t.Fatalf("probe printed %d results for %d targets: %q", len(got), len(targets), got)
+	}
 	return got
+}
+
+// requireBaseline probes targets from a plain container (hc on Docker's
+// default bridge, made on the socket and not through the node), which must
+// reach every one: otherwise a target is not there, and a refusal from a
+// session would prove nothing.
+func (h *harness) requireBaseline(t *testing.T, hc *container.HostConfig, targets []string) {
+	t.Helper()
+	for tg, what := range probe(t, h.socket, h.socket, hc, targets) {
+		if what != "ok" {
+			t.Fatalf("baseline container did not reach %s (%q): the target is not there, so a refusal would prove nothing", tg, what)
+		}
+	}
+}
+
+// hostTargets are this host's addresses a session might try, on the port
+// no node opened: the default bridge's, the session network's gateway and
+// the outbound one; and the infra API's stand-in on the open port.
+func (h *harness) hostTargets(t *testing.T, sessionNet string, closedPort int, openPort uint16) (closed []string, api string) {
+	t.Helper()
+	ctx := context.Background()
+	bridge, err := hostaddr.Bridge(ctx, h.socket, "bridge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := h.socket.NetworkInspect(ctx, sessionNet, network.InspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := []string{bridge.String(), n.IPAM.Config[0].Gateway}
+	if a := outboundAddr(t); a != "" {
+		addrs = append(addrs, a)
+	}
+	for _, a := range addrs {
+		closed = append(closed, net.JoinHostPort(a, fmt.Sprint(closedPort)))
+	}
+	return closed, net.JoinHostPort(bridge.String(), fmt.Sprint(openPort))
+}
+
+// applyRules installs the host rules of h's pool with openPort as the only
+// port of this host sessions reach.
+func (h *harness) applyRules(t *testing.T, openPort uint16) {
+	t.Helper()
+	rules := &netpolicy.Rules{Pool: h.node.engine.Config().Pool().Prefix(), HostTCP: []netpolicy.PortRange{{First: openPort, Last: openPort}}}
+	if err := rules.Apply(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // containerLines waits (up to a minute) until a container's stdout has
@@ -168,16 +229,12 @@ func TestStandardIsolation(t *testing.T) {
 		t.Skip("needs root: the test makes network namespaces and host rules")
 	}
 	h := startNode(t)
-	ctx := context.Background()
 	cli := h.sdk(t)
 
 	// Host listeners: one the node lets sessions reach (the infra API's
 	// stand-in), one it does not.
 	allowedPort, closedPort := hostListeners(t)
-	rules := &netpolicy.Rules{Pool: h.node.engine.Config().Pool().Prefix(), HostTCP: []netpolicy.PortRange{{First: allowedPort, Last: allowedPort}}}
-	if err := rules.Apply(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	h.applyRules(t, allowedPort)
 
 	// A link-local address and a private one, each in a namespace of the
 	// test's own.
@@ -187,36 +244,10 @@ func TestStandardIsolation(t *testing.T) {
 	// Another session, listening.
 	otherTarget := h.listeningSession(t, cli, "")
 
-	bridge, err := hostaddr.Bridge(ctx, h.socket, "bridge")
-	if err != nil {
-		t.Fatal(err)
-	}
 	mine := h.sessionNetwork(t)
-	n, err := h.socket.NetworkInspect(ctx, mine, network.InspectOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gateway := n.IPAM.Config[0].Gateway
-	hostAddrs := []string{bridge.String(), gateway}
-	if a := outboundAddr(t); a != "" {
-		hostAddrs = append(hostAddrs, a)
-	}
-	var targets []string
-	for _, a := range hostAddrs {
-		targets = append(targets, net.JoinHostPort(a, fmt.Sprint(closedPort)))
-	}
-	llTarget := net.JoinHostPort(linkLocal.String(), "80")
-	apiTarget := net.JoinHostPort(bridge.String(), fmt.Sprint(allowedPort))
-	targets = append(targets, llTarget, apiTarget)
-
-	// The baseline: a plain container on Docker's default bridge, made on
-	// the socket and not through the node, reaches every target.
-	base := probe(t, h.socket, h.socket, &container.HostConfig{}, targets)
-	for _, tg := range targets {
-		if base[tg] != "ok" {
-			t.Fatalf("baseline container did not reach %s (%q): the target is not there, so a refusal would prove nothing", tg, base[tg])
-		}
-	}
+	targets, apiTarget := h.hostTargets(t, mine, closedPort, allowedPort)
+	targets = append(targets, net.JoinHostPort(linkLocal.String(), "80"), apiTarget)
+	h.requireBaseline(t, &container.HostConfig{}, targets)
 
 	got := probe(t, cli, h.socket, &container.HostConfig{NetworkMode: container.NetworkMode(mine)}, append(targets, otherTarget))
 	for _, tg := range append(targets, otherTarget) {
