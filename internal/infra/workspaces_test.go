@@ -28,13 +28,6 @@ func openStore(t *testing.T) *store.DB {
 func TestLoadWorkspaces(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
-	write := func(body string) string {
-		p := filepath.Join(t.TempDir(), "ws.yaml")
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
 	for _, tc := range []struct {
 		name, body, wantErr string
 	}{
@@ -58,7 +51,7 @@ func TestLoadWorkspaces(t *testing.T) {
 		{"fail/clipboard-list", "workspaces:\n  - name: cb\n    image: x\n    clipboard: [both]\n", "line 4: cannot unmarshal !!seq into string"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := LoadWorkspaces(ctx, st, write(tc.body), testProfiles)
+			err := LoadWorkspaces(ctx, st, writeCatalog(t, tc.body), testProfiles)
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -234,13 +227,6 @@ func TestSeccompProfiles(t *testing.T) {
 func TestLoadWorkspacesEgress(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
-	write := func(body string) string {
-		p := filepath.Join(t.TempDir(), "ws.yaml")
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
 	const head = "workspaces:\n  - name: hw\n    image: x\n    isolation: hardened\n"
 	for _, tc := range []struct {
 		name, body, wantErr string
@@ -260,7 +246,7 @@ func TestLoadWorkspacesEgress(t *testing.T) {
 		{name: "fail/unquoted-star", body: head + "    egress:\n      rules:\n        - action: deny\n          domain: *\n", wantErr: `quote egress domains like "*.example.com"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := LoadWorkspaces(ctx, st, write(tc.body), testProfiles)
+			err := LoadWorkspaces(ctx, st, writeCatalog(t, tc.body), testProfiles)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)
@@ -285,3 +271,14 @@ func TestLoadWorkspacesEgress(t *testing.T) {
 		t.Fatal("a standard workspace with egress rules was stored")
 	}
 }
+
+// writeCatalog writes a workspace catalog file and returns its path.
+func writeCatalog(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "ws.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
