@@ -281,4 +281,3 @@ func writeCatalog(t *testing.T, body string) string {
 	}
 	return p
 }
-
