@@ -154,6 +154,18 @@ func privateDir(t *testing.T) string {
 	return dir
 }
 
+// copyDatabase copies a SQLite database as someone taking it would: the
+// file and its write-ahead log, if one is left (the last connection's
+// checkpoint may not have run yet), since the log holds the latest
+// writes, the removal of a secret included.
+func copyDatabase(t *testing.T, from, to string) {
+	t.Helper()
+	copyFile(t, from, to)
+	if _, err := os.Stat(from + "-wal"); err == nil {
+		copyFile(t, from+"-wal", to+"-wal")
+	}
+}
+
 func copyFile(t *testing.T, from, to string) {
 	t.Helper()
 	b, err := os.ReadFile(from)
@@ -210,7 +222,7 @@ func TestDatabaseCopyGivesNoSigningKey(t *testing.T) {
 	stop()
 
 	stolen := filepath.Join(t.TempDir(), "stolen.db")
-	copyFile(t, filepath.Join(dir, "airlock.db"), stolen)
+	copyDatabase(t, filepath.Join(dir, "airlock.db"), stolen)
 	values := dbValues(t, stolen)
 	if len(values) == 0 {
 		t.Fatal("read nothing from the database copy")
