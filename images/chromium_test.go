@@ -36,7 +36,7 @@ func TestChromiumSandboxThroughNode(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build airlock: %v\n%s", err, out)
 	}
-	if _, err := imagebuild.Ensure(ctx, socket, images.Chromium, images.FS, "chromium", bin); err != nil {
+	if _, err := imagebuild.Ensure(ctx, socket, dockertest.ChromiumImage(), images.FS, "chromium", bin); err != nil {
 		t.Fatal(err)
 	}
 	profileFile, err := filepath.Abs(filepath.Join("chromium", "seccomp.json"))
@@ -47,7 +47,7 @@ func TestChromiumSandboxThroughNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	node := provisiontest.Start(t, provisiontest.Options{Images: []string{images.Chromium}, SeccompProfiles: []string{profileFile}})
+	node := provisiontest.Start(t, provisiontest.Options{Images: []string{dockertest.ChromiumImage()}, SeccompProfiles: []string{profileFile}})
 	tlsConfig, err := node.InfraTLS()
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +71,7 @@ func TestChromiumSandboxThroughNode(t *testing.T) {
 			c, err := cli.ContainerCreate(ctx, &container.Config{
 				// The node makes the root read-only: Chromium's profile goes
 				// to a tmpfs, as in a session.
-				Image: images.Chromium, User: "1000:1000", Entrypoint: []string{"chromium"}, Env: []string{"HOME=/tmp"},
+				Image: dockertest.ChromiumImage(), User: "1000:1000", Entrypoint: []string{"chromium"}, Env: []string{"HOME=/tmp"},
 				Cmd: []string{"--headless=new", "--disable-gpu", "--dump-dom", "about:blank"},
 			}, &container.HostConfig{NetworkMode: "none", Tmpfs: map[string]string{"/tmp": "rw,nosuid,nodev,size=256m"}, ShmSize: 256 << 20, SecurityOpt: tc.securityOpt, Resources: container.Resources{Memory: 1 << 30}}, nil, nil, "")
 			if err != nil {

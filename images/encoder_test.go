@@ -90,7 +90,7 @@ func chromiumImage(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build airlock: %v\n%s", err, out)
 	}
-	if _, err := imagebuild.Ensure(context.Background(), dockertest.Client(t), images.Chromium, images.FS, "chromium", bin); err != nil {
+	if _, err := imagebuild.Ensure(context.Background(), dockertest.Client(t), dockertest.ChromiumImage(), images.FS, "chromium", bin); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -130,7 +130,7 @@ func TestEncoderInImage(t *testing.T) {
 	cli := dockertest.Client(t)
 	chromiumImage(t)
 	ctx := context.Background()
-	c, err := cli.ContainerCreate(ctx, &container.Config{Image: images.Chromium, User: "1000:1000",
+	c, err := cli.ContainerCreate(ctx, &container.Config{Image: dockertest.ChromiumImage(), User: "1000:1000",
 		Entrypoint: []string{"sleep", "infinity"}},
 		&container.HostConfig{CapDrop: []string{"ALL"}, Resources: container.Resources{Memory: 1 << 30}}, nil, nil, "")
 	if err != nil {

@@ -194,7 +194,7 @@ func ensureChromiumImage(t *testing.T, bin string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	if _, err := imagebuild.Ensure(ctx, dockertest.Client(t), images.Chromium, images.FS, "chromium", bin); err != nil {
+	if _, err := imagebuild.Ensure(ctx, dockertest.Client(t), dockertest.ChromiumImage(), images.FS, "chromium", bin); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -222,7 +222,7 @@ func TestBrowserSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, env := range map[string]map[string]string{"e2e-chromium": nil, "e2e-chromium-h264": {"AIRLOCK_CODEC": "h264"}} {
-		ws := map[string]any{"name": name, "description": "Chromium for the browser test", "image": images.Chromium,
+		ws := map[string]any{"name": name, "description": "Chromium for the browser test", "image": dockertest.ChromiumImage(),
 			"seccomp": "chromium", "clipboard": "both", "shm_size": 512 << 20, "memory": 2 << 30, "start_url": s.url, "env": env}
 		if err := c.Do(context.Background(), http.MethodPost, "/api/v1/workspaces", ws, nil); err != nil {
 			t.Fatalf("create workspace %s: %v", name, err)
