@@ -96,17 +96,28 @@ func STUNServer(host string, port int) ICEServer {
 // listed so browsers behind UDP-blocking firewalls still get through on
 // the same port.
 func ICEServers(host string, port int, secret []byte, session, user string, ttl time.Duration, now time.Time) []ICEServer {
+	return ICEServersTLS(host, port, "", 0, secret, session, user, ttl, now)
+}
+
+// ICEServersTLS is ICEServers with TURN over TLS as well when tlsPort is
+// not 0: a turns: URL on tlsHost:tlsPort (tlsHost must be a name or
+// address the server's certificate holds; host when empty), for networks
+// that let only HTTPS out.
+func ICEServersTLS(host string, port int, tlsHost string, tlsPort int, secret []byte, session, user string, ttl time.Duration, now time.Time) []ICEServer {
 	hp := net.JoinHostPort(host, strconv.Itoa(port))
 	username, password := Credentials(secret, session, user, ttl, now)
+	urls := []string{
+		"turn:" + hp + "?transport=udp",
+		"turn:" + hp + "?transport=tcp",
+	}
+	if tlsPort != 0 {
+		if tlsHost == "" {
+			tlsHost = host
+		}
+		urls = append(urls, "turns:"+net.JoinHostPort(tlsHost, strconv.Itoa(tlsPort))+"?transport=tcp")
+	}
 	return []ICEServer{
 		STUNServer(host, port),
-		{
-			URLs: []string{
-				"turn:" + hp + "?transport=udp",
-				"turn:" + hp + "?transport=tcp",
-			},
-			Username:   username,
-			Credential: password,
-		},
+		{URLs: urls, Username: username, Credential: password},
 	}
 }

@@ -78,11 +78,14 @@ func TestICEServers(t *testing.T) {
 		name, host string
 		wantSTUN   string
 		wantTURN   []string
+		wantTURNS  string
 	}{
 		{"ok/name", "turn.example", "stun:turn.example:3478",
-			[]string{"turn:turn.example:3478?transport=udp", "turn:turn.example:3478?transport=tcp"}},
+			[]string{"turn:turn.example:3478?transport=udp", "turn:turn.example:3478?transport=tcp"},
+			"turns:turn.example:443?transport=tcp"},
 		{"ok/ipv6", "2001:db8::1", "stun:[2001:db8::1]:3478",
-			[]string{"turn:[2001:db8::1]:3478?transport=udp", "turn:[2001:db8::1]:3478?transport=tcp"}},
+			[]string{"turn:[2001:db8::1]:3478?transport=udp", "turn:[2001:db8::1]:3478?transport=tcp"},
+			"turns:[2001:db8::1]:443?transport=tcp"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,6 +98,10 @@ func TestICEServers(t *testing.T) {
 			}
 			if len(got[1].URLs) != 2 || got[1].URLs[0] != tt.wantTURN[0] || got[1].URLs[1] != tt.wantTURN[1] {
 				t.Errorf("TURN URLs = %v, want %v", got[1].URLs, tt.wantTURN)
+			}
+			withTLS := ICEServersTLS(tt.host, 3478, "", 443, testSecret, "s1", "alice", time.Hour, now)
+			if u := withTLS[1].URLs; len(u) != 3 || u[2] != tt.wantTURNS {
+				t.Errorf("TURN URLs with TLS = %v, want %s last", u, tt.wantTURNS)
 			}
 			if got[1].Username != "1700003600:s1:alice" || got[1].Credential != "w1zg3ECvBV8CHT1+atrXmT+KaXw=" {
 				t.Errorf("TURN credentials = %q, %q", got[1].Username, got[1].Credential)

@@ -21,8 +21,12 @@
 // [Server.EndSession], or by the periodic sweep). Allocations are counted
 // per user and per session against quotas.
 //
-// What it leaves out: TURNS (TURN over TLS/DTLS; media is already protected
-// end to end by DTLS-SRTP), IPv6 relays (pion allocates udp4 relays only),
+// TURN over TLS (turns:) is a stream listener the caller wraps with TLS
+// and passes beside the plain TCP one: the STUN framing is the same, and it
+// lets viewers through networks that let only HTTPS out (port 443). Media
+// is protected end to end by DTLS-SRTP either way.
+//
+// What it leaves out: TURN over DTLS, IPv6 relays (pion allocates udp4 relays only),
 // and TCP relay allocations (RFC 6062).
 //
 // SECURITY: this package turns an authenticated browser into a UDP sender

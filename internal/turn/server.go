@@ -15,7 +15,7 @@ import (
 // Server is a running STUN/TURN server. Close stops it.
 type Server struct {
 	pion    *turn.Server
-	tcp     *trackingListener // nil without a TCP listener
+	tcp     []*trackingListener // TCP and TLS listeners
 	log     *slog.Logger
 	cfg     Config
 	allocs  *tracker
@@ -32,12 +32,21 @@ type Server struct {
 // pion's read loop for long.
 const callTimeout = 5 * time.Second
 
-// NewServer starts serving STUN and TURN on udp and tcp; either may be nil,
-// not both. The caller opens the listeners (and so picks the port, normally
-// 3478 for both); the Server takes them over and closes them in Close, since
-// pion's server has no other way to stop its read loops.
-func NewServer(cfg Config, udp net.PacketConn, tcp net.Listener) (*Server, error) {
-	if udp == nil && tcp == nil {
+// NewServer starts serving STUN and TURN on udp and on each stream
+// listener in tcp (plain TCP, and TLS for turns: when the caller wraps one
+// with tls.NewListener); udp may be nil and nil listeners are skipped, but
+// one listener is needed. The caller opens the listeners (and so picks the
+// ports, normally 3478 for UDP and TCP, 443 or 5349 for TLS); the Server
+// takes them over and closes them in Close, since pion's server has no
+// other way to stop its read loops.
+func NewServer(cfg Config, udp net.PacketConn, tcp ...net.Listener) (*Server, error) {
+	var streams []net.Listener
+	for _, l := range tcp {
+		if l != nil {
+			streams = append(streams, l)
+		}
+	}
+	if udp == nil && len(streams) == 0 {
 		return nil, ErrNoListener
 	}
 	cfg, err := cfg.withDefaults()
@@ -86,13 +95,14 @@ func NewServer(cfg Config, udp net.PacketConn, tcp net.Listener) (*Server, error
 			PermissionHandler:     s.permissionHandler,
 		}}
 	}
-	if tcp != nil {
-		s.tcp = newTrackingListener(tcp)
-		pcfg.ListenerConfigs = []turn.ListenerConfig{{
-			Listener:              s.tcp,
+	for _, l := range streams {
+		tl := newTrackingListener(l)
+		s.tcp = append(s.tcp, tl)
+		pcfg.ListenerConfigs = append(pcfg.ListenerConfigs, turn.ListenerConfig{
+			Listener:              tl,
 			RelayAddressGenerator: relay(),
 			PermissionHandler:     s.permissionHandler,
-		}}
+		})
 	}
 
 	s.pion, err = turn.NewServer(pcfg)
@@ -259,9 +269,9 @@ func (s *Server) Close() error {
 		s.stop()
 		s.sweeper.Wait()
 		err := s.pion.Close()
-		if s.tcp != nil {
+		for _, tl := range s.tcp {
 			// Listener already closed by pion; this closes accepted conns.
-			s.tcp.closeConns()
+			tl.closeConns()
 		}
 		if err != nil {
 			s.closeErr = fmt.Errorf("turn: close: %w", err)

@@ -3,6 +3,7 @@ package turn
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -48,9 +49,9 @@ func checkGoroutines(t *testing.T) {
 }
 
 type testServer struct {
-	srv              *Server
-	udpAddr, tcpAddr string
-	sessions         *sessions
+	srv                       *Server
+	udpAddr, tcpAddr, tlsAddr string
+	sessions                  *sessions
 }
 
 // sessions is the infra's answer to Config.Session, which tests change
@@ -94,6 +95,12 @@ func startServer(t *testing.T, tweak func(*Config)) testServer {
 		_ = udp.Close()
 		t.Fatal(err)
 	}
+	tlsLn, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		_ = udp.Close()
+		_ = tcp.Close()
+		t.Fatal(err)
+	}
 	ss := &sessions{m: map[string]SessionInfo{"s1": {Live: true}, "s2": {Live: true}}}
 	cfg := Config{
 		Secret:       testSecret,
@@ -109,10 +116,11 @@ func startServer(t *testing.T, tweak func(*Config)) testServer {
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	s, err := NewServer(cfg, udp, tcp)
+	s, err := NewServer(cfg, udp, tcp, tls.NewListener(tlsLn, serverTLS(t)))
 	if err != nil {
 		_ = udp.Close()
 		_ = tcp.Close()
+		_ = tlsLn.Close()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -120,7 +128,7 @@ func startServer(t *testing.T, tweak func(*Config)) testServer {
 			t.Errorf("Close: %v", err)
 		}
 	})
-	return testServer{srv: s, udpAddr: udp.LocalAddr().String(), tcpAddr: tcp.Addr().String(), sessions: ss}
+	return testServer{srv: s, udpAddr: udp.LocalAddr().String(), tcpAddr: tcp.Addr().String(), tlsAddr: tlsLn.Addr().String(), sessions: ss}
 }
 
 // newClient starts a pion TURN client over UDP or TCP ("tcp" wraps the
@@ -145,6 +153,14 @@ func newClient(t *testing.T, ts testServer, network, username, password string) 
 			t.Fatal(err)
 		}
 		conn, addr = turn.NewSTUNConn(c), ts.tcpAddr
+	case "tls":
+		// turns:, as a browser behind a network that lets only HTTPS out.
+		d := &net.Dialer{Timeout: testWait}
+		c, err := tls.DialWithDialer(d, "tcp4", ts.tlsAddr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // the test's own self-signed certificate
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, addr = turn.NewSTUNConn(c), ts.tlsAddr
 	default:
 		t.Fatalf("unknown network %q", network)
 	}
@@ -181,6 +197,10 @@ func TestAllocate(t *testing.T) {
 	}{
 		{"ok/udp fresh credentials", "udp", fresh, false},
 		{"ok/tcp fresh credentials", "tcp", fresh, false},
+		{"ok/tls fresh credentials", "tls", fresh, false},
+		{"fail/tls expired credentials", "tls", func() (string, string) {
+			return Credentials(testSecret, "s1", "alice", -time.Minute, now)
+		}, true},
 		{"fail/expired credentials", "udp", func() (string, string) {
 			return Credentials(testSecret, "s1", "alice", -time.Minute, now)
 		}, true},
