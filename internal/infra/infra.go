@@ -64,6 +64,10 @@ type Config struct {
 	// TURNListen runs the embedded STUN/TURN server on this address (UDP
 	// and TCP, e.g. ":3478") when set.
 	TURNListen string
+	// TURNTLSListen, with TURNListen, also serves TURN over TLS (turns:)
+	// on this TCP address, with the server's certificate, for viewers on
+	// networks that let only HTTPS out (port 443 there).
+	TURNTLSListen string
 	// TURNPublicIP is the relay address TURN advertises: the host's address
 	// as browsers and session containers reach it.
 	TURNPublicIP string
@@ -155,6 +159,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	srv := &Server{CA: ca, ServerDir: filepath.Join(data, "server"), InfraDir: filepath.Join(data, "infra")}
 	hosts := append([]string{"localhost", "127.0.0.1", "::1", "host.docker.internal"}, cfg.Hosts...)
+	if cfg.TURNListen != "" && cfg.TURNPublicIP != "" {
+		// turns: URLs name the public address: the certificate must hold it.
+		hosts = append(hosts, cfg.TURNPublicIP)
+	}
 	if h, err := os.Hostname(); err == nil {
 		hosts = append(hosts, h)
 	}
@@ -200,7 +208,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	ice, endTURN, closeTURN, err := startTURN(ctx, cfg, st, log)
+	ice, endTURN, closeTURN, err := startTURN(ctx, cfg, st, srv.ServerDir, log)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package infra
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/api"
+	"github.com/airlock-rbi/airlock/internal/pki"
 	"github.com/airlock-rbi/airlock/internal/signal"
 	"github.com/airlock-rbi/airlock/internal/turn"
 )
@@ -27,7 +29,7 @@ const turnCredentialTTL = time.Hour
 // process sharing it hands out credentials the one TURN server accepts),
 // and returns the api's ICE function, what closes the relays of an ended
 // session, and a closer.
-func startTURN(ctx context.Context, cfg Config, st airlock.Store, log *slog.Logger) (ice api.ICE, endSession func(string), closeTURN func(), err error) {
+func startTURN(ctx context.Context, cfg Config, st airlock.Store, certDir string, log *slog.Logger) (ice api.ICE, endSession func(string), closeTURN func(), err error) {
 	if cfg.TURNListen == "" {
 		return nil, func(string) {}, func() {}, nil
 	}
@@ -55,15 +57,24 @@ func startTURN(ctx context.Context, cfg Config, st airlock.Store, log *slog.Logg
 		udp.Close()
 		return nil, nil, nil, fmt.Errorf("turn tcp listener: %w", err)
 	}
-	srv, err := turn.NewServer(tc, udp, tcp)
+	tlsLn, tlsPort, err := turnTLSListener(cfg.TURNTLSListen, certDir)
 	if err != nil {
 		udp.Close()
 		tcp.Close()
 		return nil, nil, nil, err
 	}
+	srv, err := turn.NewServer(tc, udp, tcp, tlsLn)
+	if err != nil {
+		udp.Close()
+		tcp.Close()
+		if tlsLn != nil {
+			tlsLn.Close()
+		}
+		return nil, nil, nil, err
+	}
 	port, _ := strconv.Atoi(portStr)
 	ip := tc.PublicIP.String()
-	log.Info("turn listening", "addr", cfg.TURNListen, "public_ip", ip,
+	log.Info("turn listening", "addr", cfg.TURNListen, "tls_addr", cfg.TURNTLSListen, "public_ip", ip,
 		"relay_ports", fmt.Sprintf("%d-%d", tc.RelayPortMin, tc.RelayPortMax),
 		"relay_ports_count", int(tc.RelayPortMax)-int(tc.RelayPortMin)+1,
 		"peer_networks", tc.PeerNetworks, "max_per_user", tc.MaxPerUser, "max_per_session", tc.MaxPerSession)
@@ -75,9 +86,29 @@ func startTURN(ctx context.Context, cfg Config, st airlock.Store, log *slog.Logg
 			// networks) while taking a relay port per connection.
 			return []turn.ICEServer{turn.STUNServer(ip, port)}
 		}
-		return turn.ICEServers(ip, port, secret, session, subject, turnCredentialTTL, now)
+		return turn.ICEServersTLS(ip, port, "", tlsPort, secret, session, subject, turnCredentialTTL, now)
 	}
 	return ice, func(id string) { srv.EndSession(id) }, func() { srv.Close() }, nil
+}
+
+// turnTLSListener is the TLS listener of turns: on addr, with the server's
+// certificate (renewed in place: read at each handshake), and its port;
+// nil and 0 when addr is empty.
+func turnTLSListener(addr, certDir string) (net.Listener, int, error) {
+	if addr == "" {
+		return nil, 0, nil
+	}
+	tlsCfg, err := pki.PublicServerTLSConfig(certDir, nil)
+	if err != nil {
+		return nil, 0, fmt.Errorf("turn tls: %w", err)
+	}
+	// A TURN client shows no client certificate and speaks no ALPN protocol.
+	tlsCfg.ClientAuth, tlsCfg.ClientCAs, tlsCfg.NextProtos, tlsCfg.VerifyConnection = tls.NoClientCert, nil, nil, nil
+	ln, err := net.Listen("tcp4", addr)
+	if err != nil {
+		return nil, 0, fmt.Errorf("turn tls listener (--turn-tls-listen %s): %w", addr, err)
+	}
+	return tls.NewListener(ln, tlsCfg), ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // turnConfig checks the TURN flags and turns them into the server's

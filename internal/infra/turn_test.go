@@ -2,6 +2,8 @@ package infra
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"log/slog"
 	"net"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
+	"github.com/airlock-rbi/airlock/internal/pki"
 	"github.com/airlock-rbi/airlock/internal/signal"
 )
 
@@ -137,16 +140,39 @@ func TestTURNSessions(t *testing.T) {
 	if err := writeSecretFile(filepath.Join(dataDir, TURNSecretFile), []byte(base64.StdEncoding.EncodeToString(randomKey()))); err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{DataDir: dataDir, TURNListen: net.JoinHostPort("127.0.0.1", port), TURNPublicIP: "127.0.0.1", TURNPeerNetworks: "172.17.0.0/16"}
-	ice, _, closeTURN, err := startTURN(ctx, cfg, st, slog.New(slog.DiscardHandler))
+	ca, err := LoadOrInitCA(dataDir, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	certDir := filepath.Join(dataDir, "server")
+	if err := IssueTo(ca, certDir, pki.IssueRequest{Role: pki.RoleInfra, Name: "airlock-server", Hosts: []string{"127.0.0.1"}}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{DataDir: dataDir, TURNListen: net.JoinHostPort("127.0.0.1", port), TURNTLSListen: "127.0.0.1:0",
+		TURNPublicIP: "127.0.0.1", TURNPeerNetworks: "172.17.0.0/16"}
+	ice, _, closeTURN, err := startTURN(ctx, cfg, st, certDir, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer closeTURN()
 	viewer := ice("ready1", "u1", signal.RoleViewer, time.Unix(1700000000, 0))
-	if len(viewer) != 2 || viewer[1].Username != "1700003600:ready1:u1" || viewer[1].Credential == "" {
-		t.Errorf("viewer ICE servers %+v, want STUN and TURN for 1700003600:ready1:u1", viewer)
+	if len(viewer) != 2 || viewer[1].Username != "1700003600:ready1:u1" || viewer[1].Credential == "" || len(viewer[1].URLs) != 3 {
+		t.Fatalf("viewer ICE servers %+v, want STUN and TURN (udp, tcp, tls) for 1700003600:ready1:u1", viewer)
 	}
+	// The turns: URL's port serves TLS with the server's certificate, valid
+	// for the public address under the deployment's CA.
+	turns, ok := strings.CutPrefix(viewer[1].URLs[2], "turns:")
+	turns, _, _ = strings.Cut(turns, "?")
+	if !ok {
+		t.Fatalf("third TURN URL %q is not turns:", viewer[1].URLs[2])
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca.CertPEM)
+	conn, err := tls.Dial("tcp4", turns, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatalf("TLS to turns: %s: %v", turns, err)
+	}
+	conn.Close()
 	agent := ice("ready1", "agent-ready1", signal.RoleAgent, time.Unix(1700000000, 0))
 	if len(agent) != 1 || agent[0].Username != "" || !strings.HasPrefix(agent[0].URLs[0], "stun:") {
 		t.Errorf("agent ICE servers %+v, want STUN alone", agent)
