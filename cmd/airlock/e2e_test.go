@@ -80,6 +80,15 @@ func startUp(t *testing.T, extra ...string) *upEnv {
 	out := &lineWaiter{re: regexp.MustCompile(`login --server (https://\S+)`), found: make(chan string, 1)}
 	var errOut syncBuffer
 	done := make(chan int, 1)
+	// airlock up runs TURN on :3478 and turns: on :443 by default: fixed
+	// ports that tests running at once on this machine would fight over.
+	// A test that wants TURN names its own ports.
+	if !hasFlag(extra, turnListenFlag) {
+		extra = append([]string{"--turn-listen="}, extra...)
+	}
+	if !hasFlag(extra, turnTLSListenFlag) {
+		extra = append([]string{"--turn-tls-listen="}, extra...)
+	}
 	go func() {
 		done <- Run(ctx, append([]string{"up", "--data", data, "--listen", ":0", "--provision-listen", "127.0.0.1:0",
 			"--metrics-listen", "", "--image-binary", bin}, extra...), out, &errOut)
@@ -104,6 +113,16 @@ func startUp(t *testing.T, extra ...string) *upEnv {
 	t.Setenv("AIRLOCK_PASSWORD", "correct horse battery")
 	env.cli(t, "login", "--server", env.server, "--user", "admin", "--ca-cert", filepath.Join(data, "ca.pem"))
 	return env
+}
+
+// hasFlag reports whether args set the flag name.
+func hasFlag(args []string, name string) bool {
+	for _, a := range args {
+		if a == "--"+name || strings.HasPrefix(a, "--"+name+"=") {
+			return true
+		}
+	}
+	return false
 }
 
 // cli runs a client command and returns its output; it fails the test on

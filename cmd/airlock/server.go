@@ -22,7 +22,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer, log
 	}
 	fs := newFlags("server", stderr)
 	var cfg infra.Config
-	infraFlags(fs, &cfg)
+	infraFlags(fs, &cfg, "")
 	fs.StringVar(&cfg.MetricsListen, "metrics-listen", "127.0.0.1:9377", "address of the plain-HTTP /metrics listener (empty: off)")
 	var hosts stringList
 	fs.Var(&hosts, "host", "extra DNS name or IP address for the server certificate (repeatable)")
@@ -37,14 +37,16 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer, log
 }
 
 // infraFlags declares the infra server's flags that `airlock server` and
-// `airlock up` share.
-func infraFlags(fs *flag.FlagSet, cfg *infra.Config) {
+// `airlock up` share; turnListen is --turn-listen's default (airlock up
+// runs TURN by default, airlock server only when asked).
+func infraFlags(fs *flag.FlagSet, cfg *infra.Config, turnListen string) {
 	fs.StringVar(&cfg.DataDir, "data", "./data", "data directory: CA (DIR/ca.pem), certificates, SQLite database")
 	fs.StringVar(&cfg.Listen, "listen", ":8443", "HTTPS address of the api")
 	fs.StringVar(&cfg.AgentURL, "agent-url", "", "the api's URL as seen from session containers (default https://host.docker.internal:PORT)")
 	fs.StringVar(&cfg.Database, "database", "", "PostgreSQL DSN (postgres://…); empty: SQLite in the data directory")
-	fs.StringVar(&cfg.TURNListen, "turn-listen", "", "run the embedded STUN/TURN server on this address, UDP and TCP (e.g. :3478)")
-	fs.StringVar(&cfg.TURNPublicIP, "turn-public-ip", "", "the IPv4 address TURN advertises for relays (with --turn-listen)")
+	fs.StringVar(&cfg.TURNListen, "turn-listen", turnListen, "run the embedded STUN/TURN server on this address, UDP and TCP (e.g. :3478; empty: off)")
+	fs.StringVar(&cfg.TURNTLSListen, "turn-tls-listen", "", "also serve TURN over TLS (turns:) on this TCP address, e.g. :443, with the server's certificate (airlock up: :443 when it can bind it, else :5349; empty: off)")
+	fs.StringVar(&cfg.TURNPublicIP, "turn-public-ip", "", "the IPv4 address TURN advertises for relays (with --turn-listen; airlock up: this host's outbound address)")
 	fs.StringVar(&cfg.TURNPeerNetworks, "turn-peer-networks", "", "session networks TURN may relay to, comma-separated CIDRs (required with --turn-listen; airlock up: the local Docker bridge's)")
 	fs.StringVar(&cfg.TURNRelayPorts, "turn-relay-ports", "49160-49200", "TURN relay ports MIN-MAX, UDP, reachable by browsers: one per relayed viewer connection")
 	fs.IntVar(&cfg.TURNMaxPerUser, "turn-max-per-user", 10, "TURN allocations a user holds at most")

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -90,7 +91,7 @@ const defaultWorkspaces = `workspaces:
 func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
 	fs := newFlags("up", stderr)
 	var cfg infra.Config
-	infraFlags(fs, &cfg)
+	infraFlags(fs, &cfg, defaultTURNListen)
 	fs.StringVar(&cfg.MetricsListen, "server-metrics-listen", "", "address of the server's /metrics, e.g. 127.0.0.1:9377 (default off)")
 	var f provisionFlags
 	fs.StringVar(&f.listen, "provision-listen", "127.0.0.1:2376", "address of this host's provision node")
@@ -108,6 +109,11 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 		return err
 	}
 	cfg.DataDir = data
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := upTURN(&cfg, set, net.Listen, log); err != nil {
+		return err
+	}
 	docker, err := client.NewClientWithOpts(client.WithHost("unix://"+f.socket), client.WithAPIVersionNegotiation())
 	if err != nil {
 		return fmt.Errorf("docker client: %w", err)
