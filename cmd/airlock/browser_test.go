@@ -126,16 +126,11 @@ func (s *site) seen() (int, string) {
 // relay address the browser was given.
 func turnAddr(t *testing.T) string {
 	t.Helper()
-	out, err := exec.Command("ip", "-o", "-4", "route", "get", "192.0.2.200").CombinedOutput()
+	a, err := hostaddr.Outbound()
 	if err == nil {
-		f := strings.Fields(string(out))
-		for i := range f {
-			if f[i] == "src" && i+1 < len(f) {
-				return f[i+1]
-			}
-		}
+		return a.String()
 	}
-	t.Logf("no default route (%v: %s): TURN on the Docker bridge's gateway", err, out)
+	t.Logf("%v: TURN on the Docker bridge's gateway", err)
 	return bridgeGateway(t)
 }
 
