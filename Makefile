@@ -61,11 +61,11 @@ test: docker lint $(SANDBOXED_DEP)
 	bash scripts/ensure-chromium.sh
 	mkdir -p $(ARTIFACTS)
 	AIRLOCK_TEST_POSTGRES="$$(bash scripts/ensure-postgres.sh)" && export AIRLOCK_TEST_POSTGRES && \
-	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 25m -skip '^TestBrowserSession$$' ./...
-	@# The browser test runs alone: Chromium aborts its requests with
-	@# ERR_NETWORK_CHANGED whenever the containers of other packages' tests
-	@# add or remove network interfaces on this host.
-	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 15m -run '^TestBrowserSession$$' -artifacts -outputdir $(ARTIFACTS) ./cmd/airlock
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 25m -skip '^TestBrowser' ./...
+	@# The browser tests (TestBrowser*) run alone: Chromium aborts its
+	@# requests with ERR_NETWORK_CHANGED whenever the containers of other
+	@# packages' tests add or remove network interfaces on this host.
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 25m -run '^TestBrowser' -artifacts -outputdir $(ARTIFACTS) ./cmd/airlock
 	$(MAKE) --no-print-directory fuzz
 
 # A short run of every fuzz target; longer runs: make fuzz FUZZTIME=5000000x
