@@ -75,6 +75,12 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig) error {
 		return err
 	}
 	defer disp.Close()
+	// Before the app, so that its first window is already managed.
+	wm, err := desktop.StartWM(disp.Name, a.log.With("component", "wm"))
+	if err != nil {
+		return err
+	}
+	defer wm.Close()
 	capture, err := desktop.OpenCapture(disp.Name)
 	if err != nil {
 		return err
