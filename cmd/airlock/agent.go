@@ -37,6 +37,11 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer, log *slog.Lo
 	if app := os.Getenv(agent.EnvDesktop); app != "" {
 		desk = &agent.DesktopConfig{App: app, StartURL: os.Getenv(agent.EnvStartURL),
 			Codec: os.Getenv(agent.EnvCodec), Clipboard: os.Getenv(agent.EnvClip)}
+		mode, err := agent.Mode(os.Getenv(agent.EnvMode))
+		if err != nil {
+			return err
+		}
+		desk.Mode = mode
 		if v := os.Getenv(agent.EnvProxy); v != "" {
 			// A session meant to be hardened must not run unproxied.
 			p, err := agent.ProxyServer(v)

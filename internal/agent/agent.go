@@ -40,6 +40,7 @@ const (
 	EnvClip     = "AIRLOCK_CLIPBOARD"      // the workspace's clipboard policy
 	EnvCodec    = "AIRLOCK_CODEC"          // vp8 (default) or h264
 	EnvProxy    = "AIRLOCK_PROXY"          // a hardened session's egress proxy, http://HOST:PORT (set by the launcher from the node)
+	EnvMode     = "AIRLOCK_MODE"           // browser (default: tabs, address bar) or kiosk (the start page alone)
 	registerAPI = "/api/v1/agent/register"
 	beatAPI     = "/api/v1/agent/heartbeat"
 	connectAPI  = "/api/v1/agent/connect"

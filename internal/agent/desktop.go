@@ -35,6 +35,29 @@ type DesktopConfig struct {
 	// it, since the node's rules refuse a hardened session everything
 	// else.
 	Proxy string
+	// Mode is ModeBrowser (default) or ModeKiosk.
+	Mode string
+}
+
+// The modes Chromium runs in.
+const (
+	// ModeBrowser is a whole browser: tabs, address bar, back and
+	// forward, downloads.
+	ModeBrowser = "browser"
+	// ModeKiosk shows the start page and what its links lead to, with
+	// no browser around it: for single-site workspaces.
+	ModeKiosk = "kiosk"
+)
+
+// Mode checks an AIRLOCK_MODE value; unset is ModeBrowser.
+func Mode(v string) (string, error) {
+	switch v {
+	case "", ModeBrowser:
+		return ModeBrowser, nil
+	case ModeKiosk:
+		return ModeKiosk, nil
+	}
+	return "", fmt.Errorf("mode %q: the agent runs Chromium as %q or %q", v, ModeBrowser, ModeKiosk)
 }
 
 // ProxyServer checks an AIRLOCK_PROXY value and returns it as Chromium's
@@ -223,7 +246,7 @@ func appCommand(ctx context.Context, display string, cfg DesktopConfig) (*exec.C
 // --renderer-cmd-prefix.
 func chromiumArgs(home string, cfg DesktopConfig) []string {
 	return wrapperArgs(append([]string{
-		"--kiosk", "--no-first-run", "--no-default-browser-check", "--disable-default-apps",
+		"--no-first-run", "--no-default-browser-check", "--disable-default-apps",
 		"--noerrdialogs", "--disable-infobars", "--disable-session-crashed-bubble",
 		"--password-store=basic", "--user-data-dir=" + home + "/chromium",
 		"--ozone-platform=x11", "--force-device-scale-factor=1",
@@ -231,7 +254,17 @@ func chromiumArgs(home string, cfg DesktopConfig) []string {
 		// No GPU in the container: skip SwiftShader's emulated GL,
 		// which costs more CPU than software compositing.
 		"--disable-gpu", "--disable-features=Translate,MediaRouter,DialMediaRouteProvider",
-	}, proxyArgs(cfg.Proxy)...), cfg.StartURL)
+	}, append(modeArgs(cfg.Mode), proxyArgs(cfg.Proxy)...)...), cfg.StartURL)
+}
+
+// modeArgs makes Chromium a kiosk or a browser window. The window
+// manager keeps either maximized; --start-maximized has the browser
+// say so from its first frame, so it never draws itself restored.
+func modeArgs(mode string) []string {
+	if mode == ModeKiosk {
+		return []string{"--kiosk"}
+	}
+	return []string{"--start-maximized"}
 }
 
 // proxyArgs sends every request through the egress proxy, and keeps

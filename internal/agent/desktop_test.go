@@ -133,3 +133,53 @@ func TestChromiumUsesTheProxy(t *testing.T) {
 		t.Fatalf("the proxy was asked %q, not for the page's absolute URI", got)
 	}
 }
+
+func TestMode(t *testing.T) {
+	for _, tc := range []struct {
+		in, want, err string
+	}{
+		{in: "", want: ModeBrowser},
+		{in: "browser", want: ModeBrowser},
+		{in: "kiosk", want: ModeKiosk},
+		{in: "Kiosk", err: `mode "Kiosk"`},
+		{in: "app", err: `mode "app"`},
+		{in: "kiosk --no-sandbox", err: "runs Chromium as"},
+	} {
+		got, err := Mode(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("Mode(%q) = %q, %v; want an error containing %q", tc.in, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("Mode(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// TestChromiumMode: a kiosk is --kiosk; a browser is a normal window
+// that starts maximized.
+func TestChromiumMode(t *testing.T) {
+	for _, tc := range []struct {
+		mode      string
+		has, hasn []string
+	}{
+		{ModeBrowser, []string{"--start-maximized"}, []string{"--kiosk"}},
+		{ModeKiosk, []string{"--kiosk"}, []string{"--start-maximized"}},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			args := chromiumArgs("/tmp/home", DesktopConfig{App: "chromium", StartURL: "about:blank", Width: 800, Height: 600, Mode: tc.mode})
+			for _, a := range tc.has {
+				if !slices.Contains(args, a) {
+					t.Errorf("%q lacks %s", args, a)
+				}
+			}
+			for _, a := range tc.hasn {
+				if slices.Contains(args, a) {
+					t.Errorf("%q has %s", args, a)
+				}
+			}
+		})
+	}
+}
