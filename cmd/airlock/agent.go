@@ -42,6 +42,9 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer, log *slog.Lo
 			return err
 		}
 		desk.Mode = mode
+		if desk.Scale, err = agent.Scale(os.Getenv(agent.EnvScale)); err != nil {
+			return err
+		}
 		if v := os.Getenv(agent.EnvProxy); v != "" {
 			// A session meant to be hardened must not run unproxied.
 			p, err := agent.ProxyServer(v)

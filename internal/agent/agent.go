@@ -41,6 +41,7 @@ const (
 	EnvCodec    = "AIRLOCK_CODEC"          // vp8 (default) or h264
 	EnvProxy    = "AIRLOCK_PROXY"          // a hardened session's egress proxy, http://HOST:PORT (set by the launcher from the node)
 	EnvMode     = "AIRLOCK_MODE"           // browser (default: tabs, address bar) or kiosk (the start page alone)
+	EnvScale    = "AIRLOCK_SCALE"          // Chromium's device scale factor, 1 (default) to 4: the viewer's devicePixelRatio as the server allowed it
 	registerAPI = "/api/v1/agent/register"
 	beatAPI     = "/api/v1/agent/heartbeat"
 	connectAPI  = "/api/v1/agent/connect"

@@ -37,6 +37,26 @@ type DesktopConfig struct {
 	Proxy string
 	// Mode is ModeBrowser (default) or ModeKiosk.
 	Mode string
+	// Scale is Chromium's device scale factor (see Scale); 0 means 1.
+	Scale float64
+}
+
+// MaxScale is the largest device scale factor: a 4K display is 960×540
+// CSS pixels at 4.
+const MaxScale = 4
+
+// Scale checks an AIRLOCK_SCALE value, a decimal from 1 to MaxScale;
+// unset is 1.
+func Scale(v string) (float64, error) {
+	if v == "" {
+		return 1, nil
+	}
+	s, err := strconv.ParseFloat(v, 64)
+	// NaN fails both comparisons.
+	if err != nil || !(s >= 1 && s <= MaxScale) {
+		return 0, fmt.Errorf("scale %q: the device scale factor is a number from 1 to %d", v, MaxScale)
+	}
+	return s, nil
 }
 
 // The modes Chromium runs in.
@@ -138,6 +158,7 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig) error {
 		Clipboard:       clip,
 		Cursor:          cursors(ctx, capture.Cursor()),
 		ClipboardPolicy: cfg.Clipboard,
+		Scale:           cfg.Scale,
 		Resize:          disp.Resize,
 		Log:             a.log.With("component", "stream"),
 	})
@@ -249,12 +270,19 @@ func chromiumArgs(home string, cfg DesktopConfig) []string {
 		"--no-first-run", "--no-default-browser-check", "--disable-default-apps",
 		"--noerrdialogs", "--disable-infobars", "--disable-session-crashed-bubble",
 		"--password-store=basic", "--user-data-dir=" + home + "/chromium",
-		"--ozone-platform=x11", "--force-device-scale-factor=1",
+		"--ozone-platform=x11", scaleArg(cfg.Scale),
 		"--window-position=0,0", "--window-size=" + strconv.Itoa(cfg.Width) + "," + strconv.Itoa(cfg.Height),
 		// No GPU in the container: skip SwiftShader's emulated GL,
 		// which costs more CPU than software compositing.
 		"--disable-gpu", "--disable-features=Translate,MediaRouter,DialMediaRouteProvider",
 	}, append(modeArgs(cfg.Mode), proxyArgs(cfg.Proxy)...)...), cfg.StartURL)
+}
+
+// scaleArg has Chromium draw at the viewer's device pixel ratio: the
+// display is then that many device pixels per CSS pixel of the viewer,
+// and text is as sharp as on the viewer's own screen.
+func scaleArg(scale float64) string {
+	return "--force-device-scale-factor=" + strconv.FormatFloat(max(scale, 1), 'f', -1, 64)
 }
 
 // modeArgs makes Chromium a kiosk or a browser window. The window

@@ -183,3 +183,41 @@ func TestChromiumMode(t *testing.T) {
 		})
 	}
 }
+
+func TestScale(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want float64
+		flag string
+		err  bool
+	}{
+		{in: "", want: 1, flag: "--force-device-scale-factor=1"},
+		{in: "1", want: 1, flag: "--force-device-scale-factor=1"},
+		{in: "1.5", want: 1.5, flag: "--force-device-scale-factor=1.5"},
+		{in: "2", want: 2, flag: "--force-device-scale-factor=2"},
+		{in: "4", want: 4, flag: "--force-device-scale-factor=4"},
+		{in: "0.5", err: true},
+		{in: "4.01", err: true},
+		{in: "0", err: true},
+		{in: "-2", err: true},
+		{in: "NaN", err: true},
+		{in: "Inf", err: true},
+		{in: "2x", err: true},
+		{in: "2 --no-sandbox", err: true},
+	} {
+		got, err := Scale(tc.in)
+		if tc.err {
+			if err == nil || !strings.Contains(err.Error(), "from 1 to 4") {
+				t.Errorf("Scale(%q) = %v, %v; want an error saying the range", tc.in, got, err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("Scale(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+		args := chromiumArgs("/tmp/home", DesktopConfig{App: "chromium", StartURL: "about:blank", Width: 800, Height: 600, Scale: got})
+		if !slices.Contains(args, tc.flag) {
+			t.Errorf("scale %v: %q lacks %s", got, args, tc.flag)
+		}
+	}
+}

@@ -28,7 +28,7 @@ func (s *Streamer) onDataChannel(pc *webrtc.PeerConnection, dc *webrtc.DataChann
 			return
 		}
 		w, h := s.cfg.Screen.Size()
-		s.send(outMsg{T: "hello", W: w, H: h, Clipboard: s.cfg.ClipboardPolicy})
+		s.send(outMsg{T: "hello", W: w, H: h, Clipboard: s.cfg.ClipboardPolicy, Scale: max(s.cfg.Scale, 1)})
 		s.mu.Lock()
 		cur := s.cursor
 		s.mu.Unlock()

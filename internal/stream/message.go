@@ -93,16 +93,17 @@ func truncate(s string, n int) string {
 
 // outMsg is one message to the viewer.
 type outMsg struct {
-	T         string `json:"t"`
-	W         int    `json:"w,omitempty"`
-	H         int    `json:"h,omitempty"`
-	Clipboard string `json:"clipboard,omitempty"`
-	Text      string `json:"text,omitempty"`
-	CSS       string `json:"css,omitempty"`
-	PNG       []byte `json:"png,omitempty"` // base64 in JSON
-	X         int    `json:"x,omitempty"`
-	Y         int    `json:"y,omitempty"`
-	Message   string `json:"message,omitempty"`
+	T         string  `json:"t"`
+	W         int     `json:"w,omitempty"`
+	H         int     `json:"h,omitempty"`
+	Clipboard string  `json:"clipboard,omitempty"`
+	Scale     float64 `json:"scale,omitempty"`
+	Text      string  `json:"text,omitempty"`
+	CSS       string  `json:"css,omitempty"`
+	PNG       []byte  `json:"png,omitempty"` // base64 in JSON
+	X         int     `json:"x,omitempty"`
+	Y         int     `json:"y,omitempty"`
+	Message   string  `json:"message,omitempty"`
 }
 
 func (m outMsg) encode() []byte {

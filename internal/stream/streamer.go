@@ -102,6 +102,10 @@ type Config struct {
 	// Cursor receives the pointer's cursor as it changes (the viewer
 	// draws the pointer); nil: the viewer's default.
 	Cursor <-chan Cursor
+	// Scale is the device scale factor the app draws at (0 means 1):
+	// the viewer asks for a display of its size times this, at most its
+	// own devicePixelRatio, and shows it at its size, so text is sharp.
+	Scale float64
 	// Resize sets the display's size; nil refuses resizes.
 	Resize func(ctx context.Context, w, h int) error
 	// MaxFPS caps the frame rate (default 60); KeepAlive is how often an

@@ -119,7 +119,7 @@ func TestStreamerWithPionViewer(t *testing.T) {
 	screen := &fakeScreen{changed: make(chan struct{}, 1)}
 	enc := &fakeEncoder{}
 	in := &fakeInput{}
-	s, err := New(Config{Screen: screen, Encode: enc.encode, Input: in, KeepAlive: 50 * time.Millisecond, ClipboardPolicy: ClipboardBoth})
+	s, err := New(Config{Screen: screen, Encode: enc.encode, Input: in, KeepAlive: 50 * time.Millisecond, ClipboardPolicy: ClipboardBoth, Scale: 1.5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestStreamerWithPionViewer(t *testing.T) {
 
 	select {
 	case h := <-hello:
-		if h.W != 64 || h.H != 48 || h.Clipboard != ClipboardBoth {
+		if h.W != 64 || h.H != 48 || h.Clipboard != ClipboardBoth || h.Scale != 1.5 {
 			t.Errorf("hello = %+v", h)
 		}
 	case <-time.After(10 * time.Second):
