@@ -5,6 +5,7 @@ import { toRemote, wheelPixels, BUTTONS } from './input.js';
 import { sample, rows } from './stats.js';
 import { relayMode, relayServers, hasTURN } from './ice.js';
 import { ruleText, egressSummary } from './egress.js';
+import { pixelRatio, displaySize, helloScale } from './hidpi.js';
 
 let failed = 0;
 async function test(name, fn) {
@@ -151,6 +152,51 @@ await test('egressSummary: admins see a count, others nothing', () => {
   assert.equal(egressSummary({ rules: [] }), 'Egress: defaults (public internet only)');
   assert.equal(egressSummary({ rules: [{ action: 'deny', domain: '*' }] }), 'Egress: 1 rule');
   assert.equal(egressSummary({ rules: [{}, {}] }), 'Egress: 2 rules');
+});
+
+await test('pixelRatio: the smaller of the screen and the session, at least 1', () => {
+  assert.equal(pixelRatio(2, 2), 2);
+  assert.equal(pixelRatio(2, 1), 1, 'a session at scale 1 stays in CSS pixels');
+  assert.equal(pixelRatio(1, 2), 1, 'a 1x screen asks for no more than it shows');
+  assert.equal(pixelRatio(3, 2), 2, 'the session limits');
+  assert.equal(pixelRatio(1.5, 4), 1.5);
+  assert.equal(pixelRatio(0.8, 2), 1, 'zoomed out: never below CSS pixels');
+  assert.equal(pixelRatio(undefined, 2), 1);
+  assert.equal(pixelRatio(NaN, NaN), 1);
+  assert.equal(pixelRatio(2, undefined), 1, 'an agent that says no scale draws at 1');
+});
+
+await test('displaySize: CSS size times the ratio, even, within the agent\'s limits', () => {
+  assert.deepEqual(displaySize(1280, 800, 1, 1), { w: 1280, h: 800 });
+  assert.deepEqual(displaySize(1280, 800, 2, 2), { w: 2560, h: 1600 });
+  assert.deepEqual(displaySize(1280, 800, 2, 1), { w: 1280, h: 800 });
+  assert.deepEqual(displaySize(1001, 677, 1.5, 2), { w: 1502, h: 1016 }, '1501.5 and 1015.5 round up, and are even');
+});
+
+await test('displaySize: odd products, tiny and huge tabs', () => {
+  assert.deepEqual(displaySize(1001, 677, 1, 1), { w: 1000, h: 676 });
+  assert.deepEqual(displaySize(100, 100, 2, 2), { w: 320, h: 240 });
+  assert.deepEqual(displaySize(2560, 1440, 2, 2), { w: 3840, h: 2160 });
+  assert.deepEqual(displaySize(2000, 1000, 2, 2), { w: 3840, h: 1920 }, 'a smaller ratio keeps the shape');
+  assert.deepEqual(displaySize(5000, 3000, 1, 1), { w: 3840, h: 2160 }, 'at 1, clamped');
+  assert.deepEqual(displaySize(1366.4, 768.6, 1.25, 2), { w: 1708, h: 960 });
+});
+
+await test('toRemote: a HiDPI video shown at CSS size maps to device pixels', () => {
+  const r = box(0, 0, 1280, 800);
+  assert.deepEqual(toRemote(640, 400, r, 2560, 1600), { x: 1280, y: 800 });
+  assert.deepEqual(toRemote(0.4, 0.4, r, 2560, 1600), { x: 0, y: 0 });
+  assert.deepEqual(toRemote(1279.9, 799.9, r, 2560, 1600), { x: 2559, y: 1599 });
+});
+
+await test('helloScale: a number from 1 to 4, else 1', () => {
+  assert.equal(helloScale(2), 2);
+  assert.equal(helloScale(1.5), 1.5);
+  assert.equal(helloScale(undefined), 1);
+  assert.equal(helloScale('2'), 1);
+  assert.equal(helloScale(0.5), 1);
+  assert.equal(helloScale(8), 1);
+  assert.equal(helloScale(NaN), 1);
 });
 
 if (failed) {

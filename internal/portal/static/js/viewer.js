@@ -3,14 +3,16 @@
 // launched (long poll) until it is ready, then connects (connection.js)
 // and handles the agent's data channel messages:
 //
-//   hello {w,h}            display size (the clipboard policy comes from
-//                          the connect answer, not from the agent)
+//   hello {w,h,scale}      display size and the remote browser's scale
+//                          (the clipboard policy comes from the connect
+//                          answer, not from the agent)
 //   size {w,h}             the display was resized
 //   clip {text}            the session copied text
 //   cursor {css}           the cursor to show over the video
 //   error {message}        a request the agent refused
 //
-// It asks for a display the size of the tab ({"t":"resize"}, even sizes)
+// It asks for a display the size of the tab in device pixels
+// ({"t":"resize"}, even sizes, hidpi.js)
 // when the agent says hello and when the window is resized (debounced),
 // and for a keyframe when no frame has decoded shortly after the data
 // channel opens.
@@ -27,19 +29,21 @@
 //            rttMs, packetsLost, codec, localCandidateType,
 //            remoteCandidateType, …), updated every second, or null
 //   pc, channel   the current RTCPeerConnection and data channel, or null
-//   session  the session id; display {w,h}; clipboard the policy
+//   session  the session id; display {w,h}; clipboard the policy;
+//            scale the remote browser's device scale factor
 
 import { api, isStarting } from './api.js';
 import { $, showView, sentence, armConfirm } from './dom.js';
 import { Connection } from './connection.js';
 import { relayMode } from './ice.js';
 import { attachInput } from './input.js';
+import { displaySize, helloScale } from './hidpi.js';
 import { sample, render as renderRows } from './stats.js';
 import * as clip from './clipboard.js';
 import { init as initChrome, setBadge, overlay, hideOverlay, toast, hideToast } from './chrome.js';
 
 export const hook = {
-  state: 'idle', error: '', stats: null, pc: null, channel: null, session: '', display: null, clipboard: 'off',
+  state: 'idle', error: '', stats: null, pc: null, channel: null, session: '', display: null, clipboard: 'off', scale: 1,
 };
 window.airlockViewer = hook;
 
@@ -79,7 +83,7 @@ export function enter(_app, id) {
   visit = new AbortController();
   display = null;
   asked = null;
-  Object.assign(hook, { state: 'starting', error: '', stats: null, pc: null, channel: null, session: id, display: null, clipboard: 'off' });
+  Object.assign(hook, { state: 'starting', error: '', stats: null, pc: null, channel: null, session: id, display: null, clipboard: 'off', scale: 1 });
   document.title = 'Session · Airlock';
   $('tb-title').textContent = 'Session';
   setBadge('starting', 'Starting');
@@ -121,7 +125,7 @@ export function leave() {
   $('tb-stats').setAttribute('aria-pressed', 'false');
   hideToast();
   statsPC = null;
-  Object.assign(hook, { state: 'idle', error: '', stats: null, pc: null, channel: null, session: '', display: null, clipboard: 'off' });
+  Object.assign(hook, { state: 'idle', error: '', stats: null, pc: null, channel: null, session: '', display: null, clipboard: 'off', scale: 1 });
 }
 
 // open follows the session until it is ready, then connects.
@@ -260,6 +264,7 @@ function onMessage(m) {
   switch (m.t) {
     case 'hello':
       setDisplay(m.w, m.h);
+      hook.scale = helloScale(m.scale);
       // The policy is the server's (the connect answer), never the
       // agent's: a compromised session must not widen its own clipboard.
       hook.clipboard = clip.setPolicy(conn && conn.tok ? conn.tok.clipboard : 'off');
@@ -306,10 +311,9 @@ function focusScreen() {
   video().focus({ preventScroll: true });
 }
 
-// Resize: ask for a display the size of the tab, in CSS pixels.
-
-const even = (n) => n - (n % 2);
-const clamp = (n, lo, hi) => Math.min(Math.max(n, lo), hi);
+// Resize: ask for a display the size of the tab, in device pixels. A
+// change of devicePixelRatio (the tab moved to another screen, a zoom)
+// fires resize too.
 
 function onResize() {
   fitSoon(RESIZE_DEBOUNCE_MS);
@@ -322,8 +326,7 @@ function fitSoon(delay) {
 
 function fit() {
   if (!display || hook.state !== 'connected') return;
-  const w = even(clamp(Math.round(window.innerWidth), 320, 3840));
-  const h = even(clamp(Math.round(window.innerHeight), 240, 2160));
+  const { w, h } = displaySize(window.innerWidth, window.innerHeight, window.devicePixelRatio, hook.scale);
   if (w === display.w && h === display.h) return;
   if (asked && asked.w === w && asked.h === h) return;
   if (send({ t: 'resize', w, h })) asked = { w, h };
