@@ -7,10 +7,18 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// channelLabel is the one data channel of the protocol.
-const channelLabel = "airlock"
+// channelLabel is the protocol's data channel; filesLabel carries files
+// (see Config.Files).
+const (
+	channelLabel = "airlock"
+	filesLabel   = "files"
+)
 
 func (s *Streamer) onDataChannel(pc *webrtc.PeerConnection, dc *webrtc.DataChannel) {
+	if dc.Label() == filesLabel && s.cfg.Files != nil {
+		s.onFilesChannel(pc, dc)
+		return
+	}
 	if dc.Label() != channelLabel {
 		s.log.Info("refused data channel", "label", dc.Label())
 		_ = dc.Close()

@@ -106,6 +106,8 @@ type Config struct {
 	// the viewer asks for a display of its size times this, at most its
 	// own devicePixelRatio, and shows it at its size, so text is sharp.
 	Scale float64
+	// Files serves the viewer's "files" data channel; nil refuses it.
+	Files func(FilesChannel) FilesPeer
 	// Resize sets the display's size; nil refuses resizes.
 	Resize func(ctx context.Context, w, h int) error
 	// MaxFPS caps the frame rate (default 60); KeepAlive is how often an
