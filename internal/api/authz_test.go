@@ -86,6 +86,7 @@ var access = map[string]Access{
 	"POST /api/v1/agent/register":           AccessAgent,
 	"POST /api/v1/agent/heartbeat":          AccessAgent,
 	"POST /api/v1/agent/connect":            AccessAgent,
+	"POST /api/v1/agent/transfer":           AccessAgent,
 }
 
 // owned are the routes on one user's things: user B gets 404 for user
@@ -120,6 +121,7 @@ var selfAuthenticated = map[string]map[principal]outcome{
 	"POST /api/v1/agent/register":  all(unauthorized),
 	"POST /api/v1/agent/heartbeat": except(unauthorized, map[principal]outcome{agentA: through, agentB: through}),
 	"POST /api/v1/agent/connect":   except(unauthorized, map[principal]outcome{agentA: through, agentB: through}),
+	"POST /api/v1/agent/transfer":  except(unauthorized, map[principal]outcome{agentA: through, agentB: through}),
 	"POST /api/v1/nodes/enroll":    all(unauthorized),
 	"POST /api/v1/nodes/renew":     except(unauthorized, map[principal]outcome{nodeP: through}),
 	"POST /api/v1/nodes/heartbeat": except(unauthorized, map[principal]outcome{nodeP: through}),

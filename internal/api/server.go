@@ -263,6 +263,7 @@ func (s *Server) Routes() []Route {
 		{"POST /api/v1/agent/register", AccessAgent, s.registerAgent},
 		{"POST /api/v1/agent/heartbeat", AccessAgent, s.agentHeartbeat},
 		{"POST /api/v1/agent/connect", AccessAgent, s.agentConnect},
+		{"POST /api/v1/agent/transfer", AccessAgent, s.agentTransfer},
 	}
 }
 
