@@ -42,6 +42,12 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer, log *slog.Lo
 			return err
 		}
 		desk.Mode = mode
+		if desk.DownloadMax, err = agent.Limit(agent.EnvDownloadMax, os.Getenv(agent.EnvDownloadMax)); err != nil {
+			return err
+		}
+		if desk.UploadMax, err = agent.Limit(agent.EnvUploadMax, os.Getenv(agent.EnvUploadMax)); err != nil {
+			return err
+		}
 		if desk.Scale, err = agent.Scale(os.Getenv(agent.EnvScale)); err != nil {
 			return err
 		}

@@ -31,20 +31,23 @@ import (
 
 // Env names the container's environment variables the agent reads.
 const (
-	EnvServer   = "AIRLOCK_SERVER"         // https URL of the api as seen from the container
-	EnvToken    = "AIRLOCK_REGISTER_TOKEN" // the one-time registration token
-	EnvCA       = "AIRLOCK_CA_PEM"         // the deployment CA certificate, PEM
-	EnvSession  = "AIRLOCK_SESSION"        // the session's ID
-	EnvDesktop  = "AIRLOCK_DESKTOP"        // the app to run on a display and stream ("chromium"); unset: none
-	EnvStartURL = "AIRLOCK_START_URL"      // where the app starts
-	EnvClip     = "AIRLOCK_CLIPBOARD"      // the workspace's clipboard policy
-	EnvCodec    = "AIRLOCK_CODEC"          // vp8 (default) or h264
-	EnvProxy    = "AIRLOCK_PROXY"          // a hardened session's egress proxy, http://HOST:PORT (set by the launcher from the node)
-	EnvMode     = "AIRLOCK_MODE"           // browser (default: tabs, address bar) or kiosk (the start page alone)
-	EnvScale    = "AIRLOCK_SCALE"          // Chromium's device scale factor, 1 (default) to 4: the viewer's devicePixelRatio as the server allowed it
-	registerAPI = "/api/v1/agent/register"
-	beatAPI     = "/api/v1/agent/heartbeat"
-	connectAPI  = "/api/v1/agent/connect"
+	EnvServer      = "AIRLOCK_SERVER"         // https URL of the api as seen from the container
+	EnvToken       = "AIRLOCK_REGISTER_TOKEN" // the one-time registration token
+	EnvCA          = "AIRLOCK_CA_PEM"         // the deployment CA certificate, PEM
+	EnvSession     = "AIRLOCK_SESSION"        // the session's ID
+	EnvDesktop     = "AIRLOCK_DESKTOP"        // the app to run on a display and stream ("chromium"); unset: none
+	EnvStartURL    = "AIRLOCK_START_URL"      // where the app starts
+	EnvClip        = "AIRLOCK_CLIPBOARD"      // the workspace's clipboard policy
+	EnvCodec       = "AIRLOCK_CODEC"          // vp8 (default) or h264
+	EnvProxy       = "AIRLOCK_PROXY"          // a hardened session's egress proxy, http://HOST:PORT (set by the launcher from the node)
+	EnvMode        = "AIRLOCK_MODE"           // browser (default: tabs, address bar) or kiosk (the start page alone)
+	EnvScale       = "AIRLOCK_SCALE"          // Chromium's device scale factor, 1 (default) to 4: the viewer's devicePixelRatio as the server allowed it
+	EnvDownloadMax = "AIRLOCK_DOWNLOAD_MAX"   // the largest download in bytes; unset or 0: downloads off
+	EnvUploadMax   = "AIRLOCK_UPLOAD_MAX"     // the largest upload in bytes; unset or 0: uploads off
+	registerAPI    = "/api/v1/agent/register"
+	beatAPI        = "/api/v1/agent/heartbeat"
+	connectAPI     = "/api/v1/agent/connect"
+	transferAPI    = "/api/v1/agent/transfer"
 )
 
 // Config configures an Agent.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/airlock-rbi/airlock/internal/desktop"
 	"github.com/airlock-rbi/airlock/internal/encoder"
+	"github.com/airlock-rbi/airlock/internal/files"
 	"github.com/airlock-rbi/airlock/internal/stream"
 )
 
@@ -39,6 +40,9 @@ type DesktopConfig struct {
 	Mode string
 	// Scale is Chromium's device scale factor (see Scale); 0 means 1.
 	Scale float64
+	// DownloadMax and UploadMax are the largest file in bytes that may
+	// cross each way (see Limit); 0 turns that way off.
+	DownloadMax, UploadMax int64
 }
 
 // MaxScale is the largest device scale factor: a 4K display is 960×540
@@ -150,7 +154,12 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig) error {
 		defer c.Close()
 		clip = c
 	}
+	transfers, err := a.newFiles(ctx, cfg)
+	if err != nil {
+		return err
+	}
 	s, err := stream.New(stream.Config{
+		Files:           func(ch stream.FilesChannel) stream.FilesPeer { return transfers.Attach(ch) },
 		Screen:          screen{capture},
 		Encode:          enc.encode,
 		Codec:           cfg.Codec,
@@ -168,7 +177,7 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 3)
-	go func() { errc <- a.superviseApp(ctx, disp, cfg) }()
+	go func() { errc <- a.superviseApp(ctx, disp, cfg, transfers) }()
 	go func() { errc <- s.Run(ctx) }()
 	go s.ForwardClipboard(ctx)
 	go s.ForwardCursor(ctx)
@@ -211,18 +220,25 @@ func (a *Agent) connect(ctx context.Context) (stream.ConnectInfo, error) {
 // superviseApp runs the app and starts it again when it exits (a user
 // may close the last window, or the app may crash), with a growing pause
 // so that an app that cannot start does not spin.
-func (a *Agent) superviseApp(ctx context.Context, disp *desktop.Display, cfg DesktopConfig) error {
+func (a *Agent) superviseApp(ctx context.Context, disp *desktop.Display, cfg DesktopConfig, transfers *files.Service) error {
 	pause := time.Second
 	for {
 		cmd, err := appCommand(ctx, disp.Name, cfg)
 		if err != nil {
 			return err
 		}
+		pipes, err := devtoolsPipe(cmd)
+		if err != nil {
+			return err
+		}
 		start := time.Now()
 		if err := a.cfg.Children.Start(cmd); err != nil {
+			pipes.Close()
 			return fmt.Errorf("start %s: %w", cfg.App, err)
 		}
+		stopDevtools := a.connectDevtools(ctx, pipes, transfers)
 		err = a.cfg.Children.Wait(cmd)
+		stopDevtools()
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -275,7 +291,7 @@ func chromiumArgs(home string, cfg DesktopConfig) []string {
 		// No GPU in the container: skip SwiftShader's emulated GL,
 		// which costs more CPU than software compositing.
 		"--disable-gpu", "--disable-features=Translate,MediaRouter,DialMediaRouteProvider",
-	}, append(modeArgs(cfg.Mode), proxyArgs(cfg.Proxy)...)...), cfg.StartURL)
+	}, append(append(modeArgs(cfg.Mode), proxyArgs(cfg.Proxy)...), devtoolsArgs()...)...), cfg.StartURL)
 }
 
 // scaleArg has Chromium draw at the viewer's device pixel ratio: the
