@@ -291,7 +291,10 @@ func (p *Peer) end(m inMsg) {
 			return
 		}
 		s.log.Info("upload received", "name", u.name, "size", u.size, "sha256", sum)
+		c, files := s.uploaded(path)
 		p.sendText(outMsg{T: "uploaded", ID: m.ID, Name: u.name, Size: u.size})
-		s.uploaded(ctx, path)
+		if c != nil {
+			s.fill(ctx, c, files)
+		}
 	}()
 }

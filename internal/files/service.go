@@ -303,21 +303,18 @@ func (s *Service) take(multiple bool) []string {
 	return files
 }
 
-// uploaded hands a complete upload to the waiting chooser, or keeps it
-// for the next one.
-func (s *Service) uploaded(ctx context.Context, path string) {
+// uploaded keeps a complete upload for the next chooser, or, when one
+// waits, returns the chooser and the files to fill it with.
+func (s *Service) uploaded(path string) (*chooser, []string) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.ready = append(s.ready, path)
 	c := s.chooser
-	var files []string
-	if c != nil {
-		files = s.take(c.multiple)
-		s.chooser = nil
+	if c == nil {
+		return nil, nil
 	}
-	s.mu.Unlock()
-	if c != nil {
-		s.fill(ctx, c, files)
-	}
+	s.chooser = nil
+	return c, s.take(c.multiple)
 }
 
 func (s *Service) fill(ctx context.Context, c *chooser, files []string) {
