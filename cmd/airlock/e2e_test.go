@@ -22,6 +22,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 
+	"github.com/airlock-rbi/airlock/images"
 	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/dockertest"
 	"github.com/airlock-rbi/airlock/internal/pki"
@@ -74,6 +75,7 @@ func startUp(t *testing.T, extra ...string) *upEnv {
 	dockertest.Client(t)
 	bin := airlockBinary(t)
 	data := t.TempDir()
+	allowTestImage(t, data)
 	t.Setenv("AIRLOCK_ADMIN_PASSWORD", "correct horse battery")
 	t.Setenv("AIRLOCK_CONFIG", filepath.Join(t.TempDir(), "config.json"))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -113,6 +115,25 @@ func startUp(t *testing.T, extra ...string) *upEnv {
 	t.Setenv("AIRLOCK_PASSWORD", "correct horse battery")
 	env.cli(t, "login", "--server", env.server, "--user", "admin", "--ca-cert", filepath.Join(data, "ca.pem"))
 	return env
+}
+
+// allowTestImage puts the Chromium image tag the tests use, when it is
+// not the product's (dockertest.ChromiumImageEnv), on the node's
+// allow-list, which airlock up would otherwise write with the product's
+// alone: the door allows images by ID, and the test's tag holds another.
+func allowTestImage(t *testing.T, data string) {
+	t.Helper()
+	tag := dockertest.ChromiumImage()
+	if tag == images.Chromium {
+		return
+	}
+	policy := strings.Replace(defaultPolicy, "  - "+images.Chromium+"\n", "  - "+images.Chromium+"\n  - "+tag+"\n", 1)
+	if policy == defaultPolicy {
+		t.Fatalf("the default provision policy does not list %s", images.Chromium)
+	}
+	if err := os.WriteFile(filepath.Join(data, "provision.yaml"), []byte(policy), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // hasFlag reports whether args set the flag name.
