@@ -3,12 +3,14 @@ package infra
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
@@ -48,7 +50,7 @@ func startTURN(ctx context.Context, cfg Config, st airlock.Store, certDir string
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("--turn-listen %q: %w", cfg.TURNListen, err)
 	}
-	udp, err := net.ListenPacket("udp4", cfg.TURNListen)
+	udp, err := listenTURNUDP(host, portStr, tc.PublicIP)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("turn udp listener: %w", err)
 	}
@@ -89,6 +91,24 @@ func startTURN(ctx context.Context, cfg Config, st airlock.Store, certDir string
 		return turn.ICEServersTLS(ip, port, "", tlsPort, secret, session, subject, turnCredentialTTL, now)
 	}
 	return ice, func(id string) { srv.EndSession(id) }, func() { srv.Close() }, nil
+}
+
+// listenTURNUDP opens TURN's UDP socket. On a wildcard address it binds
+// the advertised address instead when that is one of this host's: a
+// wildcard UDP socket answers from whichever address the route back
+// prefers, and a host with more than one (Docker's bridges, a VPN) would
+// then answer a viewer arriving at the advertised address from another,
+// which the viewer's NAT drops as a stranger's packet. TCP needs none of
+// this: a connection answers from the address it was made to. When the
+// advertised address is not this host's (behind a 1:1 NAT), wildcard.
+func listenTURNUDP(host, port string, public net.IP) (net.PacketConn, error) {
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		c, err := net.ListenPacket("udp4", net.JoinHostPort(public.String(), port))
+		if err == nil || !errors.Is(err, syscall.EADDRNOTAVAIL) {
+			return c, err
+		}
+	}
+	return net.ListenPacket("udp4", net.JoinHostPort(host, port))
 }
 
 // turnTLSListener is the TLS listener of turns: on addr, with the server's

@@ -198,3 +198,28 @@ func freeUDPTCPPort(t *testing.T) string {
 	t.Fatal("no port free for both UDP and TCP")
 	return ""
 }
+
+// TURN's UDP socket on a wildcard address is bound to the advertised
+// address when this host has it, so that answers come from the address
+// viewers send to; otherwise (behind a 1:1 NAT) it stays wildcard.
+func TestListenTURNUDP(t *testing.T) {
+	for _, tc := range []struct {
+		host, public, want string
+	}{
+		{"", "127.0.0.1", "127.0.0.1"},
+		{"0.0.0.0", "127.0.0.1", "127.0.0.1"},
+		{"", "198.51.100.7", "0.0.0.0"},
+		{"127.0.0.1", "198.51.100.7", "127.0.0.1"},
+	} {
+		t.Run(tc.host+"/"+tc.public, func(t *testing.T) {
+			c, err := listenTURNUDP(tc.host, "0", net.ParseIP(tc.public))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if got := c.LocalAddr().(*net.UDPAddr).IP.String(); got != tc.want {
+				t.Fatalf("bound to %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
