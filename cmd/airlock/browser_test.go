@@ -244,10 +244,6 @@ func TestBrowserSession(t *testing.T) {
 }
 
 func viewSession(t *testing.T, env *upEnv, browser string, s *site, workspace, query, wantLocal, wantRelayProto, wantCodec string) {
-	clicks0, _ := s.seen()
-	s.mu.Lock()
-	s.focus, s.typed, s.seq = false, "", 0 // a new session: a new page
-	s.mu.Unlock()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(browser),
 		chromedp.NoSandbox, // the test runs as root; this browser is the user's, not the isolated one
@@ -257,6 +253,16 @@ func viewSession(t *testing.T, env *upEnv, browser string, s *site, workspace, q
 	)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancelA()
+	viewSessionIn(t, actx, env, s, workspace, query, wantLocal, wantRelayProto, wantCodec)
+}
+
+// viewSessionIn is viewSession in the browser that actx allocates (one
+// started elsewhere, such as in a namespace behind a NAT).
+func viewSessionIn(t *testing.T, actx context.Context, env *upEnv, s *site, workspace, query, wantLocal, wantRelayProto, wantCodec string) {
+	clicks0, _ := s.seen()
+	s.mu.Lock()
+	s.focus, s.typed, s.seq = false, "", 0 // a new session: a new page
+	s.mu.Unlock()
 	bctx, cancelB := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
 	defer cancelB()
 	ctx, cancel := context.WithTimeout(bctx, 4*time.Minute)
