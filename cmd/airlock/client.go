@@ -342,6 +342,7 @@ type wsFlags struct {
 	egressFile                                               *string
 	clearEgress                                              *bool
 	rules                                                    egressRules
+	browser                                                  *wsBrowserFlags
 }
 
 func workspaceFlags(fs *flag.FlagSet, add bool) *wsFlags {
@@ -367,6 +368,7 @@ func workspaceFlags(fs *flag.FlagSet, add bool) *wsFlags {
 	if !add {
 		f.clearEgress = fs.Bool("clear-egress", false, "empty the egress policy (back to the defaults: the public internet, nothing private)")
 	}
+	f.browser = workspaceBrowserFlags(fs, add)
 	return f
 }
 
@@ -417,6 +419,9 @@ func (f *wsFlags) body(fs *flag.FlagSet, add bool) (map[string]any, error) {
 	}
 	if egress != nil {
 		body["egress"] = egress
+	}
+	if err := f.browser.set(fs, add, body); err != nil {
+		return nil, err
 	}
 	return body, nil
 }

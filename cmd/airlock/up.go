@@ -55,7 +55,10 @@ runtimes: [runc, runsc]
 // does so. The chromium workspace needs its image (make images-chromium)
 // and runs under the chromium seccomp profile the provision policy above
 // allows; chromium-hardened is the same browser with the default egress
-// policy (the public web, nothing private or special-purpose).
+// policy (the public web, nothing private or special-purpose). Both are
+// a normal browser window that may download and upload files (up to
+// airlock.DefaultTransferMax each), with Airlock's default Chromium
+// policy otherwise: no devtools, printing, password manager or sign-in.
 const defaultWorkspaces = `workspaces:
   - name: minimal
     description: "The agent alone: for checks and benchmarks"
@@ -73,6 +76,10 @@ const defaultWorkspaces = `workspaces:
     memory: 2g
     pids: 512
     start_url: https://www.debian.org/
+    mode: browser
+    browser:
+      downloads: {allowed: true}
+      uploads: {allowed: true}
   - name: chromium-hardened
     description: "Chromium, hardened: the web only through this node's egress proxy, nothing private"
     image: airlock/chromium:latest
@@ -83,6 +90,10 @@ const defaultWorkspaces = `workspaces:
     memory: 2g
     pids: 512
     start_url: https://www.debian.org/
+    mode: browser
+    browser:
+      downloads: {allowed: true}
+      uploads: {allowed: true}
 `
 
 // runUp runs everything on this host: the infra server, a provision node

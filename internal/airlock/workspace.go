@@ -107,13 +107,29 @@ type Workspace struct {
 	// nothing private (see EgressPolicy). A standard workspace has none:
 	// its sessions do not go through the proxy, so rules would be a
 	// promise nothing keeps.
-	Egress    EgressPolicy
+	Egress EgressPolicy
+	// Mode is how a browser workspace shows Chromium; Validate sets an
+	// empty one to DefaultMode.
+	Mode Mode
+	// Browser is the Chromium policy of the workspace's sessions.
+	Browser BrowserPolicy
+	// Audio is whether sessions' sound reaches the viewer; Validate sets
+	// an empty one to DefaultAudio.
+	Audio AudioPolicy
+	// Locale (a BCP 47 tag) and TimeZone (an IANA name) fix the session's
+	// language and time zone; empty: the viewer's.
+	Locale   string
+	TimeZone string
+	// MaxScale bounds the device scale factor sessions render at (the
+	// viewer's devicePixelRatio); Validate sets 0 to DefaultMaxScale.
+	MaxScale  float64
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
 
 // Validate checks a workspace's fields before it is stored, and fills the
-// defaults of Isolation and Clipboard. Whether the deployment knows the
+// defaults of Isolation, Clipboard, Mode, Audio, MaxScale and the
+// transfer limits. Whether the deployment knows the
 // Seccomp profile is ValidateSeccomp's question: Validate checks only that
 // it is a name.
 func (w *Workspace) Validate() error {
@@ -158,6 +174,9 @@ func (w *Workspace) Validate() error {
 		return Errorf(EINVALID, "description or start URL is too long")
 	}
 	if err := w.validateEgress(); err != nil {
+		return err
+	}
+	if err := w.validateBrowser(); err != nil {
 		return err
 	}
 	return ValidStartURL(w.StartURL)

@@ -44,6 +44,11 @@ func viewSession(s *airlock.Session) sessionView {
 
 type createSessionRequest struct {
 	Workspace string `json:"workspace"`
+	// The viewer's browser settings, each optional: its language
+	// (navigator.language), IANA time zone and devicePixelRatio.
+	Locale   string  `json:"locale,omitempty"`
+	TimeZone string  `json:"timezone,omitempty"`
+	Scale    float64 `json:"scale,omitempty"`
 }
 
 // nodeSilence is how long a node may go without a heartbeat and still
@@ -57,6 +62,10 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 	}
 	if req.Workspace == "" {
 		return airlock.Errorf(airlock.EINVALID, "workspace is required")
+	}
+	viewer := airlock.Viewer{Locale: req.Locale, TimeZone: req.TimeZone, Scale: req.Scale}
+	if err := viewer.Validate(); err != nil {
+		return err
 	}
 	ctx := r.Context()
 	u := callerOf(ctx).User
@@ -97,7 +106,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.audit(ctx, u.Name, "session.create", id, ws.Name)
-	s.goLaunch(sess, ws, node, reg)
+	s.goLaunch(sess, ws, viewer, node, reg)
 	writeJSON(w, http.StatusCreated, viewSession(sess))
 	return nil
 }
@@ -124,7 +133,7 @@ func (s *Server) pickNode(ctx context.Context, ws *airlock.Workspace) (*airlock.
 
 // goLaunch creates and starts the session's container in the background:
 // the request returns at once with state starting.
-func (s *Server) goLaunch(sess *airlock.Session, ws *airlock.Workspace, node *airlock.Node, reg auth.Token) {
+func (s *Server) goLaunch(sess *airlock.Session, ws *airlock.Workspace, viewer airlock.Viewer, node *airlock.Node, reg auth.Token) {
 	s.bg.Add(1)
 	s.inflight.Store(sess.ID, true)
 	go func() {
@@ -132,7 +141,7 @@ func (s *Server) goLaunch(sess *airlock.Session, ws *airlock.Workspace, node *ai
 		defer s.inflight.Delete(sess.ID)
 		ctx, cancel := context.WithTimeout(s.bgCtx, 2*time.Minute)
 		defer cancel()
-		spec, err := s.containerSpec(sess, ws, reg)
+		spec, err := s.containerSpec(sess, ws, viewer, reg)
 		if err != nil {
 			s.log.Error("launch failed", "session", sess.ID, "node", node.Name, "err", err)
 			s.failSession(sess.ID, fmt.Sprintf("workspace %s cannot be launched by this server; an administrator can find why in the server log", ws.Name))
@@ -204,9 +213,10 @@ func (s *Server) failSession(id, reason string) {
 // container's memory limit, so a large bound costs nothing by itself.
 const tmpSize = "512m"
 
-// containerSpec is the container of session sess of workspace ws. It
-// fails only when ws names a seccomp profile the server does not have.
-func (s *Server) containerSpec(sess *airlock.Session, ws *airlock.Workspace, reg auth.Token) (launcher.Spec, error) {
+// containerSpec is the container of session sess of workspace ws,
+// launched by viewer. It fails only when ws names a seccomp profile the
+// server does not have, or has a browser policy too large to pass on.
+func (s *Server) containerSpec(sess *airlock.Session, ws *airlock.Workspace, viewer airlock.Viewer, reg auth.Token) (launcher.Spec, error) {
 	var securityOpt []string
 	if ws.Seccomp != airlock.SeccompDefault {
 		profile, ok := s.seccomp[ws.Seccomp]
@@ -230,6 +240,11 @@ func (s *Server) containerSpec(sess *airlock.Session, ws *airlock.Workspace, reg
 	if ws.StartURL != "" {
 		env = append(env, "AIRLOCK_START_URL="+ws.StartURL)
 	}
+	browser, err := browserEnv(ws, viewer)
+	if err != nil {
+		return launcher.Spec{}, fmt.Errorf("container of session %s: %w", sess.ID, err)
+	}
+	env = append(env, browser...)
 	egress, err := egressLabel(ws)
 	if err != nil {
 		return launcher.Spec{}, fmt.Errorf("container of session %s: %w", sess.ID, err)

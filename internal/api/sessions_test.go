@@ -287,7 +287,7 @@ func TestContainerSpecSecurity(t *testing.T) {
 		{name: "fail/unknown-profile", ws: airlock.Workspace{Name: "w", Image: "x", Seccomp: "firefox"}, err: `seccomp profile "firefox" is not one of this server's ([chromium])`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sp, err := e.srv.containerSpec(sess, &tc.ws, reg)
+			sp, err := e.srv.containerSpec(sess, &tc.ws, airlock.Viewer{}, reg)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("containerSpec: %v, want an error containing %q", err, tc.err)

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
@@ -39,8 +41,43 @@ type workspaceSpec struct {
 	// Shown with every rule list, the empty one included, for a workspace
 	// that has one; absent for a standard workspace. On update, absent
 	// keeps the policy and null or {"rules":[]} empties it.
-	Egress    *egressSpec `json:"egress,omitempty"`
-	CreatedAt *time.Time  `json:"created_at,omitempty"`
+	Egress *egressSpec `json:"egress,omitempty"`
+	// Mode is browser or kiosk; empty on create is browser. Always shown.
+	Mode string `json:"mode"`
+	// Browser is the Chromium policy; absent on create is the strict
+	// default (no downloads, uploads, devtools or printing). Always
+	// shown, its further policies to admins only. On update, fields
+	// given replace theirs and the others stay; null resets it.
+	Browser *airlock.BrowserPolicy `json:"browser,omitempty"`
+	// Audio is on or off; empty on create is on. Always shown.
+	Audio string `json:"audio"`
+	// Locale and TimeZone fix the sessions' language and time zone;
+	// empty: each viewer's own.
+	Locale   string `json:"locale,omitempty"`
+	TimeZone string `json:"timezone,omitempty"`
+	// MaxScale bounds the device scale factor (HiDPI), 1 to 4; 0 on
+	// create is 2.
+	MaxScale  float64    `json:"max_scale,omitempty"`
+	CreatedAt *time.Time `json:"created_at,omitempty"`
+}
+
+// browser is the airlock.BrowserPolicy of b; nil is the zero policy.
+func browserOf(b *airlock.BrowserPolicy) airlock.BrowserPolicy {
+	if b == nil {
+		return airlock.BrowserPolicy{}
+	}
+	return *b
+}
+
+// workspaceOf is the workspace spec describes, with the server's fields.
+func workspaceOf(spec workspaceSpec, id string, created, updated time.Time) *airlock.Workspace {
+	return &airlock.Workspace{ID: id, Name: spec.Name, Description: spec.Description, Image: spec.Image,
+		Isolation: airlock.Isolation(spec.Isolation), NanoCPUs: spec.NanoCPUs, Memory: spec.Memory, PidsLimit: spec.PidsLimit,
+		ShmSize: spec.ShmSize, Env: spec.Env, StartURL: spec.StartURL, Seccomp: spec.Seccomp,
+		Clipboard: airlock.ClipboardPolicy(spec.Clipboard), Egress: spec.Egress.policy(),
+		Mode: airlock.Mode(spec.Mode), Browser: browserOf(spec.Browser), Audio: airlock.AudioPolicy(spec.Audio),
+		Locale: spec.Locale, TimeZone: spec.TimeZone, MaxScale: spec.MaxScale,
+		CreatedAt: created, UpdatedAt: updated}
 }
 
 // egressSpec is an egress policy as clients write and read it: the JSON of
@@ -121,7 +158,18 @@ func viewWorkspace(w *airlock.Workspace, withEnv bool) workspaceSpec {
 	created := w.CreatedAt
 	v := workspaceSpec{ID: w.ID, Name: w.Name, Description: w.Description, Image: w.Image, Isolation: string(w.Isolation),
 		NanoCPUs: w.NanoCPUs, Memory: w.Memory, PidsLimit: w.PidsLimit, ShmSize: w.ShmSize, StartURL: w.StartURL,
-		Seccomp: w.Seccomp, Clipboard: string(w.Clipboard.OrDefault()), CreatedAt: &created}
+		Seccomp: w.Seccomp, Clipboard: string(w.Clipboard.OrDefault()), Mode: string(w.Mode.OrDefault()),
+		Audio: string(w.Audio.OrDefault()), Locale: w.Locale, TimeZone: w.TimeZone, MaxScale: w.MaxScale, CreatedAt: &created}
+	if v.MaxScale == 0 {
+		v.MaxScale = airlock.DefaultMaxScale
+	}
+	b := w.Browser
+	b.URLAllowlist, b.URLBlocklist = slices.Clone(b.URLAllowlist), slices.Clone(b.URLBlocklist)
+	b.Policies = nil
+	if withEnv {
+		b.Policies = maps.Clone(w.Browser.Policies)
+	}
+	v.Browser = &b
 	if withEnv {
 		v.Env = w.Env
 		if w.Isolation != airlock.IsolationStandard || len(w.Egress.Rules) > 0 {
@@ -183,10 +231,7 @@ func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request) error {
 // putWorkspace validates and stores a new workspace.
 func (s *Server) putWorkspace(r *http.Request, spec workspaceSpec) (*airlock.Workspace, error) {
 	now := s.clock.now()
-	ws := &airlock.Workspace{ID: newID(), Name: spec.Name, Description: spec.Description, Image: spec.Image,
-		Isolation: airlock.Isolation(spec.Isolation), NanoCPUs: spec.NanoCPUs, Memory: spec.Memory, PidsLimit: spec.PidsLimit,
-		ShmSize: spec.ShmSize, Env: spec.Env, StartURL: spec.StartURL, Seccomp: spec.Seccomp,
-		Clipboard: airlock.ClipboardPolicy(spec.Clipboard), Egress: spec.Egress.policy(), CreatedAt: now, UpdatedAt: now}
+	ws := workspaceOf(spec, newID(), now, now)
 	if err := ws.Validate(); err != nil {
 		return nil, err
 	}
@@ -230,13 +275,20 @@ func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request) error {
 	if _, ok := present["egress"]; ok {
 		spec.Egress = nil
 	}
+	if raw, ok := present["browser"]; ok {
+		// Decoding into the old policy keeps the fields the body leaves
+		// out, but would merge a map: policies given replace the old ones.
+		var fields map[string]json.RawMessage
+		if json.Unmarshal(raw, &fields) == nil && spec.Browser != nil {
+			if _, ok := fields["policies"]; ok {
+				spec.Browser.Policies = nil
+			}
+		}
+	}
 	if err := decodeBytes(body, &spec); err != nil {
 		return err
 	}
-	ws := &airlock.Workspace{ID: old.ID, Name: spec.Name, Description: spec.Description, Image: spec.Image,
-		Isolation: airlock.Isolation(spec.Isolation), NanoCPUs: spec.NanoCPUs, Memory: spec.Memory, PidsLimit: spec.PidsLimit,
-		ShmSize: spec.ShmSize, Env: spec.Env, StartURL: spec.StartURL, Seccomp: spec.Seccomp,
-		Clipboard: airlock.ClipboardPolicy(spec.Clipboard), Egress: spec.Egress.policy(), CreatedAt: old.CreatedAt, UpdatedAt: s.clock.now()}
+	ws := workspaceOf(spec, old.ID, old.CreatedAt, s.clock.now())
 	if err := ws.Validate(); err != nil {
 		return err
 	}

@@ -40,6 +40,24 @@ type workspaceFile struct {
 		//	    - {action: allow, domain: "*.example.com", ports: [443]}
 		//	    - {action: deny, cidr: 10.0.0.0/8}
 		Egress airlock.EgressPolicy `yaml:"egress"`
+		// Mode is browser (the default) or kiosk.
+		Mode string `yaml:"mode"`
+		// Browser is the Chromium policy, in the form of the API's
+		// browser field:
+		//	browser:
+		//	  url_blocklist: ["*"]
+		//	  url_allowlist: [intranet.example.com]
+		//	  downloads: {allowed: true, max_bytes: 104857600}
+		//	  printing: true
+		//	  policies: {BookmarkBarEnabled: true}
+		Browser airlock.BrowserPolicy `yaml:"browser"`
+		// Audio is on (the default) or off.
+		Audio string `yaml:"audio"`
+		// Locale and TimeZone fix the sessions' language and time zone
+		// (empty: the viewer's); MaxScale bounds HiDPI (1 to 4, default 2).
+		Locale   string  `yaml:"locale"`
+		TimeZone string  `yaml:"timezone"`
+		MaxScale float64 `yaml:"max_scale"`
 	} `yaml:"workspaces"`
 }
 
@@ -61,7 +79,8 @@ func ParseWorkspaces(src string, raw []byte, known []string) ([]*airlock.Workspa
 	for i, w := range f.Workspaces {
 		ws := &airlock.Workspace{Name: w.Name, Description: w.Description, Image: w.Image, Isolation: airlock.Isolation(w.Isolation),
 			NanoCPUs: int64(w.CPUs * 1e9), PidsLimit: w.Pids, Env: w.Env, StartURL: w.StartURL, Seccomp: w.Seccomp,
-			Clipboard: airlock.ClipboardPolicy(w.Clipboard), Egress: w.Egress, CreatedAt: now, UpdatedAt: now}
+			Clipboard: airlock.ClipboardPolicy(w.Clipboard), Egress: w.Egress, Mode: airlock.Mode(w.Mode), Browser: w.Browser,
+			Audio: airlock.AudioPolicy(w.Audio), Locale: w.Locale, TimeZone: w.TimeZone, MaxScale: w.MaxScale, CreatedAt: now, UpdatedAt: now}
 		for _, sz := range []struct {
 			v   string
 			dst *int64

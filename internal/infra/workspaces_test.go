@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -280,4 +281,58 @@ func writeCatalog(t *testing.T, body string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestLoadWorkspacesBrowser: a catalog's browser options are stored, YAML
+// values normalized as JSON ones, and bad ones refused with the
+// workspace named.
+func TestLoadWorkspacesBrowser(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	const head = "workspaces:\n  - name: b\n    image: x\n"
+	for _, tc := range []struct {
+		name, body, wantErr string
+		want                *airlock.Workspace
+	}{
+		{name: "ok/full", body: head + "    mode: kiosk\n    audio: off\n    locale: ja-JP\n    timezone: Asia/Tokyo\n    max_scale: 1.5\n" +
+			"    browser:\n      url_blocklist: [\"*\"]\n      url_allowlist: [intranet.example]\n      downloads: {allowed: true, max_bytes: 1000}\n" +
+			"      uploads: {allowed: true}\n      printing: true\n      policies:\n        BookmarkBarEnabled: true\n        IncognitoModeAvailability: 1\n" +
+			"        ManagedBookmarks: [{name: wiki, url: \"https://wiki.example/\"}]\n",
+			want: &airlock.Workspace{Mode: airlock.ModeKiosk, Audio: airlock.AudioOff, Locale: "ja-JP", TimeZone: "Asia/Tokyo", MaxScale: 1.5,
+				Browser: airlock.BrowserPolicy{URLBlocklist: []string{"*"}, URLAllowlist: []string{"intranet.example"},
+					Downloads: airlock.Transfer{Allowed: true, MaxBytes: 1000}, Uploads: airlock.Transfer{Allowed: true, MaxBytes: airlock.DefaultTransferMax},
+					Printing: true, Policies: map[string]any{"BookmarkBarEnabled": true, "IncognitoModeAvailability": float64(1),
+						"ManagedBookmarks": []any{map[string]any{"name": "wiki", "url": "https://wiki.example/"}}}}}},
+		{name: "ok/defaults", body: head,
+			want: &airlock.Workspace{Mode: airlock.ModeBrowser, Audio: airlock.AudioOn, MaxScale: 2}},
+		{name: "fail/mode", body: head + "    mode: tabs\n", wantErr: `workspace 1 (b): invalid: mode "tabs" is not one of browser, kiosk`},
+		{name: "ok/audio-off-unquoted", body: head + "    audio: off\n",
+			want: &airlock.Workspace{Mode: airlock.ModeBrowser, Audio: airlock.AudioOff, MaxScale: 2}},
+		{name: "fail/audio", body: head + "    audio: loud\n", wantErr: `audio "loud" is not on or off`},
+		{name: "fail/unknown-field", body: head + "    browser:\n      dev_tools: true\n", wantErr: "field dev_tools not found"},
+		{name: "fail/owned-policy", body: head + "    browser:\n      policies: {BrowserSignin: 1}\n", wantErr: "BrowserSignin is Airlock's to set"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := LoadWorkspaces(ctx, st, writeCatalog(t, tc.body), testProfiles)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			ws, err := st.WorkspaceByName(ctx, "b")
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := tc.want
+			if ws.Mode != w.Mode || ws.Audio != w.Audio || ws.Locale != w.Locale || ws.TimeZone != w.TimeZone || ws.MaxScale != w.MaxScale ||
+				!reflect.DeepEqual(ws.Browser, w.Browser) {
+				t.Fatalf("stored mode %q audio %q locale %q timezone %q max_scale %v browser %+v;\nwant %q %q %q %q %v %+v",
+					ws.Mode, ws.Audio, ws.Locale, ws.TimeZone, ws.MaxScale, ws.Browser, w.Mode, w.Audio, w.Locale, w.TimeZone, w.MaxScale, w.Browser)
+			}
+		})
+	}
 }

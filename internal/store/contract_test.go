@@ -421,8 +421,14 @@ func testWorkspaces(t *testing.T, db *DB) {
 			{Action: airlock.EgressAllow, CIDR: "10.1.0.0/16", Ports: []uint16{22}},
 			{Action: airlock.EgressDeny, CIDR: "2001:db8::/32"},
 			{Action: airlock.EgressDeny, Domain: "*"},
-		}}}
-	// Seccomp, Clipboard and Egress empty: stored and read back as they are.
+		}},
+		Mode: airlock.ModeKiosk, Audio: airlock.AudioOff, Locale: "ja-JP", TimeZone: "Asia/Tokyo", MaxScale: 1.5,
+		Browser: airlock.BrowserPolicy{URLBlocklist: []string{"*"}, URLAllowlist: []string{"example.com", "https://*.example.org/a"},
+			Downloads: airlock.Transfer{Allowed: true, MaxBytes: 1 << 20}, Uploads: airlock.Transfer{},
+			DevTools: true, Printing: true,
+			Policies: map[string]any{"BookmarkBarEnabled": true, "HomepageLocation": "https://example.com/",
+				"IncognitoModeAvailability": float64(1), "ManagedBookmarks": []any{map[string]any{"name": "x", "url": "https://x.example/"}}}}}
+	// Seccomp, Clipboard, Egress and the browser options empty: stored and read back as they are.
 	nilEnv := &airlock.Workspace{ID: "w2", Name: "a-nil-env", Image: "x", Isolation: airlock.IsolationStandard}
 	emptyEnv := &airlock.Workspace{ID: "w3", Name: "b-empty-env", Image: "x", Isolation: airlock.IsolationStandard,
 		Env: map[string]string{}, Clipboard: airlock.ClipboardFromContainer}
@@ -444,6 +450,8 @@ func testWorkspaces(t *testing.T, db *DB) {
 	full.Name, full.Image, full.Env, full.Memory, full.StartURL = "chromium", "airlock/chromium:1.3", map[string]string{"A": "b"}, 0, ""
 	full.Seccomp, full.Clipboard = "", airlock.ClipboardOff
 	full.Egress.Rules = full.Egress.Rules[2:]
+	full.Mode, full.Audio, full.Locale, full.TimeZone, full.MaxScale = airlock.ModeBrowser, airlock.AudioOn, "", "", 2
+	full.Browser.URLAllowlist, full.Browser.Policies, full.Browser.Uploads = nil, map[string]any{"BookmarkBarEnabled": false}, airlock.Transfer{}
 	full.UpdatedAt = time.Time{}
 	must(t, db.UpdateWorkspace(ctx, full))
 	if full.UpdatedAt != clock {
@@ -453,9 +461,10 @@ func testWorkspaces(t *testing.T, db *DB) {
 	must(t, err)
 	same(t, got, full)
 
-	// An update that empties the policy stores the empty one: the rules
-	// are gone, not kept from before.
+	// An update that empties the policies stores the empty ones: the
+	// rules are gone, not kept from before.
 	full.Egress = airlock.EgressPolicy{}
+	full.Browser = airlock.BrowserPolicy{}
 	must(t, db.UpdateWorkspace(ctx, full))
 	got, err = db.WorkspaceByID(ctx, "w1")
 	must(t, err)
@@ -1017,8 +1026,10 @@ func testMigrationsIdempotent(t *testing.T, db *DB) {
 }
 
 // testMigrateWorkspaceColumns: a workspace stored before the seccomp,
-// clipboard and egress columns existed reads back with Docker's default
-// profile, the default clipboard policy and the empty egress policy.
+// clipboard, egress and browser columns existed reads back with Docker's
+// default profile, the default clipboard policy, the empty egress policy
+// and the default browser options (a browser window, sound, the viewer's
+// locale and time zone, up to scale 2, the zero browser policy).
 func testMigrateWorkspaceColumns(t *testing.T, db *DB) {
 	ctx := t.Context()
 	ms, err := loadMigrations()
@@ -1040,7 +1051,8 @@ func testMigrateWorkspaceColumns(t *testing.T, db *DB) {
 	got, err := db.WorkspaceByID(ctx, "w1")
 	must(t, err)
 	same(t, got, &airlock.Workspace{ID: "w1", Name: "old", Image: "x", Isolation: airlock.IsolationStandard,
-		Seccomp: airlock.SeccompDefault, Clipboard: airlock.DefaultClipboard, CreatedAt: t0, UpdatedAt: t0})
+		Seccomp: airlock.SeccompDefault, Clipboard: airlock.DefaultClipboard, Mode: airlock.DefaultMode, Audio: airlock.DefaultAudio,
+		MaxScale: airlock.DefaultMaxScale, CreatedAt: t0, UpdatedAt: t0})
 }
 
 // race runs f from 8 goroutines at once and returns their errors.

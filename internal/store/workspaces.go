@@ -8,14 +8,15 @@ import (
 	"github.com/airlock-rbi/airlock/internal/airlock"
 )
 
-const workspaceCols = `id, name, description, image, isolation, nano_cpus, memory, pids_limit, shm_size, env, start_url, seccomp, clipboard, egress, created_at, updated_at`
+const workspaceCols = `id, name, description, image, isolation, nano_cpus, memory, pids_limit, shm_size, env, start_url, seccomp, clipboard, egress, mode, browser, audio, locale, timezone, max_scale, created_at, updated_at`
 
 func scanWorkspace(s scanner) (*airlock.Workspace, error) {
 	var w airlock.Workspace
-	var env, egress string
+	var env, egress, browser string
 	var created, updated int64
 	if err := s.Scan(&w.ID, &w.Name, &w.Description, &w.Image, &w.Isolation,
-		&w.NanoCPUs, &w.Memory, &w.PidsLimit, &w.ShmSize, &env, &w.StartURL, &w.Seccomp, &w.Clipboard, &egress, &created, &updated); err != nil {
+		&w.NanoCPUs, &w.Memory, &w.PidsLimit, &w.ShmSize, &env, &w.StartURL, &w.Seccomp, &w.Clipboard, &egress,
+		&w.Mode, &browser, &w.Audio, &w.Locale, &w.TimeZone, &w.MaxScale, &created, &updated); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(env), &w.Env); err != nil {
@@ -28,8 +29,27 @@ func scanWorkspace(s scanner) (*airlock.Workspace, error) {
 			return nil, fmt.Errorf("workspace %s: egress: %w", w.ID, err)
 		}
 	}
+	if browser != "" {
+		if err := json.Unmarshal([]byte(browser), &w.Browser); err != nil {
+			return nil, fmt.Errorf("workspace %s: browser: %w", w.ID, err)
+		}
+	}
 	w.CreatedAt, w.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return &w, nil
+}
+
+// browserJSON is the text of w's browser column: ” for the zero policy.
+func browserJSON(w *airlock.Workspace) (string, error) {
+	b := w.Browser
+	if len(b.URLAllowlist) == 0 && len(b.URLBlocklist) == 0 && b.Downloads == (airlock.Transfer{}) &&
+		b.Uploads == (airlock.Transfer{}) && !b.DevTools && !b.Printing && len(b.Policies) == 0 {
+		return "", nil
+	}
+	out, err := json.Marshal(b)
+	if err != nil {
+		return "", fmt.Errorf("browser: %w", err)
+	}
+	return string(out), nil
 }
 
 // workspaceJSON is the text of w's JSON columns: its environment, and its
@@ -55,10 +75,15 @@ func (db *DB) CreateWorkspace(ctx context.Context, w *airlock.Workspace) error {
 	if err != nil {
 		return fmt.Errorf("create workspace %s: %w", w.ID, err)
 	}
+	browser, err := browserJSON(w)
+	if err != nil {
+		return fmt.Errorf("create workspace %s: %w", w.ID, err)
+	}
 	db.stamp(&w.CreatedAt, &w.UpdatedAt)
-	_, err = db.exec(ctx, `INSERT INTO workspaces (`+workspaceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = db.exec(ctx, `INSERT INTO workspaces (`+workspaceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		w.ID, w.Name, w.Description, w.Image, string(w.Isolation), w.NanoCPUs, w.Memory, w.PidsLimit, w.ShmSize,
-		env, w.StartURL, w.Seccomp, string(w.Clipboard), egress, micros(w.CreatedAt), micros(w.UpdatedAt))
+		env, w.StartURL, w.Seccomp, string(w.Clipboard), egress,
+		string(w.Mode), browser, string(w.Audio), w.Locale, w.TimeZone, w.MaxScale, micros(w.CreatedAt), micros(w.UpdatedAt))
 	if err != nil {
 		return writeErr(err, "workspace", w.Name, "create workspace "+w.ID)
 	}
@@ -99,12 +124,17 @@ func (db *DB) UpdateWorkspace(ctx context.Context, w *airlock.Workspace) error {
 	if err != nil {
 		return fmt.Errorf("update workspace %s: %w", w.ID, err)
 	}
+	browser, err := browserJSON(w)
+	if err != nil {
+		return fmt.Errorf("update workspace %s: %w", w.ID, err)
+	}
 	db.touch(&w.UpdatedAt)
 	ok, err := db.execOne(ctx, `UPDATE workspaces SET name = ?, description = ?, image = ?, isolation = ?,
 		nano_cpus = ?, memory = ?, pids_limit = ?, shm_size = ?, env = ?, start_url = ?, seccomp = ?, clipboard = ?,
-		egress = ?, updated_at = ? WHERE id = ?`,
+		egress = ?, mode = ?, browser = ?, audio = ?, locale = ?, timezone = ?, max_scale = ?, updated_at = ? WHERE id = ?`,
 		w.Name, w.Description, w.Image, string(w.Isolation), w.NanoCPUs, w.Memory, w.PidsLimit, w.ShmSize,
-		env, w.StartURL, w.Seccomp, string(w.Clipboard), egress, micros(w.UpdatedAt), w.ID)
+		env, w.StartURL, w.Seccomp, string(w.Clipboard), egress,
+		string(w.Mode), browser, string(w.Audio), w.Locale, w.TimeZone, w.MaxScale, micros(w.UpdatedAt), w.ID)
 	if err != nil {
 		return writeErr(err, "workspace", w.Name, "update workspace "+w.ID)
 	}

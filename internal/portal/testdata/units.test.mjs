@@ -6,6 +6,7 @@ import { sample, rows } from './stats.js';
 import { relayMode, relayServers, hasTURN } from './ice.js';
 import { ruleText, egressSummary } from './egress.js';
 import { pixelRatio, displaySize, helloScale } from './hidpi.js';
+import { launchSettings } from './locale.js';
 
 let failed = 0;
 async function test(name, fn) {
@@ -197,6 +198,17 @@ await test('helloScale: a number from 1 to 4, else 1', () => {
   assert.equal(helloScale(0.5), 1);
   assert.equal(helloScale(8), 1);
   assert.equal(helloScale(NaN), 1);
+});
+
+await test('launchSettings: the browser\'s language, time zone and clamped scale', () => {
+  const intl = (tz) => ({ DateTimeFormat: () => ({ resolvedOptions: () => ({ timeZone: tz }) }) });
+  assert.deepEqual(launchSettings({ language: 'ja-JP' }, intl('Asia/Tokyo'), 2),
+    { locale: 'ja-JP', timezone: 'Asia/Tokyo', scale: 2 });
+  assert.deepEqual(launchSettings({ language: 'en-US' }, intl('UTC'), 1.100000023841858).scale, 1.1);
+  assert.equal(launchSettings({}, intl('UTC'), 0.8).scale, 1, 'zoomed out: at least 1');
+  assert.equal(launchSettings({}, intl('UTC'), 5).scale, 4, 'at most 4');
+  assert.deepEqual(launchSettings({ language: 'not a tag' }, intl(undefined), NaN), {});
+  assert.deepEqual(launchSettings(undefined, { DateTimeFormat: () => { throw new Error('no Intl'); } }, undefined), {});
 });
 
 if (failed) {

@@ -85,7 +85,8 @@ export const api = {
   // waitSession answers when the session leaves pending/starting, or
   // after 30 s as it is (a long poll).
   waitSession: (id, opts) => request('GET', `/sessions/${seg(id)}?wait=30s`, opts),
-  createSession: (workspace) => request('POST', '/sessions', { body: { workspace } }),
+  // settings: the viewer's locale, timezone and scale (see locale.js).
+  createSession: (workspace, settings = {}) => request('POST', '/sessions', { body: { workspace, ...settings } }),
   endSession: (id) => request('DELETE', `/sessions/${seg(id)}`),
   // connect answers {token, signal_url, expires_at, ice_servers}.
   connect: (id) => request('POST', `/sessions/${seg(id)}/connect`),

@@ -7,6 +7,7 @@
 import { api, isFinal, isStarting } from './api.js';
 import { $, el, setAlert, sentence, armConfirm, relativeTime, showView } from './dom.js';
 import { egressSummary, ruleText } from './egress.js';
+import { launchSettings } from './locale.js';
 
 const REFRESH_MS = 10000;
 const ENDED_SHOWN = 10;
@@ -134,7 +135,7 @@ async function start(ws, button) {
   button.textContent = 'Launching…';
   setAlert($('home-alert'), '');
   try {
-    const s = await api.createSession(ws.name);
+    const s = await api.createSession(ws.name, launchSettings(navigator, Intl, window.devicePixelRatio));
     app.go('#/session/' + encodeURIComponent(s.id));
   } catch (err) {
     alertError(`Could not launch ${ws.name}`, err);
