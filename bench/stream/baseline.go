@@ -42,14 +42,14 @@ type progressPoint struct {
 // Xvfb's abstract socket is), as the session's user. It first asks for
 // the session's IPC namespace too; dockerd refuses that unless the session
 // container's is shareable, and it then runs with its own.
-func startFFmpeg(ctx context.Context, socket *client.Client, sess *liveSession, runID string) (*ffmpegRun, error) {
+func startFFmpeg(ctx context.Context, socket *client.Client, sess *liveSession, runID string, display size) (*ffmpegRun, error) {
 	var errs []error
 	for _, shared := range []bool{true, false} {
 		hc := &container.HostConfig{NetworkMode: container.NetworkMode("container:" + sess.container)}
 		if shared {
 			hc.IpcMode = container.IpcMode("container:" + sess.container)
 		}
-		cfg := &container.Config{Image: ffmpegImage, User: "1000:1000", Cmd: ffmpegArgs(), Labels: map[string]string{runLabel: runID}}
+		cfg := &container.Config{Image: ffmpegImage, User: "1000:1000", Cmd: ffmpegArgs(display), Labels: map[string]string{runLabel: runID}}
 		created, err := socket.ContainerCreate(ctx, cfg, hc, nil, nil, "")
 		if err == nil {
 			err = socket.ContainerStart(ctx, created.ID, container.StartOptions{})
@@ -206,7 +206,7 @@ type baseline struct {
 // measureBaseline runs ffmpeg on the session's display, lets it warm up,
 // then measures it (and the session beside it) for d.
 func measureBaseline(ctx context.Context, socket *client.Client, v *viewer, s *site, sess *liveSession, runID string, d time.Duration) (b baseline, err error) {
-	r, err := startFFmpeg(ctx, socket, sess, runID)
+	r, err := startFFmpeg(ctx, socket, sess, runID, v.size)
 	if r != nil {
 		defer func() {
 			if serr := r.stop(socket); serr != nil {

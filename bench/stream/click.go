@@ -60,7 +60,7 @@ func measureClicks(ctx context.Context, v *viewer, s *site, warmup, n, seq int, 
 		return nil, seq, err
 	}
 	cx, cy := box.X+box.W/2, box.Y+box.H/2
-	arm := fmt.Sprintf(`__bench.armClick(%d, %d, %s, %d)`, screenW/2, screenH/2, clickColours, colourTol)
+	arm := fmt.Sprintf(`__bench.armClick(%d, %d, %s, %d)`, v.size.w/2, v.size.h/2, clickColours, colourTol)
 	var out []clickSample
 	for i := range warmup + n {
 		// Arm once the screen shows one of the two colours.

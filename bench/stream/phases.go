@@ -39,7 +39,7 @@ const maxLost = 4
 
 // withSession launches a session of workspace, whose start page is page,
 // opens it in the viewer, waits for the page to load and for a
-// screenW×screenH video, runs f, and ends the session. A phase whose
+// video of the viewer's size, runs f, and ends the session. A phase whose
 // session was removed under it is run again with a new one.
 func (b *bench) withSession(ctx context.Context, s *site, workspace, page string, f func(sess *liveSession) error) error {
 	for {
@@ -174,4 +174,51 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-time.After(d):
 		return nil
 	}
+}
+
+// fullHDResult is the full HD phase's: click to photon on the click page,
+// then frame rate and CPU under full-screen animation, at sizeFullHD.
+type fullHDResult struct {
+	clicks []clickSample
+	anim   streamWindow
+}
+
+// runFullHD makes the viewer's page 1920×1080, so that the sessions it
+// opens get a display of that size, measures a click session and an
+// animation session as phases 2 and 4 do, and makes the page 1280×720
+// again.
+func (b *bench) runFullHD(ctx context.Context) (r fullHDResult, err error) {
+	if err := b.viewer.resize(ctx, sizeFullHD); err != nil {
+		return r, fmt.Errorf("full HD: %w", err)
+	}
+	defer func() {
+		if rerr := b.viewer.resize(ctx, sizeHD); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("after full HD: %w", rerr))
+		}
+	}()
+	err = b.withSession(ctx, b.site, "bench-click", "click", func(sess *liveSession) error {
+		b.site.forget()
+		if err := sleep(ctx, 2*time.Second); err != nil {
+			return err
+		}
+		var err error
+		if r.clicks, _, err = measureClicks(ctx, b.viewer, b.site, b.o.clickWarmup, b.o.clicks, 0, b.trace); err != nil {
+			return fmt.Errorf("full HD click to photon: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return r, err
+	}
+	err = b.withSession(ctx, b.site, "bench-anim", "anim", func(sess *liveSession) error {
+		if err := sleep(ctx, 3*time.Second); err != nil {
+			return err
+		}
+		var err error
+		if r.anim, err = measureWindow(ctx, b.viewer, b.site, sess, b.o.window); err != nil {
+			return fmt.Errorf("full HD animation: %w", err)
+		}
+		return nil
+	})
+	return r, err
 }

@@ -13,13 +13,19 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// Remote display size the benchmark runs at: the viewer asks for its
+// Remote display sizes the benchmark runs at: the viewer asks for its
 // page's inner size, and the headless window is sized so that the page is
-// this size (fitWindow).
-const (
-	screenW = 1280
-	screenH = 720
+// this size (fitWindow). Most phases run at the first; the full HD phase
+// at the second.
+var (
+	sizeHD     = size{1280, 720}
+	sizeFullHD = size{1920, 1080}
 )
+
+// size is a display's, in pixels.
+type size struct{ w, h int }
+
+func (s size) String() string { return fmt.Sprintf("%d×%d", s.w, s.h) }
 
 // viewer is the user's browser: a headless Chromium on this host, signed
 // in to the portal, with hook.js installed in every page it opens.
@@ -28,6 +34,7 @@ type viewer struct {
 	cancel func()
 	pid    int // the browser's process
 	server string
+	size   size // the page's inner size, and so the remote display's
 }
 
 // startViewer starts the browser and signs in as user.
@@ -41,11 +48,11 @@ func startViewer(ctx context.Context, path, server, user, password string) (_ *v
 		chromedp.NoSandbox, // this runs as root; it is the user's browser, not the isolated one
 		chromedp.Flag("ignore-certificate-errors", true),
 		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.WindowSize(screenW, screenH),
+		chromedp.WindowSize(sizeHD.w, sizeHD.h),
 	)
 	actx, cancelA := chromedp.NewExecAllocator(ctx, opts...)
 	bctx, cancelB := chromedp.NewContext(actx)
-	v := &viewer{ctx: bctx, cancel: func() { cancelB(); cancelA() }, server: server}
+	v := &viewer{ctx: bctx, cancel: func() { cancelB(); cancelA() }, server: server, size: sizeHD}
 	defer func() {
 		if err != nil {
 			v.close()
@@ -72,7 +79,7 @@ func startViewer(ctx context.Context, path, server, user, password string) (_ *v
 	); err != nil {
 		return nil, fmt.Errorf("viewer: sign in to the portal: %w", err)
 	}
-	if err := fitWindow(lctx); err != nil {
+	if err := fitWindow(lctx, v.size); err != nil {
 		return nil, err
 	}
 	if b := chromedp.FromContext(bctx).Browser; b != nil && b.Process() != nil {
@@ -85,30 +92,40 @@ func startViewer(ctx context.Context, path, server, user, password string) (_ *v
 
 func (v *viewer) close() { v.cancel() }
 
+// resize makes the page, and so the display of the sessions opened after,
+// s.
+func (v *viewer) resize(ctx context.Context, s size) error {
+	if err := v.run(ctx, 30*time.Second, chromedp.ActionFunc(func(ctx context.Context) error { return fitWindow(ctx, s) })); err != nil {
+		return err
+	}
+	v.size = s
+	return nil
+}
+
 // fitWindow sizes the browser window so that the page's inner size is
-// screenW×screenH (headless Chromium keeps room for window decorations
-// out of --window-size).
-func fitWindow(ctx context.Context) error {
+// s (headless Chromium keeps room for window decorations out of
+// --window-size).
+func fitWindow(ctx context.Context, s size) error {
 	return chromedp.Run(ctx, chromedp.ActionFunc(func(ctx context.Context) error {
 		for range 3 {
 			var in struct{ W, H int }
 			if err := chromedp.Evaluate(`({w: innerWidth, h: innerHeight})`, &in).Do(ctx); err != nil {
 				return err
 			}
-			if in.W == screenW && in.H == screenH {
+			if in.W == s.w && in.H == s.h {
 				return nil
 			}
 			id, bounds, err := browser.GetWindowForTarget().Do(ctx)
 			if err != nil {
 				return fmt.Errorf("viewer: window bounds: %w", err)
 			}
-			nb := &browser.Bounds{Width: bounds.Width + screenW - int64(in.W), Height: bounds.Height + screenH - int64(in.H), WindowState: browser.WindowStateNormal}
+			nb := &browser.Bounds{Width: bounds.Width + int64(s.w-in.W), Height: bounds.Height + int64(s.h-in.H), WindowState: browser.WindowStateNormal}
 			if err := browser.SetWindowBounds(id, nb).Do(ctx); err != nil {
 				return fmt.Errorf("viewer: resize the window to %dx%d: %w", nb.Width, nb.Height, err)
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
-		return fmt.Errorf("viewer: cannot make the page %dx%d", screenW, screenH)
+		return fmt.Errorf("viewer: cannot make the page %s", s)
 	}))
 }
 
@@ -177,25 +194,25 @@ func (v *viewer) waitFrames(ctx context.Context) error {
 }
 
 // ensureSize makes sure the remote display, the decoded video and the
-// video element are all screenW×screenH, asking the agent for that size
+// video element are all the viewer's size, asking the agent for that size
 // itself when the viewer asked for another.
 func (v *viewer) ensureSize(ctx context.Context) error {
 	want := fmt.Sprintf(`(() => { const e = document.querySelector('#screen'), r = e.getBoundingClientRect();
 		return e.videoWidth === %d && e.videoHeight === %d && Math.round(r.width) === %[1]d && Math.round(r.height) === %[2]d &&
-			!!airlockViewer.display && airlockViewer.display.w === %[1]d && airlockViewer.display.h === %[2]d })()`, screenW, screenH)
-	if err := v.poll(ctx, "a 1280×720 video", want, 50*time.Millisecond, 5*time.Second); err == nil {
+			!!airlockViewer.display && airlockViewer.display.w === %[1]d && airlockViewer.display.h === %[2]d })()`, v.size.w, v.size.h)
+	if err := v.poll(ctx, "a "+v.size.String()+" video", want, 50*time.Millisecond, 5*time.Second); err == nil {
 		return nil
 	}
 	var sent bool
 	if err := v.eval(ctx, fmt.Sprintf(`(() => { const ch = airlockViewer.channel; if (!ch || ch.readyState !== 'open') return false;
-		ch.send(JSON.stringify({t: 'resize', w: %d, h: %d})); return true })()`, screenW, screenH), &sent); err != nil {
+		ch.send(JSON.stringify({t: 'resize', w: %d, h: %d})); return true })()`, v.size.w, v.size.h), &sent); err != nil {
 		return err
 	}
 	if !sent {
 		return fmt.Errorf("the viewer's data channel is not open (viewer: %s)", v.state(ctx))
 	}
 	var got string
-	err := v.poll(ctx, "a 1280×720 video after asking for it", want, 50*time.Millisecond, 10*time.Second)
+	err := v.poll(ctx, "a "+v.size.String()+" video after asking for it", want, 50*time.Millisecond, 10*time.Second)
 	if err != nil {
 		_ = v.eval(ctx, `(() => { const e = document.querySelector('#screen'), r = e.getBoundingClientRect();
 			return 'video ' + e.videoWidth + 'x' + e.videoHeight + ', element ' + r.width + 'x' + r.height + ', window ' + innerWidth + 'x' + innerHeight })()`, &got)
