@@ -46,6 +46,10 @@ type Input struct {
 	wheelX     float64                // wheel pixels not yet turned into clicks
 	wheelY     float64
 	cookies    []*xgb.Cookie // requests of the current call, checked by flush
+	atoms      atoms
+	ping       pinger      // the app appSync asks
+	pingSeq    uint32      // the last ping's token
+	pongs      chan uint32 // the tokens of answered pings, from events
 }
 
 // X core event types for XTEST FakeInput.
@@ -72,6 +76,7 @@ func NewInput(display string) (*Input, error) {
 		done:    make(chan struct{}),
 		down:    map[xproto.Keycode]int{},
 		held:    map[string]*heldKey{},
+		pongs:   make(chan uint32, 16),
 	}
 	if err := in.init(); err != nil {
 		conn.Close()
@@ -93,6 +98,9 @@ func (in *Input) init() error {
 	}
 	in.root = xproto.Setup(in.conn).DefaultScreen(in.conn).Root
 	if err := in.loadKeymap(); err != nil {
+		return err
+	}
+	if err := in.internAtoms(); err != nil {
 		return err
 	}
 	// The viewer's browser repeats a held key itself (keydown with
@@ -128,7 +136,7 @@ func (in *Input) setAutoRepeat(on bool) error {
 }
 
 // events reads the connection's events: MappingNotify marks the cached
-// keymap stale, and X errors of requests not waited for are kept for the
+// keymap stale, apps' answers to pings go to appSync, and X errors of requests not waited for are kept for the
 // next Move.
 func (in *Input) events() {
 	defer close(in.done)
@@ -144,8 +152,13 @@ func (in *Input) events() {
 			}
 			in.errMu.Unlock()
 		default:
-			if m, ok := ev.(xproto.MappingNotifyEvent); ok && m.Request != xproto.MappingPointer {
-				in.stale.Store(true)
+			switch e := ev.(type) {
+			case xproto.MappingNotifyEvent:
+				if e.Request != xproto.MappingPointer {
+					in.stale.Store(true)
+				}
+			case xproto.ClientMessageEvent:
+				in.pong(e)
 			}
 		}
 	}

@@ -238,6 +238,11 @@ func (in *Input) lift(match func(*heldKey) bool) []string {
 func (in *Input) press(kc xproto.Keycode) {
 	if in.down[kc] == 0 {
 		in.fake(fakeKeyPress, byte(kc), 0, 0)
+		for i := range in.spares {
+			if in.spares[i].kc == kc {
+				in.spares[i].dirty = true
+			}
+		}
 	}
 	in.down[kc]++
 }

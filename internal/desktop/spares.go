@@ -14,6 +14,9 @@ type spare struct {
 	syms   [2]uint32 // what it was mapped to; zero when free
 	used   uint64
 	broken bool // remapped by someone else since: no longer ours
+	// dirty: pressed since the last appSync, so the app may not have
+	// read that press yet and the keycode must not be remapped before.
+	dirty bool
 }
 
 // maxSpares is how many keycodes without keysyms Input may remap: enough
@@ -21,9 +24,10 @@ type spare struct {
 // that a few keys held at once keep theirs.
 const maxSpares = 10
 
-// remapSettle is how long Key waits after remapping a spare keycode
-// before pressing it (see mapSpare). Only the first use of a character
-// that the keymap lacks pays it; other calls wait for it meanwhile.
+// remapSettle is how long mapSpare waits, after the app has read the
+// MappingNotify of a remapped keycode, for the key's name to be right
+// too (see mapSpare). The typed character does not depend on it. Only
+// the first use of a character that the keymap lacks pays it.
 const remapSettle = 20 * time.Millisecond
 
 // mapSpare maps the least recently used spare keycode that is not down to
@@ -43,6 +47,12 @@ func (in *Input) mapSpare(sym uint32) (xproto.Keycode, error) {
 	if pick == nil {
 		return 0, fmt.Errorf("keysym %#x is not in the keymap and all %d spare keycodes are in use", sym, len(in.spares))
 	}
+	if pick.dirty {
+		// Remapping it now could change what its last press typed.
+		if err := in.appSync(); err != nil {
+			return 0, err
+		}
+	}
 	lo, up := caseOf(sym)
 	if lo == up {
 		lo, up = sym, sym
@@ -52,8 +62,13 @@ func (in *Input) mapSpare(sym uint32) (xproto.Keycode, error) {
 		return 0, fmt.Errorf("map keycode %d to keysym %#x: %w", pick.kc, sym, err)
 	}
 	// Apps learn of the new mapping from a MappingNotify and then ask
-	// for it: Chromium types with the keycode's old keysym when the key
-	// comes right after the change. Give them a moment.
+	// for it. Wait for the app to have read the notification; then a
+	// moment more, as Chromium refreshes the keymap it names keys with
+	// (KeyboardEvent.key) apart from the one it types with: a press right
+	// after the change types the right character with the key "\u0000".
+	if err := in.appSync(); err != nil {
+		return 0, err
+	}
 	time.Sleep(remapSettle)
 	in.km.set(pick.kc, lo, up)
 	pick.syms = [2]uint32{lo, up}
