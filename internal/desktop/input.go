@@ -46,6 +46,7 @@ type Input struct {
 	wheelX     float64                // wheel pixels not yet turned into clicks
 	wheelY     float64
 	cookies    []*xgb.Cookie // requests of the current call, checked by flush
+	typing     bool          // in Type: key names do not matter
 	atoms      atoms
 	ping       pinger      // the app appSync asks
 	pingSeq    uint32      // the last ping's token

@@ -190,6 +190,14 @@ func TestInputTypesIntoChromium(t *testing.T) {
 	}
 	waitFor("a long word typed into a busy Chromium: "+word, func(s chromiumState) bool { return s.V == word })
 
+	// Committed text of an input method: Chinese, Japanese, Korean and an
+	// emoji, none of them in the keymap.
+	cjk := "你好，世界 こんにちは 안녕하세요 😀"
+	if err := in.Type(cjk); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("text typed: "+cjk, func(s chromiumState) bool { return s.V == word+cjk })
+
 	if err := in.Move(900, 500); err != nil {
 		t.Fatal(err)
 	}

@@ -850,3 +850,43 @@ func TestInputConcurrent(t *testing.T) {
 		t.Errorf("keys still down: %v", d)
 	}
 }
+
+// TestInputType types committed text, as an input method gives it: each
+// character as itself, Enter and Tab for '\n' and '\t', never as a
+// shortcut of a held Control, which is pressed again after.
+func TestInputType(t *testing.T) {
+	d := startTestDisplay(t, 1280, 720)
+	tg := newInputTarget(t, d.Name)
+	in := openTestInput(t, d.Name)
+	if err := in.Key(true, "Control", "ControlLeft"); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Type("aÉ中😀\n\tx"); err != nil {
+		t.Fatal(err)
+	}
+	ctrlAfter := len(tg.keysDown()) == 1
+	if err := in.Key(false, "Control", "ControlLeft"); err != nil {
+		t.Fatal(err)
+	}
+	var got []typed
+	for _, ev := range tg.drain() {
+		if e, ok := ev.(xproto.KeyPressEvent); ok {
+			if sym := tg.keysym(e.Detail, e.State); !isModifierKeysym(sym) {
+				got = append(got, typed{sym: sym, ctrl: e.State&xproto.ModMaskControl != 0})
+			}
+		}
+	}
+	want := []typed{{sym: 'a'}, {sym: runeKeysym('É')}, {sym: runeKeysym('中')}, {sym: runeKeysym('😀')}, {sym: xkReturn}, {sym: xkTab}, {sym: 'x'}}
+	if !slices.EqualFunc(got, want, sameKey) {
+		t.Errorf("typed %v, want %v", got, want)
+	}
+	if !ctrlAfter {
+		t.Error("the held Control is not down again after the text")
+	}
+	if d := tg.keysDown(); len(d) != 0 {
+		t.Errorf("keys still down: %v", d)
+	}
+	if err := in.Type("a\x07"); err == nil || !strings.Contains(err.Error(), "U+0007") {
+		t.Errorf("a control character: %v", err)
+	}
+}

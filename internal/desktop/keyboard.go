@@ -81,7 +81,11 @@ func keyID(key, code string) string {
 }
 
 func (in *Input) keyDown(key, code string) error {
-	id := keyID(key, code)
+	return in.keyDownAs(keyID(key, code), key, code)
+}
+
+// keyDownAs is keyDown for the key that a key-up of id releases.
+func (in *Input) keyDownAs(id, key, code string) error {
 	if h, ok := in.held[id]; ok {
 		// The browser repeats a held key: type it again, but never a
 		// modifier or a lock key, which would toggle.

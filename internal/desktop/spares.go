@@ -69,7 +69,9 @@ func (in *Input) mapSpare(sym uint32) (xproto.Keycode, error) {
 	if err := in.appSync(); err != nil {
 		return 0, err
 	}
-	time.Sleep(remapSettle)
+	if !in.typing {
+		time.Sleep(remapSettle)
+	}
 	in.km.set(pick.kc, lo, up)
 	pick.syms = [2]uint32{lo, up}
 	in.tick++

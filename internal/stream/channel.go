@@ -44,6 +44,17 @@ func (s *Streamer) onDataChannel(pc *webrtc.PeerConnection, dc *webrtc.DataChann
 			s.send(cursorMsg(*cur))
 		}
 	})
+	// A viewer that closes the channel holds nothing any more, even if its
+	// peer connection stays: let go of its keys and buttons (a closed
+	// peer connection does the same, see onState).
+	dc.OnClose(func() {
+		s.mu.Lock()
+		current := s.pc == pc
+		s.mu.Unlock()
+		if current {
+			s.cfg.Input.ReleaseAll()
+		}
+	})
 	dc.OnMessage(func(m webrtc.DataChannelMessage) {
 		if m.IsString {
 			s.handle(m.Data)
@@ -82,6 +93,8 @@ func (s *Streamer) handle(data []byte) {
 		err = in.Wheel(m.DX, m.DY)
 	case "key":
 		err = in.Key(m.Down, m.Key, m.Code)
+	case "text":
+		err = in.Type(m.Text)
 	case "keyframe":
 		s.requestKeyframe()
 	case "clip":

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -13,6 +14,7 @@ const (
 	maxCoord     = 16384
 	maxKeyLen    = 32
 	maxClipBytes = 256 << 10
+	maxTextRunes = 1024 // one commit of an input method is a few words
 	maxWheel     = 100000
 	minSide      = 320
 	maxSide      = 3840
@@ -61,6 +63,10 @@ func parseInput(data []byte) (inMsg, error) {
 		if m.Key == "" || len(m.Key) > maxKeyLen || len(m.Code) > maxKeyLen || !utf8.ValidString(m.Key) {
 			return m, fmt.Errorf("key %q: need a key name or character of at most %d bytes", m.Key, maxKeyLen)
 		}
+	case "text":
+		if err := checkText(m.Text); err != nil {
+			return m, err
+		}
 	case "clip":
 		if len(m.Text) > maxClipBytes {
 			return m, fmt.Errorf("clipboard text of %d bytes is over the limit of %d", len(m.Text), maxClipBytes)
@@ -79,6 +85,27 @@ func parseInput(data []byte) (inMsg, error) {
 		return m, fmt.Errorf("unknown message type %q", truncate(m.T, 40))
 	}
 	return m, nil
+}
+
+// checkText checks the committed text of a "text" message: some
+// characters, not too many, and no control character but newline and tab
+// (typed as Enter and Tab).
+func checkText(text string) error {
+	if text == "" {
+		return errors.New(`text message with no "text"`)
+	}
+	if !utf8.ValidString(text) {
+		return errors.New("text is not valid UTF-8")
+	}
+	if n := utf8.RuneCountInString(text); n > maxTextRunes {
+		return fmt.Errorf("text of %d characters is over the limit of %d", n, maxTextRunes)
+	}
+	for _, r := range text {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' {
+			return fmt.Errorf("text has the control character %U", r)
+		}
+	}
+	return nil
 }
 
 func truncate(s string, n int) string {

@@ -15,6 +15,11 @@ func TestParseInput(t *testing.T) {
 		{in: `{"t":"wheel","dx":0,"dy":-120}`, want: inMsg{T: "wheel", DY: -120}},
 		{in: `{"t":"key","down":true,"key":"é","code":"Digit2"}`, want: inMsg{T: "key", Down: true, Key: "é", Code: "Digit2"}},
 		{in: `{"t":"clip","text":"hello"}`, want: inMsg{T: "clip", Text: "hello"}},
+		{in: `{"t":"text","text":"你好，世界\n"}`, want: inMsg{T: "text", Text: "你好，世界\n"}},
+		{in: `{"t":"text","text":"😀\té"}`, want: inMsg{T: "text", Text: "😀\té"}},
+		{in: `{"t":"text"}`, err: `no "text"`},
+		{in: `{"t":"text","text":"a\u0007"}`, err: "control character U+0007"},
+		{in: `{"t":"text","text":"` + strings.Repeat("字", maxTextRunes+1) + `"}`, err: "over the limit of 1024"},
 		{in: `{"t":"resize","w":1281,"h":721}`, want: inMsg{T: "resize", W: 1280, H: 720}},
 		{in: `{"t":"keyframe"}`, want: inMsg{T: "keyframe"}},
 		{in: `[]`, err: "not a JSON object"},
@@ -47,7 +52,7 @@ func TestParseInput(t *testing.T) {
 // never a panic, and an accepted message is within the limits.
 func FuzzParseInput(f *testing.F) {
 	for _, s := range []string{`{"t":"move","x":1,"y":2}`, `{"t":"key","down":true,"key":"a","code":"KeyA"}`,
-		`{"t":"resize","w":1280,"h":720}`, `{"t":"clip","text":"x"}`, `{"t":"wheel","dx":1.5}`, `null`, `{"t":1}`} {
+		`{"t":"resize","w":1280,"h":720}`, `{"t":"clip","text":"x"}`, `{"t":"text","text":"日本語"}`, `{"t":"wheel","dx":1.5}`, `null`, `{"t":1}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -57,6 +62,9 @@ func FuzzParseInput(f *testing.F) {
 		}
 		if m.T == "move" && (m.X < 0 || m.Y < 0 || m.X >= maxCoord || m.Y >= maxCoord) {
 			t.Fatalf("accepted %+v", m)
+		}
+		if m.T == "text" && checkText(m.Text) != nil {
+			t.Fatalf("accepted text %q", m.Text)
 		}
 		if m.T == "resize" && (m.W%2 != 0 || m.H%2 != 0) {
 			t.Fatalf("accepted odd size %+v", m)

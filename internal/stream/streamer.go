@@ -61,6 +61,8 @@ type Input interface {
 	Button(b int, down bool) error
 	Wheel(dx, dy float64) error
 	Key(down bool, key, code string) error
+	// Type types committed text (an input method's): any characters.
+	Type(text string) error
 	// ReleaseAll lets go of every key and button a viewer left pressed.
 	ReleaseAll()
 }

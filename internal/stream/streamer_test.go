@@ -89,7 +89,8 @@ func (f *fakeInput) Wheel(dx, dy float64) error { return f.add(fmt.Sprintf("whee
 func (f *fakeInput) Key(down bool, k, c string) error {
 	return f.add(fmt.Sprintf("key %v %s %s", down, k, c))
 }
-func (f *fakeInput) ReleaseAll() { _ = f.add("release") }
+func (f *fakeInput) Type(text string) error { return f.add("type " + text) }
+func (f *fakeInput) ReleaseAll()            { _ = f.add("release") }
 func (f *fakeInput) has(s string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -177,12 +178,12 @@ func TestStreamerWithPionViewer(t *testing.T) {
 	}
 	eventually(t, "a keyframe after the viewer's PLI", func() bool { return enc.keyframes() >= 2 })
 
-	for _, m := range []string{`{"t":"move","x":10,"y":20}`, `{"t":"button","b":1,"down":true}`, `{"t":"key","down":true,"key":"é","code":"Digit2"}`} {
+	for _, m := range []string{`{"t":"move","x":10,"y":20}`, `{"t":"button","b":1,"down":true}`, `{"t":"key","down":true,"key":"é","code":"Digit2"}`, `{"t":"text","text":"你好"}`} {
 		if err := dc.SendText(m); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, want := range []string{"move 10 20", "button 1 true", "key true é Digit2"} {
+	for _, want := range []string{"move 10 20", "button 1 true", "key true é Digit2", "type 你好"} {
 		eventually(t, want, func() bool { return in.has(want) })
 	}
 
