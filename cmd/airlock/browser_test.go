@@ -392,7 +392,7 @@ func viewSessionIn(t *testing.T, actx context.Context, env *upEnv, s *site, work
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	waitJS(t, ctx, "the viewer to hold the keyboard", `document.activeElement === document.querySelector('#screen')`)
+	waitJS(t, ctx, "the viewer to hold the keyboard", viewerHasKeyboard)
 	word := "airlock"
 	if err := chromedp.Run(ctx, chromedp.KeyEvent(word)); err != nil {
 		t.Fatal(err)
@@ -461,6 +461,11 @@ func (f *netFailures) String() string {
 	}
 	return strings.Join(f.list, "; ")
 }
+
+// viewerHasKeyboard is true when the viewer's keys go to the session: its
+// keyboard surface (a hidden text area, where input methods compose) has
+// the focus.
+const viewerHasKeyboard = `document.activeElement === document.querySelector('#kbd-input')`
 
 func waitJS(t *testing.T, ctx context.Context, what, expr string) {
 	t.Helper()

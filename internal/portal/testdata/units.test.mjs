@@ -1,7 +1,8 @@
 // Unit tests of the viewer's pure functions, run by js_test.go with the
 // portal's modules copied beside this file.
 import assert from 'node:assert/strict';
-import { toRemote, wheelPixels, BUTTONS } from './input.js';
+import { toRemote, wheelPixels, BUTTONS, isCompositionKey, inputMessages } from './input.js';
+import { Gestures, SLOP, ZOOM_STEP } from './touch.js';
 import { sample, rows } from './stats.js';
 import { relayMode, relayServers, hasTURN } from './ice.js';
 import { ruleText, egressSummary } from './egress.js';
@@ -209,6 +210,126 @@ await test('launchSettings: the browser\'s language, time zone and clamped scale
   assert.equal(launchSettings({}, intl('UTC'), 5).scale, 4, 'at most 4');
   assert.deepEqual(launchSettings({ language: 'not a tag' }, intl(undefined), NaN), {});
   assert.deepEqual(launchSettings(undefined, { DateTimeFormat: () => { throw new Error('no Intl'); } }, undefined), {});
+});
+
+await test('isCompositionKey: the keys of an input method are left to it', () => {
+  assert.equal(isCompositionKey({ key: 'a', keyCode: 65, isComposing: false }), false);
+  assert.equal(isCompositionKey({ key: 'a', keyCode: 65, isComposing: true }), true);
+  assert.equal(isCompositionKey({ key: 'Process', keyCode: 229 }), true);
+  assert.equal(isCompositionKey({ key: 'Unidentified', keyCode: 229 }), true, "a phone keyboard's key");
+});
+
+await test('inputMessages: text, editing keys, nothing for compositions', () => {
+  assert.deepEqual(inputMessages('insertText', '你好'), [{ t: 'text', text: '你好' }]);
+  assert.deepEqual(inputMessages('insertText', ''), []);
+  assert.deepEqual(inputMessages('insertCompositionText', 'にほ'), []);
+  const tap = (key) => [{ t: 'key', down: true, key, code: key }, { t: 'key', down: false, key, code: key }];
+  assert.deepEqual(inputMessages('insertLineBreak', null), tap('Enter'));
+  assert.deepEqual(inputMessages('insertParagraph', null), tap('Enter'));
+  assert.deepEqual(inputMessages('deleteContentBackward', null), tap('Backspace'));
+  assert.deepEqual(inputMessages('deleteContentForward', null), tap('Delete'));
+  assert.deepEqual(inputMessages('formatBold', null), []);
+});
+
+// gestures runs Gestures on a 1:1 picture of 1000x1000 client pixels.
+function gestures() {
+  const sent = [];
+  const map = (x, y, clamp) => {
+    if (!clamp && (x < 0 || y < 0 || x >= 1000 || y >= 1000)) return null;
+    return { x: Math.min(Math.max(Math.floor(x), 0), 999), y: Math.min(Math.max(Math.floor(y), 0), 999) };
+  };
+  return { g: new Gestures({ send: (m) => sent.push(m), map }), sent };
+}
+const types = (sent) => sent.map((m) => (m.t === 'button' || m.t === 'key' ? `${m.t}${m.down ? '+' : '-'}` : m.t));
+
+await test('touch: a tap is a click where the finger came down', () => {
+  const { g, sent } = gestures();
+  g.down(1, 100, 200);
+  g.move(1, 103, 202); // within the slop
+  g.up(1, 103, 202);
+  assert.deepEqual(sent, [
+    { t: 'move', x: 100, y: 200 },
+    { t: 'button', b: 1, down: true },
+    { t: 'button', b: 1, down: false },
+  ]);
+});
+
+await test('touch: a tap outside the picture does nothing', () => {
+  const { g, sent } = gestures();
+  g.down(1, -5, 200);
+  g.up(1, -5, 200);
+  assert.deepEqual(sent, []);
+});
+
+await test('touch: one finger moved is a left-button drag', () => {
+  const { g, sent } = gestures();
+  g.down(1, 100, 100);
+  g.move(1, 100 + SLOP + 5, 100);
+  g.move(1, 300, 120);
+  g.up(1, 310, 130);
+  assert.deepEqual(types(sent), ['move', 'button+', 'move', 'move', 'move', 'button-']);
+  assert.deepEqual(sent[0], { t: 'move', x: 100, y: 100 }, 'pressed where the finger came down');
+  assert.deepEqual(sent.at(-2), { t: 'move', x: 310, y: 130 });
+});
+
+await test('touch: a cancelled drag lets the button go', () => {
+  const { g, sent } = gestures();
+  g.down(1, 100, 100);
+  g.move(1, 200, 100);
+  g.cancel();
+  assert.deepEqual(types(sent).slice(-1), ['button-']);
+  g.cancel();
+  assert.equal(sent.filter((m) => m.t === 'button').length, 2, 'released once');
+});
+
+await test('touch: two fingers moved up scroll down, and press nothing', () => {
+  const { g, sent } = gestures();
+  g.down(1, 400, 500);
+  g.down(2, 600, 500);
+  for (let y = 490; y >= 400; y -= 10) {
+    g.move(1, 400, y);
+    g.move(2, 600, y);
+  }
+  g.up(1, 400, 400);
+  g.up(2, 600, 400);
+  assert.equal(sent.filter((m) => m.t === 'button' || m.t === 'key').length, 0, types(sent).join(' '));
+  const wheel = sent.filter((m) => m.t === 'wheel');
+  assert.ok(wheel.length > 0);
+  assert.equal(wheel.reduce((s, m) => s + m.dy, 0), 100, 'the fingers moved 100 px up');
+  assert.equal(wheel.reduce((s, m) => s + m.dx, 0), 0);
+});
+
+await test('touch: spreading two fingers zooms in with Ctrl+wheel, pinching zooms out', () => {
+  const { g, sent } = gestures();
+  g.down(1, 400, 500);
+  g.down(2, 600, 500); // 200 apart
+  g.move(1, 500 - 100 * ZOOM_STEP - 1, 500);
+  g.move(2, 500 + 100 * ZOOM_STEP + 1, 500); // one step wider
+  // The wheel clicks sent with Control held (moving one finger first
+  // also scrolls a little, as the centre moves).
+  const zooms = () => sent.filter((m, i) => m.t === 'wheel' && sent[i - 1].t === 'key' && sent[i - 1].down);
+  assert.deepEqual(zooms(), [{ t: 'wheel', dx: 0, dy: -100 }]);
+  const i = sent.indexOf(zooms()[0]);
+  assert.deepEqual(sent[i - 1], { t: 'key', key: 'Control', code: 'ControlLeft', down: true });
+  assert.deepEqual(sent[i + 1], { t: 'key', key: 'Control', code: 'ControlLeft', down: false });
+  sent.length = 0;
+  g.move(1, 450, 500);
+  g.move(2, 550, 500); // 100 apart: about three steps narrower than 250
+  const zoomOut = zooms();
+  assert.ok(zoomOut.length >= 1 && zoomOut.every((m) => m.dy > 0), JSON.stringify(zoomOut));
+  assert.equal(sent.filter((m) => m.t === 'button').length, 0);
+});
+
+await test('touch: a second finger after a drag began does not scroll', () => {
+  const { g, sent } = gestures();
+  g.down(1, 100, 100);
+  g.move(1, 200, 100);
+  g.down(2, 500, 500);
+  g.move(2, 500, 400);
+  g.up(2, 500, 400);
+  g.up(1, 200, 100);
+  assert.equal(sent.filter((m) => m.t === 'wheel').length, 0);
+  assert.deepEqual(types(sent).slice(-1), ['button-']);
 });
 
 if (failed) {

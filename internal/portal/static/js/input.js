@@ -5,10 +5,15 @@
 //   {"t":"button","b":1|2|3,"down"}   left, middle, right
 //   {"t":"wheel","dx","dy"}           WheelEvent pixels (deltaMode 0)
 //   {"t":"key","down","key","code"}   KeyboardEvent.key and .code as given
+//   {"t":"text","text"}               committed text of an input method
 //
-// Keys are captured while the video has focus (it is focusable and takes
-// focus on click); their default actions are prevented so the browser
-// does not act on them, Tab included. Ctrl+Alt+Shift hands the keyboard
+// Keys are captured while the keyboard surface has focus: a hidden text
+// area over the video (an input method composes only in an editable
+// element), which takes the focus on click and whenever the video gets
+// it. Their default actions are prevented so the browser does not act on
+// them, Tab included; the keys of a composition are left to the input
+// method, and what it commits (compositionend, or beforeinput insertText
+// from a phone's keyboard) is sent as text. Ctrl+Alt+Shift hands the keyboard
 // back to the page (onRelease), so keyboard users are never trapped.
 // Everything held is released when focus goes, so no key or button stays
 // stuck in the session.
@@ -42,6 +47,39 @@ export function toRemote(clientX, clientY, rect, vw, vh, dw = vw, dh = vh, clamp
   };
 }
 
+// isCompositionKey says whether a key event belongs to an input method's
+// composition (or to a phone keyboard that names no key): the input
+// method needs it, and what it types comes as text.
+export function isCompositionKey(e) {
+  return !!e.isComposing || e.keyCode === 229 || e.key === 'Process';
+}
+
+// inputMessages is what a beforeinput event of the keyboard surface
+// sends: text typed outside a composition (a phone's keyboard, an input
+// method committing without composition events), or the editing keys a
+// phone's keyboard gives as input types only. Composition updates send
+// nothing: compositionend sends the committed text.
+export function inputMessages(inputType, data) {
+  const tap = (key, code) => [
+    { t: 'key', down: true, key, code },
+    { t: 'key', down: false, key, code },
+  ];
+  switch (inputType) {
+    case 'insertText':
+    case 'insertReplacementText':
+      return data ? [{ t: 'text', text: data }] : [];
+    case 'insertLineBreak':
+    case 'insertParagraph':
+      return tap('Enter', 'Enter');
+    case 'deleteContentBackward':
+      return tap('Backspace', 'Backspace');
+    case 'deleteContentForward':
+      return tap('Delete', 'Delete');
+    default:
+      return [];
+  }
+}
+
 // wheelPixels converts a wheel delta to pixels (deltaMode 0).
 export function wheelPixels(delta, mode, pageSize) {
   if (mode === 1) return delta * 40; // lines
@@ -49,12 +87,14 @@ export function wheelPixels(delta, mode, pageSize) {
   return delta;
 }
 
-// attachInput captures input on video. send(msg) writes to the data
+// attachInput captures input on video, keys on surface (the hidden text
+// area; video itself when there is none). send(msg) writes to the data
 // channel (false when it is not open); display() is the remote display
 // size {w, h} or null; onFocus(bool) is told when capture starts and
 // stops; onRelease() is called on Ctrl+Alt+Shift and should move focus
-// out of the video. It returns a function that detaches everything.
-export function attachInput(video, { send, display, onFocus = () => {}, onRelease = () => video.blur() }) {
+// out of the video. Touch pointers are left to touch.js. It returns a
+// function that detaches everything.
+export function attachInput(video, { send, display, surface = video, onFocus = () => {}, onRelease = () => surface.blur() }) {
   const keys = new Map(); // code -> key, held down
   const buttons = new Set(); // protocol buttons held down
   const isMac = /Mac|iPhone|iPad/.test(navigator.platform || navigator.userAgent);
@@ -92,10 +132,12 @@ export function attachInput(video, { send, display, onFocus = () => {}, onReleas
   };
 
   const onKey = (e) => {
+    const down = e.type === 'keydown';
+    // An input method's keys are its own, but a key sent down is always
+    // sent up.
+    if (isCompositionKey(e) && !(!down && keys.has(e.code))) return;
     e.preventDefault();
     e.stopPropagation();
-    const down = e.type === 'keydown';
-    if (e.isComposing) return;
     if (down) keys.set(e.code, e.key);
     else keys.delete(e.code);
     send({ t: 'key', down, key: e.key, code: e.code });
@@ -107,8 +149,30 @@ export function attachInput(video, { send, display, onFocus = () => {}, onReleas
     // macOS sends no keyup for keys released while Command is held.
     if (!down && isMac && e.key === 'Meta') releaseAll();
   };
+  const sendAll = (msgs) => {
+    for (const m of msgs) send(m);
+  };
+  const clearSurface = () => {
+    if (surface !== video) surface.value = '';
+  };
+  const onCompositionEnd = (e) => {
+    if (e.data) send({ t: 'text', text: e.data });
+    clearSurface();
+  };
+  const onBeforeInput = (e) => {
+    if (e.isComposing || e.inputType === 'insertCompositionText') return;
+    e.preventDefault();
+    sendAll(inputMessages(e.inputType, e.data));
+  };
+  const onInput = (e) => {
+    if (!e.isComposing) clearSurface();
+  };
+  const focusSurface = () => {
+    if (document.activeElement !== surface) surface.focus({ preventScroll: true });
+  };
   const onPointerDown = (e) => {
-    video.focus({ preventScroll: true });
+    if (e.pointerType === 'touch') return;
+    focusSurface();
     e.preventDefault();
     const p = map(e, false);
     const b = BUTTONS[e.button];
@@ -123,6 +187,7 @@ export function attachInput(video, { send, display, onFocus = () => {}, onReleas
     send({ t: 'button', b, down: true });
   };
   const onPointerUp = (e) => {
+    if (e.pointerType === 'touch') return;
     e.preventDefault();
     const b = BUTTONS[e.button];
     const p = map(e, true);
@@ -130,6 +195,7 @@ export function attachInput(video, { send, display, onFocus = () => {}, onReleas
     if (b && buttons.delete(b)) send({ t: 'button', b, down: false });
   };
   const onPointerMove = (e) => {
+    if (e.pointerType === 'touch') return;
     const p = map(e, buttons.size > 0);
     if (p) moveTo(p, false);
     // A button pressed or released while another is held (a chord) comes
@@ -145,7 +211,8 @@ export function attachInput(video, { send, display, onFocus = () => {}, onReleas
       }
     }
   };
-  const onPointerCancel = () => {
+  const onPointerCancel = (e) => {
+    if (e.pointerType === 'touch') return;
     for (const b of buttons) send({ t: 'button', b, down: false });
     buttons.clear();
   };
@@ -175,8 +242,8 @@ export function attachInput(video, { send, display, onFocus = () => {}, onReleas
   };
 
   const listeners = [
-    [video, 'keydown', onKey],
-    [video, 'keyup', onKey],
+    [surface, 'keydown', onKey],
+    [surface, 'keyup', onKey],
     [video, 'pointerdown', onPointerDown],
     [video, 'pointerup', onPointerUp],
     [video, 'pointermove', onPointerMove],
@@ -185,11 +252,21 @@ export function attachInput(video, { send, display, onFocus = () => {}, onReleas
     [video, 'wheel', onWheel, { passive: false }],
     [video, 'contextmenu', prevent],
     [video, 'dragstart', prevent],
-    [video, 'focus', onFocusIn],
-    [video, 'blur', onBlur],
+    [surface, 'focus', onFocusIn],
+    [surface, 'blur', onBlur],
     [window, 'blur', onBlur],
     [document, 'visibilitychange', onHidden],
   ];
+  if (surface !== video) {
+    listeners.push(
+      [surface, 'compositionend', onCompositionEnd],
+      [surface, 'beforeinput', onBeforeInput],
+      [surface, 'input', onInput],
+      // Whatever focuses the video (a click, Tab, the viewer) gives the
+      // keyboard to the surface.
+      [video, 'focus', focusSurface],
+    );
+  }
   for (const [t, type, fn, opts] of listeners) t.addEventListener(type, fn, opts);
   return () => {
     releaseAll();

@@ -36,7 +36,8 @@ import { api, isStarting } from './api.js';
 import { $, showView, sentence, armConfirm } from './dom.js';
 import { Connection } from './connection.js';
 import { relayMode } from './ice.js';
-import { attachInput } from './input.js';
+import { attachInput, toRemote } from './input.js';
+import { attachTouch } from './touch.js';
 import { displaySize, helloScale } from './hidpi.js';
 import { sample, render as renderRows } from './stats.js';
 import * as clip from './clipboard.js';
@@ -91,15 +92,28 @@ export function enter(_app, id) {
   hideToast();
   showToolbar(true, false);
   video().style.cursor = '';
-  detachInput = attachInput(video(), {
+  const detachKeys = attachInput(video(), {
     send,
     display: () => display,
+    surface: $('kbd-input'),
     onFocus: (on) => $('tb-kbd').classList.toggle('on', on),
     onRelease: () => {
       showToolbar(true, false);
       $('tb-stats').focus();
     },
   });
+  const v = video();
+  const detachTouch = attachTouch(v, {
+    send,
+    map: (x, y, clamp) =>
+      toRemote(x, y, v.getBoundingClientRect(), v.videoWidth, v.videoHeight, display && display.w, display && display.h, clamp),
+    surface: $('kbd-input'),
+    button: $('keyboard'),
+  });
+  detachInput = () => {
+    detachTouch();
+    detachKeys();
+  };
   window.addEventListener('resize', onResize);
   document.addEventListener('fullscreenchange', onFullscreenChange);
   statsTimer = setInterval(updateStats, 1000);
