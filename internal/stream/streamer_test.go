@@ -328,3 +328,44 @@ func TestEncoderRestart(t *testing.T) {
 			enc.calls[next], enc.repeats[next], enc.kbps[next])
 	}
 }
+
+// TestStreamerReleasesOnChannelClose: a viewer that closes its data
+// channel, its peer connection still up, holds no key any more.
+func TestStreamerReleasesOnChannelClose(t *testing.T) {
+	screen := &fakeScreen{changed: make(chan struct{}, 1)}
+	enc := &fakeEncoder{}
+	in := &fakeInput{}
+	s, err := New(Config{Screen: screen, Encode: enc.encode, Input: in, KeepAlive: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = s.Run(ctx) }()
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	opened := make(chan struct{})
+	viewer, dc := dialViewer(t, s, webrtc.NewAPI(webrtc.WithSettingEngine(se)), func(_ *webrtc.PeerConnection, dc *webrtc.DataChannel) {
+		dc.OnOpen(func() { close(opened) })
+	}, nil)
+	defer viewer.Close()
+	select {
+	case <-opened:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the data channel did not open")
+	}
+	if err := dc.SendText(`{"t":"key","down":true,"key":"a","code":"KeyA"}`); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the key down", func() bool { return in.has("key true a KeyA") })
+	if in.has("release") {
+		t.Fatal("released before the channel closed")
+	}
+	if err := dc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "keys released when the data channel closed", func() bool { return in.has("release") })
+	if st := viewer.ConnectionState(); st != webrtc.PeerConnectionStateConnected {
+		t.Errorf("the peer connection is %s: the release may be its close's", st)
+	}
+}
