@@ -153,7 +153,7 @@ func (p *Peer) get(id int64) {
 	go func() {
 		if err := s.cfg.Audit(s.ctx, Transfer{Direction: Download, Name: name, Size: size, SHA256: sum}); err != nil {
 			s.log.Error("audit a download; not sent", "name", name, "err", err)
-			p.sendText(outMsg{T: "refused", ID: id, Name: name, Message: "the download could not be recorded in the audit log, so it was not sent"})
+			p.sendText(outMsg{T: "refused", ID: id, Name: name, Dir: Download, Message: "the download could not be recorded in the audit log, so it was not sent"})
 			return
 		}
 		if err := p.sendFile(id, path, size); err != nil {
@@ -198,7 +198,7 @@ func (p *Peer) sendFile(id int64, path string, size int64) error {
 var errViewerGone = fmt.Errorf("the viewer left")
 
 func (p *Peer) refuseUpload(id int64, name, why string) {
-	p.sendText(outMsg{T: "refused", ID: id, Name: name, Message: why})
+	p.sendText(outMsg{T: "refused", ID: id, Name: name, Message: why, Dir: Upload})
 }
 
 // start begins an upload.

@@ -157,6 +157,7 @@ type outMsg struct {
 	Received    int64  `json:"received,omitempty"`
 	SHA256      string `json:"sha256,omitempty"`
 	Message     string `json:"message,omitempty"`
+	Dir         string `json:"dir,omitempty"` // of a refusal: "upload" or "download"
 	Multiple    bool   `json:"multiple,omitempty"`
 	DownloadMax int64  `json:"download_max,omitempty"`
 	UploadMax   int64  `json:"upload_max,omitempty"`

@@ -193,7 +193,7 @@ func (s *Service) progress(ctx context.Context, conn *devtools.Conn, e devtools.
 		s.notify(outMsg{T: "progress", ID: d.id, Name: d.name, Size: d.size, Received: d.got})
 	case browser.DownloadProgressStateCanceled:
 		s.finish(d, "refused", "", "")
-		s.notify(outMsg{T: "refused", ID: d.id, Name: d.name, Message: "the download was canceled in the browser"})
+		s.notify(outMsg{T: "refused", ID: d.id, Name: d.name, Dir: Download, Message: "the download was canceled in the browser"})
 	case browser.DownloadProgressStateCompleted:
 		s.completed(ctx, d)
 	}
@@ -210,7 +210,7 @@ func (s *Service) completed(ctx context.Context, d *download) {
 	case err != nil:
 		s.log.Warn("downloaded file", "name", d.name, "err", err)
 		s.finish(d, "refused", "", "")
-		s.notify(outMsg{T: "refused", ID: d.id, Name: d.name, Message: "the downloaded file could not be read"})
+		s.notify(outMsg{T: "refused", ID: d.id, Name: d.name, Dir: Download, Message: "the downloaded file could not be read"})
 		return
 	}
 	s.mu.Lock()
@@ -229,7 +229,7 @@ func (s *Service) refuse(ctx context.Context, d *download, why string) {
 	// Whatever Chromium wrote of it goes too.
 	_ = os.Remove(filepath.Join(s.downloadDir(), filepath.Base(d.guid)))
 	s.log.Info("download refused", "name", d.name, "why", why)
-	s.notify(outMsg{T: "refused", ID: d.id, Name: d.name, Message: why})
+	s.notify(outMsg{T: "refused", ID: d.id, Name: d.name, Dir: Download, Message: why})
 }
 
 func (s *Service) finish(d *download, state, path, sum string) {

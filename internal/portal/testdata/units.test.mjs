@@ -8,6 +8,7 @@ import { relayMode, relayServers, hasTURN } from './ice.js';
 import { ruleText, egressSummary } from './egress.js';
 import { pixelRatio, displaySize, helloScale } from './hidpi.js';
 import { launchSettings } from './locale.js';
+import { frame, unframe, hex, sizeText, CHUNK } from './files.js';
 
 let failed = 0;
 async function test(name, fn) {
@@ -330,6 +331,27 @@ await test('touch: a second finger after a drag began does not scroll', () => {
   g.up(1, 200, 100);
   assert.equal(sent.filter((m) => m.t === 'wheel').length, 0);
   assert.deepEqual(types(sent).slice(-1), ['button-']);
+});
+
+await test('files: a chunk is its id, big-endian, then its bytes', () => {
+  const f = frame(0x01020304, new Uint8Array([9, 8, 7]));
+  assert.deepEqual([...f], [1, 2, 3, 4, 9, 8, 7]);
+  const back = unframe(f.buffer);
+  assert.equal(back.id, 0x01020304);
+  assert.deepEqual([...back.bytes], [9, 8, 7]);
+  // A view into a larger buffer frames only its own bytes.
+  const big = new Uint8Array(CHUNK * 2).fill(5);
+  assert.equal(frame(1, new Uint8Array(big.buffer, CHUNK, 10)).byteLength, 14);
+  assert.equal(unframe(new ArrayBuffer(3)), null);
+  assert.equal(unframe('text'), null);
+});
+
+await test('files: hex and sizes', () => {
+  assert.equal(hex(new Uint8Array([0, 15, 255]).buffer), '000fff');
+  assert.equal(sizeText(0), '0 B');
+  assert.equal(sizeText(999), '999 B');
+  assert.equal(sizeText(1500), '1.5 KB');
+  assert.equal(sizeText(25_000_000), '25 MB');
 });
 
 if (failed) {

@@ -392,6 +392,12 @@ export class Connection {
     const ch = pc.createDataChannel('airlock', { ordered: true });
     this.channel = ch;
     this.hook.channel = ch;
+    // Files have their own channel (files.js), so a large transfer never
+    // queues input behind it.
+    const files = pc.createDataChannel('files', { ordered: true });
+    files.onopen = () => {
+      if (gen === this.gen && !this.closed && this.on.files) this.on.files(files);
+    };
     this.localQueue = [];
 
     pc.ontrack = (e) => {

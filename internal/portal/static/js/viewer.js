@@ -29,6 +29,7 @@
 //            rttMs, packetsLost, codec, localCandidateType,
 //            remoteCandidateType, …), updated every second, or null
 //   pc, channel   the current RTCPeerConnection and data channel, or null
+//   files    the transfers (files.js)
 //   session  the session id; display {w,h}; clipboard the policy;
 //            scale the remote browser's device scale factor
 
@@ -41,6 +42,7 @@ import { attachTouch } from './touch.js';
 import { displaySize, helloScale } from './hidpi.js';
 import { sample, render as renderRows } from './stats.js';
 import * as clip from './clipboard.js';
+import * as files from './files.js';
 import { init as initChrome, setBadge, overlay, hideOverlay, toast, hideToast } from './chrome.js';
 
 export const hook = {
@@ -69,6 +71,7 @@ export function init(a) {
   app = a;
   initChrome();
   clip.init({ send, toast, focusScreen });
+  files.init({ toast, hook });
   armConfirm($('overlay-end'), 'Click again to end', endSession);
   armConfirm($('tb-end'), 'Click to confirm', endSession);
   $('tb-stats').addEventListener('click', toggleStats);
@@ -89,6 +92,7 @@ export function enter(_app, id) {
   $('tb-title').textContent = 'Session';
   setBadge('starting', 'Starting');
   clip.reset();
+  files.reset();
   hideToast();
   showToolbar(true, false);
   video().style.cursor = '';
@@ -135,6 +139,7 @@ export function leave() {
   if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
   video().srcObject = null;
   clip.setOpen(false);
+  files.reset();
   $('stats').hidden = true;
   $('tb-stats').setAttribute('aria-pressed', 'false');
   hideToast();
@@ -232,7 +237,7 @@ function connect() {
   conn = new Connection(sessionId, {
     relay: relayMode(location.search),
     hook,
-    on: { state: onState, track: onTrack, channel: onChannel, message: onMessage, notice: (t) => toast(t) },
+    on: { state: onState, track: onTrack, channel: onChannel, message: onMessage, files: files.attach, notice: (t) => toast(t) },
   });
   conn.start();
 }
