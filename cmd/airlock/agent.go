@@ -51,6 +51,15 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer, log *slog.Lo
 		if desk.Scale, err = agent.Scale(os.Getenv(agent.EnvScale)); err != nil {
 			return err
 		}
+		if desk.Policy, err = agent.ChromiumPolicy(os.Getenv(agent.EnvPolicy)); err != nil {
+			return err
+		}
+		if desk.Locale, err = agent.Locale(os.Getenv(agent.EnvLocale)); err != nil {
+			return err
+		}
+		if desk.TimeZone, err = agent.TimeZone(os.Getenv(agent.EnvTimeZone)); err != nil {
+			return err
+		}
 		if v := os.Getenv(agent.EnvProxy); v != "" {
 			// A session meant to be hardened must not run unproxied.
 			p, err := agent.ProxyServer(v)

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -43,6 +44,13 @@ type DesktopConfig struct {
 	// DownloadMax and UploadMax are the largest file in bytes that may
 	// cross each way (see Limit); 0 turns that way off.
 	DownloadMax, UploadMax int64
+	// Policy is Chromium's managed policy (see ChromiumPolicy); nil is
+	// Airlock's defaults. Locale and TimeZone are the session's (see
+	// Locale and TimeZone); empty leaves Chromium's own defaults.
+	Policy           map[string]any
+	Locale, TimeZone string
+	// PolicyDir is where the policy is written; empty is PolicyDir.
+	PolicyDir string
 }
 
 // MaxScale is the largest device scale factor: a 4K display is 960×540
@@ -264,8 +272,12 @@ func appCommand(ctx context.Context, display string, cfg DesktopConfig) (*exec.C
 	}
 	env := []string{"DISPLAY=" + display, "HOME=" + home, "PATH=/usr/local/bin:/usr/bin:/bin",
 		"LANG=C.UTF-8", "XDG_CONFIG_HOME=" + home + "/.config", "XDG_CACHE_HOME=" + home + "/.cache"}
+	env = append(env, localeEnv(cfg.Locale, cfg.TimeZone)...)
 	switch cfg.App {
 	case "chromium":
+		if err := writePolicy(cmp.Or(cfg.PolicyDir, PolicyDir), cfg); err != nil {
+			return nil, err
+		}
 		cmd := exec.CommandContext(ctx, "chromium", chromiumArgs(home, cfg)...)
 		cmd.Env = env
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
@@ -291,7 +303,7 @@ func chromiumArgs(home string, cfg DesktopConfig) []string {
 		// No GPU in the container: skip SwiftShader's emulated GL,
 		// which costs more CPU than software compositing.
 		"--disable-gpu", "--disable-features=Translate,MediaRouter,DialMediaRouteProvider",
-	}, append(append(modeArgs(cfg.Mode), proxyArgs(cfg.Proxy)...), devtoolsArgs()...)...), cfg.StartURL)
+	}, append(append(append(modeArgs(cfg.Mode), proxyArgs(cfg.Proxy)...), devtoolsArgs()...), localeArgs(cfg.Locale)...)...), cfg.StartURL)
 }
 
 // scaleArg has Chromium draw at the viewer's device pixel ratio: the

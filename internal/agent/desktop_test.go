@@ -28,7 +28,7 @@ func TestChromiumCommandLine(t *testing.T) {
 		{"attack/file", "file:///etc/passwd"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd, err := appCommand(context.Background(), ":0", DesktopConfig{App: "chromium", StartURL: tc.url, Width: 800, Height: 600})
+			cmd, err := appCommand(context.Background(), ":0", DesktopConfig{App: "chromium", StartURL: tc.url, Width: 800, Height: 600, PolicyDir: t.TempDir()})
 			if err != nil {
 				t.Fatal(err)
 			}
