@@ -28,6 +28,7 @@ type inputSite struct {
 	focus   bool
 	typed   string
 	scrollY int
+	zoom    float64 // the page's devicePixelRatio: Chromium's zoom
 	seq     map[string]int // the latest report of each kind kept
 }
 
@@ -47,6 +48,9 @@ document.addEventListener('mousedown', () => {
 word.addEventListener('focus', () => fetch('/focused'));
 word.addEventListener('input', () => fetch('/typed?n=' + (++seq) + '&v=' + encodeURIComponent(word.value)));
 addEventListener('scroll', () => fetch('/scrolled?n=' + (++seq) + '&v=' + Math.round(scrollY)));
+const zoomed = () => fetch('/zoomed?n=' + (++seq) + '&v=' + devicePixelRatio);
+zoomed();
+addEventListener('resize', zoomed);
 </script></body></html>`
 
 func startInputSite(t *testing.T) *inputSite {
@@ -79,6 +83,9 @@ func startInputSite(t *testing.T) *inputSite {
 	mux.HandleFunc("GET /typed", func(w http.ResponseWriter, r *http.Request) {
 		latest("typed", r, func(v string) { s.typed = v })
 	})
+	mux.HandleFunc("GET /zoomed", func(w http.ResponseWriter, r *http.Request) {
+		latest("zoomed", r, func(v string) { s.zoom, _ = strconv.ParseFloat(v, 64) })
+	})
 	mux.HandleFunc("GET /scrolled", func(w http.ResponseWriter, r *http.Request) {
 		latest("scrolled", r, func(v string) { s.scrollY, _ = strconv.Atoi(v) })
 	})
@@ -98,6 +105,12 @@ func startInputSite(t *testing.T) *inputSite {
 	return s
 }
 
+func (s *inputSite) zoomed() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.zoom
+}
+
 func (s *inputSite) state() (presses int, focus bool, typed string, scrollY int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -108,8 +121,9 @@ func (s *inputSite) state() (presses int, focus bool, typed string, scrollY int)
 // in a real browser through the portal: a touch tap presses in the remote
 // page; a word typed at once after the field has the focus arrives whole,
 // typed once; Japanese and Korean composed with an input method and
-// Chinese inserted without composition arrive as committed text; and two
-// fingers moved up scroll the remote page down.
+// Chinese inserted without composition arrive as committed text; two
+// fingers moved up scroll the remote page down, and spread apart zoom it
+// in.
 func TestBrowserInput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser session: not in -short")
@@ -251,6 +265,10 @@ func TestBrowserInput(t *testing.T) {
 	// An input method's compositions, committed: Japanese, then Korean,
 	// each composed in steps; and Chinese inserted with no composition,
 	// as an emoji keyboard or a phone's keyboard does.
+	// The viewer's keyboard surface counts the compositions it sees end.
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`window.compositions = 0; document.querySelector('#kbd-input').addEventListener('compositionend', () => window.compositions++); true`, nil)); err != nil {
+		t.Fatal(err)
+	}
 	want := "airlock"
 	for _, tc := range []struct {
 		steps  []string // the composition as it grows
@@ -271,6 +289,13 @@ func TestBrowserInput(t *testing.T) {
 		}
 		want += tc.commit
 		waitTyped("committed "+tc.commit, want)
+	}
+	var compositions int
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`window.compositions`, &compositions)); err != nil {
+		t.Fatal(err)
+	}
+	if compositions != 2 {
+		t.Errorf("the viewer saw %d compositions end, want 2 (Japanese and Korean)", compositions)
 	}
 
 	// Two fingers moved up together: the remote page scrolls down.
@@ -293,7 +318,31 @@ func TestBrowserInput(t *testing.T) {
 			failNow("two fingers moved up did not scroll the remote page")
 		}
 	}
+
+	// Two fingers spread apart: Chromium zooms the remote page in.
+	zoom0 := s.zoomed()
+	if zoom0 <= 0 {
+		failNow("the remote page did not report its zoom")
+	}
+	for i := range 11 {
+		d := fingers + 20*float64(i)
+		typ := input.TouchMove
+		if i == 0 {
+			typ = input.TouchStart
+		}
+		touch(typ, &input.TouchPoint{X: x - d, Y: y, ID: 1}, &input.TouchPoint{X: x + d, Y: y, ID: 2})
+	}
+	touch(input.TouchEnd)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if z := s.zoomed(); z > zoom0 {
+			t.Logf("zoomed from %v to %v", zoom0, z)
+			break
+		}
+		if time.Now().After(deadline) {
+			failNow("two fingers spread did not zoom the remote page in")
+		}
+	}
 	if _, _, typed, _ := s.state(); typed != want {
-		failNow("after scrolling, the remote field has %q, want %q", typed, want)
+		failNow("after scrolling and zooming, the remote field has %q, want %q", typed, want)
 	}
 }
