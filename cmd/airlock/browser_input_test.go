@@ -28,7 +28,7 @@ type inputSite struct {
 	focus   bool
 	typed   string
 	scrollY int
-	zoom    float64 // the page's devicePixelRatio: Chromium's zoom
+	zoom    float64        // the page's devicePixelRatio: Chromium's zoom
 	seq     map[string]int // the latest report of each kind kept
 }
 
