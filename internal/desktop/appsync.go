@@ -60,11 +60,7 @@ func (in *Input) waitApp() error {
 		return fmt.Errorf("keyboard focus: %w", err)
 	}
 	if f.Focus != in.ping.focus || in.ping.target == 0 && !in.ping.mute {
-		target, err := in.pingTarget(f.Focus)
-		if err != nil {
-			return err
-		}
-		in.ping = pinger{focus: f.Focus, target: target}
+		in.ping = pinger{focus: f.Focus, target: in.pingTarget(f.Focus)}
 	}
 	if in.ping.target == 0 || in.ping.mute {
 		time.Sleep(fallbackSettle)
@@ -78,8 +74,10 @@ func (in *Input) waitApp() error {
 	}
 	// No event mask: the event goes to the client that made the window.
 	if err := xproto.SendEventChecked(in.conn, false, in.ping.target, xproto.EventMaskNoEvent, string(ev.Bytes())).Check(); err != nil {
-		// The window went away meanwhile: find the next one next time.
+		// The window went away meanwhile: look for the next one next
+		// time, and wait as for an app that cannot be asked.
 		in.ping = pinger{}
+		time.Sleep(fallbackSettle)
 		return nil
 	}
 	timeout := time.NewTimer(pingTimeout)
@@ -101,28 +99,29 @@ func (in *Input) waitApp() error {
 
 // pingTarget finds the window that answers pings for the focus window:
 // itself or its nearest ancestor whose WM_PROTOCOLS has _NET_WM_PING.
-// 0 when there is none (no focus, PointerRoot, an app without it).
-func (in *Input) pingTarget(w xproto.Window) (xproto.Window, error) {
+// 0 when there is none (no focus, PointerRoot, an app without it, or a
+// window gone while it looked).
+func (in *Input) pingTarget(w xproto.Window) xproto.Window {
 	for range 16 {
 		if w == xproto.WindowNone || w == xproto.InputFocusPointerRoot || w == in.root {
-			return 0, nil
+			return 0
 		}
 		p, err := xproto.GetProperty(in.conn, false, w, in.atoms.wmProtocols, xproto.AtomAtom, 0, 32).Reply()
 		if err != nil {
-			return 0, nil // the window is gone
+			return 0 // the window is gone
 		}
 		for i := 0; i+4 <= len(p.Value) && p.Format == 32; i += 4 {
 			if xproto.Atom(xgb.Get32(p.Value[i:])) == in.atoms.netWMPing {
-				return w, nil
+				return w
 			}
 		}
 		t, err := xproto.QueryTree(in.conn, w).Reply()
 		if err != nil {
-			return 0, nil
+			return 0
 		}
 		w = t.Parent
 	}
-	return 0, nil
+	return 0
 }
 
 // atoms are the atoms appSync needs.
