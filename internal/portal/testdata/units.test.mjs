@@ -255,6 +255,32 @@ await test('touch: a tap is a click where the finger came down', () => {
   ]);
 });
 
+await test('touch: a finger held still right-clicks, and its lifting does nothing more', () => {
+  const { g, sent } = gestures();
+  g.down(1, 100, 200);
+  g.hold(1);
+  g.up(1, 100, 200);
+  assert.deepEqual(sent, [
+    { t: 'move', x: 100, y: 200 },
+    { t: 'button', b: 3, down: true },
+    { t: 'button', b: 3, down: false },
+  ]);
+});
+
+await test('touch: no right click for a finger that moved, lifted or has company', () => {
+  for (const before of [
+    (g) => g.move(1, 100 + SLOP + 1, 200),
+    (g) => g.up(1, 100, 200),
+    (g) => g.down(2, 300, 300),
+  ]) {
+    const { g, sent } = gestures();
+    g.down(1, 100, 200);
+    before(g);
+    g.hold(1);
+    assert.equal(sent.filter((m) => m.t === 'button' && m.b === 3).length, 0, before.toString());
+  }
+});
+
 await test('touch: a tap outside the picture does nothing', () => {
   const { g, sent } = gestures();
   g.down(1, -5, 200);

@@ -3,6 +3,8 @@
 //
 //   one finger, lifted without moving   a click of the left button
 //   one finger, moved                   a drag with the left button held
+//   one finger, held still              a click of the right button
+//                                       (the context menu)
 //   two fingers, moved together         wheel scrolling, the content
 //                                       following the fingers
 //   two fingers, pinched or spread      Ctrl+wheel, Chromium's zoom
@@ -22,6 +24,8 @@ export const SLOP = 10;
 // ZOOM_STEP is the change of the fingers' distance that makes one zoom
 // step (one Ctrl+wheel click), as a ratio.
 export const ZOOM_STEP = 1.25;
+// LONG_PRESS_MS is how long a still finger takes to right-click.
+export const LONG_PRESS_MS = 600;
 // WHEEL_CLICK is the wheel delta of one click (the agent's step).
 const WHEEL_CLICK = 100;
 
@@ -89,21 +93,18 @@ export class Gestures {
   twoFingers() {
     const [a, b] = [...this.fingers.values()];
     const c = mid(a, b);
-    // The content follows the fingers: moving them up scrolls down.
-    const p0 = this.map(this.center.x, this.center.y, true);
-    const p1 = this.map(c.x, c.y, true);
+    // The content follows the fingers: moving them up scrolls down. The
+    // deltas are CSS pixels, as a WheelEvent's, so that a remote display
+    // in device pixels (HiDPI) scrolls as far as the fingers went.
+    this.wheel.x += this.center.x - c.x;
+    this.wheel.y += this.center.y - c.y;
     this.center = c;
-    if (p0 && p1) {
-      this.wheel.x += p0.x - p1.x;
-      this.wheel.y += p0.y - p1.y;
-      const dx = Math.trunc(this.wheel.x);
-      const dy = Math.trunc(this.wheel.y);
-      if (dx || dy) {
-        this.moveTo(c.x, c.y, true);
-        this.wheel.x -= dx;
-        this.wheel.y -= dy;
-        this.send({ t: 'wheel', dx, dy });
-      }
+    const dx = Math.trunc(this.wheel.x);
+    const dy = Math.trunc(this.wheel.y);
+    if ((dx || dy) && this.moveTo(c.x, c.y, true)) {
+      this.wheel.x -= dx;
+      this.wheel.y -= dy;
+      this.send({ t: 'wheel', dx, dy });
     }
     const d = dist(a, b);
     if (!(this.spread > 0) || !(d > 0)) return;
@@ -118,6 +119,19 @@ export class Gestures {
     // Wheel up (negative) zooms in, as on a mouse with Ctrl.
     this.send({ t: 'wheel', dx: 0, dy: -Math.sign(steps) * WHEEL_CLICK * Math.abs(steps) });
     this.send({ ...ctrl, down: false });
+  }
+
+  // hold is called LONG_PRESS_MS after finger id came down: still
+  // there, alone and unmoved, it right-clicks, and its lifting does
+  // nothing more.
+  hold(id) {
+    const f = this.fingers.get(id);
+    if (!f || this.mode !== 'pending' || this.fingers.size !== 1) return;
+    this.mode = 'done';
+    if (this.moveTo(f.x0, f.y0, false)) {
+      this.send({ t: 'button', b: 3, down: true });
+      this.send({ t: 'button', b: 3, down: false });
+    }
   }
 
   up(id, x, y) {
@@ -159,6 +173,11 @@ export class Gestures {
 // detaches everything.
 export function attachTouch(video, { send, map, surface, button }) {
   const g = new Gestures({ send, map });
+  const holds = new Map(); // pointerId -> long-press timer
+  const unhold = (id) => {
+    clearTimeout(holds.get(id));
+    holds.delete(id);
+  };
   const touch = (fn) => (e) => {
     if (e.pointerType !== 'touch') return;
     e.preventDefault();
@@ -177,11 +196,19 @@ export function attachTouch(video, { send, map, surface, button }) {
       surface.focus({ preventScroll: true });
     }
     g.down(e.pointerId, e.clientX, e.clientY);
+    holds.set(e.pointerId, setTimeout(() => g.hold(e.pointerId), LONG_PRESS_MS));
   });
   const onMove = touch((e) => g.move(e.pointerId, e.clientX, e.clientY));
-  const onUp = touch((e) => g.up(e.pointerId, e.clientX, e.clientY));
-  const onCancel = touch(() => g.cancel());
-  const onBlur = () => g.cancel();
+  const onUp = touch((e) => {
+    unhold(e.pointerId);
+    g.up(e.pointerId, e.clientX, e.clientY);
+  });
+  const cancel = () => {
+    for (const id of [...holds.keys()]) unhold(id);
+    g.cancel();
+  };
+  const onCancel = touch(cancel);
+  const onBlur = cancel;
   const onKeyboard = (e) => {
     e.preventDefault();
     surface.setAttribute('inputmode', 'text');
@@ -199,7 +226,7 @@ export function attachTouch(video, { send, map, surface, button }) {
   ];
   for (const [t, type, fn] of listeners) t.addEventListener(type, fn);
   return () => {
-    g.cancel();
+    cancel();
     for (const [t, type, fn] of listeners) t.removeEventListener(type, fn);
   };
 }
