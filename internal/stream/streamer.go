@@ -117,6 +117,8 @@ type Config struct {
 	// stream and recovers from a lost last frame.
 	MaxFPS    int
 	KeepAlive time.Duration
+	// Audio offers the viewer an Opus track, fed by WriteAudio.
+	Audio bool
 	// StartKbps, MinKbps and MaxKbps bound congestion control.
 	StartKbps, MinKbps, MaxKbps int
 	Log                         *slog.Logger
@@ -129,6 +131,7 @@ type Streamer struct {
 	api   *webrtc.API
 	track *webrtc.TrackLocalStaticRTP
 	clock *rtpClock
+	audio *audioTrack // nil: no sound
 	log   *slog.Logger
 
 	wake chan struct{}
@@ -193,6 +196,11 @@ func New(cfg Config) (*Streamer, error) {
 		payloader = &codecs.H264Payloader{}
 	}
 	s.clock = newRTPClock(payloader, codec.ClockRate)
+	if cfg.Audio {
+		if s.audio, err = newAudioTrack(); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -220,6 +228,11 @@ func (s *Streamer) newAPI(codec webrtc.RTPCodecParameters) (*webrtc.API, error) 
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(codec, webrtc.RTPCodecTypeVideo); err != nil {
 		return nil, fmt.Errorf("stream: register codec: %w", err)
+	}
+	if s.cfg.Audio {
+		if err := m.RegisterCodec(opusCodec, webrtc.RTPCodecTypeAudio); err != nil {
+			return nil, fmt.Errorf("stream: register opus: %w", err)
+		}
 	}
 	reg := &interceptor.Registry{}
 	ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
@@ -278,6 +291,15 @@ func (s *Streamer) Offer(sdp string, iceServers []webrtc.ICEServer, sendCandidat
 		return fail(fmt.Errorf("add video track: %w", err))
 	}
 	go s.readRTCP(sender)
+	if s.audio != nil {
+		// Matched to the viewer's recvonly audio transceiver; an offer
+		// without one leaves it out of the answer.
+		asender, err := pc.AddTrack(s.audio.track)
+		if err != nil {
+			return fail(fmt.Errorf("add audio track: %w", err))
+		}
+		go drainRTCP(asender)
+	}
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil {
 			sendCandidate(nil)
