@@ -60,6 +60,9 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer, log *slog.Lo
 		if desk.TimeZone, err = agent.TimeZone(os.Getenv(agent.EnvTimeZone)); err != nil {
 			return err
 		}
+		if desk.Audio, err = agent.AudioOn(os.Getenv(agent.EnvAudio)); err != nil {
+			return err
+		}
 		if v := os.Getenv(agent.EnvProxy); v != "" {
 			// A session meant to be hardened must not run unproxied.
 			p, err := agent.ProxyServer(v)

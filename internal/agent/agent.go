@@ -44,6 +44,7 @@ const (
 	EnvScale       = "AIRLOCK_SCALE"          // Chromium's device scale factor, 1 (default) to 4: the viewer's devicePixelRatio as the server allowed it
 	EnvDownloadMax = "AIRLOCK_DOWNLOAD_MAX"   // the largest download in bytes; unset or 0: downloads off
 	EnvUploadMax   = "AIRLOCK_UPLOAD_MAX"     // the largest upload in bytes; unset or 0: uploads off
+	EnvAudio       = "AIRLOCK_AUDIO"          // on (default) or off: the page's sound to the viewer
 	registerAPI    = "/api/v1/agent/register"
 	beatAPI        = "/api/v1/agent/heartbeat"
 	connectAPI     = "/api/v1/agent/connect"

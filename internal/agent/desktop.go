@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/airlock-rbi/airlock/internal/audio"
 	"github.com/airlock-rbi/airlock/internal/desktop"
 	"github.com/airlock-rbi/airlock/internal/encoder"
 	"github.com/airlock-rbi/airlock/internal/files"
@@ -31,6 +32,8 @@ type DesktopConfig struct {
 	// Codec is "vp8" (default) or "h264"; Clipboard the workspace's policy.
 	Codec     string
 	Clipboard string
+	// Audio sends the app's sound to the viewer (see AudioOn).
+	Audio bool
 	// Proxy is the node's egress proxy for a hardened session,
 	// http://HOST:PORT (see ProxyServer); empty: none. Chromium then
 	// reaches the web only through it, and WebRTC from pages only over
@@ -107,6 +110,22 @@ func ProxyServer(v string) (string, error) {
 	return "http://" + u.Host, nil
 }
 
+// AudioOn reads AIRLOCK_AUDIO: "on" or unset is on, "off" is off.
+// Anything else is refused rather than guessed at.
+func AudioOn(v string) (bool, error) {
+	switch v {
+	case "", "on":
+		return true, nil
+	case "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("%s %q: want on or off", EnvAudio, v)
+}
+
+// audioDir holds the session's sound server (the root file system is
+// read-only).
+const audioDir = "/tmp/airlock/pulse"
+
 // displayNumber is the X display inside the container: the only one.
 const displayNumber = 0
 
@@ -166,9 +185,21 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig) error {
 	if err != nil {
 		return err
 	}
+	var sound *audio.Server
+	if cfg.Audio {
+		// Before the app: Chromium picks its sound output when it starts.
+		// A session whose sound server cannot start goes on silent.
+		if sound, err = audio.StartServer(ctx, audio.ServerConfig{Dir: audioDir, Start: kids.Start, Wait: kids.Wait}); err != nil {
+			a.log.Error("no sound for this session", "err", err)
+			cfg.Audio = false
+		} else {
+			defer sound.Close()
+		}
+	}
 	s, err := stream.New(stream.Config{
 		Files:           func(ch stream.FilesChannel) stream.FilesPeer { return transfers.Attach(ch) },
 		Screen:          screen{capture},
+		Audio:           sound != nil,
 		Encode:          enc.encode,
 		Codec:           cfg.Codec,
 		Input:           input,
@@ -189,6 +220,10 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig) error {
 	go func() { errc <- s.Run(ctx) }()
 	go s.ForwardClipboard(ctx)
 	go s.ForwardCursor(ctx)
+	if sound != nil {
+		go audio.Run(ctx, sound, audio.CaptureConfig{Start: kids.Start, Wait: kids.Wait}, a.log.With("component", "audio"),
+			func(p audio.Packet) { s.WriteAudio(p.Data, p.Pos) })
+	}
 	go func() {
 		errc <- s.Signal(ctx, stream.SignalConfig{Connect: a.connect, HTTPClient: &http.Client{Transport: a.tr}})
 	}()
@@ -273,6 +308,7 @@ func appCommand(ctx context.Context, display string, cfg DesktopConfig) (*exec.C
 	env := []string{"DISPLAY=" + display, "HOME=" + home, "PATH=/usr/local/bin:/usr/bin:/bin",
 		"LANG=C.UTF-8", "XDG_CONFIG_HOME=" + home + "/.config", "XDG_CACHE_HOME=" + home + "/.cache"}
 	env = append(env, localeEnv(cfg.Locale, cfg.TimeZone)...)
+	env = append(env, audioEnv(cfg)...)
 	switch cfg.App {
 	case "chromium":
 		if err := writePolicy(cmp.Or(cfg.PolicyDir, PolicyDir), cfg); err != nil {
@@ -344,6 +380,16 @@ func proxyArgs(proxy string) []string {
 func wrapperArgs(flags []string, url string) []string {
 	args := append([]string{"--"}, flags...)
 	return append(args, "--", url)
+}
+
+// audioEnv points the app at the session's sound server. Without it (the
+// workspace has no sound) Chromium finds none, since autospawn is off in
+// the image, and plays into nothing.
+func audioEnv(cfg DesktopConfig) []string {
+	if !cfg.Audio {
+		return nil
+	}
+	return []string{"PULSE_SERVER=" + audio.Address(audioDir)}
 }
 
 // cursors passes the display's cursor changes on to the streamer.
