@@ -9,6 +9,7 @@ import { ruleText, egressSummary } from './egress.js';
 import { pixelRatio, displaySize, helloScale } from './hidpi.js';
 import { launchSettings } from './locale.js';
 import { frame, unframe, hex, sizeText, CHUNK } from './files.js';
+import { state as soundState, toggle as soundToggle } from './audio.js';
 
 let failed = 0;
 async function test(name, fn) {
@@ -378,6 +379,30 @@ await test('files: hex and sizes', () => {
   assert.equal(sizeText(999), '999 B');
   assert.equal(sizeText(1500), '1.5 KB');
   assert.equal(sizeText(25_000_000), '25 MB');
+});
+
+await test('sound: muted until the first gesture, then the speaker toggles it', () => {
+  const none = soundState({ track: false, gesture: true, off: false });
+  assert.equal(none.name, 'none');
+  assert.equal(none.hidden, true, 'no track: no button');
+  assert.equal(none.muted, true);
+
+  let s = { track: true, gesture: false, off: false };
+  assert.deepEqual([soundState(s).name, soundState(s).muted, soundState(s).pressed], ['waiting', true, false]);
+  // A gesture anywhere unmutes.
+  assert.deepEqual([soundState({ ...s, gesture: true }).name, soundState({ ...s, gesture: true }).muted], ['on', false]);
+  // A click on the speaker while waiting is that gesture: sound on.
+  s = soundToggle(s);
+  assert.deepEqual(s, { track: true, gesture: true, off: false });
+  assert.deepEqual([soundState(s).name, soundState(s).muted, soundState(s).pressed, soundState(s).label], ['on', false, true, 'Sound on']);
+  // Then it flips off and on.
+  s = soundToggle(s);
+  assert.deepEqual([soundState(s).name, soundState(s).muted, soundState(s).pressed, soundState(s).label], ['off', true, false, 'Sound off']);
+  s = soundToggle(s);
+  assert.equal(soundState(s).name, 'on');
+  // Turned off before any gesture (a gesture elsewhere then) stays off.
+  assert.equal(soundState({ track: true, gesture: true, off: true }).muted, true);
+  assert.equal(soundState({ track: true, gesture: false, off: true }).name, 'off');
 });
 
 if (failed) {

@@ -4,8 +4,9 @@
 //     signal relay's URL and the ICE servers (STUN/TURN).
 //  2. A WebSocket to signal_url?token=… with subprotocol airlock.signal.v1.
 //  3. On {"type":"agent-ready"} the viewer makes the offer: a new
-//     RTCPeerConnection with one recvonly video transceiver and the data
-//     channel "airlock", then {"type":"offer","sdp"}; the agent answers
+//     RTCPeerConnection with one recvonly video transceiver, one recvonly
+//     audio transceiver (the agent sends Opus when the workspace has
+//     sound) and the data channel "airlock", then {"type":"offer","sdp"}; the agent answers
 //     {"type":"answer","sdp"}. Candidates trickle both ways as
 //     {"type":"candidate","candidate":{candidate,sdpMid,sdpMLineIndex}},
 //     null ending them. ?relay=1 in the page URL sets iceTransportPolicy
@@ -46,7 +47,8 @@ const MAX_SIGNAL_FAILURES = 8;
 export class Connection {
   // hook is window.airlockViewer: state, error, pc and channel are kept
   // current on it. on: {state({state, title, detail, error, retry, over}),
-  // track(stream), channel(dc), message(msg), notice(text)}; retry labels
+  // track(stream), audio(stream), channel(dc), message(msg), notice(text)};
+  // retry labels
   // the button that calls start again, over means the session is gone.
   // relay is '' (any path), or a relay-only mode of ice.js: 'any', 'udp'
   // or 'tcp'.
@@ -389,6 +391,7 @@ export class Connection {
     this.hook.pc = pc;
     this.setState('connecting', 'Connecting…', 'Setting up the media connection with the session.');
     pc.addTransceiver('video', { direction: 'recvonly' });
+    pc.addTransceiver('audio', { direction: 'recvonly' });
     const ch = pc.createDataChannel('airlock', { ordered: true });
     this.channel = ch;
     this.hook.channel = ch;
@@ -403,7 +406,9 @@ export class Connection {
     pc.ontrack = (e) => {
       if (gen !== this.gen) return;
       lowLatency(e.receiver);
-      this.on.track(e.streams[0] || new MediaStream([e.track]));
+      const stream = e.streams[0] || new MediaStream([e.track]);
+      if (e.track.kind === 'audio') this.on.audio(stream);
+      else this.on.track(stream);
     };
     pc.onicecandidate = (e) => {
       if (gen !== this.gen) return;

@@ -32,6 +32,7 @@
 //   files    the transfers (files.js)
 //   session  the session id; display {w,h}; clipboard the policy;
 //            scale the remote browser's device scale factor
+//   audio    the sound's state (audio.js): none, waiting, on or off
 
 import { api, isStarting } from './api.js';
 import { $, showView, sentence, armConfirm } from './dom.js';
@@ -43,6 +44,7 @@ import { displaySize, helloScale } from './hidpi.js';
 import { sample, render as renderRows } from './stats.js';
 import * as clip from './clipboard.js';
 import * as files from './files.js';
+import * as sound from './audio.js';
 import { init as initChrome, setBadge, overlay, hideOverlay, toast, hideToast } from './chrome.js';
 
 export const hook = {
@@ -72,6 +74,7 @@ export function init(a) {
   initChrome();
   clip.init({ send, toast, focusScreen });
   files.init({ toast, hook });
+  sound.init(hook);
   armConfirm($('overlay-end'), 'Click again to end', endSession);
   armConfirm($('tb-end'), 'Click to confirm', endSession);
   $('tb-stats').addEventListener('click', toggleStats);
@@ -138,6 +141,7 @@ export function leave() {
   document.removeEventListener('fullscreenchange', onFullscreenChange);
   if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
   video().srcObject = null;
+  sound.reset();
   clip.setOpen(false);
   files.reset();
   $('stats').hidden = true;
@@ -237,7 +241,7 @@ function connect() {
   conn = new Connection(sessionId, {
     relay: relayMode(location.search),
     hook,
-    on: { state: onState, track: onTrack, channel: onChannel, message: onMessage, files: files.attach, notice: (t) => toast(t) },
+    on: { state: onState, track: onTrack, audio: sound.attach, channel: onChannel, message: onMessage, files: files.attach, notice: (t) => toast(t) },
   });
   conn.start();
 }
