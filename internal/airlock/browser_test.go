@@ -177,3 +177,33 @@ func FuzzViewer(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseChromiumPolicy: the agent's check of the policy it is given
+// never panics, and what it accepts marshals back to a JSON object it
+// accepts again.
+func FuzzParseChromiumPolicy(f *testing.F) {
+	def, err := ChromiumPolicyJSON(BrowserPolicy{}, AudioOn)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(def)
+	f.Add([]byte(`{"ManagedBookmarks": [{"name": "a", "url": "https://a.example/"}], "IncognitoModeAvailability": 1}`))
+	f.Add([]byte(`{"Aa": 1e400}`))
+	f.Add([]byte(`{"Aa": [[[[[[[[[[1]]]]]]]]]]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := ParseChromiumPolicy(data)
+		if err != nil {
+			if ErrorCode(err) != EINVALID {
+				t.Fatalf("error %v is not %s", err, EINVALID)
+			}
+			return
+		}
+		out, err := json.Marshal(p)
+		if err != nil {
+			t.Fatalf("marshal an accepted policy: %v", err)
+		}
+		if _, err := ParseChromiumPolicy(out); err != nil && len(out) <= MaxChromiumPolicySize {
+			t.Fatalf("accepted %q, refused its own JSON %q: %v", data, out, err)
+		}
+	})
+}

@@ -26,6 +26,9 @@ func FuzzDecode(f *testing.F) {
 		`{"workspace":"web"}`,
 		`{"name":"chrome","image":"airlock/chromium:1","env":{"LANG":"fr"},"memory":1073741824}`,
 		`{"token":"ALJT-1-x","name":"n1","url":"https://10.0.0.5:2376","capacity":4,"isolation":["standard"],"csr":"x"}`,
+		`{"workspace":"web","locale":"zh-Hant-TW","timezone":"Europe/Paris","scale":2}`,
+		`{"name":"k","image":"x","mode":"kiosk","audio":"off","locale":"ja-JP","timezone":"Asia/Tokyo","max_scale":1.5,` +
+			`"browser":{"url_blocklist":["*"],"url_allowlist":["a.example"],"downloads":{"allowed":true,"max_bytes":5},"policies":{"Aa":[{"b":1}]}}}`,
 	} {
 		f.Add(uint8(i), []byte(b))
 	}
