@@ -11,7 +11,8 @@ import (
 
 // TestCLIWorkspaceBrowser sets a workspace's browser options through the
 // CLI: flags for add, merged flags, a policy file and a reset for update,
-// and refusals that say what was wrong.
+// and refusals that say what was wrong, of these and of a launch's own
+// locale, time zone and scale.
 func TestCLIWorkspaceBrowser(t *testing.T) {
 	env := startUp(t)
 	show := func(name string) map[string]any {
@@ -71,6 +72,9 @@ func TestCLIWorkspaceBrowser(t *testing.T) {
 		{"fail/max-scale", []string{"workspace", "update", "kb", "--max-scale", "8"}, "max_scale 8 is out of range"},
 		{"fail/file-and-flags", []string{"workspace", "update", "kb", "--browser-file", file, "--printing", "on"}, "set the whole browser policy"},
 		{"fail/allow-file-url", []string{"workspace", "update", "kb", "--url-allow", "file:///etc"}, "file:// URLs are always blocked"},
+		{"fail/session-locale", []string{"session", "create", "kb", "--locale", "en_US"}, `locale "en_US" is not a BCP 47 language tag`},
+		{"fail/session-timezone", []string{"session", "create", "kb", "--timezone", "Mars/Olympus"}, "not in the IANA time zone database"},
+		{"fail/session-scale", []string{"session", "create", "kb", "--scale", "9"}, "scale 9 is out of range"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, code := env.try(tc.args...)

@@ -145,15 +145,24 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs := newFlags("session create", stderr)
 		wait := fs.Bool("wait", false, "wait until the session is ready (or failed)")
 		timeout := fs.Duration("timeout", 2*time.Minute, "how long --wait waits")
+		locale := fs.String("locale", "", "the session's language, a BCP 47 tag such as ja-JP (default: the workspace's, else en-US)")
+		timeZone := fs.String("timezone", "", "the session's IANA time zone such as Asia/Tokyo (default: the workspace's, else UTC)")
+		scale := fs.Float64("scale", 0, "device scale factor for a HiDPI viewer, 1 to 4 (at most the workspace's max_scale; default 1)")
 		if len(args) < 2 || strings.HasPrefix(args[1], "-") {
-			fmt.Fprintln(stderr, "usage: airlock session create WORKSPACE [--wait]")
+			fmt.Fprintln(stderr, "usage: airlock session create WORKSPACE [--wait] [--locale TAG] [--timezone NAME] [--scale N]")
 			return errUsage
 		}
 		if err := parse(fs, args[2:]); err != nil {
 			return err
 		}
+		body := map[string]any{"workspace": args[1]}
+		for k, v := range map[string]any{"locale": *locale, "timezone": *timeZone, "scale": *scale} {
+			if v != "" && v != 0.0 {
+				body[k] = v
+			}
+		}
 		var s session
-		if err := c.Do(ctx, http.MethodPost, "/api/v1/sessions", map[string]string{"workspace": args[1]}, &s); err != nil {
+		if err := c.Do(ctx, http.MethodPost, "/api/v1/sessions", body, &s); err != nil {
 			return err
 		}
 		if *wait {
