@@ -309,17 +309,20 @@ func ChromiumPolicy(b BrowserPolicy, a AudioPolicy) map[string]any {
 	for k, v := range b.Policies {
 		p[k] = v
 	}
-	devtools := 2 // disallowed
-	if b.DevTools {
-		devtools = 1 // allowed
-	}
-	p["DeveloperToolsAvailability"] = devtools
+	// Developer tools off is their pages blocked, not
+	// DeveloperToolsAvailability 2: that also keeps the agent's own
+	// DevTools pipe (downloads, the file chooser) from attaching to pages.
+	p["DeveloperToolsAvailability"] = 1 // allowed
 	p["PasswordManagerEnabled"] = false
 	p["BrowserSignin"] = 0
 	p["SyncDisabled"] = true
 	p["PrintingEnabled"] = b.Printing
 	p["PromptForDownloadLocation"] = false
-	p["URLBlocklist"] = append([]string{"file://*"}, b.URLBlocklist...)
+	blocked := []string{"file://*"}
+	if !b.DevTools {
+		blocked = append(blocked, "devtools://*")
+	}
+	p["URLBlocklist"] = append(blocked, b.URLBlocklist...)
 	if len(b.URLAllowlist) > 0 {
 		p["URLAllowlist"] = slices.Clone(b.URLAllowlist)
 	}

@@ -68,8 +68,8 @@ func TestSessionDisplay(t *testing.T) {
 }
 
 func TestChromiumPolicy(t *testing.T) {
-	strict := map[string]any{"DeveloperToolsAvailability": 2, "PasswordManagerEnabled": false, "BrowserSignin": 0,
-		"SyncDisabled": true, "PrintingEnabled": false, "PromptForDownloadLocation": false, "URLBlocklist": []string{"file://*"},
+	strict := map[string]any{"DeveloperToolsAvailability": 1, "PasswordManagerEnabled": false, "BrowserSignin": 0,
+		"SyncDisabled": true, "PrintingEnabled": false, "PromptForDownloadLocation": false, "URLBlocklist": []string{"file://*", "devtools://*"},
 		"DownloadRestrictions": 3, "AllowFileSelectionDialogs": false}
 	if got := DefaultChromiumPolicy(); !reflect.DeepEqual(got, strict) {
 		t.Errorf("DefaultChromiumPolicy() =\n%v\nwant\n%v", got, strict)

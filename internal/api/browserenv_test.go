@@ -148,8 +148,8 @@ func TestSessionBrowserEnv(t *testing.T) {
 		"browser": map[string]any{"url_blocklist": []string{"*"}, "url_allowlist": []string{"intranet.example"},
 			"downloads": map[string]any{"allowed": true, "max_bytes": 5 << 20}, "uploads": map[string]any{"allowed": true},
 			"devtools": true, "printing": true, "policies": map[string]any{"BookmarkBarEnabled": true}}})
-	strict := map[string]any{"DeveloperToolsAvailability": 2.0, "PasswordManagerEnabled": false, "BrowserSignin": 0.0,
-		"SyncDisabled": true, "PrintingEnabled": false, "PromptForDownloadLocation": false, "URLBlocklist": []any{"file://*"},
+	strict := map[string]any{"DeveloperToolsAvailability": 1.0, "PasswordManagerEnabled": false, "BrowserSignin": 0.0,
+		"SyncDisabled": true, "PrintingEnabled": false, "PromptForDownloadLocation": false, "URLBlocklist": []any{"file://*", "devtools://*"},
 		"DownloadRestrictions": 3.0, "AllowFileSelectionDialogs": false}
 	for _, tc := range []struct {
 		name      string
