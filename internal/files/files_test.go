@@ -277,3 +277,23 @@ func FuzzViewerMessage(f *testing.F) {
 		}
 	})
 }
+
+// A viewer that leaves in the middle of an upload leaves nothing behind.
+func TestUploadDroppedWhenTheViewerLeaves(t *testing.T) {
+	s, a := newService(t, 0, 1<<20)
+	ch := newChannel()
+	p := s.Attach(ch)
+	ch.next(t, "hello")
+	control(t, p, map[string]any{"t": "upload", "id": 1, "name": "half.txt", "size": 10})
+	p.Message(chunk(1, []byte("12345")), false)
+	if left, _ := os.ReadDir(s.uploadDir()); len(left) != 1 {
+		t.Fatalf("upload in progress: %d entries", len(left))
+	}
+	p.Close()
+	if left, _ := os.ReadDir(s.uploadDir()); len(left) != 0 {
+		t.Fatalf("after the viewer left: %d entries", len(left))
+	}
+	if len(a.got) != 0 {
+		t.Fatalf("audited: %+v", a.got)
+	}
+}

@@ -35,8 +35,9 @@ type Peer struct {
 	closeOnce sync.Once
 	closed    chan struct{}
 
-	// uploads in progress, by the viewer's id; only Message touches it,
-	// and the channel delivers messages one at a time.
+	// uploads in progress, by the viewer's id: Message (one at a time)
+	// and Close, which drops what a viewer that left did not finish.
+	umu     sync.Mutex
 	uploads map[int64]*upload
 }
 
@@ -96,6 +97,11 @@ func (p *Peer) BufferedLow() {
 func (p *Peer) Close() {
 	p.closeOnce.Do(func() {
 		close(p.closed)
+		p.umu.Lock()
+		for id := range p.uploads {
+			p.drop(id)
+		}
+		p.umu.Unlock()
 		p.s.mu.Lock()
 		if p.s.peer == p {
 			p.s.peer = nil
@@ -107,6 +113,8 @@ func (p *Peer) Close() {
 // Message handles one message of the viewer. Bad ones are answered with
 // an error and change nothing.
 func (p *Peer) Message(data []byte, text bool) {
+	p.umu.Lock()
+	defer p.umu.Unlock()
 	if !text {
 		id, b, err := parseChunk(data)
 		if err == nil {
