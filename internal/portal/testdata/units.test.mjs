@@ -8,6 +8,7 @@ import { relayMode, relayServers, hasTURN } from './ice.js';
 import { ruleText, egressSummary } from './egress.js';
 import { pixelRatio, displaySize, helloScale } from './hidpi.js';
 import { launchSettings } from './locale.js';
+import { browserBadges } from './options.js';
 import { frame, unframe, hex, sizeText, CHUNK } from './files.js';
 import { state as soundState, toggle as soundToggle } from './audio.js';
 
@@ -403,6 +404,16 @@ await test('sound: muted until the first gesture, then the speaker toggles it', 
   // Turned off before any gesture (a gesture elsewhere then) stays off.
   assert.equal(soundState({ track: true, gesture: true, off: true }).muted, true);
   assert.equal(soundState({ track: true, gesture: false, off: true }).name, 'off');
+});
+
+await test('browserBadges: what differs from a plain browser window', () => {
+  const texts = (ws) => browserBadges(ws).map((b) => b.text);
+  assert.deepEqual(texts(undefined), []);
+  assert.deepEqual(texts({ mode: 'browser', audio: 'on', browser: { downloads: { allowed: false }, uploads: { allowed: false } } }), []);
+  assert.deepEqual(texts({
+    mode: 'kiosk', audio: 'off', locale: 'ja-JP', timezone: 'Asia/Tokyo',
+    browser: { downloads: { allowed: true, max_bytes: 256 << 20 }, uploads: { allowed: true, max_bytes: 1536 }, url_blocklist: ['*'] },
+  }), ['kiosk', 'downloads ≤ 256 MiB', 'uploads ≤ 1.5 KiB', 'URL filter', 'no sound', 'ja-JP', 'Asia/Tokyo']);
 });
 
 if (failed) {

@@ -8,6 +8,7 @@ import { api, isFinal, isStarting } from './api.js';
 import { $, el, setAlert, sentence, armConfirm, relativeTime, showView } from './dom.js';
 import { egressSummary, ruleText } from './egress.js';
 import { launchSettings } from './locale.js';
+import { browserBadges } from './options.js';
 
 const REFRESH_MS = 10000;
 const ENDED_SHOWN = 10;
@@ -95,6 +96,7 @@ function card(ws) {
   if (ws.isolation) meta.push(el('span', { class: 'badge', title: 'Isolation' }, ws.isolation));
   if (ws.nano_cpus) meta.push(el('span', { class: 'badge', title: 'CPUs' }, `${+(ws.nano_cpus / 1e9).toFixed(2)} CPU`));
   if (ws.memory) meta.push(el('span', { class: 'badge', title: 'Memory' }, bytes(ws.memory)));
+  for (const b of browserBadges(ws)) meta.push(el('span', { class: 'badge', title: b.title }, b.text));
   return el('article', { class: 'ws-card', 'data-workspace': ws.name },
     el('div', { class: 'ws-top' },
       el('div', { class: 'ws-icon', 'aria-hidden': 'true' }, ws.name.slice(0, 2)),
