@@ -259,8 +259,9 @@ func TestSafeName(t *testing.T) {
 	}
 }
 
-// FuzzViewerMessage feeds the files channel arbitrary viewer messages:
-// never a panic, never a file outside the upload directory.
+// FuzzViewerMessage feeds the files channel arbitrary viewer messages,
+// after an upload began: never a panic, never a file outside the upload
+// directory, never more stored than announced.
 func FuzzViewerMessage(f *testing.F) {
 	f.Add([]byte(`{"t":"upload","id":1,"name":"a.txt","size":3}`), true)
 	f.Add([]byte("\x00\x00\x00\x01abc"), false)
@@ -275,6 +276,29 @@ func FuzzViewerMessage(f *testing.F) {
 		if id, b, err := parseChunk(data); err == nil && (id <= 0 || len(b) > ChunkSize) {
 			t.Fatalf("accepted chunk id %d of %d bytes", id, len(b))
 		}
+		s, _ := newService(t, 1<<10, 1<<10)
+		ch := newChannel()
+		p := s.Attach(ch)
+		control(t, p, map[string]any{"t": "upload", "id": 1, "name": "a.txt", "size": 3})
+		p.Message(data, text)
+		p.Message(data, text)
+		err := filepath.Walk(s.cfg.Dir, func(path string, fi os.FileInfo, err error) error {
+			if err != nil || fi.IsDir() {
+				return err
+			}
+			rel, _ := filepath.Rel(s.uploadDir(), path)
+			if strings.HasPrefix(rel, "..") {
+				t.Fatalf("a file outside the upload directory: %s", path)
+			}
+			if fi.Size() > 1<<10 {
+				t.Fatalf("%s holds %d bytes, over the limit", path, fi.Size())
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Close()
 	})
 }
 
