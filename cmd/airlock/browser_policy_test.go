@@ -55,6 +55,9 @@ const report = {
   ws: new URLSearchParams(location.search).get('ws'),
   lang: navigator.language,
   tz: Intl.DateTimeFormat().resolvedOptions().timeZone,
+  // The renderer's default locale is Chromium's UI language: it is the
+  // session's only when Chromium found its .pak (chromium-l10n).
+  ui: Intl.DateTimeFormat().resolvedOptions().locale,
   cjk: inked(han) && !same(han, ji) && !same(kana, hangul) && !same(han, kana),
   emoji: colored(glyph('😀')),
 };
@@ -161,7 +164,8 @@ func (s *policySite) requests(path string) int {
 // TestBrowserPolicy launches Chromium sessions through the portal and
 // checks, from inside the remote page, the workspace's browser options:
 // a workspace's fixed locale and time zone win over the viewer's, and
-// without them the viewer's own (sent with the launch) reach the page;
+// without them the viewer's own (sent with the launch) reach the page,
+// Chromium's UI language included;
 // a frame on a URL the workspace blocks is refused without the site ever
 // being asked; CJK text and emoji have real glyphs.
 func TestBrowserPolicy(t *testing.T) {
@@ -227,6 +231,9 @@ func TestBrowserPolicy(t *testing.T) {
 			t.Logf("the remote page of %s reports %v", tc.workspace, r)
 			if r.Get("lang") != tc.lang || r.Get("tz") != tc.tz {
 				t.Errorf("the remote page has navigator.language %q and time zone %q; want %q and %q", r.Get("lang"), r.Get("tz"), tc.lang, tc.tz)
+			}
+			if ui, _, _ := strings.Cut(tc.lang, "-"); !strings.HasPrefix(r.Get("ui"), ui) {
+				t.Errorf("Chromium's UI language (the page's Intl locale) is %q; want %s, the language of %s", r.Get("ui"), ui, tc.lang)
 			}
 			if n := s.requests("/blocked-frame?ws=" + tc.workspace); n != 0 {
 				t.Errorf("the site was asked %d times for the blocked frame (%s); the policy should refuse it", n, blockedPattern)
