@@ -114,6 +114,12 @@ func (s *Service) Browser(ctx context.Context, conn *devtools.Conn) error {
 	conn.On("Browser.downloadWillBegin", func(ctx context.Context, e devtools.Event) { s.willBegin(ctx, conn, e) })
 	conn.On("Browser.downloadProgress", func(ctx context.Context, e devtools.Event) { s.progress(ctx, conn, e) })
 	conn.On("Page.fileChooserOpened", func(ctx context.Context, e devtools.Event) { s.chooserOpened(ctx, conn, e) })
+	// A chooser of the browser this one replaces is gone with it.
+	s.mu.Lock()
+	if s.chooser != nil && s.chooser.conn != conn {
+		s.chooser = nil
+	}
+	s.mu.Unlock()
 	behavior := "allowAndName"
 	if s.cfg.DownloadMax == 0 {
 		// Refused by the browser itself, on top of the policy.
