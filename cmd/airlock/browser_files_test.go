@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -297,6 +298,36 @@ func TestBrowserFiles(t *testing.T) {
 		}
 	})
 
+	// Chromium killed and started again by the agent: the agent talks to
+	// the new one on a new pipe, and its file choosers are intercepted.
+	t.Run("upload-after-restart", func(t *testing.T) {
+		killBrowser(t, id)
+		content := "after the restart"
+		path := filepath.Join(t.TempDir(), "again.txt")
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Run(ctx, chromedp.Evaluate(`document.getElementById('toast-text').textContent = ''`, nil)); err != nil {
+			t.Fatal(err)
+		}
+		until(t, "the restarted browser's chooser asked for a file", 0.5, 0.8, `document.getElementById('toast-text').textContent.includes('asks for a file')`)
+		if err := chromedp.Run(ctx, chromedp.SetUploadFiles("#upload-input", []string{path}, chromedp.ByQuery)); err != nil {
+			t.Fatal(err)
+		}
+		want := "again.txt:" + content
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			if got := s.received(); len(got) > 1 {
+				if got[1] != want {
+					t.Fatalf("the page's input got %q, want %q", got[1], want)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the restarted page's input got no file (viewer's files %s)\nagent log:\n%s", files(), sessionLog(t, id))
+			}
+		}
+	})
+
 	t.Run("audit", func(t *testing.T) {
 		st, err := store.Open(context.Background(), filepath.Join(env.data, "airlock.db"))
 		if err != nil {
@@ -358,4 +389,46 @@ func sessionLog(t *testing.T, session string) string {
 		}
 	}
 	return strings.Join(lines[max(0, len(lines)-60):], "\n")
+}
+
+// killBrowser kills the session's Chromium (its browser process, the one
+// without --type=), as a crash would; the agent starts it again.
+func killBrowser(t *testing.T, session string) {
+	t.Helper()
+	cli := dockertest.Client(t)
+	ctx := context.Background()
+	list, err := cli.ContainerList(ctx, container.ListOptions{Filters: filters.NewArgs(filters.Arg("label", airlock.LabelSession+"="+session))})
+	if err != nil || len(list) == 0 {
+		t.Fatalf("no container of session %s: %v", session, err)
+	}
+	top, err := cli.ContainerTop(ctx, list[0].ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pidCol, cmdCol := -1, -1
+	for i, title := range top.Titles {
+		switch title {
+		case "PID":
+			pidCol = i
+		case "CMD", "COMMAND":
+			cmdCol = i
+		}
+	}
+	if pidCol < 0 || cmdCol < 0 {
+		t.Fatalf("docker top titles %v", top.Titles)
+	}
+	for _, p := range top.Processes {
+		cmd := p[cmdCol]
+		if strings.Contains(cmd, "chromium") && strings.Contains(cmd, "--remote-debugging-pipe") && !strings.Contains(cmd, "--type=") && !strings.HasPrefix(cmd, "/bin/sh") && !strings.Contains(cmd, "bash") {
+			pid, err := strconv.Atoi(p[pidCol])
+			if err != nil {
+				t.Fatalf("pid %q: %v", p[pidCol], err)
+			}
+			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+				t.Fatalf("kill the session's Chromium (%d): %v", pid, err)
+			}
+			return
+		}
+	}
+	t.Fatalf("no Chromium browser process in %v", top.Processes)
 }
