@@ -2,6 +2,7 @@ package desktop
 
 import (
 	"context"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 
@@ -39,7 +41,8 @@ func TestWMChromiumFollowsResize(t *testing.T) {
 	defer capture.Close()
 	// Chromium asks for a smaller window than the screen, as the agent's
 	// --window-size may be by the time the viewer resized the display.
-	cmd := exec.Command(chromium, "--no-sandbox", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
+	// --test-type: no infobar about --no-sandbox over the page.
+	cmd := exec.Command(chromium, "--no-sandbox", "--test-type", "--disable-gpu", "--no-first-run", "--no-default-browser-check",
 		"--disable-extensions", "--password-store=basic", "--user-data-dir="+t.TempDir(), "--ozone-platform=x11",
 		"--window-position=0,0", "--window-size=800,500", "--start-maximized",
 		"data:text/html,"+url.PathEscape(`<!doctype html><body style="margin:0;background:#3366cc">`))
@@ -85,6 +88,33 @@ func TestWMChromiumFollowsResize(t *testing.T) {
 		if i == 0 {
 			saveFrame(t, f, "chromium-under-wm.png")
 		}
+	}
+
+	// F11: Chromium asks the WM for full screen and, told it has it,
+	// shows the page alone, from the first row (but for the "press F11
+	// to exit" bubble at the top's middle); F11 again brings its tab
+	// strip back.
+	in := openTestInput(t, d.Name)
+	fullscreen := func() bool {
+		return slices.Contains(c.get32(win, c.atoms.netWMState), uint32(c.atoms.netWMStateFullscreen))
+	}
+	for _, want := range []bool{true, false} {
+		for _, down := range []bool{true, false} {
+			if err := in.Key(down, "F11", "F11"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.waitFor(fmt.Sprintf("full screen %v", want), func() bool {
+			if fullscreen() != want {
+				return false
+			}
+			f, err := capture.Grab()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return (pixel(f, 10, 0) == pageColor) == want
+		})
+		c.waitGeometry(win, rect{0, 0, 1920, 1080})
 	}
 }
 

@@ -173,6 +173,7 @@ func (wm *WM) clientMessage(e xproto.ClientMessageEvent) {
 		return
 	}
 	d := e.Data.Data32
+	wm.log.Debug("client message", "window", e.Window, "type", e.Type, "data", d)
 	switch e.Type {
 	case a.netActiveWindow:
 		wm.focus(e.Window)
