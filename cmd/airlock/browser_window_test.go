@@ -212,6 +212,11 @@ func TestBrowserWindow(t *testing.T) {
 				size[0], size[1], size[0], size[1]))
 			waitJS(t, ctx, fmt.Sprintf("the page's colour down to the last row at %dx%d", size[0], size[1]), edgesAre(secondColor))
 		}
+		// The README's picture: the whole remote browser, the viewer's
+		// toolbar tucked away.
+		if err := chromedp.Run(ctx, chromedp.Click("#tb-hide", chromedp.ByQuery), chromedp.WaitVisible("#toolbar-handle", chromedp.ByQuery)); err != nil {
+			t.Fatalf("hide the viewer's toolbar: %v", err)
+		}
 		viewerShot(t, ctx, "browser.png")
 	})
 
