@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -324,6 +325,43 @@ func TestBrowserFiles(t *testing.T) {
 			}
 			if time.Now().After(deadline) {
 				t.Fatalf("the restarted page's input got no file (viewer's files %s)\nagent log:\n%s", files(), sessionLog(t, id))
+			}
+		}
+	})
+
+	// A file dropped on the screen before the page asks waits in the
+	// session, and the page's next chooser gets it without asking.
+	t.Run("upload-dropped-first", func(t *testing.T) {
+		content := "dropped on the screen"
+		path := filepath.Join(t.TempDir(), "dropped.txt")
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var box struct{ X, Y, W, H float64 }
+		if err := chromedp.Run(ctx, chromedp.Evaluate(`(() => { const r = document.querySelector('#screen').getBoundingClientRect(); return {X: r.left, Y: r.top, W: r.width, H: r.height} })()`, &box)); err != nil {
+			t.Fatal(err)
+		}
+		x, y := box.X+box.W/2, box.Y+box.H/2
+		data := &input.DragData{Items: []*input.DragDataItem{}, Files: []string{path}, DragOperationsMask: 1}
+		if err := chromedp.Run(ctx,
+			input.DispatchDragEvent(input.DragEnter, x, y, data),
+			input.DispatchDragEvent(input.DragOver, x, y, data),
+			input.DispatchDragEvent(input.Drop, x, y, data),
+		); err != nil {
+			t.Fatal(err)
+		}
+		waitJS(t, ctx, "the dropped file in the session", `window.airlockViewer.files.uploads.some(u => u.name === 'dropped.txt' && u.state === 'uploaded')`)
+		until(t, "the page's chooser filled with the dropped file", 0.5, 0.8, `window.airlockViewer.files.uploads.some(u => u.name === 'dropped.txt' && u.state === 'filled')`)
+		want := "dropped.txt:" + content
+		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			if got := s.received(); len(got) > 2 {
+				if got[2] != want {
+					t.Fatalf("the page's input got %q, want %q", got[2], want)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the page's input got no dropped file (viewer's files %s)\nagent log:\n%s", files(), sessionLog(t, id))
 			}
 		}
 	})
