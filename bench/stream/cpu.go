@@ -12,6 +12,8 @@ import (
 const (
 	groupAgent    = "agent"    // the container's init process: /airlock agent
 	groupEncoder  = "encoder"  // airlock-encoder
+	groupAudio    = "audio"    // airlock-audio, the Opus encoder
+	groupSound    = "sound"    // pulseaudio, the session's sound server
 	groupDisplay  = "display"  // Xvfb
 	groupChromium = "chromium" // chromium and chrome_crashpad_handler
 	groupOther    = "other"    // xclip, xrandr, …
@@ -28,6 +30,10 @@ func classify(pid, initPID int) string {
 	switch {
 	case comm == "airlock-encoder":
 		return groupEncoder
+	case comm == "airlock-audio":
+		return groupAudio
+	case comm == "pulseaudio":
+		return groupSound
 	case comm == "Xvfb":
 		return groupDisplay
 	case strings.HasPrefix(comm, "chrom"), strings.HasPrefix(comm, "chrome"):
@@ -149,8 +155,12 @@ func (w windowStart) end(initPID, viewerPID int) (window, error) {
 	return window{container: cu, viewer: use(w.viewer, v), busy: float64(busy-w.busy) / float64(cu.wall)}, nil
 }
 
-// agentEncoder is the agent's and the encoder's CPU together, % of a core.
-func (u cpuUse) agentEncoder() float64 { return u.pct[groupAgent] + u.pct[groupEncoder] }
+// agentEncoder is the CPU of what Airlock adds to the session, % of a
+// core: the agent, the video encoder, and the sound (the audio helper and
+// the sound server).
+func (u cpuUse) agentEncoder() float64 {
+	return u.pct[groupAgent] + u.pct[groupEncoder] + u.pct[groupAudio] + u.pct[groupSound]
+}
 
 // total is the CPU of every process together, % of a core.
 func (u cpuUse) total() float64 {

@@ -58,11 +58,12 @@
 //     the container (its cgroup's cgroup.procs), the sum over the process's
 //     threads of /proc/PID/task/TID/schedstat's run time, grouped as the
 //     agent (the container's init process), the encoder (airlock-encoder),
+//     the audio helper (airlock-audio), the sound server (pulseaudio),
 //     the display (Xvfb), Chromium (chromium, chrome_crashpad_handler) and
 //     other; the cgroup's own total (cpuacct.usage, or cpu.stat on cgroup
 //     v2) beside it, and the viewer's (the host Chromium and its children)
-//     and the whole machine's (/proc/stat). Target: agent + encoder <= 1 %
-//     of one core.
+//     and the whole machine's (/proc/stat). Target: agent + encoder, the
+//     audio helper and the sound server included, <= 1 % of one core.
 //  4. Frame rate and CPU under full-screen animation (session 2, the
 //     animation page: a canvas repainted every animation frame with a
 //     moving gradient and discs, so every pixel changes every frame), after
@@ -88,10 +89,24 @@
 //     socket, which makes the baseline dearer; the report says which it did.
 //  6. Memory per session, at the end of windows 3 and 4: VmRSS and
 //     smaps_rollup Pss of each process, summed by group: "agent and
-//     display" is the agent, the encoder and Xvfb; Chromium's processes are
+//     display" is the agent, the encoder, the audio helper, the sound
+//     server and Xvfb; Chromium's processes are
 //     given both as the sum of their Pss (shared pages divided among the
 //     processes that map them: the fair figure) and of their RSS.
-//  8. Full HD (-full-hd, on by default; it runs after 5, its report
+//  9. Tone to ear (session 3, the tone page, after 5; its report comes
+//     after 6): each mousedown on the page starts a 1500 Hz WebAudio tone,
+//     or stops it (its audio context playing on, in silence), and the page
+//     reports when, in epoch time. In the viewer a WebAudio analyser on the
+//     received sound track (fftSize 512, checked every millisecond)
+//     stamps, in epoch time too, the first moment the tone's bin is above
+//     -70 dB and 25 dB above a bin far from it. The benchmark clicks the
+//     middle of the video to start a tone, waits for the viewer to hear it,
+//     clicks again to stop it and waits for the silence, 1 + -tones (10)
+//     times. The first tone is cold (it opens the page's audio context,
+//     Chromium's sound stream, and wakes the suspended sink) and is
+//     reported apart; the others start on a running context. Target: p50
+//     of the warm ones <= 150 ms.
+//  8. Full HD (-full-hd, on by default; it runs after 9, its report
 //     comes after 6): the viewer's page is made 1920×1080, so the sessions
 //     it opens get a display of that size (checked as above), and 2 and 4
 //     are run again on new sessions: click to photon (target p50 <= 40
@@ -165,6 +180,8 @@ const runLabel = "airlock.bench.run"
 type options struct {
 	connects, clicks, clickWarmup int
 	window                        time.Duration
+	// tones is how many warm tones phase 9 measures.
+	tones int
 	// verbose prints every sample to stderr.
 	verbose bool
 	// keepLog keeps the log of `airlock up` and prints its path.
@@ -183,6 +200,7 @@ func main() {
 	flag.IntVar(&o.connects, "connects", 10, "measured connects (viewer reloads)")
 	flag.IntVar(&o.clicks, "clicks", 20, "measured clicks")
 	flag.IntVar(&o.clickWarmup, "click-warmup", 2, "unmeasured clicks before measuring")
+	flag.IntVar(&o.tones, "tones", 10, "measured tones (after the first, cold one)")
 	flag.DurationVar(&o.window, "window", 10*time.Second, "length of each CPU and frame rate window")
 	flag.BoolVar(&o.verbose, "v", false, "print every sample to stderr")
 	flag.BoolVar(&o.keepLog, "keep-log", false, "keep the log of `airlock up` and print its path")
@@ -196,8 +214,8 @@ func main() {
 	if o.isolationOnly {
 		o.compareIsolation = true
 	}
-	if o.connects < 1 || o.clicks < 1 || o.clickWarmup < 0 || o.window < time.Second || o.isoRounds < 1 || o.isoClicks < 1 || o.isoWindow < time.Second || flag.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "bench/stream: -connects, -clicks, -isolation-rounds and -isolation-clicks must be at least 1, -click-warmup at least 0, -window and -isolation-window at least 1s; no arguments")
+	if o.connects < 1 || o.clicks < 1 || o.tones < 1 || o.clickWarmup < 0 || o.window < time.Second || o.isoRounds < 1 || o.isoClicks < 1 || o.isoWindow < time.Second || flag.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "bench/stream: -connects, -clicks, -tones, -isolation-rounds and -isolation-clicks must be at least 1, -click-warmup at least 0, -window and -isolation-window at least 1s; no arguments")
 		os.Exit(2)
 	}
 	benchmain.Run("stream", func(ctx context.Context, out io.Writer) error { return run(ctx, o, out) })
@@ -279,7 +297,7 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 		return err
 	}
 	defer s.close()
-	for _, w := range []struct{ name, page string }{{"bench-click", "click"}, {"bench-anim", "anim"}} {
+	for _, w := range []struct{ name, page string }{{"bench-click", "click"}, {"bench-anim", "anim"}, {"bench-tone", "tone"}} {
 		if err := createWorkspace(ctx, api, w.name, s.base+w.page); err != nil {
 			return err
 		}
@@ -304,6 +322,10 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 		if err != nil {
 			return b.failed(ctx, err, up.Proc)
 		}
+		tones, err := b.runAudio(ctx)
+		if err != nil {
+			return b.failed(ctx, err, up.Proc)
+		}
 		var hd *fullHDResult
 		if o.fullHD {
 			r, err := b.runFullHD(ctx)
@@ -312,7 +334,7 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 			}
 			hd = &r
 		}
-		lines = append(lines, report(out, env, b, st, an, hd))
+		lines = append(lines, report(out, env, b, st, an, tones, hd))
 	}
 	if o.compareIsolation {
 		iso, err := b.runIsolation(ctx)

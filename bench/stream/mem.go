@@ -12,13 +12,14 @@ type memUse struct {
 	procs    map[string]int
 }
 
-// agentDisplay is the agent's, the encoder's and Xvfb's memory together.
+// agentDisplay is the agent's, the encoder's, the sound's (the audio
+// helper and the sound server) and Xvfb's memory together.
 func (m memUse) agentDisplay(pss bool) int64 {
 	src := m.rss
 	if pss {
 		src = m.pss
 	}
-	return src[groupAgent] + src[groupEncoder] + src[groupDisplay]
+	return src[groupAgent] + src[groupEncoder] + src[groupAudio] + src[groupSound] + src[groupDisplay]
 }
 
 // measureMemory reads RSS and PSS of every process in the container of

@@ -167,6 +167,22 @@ func (b *bench) runAnim(ctx context.Context) (r animResult, err error) {
 	return r, err
 }
 
+// runAudio measures, on the tone page, from the page starting a tone to
+// the viewer hearing it.
+func (b *bench) runAudio(ctx context.Context) (r []toneSample, err error) {
+	err = b.withSession(ctx, b.site, "bench-tone", "tone", func(sess *liveSession) error {
+		b.site.forget()
+		if err := sleep(ctx, 2*time.Second); err != nil {
+			return err
+		}
+		if r, err = measureTones(ctx, b.viewer, b.site, b.o.tones, b.trace); err != nil {
+			return fmt.Errorf("tone to ear: %w", err)
+		}
+		return nil
+	})
+	return r, err
+}
+
 func sleep(ctx context.Context, d time.Duration) error {
 	select {
 	case <-ctx.Done():

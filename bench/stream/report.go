@@ -16,6 +16,7 @@ const (
 	targetClickP50MS   = 30.0 // at sizeHD
 	targetFPS          = 30.0 // at either size
 	targetIdleCPUPct   = 1.0
+	targetToneP50MS    = 150.0
 	// At sizeFullHD.
 	targetFullHDClickP50MS = 40.0
 )
@@ -36,7 +37,7 @@ func pct[T any](xs []T, p float64, f func(T) float64) float64 {
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
 // report prints the tables and returns the BENCH line.
-func report(out io.Writer, env environment, b *bench, st staticResult, an animResult, hd *fullHDResult) string {
+func report(out io.Writer, env environment, b *bench, st staticResult, an animResult, tones []toneSample, hd *fullHDResult) string {
 	reportHeader(out, env, b)
 
 	c50, c95 := pct(st.connects, 50, func(c connectSample) float64 { return c.firstShown }), pct(st.connects, 95, func(c connectSample) float64 { return c.firstShown })
@@ -57,7 +58,12 @@ func report(out io.Writer, env environment, b *bench, st staticResult, an animRe
 
 	reportMemory(out, st.mem, an.mem)
 
-	ok := connectOK && clickOK && fpsOK && idleOK
+	w := warm(tones)
+	t50, t95 := pct(w, 50, func(t toneSample) float64 { return t.ms }), pct(w, 95, func(t toneSample) float64 { return t.ms })
+	toneOK := t50 <= targetToneP50MS
+	cold := reportTones(out, tones, t50, t95, toneOK)
+
+	ok := connectOK && clickOK && fpsOK && idleOK && toneOK
 	hdFields := ""
 	if hd != nil {
 		var hdOK bool
@@ -67,10 +73,12 @@ func report(out io.Writer, env environment, b *bench, st staticResult, an animRe
 	result := verdict(ok)
 	return fmt.Sprintf("BENCH stream connect_p50_ms=%.1f connect_p95_ms=%.1f click_p50_ms=%.1f click_p95_ms=%.1f fps=%.1f remote_fps=%.1f "+
 		"idle_cpu_pct=%.2f anim_cpu_pct=%.1f ffmpeg_cpu_pct=%.1f cpu_ratio=%.2f cpu_per_frame_ratio=%.2f "+
-		"agent_display_rss_mib=%.1f chromium_pss_mib=%.1f targets=connect:%s,click:%s,fps:%s,idle_cpu:%s result=%s",
+		"agent_display_rss_mib=%.1f chromium_pss_mib=%.1f tone_p50_ms=%.1f tone_p95_ms=%.1f tone_cold_ms=%.1f idle_audio_cpu_pct=%.2f "+
+		"targets=connect:%s,click:%s,fps:%s,idle_cpu:%s,tone:%s result=%s",
 		c50, c95, k50, k95, fps, an.anim.rafFPS, idle, an.anim.cpu.container.agentEncoder(), an.base.cpu.total(), ratio, perFrame,
-		mib(an.mem.agentDisplay(false)), mib(an.mem.pss[groupChromium]),
-		verdict(connectOK), verdict(clickOK), verdict(fpsOK), verdict(idleOK), result) + hdFields
+		mib(an.mem.agentDisplay(false)), mib(an.mem.pss[groupChromium]), t50, t95, cold,
+		st.still.cpu.container.pct[groupAudio]+st.still.cpu.container.pct[groupSound],
+		verdict(connectOK), verdict(clickOK), verdict(fpsOK), verdict(idleOK), verdict(toneOK), result) + hdFields
 }
 
 // reportFullHD prints phase 8 beside the 1280×720 figures and returns its
@@ -95,6 +103,20 @@ func reportFullHD(out io.Writer, b *bench, hd fullHDResult, hdClickP50 float64, 
 	fmt.Fprintf(out, "  click to photon p50: %.1f ms at %s, %.1f ms at %s\n", hdClickP50, sizeHD, k50, sizeFullHD)
 	return fmt.Sprintf(" fullhd_click_p50_ms=%.1f fullhd_click_p95_ms=%.1f fullhd_fps=%.1f fullhd_remote_fps=%.1f fullhd_anim_cpu_pct=%.1f fullhd_cpu_ms_per_frame=%.2f targets_fullhd=click:%s,fps:%s",
 		k50, k95, v.fps, hd.anim.rafFPS, cpu, perFrame, verdict(clickOK), verdict(fpsOK)), clickOK && fpsOK
+}
+
+// reportTones prints phase 9 and returns the cold tone's time.
+func reportTones(out io.Writer, tones []toneSample, p50, p95 float64, ok bool) (cold float64) {
+	w := warm(tones)
+	for _, t := range tones {
+		if t.cold {
+			cold = t.ms
+		}
+	}
+	fmt.Fprintf(out, "\nTone to ear: the remote page starts a tone, the viewer's analyser hears it (%d tones on a running audio context)\n", len(w))
+	fmt.Fprintf(out, "  p50 %.1f ms, p95 %.1f ms; the first, cold (audio context and sound stream opened, sink woken): %.1f ms\n", p50, p95, cold)
+	fmt.Fprintf(out, "  p50 target <= %.0f ms: %s\n", targetToneP50MS, verdict(ok))
+	return cold
 }
 
 // reportHeader prints what the run ran on.
@@ -257,7 +279,9 @@ func reportCPU(out io.Writer, st staticResult, an animResult, length time.Durati
 	}{
 		{"agent", func(w window) float64 { return w.container.pct[groupAgent] }},
 		{"encoder (airlock-encoder)", func(w window) float64 { return w.container.pct[groupEncoder] }},
-		{"agent + encoder", func(w window) float64 { return w.container.agentEncoder() }},
+		{"audio helper (airlock-audio)", func(w window) float64 { return w.container.pct[groupAudio] }},
+		{"sound server (pulseaudio)", func(w window) float64 { return w.container.pct[groupSound] }},
+		{"agent + encoders + sound", func(w window) float64 { return w.container.agentEncoder() }},
 		{"display (Xvfb)", func(w window) float64 { return w.container.pct[groupDisplay] }},
 		{"Chromium in the session", func(w window) float64 { return w.container.pct[groupChromium] }},
 		{"other processes of the session", func(w window) float64 { return w.container.pct[groupOther] }},
@@ -275,7 +299,7 @@ func reportCPU(out io.Writer, st staticResult, an animResult, length time.Durati
 	fmt.Fprintf(out, "  %-34s %12s %12s %12.2f\n", "ffmpeg baseline (its container)", "-", "-", an.base.cpu.total())
 	fmt.Fprintf(out, "  frames: viewer received %.1f/s (still), %.1f/s (animation), %.1f/s (anim+ffmpeg); ffmpeg encoded %.1f/s\n",
 		st.still.video.receivedFPS, an.anim.video.receivedFPS, an.base.session.video.receivedFPS, an.base.fps)
-	fmt.Fprintf(out, "  still screen: agent + encoder %.2f %%; target <= %.0f %%: %s\n", idle, targetIdleCPUPct, verdict(ok))
+	fmt.Fprintf(out, "  still screen: agent + encoder, audio helper and sound server included, %.2f %%; target <= %.0f %%: %s\n", idle, targetIdleCPUPct, verdict(ok))
 
 	ae := an.anim.cpu.container.agentEncoder()
 	ff := an.base.cpu.total()

@@ -24,6 +24,7 @@ type site struct {
 
 	mu     sync.Mutex
 	events map[int]clickEvent // by the click page's sequence number
+	tones  map[int]toneEvent  // by the tone page's sequence number
 	rafs   []rafReport
 	loaded map[string]time.Time
 	wake   chan struct{} // closed and replaced on every report
@@ -35,6 +36,13 @@ type clickEvent struct {
 	down, raf1, raf2 float64
 }
 
+// toneEvent is what the tone page reported of one mousedown: whether it
+// started the tone or stopped it, and when (epoch milliseconds).
+type toneEvent struct {
+	on bool
+	at float64
+}
+
 // rafReport is one of the animation page's per-second reports.
 type rafReport struct {
 	at     time.Time // when it arrived here
@@ -44,9 +52,9 @@ type rafReport struct {
 
 // serveSite serves the pages on l, which it closes with the site.
 func serveSite(l net.Listener) (*site, error) {
-	s := &site{events: map[int]clickEvent{}, loaded: map[string]time.Time{}, wake: make(chan struct{})}
+	s := &site{events: map[int]clickEvent{}, tones: map[int]toneEvent{}, loaded: map[string]time.Time{}, wake: make(chan struct{})}
 	mux := http.NewServeMux()
-	for _, page := range []string{"click", "anim"} {
+	for _, page := range []string{"click", "anim", "tone"} {
 		raw, err := assets.ReadFile("assets/" + page + ".html")
 		if err != nil {
 			l.Close()
@@ -67,6 +75,12 @@ func serveSite(l net.Listener) (*site, error) {
 		e.raf2, _ = strconv.ParseFloat(q.Get("raf2"), 64)
 		s.report(func() { s.events[seq] = e })
 	})
+	mux.HandleFunc("GET /tone-ev", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		seq, _ := strconv.Atoi(q.Get("seq"))
+		at, _ := strconv.ParseFloat(q.Get("t"), 64)
+		s.report(func() { s.tones[seq] = toneEvent{on: q.Get("on") == "1", at: at} })
+	})
 	mux.HandleFunc("GET /raf", func(w http.ResponseWriter, r *http.Request) {
 		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
 		t, _ := strconv.ParseFloat(r.URL.Query().Get("t"), 64)
@@ -85,11 +99,11 @@ func serveSite(l net.Listener) (*site, error) {
 	return s, nil
 }
 
-// forget drops the click reports: the click page counts its mousedowns
+// forget drops the click and tone reports: those pages count mousedowns
 // from 1 in every session, so a site serving one session after another
 // starts each afresh.
 func (s *site) forget() {
-	s.report(func() { clear(s.events) })
+	s.report(func() { clear(s.events); clear(s.tones) })
 }
 
 func (s *site) close() error { return s.srv.Close() }
@@ -138,6 +152,17 @@ func (s *site) event(ctx context.Context, seq int) (clickEvent, error) {
 	err := s.wait(ctx, 5*time.Second, fmt.Sprintf("the remote page's report of mousedown %d", seq), func() bool {
 		var ok bool
 		e, ok = s.events[seq]
+		return ok
+	})
+	return e, err
+}
+
+// tone waits for the tone page's report of its seq-th mousedown.
+func (s *site) tone(ctx context.Context, seq int) (toneEvent, error) {
+	var e toneEvent
+	err := s.wait(ctx, 5*time.Second, fmt.Sprintf("the remote page's report of tone click %d", seq), func() bool {
+		var ok bool
+		e, ok = s.tones[seq]
 		return ok
 	})
 	return e, err
