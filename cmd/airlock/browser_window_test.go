@@ -232,6 +232,9 @@ func TestBrowserWindow(t *testing.T) {
     v.videoWidth === d.w && v.videoHeight === d.h && r.width === innerWidth && r.height === innerHeight;
 })()`)
 		waitJS(t, ctx, "the start page's colour down to the last row", edgesAre(firstColor))
+		// The remote cursor, in remote pixels, is drawn at the picture's
+		// scale too, not twice as large.
+		waitJS(t, ctx, "the remote cursor at 2x", `document.querySelector('#screen').style.cursor.startsWith('image-set(url("data:image/png;base64,') && document.querySelector('#screen').style.cursor.includes(' 2x)')`)
 		viewerShot(t, ctx, "hidpi.png")
 	})
 

@@ -6,7 +6,7 @@ import { Gestures, SLOP, ZOOM_STEP } from './touch.js';
 import { sample, rows } from './stats.js';
 import { relayMode, relayServers, hasTURN } from './ice.js';
 import { ruleText, egressSummary } from './egress.js';
-import { pixelRatio, displaySize, helloScale } from './hidpi.js';
+import { pixelRatio, displaySize, helloScale, cursorStyle } from './hidpi.js';
 import { launchSettings } from './locale.js';
 import { browserBadges } from './options.js';
 import { frame, unframe, hex, sizeText, CHUNK } from './files.js';
@@ -192,6 +192,13 @@ await test('toRemote: a HiDPI video shown at CSS size maps to device pixels', ()
   assert.deepEqual(toRemote(640, 400, r, 2560, 1600), { x: 1280, y: 800 });
   assert.deepEqual(toRemote(0.4, 0.4, r, 2560, 1600), { x: 0, y: 0 });
   assert.deepEqual(toRemote(1279.9, 799.9, r, 2560, 1600), { x: 2559, y: 1599 });
+});
+
+await test('cursorStyle: a remote cursor at the picture\'s scale', () => {
+  assert.equal(cursorStyle('AAAA', 4, 1, 1), 'url("data:image/png;base64,AAAA") 4 1, default', 'at 1, the plain image');
+  assert.equal(cursorStyle('AAAA', 4, 1, undefined), 'url("data:image/png;base64,AAAA") 4 1, default');
+  assert.equal(cursorStyle('AAAA', 8, 2, 2), 'image-set(url("data:image/png;base64,AAAA") 2x) 4 1, default');
+  assert.equal(cursorStyle('AAAA', 5, 0, 1.5), 'image-set(url("data:image/png;base64,AAAA") 1.5x) 3.33 0, default');
 });
 
 await test('helloScale: a number from 1 to 4, else 1', () => {

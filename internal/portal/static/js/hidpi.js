@@ -41,3 +41,15 @@ export function displaySize(cssW, cssH, dpr, scale) {
 export function helloScale(v) {
   return typeof v === 'number' && v >= 1 && v <= 4 ? v : 1;
 }
+
+// cursorStyle is the CSS cursor for a remote cursor image (base64 PNG,
+// hotspot x, y in remote pixels) over a video shown at ratio remote
+// pixels per CSS pixel: image-set draws it at the picture's scale, as
+// the remote browser drew it, instead of ratio times larger. The
+// hotspot is in CSS pixels of the image as shown.
+export function cursorStyle(png, x, y, ratio) {
+  const url = `url("data:image/png;base64,${png}")`;
+  if (!(ratio > 1)) return `${url} ${x} ${y}, default`;
+  const css = (n) => Math.round((n / ratio) * 100) / 100;
+  return `image-set(${url} ${ratio}x) ${css(x)} ${css(y)}, default`;
+}

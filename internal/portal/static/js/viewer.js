@@ -40,7 +40,7 @@ import { Connection } from './connection.js';
 import { relayMode } from './ice.js';
 import { attachInput, toRemote } from './input.js';
 import { attachTouch } from './touch.js';
-import { displaySize, helloScale } from './hidpi.js';
+import { displaySize, helloScale, pixelRatio, cursorStyle } from './hidpi.js';
 import { sample, render as renderRows } from './stats.js';
 import * as clip from './clipboard.js';
 import * as files from './files.js';
@@ -308,7 +308,7 @@ function onMessage(m) {
       } else if (typeof m.png === 'string' && m.png.length <= 96 * 1024 && /^[A-Za-z0-9+/]+=*$/.test(m.png)) {
         const x = Number.isInteger(m.x) && m.x >= 0 && m.x < 128 ? m.x : 0;
         const y = Number.isInteger(m.y) && m.y >= 0 && m.y < 128 ? m.y : 0;
-        video().style.cursor = `url("data:image/png;base64,${m.png}") ${x} ${y}, default`;
+        video().style.cursor = cursorStyle(m.png, x, y, pixelRatio(window.devicePixelRatio, hook.scale));
       }
       break;
     case 'error':
