@@ -16,7 +16,8 @@
 // Test hook: window.airlockViewer.files = { downloads: [{id, name, size,
 // received, state: progress|offered|saving|saved|refused, message}],
 // uploads: [{id, name, size, state: sending|uploaded|filled|refused,
-// message}], downloadMax, uploadMax, save(id) }.
+// message}], downloadMax, uploadMax, hello (the agent's limits have
+// arrived), save(id) }.
 
 import { $ } from './dom.js';
 
@@ -60,7 +61,7 @@ let nextUpload = 1;
 const downloads = new Map(); // id -> {id, name, size, received, state, message, parts}
 const uploads = new Map();
 
-const state = { downloads: [], uploads: [], downloadMax: 0, uploadMax: 0, save };
+const state = { downloads: [], uploads: [], downloadMax: 0, uploadMax: 0, hello: false, save };
 
 function publish() {
   state.downloads = [...downloads.values()].map(({ parts, ...d }) => d);
@@ -94,6 +95,7 @@ export function reset() {
   downloads.clear();
   uploads.clear();
   state.downloadMax = state.uploadMax = 0;
+  state.hello = false;
   $('upload').hidden = true;
   $('tb-files').hidden = true;
   $('files-panel').hidden = true;
@@ -137,6 +139,7 @@ function onMessage(m) {
     case 'hello':
       state.downloadMax = m.download_max || 0;
       state.uploadMax = m.upload_max || 0;
+      state.hello = true;
       $('upload').hidden = !(state.uploadMax > 0);
       break;
     case 'progress':
