@@ -145,6 +145,12 @@ func TestBrowserFiles(t *testing.T) {
 	if err := c.Do(context.Background(), http.MethodPost, "/api/v1/workspaces", ws, nil); err != nil {
 		t.Fatalf("create workspace: %v", err)
 	}
+	// The same with the default browser policy: no downloads, no uploads.
+	off := map[string]any{"name": "e2e-files-off", "description": "Chromium without file transfers", "image": dockertest.ChromiumImage(),
+		"seccomp": "chromium", "shm_size": 512 << 20, "memory": 2 << 30, "start_url": s.url, "mode": "kiosk"}
+	if err := c.Do(context.Background(), http.MethodPost, "/api/v1/workspaces", off, nil); err != nil {
+		t.Fatalf("create workspace: %v", err)
+	}
 
 	saved := t.TempDir()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -162,47 +168,52 @@ func TestBrowserFiles(t *testing.T) {
 	if err := chromedp.Run(bctx, browser.SetDownloadBehavior(browser.SetDownloadBehaviorBehaviorAllow).WithDownloadPath(saved)); err != nil {
 		t.Fatalf("start the browser: %v", err)
 	}
-	for _, step := range []struct {
-		what string
-		act  chromedp.Action
-	}{
-		{"open the portal", chromedp.Navigate(env.server + "/")},
-		{"the login form", chromedp.WaitVisible("#login-user", chromedp.ByQuery)},
-		{"type the user", chromedp.SendKeys("#login-user", "admin", chromedp.ByQuery)},
-		{"type the password", chromedp.SendKeys("#login-password", "correct horse battery", chromedp.ByQuery)},
-		{"log in", chromedp.Click("#login-submit", chromedp.ByQuery)},
-		{"the workspace in the catalog", chromedp.WaitVisible(`[data-workspace="e2e-files"] .launch`, chromedp.ByQuery)},
-		{"launch", chromedp.Click(`[data-workspace="e2e-files"] .launch`, chromedp.ByQuery)},
-		{"the viewer", chromedp.WaitVisible("#screen", chromedp.ByQuery)},
-	} {
+	run := func(t *testing.T, what string, act chromedp.Action) {
+		t.Helper()
 		sctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-		err := chromedp.Run(sctx, step.act)
+		err := chromedp.Run(sctx, act)
 		cancel()
 		if err != nil {
-			t.Fatalf("portal, %s: %v (viewer: %s)\nserver log:\n%s\nagent log:\n%s", step.what, err, viewerState(ctx), env.logTail(30), agentLog(t))
+			t.Fatalf("portal, %s: %v (viewer: %s)\nserver log:\n%s\nagent log:\n%s", what, err, viewerState(ctx), env.logTail(30), agentLog(t))
 		}
 	}
-	var loc string
-	if err := chromedp.Run(ctx, chromedp.Location(&loc)); err != nil {
-		t.Fatal(err)
-	}
-	_, id, ok := strings.Cut(loc, "#/session/")
-	if !ok {
-		t.Fatalf("the viewer's URL %q names no session", loc)
-	}
-	t.Cleanup(func() {
-		c, _, err := apiClient()
-		if err == nil {
-			err = c.Do(context.Background(), http.MethodDelete, "/api/v1/sessions/"+id, nil, nil)
+	run(t, "open the portal", chromedp.Navigate(env.server+"/"))
+	run(t, "the login form", chromedp.WaitVisible("#login-user", chromedp.ByQuery))
+	run(t, "type the user", chromedp.SendKeys("#login-user", "admin", chromedp.ByQuery))
+	run(t, "type the password", chromedp.SendKeys("#login-password", "correct horse battery", chromedp.ByQuery))
+	run(t, "log in", chromedp.Click("#login-submit", chromedp.ByQuery))
+	// launch opens a session of workspace from the catalog and waits for
+	// its video; the session ends with the test.
+	launch := func(t *testing.T, workspace string) string {
+		t.Helper()
+		run(t, "the catalog", chromedp.Navigate(env.server+"/#/"))
+		run(t, "the workspace in the catalog", chromedp.WaitVisible(`[data-workspace="`+workspace+`"] .launch`, chromedp.ByQuery))
+		run(t, "launch", chromedp.Click(`[data-workspace="`+workspace+`"] .launch`, chromedp.ByQuery))
+		run(t, "the viewer", chromedp.WaitVisible("#screen", chromedp.ByQuery))
+		var loc string
+		if err := chromedp.Run(ctx, chromedp.Location(&loc)); err != nil {
+			t.Fatal(err)
 		}
-		if err != nil {
-			t.Errorf("end session %s: %v", id, err)
+		_, id, ok := strings.Cut(loc, "#/session/")
+		if !ok {
+			t.Fatalf("the viewer's URL %q names no session", loc)
 		}
-	})
-	if err := chromedp.Run(ctx, chromedp.Poll(`(() => { const v = document.querySelector('#screen'); return v && v.videoWidth > 0 && v.getVideoPlaybackQuality().totalVideoFrames > 0 })()`, nil, chromedp.WithPollingTimeout(90*time.Second))); err != nil {
-		t.Fatalf("waiting for decoded video: %v (viewer: %s)\nserver log:\n%s\nagent log:\n%s", err, viewerState(ctx), env.logTail(30), agentLog(t))
+		t.Cleanup(func() {
+			c, _, err := apiClient()
+			if err == nil {
+				err = c.Do(context.Background(), http.MethodDelete, "/api/v1/sessions/"+id, nil, nil)
+			}
+			if err != nil {
+				t.Errorf("end session %s: %v", id, err)
+			}
+		})
+		if err := chromedp.Run(ctx, chromedp.Poll(`(() => { const v = document.querySelector('#screen'); return v && v.videoWidth > 0 && v.getVideoPlaybackQuality().totalVideoFrames > 0 })()`, nil, chromedp.WithPollingTimeout(90*time.Second))); err != nil {
+			t.Fatalf("waiting for decoded video: %v (viewer: %s)\nserver log:\n%s\nagent log:\n%s", err, viewerState(ctx), env.logTail(30), agentLog(t))
+		}
+		return id
 	}
-	waitJS(t, ctx, "the files channel's limits", `(() => { const f = window.airlockViewer.files; return f && f.downloadMax === `+strconv.Itoa(filesLimit)+` && f.uploadMax === `+strconv.Itoa(filesLimit)+` })()`)
+	id := launch(t, "e2e-files")
+	waitJS(t, ctx, "the files channel's limits", `(() => { const f = window.airlockViewer.files; return f && f.hello && f.downloadMax === `+strconv.Itoa(filesLimit)+` && f.uploadMax === `+strconv.Itoa(filesLimit)+` })()`)
 	waitJS(t, ctx, "the upload button", `!document.getElementById('upload').hidden`)
 
 	// clickRemote clicks the remote page at a fraction of the screen.
@@ -400,6 +411,17 @@ func TestBrowserFiles(t *testing.T) {
 			if !ok {
 				t.Errorf("no audit event %q in %d events", k, len(events))
 			}
+		}
+	})
+
+	// A workspace without transfers: the viewer hears both are off and
+	// shows no upload button.
+	t.Run("transfers-off", func(t *testing.T) {
+		launch(t, "e2e-files-off")
+		waitJS(t, ctx, "the files channel's limits, off", `(() => { const f = window.airlockViewer.files; return f && f.hello && f.downloadMax === 0 && f.uploadMax === 0 })()`)
+		var hidden bool
+		if err := chromedp.Run(ctx, chromedp.Evaluate(`document.getElementById('upload').hidden`, &hidden)); err != nil || !hidden {
+			t.Fatalf("the upload button is shown with uploads off (%v)", err)
 		}
 	})
 }
