@@ -70,7 +70,11 @@ type Session struct {
 	// the container; cleared when the agent registers.
 	RegisterHash []byte
 	// AgentHash is the hash of the agent's own credential.
-	AgentHash     []byte
+	AgentHash []byte
+	// LaunchKey is the key the launching client gave (empty: none),
+	// unique among its user's sessions: the same launch asked again
+	// finds this session instead of making another.
+	LaunchKey     string
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 	StartedAt     *time.Time // the container started

@@ -85,6 +85,9 @@ type Sessions interface {
 	// EUNAVAILABLE otherwise.
 	CreateSessionWithin(ctx context.Context, s *Session, userLimit, nodeCapacity int) error
 	SessionByID(ctx context.Context, id string) (*Session, error)
+	// SessionByLaunchKey is user's session made with launch key key;
+	// ENOTFOUND if none.
+	SessionByLaunchKey(ctx context.Context, user, key string) (*Session, error)
 	ListSessions(ctx context.Context, f SessionFilter) ([]*Session, error)
 	CountSessions(ctx context.Context, f SessionFilter) (int, error)
 	// UpdateSession applies u if the session's state is in u.From and

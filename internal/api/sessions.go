@@ -49,6 +49,27 @@ type createSessionRequest struct {
 	Locale   string  `json:"locale,omitempty"`
 	TimeZone string  `json:"timezone,omitempty"`
 	Scale    float64 `json:"scale,omitempty"`
+	// LaunchKey, when given, makes the request safe to send again: a
+	// client whose answer was lost (a network change cut it off) asks
+	// again with the same key and gets the session the first request
+	// made, not a second one.
+	LaunchKey string `json:"launch_key,omitempty"`
+}
+
+// maxLaunchKey bounds a launch key; a UUID is 36.
+const maxLaunchKey = 64
+
+// validLaunchKey checks a launch key's shape: letters, digits, - and _.
+func validLaunchKey(k string) error {
+	if len(k) > maxLaunchKey {
+		return airlock.Errorf(airlock.EINVALID, "launch_key is %d characters; at most %d", len(k), maxLaunchKey)
+	}
+	for _, c := range k {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return airlock.Errorf(airlock.EINVALID, "launch_key %q: only letters, digits, - and _ (a UUID will do)", k)
+		}
+	}
+	return nil
 }
 
 // nodeSilence is how long a node may go without a heartbeat and still
@@ -67,8 +88,23 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 	if err := viewer.Validate(); err != nil {
 		return err
 	}
+	if err := validLaunchKey(req.LaunchKey); err != nil {
+		return err
+	}
 	ctx := r.Context()
 	u := callerOf(ctx).User
+	// Asked again: the answer is the session the first asking made. Before
+	// the limits, which that session counts toward.
+	if req.LaunchKey != "" {
+		prev, err := s.store.SessionByLaunchKey(ctx, u.ID, req.LaunchKey)
+		if err == nil {
+			writeJSON(w, http.StatusOK, viewSession(prev))
+			return nil
+		}
+		if airlock.ErrorCode(err) != airlock.ENOTFOUND {
+			return err
+		}
+	}
 	ws, err := s.store.WorkspaceByName(ctx, req.Workspace)
 	if err != nil {
 		return err
@@ -101,8 +137,16 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 	now := s.clock.now()
 	id := newID()
 	sess := &airlock.Session{ID: id, UserID: u.ID, WorkspaceID: ws.ID, NodeID: node.ID,
-		ContainerID: containerName(id), State: airlock.SessionStarting, RegisterHash: reg.Hash(), CreatedAt: now, UpdatedAt: now}
+		ContainerID: containerName(id), State: airlock.SessionStarting, RegisterHash: reg.Hash(), CreatedAt: now, UpdatedAt: now,
+		LaunchKey: req.LaunchKey}
 	if err := s.store.CreateSessionWithin(ctx, sess, limit, node.Capacity); err != nil {
+		// The same launch asked at once, and the other asking won.
+		if req.LaunchKey != "" && airlock.ErrorCode(err) == airlock.ECONFLICT {
+			if prev, perr := s.store.SessionByLaunchKey(ctx, u.ID, req.LaunchKey); perr == nil {
+				writeJSON(w, http.StatusOK, viewSession(prev))
+				return nil
+			}
+		}
 		return err
 	}
 	s.audit(ctx, u.Name, "session.create", id, ws.Name)

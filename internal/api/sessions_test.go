@@ -659,3 +659,79 @@ func TestCreateSessionRace(t *testing.T) {
 		}
 	})
 }
+
+// TestCreateSessionLaunchKey: a launch asked again with its launch key
+// (its first answer lost) gets the same session, even at the user's limit
+// that session fills, and at once from many requests makes one session; a
+// malformed key is refused.
+func TestCreateSessionLaunchKey(t *testing.T) {
+	create := func(e *env, tok string, body map[string]any) (int, sessionView) {
+		rec := e.do(req{Method: "POST", Path: "/api/v1/sessions", Bearer: tok, Body: body})
+		var v sessionView
+		if rec.Code < 300 {
+			mustJSON(t, rec, &v)
+		}
+		return rec.Code, v
+	}
+	t.Run("ok/again", func(t *testing.T) {
+		e := sessionEnv(t)
+		e.addNode("n1", 10)
+		_, tok := e.addUser("bob", 1)
+		code, first := create(e, tok, map[string]any{"workspace": "web", "launch_key": "7d3c-key_1"})
+		if code != http.StatusCreated {
+			t.Fatalf("first: %d", code)
+		}
+		code, again := create(e, tok, map[string]any{"workspace": "web", "launch_key": "7d3c-key_1"})
+		if code != http.StatusOK || again.ID != first.ID {
+			t.Fatalf("again: %d, session %q; want 200 and %q", code, again.ID, first.ID)
+		}
+		if n := len(e.drv.startCalls()); n > 1 {
+			t.Errorf("%d containers started for one launch", n)
+		}
+		// Another key is another launch: over bob's limit of 1.
+		rec := e.do(req{Method: "POST", Path: "/api/v1/sessions", Bearer: tok, Body: map[string]any{"workspace": "web", "launch_key": "other"}})
+		wantError(t, rec, "limit")
+		// Another user's same key is theirs.
+		if code, v := create(e, e.userTok, map[string]any{"workspace": "web", "launch_key": "7d3c-key_1"}); code != http.StatusCreated || v.ID == first.ID {
+			t.Fatalf("another user's same key: %d, %q", code, v.ID)
+		}
+	})
+	t.Run("ok/at-once", func(t *testing.T) {
+		e := sessionEnv(t)
+		e.addNode("n1", 20)
+		_, tok := e.addUser("bob", 10)
+		ids := make([]string, 8)
+		codes := make([]int, 8)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range ids {
+			wg.Go(func() {
+				<-start
+				var v sessionView
+				codes[i], v = create(e, tok, map[string]any{"workspace": "web", "launch_key": "same"})
+				ids[i] = v.ID
+			})
+		}
+		close(start)
+		wg.Wait()
+		for i := range ids {
+			if codes[i] >= 300 || ids[i] != ids[0] {
+				t.Fatalf("statuses %v, sessions %v: want one session for all", codes, ids)
+			}
+		}
+		if n, _ := e.st.CountSessions(context.Background(), airlock.SessionFilter{}); n != 1 {
+			t.Fatalf("%d sessions stored for one launch key", n)
+		}
+	})
+	for _, tc := range []struct{ name, key, msg string }{
+		{"fail/long", strings.Repeat("k", 65), "at most 64"},
+		{"fail/chars", "a b", "only letters, digits"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := sessionEnv(t)
+			e.addNode("n1", 2)
+			rec := e.do(req{Method: "POST", Path: "/api/v1/sessions", Bearer: e.userTok, Body: map[string]any{"workspace": "web", "launch_key": tc.key}})
+			wantError(t, rec, "invalid", tc.msg)
+		})
+	}
+}

@@ -46,6 +46,8 @@ func runContract(t *testing.T, open func(t *testing.T) *DB) {
 		{"race/claim-registration", testRaceClaimRegistration},
 		{"race/setting-if-absent", testRaceSettingIfAbsent},
 		{"race/session-limits", testRaceSessionLimits},
+		{"session-launch-key", testSessionLaunchKey},
+		{"race/session-launch-key", testRaceSessionLaunchKey},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db := open(t)
@@ -1371,4 +1373,45 @@ func testRaceEnrollThreeUses(t *testing.T, db *DB) {
 	if wins != 3 || nodes != 3 {
 		t.Fatalf("%d enrollments succeeded and %d nodes are stored with a 3-use token, want 3 and 3", wins, nodes)
 	}
+}
+
+// testSessionLaunchKey: a launch key finds its user's session, is unique
+// per user, and no key is no key.
+func testSessionLaunchKey(t *testing.T, db *DB) {
+	ctx := t.Context()
+	must(t, db.CreateSession(ctx, &airlock.Session{ID: "s1", UserID: "u1", NodeID: "n1", State: airlock.SessionStarting, LaunchKey: "k1"}))
+	// Another user's same key, and sessions with none, are theirs.
+	must(t, db.CreateSession(ctx, &airlock.Session{ID: "s2", UserID: "u2", NodeID: "n1", State: airlock.SessionStarting, LaunchKey: "k1"}))
+	must(t, db.CreateSession(ctx, &airlock.Session{ID: "s3", UserID: "u1", NodeID: "n1", State: airlock.SessionStarting}))
+	must(t, db.CreateSession(ctx, &airlock.Session{ID: "s4", UserID: "u1", NodeID: "n1", State: airlock.SessionStarting}))
+	got, err := db.SessionByLaunchKey(ctx, "u1", "k1")
+	must(t, err)
+	if got.ID != "s1" || got.LaunchKey != "k1" {
+		t.Fatalf("u1's k1 is %s (key %q), want s1", got.ID, got.LaunchKey)
+	}
+	if got, err := db.SessionByLaunchKey(ctx, "u2", "k1"); err != nil || got.ID != "s2" {
+		t.Fatalf("u2's k1: %v, %v; want s2", got, err)
+	}
+	err = db.CreateSession(ctx, &airlock.Session{ID: "s5", UserID: "u1", NodeID: "n1", State: airlock.SessionStarting, LaunchKey: "k1"})
+	wantCode(t, err, airlock.ECONFLICT)
+	_, err = db.SessionByLaunchKey(ctx, "u1", "k2")
+	wantCode(t, err, airlock.ENOTFOUND)
+	_, err = db.SessionByLaunchKey(ctx, "u1", "")
+	wantCode(t, err, airlock.ENOTFOUND)
+}
+
+// testRaceSessionLaunchKey: the same launch asked at once (a retry served
+// by two api processes) makes one session.
+func testRaceSessionLaunchKey(t *testing.T, db *DB) {
+	ctx := t.Context()
+	var mu sync.Mutex
+	n := 0
+	errs := race(func() error {
+		mu.Lock()
+		n++
+		id := fmt.Sprintf("s%d", n)
+		mu.Unlock()
+		return db.CreateSessionWithin(ctx, &airlock.Session{ID: id, UserID: "u1", NodeID: "n1", State: airlock.SessionStarting, LaunchKey: "k"}, 5, 0)
+	})
+	oneWins(t, errs, airlock.ECONFLICT)
 }

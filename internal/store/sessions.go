@@ -14,7 +14,7 @@ import (
 )
 
 const sessionCols = `id, user_id, workspace_id, node_id, container_id, state, reason, register_hash, agent_hash,
-	created_at, updated_at, started_at, ready_at, stopped_at, last_heartbeat, container_addrs`
+	created_at, updated_at, started_at, ready_at, stopped_at, last_heartbeat, container_addrs, launch_key`
 
 func scanSession(s scanner) (*airlock.Session, error) {
 	var x airlock.Session
@@ -22,7 +22,7 @@ func scanSession(s scanner) (*airlock.Session, error) {
 	var started, ready, stopped, heartbeat sql.NullInt64
 	var addrs string
 	if err := s.Scan(&x.ID, &x.UserID, &x.WorkspaceID, &x.NodeID, &x.ContainerID, &x.State, &x.Reason,
-		&x.RegisterHash, &x.AgentHash, &created, &updated, &started, &ready, &stopped, &heartbeat, &addrs); err != nil {
+		&x.RegisterHash, &x.AgentHash, &created, &updated, &started, &ready, &stopped, &heartbeat, &addrs, &x.LaunchKey); err != nil {
 		return nil, err
 	}
 	var err error
@@ -93,12 +93,15 @@ func (db *DB) CreateSessionWithin(ctx context.Context, s *airlock.Session, userL
 			return airlock.Errorf(airlock.EUNAVAILABLE, "the chosen node is full; try again")
 		}
 	}
-	_, err = tx.ExecContext(ctx, db.rebind(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err = tx.ExecContext(ctx, db.rebind(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		s.ID, s.UserID, s.WorkspaceID, s.NodeID, s.ContainerID, string(s.State), s.Reason,
 		nullBytes(s.RegisterHash), nullBytes(s.AgentHash), micros(s.CreatedAt), micros(s.UpdatedAt),
 		ptrMicros(s.StartedAt), ptrMicros(s.ReadyAt), ptrMicros(s.StoppedAt), ptrMicros(s.LastHeartbeat),
-		formatAddrs(s.ContainerAddrs))
+		formatAddrs(s.ContainerAddrs), s.LaunchKey)
 	if err != nil {
+		if isUnique(err) && s.LaunchKey != "" {
+			return airlock.Errorf(airlock.ECONFLICT, "a session with launch key %q exists already", s.LaunchKey)
+		}
 		return writeErr(err, "session", s.ID, "create session "+s.ID)
 	}
 	if err := tx.Commit(); err != nil {
@@ -112,6 +115,18 @@ func (db *DB) SessionByID(ctx context.Context, id string) (*airlock.Session, err
 	s, err := scanSession(db.queryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE id = ?`, id))
 	if err != nil {
 		return nil, rowErr(err, "session", id)
+	}
+	return s, nil
+}
+
+// SessionByLaunchKey returns user's session made with launch key key.
+func (db *DB) SessionByLaunchKey(ctx context.Context, user, key string) (*airlock.Session, error) {
+	if key == "" {
+		return nil, airlock.Errorf(airlock.ENOTFOUND, "no launch key given")
+	}
+	s, err := scanSession(db.queryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE user_id = ? AND launch_key = ?`, user, key))
+	if err != nil {
+		return nil, rowErr(err, "session with launch key", key)
 	}
 	return s, nil
 }

@@ -11,6 +11,7 @@ import { launchSettings } from './locale.js';
 import { browserBadges } from './options.js';
 import { frame, unframe, hex, sizeText, CHUNK } from './files.js';
 import { state as soundState, toggle as soundToggle } from './audio.js';
+import { newLaunchKey, sendAgain } from './launch.js';
 
 let failed = 0;
 async function test(name, fn) {
@@ -421,6 +422,34 @@ await test('browserBadges: what differs from a plain browser window', () => {
     mode: 'kiosk', audio: 'off', locale: 'ja-JP', timezone: 'Asia/Tokyo',
     browser: { downloads: { allowed: true, max_bytes: 256 << 20 }, uploads: { allowed: true, max_bytes: 1536 }, url_blocklist: ['*'] },
   }), ['kiosk', 'downloads ≤ 256 MiB', 'uploads ≤ 1.5 KiB', 'URL filter', 'no sound', 'ja-JP', 'Asia/Tokyo']);
+});
+
+await test('sendAgain: a lost answer is asked again, an answer is final', async () => {
+  const lost = Object.assign(new Error('unreachable'), { status: 0 });
+  const refused = Object.assign(new Error('limit'), { status: 409 });
+  const waits = [];
+  const sleep = async (ms) => { waits.push(ms); };
+  let calls = 0;
+  assert.equal(await sendAgain(async () => { calls++; if (calls < 3) throw lost; return 'ok'; }, { sleep, pause: 100 }), 'ok');
+  assert.equal(calls, 3);
+  assert.deepEqual(waits, [100, 200]);
+  calls = 0;
+  await assert.rejects(sendAgain(async () => { calls++; throw refused; }, { sleep }), /limit/);
+  assert.equal(calls, 1, 'a refusal is not sent again');
+  calls = 0;
+  await assert.rejects(sendAgain(async () => { calls++; throw lost; }, { sleep, tries: 3 }), /unreachable/);
+  assert.equal(calls, 3, 'at most tries sends');
+  calls = 0;
+  const abort = Object.assign(new Error('aborted'), { name: 'AbortError', status: 0 });
+  await assert.rejects(sendAgain(async () => { calls++; throw abort; }, { sleep }), /aborted/);
+  assert.equal(calls, 1, 'an abort is final');
+});
+
+await test('newLaunchKey: a UUID, or 32 hex digits without randomUUID', () => {
+  assert.match(newLaunchKey(), /^[0-9a-f-]{36}$/);
+  const k = newLaunchKey({ getRandomValues: (b) => b.fill(171) });
+  assert.equal(k, 'ab'.repeat(16));
+  assert.notEqual(newLaunchKey(), newLaunchKey());
 });
 
 if (failed) {

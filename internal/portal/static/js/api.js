@@ -7,6 +7,8 @@
 // both on its own, and same-origin fetches pass, so no extra header or
 // CSRF token is needed.
 
+import { newLaunchKey, sendAgain } from './launch.js';
+
 export class ApiError extends Error {
   constructor(status, code, message) {
     super(message);
@@ -86,7 +88,12 @@ export const api = {
   // after 30 s as it is (a long poll).
   waitSession: (id, opts) => request('GET', `/sessions/${seg(id)}?wait=30s`, opts),
   // settings: the viewer's locale, timezone and scale (see locale.js).
-  createSession: (workspace, settings = {}) => request('POST', '/sessions', { body: { workspace, ...settings } }),
+  // Sent again when its answer is lost, with the same launch key, so that
+  // it makes one session (see launch.js).
+  createSession: (workspace, settings = {}) => {
+    const body = { workspace, ...settings, launch_key: newLaunchKey() };
+    return sendAgain(() => request('POST', '/sessions', { body }));
+  },
   endSession: (id) => request('DELETE', `/sessions/${seg(id)}`),
   // connect answers {token, signal_url, expires_at, ice_servers}.
   connect: (id) => request('POST', `/sessions/${seg(id)}/connect`),
