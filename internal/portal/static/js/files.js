@@ -111,6 +111,11 @@ function togglePanel(open) {
 // attach takes a (new) files channel; what the agent knows is sent again.
 export function attach(channel) {
   ch = channel;
+  // What was in flight on the last channel is lost with it: a download
+  // being saved is offered again (the agent says so), an upload is over.
+  for (const d of downloads.values()) if (d.state === 'saving') Object.assign(d, { state: 'offered', received: d.size, parts: [] });
+  for (const u of uploads.values()) if (u.state === 'sending') Object.assign(u, { state: 'refused', message: 'the connection to the session was lost; send it again' });
+  publish();
   ch.binaryType = 'arraybuffer';
   ch.bufferedAmountLowThreshold = LOW_WATER;
   ch.onmessage = (e) => {
@@ -228,17 +233,24 @@ async function send(file) {
   const u = { id, name: file.name, size: file.size, state: 'sending', message: '' };
   uploads.set(id, u);
   publish();
-  channel.send(JSON.stringify({ t: 'upload', id, name: file.name, size: file.size }));
-  const data = await file.arrayBuffer();
-  for (let off = 0; off < data.byteLength; off += CHUNK) {
-    if (u.state !== 'sending' || channel !== ch) return;
-    if (channel.bufferedAmount > HIGH_WATER) {
-      await new Promise((resolve) => channel.addEventListener('bufferedamountlow', resolve, { once: true }));
+  try {
+    channel.send(JSON.stringify({ t: 'upload', id, name: file.name, size: file.size }));
+    const data = await file.arrayBuffer();
+    for (let off = 0; off < data.byteLength; off += CHUNK) {
+      if (u.state !== 'sending' || channel !== ch) return;
+      if (channel.bufferedAmount > HIGH_WATER) {
+        await new Promise((resolve) => channel.addEventListener('bufferedamountlow', resolve, { once: true }));
+      }
+      channel.send(frame(id, new Uint8Array(data, off, Math.min(CHUNK, data.byteLength - off))));
     }
-    channel.send(frame(id, new Uint8Array(data, off, Math.min(CHUNK, data.byteLength - off))));
+    const sum = hex(await crypto.subtle.digest('SHA-256', data));
+    if (u.state === 'sending' && channel === ch) channel.send(JSON.stringify({ t: 'end', id, sha256: sum }));
+  } catch (err) {
+    // The channel closed under the upload, or the file could not be read.
+    Object.assign(u, { state: 'refused', message: err.message });
+    deps.toast(`${file.name} was not sent: ${err.message}`);
+    publish();
   }
-  const sum = hex(await crypto.subtle.digest('SHA-256', data));
-  if (u.state === 'sending' && channel === ch) channel.send(JSON.stringify({ t: 'end', id, sha256: sum }));
 }
 
 const LABELS = { progress: 'Downloading in the session', offered: 'Ready', saving: 'Saving', saved: 'Saved', refused: 'Refused' };
