@@ -79,7 +79,10 @@ const seg = encodeURIComponent;
 
 export const api = {
   me: () => request('GET', '/me', { quiet401: true }),
-  login: (user, password) => request('POST', '/auth/login', { body: { user, password }, quiet401: true }),
+  // Sent again when its answer is lost: a second sign-in only makes a
+  // second web session; the first, whose cookie may never have arrived,
+  // expires unused.
+  login: (user, password) => sendAgain(() => request('POST', '/auth/login', { body: { user, password }, quiet401: true })),
   logout: () => request('POST', '/auth/logout', { quiet401: true }),
   workspaces: (opts) => request('GET', '/workspaces', opts),
   sessions: (opts) => request('GET', '/sessions', opts),
