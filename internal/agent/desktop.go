@@ -389,7 +389,10 @@ func audioEnv(cfg DesktopConfig) []string {
 	if !cfg.Audio {
 		return nil
 	}
-	return []string{"PULSE_SERVER=" + audio.Address(audioDir)}
+	// PULSE_LATENCY_MSEC caps the buffer of Chromium's sound stream: by
+	// default it fills one of its own choosing, and what sits in it is
+	// delay before the sound reaches the helper.
+	return []string{"PULSE_SERVER=" + audio.Address(audioDir), "PULSE_LATENCY_MSEC=30"}
 }
 
 // cursors passes the display's cursor changes on to the streamer.
