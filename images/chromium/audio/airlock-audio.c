@@ -19,8 +19,8 @@
  *   "AOPS" u32 size u64 pos, then size bytes of one Opus packet
  * pos is the packet's first sample on a 48 kHz clock that starts at 0:
  * it advances by one frame per frame read, and jumps ahead by the time
- * the source spent suspended, so that gaps in the packets' positions are
- * gaps in time.
+ * the source spent suspended (as the server tells, not guessed from a
+ * late read), so that gaps in the packets' positions are gaps in time.
  *
  * Exit status: 0 on EOF on stdin (the agent's way to stop it), 1 when the
  * server or the encoder fails, 2 on bad arguments; the reason is on
@@ -45,9 +45,6 @@
 #define HDR 16
 /* A frame whose every sample is within this of zero is silence. */
 #define SILENT 1
-/* A source that delivered this much less than the wall clock says was
- * suspended in between: resynchronize pos with the wall clock. */
-#define RESYNC (RATE / 10)
 
 __attribute__((noreturn, format(printf, 2, 3))) static void die(int status, const char *fmt, ...) {
 	va_list ap;
@@ -68,7 +65,8 @@ static struct {
 	int filled; /* samples per channel in pcm */
 	uint64_t pos;
 	uint64_t start_us;
-	int gap; /* frames were skipped since the last packet */
+	int gap;    /* frames were skipped since the last packet */
+	int resync; /* the source was suspended: take pos from the wall clock */
 } st;
 
 static uint64_t now_us(void) {
@@ -104,9 +102,11 @@ static int silent(const int16_t *pcm, int n) {
 
 /* frame_done encodes and writes the frame in st.pcm, unless it is silent. */
 static void frame_done(void) {
-	uint64_t wall = (now_us() - st.start_us) * RATE / 1000000u;
-	if (wall > st.pos + (uint64_t)st.frame + RESYNC) {
-		st.pos = wall - (uint64_t)st.frame;
+	if (st.resync) {
+		/* The first frame since the source came back ends about now. */
+		uint64_t wall = (now_us() - st.start_us) * RATE / 1000000u;
+		if (wall > st.pos + (uint64_t)st.frame) st.pos = wall - (uint64_t)st.frame;
+		st.resync = 0;
 		st.gap = 1;
 	}
 	if (silent(st.pcm, st.frame * CHANNELS)) {
@@ -157,6 +157,13 @@ static void on_read(pa_stream *s, size_t nbytes, void *userdata) {
 	}
 }
 
+/* on_suspended marks a resume: the time the source was suspended passed
+ * without samples, and pos must jump over it. */
+static void on_suspended(pa_stream *s, void *userdata) {
+	(void)userdata;
+	if (pa_stream_is_suspended(s) == 0) st.resync = 1;
+}
+
 static void on_stream_state(pa_stream *s, void *userdata) {
 	(void)userdata;
 	switch (pa_stream_get_state(s)) {
@@ -178,6 +185,7 @@ static void on_context_state(pa_context *c, void *userdata) {
 		if (!s) die(1, "new stream: %s", pa_strerror(pa_context_errno(c)));
 		pa_stream_set_state_callback(s, on_stream_state, NULL);
 		pa_stream_set_read_callback(s, on_read, NULL);
+		pa_stream_set_suspended_callback(s, on_suspended, NULL);
 		/* Fragments of one frame: the server sends each frame as soon as
 		 * it has it, which is the latency that matters here. */
 		pa_buffer_attr attr = {
@@ -258,6 +266,7 @@ int main(int argc, char **argv) {
 	if (pa_context_connect(c, NULL, PA_CONTEXT_NOAUTOSPAWN, NULL) < 0)
 		die(1, "connect to the sound server: %s", pa_strerror(pa_context_errno(c)));
 	st.start_us = now_us();
+	st.resync = 1; /* the source may have been suspended since before we came */
 	int ret = 0;
 	if (pa_mainloop_run(st.loop, &ret) < 0) die(1, "main loop failed");
 	return ret;
