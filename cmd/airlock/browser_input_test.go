@@ -41,9 +41,12 @@ html,body{margin:0;background:#2050b0;font:24px sans-serif;color:#fff}
 <script>
 const word = document.getElementById('word');
 let seq = 0; // fetches may complete out of order: the server keeps the latest
-document.addEventListener('mousedown', () => {
+// A press focuses the field and never blurs it (see sitePage): a tap
+// repeated until the page sees one may land while the test types.
+document.addEventListener('mousedown', (e) => {
+  e.preventDefault();
   fetch('/pressed');
-  setTimeout(() => word.focus(), 0);
+  word.focus();
 });
 word.addEventListener('focus', () => fetch('/focused'));
 word.addEventListener('input', () => fetch('/typed?n=' + (++seq) + '&v=' + encodeURIComponent(word.value)));

@@ -53,10 +53,17 @@ html,body{margin:0;height:100%;background:#2050b0;font:32px sans-serif;color:#ff
 <input id="word" autocomplete="off">
 <script>
 const word = document.getElementById('word');
+// A press anywhere gives the field the focus and never takes it away:
+// the test clicks until the page sees a click (a click that comes right
+// after the page's script ran was seen lost: before its first paint, it
+// seems), so a click may land while it types.
+// The default action of a press on the body would move the focus there,
+// and keys typed before the page gave it back would be lost.
 document.addEventListener('mousedown', e => {
+  e.preventDefault();
   document.body.style.background = '#20b050';
   fetch('/clicked?x=' + e.clientX + '&y=' + e.clientY);
-  setTimeout(() => word.focus(), 0);
+  word.focus();
 });
 let seq = 0;  // fetches may complete out of order: the server keeps the latest
 word.addEventListener('focus', () => fetch('/focused'));
@@ -382,7 +389,8 @@ func viewSessionIn(t *testing.T, actx context.Context, env *upEnv, s *site, work
 		if time.Now().After(deadline) {
 			t.Fatalf("the remote page saw no click (viewer: %s)", viewerState(ctx))
 		}
-		time.Sleep(time.Second) // the remote page may still be loading
+		// The remote page may still be loading, or not painted yet.
+		time.Sleep(time.Second)
 	}
 	// Type once the remote field has focus and the viewer holds the
 	// keyboard, so that no key goes to the wrong place.
