@@ -74,7 +74,10 @@ func TestRealHelper(t *testing.T) {
 	if err := os.WriteFile(raw, tone(1, 0.5), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	play := exec.CommandContext(ctx, "pacat", "--raw", "--format=s16le", "--rate=48000", "--channels=2", raw)
+	// The whole file fits in the server's buffer at once (a latency of 2 s
+	// for 1.5 s of sound), so a client slowed by a loaded machine cannot
+	// underrun it: a gap in the tone is then the helper's, not pacat's.
+	play := exec.CommandContext(ctx, "pacat", "--raw", "--format=s16le", "--rate=48000", "--channels=2", "--latency-msec=2000", raw)
 	play.Env = append(os.Environ(), "PULSE_SERVER="+srv.Address())
 	if out, err := play.CombinedOutput(); err != nil {
 		t.Fatalf("pacat: %v\n%s", err, out)
