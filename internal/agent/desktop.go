@@ -207,7 +207,7 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig) error {
 		Cursor:          cursors(ctx, capture.Cursor()),
 		ClipboardPolicy: cfg.Clipboard,
 		Scale:           cfg.Scale,
-		Resize:          disp.Resize,
+		Resize:          growFirst(wm, disp),
 		Log:             a.log.With("component", "stream"),
 	})
 	if err != nil {
@@ -232,6 +232,23 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig) error {
 		return err
 	case <-disp.Done():
 		return fmt.Errorf("the display exited: %v", disp.Err())
+	}
+}
+
+// growFirst resizes the display, growing the windows first when the
+// screen grows: without, the viewer sees black along the new edges until
+// Chromium has repainted at the new size (see desktop.WM.Prepare).
+func growFirst(wm *desktop.WM, disp *desktop.Display) func(ctx context.Context, w, h int) error {
+	return func(ctx context.Context, w, h int) error {
+		if err := wm.Prepare(ctx, w, h); err != nil {
+			wm.Settle()
+			return err
+		}
+		if err := disp.Resize(ctx, w, h); err != nil {
+			wm.Settle()
+			return err
+		}
+		return nil
 	}
 }
 

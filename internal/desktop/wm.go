@@ -1,11 +1,15 @@
 package desktop
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/jezek/xgb"
+	"github.com/jezek/xgb/damage"
 	"github.com/jezek/xgb/randr"
 	"github.com/jezek/xgb/xproto"
 )
@@ -24,9 +28,20 @@ type WM struct {
 	atoms wmAtoms
 	log   *slog.Logger
 	done  chan struct{}
+	// damage collects what is drawn on the screen, and painted receives
+	// when it stops being empty: Prepare empties it, then waits on it for
+	// Chromium's repaint.
+	damage  damage.Damage
+	painted chan struct{}
 
-	// The fields below belong to the events goroutine.
-	sw, sh  int
+	// mu guards the fields below: the events goroutine holds it while it
+	// handles an event, Prepare and Settle while they size windows.
+	mu     sync.Mutex
+	sw, sh int
+	// tw, th is the size Prepare grew the maximized windows to ahead of
+	// the screen, zero when none: windows are max(screen, target) until
+	// the screen reaches it.
+	tw, th  int
 	clients map[xproto.Window]*client
 	order   []xproto.Window // managed windows, bottom to top
 	focused xproto.Window
@@ -55,7 +70,7 @@ func StartWM(display string, logger *slog.Logger) (*WM, error) {
 	if err != nil {
 		return nil, fmt.Errorf("window manager: connect to X display %s: %w", display, err)
 	}
-	wm := &WM{conn: conn, log: logger, done: make(chan struct{}), clients: map[xproto.Window]*client{}}
+	wm := &WM{conn: conn, log: logger, done: make(chan struct{}), painted: make(chan struct{}, 1), clients: map[xproto.Window]*client{}}
 	if err := wm.init(); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("window manager on %s: %w", display, err)
@@ -68,8 +83,23 @@ func (wm *WM) init() error {
 	if err := randr.Init(wm.conn); err != nil {
 		return fmt.Errorf("missing X extension RANDR: %w", err)
 	}
+	if err := damage.Init(wm.conn); err != nil {
+		return fmt.Errorf("missing X extension DAMAGE: %w", err)
+	}
+	if _, err := damage.QueryVersion(wm.conn, 1, 1).Reply(); err != nil {
+		return fmt.Errorf("DAMAGE version: %w", err)
+	}
 	wm.root = xproto.Setup(wm.conn).DefaultScreen(wm.conn).Root
 	var err error
+	if wm.damage, err = damage.NewDamageId(wm.conn); err != nil {
+		return fmt.Errorf("damage id: %w", err)
+	}
+	// NonEmpty: one event when the region stops being empty, none until
+	// Prepare empties it again, so the screen's drawing costs the WM one
+	// event per resize.
+	if err := damage.CreateChecked(wm.conn, wm.damage, xproto.Drawable(wm.root), damage.ReportLevelNonEmpty).Check(); err != nil {
+		return fmt.Errorf("create damage: %w", err)
+	}
 	if wm.atoms, err = internAtoms(wm.conn); err != nil {
 		return err
 	}
@@ -124,27 +154,38 @@ func (wm *WM) events() {
 			wm.log.Debug("X error", "err", xerr)
 			continue
 		}
-		switch e := ev.(type) {
-		case xproto.MapRequestEvent:
-			wm.manage(e.Window)
-		case xproto.ConfigureRequestEvent:
-			wm.configureRequest(e)
-		case xproto.UnmapNotifyEvent:
-			wm.unmanage(e.Window, true)
-		case xproto.DestroyNotifyEvent:
-			wm.unmanage(e.Window, false)
-		case xproto.ClientMessageEvent:
-			wm.clientMessage(e)
-		case xproto.ConfigureNotifyEvent:
-			if e.Window == wm.root {
-				wm.screenChanged(int(e.Width), int(e.Height))
-			}
-		case randr.ScreenChangeNotifyEvent:
-			// Width and height in the event are before rotation; the
-			// root's geometry is what windows must match.
-			if geo, err := xproto.GetGeometry(wm.conn, xproto.Drawable(wm.root)).Reply(); err == nil {
-				wm.screenChanged(int(geo.Width), int(geo.Height))
-			}
+		if _, ok := ev.(damage.NotifyEvent); ok {
+			notify(wm.painted)
+			continue
+		}
+		wm.handle(ev)
+	}
+}
+
+// handle acts on an event other than damage's.
+func (wm *WM) handle(ev xgb.Event) {
+	wm.mu.Lock()
+	defer wm.mu.Unlock()
+	switch e := ev.(type) {
+	case xproto.MapRequestEvent:
+		wm.manage(e.Window)
+	case xproto.ConfigureRequestEvent:
+		wm.configureRequest(e)
+	case xproto.UnmapNotifyEvent:
+		wm.unmanage(e.Window, true)
+	case xproto.DestroyNotifyEvent:
+		wm.unmanage(e.Window, false)
+	case xproto.ClientMessageEvent:
+		wm.clientMessage(e)
+	case xproto.ConfigureNotifyEvent:
+		if e.Window == wm.root {
+			wm.screenChanged(int(e.Width), int(e.Height))
+		}
+	case randr.ScreenChangeNotifyEvent:
+		// Width and height in the event are before rotation; the
+		// root's geometry is what windows must match.
+		if geo, err := xproto.GetGeometry(wm.conn, xproto.Drawable(wm.root)).Reply(); err == nil {
+			wm.screenChanged(int(geo.Width), int(geo.Height))
 		}
 	}
 }
@@ -212,7 +253,7 @@ func (wm *WM) unmanage(win xproto.Window, alive bool) {
 // geometry is where a managed window belongs now.
 func (wm *WM) geometry(c *client) rect {
 	if c.fullscreen || !c.floating {
-		return rect{0, 0, wm.sw, wm.sh}
+		return rect{0, 0, max(wm.sw, wm.tw), max(wm.sh, wm.th)}
 	}
 	return c.rect
 }
@@ -292,6 +333,11 @@ func (wm *WM) screenChanged(w, h int) {
 		return
 	}
 	wm.sw, wm.sh = w, h
+	// Only the size Prepare grew for ends the growing: the event of an
+	// earlier resize, read late, must not shrink the windows back.
+	if w == wm.tw && h == wm.th {
+		wm.tw, wm.th = 0, 0
+	}
 	for _, win := range wm.order {
 		c := wm.clients[win]
 		if c.floating {
@@ -300,6 +346,80 @@ func (wm *WM) screenChanged(w, h int) {
 		wm.apply(win, c, false)
 	}
 	wm.publishScreen()
+}
+
+// repaintWait bounds Prepare's wait for Chromium's repaint. Chromium
+// repaints a resized window within a frame or two when idle, and took up
+// to ~400 ms on a busy machine; a viewer waits this long at most for its
+// resize, and gets the black band of old when Chromium is slower still.
+const repaintWait = 250 * time.Millisecond
+
+// Prepare grows every maximized and full-screen window to w×h (in each
+// dimension the screen grows in) ahead of a resize of the screen to
+// w×h, and returns once Chromium has repainted, or after repaintWait.
+// X clips a window larger than the screen, so nothing shows yet; but
+// once the screen grows, the newly visible part of the window only has
+// to be redrawn from what Chromium has rendered at the new size already
+// (~20–30 ms) rather than laid out and rendered anew (60–390 ms), which
+// the viewer sees as a black band along the new edges meanwhile. The
+// screen's resize, seen by the events goroutine, then settles the
+// windows to the screen's size; Settle does when the resize failed.
+func (wm *WM) Prepare(ctx context.Context, w, h int) error {
+	wm.mu.Lock()
+	if w <= wm.sw && h <= wm.sh || w > maxWidth || h > maxHeight {
+		// Shrinking, the windows follow the screen as always; a size
+		// too large is the resize's to refuse.
+		wm.mu.Unlock()
+		return nil
+	}
+	wm.tw, wm.th = w, h
+	grown := 0
+	for _, win := range wm.order {
+		if c := wm.clients[win]; c.fullscreen || !c.floating {
+			wm.apply(win, c, false)
+			grown++
+		}
+	}
+	wm.mu.Unlock()
+	if grown == 0 {
+		return nil
+	}
+	// Emptying the damage is a round trip after the ConfigureWindow
+	// requests on the same connection: what is drawn from now on is
+	// Chromium's answer to its new size (or, on a busy screen, anything
+	// else; then the resize just goes ahead a little early). A damage
+	// event of before is dropped with the emptied region it reported.
+	if err := damage.SubtractChecked(wm.conn, wm.damage, 0, 0).Check(); err != nil {
+		return fmt.Errorf("window manager: prepare %dx%d: clear damage: %w", w, h, err)
+	}
+	select {
+	case <-wm.painted:
+	default:
+	}
+	timer := time.NewTimer(repaintWait)
+	defer timer.Stop()
+	select {
+	case <-wm.painted:
+	case <-timer.C:
+		wm.log.Debug("no repaint before the resize", "size", fmt.Sprintf("%dx%d", w, h), "waited", repaintWait)
+	case <-ctx.Done():
+		return fmt.Errorf("window manager: prepare %dx%d: %w", w, h, ctx.Err())
+	}
+	return nil
+}
+
+// Settle gives up the size Prepare grew the windows to, and sizes them
+// to the screen again: for a resize of the screen that failed.
+func (wm *WM) Settle() {
+	wm.mu.Lock()
+	defer wm.mu.Unlock()
+	if wm.tw == 0 && wm.th == 0 {
+		return
+	}
+	wm.tw, wm.th = 0, 0
+	for _, win := range wm.order {
+		wm.apply(win, wm.clients[win], false)
+	}
 }
 
 // focus gives a window the keyboard and raises it.

@@ -340,3 +340,54 @@ func TestWMRefusesSecond(t *testing.T) {
 		t.Fatal("a second window manager started on the same display")
 	}
 }
+
+// TestWMPrepareAndSettle: Prepare grows a maximized window beyond the
+// screen, in the dimensions the screen is to grow in, and leaves a
+// floating one be; the resize then settles it to the screen, and so does
+// Settle when the resize did not come; shrinking prepares nothing.
+func TestWMPrepareAndSettle(t *testing.T) {
+	d := startTestDisplay(t, 640, 480)
+	wm := startTestWM(t, d)
+	c := newWMClient(t, d.Name)
+	win := c.window(rect{0, 0, 300, 200}, nil)
+	c.show(win)
+	c.waitGeometry(win, rect{0, 0, 640, 480})
+	dialog := c.window(rect{10, 10, 200, 100}, func(w xproto.Window) {
+		c.set32(w, c.atoms.netWMWindowType, xproto.AtomAtom, uint32(c.atoms.netWMWindowTypeDialog))
+	})
+	c.show(dialog)
+	dialogAt := rect{220, 190, 200, 100}
+	c.waitGeometry(dialog, dialogAt)
+	ctx := context.Background()
+
+	for _, tc := range []struct {
+		name   string
+		w, h   int
+		resize bool
+		grown  rect
+		after  rect
+	}{
+		{"grows, then the screen", 800, 600, true, rect{0, 0, 800, 600}, rect{0, 0, 800, 600}},
+		{"grows in width alone", 1024, 400, true, rect{0, 0, 1024, 600}, rect{0, 0, 1024, 400}},
+		{"shrinks", 800, 400, true, rect{0, 0, 1024, 400}, rect{0, 0, 800, 400}},
+		{"grows, the resize fails", 1280, 720, false, rect{0, 0, 1280, 720}, rect{0, 0, 800, 400}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := wm.Prepare(ctx, tc.w, tc.h); err != nil {
+				t.Fatal(err)
+			}
+			c.waitGeometry(win, tc.grown)
+			if tc.resize {
+				if err := d.Resize(ctx, tc.w, tc.h); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				wm.Settle()
+			}
+			c.waitGeometry(win, tc.after)
+			if got, _ := c.geometry(dialog); got.w != dialogAt.w || got.h != dialogAt.h {
+				t.Errorf("dialog %+v, want its own size %dx%d", got, dialogAt.w, dialogAt.h)
+			}
+		})
+	}
+}
