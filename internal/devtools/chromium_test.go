@@ -156,7 +156,24 @@ func TestChromiumDownloadAndFileChooser(t *testing.T) {
 			t.Fatalf("evaluate %s: %v %s", expr, err, r.ExceptionDetails)
 		}
 	}
-	eval(`new Promise(r => document.readyState == "complete" ? r() : onload = r)`)
+	// The new target is attached before its first navigation ends, on
+	// about:blank: wait for the site's page itself to have loaded. An
+	// evaluation may fail while the document is being replaced.
+	for want := site.URL + "/ complete"; ; {
+		var r struct {
+			Result struct {
+				Value string `json:"value"`
+			} `json:"result"`
+		}
+		err := s.Call(ctx, "Runtime.evaluate", map[string]any{"expression": `location.href + " " + document.readyState`, "returnByValue": true}, &r)
+		if err == nil && r.Result.Value == want {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the page did not load: %q, %v", r.Result.Value, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 
 	eval(`dl.click()`)
 	var wb browser.EventDownloadWillBegin
