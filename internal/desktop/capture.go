@@ -35,6 +35,9 @@ type Capture struct {
 	root   xproto.Window
 	damage damage.Damage
 
+	// done is closed when the events goroutine has returned, after xgb's
+	// reader: see Close.
+	done    chan struct{}
 	changed chan struct{} // one pending "screen changed" at most
 	resized chan struct{}
 	cursor  chan Cursor
@@ -56,7 +59,7 @@ func OpenCapture(display string) (*Capture, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to X display %s: %w", display, err)
 	}
-	c := &Capture{conn: conn, changed: make(chan struct{}, 1), resized: make(chan struct{}, 1), cursor: make(chan Cursor, 1), cursorCache: map[uint32][]byte{}}
+	c := &Capture{conn: conn, done: make(chan struct{}), changed: make(chan struct{}, 1), resized: make(chan struct{}, 1), cursor: make(chan Cursor, 1), cursorCache: map[uint32][]byte{}}
 	if err := c.init(); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("capture display %s: %w", display, err)
@@ -147,6 +150,7 @@ func (c *Capture) detach() {
 
 // events turns X events into the Changed and Resized signals.
 func (c *Capture) events() {
+	defer close(c.done)
 	for {
 		ev, err := c.conn.WaitForEvent()
 		if ev == nil && err == nil {
@@ -210,15 +214,20 @@ func (c *Capture) Grab() (Frame, error) {
 	return Frame{Pix: c.mem, Width: c.w, Height: c.h, Stride: c.w * 4, ShmID: c.shmid}, nil
 }
 
-// Close releases the shared memory and the connection.
+// Close releases the shared memory and the connection. It returns once
+// the connection's reader has stopped: xgb's extensions keep their event
+// decoders in a map shared by every connection, which the next
+// connection's Init writes to while a reader still running would read it.
 func (c *Capture) Close() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		return nil
 	}
 	c.closed = true
 	c.detach()
 	c.conn.Close()
+	c.mu.Unlock()
+	<-c.done
 	return nil
 }
