@@ -78,19 +78,8 @@ func startToneSite(t *testing.T) *toneSite {
 		s.clicks, s.last = s.clicks+1, n
 		s.mu.Unlock()
 	})
-	rs, err := dockertest.StartRoutedSite(context.Background(), dockertest.SiteAddrs(160, 180))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(rs.Listener)
-	t.Cleanup(func() {
-		srv.Close()
-		if err := rs.Close(); err != nil {
-			t.Errorf("remove the routed site: %v", err)
-		}
-	})
-	s.url = "http://" + rs.Addr.String() + "/"
+	addr := serveRouted(t, mux, 160, 180)
+	s.url = "http://" + addr.String() + "/"
 	return s
 }
 
@@ -310,42 +299,6 @@ func openViewer(t *testing.T, env *upEnv, browser, workspace string) context.Con
 	if err := chromedp.Run(bctx); err != nil {
 		t.Fatalf("start the browser: %v", err)
 	}
-	for _, step := range []struct {
-		what string
-		act  chromedp.Action
-	}{
-		{"open the portal", chromedp.Navigate(env.server + "/")},
-		{"the login form", chromedp.WaitVisible("#login-user", chromedp.ByQuery)},
-		{"type the user", chromedp.SendKeys("#login-user", "admin", chromedp.ByQuery)},
-		{"type the password", chromedp.SendKeys("#login-password", "correct horse battery", chromedp.ByQuery)},
-		{"log in", chromedp.Click("#login-submit", chromedp.ByQuery)},
-		{"the workspace in the catalog", chromedp.WaitVisible(`[data-workspace="`+workspace+`"] .launch`, chromedp.ByQuery)},
-		{"launch", chromedp.Click(`[data-workspace="`+workspace+`"] .launch`, chromedp.ByQuery)},
-		{"the viewer", chromedp.WaitVisible("#screen", chromedp.ByQuery)},
-	} {
-		sctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-		err := chromedp.Run(sctx, step.act)
-		cancel()
-		if err != nil {
-			t.Fatalf("portal, %s: %v (viewer: %s)\nserver log:\n%s\nagent log:\n%s", step.what, err, viewerState(ctx), env.logTail(30), agentLog(t))
-		}
-	}
-	var loc string
-	if err := chromedp.Run(ctx, chromedp.Location(&loc)); err != nil {
-		t.Fatal(err)
-	}
-	_, id, ok := strings.Cut(loc, "#/session/")
-	if !ok {
-		t.Fatalf("the viewer's URL %q names no session", loc)
-	}
-	t.Cleanup(func() {
-		c, _, err := apiClient()
-		if err == nil {
-			err = c.Do(context.Background(), http.MethodDelete, "/api/v1/sessions/"+id, nil, nil)
-		}
-		if err != nil {
-			t.Errorf("end session %s: %v\nserver log:\n%s", id, err, env.logTail(30))
-		}
-	})
+	portalLaunch(t, ctx, env, env.server+"/", workspace, nil)
 	return ctx
 }

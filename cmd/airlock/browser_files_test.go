@@ -93,19 +93,8 @@ func startFilesSite(t *testing.T) *filesSite {
 		s.got = append(s.got, r.URL.Query().Get("name")+":"+string(b))
 		s.mu.Unlock()
 	})
-	rs, err := dockertest.StartRoutedSite(context.Background(), dockertest.SiteAddrs(170, 190))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(rs.Listener)
-	t.Cleanup(func() {
-		srv.Close()
-		if err := rs.Close(); err != nil {
-			t.Errorf("remove the routed site: %v", err)
-		}
-	})
-	s.url = "http://" + rs.Addr.String() + "/"
+	addr := serveRouted(t, mux, 170, 190)
+	s.url = "http://" + addr.String() + "/"
 	return s
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -92,19 +91,8 @@ func startInputSite(t *testing.T) *inputSite {
 	mux.HandleFunc("GET /scrolled", func(w http.ResponseWriter, r *http.Request) {
 		latest("scrolled", r, func(v string) { s.scrollY, _ = strconv.Atoi(v) })
 	})
-	rs, err := dockertest.StartRoutedSite(context.Background(), dockertest.SiteAddrs(160, 180))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(rs.Listener)
-	t.Cleanup(func() {
-		srv.Close()
-		if err := rs.Close(); err != nil {
-			t.Errorf("remove the routed site: %v", err)
-		}
-	})
-	s.url = "http://" + rs.Addr.String() + "/"
+	addr := serveRouted(t, mux, 160, 180)
+	s.url = "http://" + addr.String() + "/"
 	return s
 }
 
@@ -165,44 +153,7 @@ func TestBrowserInput(t *testing.T) {
 	if err := chromedp.Run(bctx, cdpnetwork.Enable(), emulation.SetTouchEmulationEnabled(true).WithMaxTouchPoints(5)); err != nil {
 		t.Fatalf("start the browser: %v", err)
 	}
-	for _, step := range []struct {
-		what string
-		act  chromedp.Action
-	}{
-		{"open the portal", chromedp.Navigate(env.server + "/")},
-		{"the login form", chromedp.WaitVisible("#login-user", chromedp.ByQuery)},
-		{"type the user", chromedp.SendKeys("#login-user", "admin", chromedp.ByQuery)},
-		{"type the password", chromedp.SendKeys("#login-password", "correct horse battery", chromedp.ByQuery)},
-		{"log in", chromedp.Click("#login-submit", chromedp.ByQuery)},
-		{"the workspace in the catalog", chromedp.WaitVisible(`[data-workspace="e2e-input"] .launch`, chromedp.ByQuery)},
-		{"launch", chromedp.Click(`[data-workspace="e2e-input"] .launch`, chromedp.ByQuery)},
-		{"the viewer", chromedp.WaitVisible("#screen", chromedp.ByQuery)},
-	} {
-		sctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-		err := chromedp.Run(sctx, step.act)
-		cancel()
-		if err != nil {
-			t.Fatalf("portal, %s: %v (viewer: %s)\nbrowser's failed requests: %s\nserver log:\n%s\nagent log:\n%s",
-				step.what, err, viewerState(ctx), failed, env.logTail(30), agentLog(t))
-		}
-	}
-	var loc string
-	if err := chromedp.Run(ctx, chromedp.Location(&loc)); err != nil {
-		t.Fatal(err)
-	}
-	_, id, ok := strings.Cut(loc, "#/session/")
-	if !ok {
-		t.Fatalf("the viewer's URL %q names no session", loc)
-	}
-	t.Cleanup(func() {
-		c, _, err := apiClient()
-		if err == nil {
-			err = c.Do(context.Background(), http.MethodDelete, "/api/v1/sessions/"+id, nil, nil)
-		}
-		if err != nil {
-			t.Errorf("end session %s: %v\nserver log:\n%s", id, err, env.logTail(30))
-		}
-	})
+	portalLaunch(t, ctx, env, env.server+"/", "e2e-input", failed)
 	waitJS(t, ctx, "decoded video", `(() => { const v = document.querySelector('#screen'); return v && v.videoWidth > 0 && v.getVideoPlaybackQuality().totalVideoFrames > 0 })()`)
 	var box struct{ X, Y, W, H float64 }
 	if err := chromedp.Run(ctx, chromedp.Evaluate(`(() => { const r = document.querySelector('#screen').getBoundingClientRect(); return {X: r.left, Y: r.top, W: r.width, H: r.height} })()`, &box)); err != nil {

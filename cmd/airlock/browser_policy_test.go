@@ -120,19 +120,8 @@ func startPolicySite(t *testing.T) *policySite {
 		default:
 		}
 	})
-	rs, err := dockertest.StartRoutedSite(context.Background(), dockertest.SiteAddrs(160, 180))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(rs.Listener)
-	t.Cleanup(func() {
-		srv.Close()
-		if err := rs.Close(); err != nil {
-			t.Errorf("remove the routed site: %v", err)
-		}
-	})
-	s.host = rs.Addr.String()
+	addr := serveRouted(t, mux, 160, 180)
+	s.host = addr.String()
 	s.url = "http://" + s.host + "/"
 	return s
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -96,11 +97,22 @@ func startSite(t *testing.T) *site {
 		}
 		s.mu.Unlock()
 	})
-	rs, err := dockertest.StartRoutedSite(context.Background(), dockertest.SiteAddrs(140, 160))
+	addr := serveRouted(t, mux, 140, 160)
+	s.url = "http://" + addr.String() + "/"
+	return s
+}
+
+// serveRouted serves handler on a routed site (dockertest.StartRoutedSite)
+// at the first free address of 203.0.113.first up to .last, until the
+// test ends, and returns that address. Sessions cannot reach this host's
+// own addresses; a routed one they reach like any web server.
+func serveRouted(t *testing.T, handler http.Handler, first, last byte) netip.Addr {
+	t.Helper()
+	rs, err := dockertest.StartRoutedSite(context.Background(), dockertest.SiteAddrs(first, last))
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(rs.Listener)
 	t.Cleanup(func() {
 		srv.Close()
@@ -108,8 +120,7 @@ func startSite(t *testing.T) *site {
 			t.Errorf("remove the routed site: %v", err)
 		}
 	})
-	s.url = "http://" + rs.Addr.String() + "/"
-	return s
+	return rs.Addr
 }
 
 func (s *site) focused() bool {
@@ -283,51 +294,14 @@ func viewSessionIn(t *testing.T, actx context.Context, env *upEnv, s *site, work
 	if err := chromedp.Run(bctx, cdpnetwork.Enable()); err != nil {
 		t.Fatalf("start the browser: %v", err)
 	}
-	start := env.server + "/" + query
-	// One step at a time, so that a failure names the step it hung in.
-	for _, step := range []struct {
-		what string
-		act  chromedp.Action
-	}{
-		{"open the portal", chromedp.Navigate(start)},
-		{"the login form", chromedp.WaitVisible("#login-user", chromedp.ByQuery)},
-		{"type the user", chromedp.SendKeys("#login-user", "admin", chromedp.ByQuery)},
-		{"type the password", chromedp.SendKeys("#login-password", "correct horse battery", chromedp.ByQuery)},
-		{"log in", chromedp.Click("#login-submit", chromedp.ByQuery)},
-		{"the workspace in the catalog", chromedp.WaitVisible(`[data-workspace="`+workspace+`"] .launch`, chromedp.ByQuery)},
-		{"launch", chromedp.Click(`[data-workspace="`+workspace+`"] .launch`, chromedp.ByQuery)},
-		{"the viewer", chromedp.WaitVisible("#screen", chromedp.ByQuery)},
-	} {
-		sctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-		err := chromedp.Run(sctx, step.act)
-		cancel()
-		if err != nil {
-			t.Fatalf("portal, %s: %v (viewer: %s)\nbrowser's failed requests: %s\nserver log:\n%s\nagent log:\n%s",
-				step.what, err, viewerState(ctx), failed, env.logTail(30), agentLog(t))
-		}
-	}
-	// The session ends with the subtest, as a user would end it: each
-	// subtest is a new session, and a user may hold only a few at once.
-	var loc string
-	if err := chromedp.Run(ctx, chromedp.Location(&loc)); err != nil {
-		t.Fatal(err)
-	}
-	_, id, ok := strings.Cut(loc, "#/session/")
-	if !ok {
-		t.Fatalf("the viewer's URL %q names no session", loc)
-	}
-	t.Cleanup(func() {
-		c, _, err := apiClient()
-		if err == nil {
-			err = c.Do(context.Background(), http.MethodDelete, "/api/v1/sessions/"+id, nil, nil)
-		}
-		if err != nil {
-			t.Errorf("end session %s: %v\nserver log:\n%s", id, err, env.logTail(30))
-		}
-	})
+	portalLaunch(t, ctx, env, env.server+"/"+query, workspace, failed)
 	if query != "" {
 		// The launch navigated to the viewer; open it again with the
 		// query that forces relay-only ICE.
+		var loc string
+		if err := chromedp.Run(ctx, chromedp.Location(&loc)); err != nil {
+			t.Fatal(err)
+		}
 		u, _ := url.Parse(loc)
 		u.RawQuery = strings.TrimPrefix(query, "?")
 		if err := chromedp.Run(ctx, chromedp.Navigate(u.String()), chromedp.WaitVisible("#screen", chromedp.ByQuery)); err != nil {
@@ -438,6 +412,62 @@ func viewSessionIn(t *testing.T, actx context.Context, env *upEnv, s *site, work
 		t.Fatal(err)
 	}
 	t.Logf("screenshot: %s", filepath.Join(dir, "viewer.png"))
+}
+
+// portalLaunch is the user's way in, in ctx's browser: open the portal at
+// start (the server's URL, with any query), sign in as the admin, launch
+// workspace from the catalog and wait for the viewer. It returns the
+// session's ID. The session ends with the test, as a user would end it:
+// each test is a new session, and a user may hold only a few at once.
+// failed, when not nil, holds the browser's failed requests for failure
+// messages: a page only says "could not reach the server", the browser
+// says why.
+func portalLaunch(t *testing.T, ctx context.Context, env *upEnv, start, workspace string, failed *netFailures) string {
+	t.Helper()
+	// One step at a time, so that a failure names the step it hung in.
+	for _, step := range []struct {
+		what string
+		act  chromedp.Action
+	}{
+		{"open the portal", chromedp.Navigate(start)},
+		{"the login form", chromedp.WaitVisible("#login-user", chromedp.ByQuery)},
+		{"type the user", chromedp.SendKeys("#login-user", "admin", chromedp.ByQuery)},
+		{"type the password", chromedp.SendKeys("#login-password", "correct horse battery", chromedp.ByQuery)},
+		{"log in", chromedp.Click("#login-submit", chromedp.ByQuery)},
+		{"the workspace in the catalog", chromedp.WaitVisible(`[data-workspace="`+workspace+`"] .launch`, chromedp.ByQuery)},
+		{"launch", chromedp.Click(`[data-workspace="`+workspace+`"] .launch`, chromedp.ByQuery)},
+		{"the viewer", chromedp.WaitVisible("#screen", chromedp.ByQuery)},
+	} {
+		sctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+		err := chromedp.Run(sctx, step.act)
+		cancel()
+		if err != nil {
+			requests := "(not kept)"
+			if failed != nil {
+				requests = failed.String()
+			}
+			t.Fatalf("portal, %s: %v (viewer: %s)\nbrowser's failed requests: %s\nserver log:\n%s\nagent log:\n%s",
+				step.what, err, viewerState(ctx), requests, env.logTail(30), agentLog(t))
+		}
+	}
+	var loc string
+	if err := chromedp.Run(ctx, chromedp.Location(&loc)); err != nil {
+		t.Fatal(err)
+	}
+	_, id, ok := strings.Cut(loc, "#/session/")
+	if !ok {
+		t.Fatalf("the viewer's URL %q names no session", loc)
+	}
+	t.Cleanup(func() {
+		c, _, err := apiClient()
+		if err == nil {
+			err = c.Do(context.Background(), http.MethodDelete, "/api/v1/sessions/"+id, nil, nil)
+		}
+		if err != nil {
+			t.Errorf("end session %s: %v\nserver log:\n%s", id, err, env.logTail(30))
+		}
+	})
+	return id
 }
 
 // netFailures keeps the browser's failed requests and why they failed.

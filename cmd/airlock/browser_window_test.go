@@ -91,19 +91,8 @@ func startWindowSite(t *testing.T) *windowSite {
 		}
 		s.mu.Unlock()
 	})
-	rs, err := dockertest.StartRoutedSite(context.Background(), dockertest.SiteAddrs(160, 180))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(rs.Listener)
-	t.Cleanup(func() {
-		srv.Close()
-		if err := rs.Close(); err != nil {
-			t.Errorf("remove the routed site: %v", err)
-		}
-	})
-	s.url = "http://" + rs.Addr.String()
+	addr := serveRouted(t, mux, 160, 180)
+	s.url = "http://" + addr.String()
 	return s
 }
 
