@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
@@ -171,8 +172,19 @@ func (v *viewer) poll(ctx context.Context, what, expr string, interval, timeout 
 }
 
 // open shows the viewer of a session, in a new document.
+// The viewer runs on the host of the sessions, whose networks appear as
+// they launch: the browser aborts a page load in flight when its network
+// changes (ERR_NETWORK_CHANGED), and the load is then made again, a few
+// times at most.
 func (v *viewer) open(ctx context.Context, sessionID string) error {
-	if err := v.run(ctx, time.Minute, chromedp.Navigate("about:blank"), chromedp.Navigate(v.server+"/#/session/"+sessionID)); err != nil {
+	var err error
+	for range 3 {
+		err = v.run(ctx, time.Minute, chromedp.Navigate("about:blank"), chromedp.Navigate(v.server+"/#/session/"+sessionID))
+		if err == nil || !strings.Contains(err.Error(), "ERR_NETWORK_CHANGED") {
+			break
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("open the viewer of session %s: %w", sessionID, err)
 	}
 	return nil
