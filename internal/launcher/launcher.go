@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -284,12 +285,37 @@ func (l *Launcher) Remove(ctx context.Context, nodeURL, containerID string, grac
 		l.log.Warn("stop container before removal", "node", nodeURL, "container", containerID, "err", err)
 	}
 	if err := c.ContainerRemove(ctx, containerID, container.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !errdefs.IsNotFound(err) {
-		return fmt.Errorf("remove container %s on %s: %w", containerID, nodeURL, err)
+		// Another remover got there first (the lifecycle jobs and a user's
+		// DELETE, or two api processes): dockerd refuses the second while
+		// the first runs. Removed is what both want, so wait for it.
+		if !errdefs.IsConflict(err) && !strings.Contains(err.Error(), "already in progress") {
+			return fmt.Errorf("remove container %s on %s: %w", containerID, nodeURL, err)
+		}
+		if werr := waitGone(ctx, c, containerID); werr != nil {
+			return fmt.Errorf("remove container %s on %s: %w (and %w)", containerID, nodeURL, err, werr)
+		}
 	}
 	if netID != "" {
 		return l.RemoveNetwork(ctx, nodeURL, netID)
 	}
 	return nil
+}
+
+// waitGone waits, at most 30 s, until the container is no more.
+func waitGone(ctx context.Context, c *client.Client, containerID string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		_, err := c.ContainerInspect(ctx, containerID)
+		if errdefs.IsNotFound(err) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for its removal: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // RemoveNetwork removes a session network; one already gone is not an

@@ -2,7 +2,9 @@ package launcher
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,6 +66,41 @@ func TestStartListRemove(t *testing.T) {
 	}
 	if err := l.Remove(ctx, node.URL, id, time.Second); err != nil {
 		t.Fatalf("removing a gone container: %v", err)
+	}
+}
+
+// TestRemoveAtOnce: two removals of one session's container at once (a
+// user's DELETE and the lifecycle jobs) both succeed; dockerd refuses the
+// second while the first is in progress.
+func TestRemoveAtOnce(t *testing.T) {
+	node := provisiontest.Start(t, provisiontest.Options{})
+	l := New(node.InfraTLS, onRecord(node), "test-deployment", nil)
+	defer l.Close()
+	ctx := context.Background()
+	for round := range 5 {
+		sid := fmt.Sprintf("s-%s-%d", time.Now().Format("150405.000000"), round)
+		id, err := l.Start(ctx, node.URL, Spec{
+			Name: "airlock-test-" + strings.ReplaceAll(sid, ".", ""), Image: dockertest.TestImage,
+			Labels: map[string]string{airlock.LabelSession: sid}, Memory: 64 << 20, PidsLimit: 64,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { node.Socket.ContainerRemove(context.Background(), id, container.RemoveOptions{Force: true}) })
+		errs := make([]error, 3)
+		var wg sync.WaitGroup
+		for i := range errs {
+			wg.Go(func() { errs[i] = l.Remove(ctx, node.URL, id, 0) })
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d, removal %d of 3 at once: %v", round, i, err)
+			}
+		}
+		if _, err := node.Socket.ContainerInspect(ctx, id); err == nil {
+			t.Fatalf("round %d: the container is still there", round)
+		}
 	}
 }
 
