@@ -179,23 +179,7 @@ func TestBrowserFiles(t *testing.T) {
 		run(t, "the workspace in the catalog", chromedp.WaitVisible(`[data-workspace="`+workspace+`"] .launch`, chromedp.ByQuery))
 		run(t, "launch", chromedp.Click(`[data-workspace="`+workspace+`"] .launch`, chromedp.ByQuery))
 		run(t, "the viewer", chromedp.WaitVisible("#screen", chromedp.ByQuery))
-		var loc string
-		if err := chromedp.Run(ctx, chromedp.Location(&loc)); err != nil {
-			t.Fatal(err)
-		}
-		_, id, ok := strings.Cut(loc, "#/session/")
-		if !ok {
-			t.Fatalf("the viewer's URL %q names no session", loc)
-		}
-		t.Cleanup(func() {
-			c, _, err := apiClient()
-			if err == nil {
-				err = c.Do(context.Background(), http.MethodDelete, "/api/v1/sessions/"+id, nil, nil)
-			}
-			if err != nil {
-				t.Errorf("end session %s: %v", id, err)
-			}
-		})
+		id := viewedSession(t, ctx, env)
 		if err := chromedp.Run(ctx, chromedp.Poll(`(() => { const v = document.querySelector('#screen'); return v && v.videoWidth > 0 && v.getVideoPlaybackQuality().totalVideoFrames > 0 })()`, nil, chromedp.WithPollingTimeout(90*time.Second))); err != nil {
 			t.Fatalf("waiting for decoded video: %v (viewer: %s)\nserver log:\n%s\nagent log:\n%s", err, viewerState(ctx), env.logTail(30), agentLog(t))
 		}

@@ -243,47 +243,15 @@ func TestBrowserPolicy(t *testing.T) {
 	}
 }
 
-// launchInPortal logs in to the portal as admin, runs before (the
-// viewer's own settings) and launches workspace, until the viewer shows;
-// the session ends with the test.
+// launchInPortal runs before (the viewer's own settings), then signs in
+// to the portal as admin and launches workspace (portalLaunch).
 func launchInPortal(t *testing.T, ctx context.Context, env *upEnv, workspace string, before ...chromedp.Action) {
 	t.Helper()
-	steps := []struct {
-		what string
-		act  chromedp.Action
-	}{{"the viewer's settings", chromedp.Tasks(before)},
-		{"open the portal", chromedp.Navigate(env.server + "/")},
-		{"the login form", chromedp.WaitVisible("#login-user", chromedp.ByQuery)},
-		{"type the user", chromedp.SendKeys("#login-user", "admin", chromedp.ByQuery)},
-		{"type the password", chromedp.SendKeys("#login-password", "correct horse battery", chromedp.ByQuery)},
-		{"log in", chromedp.Click("#login-submit", chromedp.ByQuery)},
-		{"the workspace in the catalog", chromedp.WaitVisible(`[data-workspace="`+workspace+`"] .launch`, chromedp.ByQuery)},
-		{"launch", chromedp.Click(`[data-workspace="`+workspace+`"] .launch`, chromedp.ByQuery)},
-		{"the viewer", chromedp.WaitVisible("#screen", chromedp.ByQuery)},
+	sctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	err := chromedp.Run(sctx, chromedp.Tasks(before))
+	cancel()
+	if err != nil {
+		t.Fatalf("the viewer's settings: %v", err)
 	}
-	for _, step := range steps {
-		sctx, cancel := context.WithTimeout(ctx, 90*time.Second)
-		err := chromedp.Run(sctx, step.act)
-		cancel()
-		if err != nil {
-			t.Fatalf("portal, %s: %v (viewer: %s)\nserver log:\n%s\nagent log:\n%s", step.what, err, viewerState(ctx), env.logTail(30), agentLog(t))
-		}
-	}
-	var loc string
-	if err := chromedp.Run(ctx, chromedp.Location(&loc)); err != nil {
-		t.Fatal(err)
-	}
-	_, id, ok := strings.Cut(loc, "#/session/")
-	if !ok {
-		t.Fatalf("the viewer's URL %q names no session", loc)
-	}
-	t.Cleanup(func() {
-		c, _, err := apiClient()
-		if err == nil {
-			err = c.Do(context.Background(), http.MethodDelete, "/api/v1/sessions/"+id, nil, nil)
-		}
-		if err != nil {
-			t.Errorf("end session %s: %v\nserver log:\n%s", id, err, env.logTail(30))
-		}
-	})
+	portalLaunch(t, ctx, env, env.server+"/", workspace, nil)
 }

@@ -450,6 +450,13 @@ func portalLaunch(t *testing.T, ctx context.Context, env *upEnv, start, workspac
 				step.what, err, viewerState(ctx), requests, env.logTail(30), agentLog(t))
 		}
 	}
+	return viewedSession(t, ctx, env)
+}
+
+// viewedSession is the ID of the session the viewer in ctx shows, which
+// it ends with the test.
+func viewedSession(t *testing.T, ctx context.Context, env *upEnv) string {
+	t.Helper()
 	var loc string
 	if err := chromedp.Run(ctx, chromedp.Location(&loc)); err != nil {
 		t.Fatal(err)
