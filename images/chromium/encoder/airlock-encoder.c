@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/shm.h>
 
+#include <libyuv/convert.h>
 #include <vpx/vp8cx.h>
 #include <vpx/vpx_encoder.h>
 #include <x264.h>
@@ -61,67 +62,15 @@ static void put32(uint8_t *p, uint32_t v) {
 }
 
 /*
- * BGRX -> I420, BT.601 limited range, the matrix browsers assume for
- * WebRTC video without colour metadata. 16-bit intermediates (the sums fit)
- * and fixed 16-wide inner loops let gcc -O2's "very cheap" vectorizer take
- * the loops without runtime checks; the scalar tails handle any even width.
+ * BGRX -> I420 is libyuv's ARGBToI420 (libyuv's "ARGB" is B, G, R, A in
+ * memory): BT.601 limited range, the matrix browsers assume for WebRTC
+ * video without colour metadata, with the SIMD rows the CPU offers picked
+ * at run time. At 1920x1080 the conversion was a third of a frame's CPU
+ * with plain C rows (9 of 26 ms); libyuv's AVX2 rows take about 1.
  */
-static inline uint8_t luma(uint32_t p) {
-	uint16_t b = p & 0xff, g = (p >> 8) & 0xff, r = (p >> 16) & 0xff;
-	return (uint8_t)(((uint16_t)(66 * r + 129 * g + 25 * b + 128) >> 8) + 16);
-}
-
-struct rgb {
-	int16_t r, g, b;
-};
-
-/* The mean of a 2x2 block; a, b: two pixels of one row, c, d: below. */
-static inline struct rgb mean4(uint32_t a, uint32_t b, uint32_t c, uint32_t d) {
-	/* Blue and red add up side by side in one word: 4 * 255 cannot carry. */
-	uint32_t rb = (a & 0xff00ff) + (b & 0xff00ff) + (c & 0xff00ff) + (d & 0xff00ff) + 0x20002;
-	uint32_t g = ((a >> 8) & 0xff) + ((b >> 8) & 0xff) + ((c >> 8) & 0xff) + ((d >> 8) & 0xff) + 2;
-	return (struct rgb){.r = (rb >> 18) & 0xff, .g = g >> 2, .b = (rb >> 2) & 0xff};
-}
-
-static inline uint8_t cb(struct rgb p) { return (uint8_t)(((int16_t)(-38 * p.r - 74 * p.g + 112 * p.b + 128) >> 8) + 128); }
-
-static inline uint8_t cr(struct rgb p) { return (uint8_t)(((int16_t)(112 * p.r - 94 * p.g - 18 * p.b + 128) >> 8) + 128); }
-
-/* Row helpers take restrict parameters: gcc ignores restrict on locals,
- * and at -O2 it will not add runtime alias checks. */
-static void row_y(const uint32_t *restrict s, uint8_t *restrict y, int w) {
-	int i = 0;
-	for (; i + 16 <= w; i += 16)
-		for (int k = 0; k < 16; k++) y[i + k] = luma(s[i + k]);
-	for (; i < w; i++) y[i] = luma(s[i]);
-}
-
-static void row_uv(const uint32_t *restrict s0, const uint32_t *restrict s1, uint8_t *restrict u,
-		   uint8_t *restrict v, int cw) {
-	int i = 0;
-	for (; i + 16 <= cw; i += 16)
-		for (int k = 0; k < 16; k++) {
-			int j = 2 * (i + k);
-			struct rgb m = mean4(s0[j], s0[j + 1], s1[j], s1[j + 1]);
-			u[i + k] = cb(m);
-			v[i + k] = cr(m);
-		}
-	for (; i < cw; i++) {
-		struct rgb m = mean4(s0[2 * i], s0[2 * i + 1], s1[2 * i], s1[2 * i + 1]);
-		u[i] = cb(m);
-		v[i] = cr(m);
-	}
-}
-
 static void bgrx_to_i420(const uint8_t *src, int stride, int w, int h, uint8_t *y, int ys, uint8_t *u, int us,
 			 uint8_t *v, int vs) {
-	for (int row = 0; row < h; row += 2) {
-		const uint32_t *s0 = (const uint32_t *)(src + (size_t)row * stride);
-		const uint32_t *s1 = (const uint32_t *)(src + (size_t)(row + 1) * stride);
-		row_y(s0, y + (size_t)row * ys, w);
-		row_y(s1, y + (size_t)(row + 1) * ys, w);
-		row_uv(s0, s1, u + (size_t)(row / 2) * us, v + (size_t)(row / 2) * vs, w / 2);
-	}
+	if (ARGBToI420(src, stride, y, ys, u, us, v, vs, w, h)) die(1, "convert a %dx%d frame: refused", w, h);
 }
 
 struct options {
