@@ -137,9 +137,10 @@ func TestAppCommandLocale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	end := slices.Index(cmd.Args[2:], "--")
-	if !slices.Contains(cmd.Args[2:2+end], "--lang=ja-JP") {
-		t.Errorf("no --lang=ja-JP among the flags %q", cmd.Args[2:2+end])
+	flags := chromiumArgv(t, cmd)[1:]
+	flags = flags[:slices.Index(flags, "--")]
+	if !slices.Contains(flags, "--lang=ja-JP") {
+		t.Errorf("no --lang=ja-JP among the flags %q", flags)
 	}
 	for _, kv := range []string{"LANGUAGE=ja_JP:ja", "TZ=Asia/Tokyo", "LANG=C.UTF-8"} {
 		if !slices.Contains(cmd.Env, kv) {

@@ -322,6 +322,15 @@ func (a *Agent) superviseApp(ctx context.Context, disp *desktop.Display, cfg Des
 	}
 }
 
+// appNice is the niceness the app runs at, above the agent, its encoder
+// and the display server. A frame the app draws is worth something only
+// once it has been captured, encoded and sent; when the CPU is short (a
+// full-screen animation on a small host), the app drawing frames that
+// the encoder then has no time for helps nobody, so the stream's side
+// gets the CPU first and the app draws at the rate that can be sent.
+// Raising one's own children's niceness needs no privilege.
+const appNice = 5
+
 // appCommand builds the app's command line. The app gets a clean
 // environment: nothing of the agent's (its CA, its server) leaks to it.
 func appCommand(ctx context.Context, display string, cfg DesktopConfig) (*exec.Cmd, error) {
@@ -338,7 +347,7 @@ func appCommand(ctx context.Context, display string, cfg DesktopConfig) (*exec.C
 		if err := writePolicy(cmp.Or(cfg.PolicyDir, PolicyDir), cfg); err != nil {
 			return nil, err
 		}
-		cmd := exec.CommandContext(ctx, "chromium", chromiumArgs(home, cfg)...)
+		cmd := exec.CommandContext(ctx, "nice", append([]string{"-n", strconv.Itoa(appNice), "chromium"}, chromiumArgs(home, cfg)...)...)
 		cmd.Env = env
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -32,10 +33,11 @@ func TestChromiumCommandLine(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if cmd.Args[1] != "--" {
+			argv := chromiumArgv(t, cmd)
+			if argv[0] != "--" {
 				t.Fatalf("the wrapper's own options are not ended first: %q", cmd.Args)
 			}
-			args := cmd.Args[2:]
+			args := argv[1:]
 			end := slices.Index(args, "--")
 			if end < 0 {
 				t.Fatalf("no \"--\" in %q", args)
@@ -220,4 +222,15 @@ func TestScale(t *testing.T) {
 			t.Errorf("scale %v: %q lacks %s", got, args, tc.flag)
 		}
 	}
+}
+
+// chromiumArgv is what the chromium wrapper is given, after the nice(1)
+// that lowers the app below the stream: it checks that prefix.
+func chromiumArgv(t *testing.T, cmd *exec.Cmd) []string {
+	t.Helper()
+	want := []string{"nice", "-n", strconv.Itoa(appNice), "chromium"}
+	if len(cmd.Args) <= len(want) || !slices.Equal(cmd.Args[:len(want)], want) {
+		t.Fatalf("command %q: want it to start %q", cmd.Args, want)
+	}
+	return cmd.Args[len(want):]
 }
