@@ -67,9 +67,13 @@ func Reap(ctx context.Context, owned *Children) {
 	sigc := make(chan os.Signal, 8)
 	signal.Notify(sigc, syscall.SIGCHLD)
 	defer signal.Stop(sigc)
-	// SIGCHLD is the prompt path; the ticker catches what a coalesced or
-	// missed signal would leave behind.
-	tick := time.NewTicker(time.Second)
+	// Every exit sends SIGCHLD and every signal starts a full scan, so a
+	// signal coalesced with another (or dropped while the channel is
+	// full, with a scan still to come) leaves nothing behind; the ticker
+	// is only a backstop. It is slow because a scan reads every process's
+	// stat in /proc: once a second that was a third of a still session's
+	// agent CPU.
+	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
 	self := os.Getpid()
 	for {
