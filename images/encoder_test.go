@@ -216,6 +216,39 @@ func TestEncoderInImage(t *testing.T) {
 		}
 	})
 
+	// A screen that changes as a whole, as a click that repaints a page
+	// does, after a still screen (keep-alive repeats) and after small
+	// changes (a blinking caret): the new flat colour is predicted anew,
+	// a few hundred bytes, not coded as the old picture plus a residual
+	// (30 KB at this size with libvpx's static threshold set).
+	t.Run("vp8/large changes", func(t *testing.T) {
+		e := start(t, "vp8")
+		const w, h = 1280, 720
+		flat := func(b, g, r byte) []byte { return bytes.Repeat([]byte{b, g, r, 0}, w*h) }
+		pts := time.Duration(0)
+		next := func() time.Duration { pts += 100 * time.Millisecond; return pts }
+		encode(t, e, encoder.Frame{Pix: flat(40, 40, 220), Width: w, Height: h, Stride: 4 * w, PTS: next()})
+		for i, colour := range [][3]byte{{220, 80, 40}, {10, 200, 10}, {250, 250, 250}} {
+			for range 3 {
+				encode(t, e, encoder.Frame{Width: w, Height: h, Repeat: true, PTS: next()})
+			}
+			f := encoder.Frame{Pix: flat(colour[0], colour[1], colour[2]), Width: w, Height: h, Stride: 4 * w, PTS: next()}
+			if p := encode(t, e, f); p.Keyframe || len(p.Data) > 1000 {
+				t.Errorf("change %d to a flat colour: %d bytes (keyframe %v), want an interframe under 1000", i, len(p.Data), p.Keyframe)
+			}
+			for k := range 4 {
+				for y := 62; y < 74; y++ {
+					copy(f.Pix[(y*w+600)*4:], bytes.Repeat([]byte{byte(255 * (k % 2)), 0, 0, 0}, 2))
+				}
+				f.PTS = next()
+				// About 3 KB: each frame refines the rest of the picture too.
+				if p := encode(t, e, f); len(p.Data) > 10000 {
+					t.Errorf("change %d, caret %d: %d bytes, want under 10000", i, k, len(p.Data))
+				}
+			}
+		}
+	})
+
 	t.Run("h264", func(t *testing.T) {
 		e := start(t, "h264")
 		f := screen(1280, 720)

@@ -149,11 +149,21 @@ static void vp8_open(struct enc *e) {
 	if (vpx_codec_control(&e->vpx, VP8E_SET_CPUUSED, -16)) vpx_fail(e, "cpuused");
 	/* Browser pages are text and flat areas, not camera noise. */
 	if (vpx_codec_control(&e->vpx, VP8E_SET_SCREEN_CONTENT_MODE, 1)) vpx_fail(e, "screen content");
-	/* Most of a browser screen does not change between frames. A block
-	 * whose prediction error (SSE over its 256 pixels) is under this is
-	 * skipped rather than refined frame after frame: a page with a
-	 * blinking caret settles at ~400 bytes a frame instead of ~3 KB. */
-	if (vpx_codec_control(&e->vpx, VP8E_SET_STATIC_THRESHOLD, 1000)) vpx_fail(e, "static threshold");
+	/* No static threshold (libvpx's encode breakout; 0 is its default,
+	 * set here to say so). With one, a block whose prediction error is
+	 * under it is skipped rather than refined, which makes a frame of
+	 * small changes cheap (a blinking caret on a 1280x720 page of text:
+	 * 500 bytes instead of 2.9 KB, about 4 ms instead of 7); but once any
+	 * frame has been coded with it, libvpx's real-time mode decision no
+	 * longer predicts a block that changed as a whole anew and codes it as
+	 * its old content plus a residual: a screen turning from one flat
+	 * colour to another (a click that repaints a page, a new page, another
+	 * tab) took 30 KB at 1280x720 and 66 KB at 1920x1080 instead of about
+	 * 100 bytes, and 10 to 15 ms more to encode, where the user waits for
+	 * it. Skipping the unchanged blocks with an active map instead does
+	 * the same harm, and so does any threshold from 1 up. A full-motion
+	 * 1080p frame also came out at 6 KB instead of 10, for the same CPU. */
+	if (vpx_codec_control(&e->vpx, VP8E_SET_STATIC_THRESHOLD, 0)) vpx_fail(e, "static threshold");
 	/* Aim a keyframe at what the buffer can drain (libwebrtc's rule), so a
 	 * forced keyframe of a page of text stalls the stream as little as the
 	 * quantizer range allows. */
