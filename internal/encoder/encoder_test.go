@@ -493,7 +493,8 @@ func TestStderrTail(t *testing.T) {
 }
 
 // BenchmarkEncode times the real helper named by $AIRLOCK_ENCODER (for
-// instance gcc -O2 images/chromium/encoder/airlock-encoder.c -lvpx -lx264)
+// instance gcc -O3 images/chromium/encoder/airlock-encoder.c -lvpx -lx264 -lyuv,
+// with libvpx-dev, libx264-dev and libyuv-dev installed)
 // on 1280x720 frames of a page of text with a blinking caret: the steady
 // state of a browser screen.
 func BenchmarkEncode(b *testing.B) {
