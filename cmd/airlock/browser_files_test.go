@@ -390,11 +390,35 @@ func TestBrowserFiles(t *testing.T) {
 	// A workspace without transfers: the viewer hears both are off and
 	// shows no upload button.
 	t.Run("transfers-off", func(t *testing.T) {
-		launch(t, "e2e-files-off")
+		id = launch(t, "e2e-files-off")
 		waitJS(t, ctx, "the files channel's limits, off", `(() => { const f = window.airlockViewer.files; return f && f.hello && f.downloadMax === 0 && f.uploadMax === 0 })()`)
 		var hidden bool
 		if err := chromedp.Run(ctx, chromedp.Evaluate(`document.getElementById('upload').hidden`, &hidden)); err != nil || !hidden {
 			t.Fatalf("the upload button is shown with uploads off (%v)", err)
+		}
+		before := len(s.received())
+		// The page's file chooser is answered by the agent, not left open
+		// for the user: the viewer says uploads are off.
+		if err := chromedp.Run(ctx, chromedp.Evaluate(`document.getElementById('toast-text').textContent = ''`, nil)); err != nil {
+			t.Fatal(err)
+		}
+		until(t, "the viewer told that the page's chooser is refused", 0.5, 0.8, `document.getElementById('toast-text').textContent.includes('uploads are off in this workspace')`)
+		// A viewer that sends a file all the same (here the portal's own
+		// check undone, as a modified viewer would) is refused by the
+		// agent, and the page gets nothing.
+		path := filepath.Join(t.TempDir(), "forced.txt")
+		if err := os.WriteFile(path, []byte("not allowed"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Run(ctx, chromedp.Evaluate(`window.airlockViewer.files.uploadMax = 1 << 20`, nil)); err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Run(ctx, chromedp.SetUploadFiles("#upload-input", []string{path}, chromedp.ByQuery)); err != nil {
+			t.Fatal(err)
+		}
+		waitJS(t, ctx, "the agent's refusal of the upload", `window.airlockViewer.files.uploads.some((u) => u.name === 'forced.txt' && u.state === 'refused' && (u.message || '').includes('uploads are off in this workspace'))`)
+		if got := s.received(); len(got) != before {
+			t.Fatalf("the page's input got %q with uploads off", got[before:])
 		}
 	})
 }
