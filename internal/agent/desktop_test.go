@@ -71,9 +71,12 @@ func TestChromiumWrapperPassesURLThrough(t *testing.T) {
 		"--disable-background-networking", "--user-data-dir=" + t.TempDir(), "--dump-dom"}, "--version")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	out, _ := exec.CommandContext(ctx, wrapper, args...).CombinedOutput()
+	// Through nice(1), as the agent starts it: nice must hand the
+	// wrapper its leading "--" too.
+	argv := append([]string{"-n", strconv.Itoa(appNice), wrapper}, args...)
+	out, _ := exec.CommandContext(ctx, "nice", argv...).CombinedOutput()
 	if strings.Contains(string(out), "Chromium 1") || !strings.Contains(string(out), "ERR_") {
-		t.Fatalf("%s %q: the start URL was read as a switch, or not loaded as a URL:\n%s", wrapper, args, out)
+		t.Fatalf("nice %q: the start URL was read as a switch, or not loaded as a URL:\n%s", argv, out)
 	}
 }
 
