@@ -66,7 +66,7 @@ static void put32(uint8_t *p, uint32_t v) {
  * memory): BT.601 limited range, the matrix browsers assume for WebRTC
  * video without colour metadata, with the SIMD rows the CPU offers picked
  * at run time. At 1920x1080 the conversion was a third of a frame's CPU
- * with plain C rows (9 of 26 ms); libyuv's AVX2 rows take about 1.
+ * with plain C rows (9 of 26 ms); libyuv's AVX2 rows take about 2.5.
  */
 static void bgrx_to_i420(const uint8_t *src, int stride, int w, int h, uint8_t *y, int ys, uint8_t *u, int us,
 			 uint8_t *v, int vs) {
