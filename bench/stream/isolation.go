@@ -206,8 +206,8 @@ type isoFigures struct {
 
 func (a *isoArm) figures() isoFigures {
 	f := isoFigures{launch50: stats.MS(stats.Percentile(a.launches, 50)),
-		click50:  pct(a.clicks, 50, func(c clickSample) float64 { return c.shown }),
-		click95:  pct(a.clicks, 95, func(c clickSample) float64 { return c.shown }),
+		click50:  pct(a.clicks, 50, func(c clickSample) float64 { return c.photon }),
+		click95:  pct(a.clicks, 95, func(c clickSample) float64 { return c.photon }),
 		launches: len(a.launches), clicks: len(a.clicks), windows: len(a.windows)}
 	f.fps, f.remoteFPS = a.fps()
 	return f

@@ -12,7 +12,7 @@ import (
 func arm(level string, clickMS float64, launch time.Duration, fps float64) *isoArm {
 	a := &isoArm{level: level}
 	for range 4 {
-		a.clicks = append(a.clicks, clickSample{shown: clickMS})
+		a.clicks = append(a.clicks, clickSample{photon: clickMS})
 		a.launches = append(a.launches, launch)
 		a.windows = append(a.windows, streamWindow{video: videoRate{fps: fps}})
 	}

@@ -41,12 +41,13 @@
 //     Input.dispatchMouseEvent (-click-warmup 2 unmeasured, then -clicks
 //     20, each 300 ms after the previous one's colour arrived). A capturing
 //     pointerdown listener on #screen stamps the click; then every
-//     requestVideoFrameCallback draws the frame's middle 8×8 pixels to a
-//     canvas and reads them back until their mean is the new colour
-//     (within 60 a channel). Photon time: that frame's expectedDisplayTime
-//     (its presentationTime when headless Chromium's frame clock puts
-//     expectedDisplayTime before the frame's receiveTime; the report counts
-//     those). The remote page reports, by fetch to the benchmark, when its
+//     animation frame, and every requestVideoFrameCallback, draws the
+//     video's middle 8×8 pixels to a canvas and reads them back until
+//     their mean is the new colour (within 60 a channel). Photon time: the
+//     first animation frame's time to find it, a measure that holds on
+//     both of Chromium's paths for remote video (see clickSample.photon);
+//     the frame callback gives the frame's receiveTime, presentationTime
+//     and expectedDisplayTime beside it. The remote page reports, by fetch to the benchmark, when its
 //     mousedown handler ran and its next two animation frames, in epoch time
 //     (the container shares this host's clock), which splits the time into
 //     the input path, the remote side up to the frame's receiveTime, and the

@@ -147,7 +147,7 @@
     const cur = colourAt(v, x, y);
     const from = colours.findIndex((c) => near(cur, c, tol));
     if (from < 0) return { error: 'the screen shows neither colour', rgb: cur };
-    const r = { target: colours[1 - from], down: null, frames: 0, done: null, prev: null, last: null };
+    const r = { target: colours[1 - from], down: null, frames: 0, done: null, prev: null, last: null, seen: null };
     const before = (md) => (B.lastFrame && B.lastFrame.presented !== md.presentedFrames ? B.lastFrame : B.prevFrame);
     B.click = r;
     v.addEventListener('pointerdown', () => { r.down ??= now(); }, { capture: true, once: true });
@@ -165,6 +165,19 @@
       v.requestVideoFrameCallback(loop);
     };
     v.requestVideoFrameCallback(loop);
+    // The same check in every animation frame: seen is the time of the
+    // first one whose rendering step finds the new colour as the video's
+    // current frame. It is the same measure on both of Chromium's video
+    // paths, where expectedDisplayTime is not (see clickSample.seen).
+    const tick = (t) => {
+      if (B.click !== r) return;
+      if (r.down !== null && t >= r.down && near(colourAt(v, x, y), r.target, tol)) {
+        r.seen = t;
+        return;
+      }
+      requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
     return { from, rgb: cur };
   };
 
