@@ -295,7 +295,7 @@ func TestContainerSpecEgress(t *testing.T) {
 			Egress: airlock.EgressPolicy{Rules: testEgressRules()}}, testEgress},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sp, err := e.srv.containerSpec(sess, &tc.ws, airlock.Viewer{}, reg)
+			sp, err := e.srv.sessions.ContainerSpec(sess, &tc.ws, airlock.Viewer{}, reg)
 			if err != nil {
 				t.Fatal(err)
 			}

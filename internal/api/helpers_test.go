@@ -23,7 +23,6 @@ import (
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/auth"
-	"github.com/airlock-rbi/airlock/internal/launcher"
 	"github.com/airlock-rbi/airlock/internal/pki"
 	"github.com/airlock-rbi/airlock/internal/store"
 )
@@ -69,7 +68,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 type startCall struct {
 	NodeURL string
-	Spec    launcher.Spec
+	Spec    airlock.ContainerSpec
 }
 
 type removeCall struct {
@@ -94,7 +93,7 @@ type fakeDriver struct {
 
 var _ Driver = (*fakeDriver)(nil)
 
-func (d *fakeDriver) Start(ctx context.Context, nodeURL string, spec launcher.Spec) (string, error) {
+func (d *fakeDriver) Start(ctx context.Context, nodeURL string, spec airlock.ContainerSpec) (string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.starts = append(d.starts, startCall{NodeURL: nodeURL, Spec: spec})

@@ -327,7 +327,10 @@ func (s *Server) deleteNode(w http.ResponseWriter, r *http.Request) error {
 		return airlock.Errorf(airlock.ECONFLICT, "node %q runs %d active sessions; end them or remove with force=1", node.Name, len(live))
 	}
 	for _, sess := range live {
-		s.failSession(sess.ID, "the node "+node.Name+" was removed")
+		// The node is going: nothing of it is asked to remove anything.
+		if err := s.sessions.Fail(ctx, sess, nil, "the node "+node.Name+" was removed"); err != nil {
+			return err
+		}
 	}
 	// Both certificates on record identify the node: revoke both. The
 	// previous one expires before the current one.

@@ -26,7 +26,7 @@ func TestContainerSpecRuntime(t *testing.T) {
 		{airlock.IsolationSandboxed, "runsc"},
 	} {
 		t.Run(string(tc.level), func(t *testing.T) {
-			sp, err := e.srv.containerSpec(sess, &airlock.Workspace{Name: "w", Image: "x", Isolation: tc.level}, airlock.Viewer{}, reg)
+			sp, err := e.srv.sessions.ContainerSpec(sess, &airlock.Workspace{Name: "w", Image: "x", Isolation: tc.level}, airlock.Viewer{}, reg)
 			if err != nil {
 				t.Fatal(err)
 			}

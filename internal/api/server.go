@@ -1,20 +1,15 @@
 package api
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net/http"
-	"slices"
-	"sync"
 	"time"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/auth"
 	"github.com/airlock-rbi/airlock/internal/pki"
+	"github.com/airlock-rbi/airlock/internal/sessions"
 	"github.com/airlock-rbi/airlock/internal/throttle"
 )
 
@@ -80,52 +75,39 @@ type Server struct {
 	webTTL  time.Duration
 	maxSess int
 
-	driver     Driver
-	signer     *auth.Signer
-	ca         *pki.CA
-	onRevoke   func(serial string)
-	revoker    Revoker
-	ice        ICE
-	agentURL   string
-	caPEM      []byte
-	extraHosts []string
-	// seccomp holds Options.SeccompProfiles, compacted; seccompNames its
-	// sorted names.
-	seccomp      map[string][]byte
-	seccompNames []string
-	// bg tracks launches running past their request; Close waits for them.
-	bg       sync.WaitGroup
-	bgCtx    context.Context
-	bgCancel context.CancelFunc
+	driver   Driver
+	signer   *auth.Signer
+	ca       *pki.CA
+	onRevoke func(serial string)
+	revoker  Revoker
+	ice      ICE
+	// sessions carries out session transitions: launches, stops and
+	// failures.
+	sessions *sessions.Service
 
-	dummy string
-	watch watchers
-	// inflight holds the IDs of sessions being launched by this process.
-	inflight sync.Map
-	// stopping holds a *sync.Mutex per session being stopped by this
-	// process: a user's delete and the lifecycle job's round would
-	// otherwise remove the same container and network at once.
-	stopping sync.Map
-	mux      *http.ServeMux
-	handler  http.Handler
+	dummy   string
+	watch   watchers
+	mux     *http.ServeMux
+	handler http.Handler
 }
 
 // New builds a Server. It fails when the password parameters cannot hash,
 // rather than at the first sign-in.
 func New(o Options) (*Server, error) {
 	s := &Server{store: o.Store, log: o.Logger, clock: o.Now, webTTL: o.WebSessionTTL, maxSess: o.DefaultMaxSessions,
-		driver: o.Driver, signer: o.Signer, ca: o.CA, onRevoke: o.OnRevoke, revoker: o.Revoker, ice: o.ICE, agentURL: o.AgentURL, caPEM: o.CAPEM, extraHosts: o.ExtraHosts}
-	var err error
-	if s.seccomp, err = loadProfiles(o.SeccompProfiles); err != nil {
-		return nil, fmt.Errorf("api: %w", err)
-	}
-	s.seccompNames = slices.Sorted(maps.Keys(s.seccomp))
-	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
+		driver: o.Driver, signer: o.Signer, ca: o.CA, onRevoke: o.OnRevoke, revoker: o.Revoker, ice: o.ICE}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.revoker == nil {
 		s.revoker = noRevoker{}
+	}
+	var err error
+	s.sessions, err = sessions.New(sessions.Options{Store: o.Store, Driver: o.Driver, AgentURL: o.AgentURL, CAPEM: o.CAPEM,
+		ExtraHosts: o.ExtraHosts, SeccompProfiles: o.SeccompProfiles, OnEnd: s.revoker.RevokeSession, OnChange: s.watch.notify,
+		Logger: s.log, Now: s.clock.now})
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
 	}
 	s.pw = auth.DefaultPasswordParams
 	if o.PasswordParams != nil {
@@ -157,34 +139,16 @@ func New(o Options) (*Server, error) {
 	// failed sign-in takes as long whether or not the name exists.
 	dummy, err := auth.HashPassword("not-a-real-password", s.pw)
 	if err != nil {
-		s.bgCancel()
+		s.sessions.Close()
 		return nil, fmt.Errorf("api: password parameters: %w", err)
 	}
 	s.dummy = dummy
 	return s, nil
 }
 
-// loadProfiles checks the seccomp profiles' names and JSON and keeps
-// each compacted, in a map of the api's own.
-func loadProfiles(in map[string][]byte) (map[string][]byte, error) {
-	out := make(map[string][]byte, len(in))
-	for name, profile := range in {
-		if err := airlock.ValidName("seccomp profile", name); err != nil {
-			return nil, err
-		}
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, profile); err != nil {
-			return nil, fmt.Errorf("seccomp profile %q is not JSON: %w", name, err)
-		}
-		out[name] = buf.Bytes()
-	}
-	return out, nil
-}
-
 // Close stops background launches and waits for them.
 func (s *Server) Close() {
-	s.bgCancel()
-	s.bg.Wait()
+	s.sessions.Close()
 }
 
 // ServeHTTP serves the API.
@@ -282,3 +246,7 @@ func (s *Server) routes() {
 		return airlock.Errorf(airlock.ENOTFOUND, "no API route %s %s", r.Method, r.URL.Path)
 	}))
 }
+
+// Sessions is the service that carries out this server's session
+// transitions, which the lifecycle jobs share.
+func (s *Server) Sessions() *sessions.Service { return s.sessions }

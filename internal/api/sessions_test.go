@@ -287,7 +287,7 @@ func TestContainerSpecSecurity(t *testing.T) {
 		{name: "fail/unknown-profile", ws: airlock.Workspace{Name: "w", Image: "x", Seccomp: "firefox"}, err: `seccomp profile "firefox" is not one of this server's ([chromium])`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sp, err := e.srv.containerSpec(sess, &tc.ws, airlock.Viewer{}, reg)
+			sp, err := e.srv.sessions.ContainerSpec(sess, &tc.ws, airlock.Viewer{}, reg)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("containerSpec: %v, want an error containing %q", err, tc.err)
@@ -545,7 +545,7 @@ func TestDeleteSession(t *testing.T) {
 		})
 		for range 4 {
 			wg.Go(func() {
-				if _, err := e.srv.StopSession(context.Background(), s3.ID); err != nil {
+				if _, err := e.srv.Sessions().FinishStop(context.Background(), s3.ID); err != nil {
 					errs <- err
 				}
 			})
@@ -553,7 +553,7 @@ func TestDeleteSession(t *testing.T) {
 		wg.Wait()
 		close(errs)
 		for err := range errs {
-			t.Errorf("a lifecycle round's StopSession: %v", err)
+			t.Errorf("a lifecycle round's FinishStop: %v", err)
 		}
 		if code := <-codes; code != http.StatusOK {
 			t.Errorf("DELETE racing the lifecycle: status %d", code)

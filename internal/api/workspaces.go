@@ -132,26 +132,6 @@ func (e *egressSpec) policy() airlock.EgressPolicy {
 	return airlock.EgressPolicy{Rules: e.Rules}
 }
 
-// egressLabel is the policy of ws as the session network's airlock.egress
-// label carries it, for the node's egress proxy and resolver: always an
-// object with a rules list, the empty list meaning the defaults (the
-// public internet, nothing private). A standard workspace has none: the
-// node refuses the label on a standard network.
-func egressLabel(ws *airlock.Workspace) (string, error) {
-	if ws.Isolation == airlock.IsolationStandard || ws.Isolation == "" {
-		return "", nil
-	}
-	rules := ws.Egress.Rules
-	if rules == nil {
-		rules = []airlock.EgressRule{}
-	}
-	b, err := json.Marshal(egressSpec{Rules: rules})
-	if err != nil {
-		return "", fmt.Errorf("egress policy of workspace %s: %w", ws.Name, err)
-	}
-	return string(b), nil
-}
-
 // viewWorkspace is w as a client sees it; withEnv is whether the caller
 // may read the environment variables and the egress policy (admins).
 func viewWorkspace(w *airlock.Workspace, withEnv bool) workspaceSpec {
@@ -235,7 +215,7 @@ func (s *Server) putWorkspace(r *http.Request, spec workspaceSpec) (*airlock.Wor
 	if err := ws.Validate(); err != nil {
 		return nil, err
 	}
-	if err := ws.ValidateSeccomp(s.seccompNames); err != nil {
+	if err := ws.ValidateSeccomp(s.sessions.SeccompNames()); err != nil {
 		return nil, err
 	}
 	if err := s.store.CreateWorkspace(r.Context(), ws); err != nil {
@@ -292,7 +272,7 @@ func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request) error {
 	if err := ws.Validate(); err != nil {
 		return err
 	}
-	if err := ws.ValidateSeccomp(s.seccompNames); err != nil {
+	if err := ws.ValidateSeccomp(s.sessions.SeccompNames()); err != nil {
 		return err
 	}
 	if err := s.store.UpdateWorkspace(ctx, ws); err != nil {

@@ -291,12 +291,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	// After Ready, so a node started beside the server is up before the
 	// first liveness round judges it.
-	lc := cfg.Lifecycle
-	lc.InFlight = srv.API.InFlight
-	// Sessions the jobs end (an agent gone silent, a container that
-	// exited) lose their viewers and relays at once, as a user's end does.
-	lc.OnEnd = rev.RevokeSession
-	jobs := lifecycle.New(st, drv, lc, log.With("component", "lifecycle"), nil)
+	// The jobs end sessions through the api's session service: an agent
+	// gone silent or a container that exited loses its viewers and
+	// relays at once, as a user's end does.
+	jobs := lifecycle.New(st, drv, srv.API.Sessions(), cfg.Lifecycle, log.With("component", "lifecycle"), nil)
 	wg.Go(func() { jobs.Run(ctx) })
 	var serveErr error
 	select {

@@ -111,35 +111,10 @@ func (l *Launcher) client(nodeURL string) (*client.Client, error) {
 	return c, nil
 }
 
-// Spec is one session container.
-type Spec struct {
-	Name       string
-	Image      string
-	Env        []string
-	Labels     map[string]string
-	User       string
-	Memory     int64
-	NanoCPUs   int64
-	PidsLimit  int64
-	ShmSize    int64
-	ExtraHosts []string
-	Tmpfs      map[string]string
-	Runtime    string
-	// Isolation is the session network's level (standard, hardened or
-	// sandboxed); the node enforces what each means.
-	Isolation string
-	// Egress is a hardened workspace's egress policy (JSON), carried by
-	// the session network for the node's egress proxy and resolver.
-	Egress string
-	// SecurityOpt carries a seccomp profile (by content) when the workspace
-	// needs one; the node adds no-new-privileges and drops capabilities.
-	SecurityOpt []string
-}
-
 // Start creates the session's own network and then its container on the
 // node, starts the container and returns its ID. A failed launch removes
 // what it created, so it leaves nothing behind.
-func (l *Launcher) Start(ctx context.Context, nodeURL string, spec Spec) (string, error) {
+func (l *Launcher) Start(ctx context.Context, nodeURL string, spec airlock.ContainerSpec) (string, error) {
 	c, err := l.client(nodeURL)
 	if err != nil {
 		return "", err
@@ -191,7 +166,7 @@ func (l *Launcher) Start(ctx context.Context, nodeURL string, spec Spec) (string
 // createNetwork creates the session's network, named like its container
 // and labelled like it, and returns its ID and, for hardened levels, the
 // address of the node's egress proxy on it.
-func (l *Launcher) createNetwork(ctx context.Context, c *client.Client, nodeURL string, spec Spec, labels map[string]string) (id, proxy string, err error) {
+func (l *Launcher) createNetwork(ctx context.Context, c *client.Client, nodeURL string, spec airlock.ContainerSpec, labels map[string]string) (id, proxy string, err error) {
 	nl := maps.Clone(labels)
 	if spec.Isolation != "" {
 		nl[LabelIsolation] = spec.Isolation
@@ -331,15 +306,8 @@ func (l *Launcher) RemoveNetwork(ctx context.Context, nodeURL, id string) error 
 	return nil
 }
 
-// Network is a session network as a node reports it.
-type Network struct {
-	ID         string
-	SessionID  string
-	Containers int
-}
-
 // Networks lists the session networks on a node.
-func (l *Launcher) Networks(ctx context.Context, nodeURL string) ([]Network, error) {
+func (l *Launcher) Networks(ctx context.Context, nodeURL string) ([]airlock.Network, error) {
 	c, err := l.client(nodeURL)
 	if err != nil {
 		return nil, err
@@ -349,23 +317,15 @@ func (l *Launcher) Networks(ctx context.Context, nodeURL string) ([]Network, err
 	if err != nil {
 		return nil, fmt.Errorf("list networks on %s: %w", nodeURL, err)
 	}
-	out := make([]Network, 0, len(list))
+	out := make([]airlock.Network, 0, len(list))
 	for _, n := range list {
-		out = append(out, Network{ID: n.ID, SessionID: n.Labels[airlock.LabelSession], Containers: len(n.Containers)})
+		out = append(out, airlock.Network{ID: n.ID, SessionID: n.Labels[airlock.LabelSession], Containers: len(n.Containers)})
 	}
 	return out, nil
 }
 
-// Container is a session container as a node reports it.
-type Container struct {
-	ID        string
-	SessionID string
-	State     string // Docker's: created, running, exited, …
-	Status    string // Docker's words, e.g. "Exited (1) 3 seconds ago"
-}
-
 // Containers lists the session containers on a node.
-func (l *Launcher) Containers(ctx context.Context, nodeURL string) ([]Container, error) {
+func (l *Launcher) Containers(ctx context.Context, nodeURL string) ([]airlock.Container, error) {
 	c, err := l.client(nodeURL)
 	if err != nil {
 		return nil, err
@@ -375,9 +335,9 @@ func (l *Launcher) Containers(ctx context.Context, nodeURL string) ([]Container,
 	if err != nil {
 		return nil, fmt.Errorf("list containers on %s: %w", nodeURL, err)
 	}
-	out := make([]Container, 0, len(list))
+	out := make([]airlock.Container, 0, len(list))
 	for _, x := range list {
-		out = append(out, Container{ID: x.ID, SessionID: x.Labels[airlock.LabelSession], State: x.State, Status: x.Status})
+		out = append(out, airlock.Container{ID: x.ID, SessionID: x.Labels[airlock.LabelSession], State: x.State, Status: x.Status})
 	}
 	return out, nil
 }

@@ -21,7 +21,7 @@ func TestStartListRemove(t *testing.T) {
 	defer l.Close()
 	ctx := context.Background()
 	sid := "s-" + time.Now().Format("150405.000000")
-	id, err := l.Start(ctx, node.URL, Spec{
+	id, err := l.Start(ctx, node.URL, airlock.ContainerSpec{
 		Name: "airlock-test-" + strings.ReplaceAll(sid, ".", ""), Image: dockertest.TestImage,
 		Labels: map[string]string{airlock.LabelSession: sid}, Env: []string{"A=1"},
 		Memory: 64 << 20, PidsLimit: 64, Tmpfs: map[string]string{"/tmp": "size=16m"},
@@ -79,7 +79,7 @@ func TestRemoveAtOnce(t *testing.T) {
 	ctx := context.Background()
 	for round := range 5 {
 		sid := fmt.Sprintf("s-%s-%d", time.Now().Format("150405.000000"), round)
-		id, err := l.Start(ctx, node.URL, Spec{
+		id, err := l.Start(ctx, node.URL, airlock.ContainerSpec{
 			Name: "airlock-test-" + strings.ReplaceAll(sid, ".", ""), Image: dockertest.TestImage,
 			Labels: map[string]string{airlock.LabelSession: sid}, Memory: 64 << 20, PidsLimit: 64,
 		})
@@ -108,7 +108,7 @@ func TestStartRefusedLeavesNothing(t *testing.T) {
 	node := provisiontest.Start(t, provisiontest.Options{})
 	l := New(node.InfraTLS, onRecord(node), "test-deployment", nil)
 	defer l.Close()
-	_, err := l.Start(context.Background(), node.URL, Spec{Name: "airlock-refused", Image: "alpine:3"})
+	_, err := l.Start(context.Background(), node.URL, airlock.ContainerSpec{Name: "airlock-refused", Image: "alpine:3"})
 	if err == nil || !strings.Contains(err.Error(), "allow-list") {
 		t.Fatalf("start of a disallowed image: %v", err)
 	}
@@ -121,7 +121,7 @@ func TestStartFailureRemovesContainer(t *testing.T) {
 	l := New(node.InfraTLS, onRecord(node), "test-deployment", nil)
 	defer l.Close()
 	name := "airlock-startfail-" + time.Now().Format("150405000000")
-	_, err := l.Start(context.Background(), node.URL, Spec{Name: name, Image: dockertest.TestImage,
+	_, err := l.Start(context.Background(), node.URL, airlock.ContainerSpec{Name: name, Image: dockertest.TestImage,
 		Labels: map[string]string{airlock.LabelSession: "startfail"}, Tmpfs: map[string]string{"/tmp": "size=not-a-size"}})
 	if err == nil {
 		node.Socket.ContainerRemove(context.Background(), name, container.RemoveOptions{Force: true})

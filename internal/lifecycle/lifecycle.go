@@ -16,20 +16,35 @@ import (
 	"unicode/utf8"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
-	"github.com/airlock-rbi/airlock/internal/launcher"
 )
 
 // Driver is what the jobs need of the launcher.
 type Driver interface {
 	Ping(ctx context.Context, nodeURL string) error
-	Containers(ctx context.Context, nodeURL string) ([]launcher.Container, error)
+	Containers(ctx context.Context, nodeURL string) ([]airlock.Container, error)
 	Remove(ctx context.Context, nodeURL, containerID string, grace time.Duration) error
 	// Networks lists the session networks of a node; RemoveNetwork removes
 	// one.
-	Networks(ctx context.Context, nodeURL string) ([]launcher.Network, error)
+	Networks(ctx context.Context, nodeURL string) ([]airlock.Network, error)
 	RemoveNetwork(ctx context.Context, nodeURL, id string) error
 	// LogTail is the end of a container's output, stdout and stderr.
 	LogTail(ctx context.Context, nodeURL, containerID string, lines int) (string, error)
+}
+
+// Sessions carries out the transitions the jobs decide on (the api's
+// sessions.Service), the same way a user's or an admin's are.
+type Sessions interface {
+	// Fail removes the container of sess (read in the state it has) from
+	// node and marks it failed with reason.
+	Fail(ctx context.Context, sess *airlock.Session, node *airlock.Node, reason string) error
+	// FinishStop removes the container of a stopping session and marks
+	// it stopped.
+	FinishStop(ctx context.Context, id string) (*airlock.Session, error)
+	// InFlight reports whether this process is launching the session now.
+	// A starting session created before this process started and not in
+	// flight here was cut short by a restart: it is failed at once
+	// instead of after OrphanGrace or RegisterTimeout.
+	InFlight(sessionID string) bool
 }
 
 // Store is what the jobs need of the store.
@@ -60,15 +75,6 @@ type Config struct {
 	// OrphanGrace spares containers younger than this from reconciliation,
 	// so a launch in flight is not mistaken for an orphan. Default 2m.
 	OrphanGrace time.Duration
-	// InFlight, when set, reports whether this process is launching a
-	// session now. A starting session created before this process started
-	// and not in flight here was cut short by a restart: it is failed at
-	// once instead of after OrphanGrace or RegisterTimeout.
-	InFlight func(sessionID string) bool
-	// OnEnd, when set, is told each session the jobs end, so that what
-	// holds a connection to it (viewers on the relay, TURN allocations)
-	// is closed at once.
-	OnEnd func(sessionID string)
 }
 
 func (c *Config) defaults() {
@@ -87,11 +93,12 @@ func (c *Config) defaults() {
 
 // Jobs runs the periodic jobs.
 type Jobs struct {
-	store  Store
-	driver Driver
-	cfg    Config
-	log    *slog.Logger
-	now    func() time.Time
+	store    Store
+	driver   Driver
+	sessions Sessions
+	cfg      Config
+	log      *slog.Logger
+	now      func() time.Time
 	// started is when this process began: sessions created before it
 	// cannot be launching here.
 	started time.Time
@@ -101,7 +108,7 @@ type Jobs struct {
 }
 
 // New builds the jobs. now may be nil.
-func New(store Store, driver Driver, cfg Config, log *slog.Logger, now func() time.Time) *Jobs {
+func New(store Store, driver Driver, sessions Sessions, cfg Config, log *slog.Logger, now func() time.Time) *Jobs {
 	cfg.defaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -109,7 +116,7 @@ func New(store Store, driver Driver, cfg Config, log *slog.Logger, now func() ti
 	if now == nil {
 		now = airlock.Now
 	}
-	return &Jobs{store: store, driver: driver, cfg: cfg, log: log, now: now, started: now()}
+	return &Jobs{store: store, driver: driver, sessions: sessions, cfg: cfg, log: log, now: now, started: now()}
 }
 
 // Run runs a round at once (recovery after a restart), then one every
@@ -143,7 +150,7 @@ func (j *Jobs) Round(ctx context.Context) error {
 	return errors.Join(
 		j.nodeLiveness(ctx, nodes),
 		j.expireSessions(ctx, byID),
-		j.finishStopping(ctx, byID),
+		j.finishStopping(ctx),
 		j.reconcile(ctx, nodes),
 		j.purgeWebSessions(ctx),
 	)
@@ -236,44 +243,19 @@ func lastSign(s *airlock.Session) time.Time {
 
 // fail removes a session's container and marks it failed with reason.
 func (j *Jobs) fail(ctx context.Context, s *airlock.Session, node *airlock.Node, reason string) error {
-	if node != nil && s.ContainerID != "" {
-		if err := j.driver.Remove(ctx, node.URL, s.ContainerID, 5*time.Second); err != nil {
-			return fmt.Errorf("remove container of failed session %s: %w", s.ID, err)
-		}
-	}
-	now := j.now()
-	_, err := j.store.UpdateSession(ctx, s.ID, airlock.SessionUpdate{From: []airlock.SessionState{s.State},
-		To: airlock.SessionFailed, Reason: &reason, StoppedAt: &now}, now)
-	if airlock.ErrorCode(err) == airlock.ECONFLICT {
-		return nil // it moved on meanwhile; the next round looks again
-	}
-	if err == nil {
-		j.log.Warn("session failed", "session", s.ID, "reason", reason)
-		if j.cfg.OnEnd != nil {
-			j.cfg.OnEnd(s.ID)
-		}
-	}
-	return err
+	return j.sessions.Fail(ctx, s, node, reason)
 }
 
 // finishStopping retries removals that a delete could not complete.
-func (j *Jobs) finishStopping(ctx context.Context, nodes map[string]*airlock.Node) error {
+func (j *Jobs) finishStopping(ctx context.Context) error {
 	list, err := j.store.ListSessions(ctx, airlock.SessionFilter{States: []airlock.SessionState{airlock.SessionStopping}})
 	if err != nil {
 		return fmt.Errorf("list stopping sessions: %w", err)
 	}
 	var errs []error
 	for _, s := range list {
-		if n := nodes[s.NodeID]; n != nil && s.ContainerID != "" {
-			if err := j.driver.Remove(ctx, n.URL, s.ContainerID, 10*time.Second); err != nil {
-				errs = append(errs, fmt.Errorf("remove container of stopping session %s: %w", s.ID, err))
-				continue
-			}
-		}
-		now := j.now()
-		if _, err := j.store.UpdateSession(ctx, s.ID, airlock.SessionUpdate{From: []airlock.SessionState{airlock.SessionStopping},
-			To: airlock.SessionStopped, StoppedAt: &now}, now); err != nil && airlock.ErrorCode(err) != airlock.ECONFLICT {
-			errs = append(errs, err)
+		if _, err := j.sessions.FinishStop(ctx, s.ID); err != nil {
+			errs = append(errs, fmt.Errorf("finish stopping session %s: %w", s.ID, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -292,7 +274,7 @@ func (j *Jobs) reconcile(ctx context.Context, nodes []*airlock.Node) error {
 			errs = append(errs, fmt.Errorf("list containers on %s: %w", n.Name, err))
 			continue
 		}
-		running := map[string]launcher.Container{}
+		running := map[string]airlock.Container{}
 		for _, c := range cs {
 			running[c.SessionID] = c
 			s, err := j.store.SessionByID(ctx, c.SessionID)
@@ -321,7 +303,7 @@ func (j *Jobs) reconcile(ctx context.Context, nodes []*airlock.Node) error {
 		for _, s := range live {
 			c, ok := running[s.ID]
 			cutShort := s.State == airlock.SessionStarting && s.CreatedAt.Before(j.started) &&
-				j.cfg.InFlight != nil && !j.cfg.InFlight(s.ID)
+				!j.sessions.InFlight(s.ID)
 			switch {
 			case ok && (c.State == "exited" || c.State == "dead"):
 				errs = append(errs, j.fail(ctx, s, n, j.exitReason(ctx, n, c)))
@@ -341,7 +323,7 @@ func (j *Jobs) reconcile(ctx context.Context, nodes []*airlock.Node) error {
 // orphanNetworks removes the session networks of a node whose session is
 // unknown or over and whose container is gone: a launch that failed
 // between the two creates, or a container removed by hand.
-func (j *Jobs) orphanNetworks(ctx context.Context, n *airlock.Node, containers map[string]launcher.Container) error {
+func (j *Jobs) orphanNetworks(ctx context.Context, n *airlock.Node, containers map[string]airlock.Container) error {
 	nets, err := j.driver.Networks(ctx, n.URL)
 	if err != nil {
 		return fmt.Errorf("list networks on %s: %w", n.Name, err)
@@ -370,7 +352,7 @@ func (j *Jobs) orphanNetworks(ctx context.Context, n *airlock.Node, containers m
 // exitReason says why a session's container stopped: Docker's words and,
 // since an agent that gives up says why in its last line (an unreachable
 // server, a refused certificate), the container's own last words.
-func (j *Jobs) exitReason(ctx context.Context, n *airlock.Node, c launcher.Container) string {
+func (j *Jobs) exitReason(ctx context.Context, n *airlock.Node, c airlock.Container) string {
 	reason := "the workspace's container stopped (" + c.Status + ")"
 	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
-	"github.com/airlock-rbi/airlock/internal/launcher"
+	"github.com/airlock-rbi/airlock/internal/sessions"
 	"github.com/airlock-rbi/airlock/internal/store"
 )
 
@@ -19,9 +19,9 @@ import (
 // decisions are pure logic; the real driver is tested on dockerd.
 type fakeDriver struct {
 	mu         sync.Mutex
-	containers []launcher.Container
+	containers []airlock.Container
 	removed    []string
-	networks   []launcher.Network
+	networks   []airlock.Network
 	netRemoved []string
 	pingErr    error
 	logs       map[string]string // by container ID
@@ -35,7 +35,37 @@ func (d *fakeDriver) LogTail(_ context.Context, _ string, id string, _ int) (str
 
 func (d *fakeDriver) Ping(context.Context, string) error { return d.pingErr }
 
-func (d *fakeDriver) Containers(context.Context, string) ([]launcher.Container, error) {
+func (d *fakeDriver) Start(context.Context, string, airlock.ContainerSpec) (string, error) {
+	return "", errors.New("the jobs start no containers")
+}
+
+// inFlight is the session service with this process's launches as a
+// test says they are.
+type inFlight struct {
+	*sessions.Service
+	launching func(string) bool
+}
+
+func (f inFlight) InFlight(id string) bool { return f.launching != nil && f.launching(id) }
+
+// newJobs builds the jobs on st and d with the real session service;
+// launching says which sessions this process is launching, onEnd is told
+// each end (both may be nil).
+func newJobs(t *testing.T, st Store, d *fakeDriver, cfg Config, launching func(string) bool, onEnd func(string), now func() time.Time) *Jobs {
+	t.Helper()
+	ss, ok := st.(sessions.Store)
+	if !ok {
+		t.Fatalf("%T is not a sessions.Store", st)
+	}
+	svc, err := sessions.New(sessions.Options{Store: ss, Driver: d, OnEnd: onEnd, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
+	return New(st, d, inFlight{svc, launching}, cfg, nil, now)
+}
+
+func (d *fakeDriver) Containers(context.Context, string) ([]airlock.Container, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return slices.Clone(d.containers), nil
@@ -48,7 +78,7 @@ func (d *fakeDriver) Remove(_ context.Context, _ string, id string, _ time.Durat
 	return nil
 }
 
-func (d *fakeDriver) Networks(context.Context, string) ([]launcher.Network, error) {
+func (d *fakeDriver) Networks(context.Context, string) ([]airlock.Network, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return slices.Clone(d.networks), nil
@@ -67,7 +97,7 @@ func TestRound(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		session   *airlock.Session // nil: none in the store
-		container *launcher.Container
+		container *airlock.Container
 		inFlight  bool
 		pingErr   error
 		wantState airlock.SessionState // "" when no session
@@ -101,10 +131,10 @@ func TestRound(t *testing.T) {
 			st := storeWithNode(t, now, tc.session)
 			d := &fakeDriver{pingErr: tc.pingErr}
 			if tc.container != nil {
-				d.containers = []launcher.Container{*tc.container}
+				d.containers = []airlock.Container{*tc.container}
 			}
 			clock := boot
-			j := New(st, d, Config{InFlight: func(string) bool { return tc.inFlight }}, nil, func() time.Time { return clock })
+			j := newJobs(t, st, d, Config{}, func(string) bool { return tc.inFlight }, nil, func() time.Time { return clock })
 			clock = now
 			if err := j.Round(ctx); err != nil {
 				t.Fatal(err)
@@ -138,7 +168,7 @@ func TestNodeLiveness(t *testing.T) {
 	}
 	d := &fakeDriver{pingErr: errors.New("connection refused")}
 	clock := now
-	j := New(st, d, Config{}, nil, func() time.Time { return clock })
+	j := newJobs(t, st, d, Config{}, nil, nil, func() time.Time { return clock })
 	if err := j.Round(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -165,8 +195,8 @@ func sess(id string, state airlock.SessionState, created, heartbeat time.Time) *
 	return s
 }
 
-func ctr(session, state string) *launcher.Container {
-	return &launcher.Container{ID: "c-" + session, SessionID: session, State: state, Status: state}
+func ctr(session, state string) *airlock.Container {
+	return &airlock.Container{ID: "c-" + session, SessionID: session, State: state, Status: state}
 }
 
 // An agent that gives up says why in its last line: the session's reason
@@ -187,11 +217,11 @@ func TestExitedSessionQuotesLastLine(t *testing.T) {
 	}
 	c := ctr("s1", "exited")
 	c.Status = "Exited (1) 1 second ago"
-	d := &fakeDriver{containers: []launcher.Container{*c}, logs: map[string]string{c.ID: "level=WARN msg=\"register failed; retrying\"\n" +
+	d := &fakeDriver{containers: []airlock.Container{*c}, logs: map[string]string{c.ID: "level=WARN msg=\"register failed; retrying\"\n" +
 		"airlock: register with https://host.docker.internal:8443: dial tcp 172.17.0.1:8443: connect: connection refused\n\n"}}
 	var ended []string
-	j := New(st, d, Config{InFlight: func(string) bool { return true }, OnEnd: func(id string) { ended = append(ended, id) }},
-		nil, func() time.Time { return now })
+	j := newJobs(t, st, d, Config{}, func(string) bool { return true }, func(id string) { ended = append(ended, id) },
+		func() time.Time { return now })
 	if err := j.Round(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +275,7 @@ func TestPurgeWebSessions(t *testing.T) {
 		}
 	}
 	clock := now
-	j := New(st, &fakeDriver{}, Config{PurgeEvery: time.Minute}, nil, func() time.Time { return clock })
+	j := newJobs(t, st, &fakeDriver{}, Config{PurgeEvery: time.Minute}, nil, nil, func() time.Time { return clock })
 	for _, step := range []struct {
 		name    string
 		advance time.Duration
@@ -287,7 +317,7 @@ func TestOrphanNetworks(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		session   *airlock.Session
-		container *launcher.Container
+		container *airlock.Container
 		wantGone  bool
 	}{
 		{name: "ok/live-session-keeps-network", session: sess("s1", airlock.SessionStarting, now.Add(-time.Second), time.Time{}), wantGone: false},
@@ -301,11 +331,11 @@ func TestOrphanNetworks(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			st := storeWithNode(t, now, tc.session)
-			d := &fakeDriver{networks: []launcher.Network{{ID: "net-s1", SessionID: "s1"}}}
+			d := &fakeDriver{networks: []airlock.Network{{ID: "net-s1", SessionID: "s1"}}}
 			if tc.container != nil {
-				d.containers = []launcher.Container{*tc.container}
+				d.containers = []airlock.Container{*tc.container}
 			}
-			j := New(st, d, Config{}, nil, func() time.Time { return now })
+			j := newJobs(t, st, d, Config{}, nil, nil, func() time.Time { return now })
 			if err := j.Round(ctx); err != nil {
 				t.Fatal(err)
 			}

@@ -1,0 +1,312 @@
+// Package sessions is the one place a session changes state on the infra
+// side: a launch creates and starts its container, a stop removes it, a
+// failure records why. The api (a user's launch and delete, a node's
+// removal) and the lifecycle jobs (an agent gone silent, a container that
+// exited) both call it, so that every end of a session is carried out and
+// announced the same way: viewers and relays cut off at once, waiters
+// woken, the container removed before the final state is written.
+package sessions
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/airlock-rbi/airlock/internal/airlock"
+	"github.com/airlock-rbi/airlock/internal/auth"
+)
+
+// Driver is what the service needs of the launcher.
+type Driver interface {
+	Start(ctx context.Context, nodeURL string, spec airlock.ContainerSpec) (string, error)
+	Remove(ctx context.Context, nodeURL, containerID string, grace time.Duration) error
+}
+
+// addresser is a Driver that reports a started container's addresses.
+type addresser interface {
+	Addresses(ctx context.Context, nodeURL, containerID string) ([]netip.Addr, error)
+}
+
+// Store is what the service needs of the store.
+type Store interface {
+	SessionByID(ctx context.Context, id string) (*airlock.Session, error)
+	UpdateSession(ctx context.Context, id string, u airlock.SessionUpdate, now time.Time) (*airlock.Session, error)
+	NodeByID(ctx context.Context, id string) (*airlock.Node, error)
+}
+
+// Options configure a Service. Store and Driver are required.
+type Options struct {
+	Store  Store
+	Driver Driver
+	// AgentURL is the api's URL as seen from inside session containers.
+	AgentURL string
+	// CAPEM is the deployment CA certificate given to agents.
+	CAPEM []byte
+	// ExtraHosts are added to session containers' /etc/hosts.
+	ExtraHosts []string
+	// SeccompProfiles are the profiles workspaces may name, by name, as
+	// Docker's JSON profile format.
+	SeccompProfiles map[string][]byte
+	// OnEnd is told each session that ends (stopped or failed), so that
+	// what holds a connection to it (viewers on the relay, TURN
+	// allocations) is closed at once. Optional.
+	OnEnd func(sessionID string)
+	// OnChange is told each state this service writes, so that waiters on
+	// the session learn of it at once. Optional.
+	OnChange func(sessionID string)
+	Logger   *slog.Logger
+	// Now defaults to airlock.Now.
+	Now func() time.Time
+}
+
+// Service carries out session transitions.
+type Service struct {
+	store      Store
+	driver     Driver
+	agentURL   string
+	caPEM      []byte
+	extraHosts []string
+	seccomp    map[string][]byte
+	onEnd      func(string)
+	onChange   func(string)
+	log        *slog.Logger
+	now        func() time.Time
+
+	// bg tracks launches running past their request; Close waits for them.
+	bg       sync.WaitGroup
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	// inflight holds the IDs of sessions being launched by this process.
+	inflight sync.Map
+	// stopping holds a *sync.Mutex per session being stopped by this
+	// process: a user's delete and the lifecycle job's round would
+	// otherwise remove the same container and network at once.
+	stopping sync.Map
+}
+
+// New builds a Service. It fails on a seccomp profile that is not JSON or
+// has a bad name.
+func New(o Options) (*Service, error) {
+	s := &Service{store: o.Store, driver: o.Driver, agentURL: o.AgentURL, caPEM: o.CAPEM, extraHosts: o.ExtraHosts,
+		onEnd: o.OnEnd, onChange: o.OnChange, log: o.Logger, now: o.Now}
+	var err error
+	if s.seccomp, err = loadProfiles(o.SeccompProfiles); err != nil {
+		return nil, fmt.Errorf("sessions: %w", err)
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = airlock.Now
+	}
+	if s.onEnd == nil {
+		s.onEnd = func(string) {}
+	}
+	if s.onChange == nil {
+		s.onChange = func(string) {}
+	}
+	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// loadProfiles checks the seccomp profiles' names and JSON and keeps
+// each compacted, in a map of the service's own.
+func loadProfiles(in map[string][]byte) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(in))
+	for name, profile := range in {
+		if err := airlock.ValidName("seccomp profile", name); err != nil {
+			return nil, err
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, profile); err != nil {
+			return nil, fmt.Errorf("seccomp profile %q is not JSON: %w", name, err)
+		}
+		out[name] = buf.Bytes()
+	}
+	return out, nil
+}
+
+// SeccompNames are the names of the profiles the service launches with,
+// sorted.
+func (s *Service) SeccompNames() []string { return slices.Sorted(maps.Keys(s.seccomp)) }
+
+// Close stops background launches and waits for them.
+func (s *Service) Close() {
+	s.bgCancel()
+	s.bg.Wait()
+}
+
+// now is the service's time, as the store keeps it.
+func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// Launch creates and starts the container of sess, a starting session of
+// workspace ws placed on node, in the background: the caller answers at
+// once. A launch that fails marks the session failed with a reason for
+// the user; the detail goes to the log.
+func (s *Service) Launch(sess *airlock.Session, ws *airlock.Workspace, viewer airlock.Viewer, node *airlock.Node, reg auth.Token) {
+	s.bg.Add(1)
+	s.inflight.Store(sess.ID, true)
+	go func() {
+		defer s.bg.Done()
+		defer s.inflight.Delete(sess.ID)
+		ctx, cancel := context.WithTimeout(s.bgCtx, 2*time.Minute)
+		defer cancel()
+		spec, err := s.ContainerSpec(sess, ws, viewer, reg)
+		if err != nil {
+			s.log.Error("launch failed", "session", sess.ID, "node", node.Name, "err", err)
+			s.failLaunch(sess, fmt.Sprintf("workspace %s cannot be launched by this server; an administrator can find why in the server log", ws.Name))
+			return
+		}
+		containerID, err := s.driver.Start(ctx, node.URL, spec)
+		if err != nil {
+			// The detail (daemon output, addresses) is for operators only.
+			s.log.Error("launch failed", "session", sess.ID, "node", node.Name, "err", err)
+			s.failLaunch(sess, fmt.Sprintf("could not start the workspace's container on node %s; an administrator can find why in the server log", node.Name))
+			return
+		}
+		started := s.clock()
+		// The agent may already have registered; keep whichever state stands.
+		if _, err := s.store.UpdateSession(s.bgCtx, sess.ID, airlock.SessionUpdate{
+			From: []airlock.SessionState{airlock.SessionStarting, airlock.SessionReady}, StartedAt: &started,
+			ContainerAddrs: s.containerAddrs(ctx, sess.ID, node.URL, containerID),
+		}, started); err != nil && airlock.ErrorCode(err) != airlock.ECONFLICT {
+			s.log.Error("record container start", "session", sess.ID, "err", err)
+		}
+	}()
+}
+
+// failLaunch marks a session whose launch failed: the launcher removed
+// what it had created, so there is no container to remove.
+func (s *Service) failLaunch(sess *airlock.Session, reason string) {
+	if err := s.Fail(context.WithoutCancel(s.bgCtx), sess, nil, reason); err != nil {
+		s.log.Error("mark session failed", "session", sess.ID, "err", err)
+	}
+}
+
+// containerAddrs asks the node for the addresses of a session's started
+// container, which TURN allows as its viewers' only peers. Unknown (nil)
+// leaves TURN allowing any address of the session networks: a failed
+// inspect is logged, not a failed launch.
+func (s *Service) containerAddrs(ctx context.Context, session, nodeURL, containerID string) *[]netip.Addr {
+	a, ok := s.driver.(addresser)
+	if !ok {
+		return nil
+	}
+	addrs, err := a.Addresses(ctx, nodeURL, containerID)
+	if err != nil || len(addrs) == 0 {
+		s.log.Warn("container addresses unknown: TURN allows the whole session networks", "session", session, "err", err)
+		return nil
+	}
+	return &addrs
+}
+
+// InFlight reports whether this process is launching session id now; the
+// lifecycle jobs use it to tell a launch cut short by a restart.
+func (s *Service) InFlight(id string) bool {
+	_, ok := s.inflight.Load(id)
+	return ok
+}
+
+// Fail ends sess, as it was read, with reason for the user: its
+// container is removed from node first (when node is known and the
+// session names one), so a failed session holds nothing. A session that
+// moved on since it was read is left to whoever moved it.
+func (s *Service) Fail(ctx context.Context, sess *airlock.Session, node *airlock.Node, reason string) error {
+	if node != nil && sess.ContainerID != "" {
+		if err := s.driver.Remove(ctx, node.URL, sess.ContainerID, 5*time.Second); err != nil {
+			return fmt.Errorf("remove container of failed session %s: %w", sess.ID, err)
+		}
+	}
+	now := s.clock()
+	_, err := s.store.UpdateSession(ctx, sess.ID, airlock.SessionUpdate{From: []airlock.SessionState{sess.State},
+		To: airlock.SessionFailed, Reason: &reason, StoppedAt: &now}, now)
+	switch airlock.ErrorCode(err) {
+	case "":
+	case airlock.ECONFLICT:
+		return nil // it moved on meanwhile; the next round looks again
+	default:
+		return fmt.Errorf("mark session %s failed: %w", sess.ID, err)
+	}
+	s.log.Warn("session failed", "session", sess.ID, "reason", reason)
+	s.ended(sess.ID)
+	return nil
+}
+
+// ended announces the end of a session.
+func (s *Service) ended(id string) {
+	s.onEnd(id)
+	s.onChange(id)
+}
+
+// Stop ends a live session: it is marked stopping, its viewers and relays
+// are cut off, its container removed, and it is marked stopped. A session
+// already over is returned as it is. When the container cannot be
+// removed, the session stays stopping (FinishStop retries) and Stop says
+// so.
+func (s *Service) Stop(ctx context.Context, id string) (*airlock.Session, error) {
+	now := s.clock()
+	if _, err := s.store.UpdateSession(ctx, id, airlock.SessionUpdate{
+		From: []airlock.SessionState{airlock.SessionPending, airlock.SessionStarting, airlock.SessionReady},
+		To:   airlock.SessionStopping,
+	}, now); err != nil && airlock.ErrorCode(err) != airlock.ECONFLICT {
+		return nil, fmt.Errorf("stop session %s: %w", id, err)
+	}
+	// Before the container goes, which may take a while or fail: the
+	// viewer and the agent lose the relay now.
+	s.onEnd(id)
+	return s.FinishStop(ctx, id)
+}
+
+// FinishStop removes the container of a stopping session and marks it
+// stopped; a session in any other state is returned as it is. Calls for
+// one session wait for each other; a session another server stopped
+// meanwhile is returned as that server left it.
+func (s *Service) FinishStop(ctx context.Context, id string) (*airlock.Session, error) {
+	mu, _ := s.stopping.LoadOrStore(id, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer func() {
+		mu.(*sync.Mutex).Unlock()
+		s.stopping.CompareAndDelete(id, mu)
+	}()
+	sess, err := s.store.SessionByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if sess.State != airlock.SessionStopping {
+		return sess, nil
+	}
+	s.onEnd(id)
+	if sess.NodeID != "" && sess.ContainerID != "" {
+		node, err := s.store.NodeByID(ctx, sess.NodeID)
+		if err != nil && airlock.ErrorCode(err) != airlock.ENOTFOUND {
+			return nil, err
+		}
+		if node != nil {
+			rctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			if err := s.driver.Remove(rctx, node.URL, sess.ContainerID, 10*time.Second); err != nil {
+				s.log.Error("remove session container", "session", id, "node", node.Name, "err", err)
+				return nil, airlock.Errorf(airlock.EUNAVAILABLE, "could not remove the container on node %s; the session stays stopping and removal is retried", node.Name)
+			}
+		}
+	}
+	now := s.clock()
+	defer s.onChange(id)
+	stopped, err := s.store.UpdateSession(ctx, id, airlock.SessionUpdate{
+		From: []airlock.SessionState{airlock.SessionStopping}, To: airlock.SessionStopped, StoppedAt: &now,
+	}, now)
+	if airlock.ErrorCode(err) == airlock.ECONFLICT {
+		// Another server's round got there first.
+		if cur, cerr := s.store.SessionByID(ctx, id); cerr == nil && cur.State.Final() {
+			return cur, nil
+		}
+	}
+	return stopped, err
+}
