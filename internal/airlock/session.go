@@ -81,6 +81,23 @@ type Session struct {
 	ReadyAt       *time.Time // the agent registered
 	StoppedAt     *time.Time // stopped or failed
 	LastHeartbeat *time.Time // the agent's last heartbeat
+	// EndReason says why a stopped or failed session ended; empty while
+	// it runs (and for sessions that ended before reasons were kept).
+	EndReason EndReason
+	// ExpiresAt is when the session's lifetime ends, set at launch and
+	// moved by extensions; nil for sessions launched before limits.
+	ExpiresAt *time.Time
+	// LastInputAt is when the viewer's last input came, as the agent
+	// reported it; LastViewerAt is the last heartbeat that reported a
+	// viewer connected.
+	LastInputAt  *time.Time
+	LastViewerAt *time.Time
+}
+
+// ViewerConnected reports whether the agent's last heartbeat reported a
+// viewer connected.
+func (s *Session) ViewerConnected() bool {
+	return s.LastViewerAt != nil && s.LastHeartbeat != nil && !s.LastViewerAt.Before(*s.LastHeartbeat)
 }
 
 // SessionFilter selects sessions; zero fields match everything.
@@ -110,4 +127,8 @@ type SessionUpdate struct {
 	ReadyAt        *time.Time
 	StoppedAt      *time.Time
 	LastHeartbeat  *time.Time
+	EndReason      *EndReason
+	ExpiresAt      *time.Time
+	LastInputAt    *time.Time
+	LastViewerAt   *time.Time
 }

@@ -122,7 +122,10 @@ type Workspace struct {
 	TimeZone string
 	// MaxScale bounds the device scale factor sessions render at (the
 	// viewer's devicePixelRatio); Validate sets 0 to DefaultMaxScale.
-	MaxScale  float64
+	MaxScale float64
+	// Limits bound its sessions' life; zero fields take the deployment's
+	// defaults.
+	Limits    Limits
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -177,6 +180,9 @@ func (w *Workspace) Validate() error {
 		return err
 	}
 	if err := w.validateBrowser(); err != nil {
+		return err
+	}
+	if err := w.Limits.Validate(); err != nil {
 		return err
 	}
 	return ValidStartURL(w.StartURL)

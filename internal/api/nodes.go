@@ -328,7 +328,7 @@ func (s *Server) deleteNode(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, sess := range live {
 		// The node is going: nothing of it is asked to remove anything.
-		if err := s.sessions.Fail(ctx, sess, nil, "the node "+node.Name+" was removed"); err != nil {
+		if err := s.sessions.Fail(ctx, sess, nil, airlock.EndAdmin, "the node "+node.Name+" was removed"); err != nil {
 			return err
 		}
 	}

@@ -130,9 +130,10 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := s.clock.now()
 	id := newID()
+	expires := now.Add(s.sessions.Limits(ws).Lifetime)
 	sess := &airlock.Session{ID: id, UserID: u.ID, WorkspaceID: ws.ID, NodeID: node.ID,
 		ContainerID: containerName(id), State: airlock.SessionStarting, RegisterHash: reg.Hash(), CreatedAt: now, UpdatedAt: now,
-		LaunchKey: req.LaunchKey}
+		LaunchKey: req.LaunchKey, ExpiresAt: &expires}
 	if err := s.store.CreateSessionWithin(ctx, sess, limit, node.Capacity); err != nil {
 		// The same launch asked at once, and the other asking won.
 		if req.LaunchKey != "" && airlock.ErrorCode(err) == airlock.ECONFLICT {
@@ -241,8 +242,13 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, viewSession(sess))
 		return nil
 	}
-	s.audit(ctx, callerOf(ctx).User.Name, "session.delete", sess.ID, "")
-	stopped, err := s.sessions.Stop(context.WithoutCancel(ctx), sess.ID)
+	caller := callerOf(ctx).User
+	end, reason := airlock.EndUser, ""
+	if caller.ID != sess.UserID {
+		end, reason = airlock.EndAdmin, "an administrator ended the session"
+	}
+	s.audit(ctx, caller.Name, "session.delete", sess.ID, "")
+	stopped, err := s.sessions.Stop(context.WithoutCancel(ctx), sess.ID, end, reason)
 	if err != nil {
 		return err
 	}

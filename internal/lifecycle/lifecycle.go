@@ -35,8 +35,11 @@ type Driver interface {
 // sessions.Service), the same way a user's or an admin's are.
 type Sessions interface {
 	// Fail removes the container of sess (read in the state it has) from
-	// node and marks it failed with reason.
-	Fail(ctx context.Context, sess *airlock.Session, node *airlock.Node, reason string) error
+	// node and marks it failed for end with reason.
+	Fail(ctx context.Context, sess *airlock.Session, node *airlock.Node, end airlock.EndReason, reason string) error
+	// Expire stops sess if its idle or lifetime end under the limits of
+	// its workspace ws has come, and reports whether it did.
+	Expire(ctx context.Context, sess *airlock.Session, ws *airlock.Workspace) (bool, error)
 	// FinishStop removes the container of a stopping session and marks
 	// it stopped.
 	FinishStop(ctx context.Context, id string) (*airlock.Session, error)
@@ -53,6 +56,7 @@ type Store interface {
 	UpdateNode(ctx context.Context, n *airlock.Node) error
 	ListSessions(ctx context.Context, f airlock.SessionFilter) ([]*airlock.Session, error)
 	SessionByID(ctx context.Context, id string) (*airlock.Session, error)
+	WorkspaceByID(ctx context.Context, id string) (*airlock.Workspace, error)
 	UpdateSession(ctx context.Context, id string, u airlock.SessionUpdate, now time.Time) (*airlock.Session, error)
 	DeleteExpiredWebSessions(ctx context.Context, now time.Time) (int, error)
 }
@@ -207,8 +211,9 @@ func (j *Jobs) nodeLiveness(ctx context.Context, nodes []*airlock.Node) error {
 	return errors.Join(errs...)
 }
 
-// expireSessions fails sessions whose agent never registered or went
-// silent, and removes their containers.
+// expireSessions stops ready sessions whose idle or lifetime end has
+// come, and fails sessions whose agent never registered or went silent,
+// removing their containers.
 func (j *Jobs) expireSessions(ctx context.Context, nodes map[string]*airlock.Node) error {
 	list, err := j.store.ListSessions(ctx, airlock.SessionFilter{States: []airlock.SessionState{airlock.SessionStarting, airlock.SessionReady}})
 	if err != nil {
@@ -216,19 +221,53 @@ func (j *Jobs) expireSessions(ctx context.Context, nodes map[string]*airlock.Nod
 	}
 	now := j.now()
 	var errs []error
+	workspaces := map[string]*airlock.Workspace{}
 	for _, s := range list {
 		var reason string
 		switch {
+		case s.State == airlock.SessionReady:
+			expired, err := j.expire(ctx, s, workspaces)
+			if err != nil || expired {
+				errs = append(errs, err)
+				continue
+			}
+			if now.Sub(lastSign(s)) <= j.cfg.HeartbeatTimeout {
+				continue
+			}
+			reason = fmt.Sprintf("the workspace's agent stopped answering for %s", j.cfg.HeartbeatTimeout)
 		case s.State == airlock.SessionStarting && now.Sub(s.CreatedAt) > j.cfg.RegisterTimeout:
 			reason = fmt.Sprintf("the workspace's agent did not register within %s", j.cfg.RegisterTimeout)
-		case s.State == airlock.SessionReady && now.Sub(lastSign(s)) > j.cfg.HeartbeatTimeout:
-			reason = fmt.Sprintf("the workspace's agent stopped answering for %s", j.cfg.HeartbeatTimeout)
 		default:
 			continue
 		}
-		errs = append(errs, j.fail(ctx, s, nodes[s.NodeID], reason))
+		errs = append(errs, j.fail(ctx, s, nodes[s.NodeID], airlock.EndFailed, reason))
 	}
 	return errors.Join(errs...)
+}
+
+// expire stops a ready session whose idle or lifetime end has come, and
+// reports whether it did.
+// workspaces caches the round's workspaces by ID. A session whose
+// workspace was deleted keeps the deployment's limits.
+func (j *Jobs) expire(ctx context.Context, s *airlock.Session, workspaces map[string]*airlock.Workspace) (bool, error) {
+	ws, ok := workspaces[s.WorkspaceID]
+	if !ok {
+		var err error
+		ws, err = j.store.WorkspaceByID(ctx, s.WorkspaceID)
+		switch airlock.ErrorCode(err) {
+		case "":
+		case airlock.ENOTFOUND:
+			ws = &airlock.Workspace{ID: s.WorkspaceID}
+		default:
+			return false, fmt.Errorf("workspace of session %s: %w", s.ID, err)
+		}
+		workspaces[s.WorkspaceID] = ws
+	}
+	expired, err := j.sessions.Expire(ctx, s, ws)
+	if err != nil {
+		return expired, fmt.Errorf("expire session %s: %w", s.ID, err)
+	}
+	return expired, nil
 }
 
 func lastSign(s *airlock.Session) time.Time {
@@ -242,8 +281,8 @@ func lastSign(s *airlock.Session) time.Time {
 }
 
 // fail removes a session's container and marks it failed with reason.
-func (j *Jobs) fail(ctx context.Context, s *airlock.Session, node *airlock.Node, reason string) error {
-	return j.sessions.Fail(ctx, s, node, reason)
+func (j *Jobs) fail(ctx context.Context, s *airlock.Session, node *airlock.Node, end airlock.EndReason, reason string) error {
+	return j.sessions.Fail(ctx, s, node, end, reason)
 }
 
 // finishStopping retries removals that a delete could not complete.
@@ -306,14 +345,14 @@ func (j *Jobs) reconcile(ctx context.Context, nodes []*airlock.Node) error {
 				!j.sessions.InFlight(s.ID)
 			switch {
 			case ok && (c.State == "exited" || c.State == "dead"):
-				errs = append(errs, j.fail(ctx, s, n, j.exitReason(ctx, n, c)))
+				errs = append(errs, j.fail(ctx, s, n, airlock.EndFailed, j.exitReason(ctx, n, c)))
 			case cutShort && (!ok || c.State == "created"):
-				errs = append(errs, j.fail(ctx, s, n, "the server stopped before the workspace's container was started; launch it again"))
+				errs = append(errs, j.fail(ctx, s, n, airlock.EndFailed, "the server stopped before the workspace's container was started; launch it again"))
 			case !ok && j.now().Sub(s.CreatedAt) > j.cfg.OrphanGrace:
 				// Missing for longer than a launch takes: not in flight.
-				errs = append(errs, j.fail(ctx, s, n, "the session's container is gone"))
+				errs = append(errs, j.fail(ctx, s, n, airlock.EndLost, "the session's container is gone"))
 			case ok && c.State == "created" && j.now().Sub(s.CreatedAt) > j.cfg.OrphanGrace:
-				errs = append(errs, j.fail(ctx, s, n, "the container was created but never started"))
+				errs = append(errs, j.fail(ctx, s, n, airlock.EndFailed, "the container was created but never started"))
 			}
 		}
 	}

@@ -365,3 +365,70 @@ func storeWithNode(t *testing.T, now time.Time, sess *airlock.Session) *store.DB
 	}
 	return st
 }
+
+// TestExpiry: ready sessions end at their idle or lifetime end under
+// their workspace's limits (the deployment's where it sets none), with
+// the end's reason, and their containers go; a session in use stays.
+func TestExpiry(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	ago := func(d time.Duration) *time.Time { v := now.Add(-d); return &v }
+	limits := airlock.Limits{Idle: 5 * time.Minute, ViewerIdle: time.Hour, Lifetime: 8 * time.Hour, MaxLifetime: 8 * time.Hour}
+	for _, tc := range []struct {
+		name    string
+		limits  airlock.Limits // the workspace's
+		mod     func(s *airlock.Session)
+		want    airlock.SessionState
+		end     airlock.EndReason
+		reason  string
+		removed bool
+	}{
+		{name: "ok/used-stays", limits: limits, mod: func(s *airlock.Session) { s.LastInputAt = ago(time.Minute) },
+			want: airlock.SessionReady},
+		{name: "ok/no-viewer-no-input-idle", limits: limits, mod: func(s *airlock.Session) { s.LastInputAt = ago(6 * time.Minute) },
+			want: airlock.SessionStopped, end: airlock.EndIdle, reason: "after 5m with no viewer and no input", removed: true},
+		{name: "ok/viewer-connected-stays", limits: limits, mod: func(s *airlock.Session) {
+			s.LastInputAt, s.LastViewerAt = ago(30*time.Minute), s.LastHeartbeat
+		}, want: airlock.SessionReady},
+		{name: "ok/viewer-connected-unused-idle", limits: limits, mod: func(s *airlock.Session) {
+			s.LastInputAt, s.LastViewerAt = ago(61*time.Minute), s.LastHeartbeat
+		}, want: airlock.SessionStopped, end: airlock.EndIdle, reason: "after 1h without input", removed: true},
+		{name: "ok/lifetime", limits: limits, mod: func(s *airlock.Session) {
+			s.LastInputAt, s.LastViewerAt, s.ExpiresAt = ago(time.Second), s.LastHeartbeat, ago(time.Second)
+		}, want: airlock.SessionStopped, end: airlock.EndLifetime, reason: "end of its lifetime", removed: true},
+		// No limits of its own: the deployment's default idle is 30m.
+		{name: "ok/deployment-default", mod: func(s *airlock.Session) { s.LastInputAt = ago(20 * time.Minute) },
+			want: airlock.SessionReady},
+		{name: "ok/deployment-default-idle", mod: func(s *airlock.Session) { s.LastInputAt = ago(31 * time.Minute) },
+			want: airlock.SessionStopped, end: airlock.EndIdle, removed: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := sess("s1", airlock.SessionReady, now.Add(-2*time.Hour), now.Add(-5*time.Second))
+			tc.mod(s)
+			st := storeWithNode(t, now, s)
+			if err := st.CreateWorkspace(ctx, &airlock.Workspace{ID: "w1", Name: "w1", Image: "x", Isolation: airlock.IsolationStandard,
+				Limits: tc.limits}); err != nil {
+				t.Fatal(err)
+			}
+			d := &fakeDriver{containers: []airlock.Container{*ctr("s1", "running")}}
+			var ended []string
+			j := newJobs(t, st, d, Config{}, nil, func(id string) { ended = append(ended, id) }, func() time.Time { return now })
+			if err := j.Round(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got, err := st.SessionByID(ctx, "s1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.State != tc.want || got.EndReason != tc.end || !strings.Contains(got.Reason, tc.reason) {
+				t.Fatalf("state %s, end %q, reason %q; want %s, %q, containing %q", got.State, got.EndReason, got.Reason, tc.want, tc.end, tc.reason)
+			}
+			if removed := slices.Contains(d.removed, "airlock-s1"); removed != tc.removed {
+				t.Fatalf("removed %v, want the container removed: %v", d.removed, tc.removed)
+			}
+			if tc.removed && len(ended) == 0 {
+				t.Error("the session's viewers were not cut off")
+			}
+		})
+	}
+}

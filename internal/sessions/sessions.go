@@ -54,6 +54,9 @@ type Options struct {
 	// SeccompProfiles are the profiles workspaces may name, by name, as
 	// Docker's JSON profile format.
 	SeccompProfiles map[string][]byte
+	// Limits are the deployment's session limits, which a workspace's own
+	// override field by field; zero fields take airlock.DefaultLimits.
+	Limits airlock.Limits
 	// OnEnd is told each session that ends (stopped or failed), so that
 	// what holds a connection to it (viewers on the relay, TURN
 	// allocations) is closed at once. Optional.
@@ -74,6 +77,7 @@ type Service struct {
 	caPEM      []byte
 	extraHosts []string
 	seccomp    map[string][]byte
+	limits     airlock.Limits
 	onEnd      func(string)
 	onChange   func(string)
 	log        *slog.Logger
@@ -95,7 +99,10 @@ type Service struct {
 // has a bad name.
 func New(o Options) (*Service, error) {
 	s := &Service{store: o.Store, driver: o.Driver, agentURL: o.AgentURL, caPEM: o.CAPEM, extraHosts: o.ExtraHosts,
-		onEnd: o.OnEnd, onChange: o.OnChange, log: o.Logger, now: o.Now}
+		limits: o.Limits.Or(airlock.DefaultLimits), onEnd: o.OnEnd, onChange: o.OnChange, log: o.Logger, now: o.Now}
+	if err := o.Limits.Validate(); err != nil {
+		return nil, fmt.Errorf("sessions: deployment limits: %s", airlock.ErrorMessage(err))
+	}
 	var err error
 	if s.seccomp, err = loadProfiles(o.SeccompProfiles); err != nil {
 		return nil, fmt.Errorf("sessions: %w", err)
@@ -136,6 +143,10 @@ func loadProfiles(in map[string][]byte) (map[string][]byte, error) {
 // SeccompNames are the names of the profiles the service launches with,
 // sorted.
 func (s *Service) SeccompNames() []string { return slices.Sorted(maps.Keys(s.seccomp)) }
+
+// Limits are the limits of ws's sessions: the workspace's own, the
+// deployment's for the rest.
+func (s *Service) Limits(ws *airlock.Workspace) airlock.Limits { return ws.Limits.Or(s.limits) }
 
 // Close stops background launches and waits for them.
 func (s *Service) Close() {
@@ -185,7 +196,7 @@ func (s *Service) Launch(sess *airlock.Session, ws *airlock.Workspace, viewer ai
 // failLaunch marks a session whose launch failed: the launcher removed
 // what it had created, so there is no container to remove.
 func (s *Service) failLaunch(sess *airlock.Session, reason string) {
-	if err := s.Fail(context.WithoutCancel(s.bgCtx), sess, nil, reason); err != nil {
+	if err := s.Fail(context.WithoutCancel(s.bgCtx), sess, nil, airlock.EndFailed, reason); err != nil {
 		s.log.Error("mark session failed", "session", sess.ID, "err", err)
 	}
 }
@@ -214,11 +225,12 @@ func (s *Service) InFlight(id string) bool {
 	return ok
 }
 
-// Fail ends sess, as it was read, with reason for the user: its
-// container is removed from node first (when node is known and the
-// session names one), so a failed session holds nothing. A session that
-// moved on since it was read is left to whoever moved it.
-func (s *Service) Fail(ctx context.Context, sess *airlock.Session, node *airlock.Node, reason string) error {
+// Fail ends sess, as it was read, for end (failed, lost, or admin for a
+// node removed) with reason for the user: its container is removed from
+// node first (when node is known and the session names one), so a failed
+// session holds nothing. A session that moved on since it was read is
+// left to whoever moved it.
+func (s *Service) Fail(ctx context.Context, sess *airlock.Session, node *airlock.Node, end airlock.EndReason, reason string) error {
 	if node != nil && sess.ContainerID != "" {
 		if err := s.driver.Remove(ctx, node.URL, sess.ContainerID, 5*time.Second); err != nil {
 			return fmt.Errorf("remove container of failed session %s: %w", sess.ID, err)
@@ -226,7 +238,7 @@ func (s *Service) Fail(ctx context.Context, sess *airlock.Session, node *airlock
 	}
 	now := s.clock()
 	_, err := s.store.UpdateSession(ctx, sess.ID, airlock.SessionUpdate{From: []airlock.SessionState{sess.State},
-		To: airlock.SessionFailed, Reason: &reason, StoppedAt: &now}, now)
+		To: airlock.SessionFailed, Reason: &reason, StoppedAt: &now, EndReason: &end}, now)
 	switch airlock.ErrorCode(err) {
 	case "":
 	case airlock.ECONFLICT:
@@ -234,7 +246,7 @@ func (s *Service) Fail(ctx context.Context, sess *airlock.Session, node *airlock
 	default:
 		return fmt.Errorf("mark session %s failed: %w", sess.ID, err)
 	}
-	s.log.Warn("session failed", "session", sess.ID, "reason", reason)
+	s.log.Warn("session failed", "session", sess.ID, "end", end, "reason", reason)
 	s.ended(sess.ID)
 	return nil
 }
@@ -245,18 +257,25 @@ func (s *Service) ended(id string) {
 	s.onChange(id)
 }
 
-// Stop ends a live session: it is marked stopping, its viewers and relays
-// are cut off, its container removed, and it is marked stopped. A session
-// already over is returned as it is. When the container cannot be
-// removed, the session stays stopping (FinishStop retries) and Stop says
-// so.
-func (s *Service) Stop(ctx context.Context, id string) (*airlock.Session, error) {
+// Stop ends a live session for end (user, admin, idle or lifetime) with
+// reason for the user (may be empty): it is marked stopping, its viewers
+// and relays are cut off, its container removed, and it is marked
+// stopped. A session already over (or stopping for another end) keeps
+// its end. When the container cannot be removed, the session stays
+// stopping (FinishStop retries) and Stop says so.
+func (s *Service) Stop(ctx context.Context, id string, end airlock.EndReason, reason string) (*airlock.Session, error) {
 	now := s.clock()
-	if _, err := s.store.UpdateSession(ctx, id, airlock.SessionUpdate{
+	u := airlock.SessionUpdate{
 		From: []airlock.SessionState{airlock.SessionPending, airlock.SessionStarting, airlock.SessionReady},
-		To:   airlock.SessionStopping,
-	}, now); err != nil && airlock.ErrorCode(err) != airlock.ECONFLICT {
+		To:   airlock.SessionStopping, EndReason: &end,
+	}
+	if reason != "" {
+		u.Reason = &reason
+	}
+	if _, err := s.store.UpdateSession(ctx, id, u, now); err != nil && airlock.ErrorCode(err) != airlock.ECONFLICT {
 		return nil, fmt.Errorf("stop session %s: %w", id, err)
+	} else if err == nil && end != airlock.EndUser {
+		s.log.Info("session ends", "session", id, "end", end, "reason", reason)
 	}
 	// Before the container goes, which may take a while or fail: the
 	// viewer and the agent lose the relay now.
@@ -309,4 +328,63 @@ func (s *Service) FinishStop(ctx context.Context, id string) (*airlock.Session, 
 		}
 	}
 	return stopped, err
+}
+
+// Expire stops sess if, under the limits of its workspace ws, its end
+// has come at now: idle or lifetime, with the reason for the user. It
+// reports whether it stopped it.
+func (s *Service) Expire(ctx context.Context, sess *airlock.Session, ws *airlock.Workspace) (bool, error) {
+	l := s.Limits(ws)
+	ends := airlock.SessionEnds(sess, l)
+	if s.clock().Before(ends.At) {
+		return false, nil
+	}
+	var reason string
+	switch ends.Reason {
+	case airlock.EndIdle:
+		if sess.ViewerConnected() {
+			reason = fmt.Sprintf("the session ended after %s without input", airlock.FormatDuration(l.ViewerIdle))
+		} else {
+			reason = fmt.Sprintf("the session ended after %s with no viewer and no input", airlock.FormatDuration(l.Idle))
+		}
+	default:
+		reason = "the session reached the end of its lifetime"
+	}
+	if _, err := s.Stop(ctx, sess.ID, ends.Reason, reason); err != nil {
+		return true, err
+	}
+	return true, nil
+}
+
+// Extend moves the lifetime end of a running session of workspace ws as
+// far as its limits allow, and counts the call as input: a user who asks
+// to keep a session is using it. It fails when the lifetime ends the
+// session first and the policy allows it no later end.
+func (s *Service) Extend(ctx context.Context, sess *airlock.Session, ws *airlock.Workspace) (*airlock.Session, error) {
+	now := s.clock()
+	l := s.Limits(ws)
+	u := airlock.SessionUpdate{From: []airlock.SessionState{airlock.SessionReady, airlock.SessionStarting}, LastInputAt: &now}
+	// The lifetime moves when the policy allows; when it does not, the
+	// call still resets the idle time, unless the lifetime is what ends
+	// the session first.
+	if at, err := airlock.Extend(sess, l, now); err == nil {
+		u.ExpiresAt = &at
+	} else if airlock.SessionEnds(sess, l).Reason == airlock.EndLifetime {
+		return nil, err
+	}
+	out, err := s.store.UpdateSession(ctx, sess.ID, u, now)
+	if airlock.ErrorCode(err) == airlock.ECONFLICT {
+		return nil, airlock.Errorf(airlock.ECONFLICT, "session %s is no longer running", sess.ID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("extend session %s: %w", sess.ID, err)
+	}
+	s.onChange(sess.ID)
+	return out, nil
+}
+
+// Warning is how long before a session's end its viewer is warned (and
+// may extend it): a fifth of the shortest limit, between 10 s and 5 min.
+func Warning(l airlock.Limits) time.Duration {
+	return min(max(min(l.Idle, l.Lifetime)/5, 10*time.Second), 5*time.Minute)
 }

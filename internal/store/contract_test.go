@@ -425,6 +425,7 @@ func testWorkspaces(t *testing.T, db *DB) {
 			{Action: airlock.EgressDeny, Domain: "*"},
 		}},
 		Mode: airlock.ModeKiosk, Audio: airlock.AudioOff, Locale: "ja-JP", TimeZone: "Asia/Tokyo", MaxScale: 1.5,
+		Limits: airlock.Limits{Idle: 90 * time.Second, ViewerIdle: time.Hour, Lifetime: 8 * time.Hour, MaxLifetime: 20 * time.Hour},
 		Browser: airlock.BrowserPolicy{URLBlocklist: []string{"*"}, URLAllowlist: []string{"example.com", "https://*.example.org/a"},
 			Downloads: airlock.Transfer{Allowed: true, MaxBytes: 1 << 20}, Uploads: airlock.Transfer{},
 			DevTools: true, Printing: true,
@@ -600,7 +601,9 @@ func testSessions(t *testing.T, db *DB) {
 		State: airlock.SessionFailed, Reason: "image not found", RegisterHash: []byte{0, 9, 8}, AgentHash: []byte{7, 0},
 		CreatedAt: t0, UpdatedAt: t0.Add(time.Second), StartedAt: ptr(t0.Add(2 * time.Second)),
 		ReadyAt: ptr(t0.Add(3 * time.Second)), StoppedAt: ptr(t0.Add(4 * time.Second)), LastHeartbeat: ptr(t0.Add(5 * time.Second)),
-		ContainerAddrs: []netip.Addr{netip.MustParseAddr("172.17.0.5"), netip.MustParseAddr("fd12::5")}}
+		ContainerAddrs: []netip.Addr{netip.MustParseAddr("172.17.0.5"), netip.MustParseAddr("fd12::5")},
+		EndReason:      airlock.EndLost, ExpiresAt: ptr(t0.Add(6 * time.Second)), LastInputAt: ptr(t0.Add(7 * time.Second)),
+		LastViewerAt: ptr(t0.Add(8 * time.Second))}
 	bare := &airlock.Session{ID: "s2", UserID: "u2", WorkspaceID: "w2", State: airlock.SessionPending}
 	for _, s := range []*airlock.Session{full, bare} {
 		must(t, db.CreateSession(ctx, s))
@@ -710,13 +713,17 @@ func testUpdateSession(t *testing.T, db *DB) {
 				NodeID: ptr("n2"), ContainerID: ptr("c2"), Reason: ptr("r"), RegisterHash: ptr([]byte{1}), AgentHash: ptr([]byte{2}),
 				StartedAt: ptr(t0.Add(time.Second)), ReadyAt: ptr(t0.Add(2 * time.Second)),
 				StoppedAt: ptr(t0.Add(3 * time.Second)), LastHeartbeat: ptr(t0.Add(4 * time.Second)),
-				ContainerAddrs: ptr([]netip.Addr{netip.MustParseAddr("10.88.0.7")})},
+				ContainerAddrs: ptr([]netip.Addr{netip.MustParseAddr("10.88.0.7")}),
+				EndReason:      ptr(airlock.EndIdle), ExpiresAt: ptr(t0.Add(5 * time.Second)),
+				LastInputAt: ptr(t0.Add(6 * time.Second)), LastViewerAt: ptr(t0.Add(7 * time.Second))},
 			check: func(t *testing.T, s *airlock.Session) {
 				want := &airlock.Session{ID: s.ID, UserID: "u1", WorkspaceID: "w1", NodeID: "n2", ContainerID: "c2",
 					State: airlock.SessionReady, Reason: "r", RegisterHash: []byte{1}, AgentHash: []byte{2},
 					CreatedAt: t0, UpdatedAt: now, StartedAt: ptr(t0.Add(time.Second)), ReadyAt: ptr(t0.Add(2 * time.Second)),
 					StoppedAt: ptr(t0.Add(3 * time.Second)), LastHeartbeat: ptr(t0.Add(4 * time.Second)),
-					ContainerAddrs: []netip.Addr{netip.MustParseAddr("10.88.0.7")}}
+					ContainerAddrs: []netip.Addr{netip.MustParseAddr("10.88.0.7")},
+					EndReason:      airlock.EndIdle, ExpiresAt: ptr(t0.Add(5 * time.Second)),
+					LastInputAt: ptr(t0.Add(6 * time.Second)), LastViewerAt: ptr(t0.Add(7 * time.Second))}
 				same(t, s, want)
 			}},
 		{name: "ok/one-of-several", state: airlock.SessionReady,

@@ -14,15 +14,17 @@ import (
 )
 
 const sessionCols = `id, user_id, workspace_id, node_id, container_id, state, reason, register_hash, agent_hash,
-	created_at, updated_at, started_at, ready_at, stopped_at, last_heartbeat, container_addrs, launch_key`
+	created_at, updated_at, started_at, ready_at, stopped_at, last_heartbeat, container_addrs, launch_key,
+	end_reason, expires_at, last_input_at, last_viewer_at`
 
 func scanSession(s scanner) (*airlock.Session, error) {
 	var x airlock.Session
 	var created, updated int64
-	var started, ready, stopped, heartbeat sql.NullInt64
+	var started, ready, stopped, heartbeat, expires, input, viewer sql.NullInt64
 	var addrs string
 	if err := s.Scan(&x.ID, &x.UserID, &x.WorkspaceID, &x.NodeID, &x.ContainerID, &x.State, &x.Reason,
-		&x.RegisterHash, &x.AgentHash, &created, &updated, &started, &ready, &stopped, &heartbeat, &addrs, &x.LaunchKey); err != nil {
+		&x.RegisterHash, &x.AgentHash, &created, &updated, &started, &ready, &stopped, &heartbeat, &addrs, &x.LaunchKey,
+		&x.EndReason, &expires, &input, &viewer); err != nil {
 		return nil, err
 	}
 	var err error
@@ -32,6 +34,7 @@ func scanSession(s scanner) (*airlock.Session, error) {
 	x.CreatedAt, x.UpdatedAt = fromMicros(created), fromMicros(updated)
 	x.StartedAt, x.ReadyAt = ptrFromNullMicros(started), ptrFromNullMicros(ready)
 	x.StoppedAt, x.LastHeartbeat = ptrFromNullMicros(stopped), ptrFromNullMicros(heartbeat)
+	x.ExpiresAt, x.LastInputAt, x.LastViewerAt = ptrFromNullMicros(expires), ptrFromNullMicros(input), ptrFromNullMicros(viewer)
 	return &x, nil
 }
 
@@ -93,11 +96,12 @@ func (db *DB) CreateSessionWithin(ctx context.Context, s *airlock.Session, userL
 			return airlock.Errorf(airlock.EUNAVAILABLE, "the chosen node is full; try again")
 		}
 	}
-	_, err = tx.ExecContext(ctx, db.rebind(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err = tx.ExecContext(ctx, db.rebind(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		s.ID, s.UserID, s.WorkspaceID, s.NodeID, s.ContainerID, string(s.State), s.Reason,
 		nullBytes(s.RegisterHash), nullBytes(s.AgentHash), micros(s.CreatedAt), micros(s.UpdatedAt),
 		ptrMicros(s.StartedAt), ptrMicros(s.ReadyAt), ptrMicros(s.StoppedAt), ptrMicros(s.LastHeartbeat),
-		formatAddrs(s.ContainerAddrs), s.LaunchKey)
+		formatAddrs(s.ContainerAddrs), s.LaunchKey,
+		string(s.EndReason), ptrMicros(s.ExpiresAt), ptrMicros(s.LastInputAt), ptrMicros(s.LastViewerAt))
 	if err != nil {
 		if isUnique(err) && s.LaunchKey != "" {
 			return airlock.Errorf(airlock.ECONFLICT, "a session with launch key %q exists already", s.LaunchKey)
@@ -227,6 +231,9 @@ func (db *DB) UpdateSession(ctx context.Context, id string, u airlock.SessionUpd
 	if u.AgentHash != nil {
 		add("agent_hash", nullBytes(*u.AgentHash))
 	}
+	if u.EndReason != nil {
+		add("end_reason", string(*u.EndReason))
+	}
 	for _, t := range []struct {
 		col string
 		v   *time.Time
@@ -235,6 +242,9 @@ func (db *DB) UpdateSession(ctx context.Context, id string, u airlock.SessionUpd
 		{"ready_at", u.ReadyAt},
 		{"stopped_at", u.StoppedAt},
 		{"last_heartbeat", u.LastHeartbeat},
+		{"expires_at", u.ExpiresAt},
+		{"last_input_at", u.LastInputAt},
+		{"last_viewer_at", u.LastViewerAt},
 	} {
 		if t.v != nil {
 			add(t.col, micros(*t.v))

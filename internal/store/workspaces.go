@@ -4,19 +4,22 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
 )
 
-const workspaceCols = `id, name, description, image, isolation, nano_cpus, memory, pids_limit, shm_size, env, start_url, seccomp, clipboard, egress, mode, browser, audio, locale, timezone, max_scale, created_at, updated_at`
+const workspaceCols = `id, name, description, image, isolation, nano_cpus, memory, pids_limit, shm_size, env, start_url, seccomp, clipboard, egress, mode, browser, audio, locale, timezone, max_scale, created_at, updated_at,
+	idle_timeout_ms, viewer_idle_timeout_ms, lifetime_ms, max_lifetime_ms`
 
 func scanWorkspace(s scanner) (*airlock.Workspace, error) {
 	var w airlock.Workspace
 	var env, egress, browser string
-	var created, updated int64
+	var created, updated, idle, viewerIdle, lifetime, maxLifetime int64
 	if err := s.Scan(&w.ID, &w.Name, &w.Description, &w.Image, &w.Isolation,
 		&w.NanoCPUs, &w.Memory, &w.PidsLimit, &w.ShmSize, &env, &w.StartURL, &w.Seccomp, &w.Clipboard, &egress,
-		&w.Mode, &browser, &w.Audio, &w.Locale, &w.TimeZone, &w.MaxScale, &created, &updated); err != nil {
+		&w.Mode, &browser, &w.Audio, &w.Locale, &w.TimeZone, &w.MaxScale, &created, &updated,
+		&idle, &viewerIdle, &lifetime, &maxLifetime); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(env), &w.Env); err != nil {
@@ -35,6 +38,7 @@ func scanWorkspace(s scanner) (*airlock.Workspace, error) {
 		}
 	}
 	w.CreatedAt, w.UpdatedAt = fromMicros(created), fromMicros(updated)
+	w.Limits = airlock.Limits{Idle: millis(idle), ViewerIdle: millis(viewerIdle), Lifetime: millis(lifetime), MaxLifetime: millis(maxLifetime)}
 	return &w, nil
 }
 
@@ -80,10 +84,11 @@ func (db *DB) CreateWorkspace(ctx context.Context, w *airlock.Workspace) error {
 		return fmt.Errorf("create workspace %s: %w", w.ID, err)
 	}
 	db.stamp(&w.CreatedAt, &w.UpdatedAt)
-	_, err = db.exec(ctx, `INSERT INTO workspaces (`+workspaceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = db.exec(ctx, `INSERT INTO workspaces (`+workspaceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		w.ID, w.Name, w.Description, w.Image, string(w.Isolation), w.NanoCPUs, w.Memory, w.PidsLimit, w.ShmSize,
 		env, w.StartURL, w.Seccomp, string(w.Clipboard), egress,
-		string(w.Mode), browser, string(w.Audio), w.Locale, w.TimeZone, w.MaxScale, micros(w.CreatedAt), micros(w.UpdatedAt))
+		string(w.Mode), browser, string(w.Audio), w.Locale, w.TimeZone, w.MaxScale, micros(w.CreatedAt), micros(w.UpdatedAt),
+		w.Limits.Idle.Milliseconds(), w.Limits.ViewerIdle.Milliseconds(), w.Limits.Lifetime.Milliseconds(), w.Limits.MaxLifetime.Milliseconds())
 	if err != nil {
 		return writeErr(err, "workspace", w.Name, "create workspace "+w.ID)
 	}
@@ -131,10 +136,12 @@ func (db *DB) UpdateWorkspace(ctx context.Context, w *airlock.Workspace) error {
 	db.touch(&w.UpdatedAt)
 	ok, err := db.execOne(ctx, `UPDATE workspaces SET name = ?, description = ?, image = ?, isolation = ?,
 		nano_cpus = ?, memory = ?, pids_limit = ?, shm_size = ?, env = ?, start_url = ?, seccomp = ?, clipboard = ?,
-		egress = ?, mode = ?, browser = ?, audio = ?, locale = ?, timezone = ?, max_scale = ?, updated_at = ? WHERE id = ?`,
+		egress = ?, mode = ?, browser = ?, audio = ?, locale = ?, timezone = ?, max_scale = ?, updated_at = ?,
+		idle_timeout_ms = ?, viewer_idle_timeout_ms = ?, lifetime_ms = ?, max_lifetime_ms = ? WHERE id = ?`,
 		w.Name, w.Description, w.Image, string(w.Isolation), w.NanoCPUs, w.Memory, w.PidsLimit, w.ShmSize,
 		env, w.StartURL, w.Seccomp, string(w.Clipboard), egress,
-		string(w.Mode), browser, string(w.Audio), w.Locale, w.TimeZone, w.MaxScale, micros(w.UpdatedAt), w.ID)
+		string(w.Mode), browser, string(w.Audio), w.Locale, w.TimeZone, w.MaxScale, micros(w.UpdatedAt),
+		w.Limits.Idle.Milliseconds(), w.Limits.ViewerIdle.Milliseconds(), w.Limits.Lifetime.Milliseconds(), w.Limits.MaxLifetime.Milliseconds(), w.ID)
 	if err != nil {
 		return writeErr(err, "workspace", w.Name, "update workspace "+w.ID)
 	}
@@ -155,3 +162,6 @@ func (db *DB) DeleteWorkspace(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// millis is a duration column in milliseconds.
+func millis(ms int64) time.Duration { return time.Duration(ms) * time.Millisecond }
