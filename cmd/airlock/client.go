@@ -123,17 +123,31 @@ func ago(t time.Time) string {
 }
 
 type session struct {
-	ID        string    `json:"id"`
-	Workspace string    `json:"workspace_id"`
-	Node      string    `json:"node_id"`
-	State     string    `json:"state"`
-	Reason    string    `json:"reason"`
-	CreatedAt time.Time `json:"created_at"`
+	ID        string     `json:"id"`
+	Workspace string     `json:"workspace_id"`
+	Node      string     `json:"node_id"`
+	State     string     `json:"state"`
+	Reason    string     `json:"reason"`
+	EndReason string     `json:"end_reason"`
+	EndsAt    *time.Time `json:"ends_at"`
+	EndsFor   string     `json:"ends_for"`
+	CreatedAt time.Time  `json:"created_at"`
+}
+
+// ends is when a running session ends and why, or why it ended.
+func (s session) ends() string {
+	if s.EndReason != "" {
+		return s.EndReason
+	}
+	if s.EndsAt == nil {
+		return "-"
+	}
+	return fmt.Sprintf("in %s (%s)", time.Until(*s.EndsAt).Round(time.Second), s.EndsFor)
 }
 
 func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: airlock session create|ls|show|rm")
+		fmt.Fprintln(stderr, "usage: airlock session create|ls|show|extend|rm")
 		return errUsage
 	}
 	c, _, err := apiClient()
@@ -204,9 +218,9 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		var rows [][]string
 		for _, s := range list {
-			rows = append(rows, []string{s.ID, s.State, ago(s.CreatedAt), s.Reason})
+			rows = append(rows, []string{s.ID, s.State, ago(s.CreatedAt), s.ends(), s.Reason})
 		}
-		table(stdout, "ID\tSTATE\tCREATED\tREASON", rows)
+		table(stdout, "ID\tSTATE\tCREATED\tENDS\tREASON", rows)
 		return nil
 	case "show":
 		fs := newFlags("session show", stderr)
@@ -225,7 +239,8 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if *out == "json" {
 			return printJSON(stdout, raw)
 		}
-		for _, k := range []string{"id", "state", "reason", "workspace_id", "node_id", "container", "created_at", "ready_at", "stopped_at"} {
+		for _, k := range []string{"id", "state", "reason", "end_reason", "workspace_id", "node_id", "container", "created_at", "ready_at",
+			"expires_at", "ends_at", "ends_for", "stopped_at"} {
 			if v, ok := raw[k]; ok {
 				fmt.Fprintf(stdout, "%-13s %v\n", k+":", v)
 			}
@@ -242,8 +257,19 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		fmt.Fprintf(stdout, "%s %s\n", s.ID, s.State)
 		return nil
+	case "extend":
+		if len(args) != 2 {
+			fmt.Fprintln(stderr, "usage: airlock session extend ID")
+			return errUsage
+		}
+		var s session
+		if err := c.Do(ctx, http.MethodPost, "/api/v1/sessions/"+url.PathEscape(args[1])+"/extend", nil, &s); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s ends %s\n", s.ID, s.ends())
+		return nil
 	}
-	fmt.Fprintf(stderr, "airlock session: unknown command %q (create, ls, show, rm)\n", args[0])
+	fmt.Fprintf(stderr, "airlock session: unknown command %q (create, ls, show, extend, rm)\n", args[0])
 	return errUsage
 }
 
@@ -352,6 +378,12 @@ type wsFlags struct {
 	clearEgress                                              *bool
 	rules                                                    egressRules
 	browser                                                  *wsBrowserFlags
+	limits                                                   [4]*string
+}
+
+// limitFlags are the session limit flags and the API fields they set.
+var limitFlags = [4][2]string{
+	{"idle-timeout", "idle_timeout"}, {"viewer-idle-timeout", "viewer_idle_timeout"}, {"lifetime", "lifetime"}, {"max-lifetime", "max_lifetime"},
 }
 
 func workspaceFlags(fs *flag.FlagSet, add bool) *wsFlags {
@@ -378,6 +410,14 @@ func workspaceFlags(fs *flag.FlagSet, add bool) *wsFlags {
 		f.clearEgress = fs.Bool("clear-egress", false, "empty the egress policy (back to the defaults: the public internet, nothing private)")
 	}
 	f.browser = workspaceBrowserFlags(fs, add)
+	for i, help := range []string{
+		"end a session after this long with no viewer and no input, e.g. 30m (default: the server's)",
+		"end a session after this long without input while a viewer is connected, e.g. 4h (default: the server's)",
+		"end a session this long after its launch, however busy, e.g. 12h (default: the server's)",
+		"how far after its launch a user may extend a session's end; equal to --lifetime: no extension (default: the server's)",
+	} {
+		f.limits[i] = fs.String(limitFlags[i][0], "", help)
+	}
 	return f
 }
 
@@ -431,6 +471,16 @@ func (f *wsFlags) body(fs *flag.FlagSet, add bool) (map[string]any, error) {
 	}
 	if err := f.browser.set(fs, add, body); err != nil {
 		return nil, err
+	}
+	// Durations as the server reads them ("30m"); "" or "0" on update
+	// goes back to the server's default.
+	for i, l := range limitFlags {
+		if v := *f.limits[i]; v != "" || (!add && flagSet(fs, l[0])) {
+			if v == "" {
+				v = "0"
+			}
+			body[l[1]] = v
+		}
 	}
 	return body, nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/infra"
 )
 
@@ -52,6 +53,12 @@ func infraFlags(fs *flag.FlagSet, cfg *infra.Config, turnListen string) {
 	fs.IntVar(&cfg.TURNMaxPerUser, "turn-max-per-user", 10, "TURN allocations a user holds at most")
 	fs.IntVar(&cfg.TURNMaxPerSession, "turn-max-per-session", 4, "TURN allocations a session holds at most")
 	fs.StringVar(&cfg.Workspaces, "workspaces", "", "YAML catalog of workspaces to create or update at start")
+	fs.DurationVar(&cfg.SessionLimits.Idle, "idle-timeout", airlock.DefaultLimits.Idle, "end a session after this long with no viewer and no input (a workspace's idle_timeout overrides it)")
+	fs.DurationVar(&cfg.SessionLimits.ViewerIdle, "viewer-idle-timeout", airlock.DefaultLimits.ViewerIdle, "end a session after this long without input while a viewer is connected (a workspace's viewer_idle_timeout overrides it)")
+	fs.DurationVar(&cfg.SessionLimits.Lifetime, "lifetime", airlock.DefaultLimits.Lifetime, "end a session this long after its launch, however busy (a workspace's lifetime overrides it)")
+	fs.DurationVar(&cfg.SessionLimits.MaxLifetime, "max-lifetime", airlock.DefaultLimits.MaxLifetime, "how far after its launch a user may extend a session's end (a workspace's max_lifetime overrides it)")
+	fs.DurationVar(&cfg.AgentHeartbeat, "agent-heartbeat", 10*time.Second, "how often session agents report (whole seconds): idle ends are judged to about this much")
+	fs.DurationVar(&cfg.Lifecycle.Every, "lifecycle-every", 5*time.Second, "how often the lifecycle round runs: expiry, lost agents and containers, reconciliation")
 }
 
 // runRotateKeys is `airlock server rotate-keys`: a new signing key in the

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/airlock-rbi/airlock/internal/peerid"
+	"github.com/airlock-rbi/airlock/internal/stream"
 )
 
 // Env names the container's environment variables the agent reads.
@@ -83,6 +84,31 @@ type Agent struct {
 	tr     http.RoundTripper
 	log    *slog.Logger
 	cred   atomic.Pointer[string] // the current credential, once registered
+	// streamer is the desktop's, once it runs: heartbeats report its
+	// viewer and input.
+	streamer atomic.Pointer[stream.Streamer]
+}
+
+// heartbeat is what a heartbeat reports: a viewer connected, and how
+// long ago the last input came (absent: none yet).
+type heartbeat struct {
+	Viewer      bool   `json:"viewer,omitempty"`
+	InputIdleMS *int64 `json:"input_idle_ms,omitempty"`
+}
+
+// activity is this heartbeat's report.
+func (a *Agent) activity() heartbeat {
+	s := a.streamer.Load()
+	if s == nil {
+		return heartbeat{}
+	}
+	viewer, idle, ok := s.Activity()
+	h := heartbeat{Viewer: viewer}
+	if ok {
+		ms := idle.Milliseconds()
+		h.InputIdleMS = &ms
+	}
+	return h
 }
 
 // New checks cfg and builds an Agent.
@@ -178,7 +204,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			return fmt.Errorf("desktop: %w", err)
 		case <-time.After(every):
 		}
-		next, err := a.call(ctx, beatAPI, reg.Credential, nil)
+		next, err := a.call(ctx, beatAPI, reg.Credential, a.activity())
 		switch {
 		case errors.Is(err, ErrRefused):
 			return fmt.Errorf("heartbeat: %w", err)

@@ -220,6 +220,7 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig) error {
 	if err != nil {
 		return err
 	}
+	a.streamer.Store(s)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 3)

@@ -194,6 +194,14 @@ func Extend(s *Session, l Limits, now time.Time) (time.Time, error) {
 	return want, nil
 }
 
+// Extendable reports whether the lifetime of s may still be pushed
+// later under l: the policy allows extensions and s has not reached the
+// furthest end they may give.
+func Extendable(s *Session, l Limits) bool {
+	limit := s.CreatedAt.Add(l.MaxLifetime)
+	return l.MaxLifetime > l.Lifetime && (s.ExpiresAt == nil || s.ExpiresAt.Before(limit))
+}
+
 // String is the limits as the CLI shows them.
 func (l Limits) String() string {
 	return fmt.Sprintf("idle %s, viewer idle %s, lifetime %s (extendable to %s)",

@@ -16,8 +16,16 @@ const (
 	agentAudience = "airlock-agent"
 	// agentCredentialTTL: each heartbeat renews the credential.
 	agentCredentialTTL = 10 * time.Minute
-	heartbeatSeconds   = 10
 )
+
+// heartbeatRequest is what an agent reports with each heartbeat: whether
+// a viewer is connected, and how long ago its last input came (absent or
+// negative: none since the agent started). An agent of an older image
+// sends none of it.
+type heartbeatRequest struct {
+	Viewer      bool   `json:"viewer,omitempty"`
+	InputIdleMS *int64 `json:"input_idle_ms,omitempty"`
+}
 
 type registerRequest struct {
 	Session string `json:"session"`
@@ -86,7 +94,7 @@ func (s *Server) registerAgent(w http.ResponseWriter, r *http.Request) error {
 		s.watch.notify(sess.ID)
 		s.audit(r.Context(), "agent", "session.ready", sess.ID, "")
 	}
-	writeJSON(w, http.StatusOK, registration{SessionID: sess.ID, Credential: cred, ExpiresAt: exp.Unix(), HeartbeatSeconds: heartbeatSeconds})
+	writeJSON(w, http.StatusOK, registration{SessionID: sess.ID, Credential: cred, ExpiresAt: exp.Unix(), HeartbeatSeconds: s.heartbeatSeconds()})
 	return nil
 }
 
@@ -138,15 +146,37 @@ func (s *Server) agentSession(r *http.Request) (auth.Claims, *airlock.Session, e
 // first heartbeat also ends the registration token's retry window: the
 // agent has its credential.
 func (s *Server) agentHeartbeat(w http.ResponseWriter, r *http.Request) error {
-	claims, _, err := s.agentSession(r)
+	claims, cur, err := s.agentSession(r)
 	if err != nil {
 		return err
 	}
+	var req heartbeatRequest
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	if len(body) > 0 {
+		if err := decodeBytes(body, &req); err != nil {
+			return err
+		}
+	}
 	now := s.clock.now()
 	var noToken []byte
-	sess, err := s.store.UpdateSession(r.Context(), claims.Session, airlock.SessionUpdate{
-		From: []airlock.SessionState{airlock.SessionReady}, LastHeartbeat: &now, RegisterHash: &noToken,
-	}, now)
+	u := airlock.SessionUpdate{From: []airlock.SessionState{airlock.SessionReady}, LastHeartbeat: &now, RegisterHash: &noToken}
+	if req.Viewer {
+		u.LastViewerAt = &now
+	}
+	if req.InputIdleMS != nil && *req.InputIdleMS >= 0 {
+		// Input only moves forward: a user's extension counts as input
+		// the agent never saw. The agent lives inside the session, so
+		// what it reports can keep only its own session up, and never
+		// past its lifetime.
+		in := now.Add(-time.Duration(*req.InputIdleMS) * time.Millisecond).Truncate(time.Microsecond)
+		if cur.LastInputAt == nil || in.After(*cur.LastInputAt) {
+			u.LastInputAt = &in
+		}
+	}
+	sess, err := s.store.UpdateSession(r.Context(), claims.Session, u, now)
 	if code := airlock.ErrorCode(err); code == airlock.ECONFLICT || code == airlock.ENOTFOUND {
 		return airlock.Errorf(airlock.EFORBIDDEN, "session %s is no longer running", claims.Session)
 	} else if err != nil {
@@ -156,6 +186,9 @@ func (s *Server) agentHeartbeat(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, registration{SessionID: sess.ID, Credential: cred, ExpiresAt: exp.Unix(), HeartbeatSeconds: heartbeatSeconds})
+	writeJSON(w, http.StatusOK, registration{SessionID: sess.ID, Credential: cred, ExpiresAt: exp.Unix(), HeartbeatSeconds: s.heartbeatSeconds()})
 	return nil
 }
+
+// heartbeatSeconds is the heartbeat period agents are told, at least 1.
+func (s *Server) heartbeatSeconds() int { return max(int(s.beat/time.Second), 1) }

@@ -73,6 +73,7 @@ var access = map[string]Access{
 	"GET /api/v1/sessions/{id}":             AccessUser,
 	"DELETE /api/v1/sessions/{id}":          AccessUser,
 	"POST /api/v1/sessions/{id}/connect":    AccessUser,
+	"POST /api/v1/sessions/{id}/extend":     AccessUser,
 	"GET /api/v1/nodes":                     AccessAdmin,
 	"POST /api/v1/nodes/join-tokens":        AccessAdmin,
 	"GET /api/v1/nodes/join-tokens":         AccessAdmin,
@@ -97,6 +98,7 @@ var owned = map[string]bool{
 	"GET /api/v1/sessions/{id}":          true,
 	"DELETE /api/v1/sessions/{id}":       true,
 	"POST /api/v1/sessions/{id}/connect": true,
+	"POST /api/v1/sessions/{id}/extend":  true,
 }
 
 // shared are routes with a path parameter that name something of the

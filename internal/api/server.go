@@ -59,6 +59,13 @@ type Options struct {
 	Throttle *throttle.Login
 	// WebSessionTTL is how long a browser stays signed in. Default 12h.
 	WebSessionTTL time.Duration
+	// SessionLimits are the deployment's session limits, which each
+	// workspace's own override field by field; zero fields take
+	// airlock.DefaultLimits.
+	SessionLimits airlock.Limits
+	// HeartbeatEvery is how often agents report; default 10s. Idle ends
+	// are judged to about this much.
+	HeartbeatEvery time.Duration
 	// DefaultMaxSessions bounds a user's active sessions unless the user
 	// has a limit of their own. Default 3.
 	DefaultMaxSessions int
@@ -74,6 +81,8 @@ type Server struct {
 	guesses *throttle.Login
 	webTTL  time.Duration
 	maxSess int
+	// beat is how often agents send heartbeats.
+	beat time.Duration
 
 	driver   Driver
 	signer   *auth.Signer
@@ -104,7 +113,7 @@ func New(o Options) (*Server, error) {
 	}
 	var err error
 	s.sessions, err = sessions.New(sessions.Options{Store: o.Store, Driver: o.Driver, AgentURL: o.AgentURL, CAPEM: o.CAPEM,
-		ExtraHosts: o.ExtraHosts, SeccompProfiles: o.SeccompProfiles, OnEnd: s.revoker.RevokeSession, OnChange: s.watch.notify,
+		ExtraHosts: o.ExtraHosts, SeccompProfiles: o.SeccompProfiles, Limits: o.SessionLimits, OnEnd: s.revoker.RevokeSession, OnChange: s.watch.notify,
 		Logger: s.log, Now: s.clock.now})
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
@@ -124,6 +133,9 @@ func New(o Options) (*Server, error) {
 	}
 	if s.maxSess == 0 {
 		s.maxSess = 3
+	}
+	if s.beat = o.HeartbeatEvery; s.beat <= 0 {
+		s.beat = 10 * time.Second
 	}
 	s.mux = http.NewServeMux()
 	s.routes()
@@ -212,6 +224,7 @@ func (s *Server) Routes() []Route {
 		{"GET /api/v1/sessions/{id}", AccessUser, s.getSession},
 		{"DELETE /api/v1/sessions/{id}", AccessUser, s.deleteSession},
 		{"POST /api/v1/sessions/{id}/connect", AccessUser, s.connect},
+		{"POST /api/v1/sessions/{id}/extend", AccessUser, s.extendSession},
 
 		{"GET /api/v1/nodes", AccessAdmin, s.listNodes},
 		{"POST /api/v1/nodes/join-tokens", AccessAdmin, s.createJoinToken},

@@ -28,12 +28,104 @@ type sessionView struct {
 	ReadyAt     *time.Time `json:"ready_at,omitempty"`
 	StoppedAt   *time.Time `json:"stopped_at,omitempty"`
 	HeartbeatAt *time.Time `json:"heartbeat_at,omitempty"`
+	// EndReason is why a session ended: idle, lifetime, user, admin,
+	// lost or failed.
+	EndReason string `json:"end_reason,omitempty"`
+	// ExpiresAt is when the lifetime ends; EndsAt and EndsFor are when and
+	// why (idle or lifetime) a running session ends if nothing changes,
+	// WarnSeconds how long before that its viewer warns, and
+	// Extendable whether the user may push the lifetime later.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	EndsAt    *time.Time `json:"ends_at,omitempty"`
+	EndsFor   string     `json:"ends_for,omitempty"`
+	// EndsIn is EndsAt as seconds from the answer, for a client whose
+	// clock is not the server's.
+	EndsIn      *int64 `json:"ends_in_seconds,omitempty"`
+	WarnSeconds int    `json:"warn_seconds,omitempty"`
+	Extendable  bool   `json:"extendable,omitempty"`
 }
 
 func viewSession(s *airlock.Session) sessionView {
 	return sessionView{ID: s.ID, User: s.UserID, Workspace: s.WorkspaceID, Node: s.NodeID, Container: s.ContainerID,
 		State: string(s.State), Reason: s.Reason, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, StartedAt: s.StartedAt,
-		ReadyAt: s.ReadyAt, StoppedAt: s.StoppedAt, HeartbeatAt: s.LastHeartbeat}
+		ReadyAt: s.ReadyAt, StoppedAt: s.StoppedAt, HeartbeatAt: s.LastHeartbeat, EndReason: string(s.EndReason),
+		ExpiresAt: s.ExpiresAt}
+}
+
+// viewLive is viewSession with, for a running session, when and why it
+// ends under the limits of its workspace ws (nil: deleted, the
+// deployment's limits).
+func (s *Server) viewLive(sess *airlock.Session, ws *airlock.Workspace, now time.Time) sessionView {
+	v := viewSession(sess)
+	if sess.State.Final() || sess.State == airlock.SessionStopping {
+		return v
+	}
+	if ws == nil {
+		ws = &airlock.Workspace{}
+	}
+	l := s.sessions.Limits(ws)
+	ends := airlock.SessionEnds(sess, l)
+	in := int64(max(ends.At.Sub(now), 0) / time.Second)
+	v.EndsAt, v.EndsFor, v.EndsIn = &ends.At, string(ends.Reason), &in
+	v.WarnSeconds = int(sessions.Warning(l) / time.Second)
+	v.Extendable = airlock.Extendable(sess, l)
+	return v
+}
+
+// viewsLive are the views of list, each workspace read once.
+func (s *Server) viewsLive(ctx context.Context, list ...*airlock.Session) ([]sessionView, error) {
+	now := s.clock.now()
+	workspaces := map[string]*airlock.Workspace{}
+	out := make([]sessionView, 0, len(list))
+	for _, x := range list {
+		ws, ok := workspaces[x.WorkspaceID]
+		if !ok && !x.State.Final() {
+			var err error
+			ws, err = s.store.WorkspaceByID(ctx, x.WorkspaceID)
+			if err != nil && airlock.ErrorCode(err) != airlock.ENOTFOUND {
+				return nil, err
+			}
+			workspaces[x.WorkspaceID] = ws
+		}
+		out = append(out, s.viewLive(x, ws, now))
+	}
+	return out, nil
+}
+
+// writeSession answers with the view of sess.
+func (s *Server) writeSession(ctx context.Context, w http.ResponseWriter, status int, sess *airlock.Session) error {
+	views, err := s.viewsLive(ctx, sess)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, status, views[0])
+	return nil
+}
+
+// extendSession keeps a session going: the call counts as the user's
+// input, and the lifetime moves as far as the workspace allows.
+func (s *Server) extendSession(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	sess, err := s.visibleSession(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if sess.State != airlock.SessionReady && sess.State != airlock.SessionStarting {
+		return airlock.Errorf(airlock.ECONFLICT, "session %s is %s: only a running session can be extended", sess.ID, sess.State)
+	}
+	ws, err := s.store.WorkspaceByID(ctx, sess.WorkspaceID)
+	if airlock.ErrorCode(err) == airlock.ENOTFOUND {
+		ws, err = &airlock.Workspace{ID: sess.WorkspaceID}, nil
+	}
+	if err != nil {
+		return err
+	}
+	out, err := s.sessions.Extend(ctx, sess, ws)
+	if err != nil {
+		return err
+	}
+	s.audit(ctx, callerOf(ctx).User.Name, "session.extend", sess.ID, "")
+	return s.writeSession(ctx, w, http.StatusOK, out)
 }
 
 type createSessionRequest struct {
@@ -146,7 +238,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.audit(ctx, u.Name, "session.create", id, ws.Name)
 	s.sessions.Launch(sess, ws, viewer, node, reg)
-	writeJSON(w, http.StatusCreated, viewSession(sess))
+	writeJSON(w, http.StatusCreated, s.viewLive(sess, ws, now))
 	return nil
 }
 
@@ -201,8 +293,7 @@ func (s *Server) getSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewSession(sess))
-	return nil
+	return s.writeSession(r.Context(), w, http.StatusOK, sess)
 }
 
 func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) error {
@@ -222,9 +313,9 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := make([]sessionView, 0, len(list))
-	for _, x := range list {
-		out = append(out, viewSession(x))
+	out, err := s.viewsLive(ctx, list...)
+	if err != nil {
+		return err
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

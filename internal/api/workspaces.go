@@ -57,7 +57,9 @@ type workspaceSpec struct {
 	TimeZone string `json:"timezone,omitempty"`
 	// MaxScale bounds the device scale factor (HiDPI), 1 to 4; 0 on
 	// create is 2.
-	MaxScale  float64    `json:"max_scale,omitempty"`
+	MaxScale float64 `json:"max_scale,omitempty"`
+	// The session limits; each absent takes the deployment's default.
+	limitsSpec
 	CreatedAt *time.Time `json:"created_at,omitempty"`
 }
 
@@ -76,7 +78,7 @@ func workspaceOf(spec workspaceSpec, id string, created, updated time.Time) *air
 		ShmSize: spec.ShmSize, Env: spec.Env, StartURL: spec.StartURL, Seccomp: spec.Seccomp,
 		Clipboard: airlock.ClipboardPolicy(spec.Clipboard), Egress: spec.Egress.policy(),
 		Mode: airlock.Mode(spec.Mode), Browser: browserOf(spec.Browser), Audio: airlock.AudioPolicy(spec.Audio),
-		Locale: spec.Locale, TimeZone: spec.TimeZone, MaxScale: spec.MaxScale,
+		Locale: spec.Locale, TimeZone: spec.TimeZone, MaxScale: spec.MaxScale, Limits: spec.limits(),
 		CreatedAt: created, UpdatedAt: updated}
 }
 
@@ -139,7 +141,8 @@ func viewWorkspace(w *airlock.Workspace, withEnv bool) workspaceSpec {
 	v := workspaceSpec{ID: w.ID, Name: w.Name, Description: w.Description, Image: w.Image, Isolation: string(w.Isolation),
 		NanoCPUs: w.NanoCPUs, Memory: w.Memory, PidsLimit: w.PidsLimit, ShmSize: w.ShmSize, StartURL: w.StartURL,
 		Seccomp: w.Seccomp, Clipboard: string(w.Clipboard.OrDefault()), Mode: string(w.Mode.OrDefault()),
-		Audio: string(w.Audio.OrDefault()), Locale: w.Locale, TimeZone: w.TimeZone, MaxScale: w.MaxScale, CreatedAt: &created}
+		Audio: string(w.Audio.OrDefault()), Locale: w.Locale, TimeZone: w.TimeZone, MaxScale: w.MaxScale,
+		limitsSpec: viewLimits(w.Limits), CreatedAt: &created}
 	if v.MaxScale == 0 {
 		v.MaxScale = airlock.DefaultMaxScale
 	}

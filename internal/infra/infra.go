@@ -84,6 +84,12 @@ type Config struct {
 	TURNMaxPerUser, TURNMaxPerSession int
 	// Lifecycle tunes the periodic jobs.
 	Lifecycle lifecycle.Config
+	// SessionLimits are the deployment's session limits (workspaces
+	// override them field by field); zero fields take
+	// airlock.DefaultLimits.
+	SessionLimits airlock.Limits
+	// AgentHeartbeat is how often session agents report. Default 10s.
+	AgentHeartbeat time.Duration
 	// PasswordParams overrides the password hashing cost (tests).
 	PasswordParams *auth.PasswordParams
 	Logger         *slog.Logger
@@ -231,6 +237,8 @@ func Run(ctx context.Context, cfg Config) error {
 		SeccompProfiles: profiles,
 		Logger:          log.With("component", "api"),
 		PasswordParams:  cfg.PasswordParams,
+		SessionLimits:   cfg.SessionLimits,
+		HeartbeatEvery:  cfg.AgentHeartbeat,
 	})
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"time"
 
 	"github.com/docker/go-units"
 	"go.yaml.in/yaml/v3"
@@ -58,6 +59,12 @@ type workspaceFile struct {
 		Locale   string  `yaml:"locale"`
 		TimeZone string  `yaml:"timezone"`
 		MaxScale float64 `yaml:"max_scale"`
+		// The session limits, as durations such as 30m or 8h; each absent
+		// takes the server's default (see airlock.Limits).
+		IdleTimeout       time.Duration `yaml:"idle_timeout"`
+		ViewerIdleTimeout time.Duration `yaml:"viewer_idle_timeout"`
+		Lifetime          time.Duration `yaml:"lifetime"`
+		MaxLifetime       time.Duration `yaml:"max_lifetime"`
 	} `yaml:"workspaces"`
 }
 
@@ -80,7 +87,8 @@ func ParseWorkspaces(src string, raw []byte, known []string) ([]*airlock.Workspa
 		ws := &airlock.Workspace{Name: w.Name, Description: w.Description, Image: w.Image, Isolation: airlock.Isolation(w.Isolation),
 			NanoCPUs: int64(w.CPUs * 1e9), PidsLimit: w.Pids, Env: w.Env, StartURL: w.StartURL, Seccomp: w.Seccomp,
 			Clipboard: airlock.ClipboardPolicy(w.Clipboard), Egress: w.Egress, Mode: airlock.Mode(w.Mode), Browser: w.Browser,
-			Audio: airlock.AudioPolicy(w.Audio), Locale: w.Locale, TimeZone: w.TimeZone, MaxScale: w.MaxScale, CreatedAt: now, UpdatedAt: now}
+			Audio: airlock.AudioPolicy(w.Audio), Locale: w.Locale, TimeZone: w.TimeZone, MaxScale: w.MaxScale, CreatedAt: now, UpdatedAt: now,
+			Limits: airlock.Limits{Idle: w.IdleTimeout, ViewerIdle: w.ViewerIdleTimeout, Lifetime: w.Lifetime, MaxLifetime: w.MaxLifetime}}
 		for _, sz := range []struct {
 			v   string
 			dst *int64

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/store"
@@ -50,6 +51,10 @@ func TestLoadWorkspaces(t *testing.T) {
 		{"fail/clipboard-unknown", "workspaces:\n  - name: cb\n    image: x\n    clipboard: sometimes\n",
 			`workspace 1 (cb): invalid: clipboard "sometimes" is not one of off, to-container, from-container, both`},
 		{"fail/clipboard-list", "workspaces:\n  - name: cb\n    image: x\n    clipboard: [both]\n", "line 4: cannot unmarshal !!seq into string"},
+		{"ok/limits", "workspaces:\n  - name: limited\n    image: x\n    idle_timeout: 90s\n    viewer_idle_timeout: 1h\n    lifetime: 8h\n    max_lifetime: 12h\n", ""},
+		{"fail/limit-not-duration", "workspaces:\n  - name: lim\n    image: x\n    lifetime: forever\n", "line 4: cannot unmarshal !!str `forever` into time.Duration"},
+		{"fail/limit-order", "workspaces:\n  - name: lim\n    image: x\n    idle_timeout: 2h\n    viewer_idle_timeout: 1h\n",
+			"workspace 1 (lim): invalid: viewer_idle_timeout 1h is shorter than idle_timeout 2h"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := LoadWorkspaces(ctx, st, writeCatalog(t, tc.body), testProfiles)
@@ -67,6 +72,10 @@ func TestLoadWorkspaces(t *testing.T) {
 	ws, err := st.WorkspaceByName(ctx, "web")
 	if err != nil || ws.Memory != 128<<20 {
 		t.Fatalf("web after update: %+v %v", ws, err)
+	}
+	if ws, err := st.WorkspaceByName(ctx, "limited"); err != nil ||
+		ws.Limits != (airlock.Limits{Idle: 90 * time.Second, ViewerIdle: time.Hour, Lifetime: 8 * time.Hour, MaxLifetime: 12 * time.Hour}) {
+		t.Fatalf("limited: %+v %v", ws, err)
 	}
 	if _, err := st.WorkspaceByName(ctx, "good"); err == nil {
 		t.Fatal("a file with an invalid workspace wrote its valid ones")

@@ -85,6 +85,12 @@ func (s *Streamer) handle(data []byte) {
 	}
 	in := s.cfg.Input
 	switch m.T {
+	case "move", "button", "wheel", "key", "text", "clip":
+		s.mu.Lock()
+		s.lastInput = time.Now()
+		s.mu.Unlock()
+	}
+	switch m.T {
 	case "move":
 		err = in.Move(m.X, m.Y)
 	case "button":

@@ -150,6 +150,21 @@ type Streamer struct {
 	keyframe  bool
 	cursor    *Cursor
 	lastKFReq time.Time
+	// lastInput is when the viewer's last input came (zero: none yet).
+	lastInput time.Time
+}
+
+// Activity reports whether a viewer is connected now and how long ago
+// the last input from a viewer came; ok is false when none came since
+// the streamer started. The agent's heartbeats carry it, so that the
+// server can end a session no one uses.
+func (s *Streamer) Activity() (viewer bool, inputIdle time.Duration, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lastInput.IsZero() {
+		return s.connected, 0, false
+	}
+	return s.connected, time.Since(s.lastInput), true
 }
 
 // New builds a Streamer; Run must run for frames to flow.

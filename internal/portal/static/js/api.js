@@ -98,6 +98,9 @@ export const api = {
     return sendAgain(() => request('POST', '/sessions', { body }));
   },
   endSession: (id) => request('DELETE', `/sessions/${seg(id)}`),
+  // extendSession counts as input and moves the lifetime's end as far as
+  // the workspace allows.
+  extendSession: (id) => request('POST', `/sessions/${seg(id)}/extend`),
   // connect answers {token, signal_url, expires_at, ice_servers}.
   connect: (id) => request('POST', `/sessions/${seg(id)}/connect`),
 };

@@ -226,6 +226,7 @@ export class Connection {
       // goes too, at once; reconnecting would be refused.
       this.stop('ended', 'Access to this session was revoked.',
         (reason ? sentence(reason) + ' ' : '') + 'The session ended, or you were signed out.', { error: true });
+      this.explainEnd();
       return;
     }
     if (code === 4409) {
@@ -337,12 +338,24 @@ export class Connection {
       return null;
     }
     if (epoch !== this.epoch || (!isFinal(s.state) && s.state !== 'stopping')) return s;
-    if (s.state === 'failed') {
-      this.stop('failed', 'The session failed.', sentence(s.reason || 'No reason was given.'), { error: true, over: true });
-    } else {
-      this.stop('ended', 'This session has ended.', 'Its browser was removed. Launch the workspace again for a new one.', { error: true, over: true });
-    }
+    const [state, title, detail] = endedState(s);
+    this.stop(state, title, detail, { error: true, over: true });
     return s;
+  }
+
+  // explainEnd, after access was revoked, says why when the session is
+  // over (an idle timeout, its lifetime, an administrator).
+  async explainEnd() {
+    const epoch = this.epoch;
+    let s;
+    try {
+      s = await api.session(this.id);
+    } catch {
+      return;
+    }
+    if (epoch !== this.epoch || (!isFinal(s.state) && s.state !== 'stopping')) return;
+    const [state, title, detail] = endedState(s);
+    this.setState(state, title, detail, { error: true, over: true });
   }
 
   // Peer connection.
@@ -567,3 +580,10 @@ function addCandidate(pc, c) {
   p.catch((err) => console.warn('airlock: remote ICE candidate refused:', err.message));
 }
 
+// endedState is what the viewer shows of a session that is over:
+// [state, title, detail], with the server's reason when it gave one.
+export function endedState(s) {
+  if (s.state === 'failed') return ['failed', 'The session failed.', sentence(s.reason || 'No reason was given.')];
+  const why = s.reason ? sentence(s.reason) + ' ' : '';
+  return ['ended', 'This session has ended.', `${why}Its browser was removed. Launch the workspace again for a new one.`];
+}

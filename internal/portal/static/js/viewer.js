@@ -33,6 +33,8 @@
 //   session  the session id; display {w,h}; clipboard the policy;
 //            scale the remote browser's device scale factor
 //   audio    the sound's state (audio.js): none, waiting, on or off
+//   expiry   the session's end while connected (expiry.js): {shown,
+//            endsFor, seconds, extendable}, or null
 
 import { api, isStarting } from './api.js';
 import { $, showView, sentence, armConfirm } from './dom.js';
@@ -45,6 +47,7 @@ import { sample, render as renderRows } from './stats.js';
 import * as clip from './clipboard.js';
 import * as files from './files.js';
 import * as sound from './audio.js';
+import * as expiry from './expiry.js';
 import { init as initChrome, setBadge, overlay, hideOverlay, toast, hideToast } from './chrome.js';
 
 export const hook = {
@@ -75,6 +78,7 @@ export function init(a) {
   clip.init({ send, toast, focusScreen });
   files.init({ toast, hook });
   sound.init(hook);
+  expiry.init({ hook, toast });
   armConfirm($('overlay-end'), 'Click again to end', endSession);
   armConfirm($('tb-end'), 'Click to confirm', endSession);
   $('tb-stats').addEventListener('click', toggleStats);
@@ -148,6 +152,7 @@ export function leave() {
   $('tb-stats').setAttribute('aria-pressed', 'false');
   hideToast();
   statsPC = null;
+  expiry.stop();
   Object.assign(hook, { state: 'idle', error: '', stats: null, pc: null, channel: null, session: '', display: null, clipboard: 'off', scale: 1 });
 }
 
@@ -253,6 +258,8 @@ const BADGES = {
 
 function onState({ state, title, detail, error, retry, over }) {
   setBadge(state, BADGES[state] || state, over);
+  if (state === 'connected') expiry.start(sessionId);
+  else if (['failed', 'ended', 'replaced', 'closed'].includes(state)) expiry.stop();
   if (state === 'connected') {
     hideOverlay();
     const active = document.activeElement;
