@@ -544,7 +544,7 @@ func (f egressFlag) Set(v string) error {
 
 func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: airlock node ls|rm|docker-env|join-token")
+		fmt.Fprintln(stderr, "usage: airlock node ls|drain|undrain|rm|docker-env|join-token")
 		return errUsage
 	}
 	if args[0] == "join-token" {
@@ -558,6 +558,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case "ls":
 		var list []struct {
 			Name, URL, State string
+			Draining         bool
 			Capacity, Active int
 			Isolation        []string
 			LastHeartbeat    time.Time `json:"last_heartbeat"`
@@ -567,9 +568,31 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		var rows [][]string
 		for _, n := range list {
+			if n.Draining {
+				n.State += ", draining"
+			}
 			rows = append(rows, []string{n.Name, n.URL, n.State, fmt.Sprintf("%d/%d", n.Active, n.Capacity), strings.Join(n.Isolation, ","), ago(n.LastHeartbeat)})
 		}
 		table(stdout, "NAME\tURL\tSTATE\tLOAD\tISOLATION\tHEARTBEAT", rows)
+		return nil
+	case "drain", "undrain":
+		if len(args) != 2 {
+			fmt.Fprintf(stderr, "usage: airlock node %s NAME\n", args[0])
+			return errUsage
+		}
+		var n struct {
+			Name     string
+			Draining bool
+			Active   int
+		}
+		if err := c.Do(ctx, http.MethodPost, "/api/v1/nodes/"+url.PathEscape(args[1])+"/"+args[0], nil, &n); err != nil {
+			return err
+		}
+		if n.Draining {
+			fmt.Fprintf(stdout, "%s is draining: no new sessions; its %d active sessions run until they end\n", n.Name, n.Active)
+		} else {
+			fmt.Fprintf(stdout, "%s takes new sessions again\n", n.Name)
+		}
 		return nil
 	case "rm":
 		fs := newFlags("node rm", stderr)
@@ -620,7 +643,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "export DOCKER_HOST=%s\nexport DOCKER_TLS_VERIFY=1\nexport DOCKER_CERT_PATH=%s\n", env.DockerHost, abs)
 		return nil
 	}
-	fmt.Fprintf(stderr, "airlock node: unknown command %q (ls, rm, docker-env, join-token)\n", args[0])
+	fmt.Fprintf(stderr, "airlock node: unknown command %q (ls, drain, undrain, rm, docker-env, join-token)\n", args[0])
 	return errUsage
 }
 

@@ -6,10 +6,8 @@ import "time"
 type NodeState string
 
 const (
-	// NodeReady takes new sessions.
+	// NodeReady answers; it takes new sessions unless it is draining.
 	NodeReady NodeState = "ready"
-	// NodeDraining keeps its sessions but takes no new ones.
-	NodeDraining NodeState = "draining"
 	// NodeDown missed its heartbeats; its sessions are not reachable.
 	NodeDown NodeState = "down"
 )
@@ -25,6 +23,9 @@ type Node struct {
 	Isolation []Isolation
 	Labels    map[string]string
 	State     NodeState
+	// Draining is an administrator's: the node keeps its sessions and
+	// takes no new ones, whether it is up or down (liveness is State's).
+	Draining bool
 	// CertSerial and CertNotAfter describe the node's current certificate;
 	// removing the node revokes that serial.
 	CertSerial   string

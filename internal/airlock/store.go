@@ -67,7 +67,11 @@ type Nodes interface {
 	NodeByID(ctx context.Context, id string) (*Node, error)
 	NodeByName(ctx context.Context, name string) (*Node, error)
 	ListNodes(ctx context.Context) ([]*Node, error)
+	// UpdateNode writes every field of n but Draining, which only
+	// SetNodeDraining writes: a liveness round that read the node before
+	// an administrator drained it must not undo the drain.
 	UpdateNode(ctx context.Context, n *Node) error
+	SetNodeDraining(ctx context.Context, id string, draining bool, now time.Time) (*Node, error)
 	DeleteNode(ctx context.Context, id string) error
 	// RevokeCert records a certificate serial as revoked until notAfter,
 	// after which the certificate expires anyway and the record may go.

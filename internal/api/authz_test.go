@@ -74,6 +74,8 @@ var access = map[string]Access{
 	"DELETE /api/v1/sessions/{id}":          AccessUser,
 	"POST /api/v1/sessions/{id}/connect":    AccessUser,
 	"POST /api/v1/sessions/{id}/extend":     AccessUser,
+	"POST /api/v1/nodes/{name}/drain":       AccessAdmin,
+	"POST /api/v1/nodes/{name}/undrain":     AccessAdmin,
 	"GET /api/v1/nodes":                     AccessAdmin,
 	"POST /api/v1/nodes/join-tokens":        AccessAdmin,
 	"GET /api/v1/nodes/join-tokens":         AccessAdmin,
@@ -111,6 +113,8 @@ var shared = map[string]bool{
 	"DELETE /api/v1/workspaces/{name}":      true,
 	"DELETE /api/v1/nodes/join-tokens/{id}": true,
 	"DELETE /api/v1/nodes/{name}":           true,
+	"POST /api/v1/nodes/{name}/drain":       true,
+	"POST /api/v1/nodes/{name}/undrain":     true,
 	"POST /api/v1/nodes/{name}/docker-env":  true,
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
@@ -22,6 +23,7 @@ type nodeView struct {
 	Name          string            `json:"name"`
 	URL           string            `json:"url"`
 	State         string            `json:"state"`
+	Draining      bool              `json:"draining"`
 	Capacity      int               `json:"capacity"`
 	Active        int               `json:"active"`
 	Isolation     []string          `json:"isolation"`
@@ -36,7 +38,7 @@ func viewNode(n *airlock.Node, active int) nodeView {
 	for _, i := range n.Isolation {
 		iso = append(iso, string(i))
 	}
-	return nodeView{ID: n.ID, Name: n.Name, URL: n.URL, State: string(n.State), Capacity: n.Capacity, Active: active,
+	return nodeView{ID: n.ID, Name: n.Name, URL: n.URL, State: string(n.State), Draining: n.Draining, Capacity: n.Capacity, Active: active,
 		Isolation: iso, Labels: n.Labels, CertNotAfter: n.CertNotAfter, LastHeartbeat: n.LastHeartbeat, CreatedAt: n.CreatedAt}
 }
 
@@ -55,6 +57,33 @@ func (s *Server) listNodes(w http.ResponseWriter, r *http.Request) error {
 		out = append(out, viewNode(n, active))
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// drainNode stops new placements on a node (…/drain) or ends the drain
+// (…/undrain); its sessions run on and end as they would. It answers
+// with the node.
+func (s *Server) drainNode(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	node, err := s.store.NodeByName(ctx, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	on := strings.HasSuffix(r.URL.Path, "/drain")
+	node, err = s.store.SetNodeDraining(ctx, node.ID, on, s.clock.now())
+	if err != nil {
+		return err
+	}
+	action := "node.drain"
+	if !on {
+		action = "node.undrain"
+	}
+	s.audit(ctx, callerOf(ctx).User.Name, action, node.ID, node.Name)
+	active, err := s.store.CountSessions(ctx, airlock.SessionFilter{NodeID: node.ID, States: airlock.ActiveStates})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, viewNode(node, active))
 	return nil
 }
 

@@ -491,11 +491,17 @@ func TestNodeCertEndpoints(t *testing.T) {
 	})
 	t.Run("heartbeat/ok-draining-stays", func(t *testing.T) {
 		n, _ := e.st.NodeByName(context.Background(), "n1")
-		n.State = airlock.NodeDraining
+		if _, err := e.st.SetNodeDraining(context.Background(), n.ID, true, e.clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+		n.State = airlock.NodeDown
 		_ = e.st.UpdateNode(context.Background(), n)
 		wantStatus(t, e.do(req{Method: "POST", Path: "/api/v1/nodes/heartbeat", TLS: peer(nodeCert)}), http.StatusNoContent)
-		if n, _ = e.st.NodeByName(context.Background(), "n1"); n.State != airlock.NodeDraining {
-			t.Errorf("state %s after a heartbeat, want draining", n.State)
+		if n, _ = e.st.NodeByName(context.Background(), "n1"); n.State != airlock.NodeReady || !n.Draining {
+			t.Errorf("state %s, draining %v after a heartbeat, want ready and still draining", n.State, n.Draining)
+		}
+		if _, err := e.st.SetNodeDraining(context.Background(), n.ID, false, e.clk.Now()); err != nil {
+			t.Fatal(err)
 		}
 	})
 	for _, tc := range []struct {
@@ -795,4 +801,37 @@ func (e *env) wantEnrollRefused(t *testing.T, rec *httptest.ResponseRecorder, na
 			t.Errorf("a refused enrollment stored node %q", name)
 		}
 	}
+}
+
+// TestDrainNode: a drained node keeps its sessions and gets no new ones;
+// undrained, it takes them again. Only admins drain.
+func TestDrainNode(t *testing.T) {
+	e := sessionEnv(t)
+	n := e.addNode("n1", 4)
+	running := e.createSession(e.userTok, "web")
+	e.launched(running.ID)
+	wantStatus(t, e.do(req{Method: "POST", Path: "/api/v1/nodes/n1/drain", Bearer: e.userTok}), http.StatusForbidden)
+	rec := e.do(req{Method: "POST", Path: "/api/v1/nodes/n1/drain", Bearer: e.adminTok})
+	wantStatus(t, rec, http.StatusOK)
+	var v nodeView
+	mustJSON(t, rec, &v)
+	if !v.Draining || v.Active != 1 || v.State != "ready" {
+		t.Fatalf("drained node: %+v", v)
+	}
+	wantError(t, e.do(req{Method: "POST", Path: "/api/v1/sessions", Bearer: e.userTok, Body: map[string]any{"workspace": "web"}}),
+		airlock.EUNAVAILABLE, "every ready provision node is draining")
+	if s := e.session(running.ID); s.State.Final() {
+		t.Fatalf("the drain ended a running session: %s", s.State)
+	}
+	// Beside an undrained node, the drained one, with more room, is
+	// still passed over.
+	e.addNode("n2", 4)
+	if s := e.createSession(e.userTok, "web"); s.Node == n.ID {
+		t.Fatalf("a session was placed on the drained node")
+	}
+	wantStatus(t, e.do(req{Method: "POST", Path: "/api/v1/nodes/n1/undrain", Bearer: e.adminTok}), http.StatusOK)
+	if got, _ := e.st.NodeByID(context.Background(), n.ID); got.Draining {
+		t.Fatal("undrain left the node draining")
+	}
+	wantStatus(t, e.do(req{Method: "POST", Path: "/api/v1/nodes/nope/drain", Bearer: e.adminTok}), http.StatusNotFound)
 }

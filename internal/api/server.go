@@ -231,6 +231,8 @@ func (s *Server) Routes() []Route {
 		{"GET /api/v1/nodes/join-tokens", AccessAdmin, s.listJoinTokens},
 		{"DELETE /api/v1/nodes/join-tokens/{id}", AccessAdmin, s.deleteJoinToken},
 		{"DELETE /api/v1/nodes/{name}", AccessAdmin, s.deleteNode},
+		{"POST /api/v1/nodes/{name}/drain", AccessAdmin, s.drainNode},
+		{"POST /api/v1/nodes/{name}/undrain", AccessAdmin, s.drainNode},
 		{"POST /api/v1/nodes/{name}/docker-env", AccessAdmin, s.dockerEnv},
 		{"GET /api/v1/ca", AccessPublic, s.caCert},
 		{"POST /api/v1/nodes/enroll", AccessNode, s.enroll},

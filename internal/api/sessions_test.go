@@ -100,9 +100,9 @@ func TestCreateSession(t *testing.T) {
 			return e.userTok
 		}, code: "unavailable", msg: []string{"no provision node is ready"}},
 		{name: "fail/node-draining", workspace: "web", setup: func(e *env) string {
-			e.addNode("n1", 2, func(n *airlock.Node) { n.State = airlock.NodeDraining })
+			e.addNode("n1", 2, func(n *airlock.Node) { n.Draining = true })
 			return e.userTok
-		}, code: "unavailable", msg: []string{"no provision node is ready"}},
+		}, code: "unavailable", msg: []string{"every ready provision node is draining"}},
 		{name: "fail/node-silent", workspace: "web", setup: func(e *env) string {
 			e.addNode("n1", 2, func(n *airlock.Node) { n.LastHeartbeat = e.clk.Now().Add(-2 * time.Minute) })
 			return e.userTok

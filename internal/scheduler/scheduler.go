@@ -18,15 +18,19 @@ type Candidate struct {
 }
 
 // Pick returns the least loaded node (by share of its capacity) that is
-// ready, has heartbeated within maxSilence of now, supports the
+// ready and not draining, has heartbeated within maxSilence of now, supports the
 // workspace's isolation level and has room. Ties go to the node with the
 // fewest sessions, then by name. When none fits, the error says why.
 func Pick(cands []Candidate, ws *airlock.Workspace, now time.Time, maxSilence time.Duration) (*airlock.Node, error) {
 	var fit []Candidate
-	var ready, supports int
+	var ready, draining, supports int
 	for _, c := range cands {
 		n := c.Node
 		if n.State != airlock.NodeReady || now.Sub(n.LastHeartbeat) > maxSilence {
+			continue
+		}
+		if n.Draining {
+			draining++
 			continue
 		}
 		ready++
@@ -40,6 +44,8 @@ func Pick(cands []Candidate, ws *airlock.Workspace, now time.Time, maxSilence ti
 		fit = append(fit, c)
 	}
 	switch {
+	case ready == 0 && draining > 0:
+		return nil, airlock.Errorf(airlock.EUNAVAILABLE, "every ready provision node is draining; try again later")
 	case ready == 0:
 		return nil, airlock.Errorf(airlock.EUNAVAILABLE, "no provision node is ready; try again later")
 	case supports == 0:

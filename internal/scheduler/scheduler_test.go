@@ -15,6 +15,7 @@ func TestPick(t *testing.T) {
 		}
 		return &airlock.Node{Name: name, Capacity: capacity, State: state, LastHeartbeat: now.Add(-age), Isolation: iso}
 	}
+	drained := func(n *airlock.Node) *airlock.Node { n.Draining = true; return n }
 	std := &airlock.Workspace{Name: "web", Isolation: airlock.IsolationStandard}
 	sbx := &airlock.Workspace{Name: "sbx", Isolation: airlock.IsolationSandboxed}
 	for _, tc := range []struct {
@@ -25,13 +26,14 @@ func TestPick(t *testing.T) {
 	}{
 		{"ok/least-loaded-share", []Candidate{{node("a", 10, airlock.NodeReady, 0), 5}, {node("b", 4, airlock.NodeReady, 0), 1}}, std, "b"},
 		{"ok/tie-by-name", []Candidate{{node("b", 4, airlock.NodeReady, 0), 0}, {node("a", 4, airlock.NodeReady, 0), 0}}, std, "a"},
-		{"ok/skips-draining", []Candidate{{node("a", 4, airlock.NodeDraining, 0), 0}, {node("b", 4, airlock.NodeReady, 0), 3}}, std, "b"},
+		{"ok/skips-draining", []Candidate{{drained(node("a", 4, airlock.NodeReady, 0)), 0}, {node("b", 4, airlock.NodeReady, 0), 3}}, std, "b"},
 		{"ok/isolation", []Candidate{{node("a", 4, airlock.NodeReady, 0), 0}, {node("b", 4, airlock.NodeReady, 0, airlock.IsolationStandard, airlock.IsolationSandboxed), 3}}, sbx, "b"},
 		{"fail/no-nodes", nil, std, ""},
 		{"fail/all-full", []Candidate{{node("a", 2, airlock.NodeReady, 0), 2}}, std, ""},
 		{"fail/silent", []Candidate{{node("a", 2, airlock.NodeReady, time.Hour), 0}}, std, ""},
 		{"fail/no-isolation", []Candidate{{node("a", 2, airlock.NodeReady, 0), 0}}, sbx, ""},
 		{"fail/down", []Candidate{{node("a", 2, airlock.NodeDown, 0), 0}}, std, ""},
+		{"fail/all-draining", []Candidate{{drained(node("a", 2, airlock.NodeReady, 0)), 0}}, std, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n, err := Pick(tc.cands, tc.ws, now, time.Minute)

@@ -507,7 +507,7 @@ func testNodes(t *testing.T, db *DB) {
 		CertSerial: "0a1b2c", CertPrevSerial: "9f8e7d", CertNotAfter: t0.Add(90 * 24 * time.Hour), LastHeartbeat: t0.Add(-time.Second),
 		CreatedAt: t0, UpdatedAt: t0}
 	bare := &airlock.Node{ID: "n2", Name: "node-b", URL: "https://10.0.0.6:2376", State: airlock.NodeDown}
-	empty := &airlock.Node{ID: "n3", Name: "node-c", URL: "u", State: airlock.NodeDraining,
+	empty := &airlock.Node{ID: "n3", Name: "node-c", URL: "u", State: airlock.NodeReady, Draining: true,
 		Isolation: []airlock.Isolation{}, Labels: map[string]string{}}
 	for _, n := range []*airlock.Node{full, bare, empty} {
 		must(t, db.CreateNode(ctx, n))
@@ -537,6 +537,26 @@ func testNodes(t *testing.T, db *DB) {
 	got, err := db.NodeByID(ctx, "n2")
 	must(t, err)
 	same(t, got, bare)
+
+	// Draining is SetNodeDraining's alone: an update from a node read
+	// before the drain keeps it.
+	drained, err := db.SetNodeDraining(ctx, "n2", true, t0.Add(4*time.Hour))
+	must(t, err)
+	if !drained.Draining || drained.UpdatedAt != t0.Add(4*time.Hour) {
+		t.Fatalf("after SetNodeDraining: %+v", drained)
+	}
+	bare.LastHeartbeat = clock.Add(time.Second)
+	must(t, db.UpdateNode(ctx, bare))
+	if got, _ := db.NodeByID(ctx, "n2"); !got.Draining {
+		t.Fatal("an update from a node read before the drain undid it")
+	}
+	undrained, err := db.SetNodeDraining(ctx, "n2", false, t0.Add(5*time.Hour))
+	must(t, err)
+	if undrained.Draining {
+		t.Fatal("SetNodeDraining(false) left the node draining")
+	}
+	_, err = db.SetNodeDraining(ctx, "nope", true, t0)
+	wantCode(t, err, airlock.ENOTFOUND)
 
 	for _, tc := range []struct {
 		name string

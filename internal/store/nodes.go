@@ -10,7 +10,7 @@ import (
 	"github.com/airlock-rbi/airlock/internal/airlock"
 )
 
-const nodeCols = `id, name, url, capacity, isolation, labels, state, cert_serial, cert_not_after, last_heartbeat, created_at, updated_at, cert_prev_serial`
+const nodeCols = `id, name, url, capacity, isolation, labels, state, cert_serial, cert_not_after, last_heartbeat, created_at, updated_at, cert_prev_serial, draining`
 
 func scanNode(s scanner) (*airlock.Node, error) {
 	var n airlock.Node
@@ -18,7 +18,7 @@ func scanNode(s scanner) (*airlock.Node, error) {
 	var notAfter, heartbeat sql.NullInt64
 	var created, updated int64
 	if err := s.Scan(&n.ID, &n.Name, &n.URL, &n.Capacity, &isolation, &labels, &n.State,
-		&n.CertSerial, &notAfter, &heartbeat, &created, &updated, &n.CertPrevSerial); err != nil {
+		&n.CertSerial, &notAfter, &heartbeat, &created, &updated, &n.CertPrevSerial, &n.Draining); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(isolation), &n.Isolation); err != nil {
@@ -63,9 +63,9 @@ type execer interface {
 // insertNode is the INSERT of CreateNode, on the database or within a
 // transaction.
 func (db *DB) insertNode(ctx context.Context, ex execer, n *airlock.Node, isolation, labels string) error {
-	_, err := ex.ExecContext(ctx, db.rebind(`INSERT INTO nodes (`+nodeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err := ex.ExecContext(ctx, db.rebind(`INSERT INTO nodes (`+nodeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		n.ID, n.Name, n.URL, n.Capacity, isolation, labels, string(n.State), n.CertSerial,
-		nullMicros(n.CertNotAfter), nullMicros(n.LastHeartbeat), micros(n.CreatedAt), micros(n.UpdatedAt), n.CertPrevSerial)
+		nullMicros(n.CertNotAfter), nullMicros(n.LastHeartbeat), micros(n.CreatedAt), micros(n.UpdatedAt), n.CertPrevSerial, n.Draining)
 	if err != nil {
 		return writeErr(err, "node", n.Name, "create node "+n.ID)
 	}
@@ -99,8 +99,8 @@ func (db *DB) ListNodes(ctx context.Context) ([]*airlock.Node, error) {
 	return ns, nil
 }
 
-// UpdateNode writes every field of n but ID and CreatedAt; a zero
-// UpdatedAt is set to now.
+// UpdateNode writes every field of n but ID, CreatedAt and Draining
+// (SetNodeDraining's); a zero UpdatedAt is set to now.
 func (db *DB) UpdateNode(ctx context.Context, n *airlock.Node) error {
 	isolation, labels, err := nodeJSON(n)
 	if err != nil {
@@ -179,4 +179,15 @@ func (db *DB) ListRevokedCerts(ctx context.Context, now time.Time) ([]string, er
 		return nil, fmt.Errorf("list revoked certificates: %w", err)
 	}
 	return out, nil
+}
+
+// SetNodeDraining drains the node (draining) or puts it back into
+// service, and returns it as stored.
+func (db *DB) SetNodeDraining(ctx context.Context, id string, draining bool, now time.Time) (*airlock.Node, error) {
+	n, err := scanNode(db.queryRow(ctx, `UPDATE nodes SET draining = ?, updated_at = ? WHERE id = ? RETURNING `+nodeCols,
+		draining, micros(now), id))
+	if err != nil {
+		return nil, rowErr(err, "node", id)
+	}
+	return n, nil
 }
