@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -76,6 +77,13 @@ type Config struct {
 	// PurgeEvery is how often expired web sessions are deleted: they no
 	// longer sign anyone in, but each sign-in leaves a row. Default 1m.
 	PurgeEvery time.Duration
+	// NodeRound bounds one node's part of a reconciliation round. Default
+	// 30s.
+	NodeRound time.Duration
+	// NodeLost fails the sessions of a node down for this long: their
+	// users learn the sessions are gone, and the node's capacity is
+	// counted free again. Default 10m.
+	NodeLost time.Duration
 	// OrphanGrace spares containers younger than this from reconciliation,
 	// so a launch in flight is not mistaken for an orphan. Default 2m.
 	OrphanGrace time.Duration
@@ -93,6 +101,8 @@ func (c *Config) defaults() {
 	def(&c.NodeTimeout, 30*time.Second)
 	def(&c.OrphanGrace, 2*time.Minute)
 	def(&c.PurgeEvery, time.Minute)
+	def(&c.NodeRound, 30*time.Second)
+	def(&c.NodeLost, 10*time.Minute)
 }
 
 // Jobs runs the periodic jobs.
@@ -153,6 +163,7 @@ func (j *Jobs) Round(ctx context.Context) error {
 	}
 	return errors.Join(
 		j.nodeLiveness(ctx, nodes),
+		j.lostNodes(ctx, nodes),
 		j.expireSessions(ctx, byID),
 		j.finishStopping(ctx),
 		j.reconcile(ctx, nodes),
@@ -178,14 +189,23 @@ func (j *Jobs) purgeWebSessions(ctx context.Context) error {
 	return nil
 }
 
-// nodeLiveness pings each node; an answering node is ready (unless an
-// admin drains it), a silent one goes down after NodeTimeout.
+// nodeLiveness pings every node at once (a dead node's timeout does not
+// delay the others); an answering node is ready, a silent one goes down
+// after NodeTimeout. A drain is kept apart and stays either way.
 func (j *Jobs) nodeLiveness(ctx context.Context, nodes []*airlock.Node) error {
+	pings := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Go(func() {
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			pings[i] = j.driver.Ping(pctx, n.URL)
+		})
+	}
+	wg.Wait()
 	var errs []error
-	for _, n := range nodes {
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err := j.driver.Ping(pctx, n.URL)
-		cancel()
+	for i, n := range nodes {
+		err := pings[i]
 		now := j.now()
 		changed := false
 		switch {
@@ -206,6 +226,34 @@ func (j *Jobs) nodeLiveness(ctx context.Context, nodes []*airlock.Node) error {
 			if err := j.store.UpdateNode(ctx, n); err != nil {
 				errs = append(errs, fmt.Errorf("update node %s: %w", n.Name, err))
 			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// lostNodes fails the sessions of nodes down for longer than NodeLost:
+// nothing can reach them, and they hold their users' and the node's
+// capacity. Their containers, if the node comes back, are orphans the
+// reconciliation removes.
+func (j *Jobs) lostNodes(ctx context.Context, nodes []*airlock.Node) error {
+	var errs []error
+	for _, n := range nodes {
+		if n.State != airlock.NodeDown || j.now().Sub(n.LastHeartbeat) <= j.cfg.NodeLost {
+			continue
+		}
+		list, err := j.store.ListSessions(ctx, airlock.SessionFilter{NodeID: n.ID, States: airlock.ActiveStates})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("sessions of lost node %s: %w", n.Name, err))
+			continue
+		}
+		reason := fmt.Sprintf("the node %s has been unreachable for more than %s", n.Name, airlock.FormatDuration(j.cfg.NodeLost))
+		for _, s := range list {
+			// One being stopped keeps the end it was stopped for.
+			end := airlock.EndLost
+			if s.State == airlock.SessionStopping && s.EndReason != "" {
+				end = s.EndReason
+			}
+			errs = append(errs, j.fail(ctx, s, nil, end, reason))
 		}
 	}
 	return errors.Join(errs...)
@@ -301,59 +349,74 @@ func (j *Jobs) finishStopping(ctx context.Context) error {
 }
 
 // reconcile removes containers whose session is unknown or over, and
-// fails sessions whose container vanished.
+// fails sessions whose container vanished, on every node that is up. The
+// nodes are reconciled at once, each within NodeRound: one slow or dead
+// node does not hold up the others' round.
 func (j *Jobs) reconcile(ctx context.Context, nodes []*airlock.Node) error {
-	var errs []error
-	for _, n := range nodes {
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
 		if n.State == airlock.NodeDown {
 			continue
 		}
-		cs, err := j.driver.Containers(ctx, n.URL)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("list containers on %s: %w", n.Name, err))
-			continue
-		}
-		running := map[string]airlock.Container{}
-		for _, c := range cs {
-			running[c.SessionID] = c
-			s, err := j.store.SessionByID(ctx, c.SessionID)
-			if err != nil && airlock.ErrorCode(err) != airlock.ENOTFOUND {
-				errs = append(errs, err)
-				continue
+		wg.Go(func() {
+			nctx, cancel := context.WithTimeout(ctx, j.cfg.NodeRound)
+			defer cancel()
+			if err := j.reconcileNode(nctx, n); err != nil {
+				errs[i] = fmt.Errorf("reconcile node %s: %w", n.Name, err)
 			}
-			// Several nodes may share one engine: a live session of another
-			// node is not an orphan here.
-			if s != nil && !s.State.Final() {
-				continue
-			}
-			j.log.Warn("removing orphan container", "node", n.Name, "container", c.ID, "session", c.SessionID)
-			if err := j.driver.Remove(ctx, n.URL, c.ID, 5*time.Second); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			delete(running, c.SessionID)
-		}
-		errs = append(errs, j.orphanNetworks(ctx, n, running))
-		live, err := j.store.ListSessions(ctx, airlock.SessionFilter{NodeID: n.ID, States: []airlock.SessionState{airlock.SessionStarting, airlock.SessionReady}})
-		if err != nil {
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// reconcileNode is reconcile on node n.
+func (j *Jobs) reconcileNode(ctx context.Context, n *airlock.Node) error {
+	var errs []error
+	cs, err := j.driver.Containers(ctx, n.URL)
+	if err != nil {
+		return fmt.Errorf("list containers on %s: %w", n.Name, err)
+	}
+	running := map[string]airlock.Container{}
+	for _, c := range cs {
+		running[c.SessionID] = c
+		s, err := j.store.SessionByID(ctx, c.SessionID)
+		if err != nil && airlock.ErrorCode(err) != airlock.ENOTFOUND {
 			errs = append(errs, err)
 			continue
 		}
-		for _, s := range live {
-			c, ok := running[s.ID]
-			cutShort := s.State == airlock.SessionStarting && s.CreatedAt.Before(j.started) &&
-				!j.sessions.InFlight(s.ID)
-			switch {
-			case ok && (c.State == "exited" || c.State == "dead"):
-				errs = append(errs, j.fail(ctx, s, n, airlock.EndFailed, j.exitReason(ctx, n, c)))
-			case cutShort && (!ok || c.State == "created"):
-				errs = append(errs, j.fail(ctx, s, n, airlock.EndFailed, "the server stopped before the workspace's container was started; launch it again"))
-			case !ok && j.now().Sub(s.CreatedAt) > j.cfg.OrphanGrace:
-				// Missing for longer than a launch takes: not in flight.
-				errs = append(errs, j.fail(ctx, s, n, airlock.EndLost, "the session's container is gone"))
-			case ok && c.State == "created" && j.now().Sub(s.CreatedAt) > j.cfg.OrphanGrace:
-				errs = append(errs, j.fail(ctx, s, n, airlock.EndFailed, "the container was created but never started"))
-			}
+		// Several nodes may share one engine: a live session of another
+		// node is not an orphan here.
+		if s != nil && !s.State.Final() {
+			continue
+		}
+		j.log.Warn("removing orphan container", "node", n.Name, "container", c.ID, "session", c.SessionID)
+		if err := j.driver.Remove(ctx, n.URL, c.ID, 5*time.Second); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		delete(running, c.SessionID)
+	}
+	errs = append(errs, j.orphanNetworks(ctx, n, running))
+	live, err := j.store.ListSessions(ctx, airlock.SessionFilter{NodeID: n.ID, States: []airlock.SessionState{airlock.SessionStarting, airlock.SessionReady}})
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, s := range live {
+		c, ok := running[s.ID]
+		cutShort := s.State == airlock.SessionStarting && s.CreatedAt.Before(j.started) &&
+			!j.sessions.InFlight(s.ID)
+		switch {
+		case ok && (c.State == "exited" || c.State == "dead"):
+			errs = append(errs, j.fail(ctx, s, n, airlock.EndFailed, j.exitReason(ctx, n, c)))
+		case cutShort && (!ok || c.State == "created"):
+			errs = append(errs, j.fail(ctx, s, n, airlock.EndFailed, "the server stopped before the workspace's container was started; launch it again"))
+		case !ok && j.now().Sub(s.CreatedAt) > j.cfg.OrphanGrace:
+			// Missing for longer than a launch takes: not in flight.
+			errs = append(errs, j.fail(ctx, s, n, airlock.EndLost, "the session's container is gone"))
+		case ok && c.State == "created" && j.now().Sub(s.CreatedAt) > j.cfg.OrphanGrace:
+			errs = append(errs, j.fail(ctx, s, n, airlock.EndFailed, "the container was created but never started"))
 		}
 	}
 	return errors.Join(errs...)

@@ -432,3 +432,112 @@ func TestExpiry(t *testing.T) {
 		})
 	}
 }
+
+// blockingDriver is fakeDriver but for one node, whose container list
+// waits until another node's orphan has been removed: reconciled one node
+// after the other, the round would wait out NodeRound on it instead.
+type blockingDriver struct {
+	*fakeDriver
+	slowURL string
+	removed chan struct{}
+	once    sync.Once
+}
+
+func (d *blockingDriver) Containers(ctx context.Context, url string) ([]airlock.Container, error) {
+	if url != d.slowURL {
+		return d.fakeDriver.Containers(ctx, url)
+	}
+	select {
+	case <-d.removed:
+		return nil, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (d *blockingDriver) Remove(ctx context.Context, url, id string, grace time.Duration) error {
+	d.once.Do(func() { close(d.removed) })
+	return d.fakeDriver.Remove(ctx, url, id, grace)
+}
+
+// TestReconcileNodesAtOnce: a node that does not answer its container
+// list does not hold up the others' reconciliation.
+func TestReconcileNodesAtOnce(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	st := openStore(t)
+	for _, n := range []*airlock.Node{
+		{ID: "n1", Name: "a-slow", URL: "https://slow:2376"},
+		{ID: "n2", Name: "b-fast", URL: "https://fast:2376"},
+	} {
+		n.Capacity, n.State, n.LastHeartbeat, n.CreatedAt, n.UpdatedAt = 4, airlock.NodeReady, now, now, now
+		if err := st.CreateNode(ctx, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := &blockingDriver{fakeDriver: &fakeDriver{containers: []airlock.Container{*ctr("ghost", "running")}},
+		slowURL: "https://slow:2376", removed: make(chan struct{})}
+	svc, err := sessions.New(sessions.Options{Store: st, Driver: d, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
+	j := New(st, d, inFlight{svc, nil}, Config{NodeRound: 2 * time.Second}, nil, func() time.Time { return now })
+	if err := j.Round(ctx); err != nil {
+		t.Fatalf("round: %v (the slow node waited out its bound: the nodes were not reconciled at once)", err)
+	}
+	if !slices.Contains(d.fakeDriver.removed, "c-ghost") {
+		t.Fatalf("the fast node's orphan was not removed: %v", d.fakeDriver.removed)
+	}
+}
+
+// TestLostNode: the sessions of a node down for longer than NodeLost
+// fail as lost (one being stopped keeps its end), freeing capacity;
+// before that they wait.
+func TestLostNode(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name      string
+		downFor   time.Duration
+		state     airlock.SessionState
+		wantState airlock.SessionState
+		wantEnd   airlock.EndReason
+	}{
+		{"ok/waits", 5 * time.Minute, airlock.SessionReady, airlock.SessionReady, ""},
+		{"ok/lost", 11 * time.Minute, airlock.SessionReady, airlock.SessionFailed, airlock.EndLost},
+		{"ok/stopping-keeps-its-end", 11 * time.Minute, airlock.SessionStopping, airlock.SessionFailed, airlock.EndUser},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := openStore(t)
+			n := &airlock.Node{ID: "n1", Name: "n1", URL: "https://x:2376", Capacity: 4, State: airlock.NodeDown,
+				LastHeartbeat: now.Add(-tc.downFor), CreatedAt: now, UpdatedAt: now}
+			if err := st.CreateNode(ctx, n); err != nil {
+				t.Fatal(err)
+			}
+			s := sess("s1", tc.state, now.Add(-time.Hour), now.Add(-tc.downFor))
+			s.NodeID, s.LastInputAt = n.ID, ptrTime(now)
+			if tc.state == airlock.SessionStopping {
+				s.EndReason = airlock.EndUser
+			}
+			if err := st.CreateSession(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			d := &fakeDriver{pingErr: errors.New("no route to host")}
+			j := newJobs(t, st, d, Config{HeartbeatTimeout: time.Hour}, nil, nil, func() time.Time { return now })
+			_ = j.Round(ctx) // the down node's stopping session cannot be removed: an error, expected
+			got, err := st.SessionByID(ctx, "s1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.State != tc.wantState || got.EndReason != tc.wantEnd {
+				t.Fatalf("state %s, end %q (%s); want %s, %q", got.State, got.EndReason, got.Reason, tc.wantState, tc.wantEnd)
+			}
+			if tc.wantEnd != "" && !strings.Contains(got.Reason, "unreachable for more than 10m") {
+				t.Fatalf("reason %q", got.Reason)
+			}
+		})
+	}
+}
+
+func ptrTime(t time.Time) *time.Time { return &t }
