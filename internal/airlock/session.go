@@ -8,18 +8,24 @@ import (
 // SessionState is where a session is in its life.
 //
 //	pending ──▶ starting ──▶ ready ──▶ stopping ──▶ stopped
-//	   │            │          │
-//	   └────────────┴──────────┴──────▶ failed (with a reason)
+//	   │            │  ╲       ▲ │         ▲
+//	   │            │   ▶ warm ┘ │         │
+//	   │            │       │    │         │
+//	   └────────────┴───────┴────┴─────────┴──▶ failed (with a reason)
 //
 // pending: stored, no node yet. starting: a container is being created or
-// has started and its agent has not registered. ready: the agent
-// registered. stopping: removal asked. stopped and failed are final.
+// has started and its agent has not registered. warm: a pool's session,
+// registered and no one's yet; handed out, it becomes ready, and it never
+// returns to the pool. ready: the agent registered (and, for a pool's
+// session, it was handed out). stopping: removal asked. stopped and failed
+// are final.
 type SessionState string
 
 const (
 	SessionPending  SessionState = "pending"
 	SessionStarting SessionState = "starting"
 	SessionReady    SessionState = "ready"
+	SessionWarm     SessionState = "warm"
 	SessionStopping SessionState = "stopping"
 	SessionStopped  SessionState = "stopped"
 	SessionFailed   SessionState = "failed"
@@ -31,13 +37,18 @@ func (s SessionState) Final() bool { return s == SessionStopped || s == SessionF
 // Active reports whether a session in s holds (or may soon hold) a container.
 func (s SessionState) Active() bool { return !s.Final() }
 
-// ActiveStates are the states that count against limits and capacity.
-var ActiveStates = []SessionState{SessionPending, SessionStarting, SessionReady, SessionStopping}
+// ActiveStates are the states that count against limits and capacity (a
+// warm session holds a node's room, and no user's).
+var ActiveStates = []SessionState{SessionPending, SessionStarting, SessionWarm, SessionReady, SessionStopping}
+
+// LiveStates are the states whose container runs or is being started.
+var LiveStates = []SessionState{SessionStarting, SessionWarm, SessionReady}
 
 // transitions is the state machine above.
 var transitions = map[SessionState][]SessionState{
 	SessionPending:  {SessionStarting, SessionStopping, SessionFailed},
-	SessionStarting: {SessionReady, SessionStopping, SessionFailed},
+	SessionStarting: {SessionReady, SessionWarm, SessionStopping, SessionFailed},
+	SessionWarm:     {SessionReady, SessionStopping, SessionFailed},
 	SessionReady:    {SessionStopping, SessionFailed},
 	SessionStopping: {SessionStopped, SessionFailed},
 }
@@ -52,7 +63,9 @@ func CanTransition(from, to SessionState) bool {
 	return false
 }
 
-// Session is one user's container of one workspace.
+// Session is one user's container of one workspace, or one a workspace's
+// pool holds ready for the next user (UserID empty until it is handed
+// out).
 type Session struct {
 	ID          string
 	UserID      string
@@ -92,7 +105,13 @@ type Session struct {
 	// viewer connected.
 	LastInputAt  *time.Time
 	LastViewerAt *time.Time
+	// PooledAt is when a pool's session was made; CreatedAt is then when
+	// it was handed out (nil: launched cold).
+	PooledAt *time.Time
 }
+
+// Pooled reports whether s is a pool's, handed out or not.
+func (s *Session) Pooled() bool { return s.PooledAt != nil }
 
 // ViewerConnected reports whether the agent's last heartbeat reported a
 // viewer connected.
@@ -102,8 +121,9 @@ func (s *Session) ViewerConnected() bool {
 
 // SessionFilter selects sessions; zero fields match everything.
 type SessionFilter struct {
-	UserID string
-	NodeID string
+	UserID      string
+	NodeID      string
+	WorkspaceID string
 	States []SessionState
 }
 

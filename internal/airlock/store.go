@@ -14,6 +14,7 @@ type Store interface {
 	Tokens
 	Workspaces
 	Nodes
+	Pools
 	JoinTokens
 	Sessions
 	Settings
@@ -61,6 +62,13 @@ type Workspaces interface {
 	DeleteWorkspace(ctx context.Context, id string) error
 }
 
+// Pools keeps the workspaces' warm pools.
+type Pools interface {
+	// SetPool creates or replaces a workspace's pool; size 0 removes it.
+	SetPool(ctx context.Context, p *Pool) error
+	ListPools(ctx context.Context) ([]*Pool, error)
+}
+
 // Nodes keeps enrolled provision nodes.
 type Nodes interface {
 	CreateNode(ctx context.Context, n *Node) error
@@ -93,6 +101,11 @@ type Sessions interface {
 	// ENOTFOUND if none.
 	SessionByLaunchKey(ctx context.Context, user, key string) (*Session, error)
 	ListSessions(ctx context.Context, f SessionFilter) ([]*Session, error)
+	// ClaimWarm hands one warm session of workspace out to h.UserID,
+	// atomically with respect to other claims and creations: one on a
+	// ready, undrained node, unless the user would then have more than
+	// userLimit active sessions (ELIMIT). ENOTFOUND when none is warm.
+	ClaimWarm(ctx context.Context, workspace string, h Handout, userLimit int, now time.Time) (*Session, error)
 	CountSessions(ctx context.Context, f SessionFilter) (int, error)
 	// UpdateSession applies u if the session's state is in u.From and
 	// returns the session as stored after it; ECONFLICT otherwise.

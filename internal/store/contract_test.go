@@ -48,6 +48,9 @@ func runContract(t *testing.T, open func(t *testing.T) *DB) {
 		{"race/session-limits", testRaceSessionLimits},
 		{"session-launch-key", testSessionLaunchKey},
 		{"race/session-launch-key", testRaceSessionLaunchKey},
+		{"pools", testPools},
+		{"claim-warm", testClaimWarm},
+		{"race/claim-warm", testRaceClaimWarm},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db := open(t)
@@ -1030,7 +1033,7 @@ func testMigrationsIdempotent(t *testing.T, db *DB) {
 	// api processes starting together do: one migrates, the others wait
 	// and find the work done.
 	for _, table := range []string{"api_tokens", "web_sessions", "users", "workspaces", "nodes", "revoked_certs",
-		"sessions", "settings", "audit_events", "join_tokens", "schema_migrations"} {
+		"sessions", "settings", "audit_events", "join_tokens", "pools", "schema_migrations"} {
 		_, err := db.db.ExecContext(ctx, "DROP TABLE "+table)
 		must(t, err)
 	}
@@ -1067,7 +1070,7 @@ func testMigrateWorkspaceColumns(t *testing.T, db *DB) {
 		t.Fatalf("migrations %v: want 0001 and the one after", ms)
 	}
 	for _, table := range []string{"api_tokens", "web_sessions", "users", "workspaces", "nodes", "revoked_certs",
-		"sessions", "settings", "audit_events", "join_tokens", "schema_migrations"} {
+		"sessions", "settings", "audit_events", "join_tokens", "pools", "schema_migrations"} {
 		_, err := db.db.ExecContext(ctx, "DROP TABLE "+table)
 		must(t, err)
 	}
@@ -1214,7 +1217,7 @@ func testMigrateJoinTokens(t *testing.T, db *DB) {
 	ms, err := loadMigrations()
 	must(t, err)
 	for _, table := range []string{"api_tokens", "web_sessions", "users", "workspaces", "nodes", "revoked_certs",
-		"sessions", "settings", "audit_events", "join_tokens", "schema_migrations"} {
+		"sessions", "settings", "audit_events", "join_tokens", "pools", "schema_migrations"} {
 		_, err := db.db.ExecContext(ctx, "DROP TABLE "+table)
 		must(t, err)
 	}
@@ -1441,4 +1444,122 @@ func testRaceSessionLaunchKey(t *testing.T, db *DB) {
 		return db.CreateSessionWithin(ctx, &airlock.Session{ID: id, UserID: "u1", NodeID: "n1", State: airlock.SessionStarting, LaunchKey: "k"}, 5, 0)
 	})
 	oneWins(t, errs, airlock.ECONFLICT)
+}
+
+func testPools(t *testing.T, db *DB) {
+	ctx := t.Context()
+	must(t, db.SetPool(ctx, &airlock.Pool{WorkspaceID: "w2", Size: 3, MaxAge: time.Hour}))
+	must(t, db.SetPool(ctx, &airlock.Pool{WorkspaceID: "w1", Size: 10, MaxAge: 30 * time.Minute}))
+	must(t, db.SetPool(ctx, &airlock.Pool{WorkspaceID: "w2", Size: 5, MaxAge: 2 * time.Hour, UpdatedAt: t0}))
+	got, err := db.ListPools(ctx)
+	must(t, err)
+	same(t, got, []*airlock.Pool{{WorkspaceID: "w1", Size: 10, MaxAge: 30 * time.Minute, UpdatedAt: clock},
+		{WorkspaceID: "w2", Size: 5, MaxAge: 2 * time.Hour, UpdatedAt: t0}})
+	must(t, db.SetPool(ctx, &airlock.Pool{WorkspaceID: "w1", Size: 0}))
+	got, err = db.ListPools(ctx)
+	must(t, err)
+	if len(got) != 1 || got[0].WorkspaceID != "w2" {
+		t.Fatalf("after removing w1's pool: %+v", got)
+	}
+}
+
+// testClaimWarm: a pool's session registers as warm, and is handed out
+// once, to one user, within the user's limit, only from a ready,
+// undrained node; a cold session is never handed out.
+func testClaimWarm(t *testing.T, db *DB) {
+	ctx := t.Context()
+	for _, n := range []*airlock.Node{{ID: "n1", Name: "up"}, {ID: "n2", Name: "drained", Draining: true}} {
+		n.URL, n.State = "u", airlock.NodeReady
+		must(t, db.CreateNode(ctx, n))
+	}
+	pooled := ptr(t0)
+	for _, s := range []*airlock.Session{
+		{ID: "warm-1", NodeID: "n1", State: airlock.SessionStarting, PooledAt: pooled, RegisterHash: []byte("r1")},
+		{ID: "warm-2", NodeID: "n1", State: airlock.SessionStarting, PooledAt: pooled, RegisterHash: []byte("r2")},
+		{ID: "warm-drained", NodeID: "n2", State: airlock.SessionStarting, PooledAt: pooled, RegisterHash: []byte("r3")},
+		{ID: "cold", NodeID: "n1", State: airlock.SessionStarting, RegisterHash: []byte("r4")},
+	} {
+		s.WorkspaceID, s.CreatedAt = "w1", t0
+		if !s.Pooled() {
+			s.UserID = "u1"
+		}
+		must(t, db.CreateSession(ctx, s))
+	}
+	for i, id := range []string{"warm-1", "warm-2", "warm-drained", "cold"} {
+		s, err := db.ClaimRegistration(ctx, id, []byte(fmt.Sprintf("r%d", i+1)), []byte("agent"), t0.Add(time.Duration(i)*time.Second), time.Minute)
+		must(t, err)
+		want := airlock.SessionWarm
+		if id == "cold" {
+			want = airlock.SessionReady
+		}
+		if s.State != want {
+			t.Fatalf("%s registered as %s, want %s", id, s.State, want)
+		}
+	}
+	h := airlock.Handout{UserID: "u7", LaunchKey: "k1", ExpiresAt: clock.Add(time.Hour), AgentHash: []byte("fresh")}
+	s, err := db.ClaimWarm(ctx, "w1", h, 2, clock)
+	must(t, err)
+	if s.ID != "warm-1" || s.State != airlock.SessionReady || s.UserID != "u7" || s.LaunchKey != "k1" || s.CreatedAt != clock ||
+		string(s.AgentHash) != "fresh" || s.ExpiresAt == nil || !s.ExpiresAt.Equal(clock.Add(time.Hour)) || !s.Pooled() {
+		t.Fatalf("claimed %+v", s)
+	}
+	h.LaunchKey = "k2"
+	s, err = db.ClaimWarm(ctx, "w1", h, 2, clock)
+	must(t, err)
+	if s.ID != "warm-2" {
+		t.Fatalf("second claim got %s, want warm-2", s.ID)
+	}
+	// The user's limit, then an empty pool (the drained node's and the
+	// cold session are not handed out).
+	h.LaunchKey = "k3"
+	_, err = db.ClaimWarm(ctx, "w1", h, 2, clock)
+	wantCode(t, err, airlock.ELIMIT)
+	h.UserID = "u8"
+	_, err = db.ClaimWarm(ctx, "w1", h, 2, clock)
+	wantCode(t, err, airlock.ENOTFOUND)
+	// Handed out, a session never goes back to warm.
+	_, err = db.UpdateSession(ctx, "warm-1", airlock.SessionUpdate{From: []airlock.SessionState{airlock.SessionReady}, To: airlock.SessionWarm}, clock)
+	wantCode(t, err, airlock.EINVALID)
+}
+
+// testRaceClaimWarm: many claims at once on a pool of a few: each warm
+// session goes to exactly one claimant.
+func testRaceClaimWarm(t *testing.T, db *DB) {
+	ctx := t.Context()
+	must(t, db.CreateNode(ctx, &airlock.Node{ID: "n1", Name: "up", URL: "u", State: airlock.NodeReady}))
+	for i := range 3 {
+		must(t, db.CreateSession(ctx, &airlock.Session{ID: fmt.Sprintf("w%d", i), WorkspaceID: "w1", NodeID: "n1", State: airlock.SessionWarm,
+			PooledAt: ptr(t0), CreatedAt: t0, ReadyAt: ptr(t0)}))
+	}
+	var mu sync.Mutex
+	got := map[string]string{}
+	var n int
+	errs := race(func() error {
+		mu.Lock()
+		n++
+		user := fmt.Sprintf("u%d", n)
+		mu.Unlock()
+		s, err := db.ClaimWarm(ctx, "w1", airlock.Handout{UserID: user, ExpiresAt: clock}, 3, clock)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if prev, ok := got[s.ID]; ok {
+			t.Errorf("%s handed to %s and %s", s.ID, prev, user)
+		}
+		got[s.ID] = user
+		return nil
+	})
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		} else if airlock.ErrorCode(err) != airlock.ENOTFOUND {
+			t.Errorf("claim: %v", err)
+		}
+	}
+	if ok != 3 || len(got) != 3 {
+		t.Fatalf("%d claims succeeded for %d sessions, want 3 and 3", ok, len(got))
+	}
 }

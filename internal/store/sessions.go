@@ -15,16 +15,16 @@ import (
 
 const sessionCols = `id, user_id, workspace_id, node_id, container_id, state, reason, register_hash, agent_hash,
 	created_at, updated_at, started_at, ready_at, stopped_at, last_heartbeat, container_addrs, launch_key,
-	end_reason, expires_at, last_input_at, last_viewer_at`
+	end_reason, expires_at, last_input_at, last_viewer_at, pooled_at`
 
 func scanSession(s scanner) (*airlock.Session, error) {
 	var x airlock.Session
 	var created, updated int64
-	var started, ready, stopped, heartbeat, expires, input, viewer sql.NullInt64
+	var started, ready, stopped, heartbeat, expires, input, viewer, pooled sql.NullInt64
 	var addrs string
 	if err := s.Scan(&x.ID, &x.UserID, &x.WorkspaceID, &x.NodeID, &x.ContainerID, &x.State, &x.Reason,
 		&x.RegisterHash, &x.AgentHash, &created, &updated, &started, &ready, &stopped, &heartbeat, &addrs, &x.LaunchKey,
-		&x.EndReason, &expires, &input, &viewer); err != nil {
+		&x.EndReason, &expires, &input, &viewer, &pooled); err != nil {
 		return nil, err
 	}
 	var err error
@@ -35,6 +35,7 @@ func scanSession(s scanner) (*airlock.Session, error) {
 	x.StartedAt, x.ReadyAt = ptrFromNullMicros(started), ptrFromNullMicros(ready)
 	x.StoppedAt, x.LastHeartbeat = ptrFromNullMicros(stopped), ptrFromNullMicros(heartbeat)
 	x.ExpiresAt, x.LastInputAt, x.LastViewerAt = ptrFromNullMicros(expires), ptrFromNullMicros(input), ptrFromNullMicros(viewer)
+	x.PooledAt = ptrFromNullMicros(pooled)
 	return &x, nil
 }
 
@@ -96,12 +97,12 @@ func (db *DB) CreateSessionWithin(ctx context.Context, s *airlock.Session, userL
 			return airlock.Errorf(airlock.EUNAVAILABLE, "the chosen node is full; try again")
 		}
 	}
-	_, err = tx.ExecContext(ctx, db.rebind(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err = tx.ExecContext(ctx, db.rebind(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		s.ID, s.UserID, s.WorkspaceID, s.NodeID, s.ContainerID, string(s.State), s.Reason,
 		nullBytes(s.RegisterHash), nullBytes(s.AgentHash), micros(s.CreatedAt), micros(s.UpdatedAt),
 		ptrMicros(s.StartedAt), ptrMicros(s.ReadyAt), ptrMicros(s.StoppedAt), ptrMicros(s.LastHeartbeat),
 		formatAddrs(s.ContainerAddrs), s.LaunchKey,
-		string(s.EndReason), ptrMicros(s.ExpiresAt), ptrMicros(s.LastInputAt), ptrMicros(s.LastViewerAt))
+		string(s.EndReason), ptrMicros(s.ExpiresAt), ptrMicros(s.LastInputAt), ptrMicros(s.LastViewerAt), ptrMicros(s.PooledAt))
 	if err != nil {
 		if isUnique(err) && s.LaunchKey != "" {
 			return airlock.Errorf(airlock.ECONFLICT, "a session with launch key %q exists already", s.LaunchKey)
@@ -146,6 +147,10 @@ func sessionWhere(f airlock.SessionFilter) (string, []any) {
 	if f.NodeID != "" {
 		conds = append(conds, "node_id = ?")
 		args = append(args, f.NodeID)
+	}
+	if f.WorkspaceID != "" {
+		conds = append(conds, "workspace_id = ?")
+		args = append(args, f.WorkspaceID)
 	}
 	if len(f.States) > 0 {
 		conds = append(conds, "state IN ("+placeholders(len(f.States))+")")
@@ -306,13 +311,17 @@ func (db *DB) ClaimRegistration(ctx context.Context, id string, hash, agentHash 
 	if len(agentHash) == 0 {
 		return nil, airlock.Errorf(airlock.EINVALID, "registration of session %q has no agent credential", id)
 	}
-	starting, ready := string(airlock.SessionStarting), string(airlock.SessionReady)
+	starting, ready, warm := string(airlock.SessionStarting), string(airlock.SessionReady), string(airlock.SessionWarm)
+	// A pool's session becomes warm, not ready: it is no one's yet. A
+	// retry keeps the state it has.
 	s, err := scanSession(db.queryRow(ctx, `UPDATE sessions
-		SET agent_hash = ?, state = ?, ready_at = CASE WHEN state = ? THEN ? ELSE ready_at END, updated_at = ?
-		WHERE id = ? AND register_hash = ? AND (state = ? OR (state = ? AND ready_at > ?))
+		SET agent_hash = ?,
+			state = CASE WHEN state = ? THEN (CASE WHEN pooled_at IS NULL THEN ? ELSE ? END) ELSE state END,
+			ready_at = CASE WHEN state = ? THEN ? ELSE ready_at END, updated_at = ?
+		WHERE id = ? AND register_hash = ? AND (state = ? OR (state IN (?, ?) AND ready_at > ?))
 		RETURNING `+sessionCols,
-		agentHash, ready, starting, micros(now), micros(now),
-		id, hash, starting, ready, micros(now.Add(-retry))))
+		agentHash, starting, ready, warm, starting, micros(now), micros(now),
+		id, hash, starting, ready, warm, micros(now.Add(-retry))))
 	if err == nil {
 		return s, nil
 	}
@@ -326,7 +335,7 @@ func (db *DB) ClaimRegistration(ctx context.Context, id string, hash, agentHash 
 	if cur.RegisterHash == nil || subtle.ConstantTimeCompare(cur.RegisterHash, hash) != 1 {
 		return nil, notFound("session", id)
 	}
-	if cur.State == airlock.SessionReady && cur.ReadyAt != nil {
+	if (cur.State == airlock.SessionReady || cur.State == airlock.SessionWarm) && cur.ReadyAt != nil {
 		return nil, airlock.Errorf(airlock.ECONFLICT, "session %q registered %s ago; its registration token works again only within %s of the first use",
 			id, now.Sub(*cur.ReadyAt).Round(time.Second), retry)
 	}
