@@ -26,10 +26,11 @@ Commands:
   agent       the in-container agent (entrypoint of workspace images)
 
 Client commands (after 'airlock login --server URL --user NAME'):
-  session create WORKSPACE [--wait] | ls | show ID [-o json] | rm ID
+  session create WORKSPACE [--wait] | ls | show ID [-o json] | extend ID | rm ID
   workspace ls | show NAME | add NAME --image IMG [--isolation L] [--memory 512m] | rm NAME
               | update NAME [--memory 1g] [--allow RULE] [--deny RULE] [--egress-file FILE] [--clear-egress]
-  node ls | rm NAME | docker-env NAME | join-token [create|ls|rm ID]
+  node ls | drain NAME | undrain NAME | rm NAME | docker-env NAME | join-token [create|ls|rm ID]
+  pool set WORKSPACE --size N [--max-age 1h] | ls
   user add NAME | ls | rm NAME | passwd | reset NAME
   token create NAME | ls | revoke ID
   images      build the workspace images on the local Docker engine
@@ -85,6 +86,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, log 
 		return runWorkspace(ctx, rest, stdout, stderr)
 	case "node":
 		return runNode(ctx, rest, stdout, stderr)
+	case "pool":
+		return runPool(ctx, rest, stdout, stderr)
 	case "user":
 		return runUser(ctx, rest, stdout, stderr)
 	case "token":

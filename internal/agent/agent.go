@@ -48,6 +48,7 @@ const (
 	EnvAudio       = "AIRLOCK_AUDIO"          // on (default) or off: the page's sound to the viewer
 	registerAPI    = "/api/v1/agent/register"
 	beatAPI        = "/api/v1/agent/heartbeat"
+	claimAPI       = "/api/v1/agent/claim"
 	connectAPI     = "/api/v1/agent/connect"
 	transferAPI    = "/api/v1/agent/transfer"
 )
@@ -164,6 +165,12 @@ type Registration struct {
 	Credential       string `json:"credential"`
 	ExpiresAt        int64  `json:"expires_at"`
 	HeartbeatSeconds int    `json:"heartbeat_seconds"`
+	// Warm: the session is a pool's and no one's yet: the agent claims
+	// (claimAPI) until it is handed out, Bound, with the user's
+	// Clipboard policy.
+	Warm      bool   `json:"warm,omitempty"`
+	Bound     bool   `json:"bound,omitempty"`
+	Clipboard string `json:"clipboard,omitempty"`
 }
 
 // ErrRefused is a definitive refusal by the server: retrying cannot help.
@@ -176,11 +183,23 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.log.Info("registered", "session", reg.SessionID)
+	a.log.Info("registered", "session", reg.SessionID, "warm", reg.Warm)
 	a.cred.Store(&reg.Credential)
+	if reg.Warm {
+		if reg, err = a.claim(ctx, reg); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
 	desktopErr := make(chan error, 1)
 	if a.cfg.Desktop != nil {
-		go func() { desktopErr <- a.runDesktop(ctx, *a.cfg.Desktop) }()
+		desk := *a.cfg.Desktop
+		if reg.Clipboard != "" {
+			desk.Clipboard = reg.Clipboard
+		}
+		go func() { desktopErr <- a.runDesktop(ctx, desk) }()
 	}
 	// The first heartbeat goes at once: it tells the server this agent
 	// holds its credential, which closes the window in which the
@@ -217,6 +236,41 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.cred.Store(&reg.Credential)
 		}
 	}
+}
+
+// claim waits for a warm session's hand-out: each call is a long poll
+// the server answers when the session is handed out, or unbound after a
+// while, and counts as a heartbeat. A failed call is retried; a refusal
+// is final. It returns the bound answer, whose credential replaces the
+// warm one.
+func (a *Agent) claim(ctx context.Context, reg Registration) (Registration, error) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		next, err := a.call(ctx, claimAPI, reg.Credential, nil)
+		switch {
+		case errors.Is(err, ErrRefused):
+			return reg, fmt.Errorf("claim: %w", err)
+		case err != nil:
+			if ctx.Err() != nil {
+				return reg, nil
+			}
+			a.log.Warn("claim failed; retrying", "err", err, "in", backoff)
+			select {
+			case <-ctx.Done():
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		reg = next
+		a.cred.Store(&reg.Credential)
+		if reg.Bound {
+			a.log.Info("handed out", "session", reg.SessionID)
+			return reg, nil
+		}
+	}
+	return reg, nil
 }
 
 // register retries transient failures with backoff, for RegisterWithin:

@@ -41,7 +41,4 @@ type Handout struct {
 	UserID    string
 	LaunchKey string
 	ExpiresAt time.Time
-	// AgentHash is the hash of the agent's new credential generation:
-	// the warm one stops working.
-	AgentHash []byte
 }

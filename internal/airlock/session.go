@@ -124,7 +124,7 @@ type SessionFilter struct {
 	UserID      string
 	NodeID      string
 	WorkspaceID string
-	States []SessionState
+	States      []SessionState
 }
 
 // SessionUpdate is a compare-and-set on a session's state: it applies only

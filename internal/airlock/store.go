@@ -64,7 +64,8 @@ type Workspaces interface {
 
 // Pools keeps the workspaces' warm pools.
 type Pools interface {
-	// SetPool creates or replaces a workspace's pool; size 0 removes it.
+	// SetPool creates or replaces a workspace's pool (size 0: none kept
+	// warm, and those warm are stopped).
 	SetPool(ctx context.Context, p *Pool) error
 	ListPools(ctx context.Context) ([]*Pool, error)
 }
@@ -101,7 +102,8 @@ type Sessions interface {
 	// ENOTFOUND if none.
 	SessionByLaunchKey(ctx context.Context, user, key string) (*Session, error)
 	ListSessions(ctx context.Context, f SessionFilter) ([]*Session, error)
-	// ClaimWarm hands one warm session of workspace out to h.UserID,
+	// ClaimWarm hands one warm session of workspace out to h.UserID (the
+	// agent's next claim gives it a fresh credential),
 	// atomically with respect to other claims and creations: one on a
 	// ready, undrained node, unless the user would then have more than
 	// userLimit active sessions (ELIMIT). ENOTFOUND when none is warm.

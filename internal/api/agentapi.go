@@ -1,9 +1,11 @@
 package api
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +39,14 @@ type registration struct {
 	Credential       string `json:"credential"`
 	ExpiresAt        int64  `json:"expires_at"`
 	HeartbeatSeconds int    `json:"heartbeat_seconds"`
+	// Warm: the session is a pool's, no one's yet: the agent waits for
+	// its hand-out (POST /api/v1/agent/claim) before it starts the
+	// desktop.
+	Warm bool `json:"warm,omitempty"`
+	// Bound (claim answers only): the session was handed out; Clipboard
+	// is then the policy the user gets.
+	Bound     bool   `json:"bound,omitempty"`
+	Clipboard string `json:"clipboard,omitempty"`
 }
 
 // registerRetryWindow is how long after an agent's first registration
@@ -94,7 +104,8 @@ func (s *Server) registerAgent(w http.ResponseWriter, r *http.Request) error {
 		s.watch.notify(sess.ID)
 		s.audit(r.Context(), "agent", "session.ready", sess.ID, "")
 	}
-	writeJSON(w, http.StatusOK, registration{SessionID: sess.ID, Credential: cred, ExpiresAt: exp.Unix(), HeartbeatSeconds: s.heartbeatSeconds()})
+	writeJSON(w, http.StatusOK, registration{SessionID: sess.ID, Credential: cred, ExpiresAt: exp.Unix(), HeartbeatSeconds: s.heartbeatSeconds(),
+		Warm: sess.State == airlock.SessionWarm})
 	return nil
 }
 
@@ -111,6 +122,11 @@ func generationHash(subject string) [32]byte { return sha256Sum(subject) }
 // claims with the session it is for, which is ready. A credential of a
 // registration that a retry replaced is refused.
 func (s *Server) agentSession(r *http.Request) (auth.Claims, *airlock.Session, error) {
+	return s.agentSessionIn(r, airlock.SessionReady)
+}
+
+// agentSessionIn is agentSession for a session in one of states.
+func (s *Server) agentSessionIn(r *http.Request, states ...airlock.SessionState) (auth.Claims, *airlock.Session, error) {
 	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
 		return auth.Claims{}, nil, airlock.Errorf(airlock.EUNAUTHORIZED, "agent credential required")
@@ -123,7 +139,7 @@ func (s *Server) agentSession(r *http.Request) (auth.Claims, *airlock.Session, e
 		return auth.Claims{}, nil, airlock.Errorf(airlock.EUNAUTHORIZED, "agent credential is not valid")
 	}
 	sess, err := s.store.SessionByID(r.Context(), claims.Session)
-	if airlock.ErrorCode(err) == airlock.ENOTFOUND || (err == nil && sess.State != airlock.SessionReady) {
+	if airlock.ErrorCode(err) == airlock.ENOTFOUND || (err == nil && !slices.Contains(states, sess.State)) {
 		return auth.Claims{}, nil, airlock.Errorf(airlock.EFORBIDDEN, "session %s is no longer running", claims.Session)
 	}
 	if err != nil {
@@ -192,3 +208,88 @@ func (s *Server) agentHeartbeat(w http.ResponseWriter, r *http.Request) error {
 
 // heartbeatSeconds is the heartbeat period agents are told, at least 1.
 func (s *Server) heartbeatSeconds() int { return max(int(s.beat/time.Second), 1) }
+
+// claimWait is how long an agent's claim waits for its hand-out before
+// it is answered unbound (and asks again): well inside the heartbeat
+// timeout, since a warm agent's claims are its heartbeats, and inside
+// the agent's own 15 s request timeout.
+const claimWait = 10 * time.Second
+
+// agentClaim is a warm agent waiting for its session's hand-out. Each
+// call counts as a heartbeat and renews the credential; once the session
+// is handed out, the answer is bound, with a credential of a new
+// generation (the warm one stops working) and the user's settings.
+func (s *Server) agentClaim(w http.ResponseWriter, r *http.Request) error {
+	claims, sess, err := s.agentSessionIn(r, airlock.SessionWarm, airlock.SessionReady)
+	if err != nil {
+		return err
+	}
+	if !sess.Pooled() {
+		return airlock.Errorf(airlock.ECONFLICT, "session %s was launched for its user, not for a pool: there is nothing to claim", sess.ID)
+	}
+	if sess.State == airlock.SessionWarm {
+		if sess, err = s.waitHandout(r.Context(), sess.ID, claimWait); err != nil {
+			return err
+		}
+	}
+	now := s.clock.now()
+	var noToken []byte
+	u := airlock.SessionUpdate{From: []airlock.SessionState{sess.State}, LastHeartbeat: &now, RegisterHash: &noToken}
+	subject := claims.Subject
+	bound := sess.State == airlock.SessionReady
+	if bound {
+		subject = agentSubject + newID()
+		gen := generationHash(subject)
+		hash := gen[:]
+		u.AgentHash = &hash
+	} else if sess.State != airlock.SessionWarm {
+		return airlock.Errorf(airlock.EFORBIDDEN, "session %s is no longer running", sess.ID)
+	}
+	if sess, err = s.store.UpdateSession(r.Context(), sess.ID, u, now); err != nil {
+		if code := airlock.ErrorCode(err); code == airlock.ECONFLICT || code == airlock.ENOTFOUND {
+			return airlock.Errorf(airlock.EFORBIDDEN, "session %s is no longer running", claims.Session)
+		}
+		return err
+	}
+	cred, exp, err := s.agentCredential(sess.ID, subject, now)
+	if err != nil {
+		return err
+	}
+	ans := registration{SessionID: sess.ID, Credential: cred, ExpiresAt: exp.Unix(), HeartbeatSeconds: s.heartbeatSeconds(),
+		Warm: !bound, Bound: bound}
+	if bound {
+		ws, err := s.store.WorkspaceByID(r.Context(), sess.WorkspaceID)
+		if err != nil {
+			return err
+		}
+		ans.Clipboard = string(ws.Clipboard.OrDefault())
+		s.audit(r.Context(), "agent", "session.bound", sess.ID, sess.UserID)
+	}
+	writeJSON(w, http.StatusOK, ans)
+	return nil
+}
+
+// waitHandout returns session id once it is no longer warm, or as it is
+// when d passes.
+func (s *Server) waitHandout(ctx context.Context, id string, d time.Duration) (*airlock.Session, error) {
+	ch := s.watch.add(id)
+	defer s.watch.remove(id, ch)
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	tick := time.NewTicker(fallbackPoll)
+	defer tick.Stop()
+	for {
+		sess, err := s.store.SessionByID(ctx, id)
+		if err != nil || sess.State != airlock.SessionWarm {
+			return sess, err
+		}
+		select {
+		case <-ctx.Done():
+			return sess, nil
+		case <-deadline.C:
+			return sess, nil
+		case <-ch:
+		case <-tick.C:
+		}
+	}
+}

@@ -76,6 +76,8 @@ var access = map[string]Access{
 	"POST /api/v1/sessions/{id}/extend":     AccessUser,
 	"POST /api/v1/nodes/{name}/drain":       AccessAdmin,
 	"POST /api/v1/nodes/{name}/undrain":     AccessAdmin,
+	"GET /api/v1/pools":                     AccessAdmin,
+	"PUT /api/v1/pools/{workspace}":         AccessAdmin,
 	"GET /api/v1/nodes":                     AccessAdmin,
 	"POST /api/v1/nodes/join-tokens":        AccessAdmin,
 	"GET /api/v1/nodes/join-tokens":         AccessAdmin,
@@ -88,6 +90,7 @@ var access = map[string]Access{
 	"POST /api/v1/nodes/heartbeat":          AccessNode,
 	"POST /api/v1/agent/register":           AccessAgent,
 	"POST /api/v1/agent/heartbeat":          AccessAgent,
+	"POST /api/v1/agent/claim":              AccessAgent,
 	"POST /api/v1/agent/connect":            AccessAgent,
 	"POST /api/v1/agent/transfer":           AccessAgent,
 }
@@ -114,6 +117,7 @@ var shared = map[string]bool{
 	"DELETE /api/v1/nodes/join-tokens/{id}": true,
 	"DELETE /api/v1/nodes/{name}":           true,
 	"POST /api/v1/nodes/{name}/drain":       true,
+	"PUT /api/v1/pools/{workspace}":         true,
 	"POST /api/v1/nodes/{name}/undrain":     true,
 	"POST /api/v1/nodes/{name}/docker-env":  true,
 }
@@ -126,6 +130,7 @@ var selfAuthenticated = map[string]map[principal]outcome{
 	"GET /api/v1/ca":               all(through),
 	"POST /api/v1/agent/register":  all(unauthorized),
 	"POST /api/v1/agent/heartbeat": except(unauthorized, map[principal]outcome{agentA: through, agentB: through}),
+	"POST /api/v1/agent/claim":     except(unauthorized, map[principal]outcome{agentA: through, agentB: through}),
 	"POST /api/v1/agent/connect":   except(unauthorized, map[principal]outcome{agentA: through, agentB: through}),
 	"POST /api/v1/agent/transfer":  except(unauthorized, map[principal]outcome{agentA: through, agentB: through}),
 	"POST /api/v1/nodes/enroll":    all(unauthorized),

@@ -24,6 +24,7 @@ import (
 	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/auth"
 	"github.com/airlock-rbi/airlock/internal/pki"
+	"github.com/airlock-rbi/airlock/internal/sessions"
 	"github.com/airlock-rbi/airlock/internal/store"
 )
 
@@ -354,7 +355,7 @@ func (e *env) addSession(u *airlock.User, ws, nodeID string, state airlock.Sessi
 	e.t.Helper()
 	now := e.clk.Now()
 	id := newID()
-	s := &airlock.Session{ID: id, UserID: u.ID, WorkspaceID: ws, NodeID: nodeID, ContainerID: containerName(id),
+	s := &airlock.Session{ID: id, UserID: u.ID, WorkspaceID: ws, NodeID: nodeID, ContainerID: sessions.ContainerName(id),
 		State: state, CreatedAt: now, UpdatedAt: now}
 	if err := e.st.CreateSession(context.Background(), s); err != nil {
 		e.t.Fatalf("create session: %v", err)

@@ -226,6 +226,9 @@ func (s *Server) Routes() []Route {
 		{"POST /api/v1/sessions/{id}/connect", AccessUser, s.connect},
 		{"POST /api/v1/sessions/{id}/extend", AccessUser, s.extendSession},
 
+		{"GET /api/v1/pools", AccessAdmin, s.listPools},
+		{"PUT /api/v1/pools/{workspace}", AccessAdmin, s.setPool},
+
 		{"GET /api/v1/nodes", AccessAdmin, s.listNodes},
 		{"POST /api/v1/nodes/join-tokens", AccessAdmin, s.createJoinToken},
 		{"GET /api/v1/nodes/join-tokens", AccessAdmin, s.listJoinTokens},
@@ -241,6 +244,7 @@ func (s *Server) Routes() []Route {
 
 		{"POST /api/v1/agent/register", AccessAgent, s.registerAgent},
 		{"POST /api/v1/agent/heartbeat", AccessAgent, s.agentHeartbeat},
+		{"POST /api/v1/agent/claim", AccessAgent, s.agentClaim},
 		{"POST /api/v1/agent/connect", AccessAgent, s.agentConnect},
 		{"POST /api/v1/agent/transfer", AccessAgent, s.agentTransfer},
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/auth"
-	"github.com/airlock-rbi/airlock/internal/scheduler"
 	"github.com/airlock-rbi/airlock/internal/sessions"
 )
 
@@ -158,10 +157,6 @@ func validLaunchKey(k string) error {
 	return nil
 }
 
-// nodeSilence is how long a node may go without a heartbeat and still
-// be given new sessions.
-const nodeSilence = time.Minute
-
 func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 	var req createSessionRequest
 	if err := decode(r, &req); err != nil {
@@ -212,7 +207,26 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 	if active >= limit {
 		return airlock.Errorf(airlock.ELIMIT, "you have %d active sessions and your limit is %d; end one first", active, limit)
 	}
-	node, err := s.pickNode(ctx, ws)
+	// A warm session of the workspace's pool, when there is one: ready at
+	// once. Else a cold launch.
+	warm, err := s.sessions.Handout(ctx, ws, u.ID, req.LaunchKey, limit)
+	switch airlock.ErrorCode(err) {
+	case "":
+		s.audit(ctx, u.Name, "session.create", warm.ID, ws.Name+" (warm)")
+		writeJSON(w, http.StatusCreated, s.viewLive(warm, ws, s.clock.now()))
+		return nil
+	case airlock.ENOTFOUND:
+	case airlock.ECONFLICT:
+		// The same launch asked at once, and the other asking won.
+		if prev, perr := s.store.SessionByLaunchKey(ctx, u.ID, req.LaunchKey); perr == nil {
+			writeJSON(w, http.StatusOK, viewSession(prev))
+			return nil
+		}
+		return err
+	default:
+		return err
+	}
+	node, err := s.sessions.PickNode(ctx, ws)
 	if err != nil {
 		return err
 	}
@@ -224,7 +238,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 	id := newID()
 	expires := now.Add(s.sessions.Limits(ws).Lifetime)
 	sess := &airlock.Session{ID: id, UserID: u.ID, WorkspaceID: ws.ID, NodeID: node.ID,
-		ContainerID: containerName(id), State: airlock.SessionStarting, RegisterHash: reg.Hash(), CreatedAt: now, UpdatedAt: now,
+		ContainerID: sessions.ContainerName(id), State: airlock.SessionStarting, RegisterHash: reg.Hash(), CreatedAt: now, UpdatedAt: now,
 		LaunchKey: req.LaunchKey, ExpiresAt: &expires}
 	if err := s.store.CreateSessionWithin(ctx, sess, limit, node.Capacity); err != nil {
 		// The same launch asked at once, and the other asking won.
@@ -240,26 +254,6 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 	s.sessions.Launch(sess, ws, viewer, node, reg)
 	writeJSON(w, http.StatusCreated, s.viewLive(sess, ws, now))
 	return nil
-}
-
-// containerName is known before the container exists, so a session always
-// names its container, even if the server dies mid-create.
-func containerName(sessionID string) string { return "airlock-" + sessionID }
-
-func (s *Server) pickNode(ctx context.Context, ws *airlock.Workspace) (*airlock.Node, error) {
-	nodes, err := s.store.ListNodes(ctx)
-	if err != nil {
-		return nil, err
-	}
-	cands := make([]scheduler.Candidate, 0, len(nodes))
-	for _, n := range nodes {
-		active, err := s.store.CountSessions(ctx, airlock.SessionFilter{NodeID: n.ID, States: airlock.ActiveStates})
-		if err != nil {
-			return nil, err
-		}
-		cands = append(cands, scheduler.Candidate{Node: n, Active: active})
-	}
-	return scheduler.Pick(cands, ws, s.clock.now(), nodeSilence)
 }
 
 // visibleSession returns the session if the caller may see it; others'

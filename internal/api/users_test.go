@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -169,7 +170,7 @@ func TestDeleteUser(t *testing.T) {
 		{name: "fail/anonymous", user: "bob", code: "unauthorized"},
 		{name: "fail/self", user: "admin", bearer: e.adminTok, code: "conflict", msg: []string{"cannot delete yourself"}},
 		{name: "fail/unknown", user: "nobody", bearer: e.adminTok, code: "not_found", msg: []string{`user "nobody" not found`}},
-		{name: "fail/active-sessions", user: "busy", bearer: e.adminTok, code: "conflict", msg: []string{`user "busy" has 4 active sessions`}},
+		{name: "fail/active-sessions", user: "busy", bearer: e.adminTok, code: "conflict", msg: []string{fmt.Sprintf(`user "busy" has %d active sessions`, len(airlock.ActiveStates))}},
 		{name: "ok/finished-sessions", user: "done", bearer: e.adminTok},
 		{name: "ok/user", user: "bob", bearer: e.adminTok},
 		{name: "fail/again", user: "bob", bearer: e.adminTok, code: "not_found"},

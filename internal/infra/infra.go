@@ -90,6 +90,9 @@ type Config struct {
 	SessionLimits airlock.Limits
 	// AgentHeartbeat is how often session agents report. Default 10s.
 	AgentHeartbeat time.Duration
+	// MaxSessions bounds a user's active sessions unless the user has a
+	// limit of their own. Default 3.
+	MaxSessions int
 	// PasswordParams overrides the password hashing cost (tests).
 	PasswordParams *auth.PasswordParams
 	Logger         *slog.Logger
@@ -233,12 +236,13 @@ func Run(ctx context.Context, cfg Config) error {
 		Revoker: rev,
 		ICE:     ice,
 		Store:   st, Driver: drv, Signer: signer, AgentURL: agentURL, CAPEM: ca.CertPEM, CA: ca, OnRevoke: revoked.add,
-		ExtraHosts:      []string{"host.docker.internal:host-gateway"},
-		SeccompProfiles: profiles,
-		Logger:          log.With("component", "api"),
-		PasswordParams:  cfg.PasswordParams,
-		SessionLimits:   cfg.SessionLimits,
-		HeartbeatEvery:  cfg.AgentHeartbeat,
+		ExtraHosts:         []string{"host.docker.internal:host-gateway"},
+		SeccompProfiles:    profiles,
+		Logger:             log.With("component", "api"),
+		PasswordParams:     cfg.PasswordParams,
+		SessionLimits:      cfg.SessionLimits,
+		HeartbeatEvery:     cfg.AgentHeartbeat,
+		DefaultMaxSessions: cfg.MaxSessions,
 	})
 	if err != nil {
 		return err

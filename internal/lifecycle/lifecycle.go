@@ -41,6 +41,12 @@ type Sessions interface {
 	// Expire stops sess if its idle or lifetime end under the limits of
 	// its workspace ws has come, and reports whether it did.
 	Expire(ctx context.Context, sess *airlock.Session, ws *airlock.Workspace) (bool, error)
+	// Stop ends a live session for end with reason.
+	Stop(ctx context.Context, id string, end airlock.EndReason, reason string) (*airlock.Session, error)
+	// PickNode is the node a new session of ws goes to; StartWarm
+	// launches one for ws's pool there.
+	PickNode(ctx context.Context, ws *airlock.Workspace) (*airlock.Node, error)
+	StartWarm(ctx context.Context, ws *airlock.Workspace, node *airlock.Node) (*airlock.Session, error)
 	// FinishStop removes the container of a stopping session and marks
 	// it stopped.
 	FinishStop(ctx context.Context, id string) (*airlock.Session, error)
@@ -60,6 +66,7 @@ type Store interface {
 	WorkspaceByID(ctx context.Context, id string) (*airlock.Workspace, error)
 	UpdateSession(ctx context.Context, id string, u airlock.SessionUpdate, now time.Time) (*airlock.Session, error)
 	DeleteExpiredWebSessions(ctx context.Context, now time.Time) (int, error)
+	ListPools(ctx context.Context) ([]*airlock.Pool, error)
 }
 
 // Config tunes the jobs; zero values take the defaults named.
@@ -167,8 +174,80 @@ func (j *Jobs) Round(ctx context.Context) error {
 		j.expireSessions(ctx, byID),
 		j.finishStopping(ctx),
 		j.reconcile(ctx, nodes),
+		j.fillPools(ctx),
 		j.purgeWebSessions(ctx),
 	)
+}
+
+// fillPools keeps each workspace's pool at its size: warm sessions that
+// waited longer than the pool's max age are recycled, extras beyond the
+// size are stopped, and the missing ones are launched, each on the least
+// loaded node that can take it (so a pool spreads over the nodes).
+// Sessions of the pool still starting count, so a round does not launch
+// again what the last one launched.
+func (j *Jobs) fillPools(ctx context.Context) error {
+	pools, err := j.store.ListPools(ctx)
+	if err != nil {
+		return fmt.Errorf("list pools: %w", err)
+	}
+	var errs []error
+	for _, p := range pools {
+		errs = append(errs, j.fillPool(ctx, p))
+	}
+	return errors.Join(errs...)
+}
+
+func (j *Jobs) fillPool(ctx context.Context, p *airlock.Pool) error {
+	ws, err := j.store.WorkspaceByID(ctx, p.WorkspaceID)
+	if airlock.ErrorCode(err) == airlock.ENOTFOUND {
+		return nil // the workspace's deletion removes its pool
+	}
+	if err != nil {
+		return fmt.Errorf("pool of %s: %w", p.WorkspaceID, err)
+	}
+	list, err := j.store.ListSessions(ctx, airlock.SessionFilter{WorkspaceID: ws.ID,
+		States: []airlock.SessionState{airlock.SessionPending, airlock.SessionStarting, airlock.SessionWarm}})
+	if err != nil {
+		return fmt.Errorf("pool of %s: %w", ws.Name, err)
+	}
+	now := j.now()
+	var errs []error
+	var held []*airlock.Session // newest first, as listed
+	for _, s := range list {
+		if !s.Pooled() || s.UserID != "" {
+			continue
+		}
+		if s.State == airlock.SessionWarm && now.Sub(*s.PooledAt) > p.MaxAge {
+			_, err := j.sessions.Stop(ctx, s.ID, airlock.EndLifetime,
+				fmt.Sprintf("recycled after waiting %s in the pool", airlock.FormatDuration(p.MaxAge)))
+			errs = append(errs, err)
+			continue
+		}
+		held = append(held, s)
+	}
+	for i := 0; len(held)-i > p.Size; i++ {
+		// The newest go first: the oldest are the readiest.
+		if s := held[i]; s.State == airlock.SessionWarm {
+			_, err := j.sessions.Stop(ctx, s.ID, airlock.EndAdmin, "the pool was made smaller")
+			errs = append(errs, err)
+		}
+	}
+	for n := len(held); n < p.Size; n++ {
+		node, err := j.sessions.PickNode(ctx, ws)
+		if err != nil {
+			if airlock.ErrorCode(err) == airlock.EUNAVAILABLE {
+				j.log.Warn("pool cannot fill", "workspace", ws.Name, "have", n, "size", p.Size, "why", airlock.ErrorMessage(err))
+				break
+			}
+			errs = append(errs, err)
+			break
+		}
+		if _, err := j.sessions.StartWarm(ctx, ws, node); err != nil {
+			errs = append(errs, err)
+			break
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // purgeWebSessions deletes the web sessions that have expired, at most
@@ -263,7 +342,7 @@ func (j *Jobs) lostNodes(ctx context.Context, nodes []*airlock.Node) error {
 // come, and fails sessions whose agent never registered or went silent,
 // removing their containers.
 func (j *Jobs) expireSessions(ctx context.Context, nodes map[string]*airlock.Node) error {
-	list, err := j.store.ListSessions(ctx, airlock.SessionFilter{States: []airlock.SessionState{airlock.SessionStarting, airlock.SessionReady}})
+	list, err := j.store.ListSessions(ctx, airlock.SessionFilter{States: airlock.LiveStates})
 	if err != nil {
 		return fmt.Errorf("list live sessions: %w", err)
 	}
@@ -283,6 +362,11 @@ func (j *Jobs) expireSessions(ctx context.Context, nodes map[string]*airlock.Nod
 				continue
 			}
 			reason = fmt.Sprintf("the workspace's agent stopped answering for %s", j.cfg.HeartbeatTimeout)
+		case s.State == airlock.SessionWarm:
+			if now.Sub(lastSign(s)) <= j.cfg.HeartbeatTimeout {
+				continue
+			}
+			reason = fmt.Sprintf("the pool's agent stopped answering for %s", j.cfg.HeartbeatTimeout)
 		case s.State == airlock.SessionStarting && now.Sub(s.CreatedAt) > j.cfg.RegisterTimeout:
 			reason = fmt.Sprintf("the workspace's agent did not register within %s", j.cfg.RegisterTimeout)
 		default:
@@ -399,7 +483,7 @@ func (j *Jobs) reconcileNode(ctx context.Context, n *airlock.Node) error {
 		delete(running, c.SessionID)
 	}
 	errs = append(errs, j.orphanNetworks(ctx, n, running))
-	live, err := j.store.ListSessions(ctx, airlock.SessionFilter{NodeID: n.ID, States: []airlock.SessionState{airlock.SessionStarting, airlock.SessionReady}})
+	live, err := j.store.ListSessions(ctx, airlock.SessionFilter{NodeID: n.ID, States: airlock.LiveStates})
 	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}

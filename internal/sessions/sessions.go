@@ -39,6 +39,10 @@ type Store interface {
 	SessionByID(ctx context.Context, id string) (*airlock.Session, error)
 	UpdateSession(ctx context.Context, id string, u airlock.SessionUpdate, now time.Time) (*airlock.Session, error)
 	NodeByID(ctx context.Context, id string) (*airlock.Node, error)
+	ListNodes(ctx context.Context) ([]*airlock.Node, error)
+	CountSessions(ctx context.Context, f airlock.SessionFilter) (int, error)
+	CreateSessionWithin(ctx context.Context, s *airlock.Session, userLimit, nodeCapacity int) error
+	ClaimWarm(ctx context.Context, workspace string, h airlock.Handout, userLimit int, now time.Time) (*airlock.Session, error)
 }
 
 // Options configure a Service. Store and Driver are required.
@@ -266,7 +270,7 @@ func (s *Service) ended(id string) {
 func (s *Service) Stop(ctx context.Context, id string, end airlock.EndReason, reason string) (*airlock.Session, error) {
 	now := s.clock()
 	u := airlock.SessionUpdate{
-		From: []airlock.SessionState{airlock.SessionPending, airlock.SessionStarting, airlock.SessionReady},
+		From: []airlock.SessionState{airlock.SessionPending, airlock.SessionStarting, airlock.SessionWarm, airlock.SessionReady},
 		To:   airlock.SessionStopping, EndReason: &end,
 	}
 	if reason != "" {

@@ -10,15 +10,10 @@ import (
 	"github.com/airlock-rbi/airlock/internal/airlock"
 )
 
-// SetPool creates or replaces the pool of p.WorkspaceID; size 0 removes
-// it.
+// SetPool creates or replaces the pool of p.WorkspaceID. A pool of size
+// 0 is kept, so that the lifecycle jobs stop its warm sessions; deleting
+// the workspace deletes it.
 func (db *DB) SetPool(ctx context.Context, p *airlock.Pool) error {
-	if p.Size == 0 {
-		if _, err := db.exec(ctx, `DELETE FROM pools WHERE workspace_id = ?`, p.WorkspaceID); err != nil {
-			return fmt.Errorf("remove pool of %s: %w", p.WorkspaceID, err)
-		}
-		return nil
-	}
 	db.touch(&p.UpdatedAt)
 	_, err := db.exec(ctx, `INSERT INTO pools (workspace_id, size, max_age_ms, updated_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (workspace_id) DO UPDATE SET size = excluded.size, max_age_ms = excluded.max_age_ms, updated_at = excluded.updated_at`,
@@ -87,9 +82,9 @@ func (db *DB) ClaimWarm(ctx context.Context, workspace string, h airlock.Handout
 		return nil, fmt.Errorf("claim warm session of %s: %w", workspace, err)
 	}
 	s, err = scanSession(tx.QueryRowContext(ctx, db.rebind(`UPDATE sessions SET user_id = ?, launch_key = ?, state = ?, created_at = ?,
-		updated_at = ?, expires_at = ?, agent_hash = ?, last_input_at = NULL, last_viewer_at = NULL
+		updated_at = ?, expires_at = ?, last_input_at = NULL, last_viewer_at = NULL
 		WHERE id = ? AND state = ? RETURNING `+sessionCols),
-		h.UserID, h.LaunchKey, string(airlock.SessionReady), micros(now), micros(now), micros(h.ExpiresAt), nullBytes(h.AgentHash),
+		h.UserID, h.LaunchKey, string(airlock.SessionReady), micros(now), micros(now), micros(h.ExpiresAt),
 		id, string(airlock.SessionWarm)))
 	if err != nil {
 		if isUnique(err) && h.LaunchKey != "" {

@@ -160,6 +160,9 @@ func (db *DB) DeleteWorkspace(ctx context.Context, id string) error {
 	if !ok {
 		return notFound("workspace", id)
 	}
+	if _, err := db.exec(ctx, `DELETE FROM pools WHERE workspace_id = ?`, id); err != nil {
+		return fmt.Errorf("delete workspace %s: its pool: %w", id, err)
+	}
 	return nil
 }
 

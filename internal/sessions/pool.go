@@ -1,0 +1,81 @@
+package sessions
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"github.com/airlock-rbi/airlock/internal/airlock"
+	"github.com/airlock-rbi/airlock/internal/auth"
+	"github.com/airlock-rbi/airlock/internal/scheduler"
+)
+
+// Handout gives user a warm session of ws, if its pool has one: ready at
+// once, its lifetime counted from now, its agent told at its next claim
+// (which also gives it a fresh credential). ENOTFOUND when none is warm;
+// ELIMIT over the user's limit.
+func (s *Service) Handout(ctx context.Context, ws *airlock.Workspace, userID, launchKey string, limit int) (*airlock.Session, error) {
+	now := s.clock()
+	sess, err := s.store.ClaimWarm(ctx, ws.ID, airlock.Handout{UserID: userID, LaunchKey: launchKey,
+		ExpiresAt: now.Add(s.Limits(ws).Lifetime)}, limit, now)
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("handed out a warm session", "session", sess.ID, "workspace", ws.Name, "user", userID)
+	s.onChange(sess.ID)
+	return sess, nil
+}
+
+// StartWarm launches one session for ws's pool on node: no one's until
+// it is handed out, started with the workspace's defaults.
+func (s *Service) StartWarm(ctx context.Context, ws *airlock.Workspace, node *airlock.Node) (*airlock.Session, error) {
+	reg, err := auth.NewToken(auth.KindRegister)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	id := NewID()
+	sess := &airlock.Session{ID: id, WorkspaceID: ws.ID, NodeID: node.ID, ContainerID: ContainerName(id),
+		State: airlock.SessionStarting, RegisterHash: reg.Hash(), CreatedAt: now, UpdatedAt: now, PooledAt: &now}
+	if err := s.store.CreateSessionWithin(ctx, sess, 0, node.Capacity); err != nil {
+		return nil, fmt.Errorf("start warm session of %s on %s: %w", ws.Name, node.Name, err)
+	}
+	s.Launch(sess, ws, airlock.Viewer{}, node, reg)
+	return sess, nil
+}
+
+// NewID is a new session ID: 128 random bits, hex.
+func NewID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// ContainerName is a session's container's name, known before the
+// container exists, so a session always names its container, even if
+// the server dies mid-create.
+func ContainerName(sessionID string) string { return "airlock-" + sessionID }
+
+// nodeSilence is how long a node may go without a heartbeat and still
+// be given new sessions.
+const nodeSilence = time.Minute
+
+// PickNode is the node a new session of ws goes to: the least loaded
+// that can run it (see scheduler.Pick).
+func (s *Service) PickNode(ctx context.Context, ws *airlock.Workspace) (*airlock.Node, error) {
+	nodes, err := s.store.ListNodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cands := make([]scheduler.Candidate, 0, len(nodes))
+	for _, n := range nodes {
+		active, err := s.store.CountSessions(ctx, airlock.SessionFilter{NodeID: n.ID, States: airlock.ActiveStates})
+		if err != nil {
+			return nil, err
+		}
+		cands = append(cands, scheduler.Candidate{Node: n, Active: active})
+	}
+	return scheduler.Pick(cands, ws, s.clock(), nodeSilence)
+}
