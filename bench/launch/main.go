@@ -11,6 +11,7 @@
 //     the container has registered. The time is from before the POST until
 //     the GET that answers ready. The session is then deleted (untimed); the default
 //     limit of three active sessions per user is never reached.
+//
 //  2. Raw: a network made as the node makes a session's
 //     (bench/internal/sessionnet), then ContainerCreate and ContainerStart
 //     of the same image on it, on the Docker socket with the Docker Go
@@ -26,9 +27,16 @@
 //     the two host configurations are compared as dockerd reports them
 //     (but for the network's name).
 //
-// The two paths are interleaved, one launch each way per iteration with
-// the order alternating, so drift of the machine over the run affects both
-// alike. Target: Airlock p50 / raw p50 <= 1.15.
+//  3. Warm: a workspace of the same image and limits ("minimal-warm")
+//     with a warm pool of 3. Once its pool holds a warm session (waited
+//     for, untimed), the client POSTs /api/v1/sessions; the time is until
+//     the answer, which must say ready (a warm session handed out), or the
+//     run fails. The pool refills itself between launches, beside the
+//     other paths (its starts load the machine the other paths run on).
+//
+// The paths are interleaved, one launch each way per iteration with the
+// order rotating, so drift of the machine over the run affects all alike.
+// Targets: Airlock p50 / raw p50 <= 1.15; warm p50 <= 50 ms.
 //
 // For Airlock the report also breaks the time down by the timestamps the
 // server (created_at, started_at, ready_at) and dockerd (the container's
@@ -73,6 +81,9 @@ import (
 
 // targetRatioP50 is the target of Airlock p50 / raw p50.
 const targetRatioP50 = 1.15
+
+// targetWarmP50 is the target of a launch from a warm pool, p50, in ms.
+const targetWarmP50 = 50.0
 
 type options struct {
 	n, warmup int
@@ -150,6 +161,15 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	}
 
 	l := &launcher{api: api, socket: socket, runID: runID, upPID: up.PID()}
+	if err := l.setUpWarm(ctx); err != nil {
+		return err
+	}
+	// Before airlock up stops (deferred above, so run after this).
+	defer func() {
+		if perr := l.emptyPool(context.WithoutCancel(ctx)); perr != nil {
+			err = errors.Join(err, fmt.Errorf("empty the warm pool: %w", perr))
+		}
+	}()
 	var trace io.Writer
 	if o.verbose {
 		trace = os.Stderr
@@ -177,6 +197,8 @@ type result struct {
 	raw     []rawTimes
 	// alt holds the Airlock launches polled every -poll-alt, if asked.
 	alt []airlockTimes
+	// warm holds the launches handed a warm session of a pool.
+	warm []time.Duration
 	// lost counts Airlock launches whose container was removed by someone
 	// else and that were launched again.
 	lost int
@@ -196,7 +218,7 @@ func bench(ctx context.Context, l *launcher, o options, trace io.Writer) (result
 		poll time.Duration // 0: long poll
 		out  *[]airlockTimes
 	}
-	paths := []path{{"airlock", false, o.poll, &res.airlock}, {"raw", true, 0, nil}}
+	paths := []path{{"airlock", false, o.poll, &res.airlock}, {"raw", true, 0, nil}, {name: "airlock-warm"}}
 	if o.pollAlt > 0 {
 		paths = append(paths, path{"airlock@" + o.pollAlt.String(), false, o.pollAlt, &res.alt})
 	}
@@ -205,6 +227,19 @@ func bench(ctx context.Context, l *launcher, o options, trace io.Writer) (result
 		warm := i < o.warmup
 		for k := range paths {
 			p := paths[(i+k)%len(paths)]
+			if p.name == "airlock-warm" {
+				d, err := l.launchWarm(ctx)
+				if err != nil {
+					return res, fmt.Errorf("iteration %d: %s: %w", i, p.name, err)
+				}
+				if trace != nil {
+					fmt.Fprintf(trace, "iter %3d %-14s warmup=%-5t total=%8.3f ms\n", i, p.name, warm, ms(d))
+				}
+				if !warm {
+					res.warm = append(res.warm, d)
+				}
+				continue
+			}
 			if p.raw {
 				t, err := l.launchRaw(ctx)
 				if err != nil {
