@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/airlock-rbi/airlock/internal/cli"
+	"github.com/airlock-rbi/airlock/internal/dockertest"
 )
 
 type poolSession struct {
@@ -153,4 +154,41 @@ func TestWarmPool(t *testing.T) {
 	if left := warmIDs(t, c); len(left) != 0 {
 		t.Fatalf("warm sessions left after the pool was emptied: %v", left)
 	}
+}
+
+// TestBrowserWarmPool: a Chromium session handed out of a pool, whose
+// desktop and browser started before anyone launched it, reaches the
+// viewer with its page drawn, through the portal as a user launches it.
+func TestBrowserWarmPool(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser session: not in -short")
+	}
+	// Before the host's browser starts: a new interface makes it abort
+	// requests in flight (ERR_NETWORK_CHANGED).
+	site := startWindowSite(t)
+	browser := hostChromium(t)
+	env := startUp(t, "--lifecycle-every=1s")
+	ensureChromiumImage(t, airlockBinary(t))
+	addWorkspace(t, map[string]any{"name": "e2e-warm", "image": dockertest.ChromiumImage(), "seccomp": "chromium",
+		"shm_size": 512 << 20, "memory": 2 << 30, "start_url": site.url + "/first"})
+	env.cli(t, "pool", "set", "e2e-warm", "--size", "1")
+	waitPool(t, env, "e2e-warm", 1, 2*time.Minute)
+	c, _, err := apiClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	warm := warmIDs(t, c)
+	// The warm browser has opened its start page before anyone asked.
+	for deadline := time.Now().Add(time.Minute); site.count("/first") == 0; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the warm session's browser did not open its start page")
+		}
+	}
+	ctx := openWindowViewer(t, site, env, browser, "e2e-warm")
+	id := viewerSession(t, ctx)
+	if !warm[id] {
+		t.Fatalf("the portal's launch got %s, not the pool's warm session %v", id, warm)
+	}
+	waitJS(t, ctx, "the warm session's page in the viewer", edgesAre(firstColor))
+	env.cli(t, "pool", "set", "e2e-warm", "--size", "0")
 }

@@ -185,21 +185,41 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.log.Info("registered", "session", reg.SessionID, "warm", reg.Warm)
 	a.cred.Store(&reg.Credential)
+	// A pool's session starts its desktop now (display, app, encoder),
+	// so that the user it is handed to sees it at once, but reaches for
+	// no viewer until then.
+	var bound chan Registration
 	if reg.Warm {
-		if reg, err = a.claim(ctx, reg); err != nil {
-			return err
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
+		bound = make(chan Registration, 1)
 	}
 	desktopErr := make(chan error, 1)
 	if a.cfg.Desktop != nil {
-		desk := *a.cfg.Desktop
-		if reg.Clipboard != "" {
-			desk.Clipboard = reg.Clipboard
+		go func() { desktopErr <- a.runDesktop(ctx, *a.cfg.Desktop, bound) }()
+	}
+	if reg.Warm {
+		claimed := make(chan error, 1)
+		go func() {
+			var err error
+			reg, err = a.claim(ctx, reg)
+			claimed <- err
+		}()
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-desktopErr:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("desktop: %w", err)
+		case err := <-claimed:
+			if err != nil {
+				return err
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
 		}
-		go func() { desktopErr <- a.runDesktop(ctx, desk) }()
+		bound <- reg
 	}
 	// The first heartbeat goes at once: it tells the server this agent
 	// holds its credential, which closes the window in which the

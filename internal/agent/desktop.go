@@ -131,8 +131,10 @@ const displayNumber = 0
 
 // runDesktop runs the display, the app, the encoder and the streamer
 // until ctx ends. It returns an error when one of them fails for good;
-// the session then ends rather than showing a dead screen.
-func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig) error {
+// the session then ends rather than showing a dead screen. With bound
+// (a pool's session), everything starts at once but the viewer's relay,
+// which waits for the hand-out's answer, whose settings apply from then.
+func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig, bound <-chan Registration) error {
 	if cfg.Width == 0 || cfg.Height == 0 {
 		cfg.Width, cfg.Height = 1280, 720
 	}
@@ -180,7 +182,9 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig) error {
 	defer enc.close()
 
 	var clip stream.Clipboard
-	if cfg.Clipboard != stream.ClipboardOff {
+	// A pool's session may be handed to a user whose policy allows the
+	// clipboard that its workspace's default does not.
+	if cfg.Clipboard != stream.ClipboardOff || bound != nil {
 		c, err := desktop.OpenClipboard(disp.Name, kids)
 		if err != nil {
 			return err
@@ -233,6 +237,20 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig) error {
 			func(p audio.Packet) { s.WriteAudio(p.Data, p.Pos) })
 	}
 	go func() {
+		if bound != nil {
+			select {
+			case <-ctx.Done():
+				errc <- nil
+				return
+			case b := <-bound:
+				if b.Clipboard != "" {
+					if err := s.SetClipboardPolicy(b.Clipboard); err != nil {
+						errc <- fmt.Errorf("the hand-out's clipboard policy: %w", err)
+						return
+					}
+				}
+			}
+		}
 		errc <- s.Signal(ctx, stream.SignalConfig{Connect: a.connect, HTTPClient: &http.Client{Transport: a.tr}})
 	}()
 	select {

@@ -36,7 +36,7 @@ func (s *Streamer) onDataChannel(pc *webrtc.PeerConnection, dc *webrtc.DataChann
 			return
 		}
 		w, h := s.cfg.Screen.Size()
-		s.send(outMsg{T: "hello", W: w, H: h, Clipboard: s.cfg.ClipboardPolicy, Scale: max(s.cfg.Scale, 1)})
+		s.send(outMsg{T: "hello", W: w, H: h, Clipboard: s.clipboardPolicy(), Scale: max(s.cfg.Scale, 1)})
 		s.mu.Lock()
 		cur := s.cursor
 		s.mu.Unlock()
@@ -121,13 +121,20 @@ func (s *Streamer) handle(data []byte) {
 }
 
 func (s *Streamer) toContainer(text string) error {
-	p := s.cfg.ClipboardPolicy
+	p := s.clipboardPolicy()
 	if s.cfg.Clipboard == nil || (p != ClipboardToContainer && p != ClipboardBoth) {
 		return errClipboardIn
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return s.cfg.Clipboard.Set(ctx, text)
+}
+
+// copyOutAllowed reports whether the policy now lets the session's
+// clipboard reach the viewer.
+func (s *Streamer) copyOutAllowed() bool {
+	p := s.clipboardPolicy()
+	return p == ClipboardFromContainer || p == ClipboardBoth
 }
 
 type policyError string
@@ -139,10 +146,9 @@ const (
 )
 
 // ForwardClipboard sends the container's clipboard changes to the viewer
-// while ctx lasts, if the policy allows it.
+// while ctx lasts, if the policy (as it is at each change) allows it.
 func (s *Streamer) ForwardClipboard(ctx context.Context) {
-	p := s.cfg.ClipboardPolicy
-	if s.cfg.Clipboard == nil || (p != ClipboardFromContainer && p != ClipboardBoth) {
+	if s.cfg.Clipboard == nil {
 		return
 	}
 	for {
@@ -150,6 +156,9 @@ func (s *Streamer) ForwardClipboard(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case text := <-s.cfg.Clipboard.Changes():
+			if !s.copyOutAllowed() {
+				continue
+			}
 			if len(text) > maxClipBytes {
 				s.send(outMsg{T: "error", Message: "the session's clipboard holds more than 256 KiB; not copied"})
 				continue

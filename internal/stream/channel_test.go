@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"time"
 )
 
 type fakeClip struct {
@@ -40,20 +39,25 @@ func TestClipboardPolicy(t *testing.T) {
 			if !tc.in && !errors.Is(err, errClipboardIn) {
 				t.Errorf("refusal %v does not explain the policy", err)
 			}
-			// From the container: ForwardClipboard returns at once when
-			// the policy forbids it, and otherwise reads the changes.
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			go func() { s.ForwardClipboard(ctx); close(done) }()
-			clip.changes <- "copied"
-			time.Sleep(50 * time.Millisecond)
-			read := len(clip.changes) == 0
-			cancel()
-			<-done
-			if read != tc.fromOK {
-				t.Errorf("from container: change read = %v, want %v", read, tc.fromOK)
+			if got := s.copyOutAllowed(); got != tc.fromOK {
+				t.Errorf("from container allowed = %v, want %v", got, tc.fromOK)
+			}
+			// A pool's session handed out to a user of another policy
+			// takes that one from then on.
+			for _, next := range []string{ClipboardBoth, ClipboardOff} {
+				if err := s.SetClipboardPolicy(next); err != nil {
+					t.Fatal(err)
+				}
+				clip.set = nil
+				err := s.toContainer("pasted")
+				if want := next == ClipboardBoth; (err == nil) != want || s.copyOutAllowed() != want {
+					t.Errorf("after SetClipboardPolicy(%s): paste err %v, copy out %v", next, err, s.copyOutAllowed())
+				}
 			}
 		})
+	}
+	if err := (&Streamer{}).SetClipboardPolicy("sometimes"); err == nil {
+		t.Error("SetClipboardPolicy accepted an unknown policy")
 	}
 	if _, err := New(Config{Screen: &fakeScreen{}, Encode: (&fakeEncoder{}).encode, Input: &fakeInput{}, ClipboardPolicy: "sometimes"}); err == nil {
 		t.Error("unknown clipboard policy accepted")

@@ -152,6 +152,31 @@ type Streamer struct {
 	lastKFReq time.Time
 	// lastInput is when the viewer's last input came (zero: none yet).
 	lastInput time.Time
+	// policy is the clipboard policy now: Config.ClipboardPolicy until
+	// SetClipboardPolicy.
+	policy string
+}
+
+// SetClipboardPolicy changes the clipboard policy, for a pool's session
+// handed out to a user whose policy is not the one it started with. It
+// applies to the next viewer's hello and to every copy and paste from
+// now on.
+func (s *Streamer) SetClipboardPolicy(p string) error {
+	switch p {
+	case ClipboardOff, ClipboardToContainer, ClipboardFromContainer, ClipboardBoth:
+	default:
+		return fmt.Errorf("stream: clipboard policy %q: want off, to-container, from-container or both", p)
+	}
+	s.mu.Lock()
+	s.policy = p
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Streamer) clipboardPolicy() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.policy
 }
 
 // Activity reports whether a viewer is connected now and how long ago
@@ -197,7 +222,7 @@ func New(cfg Config) (*Streamer, error) {
 	default:
 		return nil, fmt.Errorf("stream: clipboard policy %q: want off, to-container, from-container or both", cfg.ClipboardPolicy)
 	}
-	s := &Streamer{cfg: cfg, log: cfg.Log, wake: make(chan struct{}, 1)}
+	s := &Streamer{cfg: cfg, log: cfg.Log, wake: make(chan struct{}, 1), policy: cfg.ClipboardPolicy}
 	codec, err := codecFor(cfg.Codec)
 	if err != nil {
 		return nil, err
