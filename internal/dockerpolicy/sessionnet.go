@@ -27,9 +27,12 @@ const (
 // maxEgressLabel bounds the egress policy a network carries.
 const maxEgressLabel = airlock.MaxWorkspaceEgressSize
 
-// reservations are session subnets handed out recently: a subnet is
-// reserved from the decision until dockerd lists it (or a minute passes,
-// if the create failed).
+// reservations are session subnets handed out recently: a subnet stays
+// reserved for a minute after the decision, whether or not dockerd lists
+// it by then. Dropping it as soon as one list showed it let a create
+// whose list was taken before that network existed pick the same subnet
+// (dockerd: "Pool overlaps with other one on this address space"), as
+// 50 launches at once did.
 type reservations struct {
 	mu   sync.Mutex
 	held map[netip.Prefix]time.Time
@@ -43,12 +46,8 @@ func (r *reservations) pick(pool *netpolicy.Pool, used []netip.Prefix, now time.
 	if r.held == nil {
 		r.held = map[netip.Prefix]time.Time{}
 	}
-	listed := map[netip.Prefix]bool{}
-	for _, u := range used {
-		listed[u.Masked()] = true
-	}
 	for p, at := range r.held {
-		if listed[p] || now.Sub(at) > reserveFor {
+		if now.Sub(at) > reserveFor {
 			delete(r.held, p)
 			continue
 		}

@@ -117,6 +117,23 @@ func TestSessionSubnetsReserved(t *testing.T) {
 	if _, err := r.pick(pool, nil, now.Add(2*reserveFor)); err != nil {
 		t.Fatalf("an expired reservation still holds: %v", err)
 	}
+
+	// Three creates at once in a pool of two subnets: A picks; C lists
+	// after A's network exists and picks; B listed before A's network
+	// existed. B must get neither A's subnet nor C's (none is left).
+	pool, _ = netpolicy.NewPool(netip.MustParsePrefix("10.0.0.0/27"), 28)
+	r = reservations{}
+	subA, err := r.pick(pool, nil, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subC, err := r.pick(pool, []netip.Prefix{subA}, now)
+	if err != nil || subC == subA {
+		t.Fatalf("C got %s, %v (A has %s)", subC, err, subA)
+	}
+	if subB, err := r.pick(pool, nil, now); err == nil {
+		t.Fatalf("B, with a list from before A's network, got %s (A %s, C %s)", subB, subA, subC)
+	}
 }
 
 func TestSessionContainer(t *testing.T) {
