@@ -131,9 +131,9 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	}
 	defer func() { err = errors.Join(err, cleanup()) }()
 	runID := rand.Text()
-	var userID string
+	var deployment string
 	defer func() {
-		if rerr := airlockup.RemoveContainers(socket, runLabel, runID, userID); rerr != nil {
+		if rerr := airlockup.RemoveContainers(socket, runLabel, runID, deployment); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("clean up containers: %w", rerr))
 		}
 	}()
@@ -146,7 +146,7 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	userID = up.UserID
+	deployment = up.Deployment
 	// Stop it before its containers are removed (deferred above), so its
 	// lifecycle jobs are not racing the cleanup.
 	defer func() {

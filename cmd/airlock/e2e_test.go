@@ -19,8 +19,10 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
+	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
 
 	"github.com/airlock-rbi/airlock/images"
 	"github.com/airlock-rbi/airlock/internal/airlock"
@@ -318,6 +320,20 @@ func removeDeploymentContainers(t *testing.T, data string) {
 	for _, c := range list {
 		if err := socket.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil {
 			t.Errorf("remove %s: %v", c.ID, err)
+		}
+	}
+	// And their networks: a session the server was stopped in the middle
+	// of ending, or that a failed test never ended, keeps its network
+	// (and its bridge and subnet) otherwise.
+	nets, err := socket.NetworkList(ctx, network.ListOptions{
+		Filters: filters.NewArgs(filters.Arg("label", airlock.LabelDeployment+"="+ca.DeploymentID()))})
+	if err != nil {
+		t.Errorf("list networks to clean up: %v", err)
+		return
+	}
+	for _, n := range nets {
+		if err := socket.NetworkRemove(ctx, n.ID); err != nil && !errdefs.IsNotFound(err) {
+			t.Errorf("remove network %s: %v", n.Name, err)
 		}
 	}
 }

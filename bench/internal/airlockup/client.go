@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/airlock-rbi/airlock/internal/cli"
+	"github.com/airlock-rbi/airlock/internal/pki"
 )
 
 // Client is the CLI's own api client (internal/cli): one kept-alive
@@ -105,9 +106,12 @@ func (c *Client) DeleteSession(id string) error {
 // Admin is a running deployment with the admin logged in.
 type Admin struct {
 	*Proc
-	API      *Client
-	UserID   string // the admin's, which labels every container of its sessions
-	Password string // the admin's, for a browser's login
+	API    *Client
+	UserID string // the admin's, which labels every container of its sessions
+	// Deployment is the deployment's ID, which labels every container and
+	// network of its sessions, a pool's too.
+	Deployment string
+	Password   string // the admin's, for a browser's login
 }
 
 // StartAdmin starts `bin up` (see Start) with a random admin password and
@@ -129,5 +133,10 @@ func StartAdmin(ctx context.Context, bin, dir, tokenName string) (_ *Admin, err 
 	if a.UserID, err = a.API.Login(ctx, "admin", a.Password, tokenName); err != nil {
 		return nil, err
 	}
+	ca, err := pki.LoadCA(a.Data)
+	if err != nil {
+		return nil, fmt.Errorf("the deployment's CA: %w", err)
+	}
+	a.Deployment = ca.DeploymentID()
 	return a, nil
 }

@@ -17,15 +17,16 @@ import (
 
 // RemoveContainers force-removes the containers a benchmark run made
 // itself (labelled runLabel=runID) and every session container of the
-// throwaway deployment, then their networks (labelled with its admin's user ID; sessions of
-// other deployments on the same daemon are left alone). It has its own
+// throwaway deployment (labelled with its deployment ID: its users' and
+// its pools', which belong to no user), then their networks; sessions of
+// other deployments on the same daemon are left alone. It has its own
 // deadline: it runs after the run's context may have been cancelled.
-func RemoveContainers(socket *client.Client, runLabel, runID, userID string) error {
+func RemoveContainers(socket *client.Client, runLabel, runID, deployment string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	sets := []filters.Args{filters.NewArgs(filters.Arg("label", runLabel+"="+runID))}
-	if userID != "" {
-		sets = append(sets, filters.NewArgs(filters.Arg("label", airlock.LabelSession), filters.Arg("label", airlock.LabelUser+"="+userID)))
+	if deployment != "" {
+		sets = append(sets, filters.NewArgs(filters.Arg("label", airlock.LabelSession), filters.Arg("label", airlock.LabelDeployment+"="+deployment)))
 	}
 	var errs []error
 	for _, f := range sets {
