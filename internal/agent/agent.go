@@ -207,10 +207,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case err := <-desktopErr:
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("desktop: %w", err)
+			return desktopEnded(ctx, err)
 		case err := <-claimed:
 			if err != nil {
 				return err
@@ -237,10 +234,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case err := <-desktopErr:
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("desktop: %w", err)
+			return desktopEnded(ctx, err)
 		case <-time.After(every):
 		}
 		next, err := a.call(ctx, beatAPI, reg.Credential, a.activity())
@@ -256,6 +250,15 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.cred.Store(&reg.Credential)
 		}
 	}
+}
+
+// desktopEnded is Run's end when the desktop returned err: none when
+// the agent is stopping anyway.
+func desktopEnded(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return fmt.Errorf("desktop: %w", err)
 }
 
 // claim waits for a warm session's hand-out: each call is a long poll

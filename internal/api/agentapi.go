@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"crypto/subtle"
 	"errors"
 	"net/http"
@@ -228,7 +227,7 @@ func (s *Server) agentClaim(w http.ResponseWriter, r *http.Request) error {
 		return airlock.Errorf(airlock.ECONFLICT, "session %s was launched for its user, not for a pool: there is nothing to claim", sess.ID)
 	}
 	if sess.State == airlock.SessionWarm {
-		if sess, err = s.waitHandout(r.Context(), sess.ID, claimWait); err != nil {
+		if sess, err = s.waitState(r.Context(), sess.ID, claimWait, s.store.SessionByID, airlock.SessionWarm); err != nil {
 			return err
 		}
 	}
@@ -267,29 +266,4 @@ func (s *Server) agentClaim(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, ans)
 	return nil
-}
-
-// waitHandout returns session id once it is no longer warm, or as it is
-// when d passes.
-func (s *Server) waitHandout(ctx context.Context, id string, d time.Duration) (*airlock.Session, error) {
-	ch := s.watch.add(id)
-	defer s.watch.remove(id, ch)
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	tick := time.NewTicker(fallbackPoll)
-	defer tick.Stop()
-	for {
-		sess, err := s.store.SessionByID(ctx, id)
-		if err != nil || sess.State != airlock.SessionWarm {
-			return sess, err
-		}
-		select {
-		case <-ctx.Done():
-			return sess, nil
-		case <-deadline.C:
-			return sess, nil
-		case <-ch:
-		case <-tick.C:
-		}
-	}
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -65,6 +66,14 @@ const (
 // waitSettled returns the session once it is no longer pending or
 // starting, or as it is when d passes.
 func (s *Server) waitSettled(ctx context.Context, id string, d time.Duration) (*airlock.Session, error) {
+	return s.waitState(ctx, id, d, s.visibleSession, airlock.SessionPending, airlock.SessionStarting)
+}
+
+// waitState returns session id, as read reads it, once its state is
+// none of states, or as it is when d passes: woken by this process's
+// changes at once, and by other processes' at the next fallback poll.
+func (s *Server) waitState(ctx context.Context, id string, d time.Duration,
+	read func(context.Context, string) (*airlock.Session, error), states ...airlock.SessionState) (*airlock.Session, error) {
 	ch := s.watch.add(id)
 	defer s.watch.remove(id, ch)
 	deadline := time.NewTimer(d)
@@ -72,8 +81,8 @@ func (s *Server) waitSettled(ctx context.Context, id string, d time.Duration) (*
 	tick := time.NewTicker(fallbackPoll)
 	defer tick.Stop()
 	for {
-		sess, err := s.visibleSession(ctx, id)
-		if err != nil || (sess.State != airlock.SessionPending && sess.State != airlock.SessionStarting) {
+		sess, err := read(ctx, id)
+		if err != nil || !slices.Contains(states, sess.State) {
 			return sess, err
 		}
 		select {
