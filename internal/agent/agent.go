@@ -171,6 +171,12 @@ type Registration struct {
 	Warm      bool   `json:"warm,omitempty"`
 	Bound     bool   `json:"bound,omitempty"`
 	Clipboard string `json:"clipboard,omitempty"`
+	// Locale, TimeZone and Scale (bound answers) are the launching
+	// viewer's: a browser started with others is started again with
+	// them.
+	Locale   string  `json:"locale,omitempty"`
+	TimeZone string  `json:"timezone,omitempty"`
+	Scale    float64 `json:"scale,omitempty"`
 }
 
 // ErrRefused is a definitive refusal by the server: retrying cannot help.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/airlock-rbi/airlock/internal/audio"
@@ -228,7 +229,8 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig, bound <-chan 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 3)
-	go func() { errc <- a.superviseApp(ctx, disp, cfg, transfers) }()
+	restart := make(chan DesktopConfig, 1)
+	go func() { errc <- a.superviseApp(ctx, disp, cfg, transfers, restart) }()
 	go func() { errc <- s.Run(ctx) }()
 	go s.ForwardClipboard(ctx)
 	go s.ForwardCursor(ctx)
@@ -248,6 +250,11 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig, bound <-chan 
 						errc <- fmt.Errorf("the hand-out's clipboard policy: %w", err)
 						return
 					}
+				}
+				if next, changed := handedOut(cfg, b); changed {
+					a.log.Info("starting the app again with the viewer's settings", "locale", next.Locale, "timezone", next.TimeZone, "scale", next.Scale)
+					s.SetScale(next.Scale)
+					restart <- next
 				}
 			}
 		}
@@ -303,10 +310,27 @@ func (a *Agent) connect(ctx context.Context) (stream.ConnectInfo, error) {
 	return info, err
 }
 
+// handedOut is cfg with the settings of a pool's session's hand-out b,
+// and whether they differ from those the app was started with.
+func handedOut(cfg DesktopConfig, b Registration) (DesktopConfig, bool) {
+	next := cfg
+	if b.Locale != "" {
+		next.Locale = b.Locale
+	}
+	if b.TimeZone != "" {
+		next.TimeZone = b.TimeZone
+	}
+	if b.Scale != 0 {
+		next.Scale = b.Scale
+	}
+	return next, next.Locale != cfg.Locale || next.TimeZone != cfg.TimeZone || max(next.Scale, 1) != max(cfg.Scale, 1)
+}
+
 // superviseApp runs the app and starts it again when it exits (a user
 // may close the last window, or the app may crash), with a growing pause
-// so that an app that cannot start does not spin.
-func (a *Agent) superviseApp(ctx context.Context, disp *desktop.Display, cfg DesktopConfig, transfers *files.Service) error {
+// so that an app that cannot start does not spin; a config from restart
+// stops the app and starts it again with that config at once.
+func (a *Agent) superviseApp(ctx context.Context, disp *desktop.Display, cfg DesktopConfig, transfers *files.Service, restart <-chan DesktopConfig) error {
 	pause := time.Second
 	for {
 		cmd, err := appCommand(ctx, disp.Name, cfg)
@@ -323,10 +347,30 @@ func (a *Agent) superviseApp(ctx context.Context, disp *desktop.Display, cfg Des
 			return fmt.Errorf("start %s: %w", cfg.App, err)
 		}
 		stopDevtools := a.connectDevtools(ctx, pipes, transfers)
-		err = a.cfg.Children.Wait(cmd)
+		waited := make(chan error, 1)
+		go func() { waited <- a.cfg.Children.Wait(cmd) }()
+		var next *DesktopConfig
+		select {
+		case err = <-waited:
+		case c := <-restart:
+			next = &c
+			// Asked to stop, the browser saves its state; the new one
+			// opens the same start page.
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case err = <-waited:
+			case <-time.After(5 * time.Second):
+				_ = cmd.Process.Kill()
+				err = <-waited
+			}
+		}
 		stopDevtools()
 		if ctx.Err() != nil {
 			return nil
+		}
+		if next != nil {
+			cfg = *next
+			continue
 		}
 		if time.Since(start) > time.Minute {
 			pause = time.Second

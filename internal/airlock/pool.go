@@ -41,4 +41,7 @@ type Handout struct {
 	UserID    string
 	LaunchKey string
 	ExpiresAt time.Time
+	// Viewer is the launching browser's settings, which the session's
+	// agent applies at the hand-out.
+	Viewer Viewer
 }

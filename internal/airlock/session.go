@@ -108,6 +108,9 @@ type Session struct {
 	// PooledAt is when a pool's session was made; CreatedAt is then when
 	// it was handed out (nil: launched cold).
 	PooledAt *time.Time
+	// Viewer is the launching browser's settings a pool's session was
+	// handed out with (zero for a cold launch, whose container has them).
+	Viewer Viewer
 }
 
 // Pooled reports whether s is a pool's, handed out or not.

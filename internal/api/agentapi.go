@@ -43,9 +43,14 @@ type registration struct {
 	// desktop.
 	Warm bool `json:"warm,omitempty"`
 	// Bound (claim answers only): the session was handed out; Clipboard
-	// is then the policy the user gets.
-	Bound     bool   `json:"bound,omitempty"`
-	Clipboard string `json:"clipboard,omitempty"`
+	// is then the policy the user gets, Locale, TimeZone and Scale the
+	// launching viewer's (as the workspace allows them; empty or 0: the
+	// workspace's own).
+	Bound     bool    `json:"bound,omitempty"`
+	Clipboard string  `json:"clipboard,omitempty"`
+	Locale    string  `json:"locale,omitempty"`
+	TimeZone  string  `json:"timezone,omitempty"`
+	Scale     float64 `json:"scale,omitempty"`
 }
 
 // registerRetryWindow is how long after an agent's first registration
@@ -262,6 +267,7 @@ func (s *Server) agentClaim(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		ans.Clipboard = string(ws.Clipboard.OrDefault())
+		ans.Locale, ans.TimeZone, ans.Scale = airlock.SessionDisplay(ws, sess.Viewer)
 		s.audit(r.Context(), "agent", "session.bound", sess.ID, sess.UserID)
 	}
 	writeJSON(w, http.StatusOK, ans)

@@ -209,7 +209,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 	}
 	// A warm session of the workspace's pool, when there is one: ready at
 	// once. Else a cold launch.
-	warm, err := s.sessions.Handout(ctx, ws, u.ID, req.LaunchKey, limit)
+	warm, err := s.sessions.Handout(ctx, ws, u.ID, req.LaunchKey, viewer, limit)
 	switch airlock.ErrorCode(err) {
 	case "":
 		s.audit(ctx, u.Name, "session.create", warm.ID, ws.Name+" (warm)")

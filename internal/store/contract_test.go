@@ -1496,11 +1496,12 @@ func testClaimWarm(t *testing.T, db *DB) {
 			t.Fatalf("%s registered as %s, want %s", id, s.State, want)
 		}
 	}
-	h := airlock.Handout{UserID: "u7", LaunchKey: "k1", ExpiresAt: clock.Add(time.Hour)}
+	h := airlock.Handout{UserID: "u7", LaunchKey: "k1", ExpiresAt: clock.Add(time.Hour),
+		Viewer: airlock.Viewer{Locale: "ja-JP", TimeZone: "Asia/Tokyo", Scale: 2}}
 	s, err := db.ClaimWarm(ctx, "w1", h, 2, clock)
 	must(t, err)
 	if s.ID != "warm-1" || s.State != airlock.SessionReady || s.UserID != "u7" || s.LaunchKey != "k1" || s.CreatedAt != clock ||
-		s.ExpiresAt == nil || !s.ExpiresAt.Equal(clock.Add(time.Hour)) || !s.Pooled() {
+		s.ExpiresAt == nil || !s.ExpiresAt.Equal(clock.Add(time.Hour)) || !s.Pooled() || s.Viewer != h.Viewer {
 		t.Fatalf("claimed %+v", s)
 	}
 	h.LaunchKey = "k2"

@@ -82,9 +82,9 @@ func (db *DB) ClaimWarm(ctx context.Context, workspace string, h airlock.Handout
 		return nil, fmt.Errorf("claim warm session of %s: %w", workspace, err)
 	}
 	s, err = scanSession(tx.QueryRowContext(ctx, db.rebind(`UPDATE sessions SET user_id = ?, launch_key = ?, state = ?, created_at = ?,
-		updated_at = ?, expires_at = ?, last_input_at = NULL, last_viewer_at = NULL
+		updated_at = ?, expires_at = ?, viewer = ?, last_input_at = NULL, last_viewer_at = NULL
 		WHERE id = ? AND state = ? RETURNING `+sessionCols),
-		h.UserID, h.LaunchKey, string(airlock.SessionReady), micros(now), micros(now), micros(h.ExpiresAt),
+		h.UserID, h.LaunchKey, string(airlock.SessionReady), micros(now), micros(now), micros(h.ExpiresAt), viewerJSON(h.Viewer),
 		id, string(airlock.SessionWarm)))
 	if err != nil {
 		if isUnique(err) && h.LaunchKey != "" {

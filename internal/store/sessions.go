@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -15,16 +16,16 @@ import (
 
 const sessionCols = `id, user_id, workspace_id, node_id, container_id, state, reason, register_hash, agent_hash,
 	created_at, updated_at, started_at, ready_at, stopped_at, last_heartbeat, container_addrs, launch_key,
-	end_reason, expires_at, last_input_at, last_viewer_at, pooled_at`
+	end_reason, expires_at, last_input_at, last_viewer_at, pooled_at, viewer`
 
 func scanSession(s scanner) (*airlock.Session, error) {
 	var x airlock.Session
 	var created, updated int64
-	var started, ready, stopped, heartbeat, expires, input, viewer, pooled sql.NullInt64
-	var addrs string
+	var started, ready, stopped, heartbeat, expires, input, lastViewer, pooled sql.NullInt64
+	var addrs, viewer string
 	if err := s.Scan(&x.ID, &x.UserID, &x.WorkspaceID, &x.NodeID, &x.ContainerID, &x.State, &x.Reason,
 		&x.RegisterHash, &x.AgentHash, &created, &updated, &started, &ready, &stopped, &heartbeat, &addrs, &x.LaunchKey,
-		&x.EndReason, &expires, &input, &viewer, &pooled); err != nil {
+		&x.EndReason, &expires, &input, &lastViewer, &pooled, &viewer); err != nil {
 		return nil, err
 	}
 	var err error
@@ -34,7 +35,12 @@ func scanSession(s scanner) (*airlock.Session, error) {
 	x.CreatedAt, x.UpdatedAt = fromMicros(created), fromMicros(updated)
 	x.StartedAt, x.ReadyAt = ptrFromNullMicros(started), ptrFromNullMicros(ready)
 	x.StoppedAt, x.LastHeartbeat = ptrFromNullMicros(stopped), ptrFromNullMicros(heartbeat)
-	x.ExpiresAt, x.LastInputAt, x.LastViewerAt = ptrFromNullMicros(expires), ptrFromNullMicros(input), ptrFromNullMicros(viewer)
+	x.ExpiresAt, x.LastInputAt, x.LastViewerAt = ptrFromNullMicros(expires), ptrFromNullMicros(input), ptrFromNullMicros(lastViewer)
+	if viewer != "" {
+		if err := json.Unmarshal([]byte(viewer), &x.Viewer); err != nil {
+			return nil, fmt.Errorf("session %s: viewer: %w", x.ID, err)
+		}
+	}
 	x.PooledAt = ptrFromNullMicros(pooled)
 	return &x, nil
 }
@@ -97,12 +103,12 @@ func (db *DB) CreateSessionWithin(ctx context.Context, s *airlock.Session, userL
 			return airlock.Errorf(airlock.EUNAVAILABLE, "the chosen node is full; try again")
 		}
 	}
-	_, err = tx.ExecContext(ctx, db.rebind(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err = tx.ExecContext(ctx, db.rebind(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		s.ID, s.UserID, s.WorkspaceID, s.NodeID, s.ContainerID, string(s.State), s.Reason,
 		nullBytes(s.RegisterHash), nullBytes(s.AgentHash), micros(s.CreatedAt), micros(s.UpdatedAt),
 		ptrMicros(s.StartedAt), ptrMicros(s.ReadyAt), ptrMicros(s.StoppedAt), ptrMicros(s.LastHeartbeat),
 		formatAddrs(s.ContainerAddrs), s.LaunchKey,
-		string(s.EndReason), ptrMicros(s.ExpiresAt), ptrMicros(s.LastInputAt), ptrMicros(s.LastViewerAt), ptrMicros(s.PooledAt))
+		string(s.EndReason), ptrMicros(s.ExpiresAt), ptrMicros(s.LastInputAt), ptrMicros(s.LastViewerAt), ptrMicros(s.PooledAt), viewerJSON(s.Viewer))
 	if err != nil {
 		if isUnique(err) && s.LaunchKey != "" {
 			return airlock.Errorf(airlock.ECONFLICT, "a session with launch key %q exists already", s.LaunchKey)
@@ -377,4 +383,13 @@ func parseAddrs(s string) ([]netip.Addr, error) {
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// viewerJSON is the viewer column: ” for the zero settings.
+func viewerJSON(v airlock.Viewer) string {
+	if v == (airlock.Viewer{}) {
+		return ""
+	}
+	b, _ := json.Marshal(v) // three plain fields: cannot fail
+	return string(b)
 }

@@ -36,7 +36,10 @@ func (s *Streamer) onDataChannel(pc *webrtc.PeerConnection, dc *webrtc.DataChann
 			return
 		}
 		w, h := s.cfg.Screen.Size()
-		s.send(outMsg{T: "hello", W: w, H: h, Clipboard: s.clipboardPolicy(), Scale: max(s.cfg.Scale, 1)})
+		s.mu.Lock()
+		scale := s.scale
+		s.mu.Unlock()
+		s.send(outMsg{T: "hello", W: w, H: h, Clipboard: s.clipboardPolicy(), Scale: max(scale, 1)})
 		s.mu.Lock()
 		cur := s.cursor
 		s.mu.Unlock()

@@ -153,8 +153,19 @@ type Streamer struct {
 	// lastInput is when the viewer's last input came (zero: none yet).
 	lastInput time.Time
 	// policy is the clipboard policy now: Config.ClipboardPolicy until
-	// SetClipboardPolicy.
+	// SetClipboardPolicy; scale, the app's scale, Config.Scale until
+	// SetScale.
 	policy string
+	scale  float64
+}
+
+// SetScale tells the next viewer's hello the app's new device scale
+// factor, for a pool's session whose browser was started again at the
+// scale of the viewer it was handed to.
+func (s *Streamer) SetScale(scale float64) {
+	s.mu.Lock()
+	s.scale = scale
+	s.mu.Unlock()
 }
 
 // SetClipboardPolicy changes the clipboard policy, for a pool's session
@@ -222,7 +233,7 @@ func New(cfg Config) (*Streamer, error) {
 	default:
 		return nil, fmt.Errorf("stream: clipboard policy %q: want off, to-container, from-container or both", cfg.ClipboardPolicy)
 	}
-	s := &Streamer{cfg: cfg, log: cfg.Log, wake: make(chan struct{}, 1), policy: cfg.ClipboardPolicy}
+	s := &Streamer{cfg: cfg, log: cfg.Log, wake: make(chan struct{}, 1), policy: cfg.ClipboardPolicy, scale: cfg.Scale}
 	codec, err := codecFor(cfg.Codec)
 	if err != nil {
 		return nil, err
