@@ -291,22 +291,36 @@ func (s *Server) deleteWorkspace(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	sessions, err := s.store.ListSessions(ctx, airlock.SessionFilter{States: airlock.ActiveStates})
+	list, err := s.store.ListSessions(ctx, airlock.SessionFilter{WorkspaceID: ws.ID, States: airlock.ActiveStates})
 	if err != nil {
 		return err
 	}
+	// Its pool's sessions, no one's yet, go with it; users' sessions
+	// must end first.
+	var pooled []*airlock.Session
 	inUse := 0
-	for _, x := range sessions {
-		if x.WorkspaceID == ws.ID {
+	for _, x := range list {
+		if x.Pooled() && x.UserID == "" {
+			pooled = append(pooled, x)
+		} else {
 			inUse++
 		}
 	}
 	if inUse > 0 {
 		return airlock.Errorf(airlock.ECONFLICT, "workspace %q has %d active sessions; end them first", ws.Name, inUse)
 	}
+	if err := s.store.SetPool(ctx, &airlock.Pool{WorkspaceID: ws.ID, Size: 0, MaxAge: airlock.DefaultPoolMaxAge}); err != nil {
+		return err
+	}
+	for _, x := range pooled {
+		if _, err := s.sessions.Stop(context.WithoutCancel(ctx), x.ID, airlock.EndAdmin, "its workspace was deleted"); err != nil {
+			return err
+		}
+	}
 	if err := s.store.DeleteWorkspace(ctx, ws.ID); err != nil {
 		return err
 	}
+	s.audit(ctx, callerOf(ctx).User.Name, "workspace.delete", ws.ID, ws.Name)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -363,6 +363,15 @@ func (j *Jobs) expireSessions(ctx context.Context, nodes map[string]*airlock.Nod
 			}
 			reason = fmt.Sprintf("the workspace's agent stopped answering for %s", j.cfg.HeartbeatTimeout)
 		case s.State == airlock.SessionWarm:
+			// One that was starting when its workspace was deleted.
+			if ws, err := j.workspace(ctx, s.WorkspaceID, workspaces); err != nil {
+				errs = append(errs, err)
+				continue
+			} else if ws.Name == "" {
+				_, err := j.sessions.Stop(ctx, s.ID, airlock.EndAdmin, "its workspace was deleted")
+				errs = append(errs, err)
+				continue
+			}
 			if now.Sub(lastSign(s)) <= j.cfg.HeartbeatTimeout {
 				continue
 			}
@@ -382,24 +391,34 @@ func (j *Jobs) expireSessions(ctx context.Context, nodes map[string]*airlock.Nod
 // workspaces caches the round's workspaces by ID. A session whose
 // workspace was deleted keeps the deployment's limits.
 func (j *Jobs) expire(ctx context.Context, s *airlock.Session, workspaces map[string]*airlock.Workspace) (bool, error) {
-	ws, ok := workspaces[s.WorkspaceID]
-	if !ok {
-		var err error
-		ws, err = j.store.WorkspaceByID(ctx, s.WorkspaceID)
-		switch airlock.ErrorCode(err) {
-		case "":
-		case airlock.ENOTFOUND:
-			ws = &airlock.Workspace{ID: s.WorkspaceID}
-		default:
-			return false, fmt.Errorf("workspace of session %s: %w", s.ID, err)
-		}
-		workspaces[s.WorkspaceID] = ws
+	ws, err := j.workspace(ctx, s.WorkspaceID, workspaces)
+	if err != nil {
+		return false, fmt.Errorf("workspace of session %s: %w", s.ID, err)
 	}
 	expired, err := j.sessions.Expire(ctx, s, ws)
 	if err != nil {
 		return expired, fmt.Errorf("expire session %s: %w", s.ID, err)
 	}
 	return expired, nil
+}
+
+// workspace is workspace id, read once a round (cache); a deleted one is
+// a Workspace with its ID alone (no name), whose sessions keep the
+// deployment's limits.
+func (j *Jobs) workspace(ctx context.Context, id string, cache map[string]*airlock.Workspace) (*airlock.Workspace, error) {
+	if ws, ok := cache[id]; ok {
+		return ws, nil
+	}
+	ws, err := j.store.WorkspaceByID(ctx, id)
+	switch airlock.ErrorCode(err) {
+	case "":
+	case airlock.ENOTFOUND:
+		ws = &airlock.Workspace{ID: id}
+	default:
+		return nil, err
+	}
+	cache[id] = ws
+	return ws, nil
 }
 
 func lastSign(s *airlock.Session) time.Time {
