@@ -35,6 +35,7 @@
 //     to the first video frame's expectedDisplayTime (requestVideoFrameCallback
 //     metadata: when the browser expects it on screen), with each step
 //     between. Target: p50 <= 1 s.
+//
 //  2. Click to photon (same session): the remote page is one flat colour
 //     that switches between rgb(220,40,40) and rgb(40,80,220) on every
 //     mousedown. The benchmark clicks the middle of the video with CDP
@@ -54,6 +55,7 @@
 //     viewer. The report also compares the frame's RTP timestamp and its
 //     receiveTime with those of the frame presented before it. Target:
 //     p50 <= 30 ms.
+//
 //  3. CPU and memory with a still screen (same session, after 3 s of
 //     rest, viewer connected): CPU over -window (10 s) of each process of
 //     the container (its cgroup's cgroup.procs), the sum over the process's
@@ -65,6 +67,7 @@
 //     v2) beside it, and the viewer's (the host Chromium and its children)
 //     and the whole machine's (/proc/stat). Target: agent + encoder, the
 //     audio helper and the sound server included, <= 1 % of one core.
+//
 //  4. Frame rate and CPU under full-screen animation (session 2, the
 //     animation page: a canvas repainted every animation frame with a
 //     moving gradient and discs, so every pixel changes every frame), after
@@ -73,6 +76,7 @@
 //     with the inbound RTP statistics and the time between frames received
 //     beside it), the remote page's own animation frame rate (it reports
 //     its count every second), and CPU as in 3. Target: >= 30 fps.
+//
 //  5. Baseline (same session, right after 4, animation running, viewer
 //     connected, the agent streaming all along): ffmpeg's x11grab + libvpx
 //     grabbing the session's display at 60 fps and encoding it to nowhere
@@ -88,12 +92,14 @@
 //     session container's IPC namespace is private (not shareable), so
 //     x11grab cannot attach a segment and copies every frame through the X
 //     socket, which makes the baseline dearer; the report says which it did.
+//
 //  6. Memory per session, at the end of windows 3 and 4: VmRSS and
 //     smaps_rollup Pss of each process, summed by group: "agent and
 //     display" is the agent, the encoder, the audio helper, the sound
 //     server and Xvfb; Chromium's processes are
 //     given both as the sum of their Pss (shared pages divided among the
 //     processes that map them: the fair figure) and of their RSS.
+//
 //  9. Tone to ear (session 3, the tone page, after 5; its report comes
 //     after 6): each mousedown on the page starts a 1500 Hz WebAudio tone,
 //     or stops it (its audio context playing on, in silence), and the page
@@ -107,6 +113,7 @@
 //     Chromium's sound stream, and wakes the suspended sink) and is
 //     reported apart; the others start on a running context. Target: p50
 //     of the warm ones <= 150 ms.
+//
 //  8. Full HD (-full-hd, on by default; it runs after 9, its report
 //     comes after 6): the viewer's page is made 1920×1080, so the sessions
 //     it opens get a display of that size (checked as above), and 2 and 4
@@ -114,6 +121,7 @@
 //     ms, p95 reported) and, under the animation, the frame rate shown
 //     (target >= 30 fps) with the agent's and encoder's CPU, in all and
 //     per frame received. The page is made 1280×720 again before 7.
+//
 //  7. Isolation levels (-compare-isolation, on by default; -isolation-only
 //     runs it alone): the same two pages on the same routed address. A
 //     standard session reaches it over the host's route; a hardened one
@@ -138,6 +146,15 @@
 //     no egress policy, skips the phase with a note. Cost: about three
 //     minutes.
 //
+//  10. Launch: the viewer opens the portal's catalog in a new document and
+//     clicks Launch on a workspace of the click page, -launches (5) times
+//     for one without a pool and as many for one with a pool of one,
+//     interleaved; each is timed from the click to the first animation
+//     frame that sees a decoded frame (and to the viewer's POST
+//     …/connect), and its session ended, untimed. Before a warm launch
+//     the run waits, untimed, for the pool to hold a warm session. Target:
+//     warm p50 <= 200 ms. -launch-only runs this phase alone.
+//
 // The viewer runs on the same machine, so its decoding and compositing
 // compete with the session for the same CPUs; the report gives its CPU and
 // the machine's. Every `airlock up` removes session containers on the
@@ -147,8 +164,8 @@
 //
 // Run it with `go run ./bench/stream` (-v prints every sample to stderr).
 // It prints tables and, for scripts, a line starting with "BENCH" for
-// phases 1-6 ("BENCH stream") and one for phase 7 ("BENCH
-// stream-isolation"). A missed target is reported, not an error: the exit
+// phases 1-6 ("BENCH stream"), one for phase 7 ("BENCH
+// stream-isolation") and one for phase 10 ("BENCH stream.launch"). A missed target is reported, not an error: the exit
 // status is non-zero only when the run itself fails. Everything it creates
 // (the subprocess, its session containers, the ffmpeg container, the
 // namespace, the veth pair and the route, temporary files) is
@@ -194,6 +211,10 @@ type options struct {
 	fullHD               bool
 	isoRounds, isoClicks int
 	isoWindow            time.Duration
+	// launches is how many clicks on Launch each of the cold and the
+	// warm workspace gets (phase 10); launchOnly runs nothing else.
+	launches   int
+	launchOnly bool
 }
 
 func main() {
@@ -211,12 +232,14 @@ func main() {
 	flag.IntVar(&o.isoRounds, "isolation-rounds", 2, "rounds of the isolation comparison (a click and an animation session of every level each)")
 	flag.IntVar(&o.isoClicks, "isolation-clicks", 10, "measured clicks of each click session of the isolation comparison")
 	flag.DurationVar(&o.isoWindow, "isolation-window", 5*time.Second, "length of each animation window of the isolation comparison")
+	flag.IntVar(&o.launches, "launches", 5, "clicks on Launch in the portal, each of a cold and of a pooled (warm) workspace, timed to the first frame")
+	flag.BoolVar(&o.launchOnly, "launch-only", false, "run only the launch measurement")
 	flag.Parse()
 	if o.isolationOnly {
 		o.compareIsolation = true
 	}
-	if o.connects < 1 || o.clicks < 1 || o.tones < 1 || o.clickWarmup < 0 || o.window < time.Second || o.isoRounds < 1 || o.isoClicks < 1 || o.isoWindow < time.Second || flag.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "bench/stream: -connects, -clicks, -tones, -isolation-rounds and -isolation-clicks must be at least 1, -click-warmup at least 0, -window and -isolation-window at least 1s; no arguments")
+	if o.launches < 1 || o.connects < 1 || o.clicks < 1 || o.tones < 1 || o.clickWarmup < 0 || o.window < time.Second || o.isoRounds < 1 || o.isoClicks < 1 || o.isoWindow < time.Second || flag.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "bench/stream: -launches, -connects, -clicks, -tones, -isolation-rounds and -isolation-clicks must be at least 1, -click-warmup at least 0, -window and -isolation-window at least 1s; no arguments")
 		os.Exit(2)
 	}
 	benchmain.Run("stream", func(ctx context.Context, out io.Writer) error { return run(ctx, o, out) })
@@ -314,7 +337,17 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 		b.trace = os.Stderr
 	}
 	var lines []string
+	var launches []launchSample
 	if !o.isolationOnly {
+		if launches, err = b.runLaunch(ctx, o.launches); err != nil {
+			return b.failed(ctx, err, up.Proc)
+		}
+	}
+	if o.launchOnly {
+		reportHeader(out, env, b)
+		lines = append(lines, reportLaunch(out, launches))
+	}
+	if !o.isolationOnly && !o.launchOnly {
 		st, err := b.runStatic(ctx)
 		if err != nil {
 			return b.failed(ctx, err, up.Proc)
@@ -335,9 +368,9 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 			}
 			hd = &r
 		}
-		lines = append(lines, report(out, env, b, st, an, tones, hd))
+		lines = append(lines, report(out, env, b, st, an, tones, hd), reportLaunch(out, launches))
 	}
-	if o.compareIsolation {
+	if o.compareIsolation && !o.launchOnly {
 		iso, err := b.runIsolation(ctx)
 		if err != nil {
 			return b.failed(ctx, err, up.Proc)

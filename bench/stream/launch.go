@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// The launch phase's workspaces: the click page's, one without a pool and
+// one with a pool of launchPool.
+const (
+	launchCold = "bench-launch-cold"
+	launchWarm = "bench-launch-warm"
+	launchPool = 1
+)
+
+// launchSample is one click on Launch in the portal's catalog, to the
+// first decoded frame in the viewer it opens.
+type launchSample struct {
+	warm  bool
+	total float64 // ms from the click to the first animation frame that saw a decoded frame
+	post  float64 // ms from the click to the viewer's POST …/connect
+}
+
+// runLaunch clicks Launch n times for each workspace, interleaved, and
+// times each to the first decoded frame. Before a warm launch it waits,
+// untimed, for the pool to hold a warm session; each session is ended
+// (untimed) before the next.
+func (b *bench) runLaunch(ctx context.Context, n int) (out []launchSample, err error) {
+	for _, w := range []string{launchCold, launchWarm} {
+		if err := createWorkspace(ctx, b.api, w, b.site.base+"click"); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.api.Do(ctx, http.MethodPut, "/api/v1/pools/"+launchWarm, map[string]any{"size": launchPool}, nil); err != nil {
+		return nil, fmt.Errorf("set the pool of %s: %w", launchWarm, err)
+	}
+	defer func() {
+		if perr := b.api.Do(context.WithoutCancel(ctx), http.MethodPut, "/api/v1/pools/"+launchWarm, map[string]any{"size": 0}, nil); perr != nil && err == nil {
+			err = fmt.Errorf("empty the pool of %s: %w", launchWarm, perr)
+		}
+	}()
+	for i := range 2 * n {
+		warm := i%2 == 1
+		ws := launchCold
+		if warm {
+			ws = launchWarm
+			if err := b.waitWarm(ctx, launchWarm); err != nil {
+				return nil, err
+			}
+		}
+		s, id, err := b.launchOnce(ctx, ws)
+		if id != "" {
+			if derr := b.api.DeleteSession(id); derr != nil && err == nil {
+				err = derr
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("launch %d of %s: %w", i/2, ws, err)
+		}
+		s.warm = warm
+		if b.trace != nil {
+			fmt.Fprintf(b.trace, "launch %2d %-18s click→connect %.1f ms, click→first frame %.1f ms\n", i/2, ws, s.post, s.total)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// launchOnce opens the catalog in a new document, clicks Launch on ws
+// and waits for the viewer's first decoded frame; it returns the sample
+// and the session's ID (once the viewer shows one).
+func (b *bench) launchOnce(ctx context.Context, ws string) (launchSample, string, error) {
+	v := b.viewer
+	var s launchSample
+	button := `[data-workspace="` + ws + `"] .launch`
+	if err := v.run(ctx, time.Minute, chromedp.Navigate("about:blank"), chromedp.Navigate(v.server+"/#/"),
+		chromedp.WaitVisible(button, chromedp.ByQuery)); err != nil {
+		return s, "", fmt.Errorf("the catalog: %w", err)
+	}
+	var ok bool
+	if err := v.eval(ctx, `(() => { __bench.launch = performance.now(); document.querySelector('`+button+`').click(); return true })()`, &ok); err != nil {
+		return s, "", fmt.Errorf("click Launch: %w", err)
+	}
+	werr := v.waitFrames(ctx)
+	var loc string
+	_ = v.run(ctx, 10*time.Second, chromedp.Location(&loc))
+	_, id, _ := strings.Cut(loc, "#/session/")
+	if werr != nil {
+		return s, id, werr
+	}
+	var h struct {
+		Launch, FirstPoll float64
+		Post              *float64
+	}
+	if err := v.evalJSON(ctx, `({launch: __bench.launch, firstPoll: __bench.firstPoll, post: __bench.conn && __bench.conn.post})`, &h); err != nil {
+		return s, id, err
+	}
+	s.total = h.FirstPoll - h.Launch
+	if h.Post != nil {
+		s.post = *h.Post - h.Launch
+	}
+	return s, id, nil
+}
+
+// waitWarm waits until the pool of ws holds a warm session.
+func (b *bench) waitWarm(ctx context.Context, ws string) error {
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		var list []struct {
+			Workspace string
+			Warm      int
+		}
+		if err := b.api.Do(ctx, http.MethodGet, "/api/v1/pools", nil, &list); err != nil {
+			return err
+		}
+		for _, p := range list {
+			if p.Workspace == ws && p.Warm > 0 {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the pool of %s held no warm session within 3m", ws)
+		}
+		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// reportLaunch prints the launch phase and returns its BENCH line.
+func reportLaunch(out io.Writer, samples []launchSample) string {
+	var cold, warm []launchSample
+	for _, s := range samples {
+		if s.warm {
+			warm = append(warm, s)
+		} else {
+			cold = append(cold, s)
+		}
+	}
+	total := func(s launchSample) float64 { return s.total }
+	post := func(s launchSample) float64 { return s.post }
+	c50, c95 := pct(cold, 50, total), pct(cold, 95, total)
+	w50, w95 := pct(warm, 50, total), pct(warm, 95, total)
+	result := verdict(w50 <= targetWarmLaunchMS)
+	fmt.Fprintf(out, "\nClick on Launch in the portal to the first decoded frame (workspace of the click page; n=%d each, interleaved)\n", len(warm))
+	fmt.Fprintf(out, "  %-6s %10s %10s %18s\n", "", "p50 ms", "p95 ms", "click→connect p50")
+	fmt.Fprintf(out, "  %-6s %10.1f %10.1f %18.1f   a session launched cold (container, agent, Xvfb, Chromium)\n", "cold", c50, c95, pct(cold, 50, post))
+	fmt.Fprintf(out, "  %-6s %10.1f %10.1f %18.1f   a warm session of a pool of %d handed out\n", "warm", w50, w95, pct(warm, 50, post), launchPool)
+	fmt.Fprintf(out, "  warm p50 target <= %d ms: %s\n", targetWarmLaunchMS, result)
+	return fmt.Sprintf("BENCH stream.launch n=%d cold_p50_ms=%.1f cold_p95_ms=%.1f warm_p50_ms=%.1f warm_p95_ms=%.1f target_warm_p50_ms=%d result=%s",
+		len(warm), c50, c95, w50, w95, targetWarmLaunchMS, result)
+}
+
+// targetWarmLaunchMS is the target of a warm launch to its first frame.
+const targetWarmLaunchMS = 200
