@@ -105,6 +105,18 @@ func (b *bench) launchOnce(ctx context.Context, ws string) (launchSample, string
 	if h.Post != nil {
 		s.post = *h.Post - h.Launch
 	}
+	if b.trace != nil {
+		var c map[string]float64
+		if err := v.evalJSON(ctx, `__bench.conn`, &c); err == nil {
+			fmt.Fprintf(b.trace, "launch of %s, ms after the click: ", ws)
+			for _, k := range []string{"post", "answered", "wsOpen", "agentReady", "pcMade", "answer", "pcConnected", "dcOpen", "track"} {
+				if t, ok := c[k]; ok {
+					fmt.Fprintf(b.trace, "%s %.1f ", k, t-h.Launch)
+				}
+			}
+			fmt.Fprintf(b.trace, "firstFrame %.1f\n", s.total)
+		}
+	}
 	return s, id, nil
 }
 

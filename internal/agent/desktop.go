@@ -133,8 +133,9 @@ const displayNumber = 0
 // runDesktop runs the display, the app, the encoder and the streamer
 // until ctx ends. It returns an error when one of them fails for good;
 // the session then ends rather than showing a dead screen. With bound
-// (a pool's session), everything starts at once but the viewer's relay,
-// which waits for the hand-out's answer, whose settings apply from then.
+// (a pool's session), everything starts at once, the relay included
+// (no viewer can come before the hand-out), and the hand-out's settings
+// apply when its answer comes.
 func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig, bound <-chan Registration) error {
 	if cfg.Width == 0 || cfg.Height == 0 {
 		cfg.Width, cfg.Height = 1280, 720
@@ -228,7 +229,7 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig, bound <-chan 
 	a.streamer.Store(s)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	restart := make(chan DesktopConfig, 1)
 	go func() { errc <- a.superviseApp(ctx, disp, cfg, transfers, restart) }()
 	go func() { errc <- s.Run(ctx) }()
@@ -238,12 +239,10 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig, bound <-chan 
 		go audio.Run(ctx, sound, audio.CaptureConfig{Start: kids.Start, Wait: kids.Wait}, a.log.With("component", "audio"),
 			func(p audio.Packet) { s.WriteAudio(p.Data, p.Pos) })
 	}
-	go func() {
-		if bound != nil {
+	if bound != nil {
+		go func() {
 			select {
 			case <-ctx.Done():
-				errc <- nil
-				return
 			case b := <-bound:
 				if b.Clipboard != "" {
 					if err := s.SetClipboardPolicy(b.Clipboard); err != nil {
@@ -257,7 +256,9 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig, bound <-chan 
 					restart <- next
 				}
 			}
-		}
+		}()
+	}
+	go func() {
 		errc <- s.Signal(ctx, stream.SignalConfig{Connect: a.connect, HTTPClient: &http.Client{Transport: a.tr}})
 	}()
 	select {
@@ -310,8 +311,16 @@ func (a *Agent) connect(ctx context.Context) (stream.ConnectInfo, error) {
 	return info, err
 }
 
+// Chromium's language and time zone when none is set: what a viewer
+// asking for these needs no restart for.
+const (
+	defaultLocale   = "en-US"
+	defaultTimeZone = "UTC"
+)
+
 // handedOut is cfg with the settings of a pool's session's hand-out b,
-// and whether they differ from those the app was started with.
+// and whether they differ from those the app was started with (unset
+// being Chromium's defaults).
 func handedOut(cfg DesktopConfig, b Registration) (DesktopConfig, bool) {
 	next := cfg
 	if b.Locale != "" {
@@ -323,7 +332,14 @@ func handedOut(cfg DesktopConfig, b Registration) (DesktopConfig, bool) {
 	if b.Scale != 0 {
 		next.Scale = b.Scale
 	}
-	return next, next.Locale != cfg.Locale || next.TimeZone != cfg.TimeZone || max(next.Scale, 1) != max(cfg.Scale, 1)
+	or := func(v, d string) string {
+		if v == "" {
+			return d
+		}
+		return v
+	}
+	return next, or(next.Locale, defaultLocale) != or(cfg.Locale, defaultLocale) ||
+		or(next.TimeZone, defaultTimeZone) != or(cfg.TimeZone, defaultTimeZone) || max(next.Scale, 1) != max(cfg.Scale, 1)
 }
 
 // superviseApp runs the app and starts it again when it exits (a user

@@ -262,4 +262,12 @@ func TestHandedOut(t *testing.T) {
 			}
 		})
 	}
+	// A browser started without a language or time zone has Chromium's
+	// defaults: a viewer asking for those needs no restart.
+	if _, changed := handedOut(DesktopConfig{App: "chromium"}, Registration{Locale: "en-US", TimeZone: "UTC", Scale: 1}); changed {
+		t.Error("a viewer of en-US and UTC restarted a browser started with the defaults")
+	}
+	if _, changed := handedOut(DesktopConfig{App: "chromium"}, Registration{Locale: "fr-FR"}); !changed {
+		t.Error("a viewer of fr-FR did not restart a browser started with the defaults")
+	}
 }

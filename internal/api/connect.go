@@ -81,9 +81,12 @@ func (s *Server) connect(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// agentConnect gives a registered agent its token for the relay.
+// agentConnect gives a registered agent its token for the relay. A warm
+// agent takes its place on the relay before its hand-out, so that its
+// user's viewer finds it there; no viewer can join before (a viewer's
+// connect needs the session ready and its own).
 func (s *Server) agentConnect(w http.ResponseWriter, r *http.Request) error {
-	_, sess, err := s.agentSession(r)
+	_, sess, err := s.agentSessionIn(r, airlock.SessionReady, airlock.SessionWarm)
 	if err != nil {
 		return err
 	}
