@@ -541,3 +541,104 @@ func TestLostNode(t *testing.T) {
 }
 
 func ptrTime(t time.Time) *time.Time { return &t }
+
+// startingDriver is fakeDriver whose Start makes a container at once.
+type startingDriver struct {
+	*fakeDriver
+	started []string
+}
+
+func (d *startingDriver) Start(_ context.Context, _ string, spec airlock.ContainerSpec) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.started = append(d.started, spec.Name)
+	return "c-" + spec.Name, nil
+}
+
+// TestFillPool: a round recycles the warm sessions that waited longer
+// than the pool's max age, stops those beyond its size (the newest
+// first), launches the missing ones, and counts those still starting.
+func TestFillPool(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	ago := func(d time.Duration) *time.Time { v := now.Add(-d); return &v }
+	type warm struct {
+		id    string
+		state airlock.SessionState
+		age   time.Duration
+	}
+	for _, tc := range []struct {
+		name        string
+		size        int
+		have        []warm
+		wantStopped []string
+		wantStarts  int
+	}{
+		{"ok/fills-empty", 3, nil, nil, 3},
+		{"ok/counts-starting", 3, []warm{{"a", airlock.SessionWarm, time.Minute}, {"b", airlock.SessionStarting, time.Second}}, nil, 1},
+		{"ok/recycles-old", 2, []warm{{"old", airlock.SessionWarm, 2 * time.Hour}, {"new", airlock.SessionWarm, time.Minute}}, []string{"old"}, 1},
+		{"ok/shrinks-newest-first", 1, []warm{{"older", airlock.SessionWarm, 30 * time.Minute}, {"newer", airlock.SessionWarm, time.Minute}}, []string{"newer"}, 0},
+		{"ok/empty-pool-stops-all", 0, []warm{{"a", airlock.SessionWarm, time.Minute}, {"b", airlock.SessionWarm, 2 * time.Minute}}, []string{"a", "b"}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			st := storeWithNode(t, now, nil)
+			n, err := st.NodeByID(ctx, "n1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			n.Isolation = []airlock.Isolation{airlock.IsolationStandard}
+			if err := st.UpdateNode(ctx, n); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.CreateWorkspace(ctx, &airlock.Workspace{ID: "w1", Name: "w1", Image: "x", Isolation: airlock.IsolationStandard}); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.SetPool(ctx, &airlock.Pool{WorkspaceID: "w1", Size: tc.size, MaxAge: time.Hour}); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tc.have {
+				s := &airlock.Session{ID: w.id, WorkspaceID: "w1", NodeID: "n1", ContainerID: "airlock-" + w.id, State: w.state,
+					CreatedAt: *ago(w.age), UpdatedAt: *ago(w.age), PooledAt: ago(w.age), LastHeartbeat: ago(time.Second), ReadyAt: ago(w.age)}
+				if err := st.CreateSession(ctx, s); err != nil {
+					t.Fatal(err)
+				}
+			}
+			d := &startingDriver{fakeDriver: &fakeDriver{}}
+			svc, err := sessions.New(sessions.Options{Store: st, Driver: d, Now: func() time.Time { return now }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			j := New(st, d, inFlight{svc, nil}, Config{}, nil, func() time.Time { return now })
+			if err := j.fillPools(ctx); err != nil {
+				t.Fatal(err)
+			}
+			svc.Close() // the launches, which run in the background, are done
+			var stopped []string
+			for _, w := range tc.have {
+				s, err := st.SessionByID(ctx, w.id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s.State.Final() {
+					stopped = append(stopped, w.id)
+				}
+			}
+			slices.Sort(stopped)
+			if !slices.Equal(stopped, tc.wantStopped) {
+				t.Errorf("stopped %v, want %v", stopped, tc.wantStopped)
+			}
+			if len(d.started) != tc.wantStarts {
+				t.Errorf("launched %d warm sessions, want %d", len(d.started), tc.wantStarts)
+			}
+			list, err := st.ListSessions(ctx, airlock.SessionFilter{WorkspaceID: "w1", States: airlock.ActiveStates})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range list {
+				if !s.Pooled() || s.UserID != "" {
+					t.Errorf("session %s of the pool: pooled %v, user %q", s.ID, s.Pooled(), s.UserID)
+				}
+			}
+		})
+	}
+}
