@@ -86,6 +86,7 @@ bench: docker
 	$(GO) run ./bench/provision
 	$(GO) run ./bench/launch
 	$(GO) run ./bench/stream
+	$(GO) run ./bench/soak
 	$(GO) run ./bench/door
 
 clean:

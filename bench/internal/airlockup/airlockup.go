@@ -73,15 +73,15 @@ var loginLine = regexp.MustCompile(`login --server (https://\S+)`)
 // host.docker.internal) and the provision node on loopback, and waits for
 // it to print its login line. Its output goes to dir/up.log. The process
 // runs in its own process group so a terminal's Ctrl-C reaches only this
-// program, which then stops it in order.
-func Start(ctx context.Context, bin, dir, password string) (_ *Proc, err error) {
+// program, which then stops it in order. extra are further flags of up.
+func Start(ctx context.Context, bin, dir, password string, extra ...string) (_ *Proc, err error) {
 	data := filepath.Join(dir, "data")
 	logf, err := os.Create(filepath.Join(dir, "up.log"))
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "up", "--data", data, "--listen", ":0", "--provision-listen", "127.0.0.1:0",
-		"--metrics-listen", "", "--docker-socket", dockertest.Socket())
+	cmd := exec.Command(bin, append([]string{"up", "--data", data, "--listen", ":0", "--provision-listen", "127.0.0.1:0",
+		"--metrics-listen", "", "--docker-socket", dockertest.Socket()}, extra...)...)
 	cmd.Env = append(os.Environ(), "AIRLOCK_ADMIN_PASSWORD="+password)
 	cmd.Stderr = logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

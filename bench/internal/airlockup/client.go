@@ -117,9 +117,9 @@ type Admin struct {
 // StartAdmin starts `bin up` (see Start) with a random admin password and
 // logs in as the admin with an API token named tokenName. The caller stops
 // it; on an error it is already stopped.
-func StartAdmin(ctx context.Context, bin, dir, tokenName string) (_ *Admin, err error) {
+func StartAdmin(ctx context.Context, bin, dir, tokenName string, extra ...string) (_ *Admin, err error) {
 	a := &Admin{Password: RandomPassword()}
-	if a.Proc, err = Start(ctx, bin, dir, a.Password); err != nil {
+	if a.Proc, err = Start(ctx, bin, dir, a.Password, extra...); err != nil {
 		return nil, err
 	}
 	defer func() {
