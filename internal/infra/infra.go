@@ -306,7 +306,9 @@ func Run(ctx context.Context, cfg Config) error {
 	// The jobs end sessions through the api's session service: an agent
 	// gone silent or a container that exited loses its viewers and
 	// relays at once, as a user's end does.
-	jobs := lifecycle.New(st, drv, srv.API.Sessions(), cfg.Lifecycle, log.With("component", "lifecycle"), nil)
+	lc := cfg.Lifecycle
+	lc.OnRound = reg.round
+	jobs := lifecycle.New(st, drv, srv.API.Sessions(), lc, log.With("component", "lifecycle"), nil)
 	wg.Go(func() { jobs.Run(ctx) })
 	var serveErr error
 	select {

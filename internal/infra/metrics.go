@@ -18,6 +18,8 @@ type metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	// rounds times the lifecycle rounds, by outcome (ok or error).
+	rounds *prometheus.HistogramVec
 }
 
 func newMetrics(st airlock.Store) *metrics {
@@ -30,10 +32,23 @@ func newMetrics(st airlock.Store) *metrics {
 			Name: "airlock_http_request_seconds", Help: "HTTP request latency, by method and route pattern.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"method", "route"}),
+		rounds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "airlock_lifecycle_round_seconds", Help: "Lifecycle rounds (liveness, expiry, pools, reconciliation), by outcome: ok, or error (logged).",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}, []string{"outcome"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, collectors.NewGoCollector(),
+	m.reg.MustRegister(m.requests, m.latency, m.rounds, collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &sessionCollector{st: st})
 	return m
+}
+
+// round records a lifecycle round of d that ended with err.
+func (m *metrics) round(d time.Duration, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	m.rounds.WithLabelValues(outcome).Observe(d.Seconds())
 }
 
 func (m *metrics) handler() http.Handler {

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 var (
@@ -83,5 +84,25 @@ func TestMetricsLabelsBounded(t *testing.T) {
 	}
 	if series > 20 {
 		t.Errorf("%d request series after 150 invented requests; want a handful", series)
+	}
+}
+
+// TestMetricsLifecycleRounds: the lifecycle rounds are timed in
+// /metrics, by outcome.
+func TestMetricsLifecycleRounds(t *testing.T) {
+	ti := startInfra(t, DoorLimits{})
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get("http://" + ti.metrics + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if regexp.MustCompile(`(?m)^airlock_lifecycle_round_seconds_count\{outcome="(ok|error)"\} [1-9]`).Match(raw) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no lifecycle round counted in /metrics:\n%s", raw)
+		}
 	}
 }

@@ -91,6 +91,8 @@ type Config struct {
 	// users learn the sessions are gone, and the node's capacity is
 	// counted free again. Default 10m.
 	NodeLost time.Duration
+	// OnRound, when set, is told each round's duration and error.
+	OnRound func(d time.Duration, err error)
 	// OrphanGrace spares containers younger than this from reconciliation,
 	// so a launch in flight is not mistaken for an orphan. Default 2m.
 	OrphanGrace time.Duration
@@ -146,8 +148,13 @@ func (j *Jobs) Run(ctx context.Context) {
 	t := time.NewTicker(j.cfg.Every)
 	defer t.Stop()
 	for {
-		if err := j.Round(ctx); err != nil && ctx.Err() == nil {
+		start := time.Now()
+		err := j.Round(ctx)
+		if err != nil && ctx.Err() == nil {
 			j.log.Error("lifecycle round", "err", err)
+		}
+		if j.cfg.OnRound != nil && ctx.Err() == nil {
+			j.cfg.OnRound(time.Since(start), err)
 		}
 		select {
 		case <-ctx.Done():
