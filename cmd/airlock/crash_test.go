@@ -89,6 +89,20 @@ func (p *crashProc) kill() {
 	}
 }
 
+// crash SIGKILLs the process group, as a crash would end the server,
+// and fails the test if the process survives it.
+func (p *crashProc) crash(t *testing.T) {
+	t.Helper()
+	if err := syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		t.Fatal("airlock up survived SIGKILL")
+	}
+}
+
 // crashAPI calls the api of a server whose CA is in data.
 type crashAPI struct {
 	t      *testing.T
@@ -256,14 +270,7 @@ func TestServerKilledMidLaunch(t *testing.T) {
 	waitContainer(create(), false)
 	create()
 	// Mid-launch: the 201s are out, the launches run in goroutines.
-	if err := syscall.Kill(-first.cmd.Process.Pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-first.exited:
-	case <-time.After(10 * time.Second):
-		t.Fatal("airlock up survived SIGKILL")
-	}
+	first.crash(t)
 	killed := time.Now()
 	atKill := sessionContainers(t, socket, ids)
 	for _, id := range ids {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"syscall"
 	"testing"
 	"time"
 
@@ -94,14 +93,7 @@ func TestServerKilledWhileSessionsRun(t *testing.T) {
 		ids = append(ids, id)
 	}
 
-	if err := syscall.Kill(-first.cmd.Process.Pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-first.exited:
-	case <-time.After(10 * time.Second):
-		t.Fatal("airlock up survived SIGKILL")
-	}
+	first.crash(t)
 	killed := time.Now()
 	second := crashStartUp(t, bin, data, ":"+u.Port())
 	api = newCrashAPI(t, second.url, data)
