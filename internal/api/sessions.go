@@ -217,12 +217,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	case airlock.ENOTFOUND:
 	case airlock.ECONFLICT:
-		// The same launch asked at once, and the other asking won.
-		if prev, perr := s.store.SessionByLaunchKey(ctx, u.ID, req.LaunchKey); perr == nil {
-			writeJSON(w, http.StatusOK, viewSession(prev))
-			return nil
-		}
-		return err
+		return s.launchedMeanwhile(ctx, w, u.ID, req.LaunchKey, err)
 	default:
 		return err
 	}
@@ -241,18 +236,30 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 		ContainerID: sessions.ContainerName(id), State: airlock.SessionStarting, RegisterHash: reg.Hash(), CreatedAt: now, UpdatedAt: now,
 		LaunchKey: req.LaunchKey, ExpiresAt: &expires}
 	if err := s.store.CreateSessionWithin(ctx, sess, limit, node.Capacity); err != nil {
-		// The same launch asked at once, and the other asking won.
-		if req.LaunchKey != "" && airlock.ErrorCode(err) == airlock.ECONFLICT {
-			if prev, perr := s.store.SessionByLaunchKey(ctx, u.ID, req.LaunchKey); perr == nil {
-				writeJSON(w, http.StatusOK, viewSession(prev))
-				return nil
-			}
+		if airlock.ErrorCode(err) == airlock.ECONFLICT {
+			return s.launchedMeanwhile(ctx, w, u.ID, req.LaunchKey, err)
 		}
 		return err
 	}
 	s.audit(ctx, u.Name, "session.create", id, ws.Name)
 	s.sessions.Launch(sess, ws, viewer, node, reg)
 	writeJSON(w, http.StatusCreated, s.viewLive(sess, ws, now))
+	return nil
+}
+
+// launchedMeanwhile answers a launch whose write conflicted (err) with
+// the session the same launch, asked again at once, made meanwhile: the
+// other asking won. Without a launch key, or without such a session,
+// the answer is err.
+func (s *Server) launchedMeanwhile(ctx context.Context, w http.ResponseWriter, user, key string, err error) error {
+	if key == "" {
+		return err
+	}
+	prev, perr := s.store.SessionByLaunchKey(ctx, user, key)
+	if perr != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, viewSession(prev))
 	return nil
 }
 

@@ -339,7 +339,7 @@ func (j *Jobs) lostNodes(ctx context.Context, nodes []*airlock.Node) error {
 			if s.State == airlock.SessionStopping && s.EndReason != "" {
 				end = s.EndReason
 			}
-			errs = append(errs, j.fail(ctx, s, nil, end, reason))
+			errs = append(errs, j.sessions.Fail(ctx, s, nil, end, reason))
 		}
 	}
 	return errors.Join(errs...)
@@ -388,7 +388,7 @@ func (j *Jobs) expireSessions(ctx context.Context, nodes map[string]*airlock.Nod
 		default:
 			continue
 		}
-		errs = append(errs, j.fail(ctx, s, nodes[s.NodeID], airlock.EndFailed, reason))
+		errs = append(errs, j.sessions.Fail(ctx, s, nodes[s.NodeID], airlock.EndFailed, reason))
 	}
 	return errors.Join(errs...)
 }
@@ -436,11 +436,6 @@ func lastSign(s *airlock.Session) time.Time {
 		}
 	}
 	return t
-}
-
-// fail removes a session's container and marks it failed with reason.
-func (j *Jobs) fail(ctx context.Context, s *airlock.Session, node *airlock.Node, end airlock.EndReason, reason string) error {
-	return j.sessions.Fail(ctx, s, node, end, reason)
 }
 
 // finishStopping retries removals that a delete could not complete.
@@ -519,14 +514,14 @@ func (j *Jobs) reconcileNode(ctx context.Context, n *airlock.Node) error {
 			!j.sessions.InFlight(s.ID)
 		switch {
 		case ok && (c.State == "exited" || c.State == "dead"):
-			errs = append(errs, j.fail(ctx, s, n, airlock.EndFailed, j.exitReason(ctx, n, c)))
+			errs = append(errs, j.sessions.Fail(ctx, s, n, airlock.EndFailed, j.exitReason(ctx, n, c)))
 		case cutShort && (!ok || c.State == "created"):
-			errs = append(errs, j.fail(ctx, s, n, airlock.EndFailed, "the server stopped before the workspace's container was started; launch it again"))
+			errs = append(errs, j.sessions.Fail(ctx, s, n, airlock.EndFailed, "the server stopped before the workspace's container was started; launch it again"))
 		case !ok && j.now().Sub(s.CreatedAt) > j.cfg.OrphanGrace:
 			// Missing for longer than a launch takes: not in flight.
-			errs = append(errs, j.fail(ctx, s, n, airlock.EndLost, "the session's container is gone"))
+			errs = append(errs, j.sessions.Fail(ctx, s, n, airlock.EndLost, "the session's container is gone"))
 		case ok && c.State == "created" && j.now().Sub(s.CreatedAt) > j.cfg.OrphanGrace:
-			errs = append(errs, j.fail(ctx, s, n, airlock.EndFailed, "the container was created but never started"))
+			errs = append(errs, j.sessions.Fail(ctx, s, n, airlock.EndFailed, "the container was created but never started"))
 		}
 	}
 	return errors.Join(errs...)

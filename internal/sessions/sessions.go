@@ -158,7 +158,7 @@ func (s *Service) Close() {
 	s.bg.Wait()
 }
 
-// now is the service's time, as the store keeps it.
+// clock is the service's time, as the store keeps it.
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
 // Launch creates and starts the container of sess, a starting session of
@@ -281,9 +281,6 @@ func (s *Service) Stop(ctx context.Context, id string, end airlock.EndReason, re
 	} else if err == nil && end != airlock.EndUser {
 		s.log.Info("session ends", "session", id, "end", end, "reason", reason)
 	}
-	// Before the container goes, which may take a while or fail: the
-	// viewer and the agent lose the relay now.
-	s.onEnd(id)
 	return s.FinishStop(ctx, id)
 }
 
@@ -305,6 +302,8 @@ func (s *Service) FinishStop(ctx context.Context, id string) (*airlock.Session, 
 	if sess.State != airlock.SessionStopping {
 		return sess, nil
 	}
+	// Before the container goes, which may take a while or fail: the
+	// viewer and the agent lose the relay now.
 	s.onEnd(id)
 	if sess.NodeID != "" && sess.ContainerID != "" {
 		node, err := s.store.NodeByID(ctx, sess.NodeID)
