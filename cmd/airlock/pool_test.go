@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -189,6 +190,10 @@ func TestBrowserWarmPool(t *testing.T) {
 	if langs := site.languages(); len(langs) == 0 || strings.HasPrefix(langs[len(langs)-1], "ja") {
 		t.Fatalf("the warm browser asked in %q before the hand-out", langs)
 	}
+	// The warm session's network came up just now; its interfaces settle
+	// (addresses, carrier) over the next seconds, and the host's browser
+	// aborts a page load on any such change (ERR_NETWORK_CHANGED).
+	waitInterfacesQuiet(t, 2*time.Second, time.Minute)
 	// The viewer's browser speaks Japanese: at the hand-out the warm
 	// browser is started again in the viewer's language.
 	ctx := openWindowViewer(t, site, env, browser, "e2e-warm", chromedp.Flag("lang", "ja-JP"), chromedp.Flag("accept-lang", "ja-JP"))
@@ -206,4 +211,31 @@ func TestBrowserWarmPool(t *testing.T) {
 		}
 	}
 	env.cli(t, "pool", "set", "e2e-warm", "--size", "0")
+}
+
+// waitInterfacesQuiet waits until this host's network interfaces and
+// their addresses have not changed for quiet, at most within.
+func waitInterfacesQuiet(t *testing.T, quiet, within time.Duration) {
+	t.Helper()
+	snapshot := func() string {
+		ifs, err := net.Interfaces()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, i := range ifs {
+			addrs, _ := i.Addrs()
+			fmt.Fprintf(&b, "%s %v %v;", i.Name, i.Flags, addrs)
+		}
+		return b.String()
+	}
+	last, since := snapshot(), time.Now()
+	for deadline := time.Now().Add(within); time.Since(since) < quiet; time.Sleep(100 * time.Millisecond) {
+		if now := snapshot(); now != last {
+			last, since = now, time.Now()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the host's network interfaces kept changing for %s", within)
+		}
+	}
 }
