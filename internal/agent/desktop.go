@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/airlock-rbi/airlock/internal/audio"
@@ -230,8 +229,7 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig, bound <-chan 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 4)
-	restart := make(chan DesktopConfig, 1)
-	go func() { errc <- a.superviseApp(ctx, disp, cfg, transfers, restart) }()
+	go func() { errc <- a.superviseApp(ctx, disp, cfg, transfers) }()
 	go func() { errc <- s.Run(ctx) }()
 	go s.ForwardClipboard(ctx)
 	go s.ForwardCursor(ctx)
@@ -249,11 +247,6 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig, bound <-chan 
 						errc <- fmt.Errorf("the hand-out's clipboard policy: %w", err)
 						return
 					}
-				}
-				if next, changed := handedOut(cfg, b); changed {
-					a.log.Info("starting the app again with the viewer's settings", "locale", next.Locale, "timezone", next.TimeZone, "scale", next.Scale)
-					s.SetScale(next.Scale)
-					restart <- next
 				}
 			}
 		}()
@@ -311,42 +304,10 @@ func (a *Agent) connect(ctx context.Context) (stream.ConnectInfo, error) {
 	return info, err
 }
 
-// Chromium's language and time zone when none is set: what a viewer
-// asking for these needs no restart for.
-const (
-	defaultLocale   = "en-US"
-	defaultTimeZone = "UTC"
-)
-
-// handedOut is cfg with the settings of a pool's session's hand-out b,
-// and whether they differ from those the app was started with (unset
-// being Chromium's defaults).
-func handedOut(cfg DesktopConfig, b Registration) (DesktopConfig, bool) {
-	next := cfg
-	if b.Locale != "" {
-		next.Locale = b.Locale
-	}
-	if b.TimeZone != "" {
-		next.TimeZone = b.TimeZone
-	}
-	if b.Scale != 0 {
-		next.Scale = b.Scale
-	}
-	or := func(v, d string) string {
-		if v == "" {
-			return d
-		}
-		return v
-	}
-	return next, or(next.Locale, defaultLocale) != or(cfg.Locale, defaultLocale) ||
-		or(next.TimeZone, defaultTimeZone) != or(cfg.TimeZone, defaultTimeZone) || max(next.Scale, 1) != max(cfg.Scale, 1)
-}
-
 // superviseApp runs the app and starts it again when it exits (a user
 // may close the last window, or the app may crash), with a growing pause
-// so that an app that cannot start does not spin; a config from restart
-// stops the app and starts it again with that config at once.
-func (a *Agent) superviseApp(ctx context.Context, disp *desktop.Display, cfg DesktopConfig, transfers *files.Service, restart <-chan DesktopConfig) error {
+// so that an app that cannot start does not spin.
+func (a *Agent) superviseApp(ctx context.Context, disp *desktop.Display, cfg DesktopConfig, transfers *files.Service) error {
 	pause := time.Second
 	for {
 		cmd, err := appCommand(ctx, disp.Name, cfg)
@@ -363,30 +324,10 @@ func (a *Agent) superviseApp(ctx context.Context, disp *desktop.Display, cfg Des
 			return fmt.Errorf("start %s: %w", cfg.App, err)
 		}
 		stopDevtools := a.connectDevtools(ctx, pipes, transfers)
-		waited := make(chan error, 1)
-		go func() { waited <- a.cfg.Children.Wait(cmd) }()
-		var next *DesktopConfig
-		select {
-		case err = <-waited:
-		case c := <-restart:
-			next = &c
-			// Asked to stop, the browser saves its state; the new one
-			// opens the same start page.
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case err = <-waited:
-			case <-time.After(5 * time.Second):
-				_ = cmd.Process.Kill()
-				err = <-waited
-			}
-		}
+		err = a.cfg.Children.Wait(cmd)
 		stopDevtools()
 		if ctx.Err() != nil {
 			return nil
-		}
-		if next != nil {
-			cfg = *next
-			continue
 		}
 		if time.Since(start) > time.Minute {
 			pause = time.Second

@@ -159,15 +159,6 @@ type Streamer struct {
 	scale  float64
 }
 
-// SetScale tells the next viewer's hello the app's new device scale
-// factor, for a pool's session whose browser was started again at the
-// scale of the viewer it was handed to.
-func (s *Streamer) SetScale(scale float64) {
-	s.mu.Lock()
-	s.scale = scale
-	s.mu.Unlock()
-}
-
 // SetClipboardPolicy changes the clipboard policy, for a pool's session
 // handed out to a user whose policy is not the one it started with. It
 // applies to the next viewer's hello and to every copy and paste from
