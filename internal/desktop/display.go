@@ -63,10 +63,14 @@ func StartDisplay(ctx context.Context, cfg DisplayConfig) (*Display, error) {
 	}
 	name := ":" + strconv.Itoa(cfg.Number)
 	// The framebuffer is made as large as a viewer may ask for, so that
-	// RandR can resize the screen within it without a restart.
+	// RandR can resize the screen within it without a restart. GLX is
+	// left out: the app draws in software (Chromium runs with
+	// --disable-gpu) and nothing in a session speaks GLX, while loading
+	// it maps Mesa's software renderer into Xvfb, 54 MiB of its 95 MiB
+	// PSS, measured here.
 	cmd := exec.Command(cfg.Path, name,
 		"-screen", "0", fmt.Sprintf("%dx%dx24", max(cfg.Width, maxWidth), max(cfg.Height, maxHeight)),
-		"-nolisten", "tcp", "-noreset", "-dpi", "96")
+		"-nolisten", "tcp", "-noreset", "-dpi", "96", "-extension", "GLX")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cfg.Runner.Start(cmd); err != nil {
 		return nil, fmt.Errorf("start Xvfb %s: %w", name, err)
