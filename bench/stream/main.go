@@ -183,6 +183,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/airlock-rbi/airlock/bench/internal/benchmain"
@@ -215,6 +219,11 @@ type options struct {
 	// warm workspace gets (phase 10); launchOnly runs nothing else.
 	launches   int
 	launchOnly bool
+	// densityIdle are the counts of idle sessions phase 11 measures at,
+	// in increasing order (none: the phase is not run); densityOnly runs
+	// nothing else.
+	densityIdle []int
+	densityOnly bool
 }
 
 func main() {
@@ -234,7 +243,14 @@ func main() {
 	flag.DurationVar(&o.isoWindow, "isolation-window", 5*time.Second, "length of each animation window of the isolation comparison")
 	flag.IntVar(&o.launches, "launches", 5, "clicks on Launch in the portal, each of a cold and of a pooled (warm) workspace, timed to the first frame")
 	flag.BoolVar(&o.launchOnly, "launch-only", false, "run only the launch measurement")
+	density := flag.String("density", "0,10,20", "counts of idle sessions to measure density and click to photon at, increasing (empty: no density phase)")
+	flag.BoolVar(&o.densityOnly, "density-only", false, "run only the density measurement")
 	flag.Parse()
+	var derr error
+	if o.densityIdle, derr = parseCounts(*density); derr != nil || (o.densityOnly && len(o.densityIdle) == 0) {
+		fmt.Fprintf(os.Stderr, "bench/stream: -density: want increasing counts such as 0,10,20 (and some with -density-only): %v\n", derr)
+		os.Exit(2)
+	}
 	if o.isolationOnly {
 		o.compareIsolation = true
 	}
@@ -292,7 +308,10 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 	}
 	sum := sha256.Sum256(raw)
 
-	up, err := airlockup.StartAdmin(ctx, bin, dir, "bench-stream")
+	// The density phase runs up to its largest count of idle sessions
+	// beside a measured one, all the admin's.
+	most := strconv.Itoa(64 + slices.Max(append([]int{0}, o.densityIdle...)))
+	up, err := airlockup.StartAdmin(ctx, bin, dir, "bench-stream", "--capacity="+most, "--max-sessions="+most)
 	if err != nil {
 		return err
 	}
@@ -321,7 +340,7 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 		return err
 	}
 	defer s.close()
-	for _, w := range []struct{ name, page string }{{"bench-click", "click"}, {"bench-anim", "anim"}, {"bench-tone", "tone"}} {
+	for _, w := range []struct{ name, page string }{{"bench-click", "click"}, {"bench-anim", "anim"}, {"bench-tone", "tone"}, {"bench-idle", "idle"}} {
 		if err := createWorkspace(ctx, api, w.name, s.base+w.page); err != nil {
 			return err
 		}
@@ -337,6 +356,16 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 		b.trace = os.Stderr
 	}
 	var lines []string
+	if o.densityOnly {
+		d, err := b.runDensity(ctx)
+		if err != nil {
+			return b.failed(ctx, err, up.Proc)
+		}
+		reportHeader(out, env, b)
+		fmt.Fprintln(out)
+		fmt.Fprintln(out, reportDensity(out, d, runtime.NumCPU()))
+		return nil
+	}
 	var launches []launchSample
 	if !o.isolationOnly {
 		if launches, err = b.runLaunch(ctx, o.launches); err != nil {
@@ -369,6 +398,13 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 			hd = &r
 		}
 		lines = append(lines, report(out, env, b, st, an, tones, hd), reportLaunch(out, launches))
+		if len(o.densityIdle) > 0 {
+			d, err := b.runDensity(ctx)
+			if err != nil {
+				return b.failed(ctx, err, up.Proc)
+			}
+			lines = append(lines, reportDensity(out, d, runtime.NumCPU()))
+		}
 	}
 	if o.compareIsolation && !o.launchOnly {
 		iso, err := b.runIsolation(ctx)
@@ -393,4 +429,24 @@ func (b *bench) failed(ctx context.Context, err error, up *airlockup.Proc) error
 		return err
 	}
 	return fmt.Errorf("%w\nlog of airlock up (end):\n%s", err, up.Tail())
+}
+
+// parseCounts reads a comma-separated list of increasing counts of at
+// least 0; the empty string is none.
+func parseCounts(s string) ([]int, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%q is not a count", f)
+		}
+		if len(out) > 0 && n <= out[len(out)-1] {
+			return nil, fmt.Errorf("%d after %d: counts must increase", n, out[len(out)-1])
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

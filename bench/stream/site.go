@@ -54,7 +54,7 @@ type rafReport struct {
 func serveSite(l net.Listener) (*site, error) {
 	s := &site{events: map[int]clickEvent{}, tones: map[int]toneEvent{}, loaded: map[string]time.Time{}, wake: make(chan struct{})}
 	mux := http.NewServeMux()
-	for _, page := range []string{"click", "anim", "tone"} {
+	for _, page := range []string{"click", "anim", "tone", "idle"} {
 		raw, err := assets.ReadFile("assets/" + page + ".html")
 		if err != nil {
 			l.Close()

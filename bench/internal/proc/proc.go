@@ -112,3 +112,16 @@ func field(path, name string) (int64, error) {
 func PeakRSS(pid int) (int64, error) {
 	return field(filepath.Join("/proc", strconv.Itoa(pid), "status"), "VmHWM:")
 }
+
+// MemInfo is the machine's memory from /proc/meminfo, in bytes: its total
+// and what the kernel estimates can be given to new work without swapping
+// (MemAvailable).
+func MemInfo() (total, available int64, err error) {
+	if total, err = field("/proc/meminfo", "MemTotal:"); err != nil {
+		return 0, 0, err
+	}
+	if available, err = field("/proc/meminfo", "MemAvailable:"); err != nil {
+		return 0, 0, err
+	}
+	return total, available, nil
+}
