@@ -131,11 +131,16 @@ type session struct {
 	EndReason string     `json:"end_reason"`
 	EndsAt    *time.Time `json:"ends_at"`
 	EndsFor   string     `json:"ends_for"`
+	ResumeBy  *time.Time `json:"resume_by"`
 	CreatedAt time.Time  `json:"created_at"`
 }
 
-// ends is when a running session ends and why, or why it ended.
+// ends is when a running session ends and why, or why it ended (and,
+// suspended, how long it may be resumed).
 func (s session) ends() string {
+	if s.State == "suspended" && s.ResumeBy != nil {
+		return fmt.Sprintf("suspended (%s); resume within %s", s.EndReason, time.Until(*s.ResumeBy).Round(time.Second))
+	}
 	if s.EndReason != "" {
 		return s.EndReason
 	}
@@ -145,9 +150,30 @@ func (s session) ends() string {
 	return fmt.Sprintf("in %s (%s)", time.Until(*s.EndsAt).Round(time.Second), s.EndsFor)
 }
 
+// waitSession long-polls session s until it is neither pending nor
+// starting, for at most timeout; a failed session is an error.
+func waitSession(ctx context.Context, c *cli.Client, s *session, timeout time.Duration) error {
+	// Long polls: the server answers as soon as the state settles.
+	deadline := time.Now().Add(timeout)
+	for s.State == "pending" || s.State == "starting" {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return fmt.Errorf("session %s is still %s after %s", s.ID, s.State, timeout)
+		}
+		wait := min(left, 30*time.Second).Round(time.Millisecond)
+		if err := c.Do(ctx, http.MethodGet, "/api/v1/sessions/"+s.ID+"?wait="+wait.String(), nil, s); err != nil {
+			return err
+		}
+	}
+	if s.State == "failed" {
+		return fmt.Errorf("session %s failed: %s", s.ID, s.Reason)
+	}
+	return nil
+}
+
 func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: airlock session create|ls|show|extend|rm")
+		fmt.Fprintln(stderr, "usage: airlock session create|ls|show|extend|resume|rm")
 		return errUsage
 	}
 	c, _, err := apiClient()
@@ -180,23 +206,33 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 		if *wait {
-			// Long polls: the server answers as soon as the state settles.
-			deadline := time.Now().Add(*timeout)
-			for s.State == "pending" || s.State == "starting" {
-				left := time.Until(deadline)
-				if left <= 0 {
-					return fmt.Errorf("session %s is still %s after %s", s.ID, s.State, *timeout)
-				}
-				wait := min(left, 30*time.Second).Round(time.Millisecond)
-				if err := c.Do(ctx, http.MethodGet, "/api/v1/sessions/"+s.ID+"?wait="+wait.String(), nil, &s); err != nil {
-					return err
-				}
-			}
-			if s.State == "failed" {
-				return fmt.Errorf("session %s failed: %s", s.ID, s.Reason)
+			if err := waitSession(ctx, c, &s, *timeout); err != nil {
+				return err
 			}
 		}
 		fmt.Fprintln(stdout, s.ID)
+		return nil
+	case "resume":
+		fs := newFlags("session resume", stderr)
+		wait := fs.Bool("wait", false, "wait until the session is ready (or failed)")
+		timeout := fs.Duration("timeout", 2*time.Minute, "how long --wait waits")
+		if len(args) < 2 || strings.HasPrefix(args[1], "-") {
+			fmt.Fprintln(stderr, "usage: airlock session resume ID [--wait]")
+			return errUsage
+		}
+		if err := parse(fs, args[2:]); err != nil {
+			return err
+		}
+		var s session
+		if err := c.Do(ctx, http.MethodPost, "/api/v1/sessions/"+url.PathEscape(args[1])+"/resume", nil, &s); err != nil {
+			return err
+		}
+		if *wait {
+			if err := waitSession(ctx, c, &s, *timeout); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(stdout, "%s %s\n", s.ID, s.State)
 		return nil
 	case "ls":
 		fs := newFlags("session ls", stderr)
@@ -240,7 +276,7 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return printJSON(stdout, raw)
 		}
 		for _, k := range []string{"id", "state", "reason", "end_reason", "workspace_id", "node_id", "container", "created_at", "ready_at",
-			"expires_at", "ends_at", "ends_for", "stopped_at"} {
+			"expires_at", "ends_at", "ends_for", "resume_by", "stopped_at"} {
 			if v, ok := raw[k]; ok {
 				fmt.Fprintf(stdout, "%-13s %v\n", k+":", v)
 			}
@@ -269,7 +305,7 @@ func runSession(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stdout, "%s ends %s\n", s.ID, s.ends())
 		return nil
 	}
-	fmt.Fprintf(stderr, "airlock session: unknown command %q (create, ls, show, extend, rm)\n", args[0])
+	fmt.Fprintf(stderr, "airlock session: unknown command %q (create, ls, show, extend, resume, rm)\n", args[0])
 	return errUsage
 }
 
@@ -378,12 +414,14 @@ type wsFlags struct {
 	clearEgress                                              *bool
 	rules                                                    egressRules
 	browser                                                  *wsBrowserFlags
-	limits                                                   [4]*string
+	limits                                                   [5]*string
+	onExpiry                                                 *string
 }
 
 // limitFlags are the session limit flags and the API fields they set.
-var limitFlags = [4][2]string{
+var limitFlags = [5][2]string{
 	{"idle-timeout", "idle_timeout"}, {"viewer-idle-timeout", "viewer_idle_timeout"}, {"lifetime", "lifetime"}, {"max-lifetime", "max_lifetime"},
+	{"resume-grace", "resume_grace"},
 }
 
 func workspaceFlags(fs *flag.FlagSet, add bool) *wsFlags {
@@ -415,9 +453,11 @@ func workspaceFlags(fs *flag.FlagSet, add bool) *wsFlags {
 		"end a session after this long without input while a viewer is connected, e.g. 4h (default: the server's)",
 		"end a session this long after its launch, however busy, e.g. 12h (default: the server's)",
 		"how far after its launch a user may extend a session's end; equal to --lifetime: no extension (default: the server's)",
+		"how long a suspended session (--on-expiry suspend) may be resumed before it is removed, e.g. 24h (default: the server's)",
 	} {
 		f.limits[i] = fs.String(limitFlags[i][0], "", help)
 	}
+	f.onExpiry = fs.String("on-expiry", "", "what an idle or lifetime end does: remove, or suspend (stop the container and keep it for --resume-grace; the user may resume it) (default: the server's)")
 	return f
 }
 
@@ -481,6 +521,9 @@ func (f *wsFlags) body(fs *flag.FlagSet, add bool) (map[string]any, error) {
 			}
 			body[l[1]] = v
 		}
+	}
+	if v := *f.onExpiry; v != "" || (!add && flagSet(fs, "on-expiry")) {
+		body["on_expiry"] = v
 	}
 	return body, nil
 }

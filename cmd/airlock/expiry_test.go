@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/dockertest"
@@ -98,6 +99,80 @@ func TestSessionExpiry(t *testing.T) {
 		}
 		env.ended(t, id, "lifetime", "reached the end of its lifetime", time.Minute)
 	})
+	t.Run("suspend-and-resume", func(t *testing.T) {
+		addWorkspace(t, map[string]any{"name": "suspend-min", "image": "airlock/minimal:latest", "memory": 64 << 20,
+			"idle_timeout": "3s", "lifetime": "10m", "on_expiry": "suspend", "resume_grace": "20s"})
+		id := env.cli(t, "session", "create", "suspend-min", "--wait")
+		first := sessionContainer(t, id)
+		if out, code := env.try("session", "resume", id); code == 0 || !strings.Contains(out, "only a suspended session can be resumed") {
+			t.Fatalf("resume of a ready session: exit %d: %s", code, out)
+		}
+		s := env.suspended(t, id, time.Minute)
+		if s.EndReason != "idle" || !strings.Contains(s.Reason, "it is suspended and can be resumed until") {
+			t.Fatalf("suspended session %s: %+v; want idle, with until when it can be resumed", id, s)
+		}
+		// Kept: the same container, stopped, and its network.
+		if c := sessionContainer(t, id); c.ID != first.ID || c.State != "exited" {
+			t.Fatalf("suspended session's container: %s %s; want %s exited", c.ID, c.State, first.ID)
+		}
+		sessionNetwork(t, id)
+		if out := env.cli(t, "session", "resume", id, "--wait"); !strings.Contains(out, "ready") {
+			t.Fatalf("session resume --wait: %s", out)
+		}
+		// Its agent registered again, in the same container.
+		if c := sessionContainer(t, id); c.ID != first.ID || c.State != "running" {
+			t.Fatalf("resumed session's container: %s %s; want %s running", c.ID, c.State, first.ID)
+		}
+		if s := env.show(t, id); s.State != "ready" || s.EndReason != "" {
+			t.Fatalf("resumed session %s: %+v; want ready with no end", id, s)
+		}
+		// Left alone again it is suspended again, and removed once its
+		// grace is over, with its network.
+		env.suspended(t, id, time.Minute)
+		env.ended(t, id, "idle", "suspended and not resumed in time", time.Minute)
+		if n, err := dockertest.Client(t).NetworkList(context.Background(), network.ListOptions{
+			Filters: filters.NewArgs(filters.Arg("label", airlock.LabelSession+"="+id))}); err != nil || len(n) != 0 {
+			t.Fatalf("session %s was removed but left its network: %v %+v", id, err, n)
+		}
+		if out, code := env.try("session", "resume", id); code == 0 || !strings.Contains(out, "not suspended") {
+			t.Fatalf("resume of a removed session: exit %d: %s", code, out)
+		}
+	})
+}
+
+// suspended waits for session id to be suspended.
+func (e *upEnv) suspended(t *testing.T, id string, within time.Duration) shownSession {
+	t.Helper()
+	for deadline := time.Now().Add(within); ; time.Sleep(250 * time.Millisecond) {
+		s := e.show(t, id)
+		if s.State == "suspended" {
+			return s
+		}
+		if s.State == "stopped" || s.State == "failed" || time.Now().After(deadline) {
+			t.Fatalf("session %s is %s (%s), not suspended, after up to %s\nserver log:\n%s", id, s.State, s.Reason, within, e.logTail(30))
+		}
+	}
+}
+
+// sessionContainer is the one container of session id on the dockerd.
+func sessionContainer(t *testing.T, id string) container.Summary {
+	t.Helper()
+	list, err := dockertest.Client(t).ContainerList(context.Background(), container.ListOptions{All: true,
+		Filters: filters.NewArgs(filters.Arg("label", airlock.LabelSession+"="+id))})
+	if err != nil || len(list) != 1 {
+		t.Fatalf("containers of session %s: %v %+v; want one", id, err, list)
+	}
+	return list[0]
+}
+
+// sessionNetwork checks that session id has its network.
+func sessionNetwork(t *testing.T, id string) {
+	t.Helper()
+	list, err := dockertest.Client(t).NetworkList(context.Background(), network.ListOptions{
+		Filters: filters.NewArgs(filters.Arg("label", airlock.LabelSession+"="+id))})
+	if err != nil || len(list) != 1 {
+		t.Fatalf("networks of session %s: %v %+v; want one", id, err, list)
+	}
 }
 
 // TestBrowserExpiryWarning: a real viewer warns before an idle end, Keep

@@ -57,6 +57,11 @@ func infraFlags(fs *flag.FlagSet, cfg *infra.Config, turnListen string) {
 	fs.DurationVar(&cfg.SessionLimits.ViewerIdle, "viewer-idle-timeout", airlock.DefaultLimits.ViewerIdle, "end a session after this long without input while a viewer is connected (a workspace's viewer_idle_timeout overrides it)")
 	fs.DurationVar(&cfg.SessionLimits.Lifetime, "lifetime", airlock.DefaultLimits.Lifetime, "end a session this long after its launch, however busy (a workspace's lifetime overrides it)")
 	fs.DurationVar(&cfg.SessionLimits.MaxLifetime, "max-lifetime", airlock.DefaultLimits.MaxLifetime, "how far after its launch a user may extend a session's end (a workspace's max_lifetime overrides it)")
+	fs.Func("on-expiry", "what an idle or lifetime end does to a session: remove, or suspend (stop its container and keep it for --resume-grace, in which its user may resume it); a workspace's on_expiry overrides it (default remove)", func(v string) error {
+		cfg.SessionLimits.OnExpiry = airlock.ExpiryAction(v)
+		return airlock.Limits{OnExpiry: cfg.SessionLimits.OnExpiry}.Validate()
+	})
+	fs.DurationVar(&cfg.SessionLimits.ResumeGrace, "resume-grace", airlock.DefaultLimits.ResumeGrace, "how long a suspended session may be resumed before it is removed (a workspace's resume_grace overrides it)")
 	fs.IntVar(&cfg.MaxSessions, "max-sessions", 3, "a user's active sessions at most, unless the user has a limit of their own (airlock user add --max-sessions)")
 	fs.DurationVar(&cfg.AgentHeartbeat, "agent-heartbeat", 10*time.Second, "how often session agents report (whole seconds): idle ends are judged to about this much")
 	fs.DurationVar(&cfg.Lifecycle.Every, "lifecycle-every", 5*time.Second, "how often the lifecycle round runs: expiry, lost agents and containers, reconciliation")

@@ -28,6 +28,19 @@ const (
 // EndReasons lists every reason, for messages and documentation.
 var EndReasons = []EndReason{EndIdle, EndLifetime, EndUser, EndAdmin, EndLost, EndFailed}
 
+// ExpiryAction is what happens to a session when its idle or lifetime
+// end comes.
+type ExpiryAction string
+
+const (
+	// ExpireRemove removes the container: the session is over.
+	ExpireRemove ExpiryAction = "remove"
+	// ExpireSuspend stops the container and keeps it (its writable
+	// layer, volumes and network) for the resume grace: its user may
+	// resume it meanwhile, and it is removed after.
+	ExpireSuspend ExpiryAction = "suspend"
+)
+
 // Limits bound a session's life. A zero field takes the deployment's
 // default (see Or); the defaults are DefaultLimits.
 type Limits struct {
@@ -42,12 +55,21 @@ type Limits struct {
 	// MaxLifetime is how far the user may extend a session's end, from
 	// its launch; equal to Lifetime, no extension is allowed.
 	MaxLifetime time.Duration
+	// OnExpiry is what the end does to the session: remove (the
+	// default) or suspend. A session whose lifetime ended and may not be
+	// extended is removed either way: a resume could not run it.
+	OnExpiry ExpiryAction
+	// ResumeGrace is how long a suspended session waits for its user's
+	// resume before it is removed.
+	ResumeGrace time.Duration
 }
 
 // DefaultLimits are the limits of a deployment that sets none: half an
 // hour unattended, four hours with a forgotten tab, a working day of
-// life, extendable to a day.
-var DefaultLimits = Limits{Idle: 30 * time.Minute, ViewerIdle: 4 * time.Hour, Lifetime: 12 * time.Hour, MaxLifetime: 24 * time.Hour}
+// life, extendable to a day; an expired session is removed, and
+// a suspended session (when a workspace keeps them) waits a day.
+var DefaultLimits = Limits{Idle: 30 * time.Minute, ViewerIdle: 4 * time.Hour, Lifetime: 12 * time.Hour, MaxLifetime: 24 * time.Hour,
+	OnExpiry: ExpireRemove, ResumeGrace: 24 * time.Hour}
 
 // MaxLimit bounds every limit: a session is not a server.
 const MaxLimit = 30 * 24 * time.Hour
@@ -68,18 +90,25 @@ func (l Limits) Or(d Limits) Limits {
 	if out.MaxLifetime == 0 {
 		out.MaxLifetime = max(d.MaxLifetime, out.Lifetime)
 	}
+	if out.OnExpiry == "" {
+		out.OnExpiry = d.OnExpiry
+	}
+	if out.ResumeGrace == 0 {
+		out.ResumeGrace = d.ResumeGrace
+	}
 	return out
 }
 
 // Validate checks limits as a workspace or a deployment writes them:
-// each zero (the default) or whole seconds from 1s to MaxLimit, with
+// each duration zero (the default) or whole seconds from 1s to MaxLimit,
+// OnExpiry empty (the default), remove or suspend, with
 // ViewerIdle at least Idle and MaxLifetime at least Lifetime when both
 // are set.
 func (l Limits) Validate() error {
 	for _, f := range []struct {
 		name string
 		d    time.Duration
-	}{{"idle_timeout", l.Idle}, {"viewer_idle_timeout", l.ViewerIdle}, {"lifetime", l.Lifetime}, {"max_lifetime", l.MaxLifetime}} {
+	}{{"idle_timeout", l.Idle}, {"viewer_idle_timeout", l.ViewerIdle}, {"lifetime", l.Lifetime}, {"max_lifetime", l.MaxLifetime}, {"resume_grace", l.ResumeGrace}} {
 		if f.d == 0 {
 			continue
 		}
@@ -89,6 +118,11 @@ func (l Limits) Validate() error {
 		if f.d%time.Second != 0 {
 			return Errorf(EINVALID, "%s %s: give whole seconds", f.name, f.d)
 		}
+	}
+	switch l.OnExpiry {
+	case "", ExpireRemove, ExpireSuspend:
+	default:
+		return Errorf(EINVALID, "on_expiry %q is not one of %q (the default) or %q", l.OnExpiry, ExpireRemove, ExpireSuspend)
 	}
 	if l.Idle != 0 && l.ViewerIdle != 0 && l.ViewerIdle < l.Idle {
 		return Errorf(EINVALID, "viewer_idle_timeout %s is shorter than idle_timeout %s: a viewer that is connected but unused counts as idle after a longer time, not a shorter one",
@@ -204,6 +238,18 @@ func Extendable(s *Session, l Limits) bool {
 
 // String is the limits as the CLI shows them.
 func (l Limits) String() string {
-	return fmt.Sprintf("idle %s, viewer idle %s, lifetime %s (extendable to %s)",
+	out := fmt.Sprintf("idle %s, viewer idle %s, lifetime %s (extendable to %s)",
 		FormatDuration(l.Idle), FormatDuration(l.ViewerIdle), FormatDuration(l.Lifetime), FormatDuration(l.MaxLifetime))
+	if l.OnExpiry == ExpireSuspend {
+		out += fmt.Sprintf(", suspended at the end for %s", FormatDuration(l.ResumeGrace))
+	}
+	return out
+}
+
+// Suspends reports whether the end e of session s under l suspends it
+// rather than removing it: the workspace keeps its sessions, and a
+// resume could run it (an idle end, or a lifetime that may still be
+// extended).
+func Suspends(s *Session, l Limits, e Ends) bool {
+	return l.OnExpiry == ExpireSuspend && (e.Reason == EndIdle || Extendable(s, l))
 }

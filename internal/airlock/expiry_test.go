@@ -81,13 +81,13 @@ func TestExtend(t *testing.T) {
 }
 
 func TestLimits(t *testing.T) {
-	d := Limits{Idle: time.Minute, ViewerIdle: time.Hour, Lifetime: 2 * time.Hour, MaxLifetime: 3 * time.Hour}
+	d := Limits{Idle: time.Minute, ViewerIdle: time.Hour, Lifetime: 2 * time.Hour, MaxLifetime: 3 * time.Hour, OnExpiry: ExpireRemove, ResumeGrace: time.Hour}
 	if got := (Limits{}).Or(d); got != d {
 		t.Errorf("zero limits take %+v, want the defaults %+v", got, d)
 	}
 	// A workspace's longer values lift the defaults that must stay above them.
 	got := Limits{Idle: 2 * time.Hour, Lifetime: 5 * time.Hour}.Or(d)
-	if want := (Limits{Idle: 2 * time.Hour, ViewerIdle: 2 * time.Hour, Lifetime: 5 * time.Hour, MaxLifetime: 5 * time.Hour}); got != want {
+	if want := (Limits{Idle: 2 * time.Hour, ViewerIdle: 2 * time.Hour, Lifetime: 5 * time.Hour, MaxLifetime: 5 * time.Hour, OnExpiry: ExpireRemove, ResumeGrace: time.Hour}); got != want {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
 	for _, tc := range []struct {
@@ -102,6 +102,9 @@ func TestLimits(t *testing.T) {
 		{"err/fraction", Limits{Idle: 1500 * time.Millisecond}, "give whole seconds"},
 		{"err/viewer-shorter", Limits{Idle: time.Hour, ViewerIdle: time.Minute}, "viewer_idle_timeout 1m is shorter than idle_timeout 1h"},
 		{"err/max-shorter", Limits{Lifetime: time.Hour, MaxLifetime: time.Minute}, "max_lifetime 1m is shorter than lifetime 1h"},
+		{"ok/suspend", Limits{OnExpiry: ExpireSuspend, ResumeGrace: 2 * time.Hour}, ""},
+		{"err/on-expiry", Limits{OnExpiry: "pause"}, `on_expiry "pause" is not one of "remove" (the default) or "suspend"`},
+		{"err/grace-too-long", Limits{ResumeGrace: 31 * 24 * time.Hour}, "resume_grace 744h0m0s is out of range"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.l.Validate()
@@ -113,6 +116,37 @@ func TestLimits(t *testing.T) {
 			}
 			if ErrorCode(err) != EINVALID || !strings.Contains(ErrorMessage(err), tc.err) {
 				t.Fatalf("err %v, want EINVALID containing %q", err, tc.err)
+			}
+		})
+	}
+}
+
+// TestSuspends: a workspace that keeps its sessions suspends one at an
+// idle end, and at a lifetime end only while the lifetime may still be
+// extended (a resume could not run it otherwise).
+func TestSuspends(t *testing.T) {
+	launch := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	s := &Session{CreatedAt: launch}
+	keep := Limits{Idle: time.Minute, ViewerIdle: time.Hour, Lifetime: time.Hour, MaxLifetime: 2 * time.Hour, OnExpiry: ExpireSuspend, ResumeGrace: time.Hour}
+	fixed := keep
+	fixed.MaxLifetime = keep.Lifetime
+	remove := keep
+	remove.OnExpiry = ExpireRemove
+	for _, tc := range []struct {
+		name string
+		l    Limits
+		end  EndReason
+		want bool
+	}{
+		{"idle", keep, EndIdle, true},
+		{"lifetime-extendable", keep, EndLifetime, true},
+		{"lifetime-fixed", fixed, EndLifetime, false},
+		{"idle-fixed-lifetime", fixed, EndIdle, true},
+		{"remove", remove, EndIdle, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Suspends(s, tc.l, Ends{At: launch, Reason: tc.end}); got != tc.want {
+				t.Errorf("Suspends = %v, want %v", got, tc.want)
 			}
 		})
 	}

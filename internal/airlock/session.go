@@ -8,27 +8,32 @@ import (
 // SessionState is where a session is in its life.
 //
 //	pending ──▶ starting ──▶ ready ──▶ stopping ──▶ stopped
-//	   │            │  ╲       ▲ │         ▲
-//	   │            │   ▶ warm ┘ │         │
-//	   │            │       │    │         │
-//	   └────────────┴───────┴────┴─────────┴──▶ failed (with a reason)
+//	   │         │  ▲ ╲       ▲  │        ▲
+//	   │         │  │  ▶ warm ┘  ▼        │
+//	   │         │  └──────── suspended ──┘
+//	   │         │      │        │
+//	   └─────────┴──────┴────────┴──────────▶ failed (with a reason)
 //
 // pending: stored, no node yet. starting: a container is being created or
 // has started and its agent has not registered. warm: a pool's session,
 // registered and no one's yet; handed out, it becomes ready, and it never
 // returns to the pool. ready: the agent registered (and, for a pool's
-// session, it was handed out). stopping: removal asked. stopped and failed
+// session, it was handed out). suspended: it expired under a workspace
+// that keeps its sessions (OnExpiry suspend): the container is stopped,
+// kept with its network until ResumeBy; resumed, it is starting again and
+// its agent registers anew. stopping: removal asked. stopped and failed
 // are final.
 type SessionState string
 
 const (
-	SessionPending  SessionState = "pending"
-	SessionStarting SessionState = "starting"
-	SessionReady    SessionState = "ready"
-	SessionWarm     SessionState = "warm"
-	SessionStopping SessionState = "stopping"
-	SessionStopped  SessionState = "stopped"
-	SessionFailed   SessionState = "failed"
+	SessionPending   SessionState = "pending"
+	SessionStarting  SessionState = "starting"
+	SessionReady     SessionState = "ready"
+	SessionWarm      SessionState = "warm"
+	SessionSuspended SessionState = "suspended"
+	SessionStopping  SessionState = "stopping"
+	SessionStopped   SessionState = "stopped"
+	SessionFailed    SessionState = "failed"
 )
 
 // Final reports whether no transition leaves s.
@@ -38,19 +43,22 @@ func (s SessionState) Final() bool { return s == SessionStopped || s == SessionF
 func (s SessionState) Active() bool { return !s.Final() }
 
 // ActiveStates are the states that count against limits and capacity (a
-// warm session holds a node's room, and no user's).
-var ActiveStates = []SessionState{SessionPending, SessionStarting, SessionWarm, SessionReady, SessionStopping}
+// warm session holds a node's room, and no user's). A suspended session
+// counts too: it holds its place on its node until it is resumed or its
+// grace ends, so a resume never finds the node or its user over a limit.
+var ActiveStates = []SessionState{SessionPending, SessionStarting, SessionWarm, SessionReady, SessionSuspended, SessionStopping}
 
 // LiveStates are the states whose container runs or is being started.
 var LiveStates = []SessionState{SessionStarting, SessionWarm, SessionReady}
 
 // transitions is the state machine above.
 var transitions = map[SessionState][]SessionState{
-	SessionPending:  {SessionStarting, SessionStopping, SessionFailed},
-	SessionStarting: {SessionReady, SessionWarm, SessionStopping, SessionFailed},
-	SessionWarm:     {SessionReady, SessionStopping, SessionFailed},
-	SessionReady:    {SessionStopping, SessionFailed},
-	SessionStopping: {SessionStopped, SessionFailed},
+	SessionPending:   {SessionStarting, SessionStopping, SessionFailed},
+	SessionStarting:  {SessionReady, SessionWarm, SessionStopping, SessionFailed},
+	SessionWarm:      {SessionReady, SessionStopping, SessionFailed},
+	SessionReady:     {SessionSuspended, SessionStopping, SessionFailed},
+	SessionSuspended: {SessionStarting, SessionStopping, SessionFailed},
+	SessionStopping:  {SessionStopped, SessionFailed},
 }
 
 // CanTransition reports whether a session may go from one state to another.
@@ -82,6 +90,10 @@ type Session struct {
 	// RegisterHash is the hash of the one-time registration token given to
 	// the container; cleared when the agent registers.
 	RegisterHash []byte
+	// ResumeHash is the registration token's hash kept for a resume: the
+	// container's environment (and so its token) outlives a stop, and a
+	// resume makes the token work once more (RegisterHash = ResumeHash).
+	ResumeHash []byte
 	// AgentHash is the hash of the agent's own credential.
 	AgentHash []byte
 	// LaunchKey is the key the launching client gave (empty: none),
@@ -111,6 +123,10 @@ type Session struct {
 	// Viewer is the launching browser's settings a pool's session was
 	// handed out with (zero for a cold launch, whose container has them).
 	Viewer Viewer
+	// ResumeBy is when a suspended session's grace ends: until then its
+	// user may resume it; then it is removed. Nil until it is first
+	// suspended; it means nothing in other states.
+	ResumeBy *time.Time
 }
 
 // Pooled reports whether s is a pool's, handed out or not.
@@ -154,4 +170,5 @@ type SessionUpdate struct {
 	ExpiresAt      *time.Time
 	LastInputAt    *time.Time
 	LastViewerAt   *time.Time
+	ResumeBy       *time.Time
 }

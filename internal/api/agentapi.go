@@ -108,8 +108,11 @@ func (s *Server) registerAgent(w http.ResponseWriter, r *http.Request) error {
 		s.watch.notify(sess.ID)
 		s.audit(r.Context(), "agent", "session.ready", sess.ID, "")
 	}
+	// A pool's session claims its hand-out, which a handed-out one (its
+	// answer lost, or resumed from suspension) gets at once, with its
+	// user's settings.
 	writeJSON(w, http.StatusOK, registration{SessionID: sess.ID, Credential: cred, ExpiresAt: exp.Unix(), HeartbeatSeconds: s.heartbeatSeconds(),
-		Warm: sess.State == airlock.SessionWarm})
+		Warm: sess.Pooled()})
 	return nil
 }
 

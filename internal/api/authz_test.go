@@ -74,6 +74,7 @@ var access = map[string]Access{
 	"DELETE /api/v1/sessions/{id}":          AccessUser,
 	"POST /api/v1/sessions/{id}/connect":    AccessUser,
 	"POST /api/v1/sessions/{id}/extend":     AccessUser,
+	"POST /api/v1/sessions/{id}/resume":     AccessUser,
 	"POST /api/v1/nodes/{name}/drain":       AccessAdmin,
 	"POST /api/v1/nodes/{name}/undrain":     AccessAdmin,
 	"GET /api/v1/pools":                     AccessAdmin,
@@ -104,6 +105,7 @@ var owned = map[string]bool{
 	"DELETE /api/v1/sessions/{id}":       true,
 	"POST /api/v1/sessions/{id}/connect": true,
 	"POST /api/v1/sessions/{id}/extend":  true,
+	"POST /api/v1/sessions/{id}/resume":  true,
 }
 
 // shared are routes with a path parameter that name something of the

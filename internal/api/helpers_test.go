@@ -90,6 +90,8 @@ type fakeDriver struct {
 	// removeDelay makes Remove take that long, as a real container's
 	// stop does, so that concurrent stops overlap.
 	removeDelay time.Duration
+	// halted are the containers stopped and kept (suspended sessions).
+	halted map[string]bool
 }
 
 var _ Driver = (*fakeDriver)(nil)
@@ -515,3 +517,21 @@ func peer(cert *x509.Certificate) *tls.ConnectionState {
 }
 
 var errDriver = errors.New("fake driver failure")
+
+// Halt and Resume record the container's state in halted.
+func (d *fakeDriver) Halt(_ context.Context, _ string, id string, _ time.Duration) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.halted == nil {
+		d.halted = map[string]bool{}
+	}
+	d.halted[id] = true
+	return nil
+}
+
+func (d *fakeDriver) Resume(_ context.Context, _ string, id string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.halted, id)
+	return nil
+}

@@ -36,13 +36,19 @@ type limitsSpec struct {
 	ViewerIdle  duration `json:"viewer_idle_timeout,omitempty"`
 	Lifetime    duration `json:"lifetime,omitempty"`
 	MaxLifetime duration `json:"max_lifetime,omitempty"`
+	// OnExpiry is remove or suspend ("" the deployment's default), and
+	// ResumeGrace how long a suspended session may be resumed.
+	OnExpiry    string   `json:"on_expiry,omitempty"`
+	ResumeGrace duration `json:"resume_grace,omitempty"`
 }
 
 func (l limitsSpec) limits() airlock.Limits {
 	return airlock.Limits{Idle: time.Duration(l.Idle), ViewerIdle: time.Duration(l.ViewerIdle),
-		Lifetime: time.Duration(l.Lifetime), MaxLifetime: time.Duration(l.MaxLifetime)}
+		Lifetime: time.Duration(l.Lifetime), MaxLifetime: time.Duration(l.MaxLifetime),
+		OnExpiry: airlock.ExpiryAction(l.OnExpiry), ResumeGrace: time.Duration(l.ResumeGrace)}
 }
 
 func viewLimits(l airlock.Limits) limitsSpec {
-	return limitsSpec{Idle: duration(l.Idle), ViewerIdle: duration(l.ViewerIdle), Lifetime: duration(l.Lifetime), MaxLifetime: duration(l.MaxLifetime)}
+	return limitsSpec{Idle: duration(l.Idle), ViewerIdle: duration(l.ViewerIdle), Lifetime: duration(l.Lifetime), MaxLifetime: duration(l.MaxLifetime),
+		OnExpiry: string(l.OnExpiry), ResumeGrace: duration(l.ResumeGrace)}
 }

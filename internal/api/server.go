@@ -225,6 +225,7 @@ func (s *Server) Routes() []Route {
 		{"DELETE /api/v1/sessions/{id}", AccessUser, s.deleteSession},
 		{"POST /api/v1/sessions/{id}/connect", AccessUser, s.connect},
 		{"POST /api/v1/sessions/{id}/extend", AccessUser, s.extendSession},
+		{"POST /api/v1/sessions/{id}/resume", AccessUser, s.resumeSession},
 
 		{"GET /api/v1/pools", AccessAdmin, s.listPools},
 		{"PUT /api/v1/pools/{workspace}", AccessAdmin, s.setPool},

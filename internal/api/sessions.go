@@ -42,6 +42,11 @@ type sessionView struct {
 	EndsIn      *int64 `json:"ends_in_seconds,omitempty"`
 	WarnSeconds int    `json:"warn_seconds,omitempty"`
 	Extendable  bool   `json:"extendable,omitempty"`
+	// ResumeBy is, for a suspended session, when its grace ends (its
+	// user may resume it until then; it is removed after), and ResumeIn
+	// the same as seconds from the answer.
+	ResumeBy *time.Time `json:"resume_by,omitempty"`
+	ResumeIn *int64     `json:"resume_in_seconds,omitempty"`
 }
 
 func viewSession(s *airlock.Session) sessionView {
@@ -57,6 +62,13 @@ func viewSession(s *airlock.Session) sessionView {
 func (s *Server) viewLive(sess *airlock.Session, ws *airlock.Workspace, now time.Time) sessionView {
 	v := viewSession(sess)
 	if sess.State.Final() || sess.State == airlock.SessionStopping {
+		return v
+	}
+	if sess.State == airlock.SessionSuspended {
+		if sess.ResumeBy != nil {
+			in := int64(max(sess.ResumeBy.Sub(now), 0) / time.Second)
+			v.ResumeBy, v.ResumeIn = sess.ResumeBy, &in
+		}
 		return v
 	}
 	if ws == nil {
@@ -124,6 +136,30 @@ func (s *Server) extendSession(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.audit(ctx, callerOf(ctx).User.Name, "session.extend", sess.ID, "")
+	return s.writeSession(ctx, w, http.StatusOK, out)
+}
+
+// resumeSession starts a suspended session again; the answer is the
+// session, starting, which the client waits on as after a launch.
+func (s *Server) resumeSession(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	sess, err := s.visibleSession(ctx, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	ws, err := s.store.WorkspaceByID(ctx, sess.WorkspaceID)
+	if airlock.ErrorCode(err) == airlock.ENOTFOUND {
+		ws, err = &airlock.Workspace{ID: sess.WorkspaceID}, nil
+	}
+	if err != nil {
+		return err
+	}
+	out, err := s.sessions.Resume(ctx, sess, ws)
+	if err != nil {
+		return err
+	}
+	s.watch.notify(sess.ID)
+	s.audit(ctx, callerOf(ctx).User.Name, "session.resume", sess.ID, "")
 	return s.writeSession(ctx, w, http.StatusOK, out)
 }
 
@@ -233,7 +269,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 	id := newID()
 	expires := now.Add(s.sessions.Limits(ws).Lifetime)
 	sess := &airlock.Session{ID: id, UserID: u.ID, WorkspaceID: ws.ID, NodeID: node.ID,
-		ContainerID: sessions.ContainerName(id), State: airlock.SessionStarting, RegisterHash: reg.Hash(), CreatedAt: now, UpdatedAt: now,
+		ContainerID: sessions.ContainerName(id), State: airlock.SessionStarting, RegisterHash: reg.Hash(), ResumeHash: reg.Hash(), CreatedAt: now, UpdatedAt: now,
 		LaunchKey: req.LaunchKey, ExpiresAt: &expires}
 	if err := s.store.CreateSessionWithin(ctx, sess, limit, node.Capacity); err != nil {
 		if airlock.ErrorCode(err) == airlock.ECONFLICT {

@@ -65,6 +65,10 @@ type workspaceFile struct {
 		ViewerIdleTimeout time.Duration `yaml:"viewer_idle_timeout"`
 		Lifetime          time.Duration `yaml:"lifetime"`
 		MaxLifetime       time.Duration `yaml:"max_lifetime"`
+		// OnExpiry is remove or suspend; ResumeGrace how long a
+		// suspended session may be resumed.
+		OnExpiry    string        `yaml:"on_expiry"`
+		ResumeGrace time.Duration `yaml:"resume_grace"`
 	} `yaml:"workspaces"`
 }
 
@@ -88,7 +92,8 @@ func ParseWorkspaces(src string, raw []byte, known []string) ([]*airlock.Workspa
 			NanoCPUs: int64(w.CPUs * 1e9), PidsLimit: w.Pids, Env: w.Env, StartURL: w.StartURL, Seccomp: w.Seccomp,
 			Clipboard: airlock.ClipboardPolicy(w.Clipboard), Egress: w.Egress, Mode: airlock.Mode(w.Mode), Browser: w.Browser,
 			Audio: airlock.AudioPolicy(w.Audio), Locale: w.Locale, TimeZone: w.TimeZone, MaxScale: w.MaxScale, CreatedAt: now, UpdatedAt: now,
-			Limits: airlock.Limits{Idle: w.IdleTimeout, ViewerIdle: w.ViewerIdleTimeout, Lifetime: w.Lifetime, MaxLifetime: w.MaxLifetime}}
+			Limits: airlock.Limits{Idle: w.IdleTimeout, ViewerIdle: w.ViewerIdleTimeout, Lifetime: w.Lifetime, MaxLifetime: w.MaxLifetime,
+				OnExpiry: airlock.ExpiryAction(w.OnExpiry), ResumeGrace: w.ResumeGrace}}
 		for _, sz := range []struct {
 			v   string
 			dst *int64

@@ -241,6 +241,34 @@ func (l *Launcher) Addresses(ctx context.Context, nodeURL, containerID string) (
 	return out, nil
 }
 
+// Halt stops a session's container (SIGTERM, then SIGKILL after grace)
+// and keeps it, with its network, for a later Resume: a suspended
+// session. One already stopped is not an error.
+func (l *Launcher) Halt(ctx context.Context, nodeURL, containerID string, grace time.Duration) error {
+	c, err := l.client(nodeURL)
+	if err != nil {
+		return err
+	}
+	secs := int(grace.Seconds())
+	if err := c.ContainerStop(ctx, containerID, container.StopOptions{Timeout: &secs}); err != nil {
+		return fmt.Errorf("stop container %s on %s: %w", containerID, nodeURL, err)
+	}
+	return nil
+}
+
+// Resume starts a container Halt stopped; its process starts afresh on
+// the same network and writable layer. One running is not an error.
+func (l *Launcher) Resume(ctx context.Context, nodeURL, containerID string) error {
+	c, err := l.client(nodeURL)
+	if err != nil {
+		return err
+	}
+	if err := c.ContainerStart(ctx, containerID, container.StartOptions{}); err != nil {
+		return fmt.Errorf("start container %s on %s again: %w", containerID, nodeURL, err)
+	}
+	return nil
+}
+
 // Remove stops the container (SIGTERM, then SIGKILL after grace) and
 // removes it and its session network. A container that is already gone
 // is not an error (its network, if left, is the reconciler's).

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -179,6 +180,7 @@ func (j *Jobs) Round(ctx context.Context) error {
 		j.nodeLiveness(ctx, nodes),
 		j.lostNodes(ctx, nodes),
 		j.expireSessions(ctx, byID),
+		j.endSuspended(ctx),
 		j.finishStopping(ctx),
 		j.reconcile(ctx, nodes),
 		j.fillPools(ctx),
@@ -383,7 +385,7 @@ func (j *Jobs) expireSessions(ctx context.Context, nodes map[string]*airlock.Nod
 				continue
 			}
 			reason = fmt.Sprintf("the pool's agent stopped answering for %s", j.cfg.HeartbeatTimeout)
-		case s.State == airlock.SessionStarting && now.Sub(s.CreatedAt) > j.cfg.RegisterTimeout:
+		case s.State == airlock.SessionStarting && now.Sub(startedOrCreated(s)) > j.cfg.RegisterTimeout:
 			reason = fmt.Sprintf("the workspace's agent did not register within %s", j.cfg.RegisterTimeout)
 		default:
 			continue
@@ -426,6 +428,39 @@ func (j *Jobs) workspace(ctx context.Context, id string, cache map[string]*airlo
 	}
 	cache[id] = ws
 	return ws, nil
+}
+
+// startedOrCreated is when a starting session's agent began to be
+// awaited: its creation, or its resume.
+func startedOrCreated(s *airlock.Session) time.Time {
+	if s.StartedAt != nil && s.StartedAt.After(s.CreatedAt) {
+		return *s.StartedAt
+	}
+	return s.CreatedAt
+}
+
+// endSuspended removes suspended sessions whose resume grace is over,
+// keeping the end they were suspended for.
+func (j *Jobs) endSuspended(ctx context.Context) error {
+	list, err := j.store.ListSessions(ctx, airlock.SessionFilter{States: []airlock.SessionState{airlock.SessionSuspended}})
+	if err != nil {
+		return fmt.Errorf("list suspended sessions: %w", err)
+	}
+	now := j.now()
+	var errs []error
+	for _, s := range list {
+		if s.ResumeBy != nil && now.Before(*s.ResumeBy) {
+			continue
+		}
+		end := s.EndReason
+		if end == "" {
+			end = airlock.EndIdle
+		}
+		if _, err := j.sessions.Stop(ctx, s.ID, end, "the session was suspended and not resumed in time"); err != nil {
+			errs = append(errs, fmt.Errorf("remove suspended session %s: %w", s.ID, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func lastSign(s *airlock.Session) time.Time {
@@ -504,15 +539,27 @@ func (j *Jobs) reconcileNode(ctx context.Context, n *airlock.Node) error {
 		delete(running, c.SessionID)
 	}
 	errs = append(errs, j.orphanNetworks(ctx, n, running))
-	live, err := j.store.ListSessions(ctx, airlock.SessionFilter{NodeID: n.ID, States: airlock.LiveStates})
+	live, err := j.store.ListSessions(ctx, airlock.SessionFilter{NodeID: n.ID, States: append(slices.Clone(airlock.LiveStates), airlock.SessionSuspended)})
 	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}
 	for _, s := range live {
+		if s.State == airlock.SessionSuspended {
+			// A stopped container is what a suspended session keeps.
+			if _, ok := running[s.ID]; !ok {
+				errs = append(errs, j.sessions.Fail(ctx, s, n, airlock.EndLost, "the suspended session's container is gone"))
+			}
+			continue
+		}
+		// A session starting again (it was ready once) and in flight is
+		// being resumed by this process: its container has not started
+		// yet.
+		resuming := s.State == airlock.SessionStarting && s.ReadyAt != nil && j.sessions.InFlight(s.ID)
 		c, ok := running[s.ID]
 		cutShort := s.State == airlock.SessionStarting && s.CreatedAt.Before(j.started) &&
 			!j.sessions.InFlight(s.ID)
 		switch {
+		case resuming:
 		case ok && (c.State == "exited" || c.State == "dead"):
 			errs = append(errs, j.sessions.Fail(ctx, s, n, airlock.EndFailed, j.exitReason(ctx, n, c)))
 		case cutShort && (!ok || c.State == "created"):

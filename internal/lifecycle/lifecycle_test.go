@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -641,4 +642,25 @@ func TestFillPool(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Halt and Resume stop and start the fake container as dockerd would.
+func (d *fakeDriver) Halt(_ context.Context, _ string, id string, _ time.Duration) error {
+	return d.setState(id, "exited")
+}
+
+func (d *fakeDriver) Resume(_ context.Context, _ string, id string) error {
+	return d.setState(id, "running")
+}
+
+func (d *fakeDriver) setState(id, state string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i := range d.containers {
+		if d.containers[i].ID == id {
+			d.containers[i].State = state
+			return nil
+		}
+	}
+	return fmt.Errorf("no container %s", id)
 }

@@ -38,7 +38,7 @@ func (s *Service) StartWarm(ctx context.Context, ws *airlock.Workspace, node *ai
 	now := s.clock()
 	id := NewID()
 	sess := &airlock.Session{ID: id, WorkspaceID: ws.ID, NodeID: node.ID, ContainerID: ContainerName(id),
-		State: airlock.SessionStarting, RegisterHash: reg.Hash(), CreatedAt: now, UpdatedAt: now, PooledAt: &now}
+		State: airlock.SessionStarting, RegisterHash: reg.Hash(), ResumeHash: reg.Hash(), CreatedAt: now, UpdatedAt: now, PooledAt: &now}
 	if err := s.store.CreateSessionWithin(ctx, sess, 0, node.Capacity); err != nil {
 		return nil, fmt.Errorf("start warm session of %s on %s: %w", ws.Name, node.Name, err)
 	}

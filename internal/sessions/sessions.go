@@ -27,6 +27,9 @@ import (
 type Driver interface {
 	Start(ctx context.Context, nodeURL string, spec airlock.ContainerSpec) (string, error)
 	Remove(ctx context.Context, nodeURL, containerID string, grace time.Duration) error
+	// Halt stops a container and keeps it; Resume starts it again.
+	Halt(ctx context.Context, nodeURL, containerID string, grace time.Duration) error
+	Resume(ctx context.Context, nodeURL, containerID string) error
 }
 
 // addresser is a Driver that reports a started container's addresses.
@@ -270,7 +273,7 @@ func (s *Service) ended(id string) {
 func (s *Service) Stop(ctx context.Context, id string, end airlock.EndReason, reason string) (*airlock.Session, error) {
 	now := s.clock()
 	u := airlock.SessionUpdate{
-		From: []airlock.SessionState{airlock.SessionPending, airlock.SessionStarting, airlock.SessionWarm, airlock.SessionReady},
+		From: []airlock.SessionState{airlock.SessionPending, airlock.SessionStarting, airlock.SessionWarm, airlock.SessionReady, airlock.SessionSuspended},
 		To:   airlock.SessionStopping, EndReason: &end,
 	}
 	if reason != "" {
@@ -333,9 +336,10 @@ func (s *Service) FinishStop(ctx context.Context, id string) (*airlock.Session, 
 	return stopped, err
 }
 
-// Expire stops sess if, under the limits of its workspace ws, its end
-// has come at now: idle or lifetime, with the reason for the user. It
-// reports whether it stopped it.
+// Expire ends sess if, under the limits of its workspace ws, its end
+// has come at now: idle or lifetime, with the reason for the user. A
+// workspace that keeps its sessions has it suspended (see Suspend), one
+// that does not has it stopped. It reports whether it ended it.
 func (s *Service) Expire(ctx context.Context, sess *airlock.Session, ws *airlock.Workspace) (bool, error) {
 	l := s.Limits(ws)
 	ends := airlock.SessionEnds(sess, l)
@@ -353,10 +357,108 @@ func (s *Service) Expire(ctx context.Context, sess *airlock.Session, ws *airlock
 	default:
 		reason = "the session reached the end of its lifetime"
 	}
+	if airlock.Suspends(sess, l, ends) {
+		return true, s.Suspend(ctx, sess, ends.Reason, reason, l.ResumeGrace)
+	}
 	if _, err := s.Stop(ctx, sess.ID, ends.Reason, reason); err != nil {
 		return true, err
 	}
 	return true, nil
+}
+
+// Suspend stops the container of sess, a ready session, and keeps it
+// (with its network) for grace, in which its user may resume it; end is
+// why (idle or lifetime) and reason the sentence for the user, which
+// says until when. Its viewers and relays are cut off first. A session
+// that moved on since it was read is left to whoever moved it.
+func (s *Service) Suspend(ctx context.Context, sess *airlock.Session, end airlock.EndReason, reason string, grace time.Duration) error {
+	node, err := s.store.NodeByID(ctx, sess.NodeID)
+	if err != nil {
+		return fmt.Errorf("suspend session %s: %w", sess.ID, err)
+	}
+	s.onEnd(sess.ID)
+	// The agent is asked to stop like any process: the browser writes
+	// its profile out before SIGKILL.
+	if err := s.driver.Halt(ctx, node.URL, sess.ContainerID, 10*time.Second); err != nil {
+		return fmt.Errorf("suspend session %s: %w", sess.ID, err)
+	}
+	now := s.clock()
+	by := now.Add(grace)
+	reason = fmt.Sprintf("%s; it is suspended and can be resumed until %s", reason, by.Format(time.RFC3339))
+	_, err = s.store.UpdateSession(ctx, sess.ID, airlock.SessionUpdate{From: []airlock.SessionState{airlock.SessionReady},
+		To: airlock.SessionSuspended, EndReason: &end, Reason: &reason, ResumeBy: &by}, now)
+	switch airlock.ErrorCode(err) {
+	case "":
+	case airlock.ECONFLICT:
+		// Ended (by its user, or failed) while its container stopped:
+		// whoever moved it removes it.
+		return nil
+	default:
+		return fmt.Errorf("mark session %s suspended: %w", sess.ID, err)
+	}
+	s.log.Info("session suspended", "session", sess.ID, "end", end, "resume_by", by)
+	s.onChange(sess.ID)
+	return nil
+}
+
+// Resume starts the container of sess, a suspended session of workspace
+// ws, again: the session is starting until its agent registers anew
+// (with the token its container was created with, valid once more). The
+// idle time starts over; a session suspended at the end of its lifetime
+// has the lifetime extended as far as ws allows, and one whose grace is
+// over is refused (the lifecycle removes it).
+func (s *Service) Resume(ctx context.Context, sess *airlock.Session, ws *airlock.Workspace) (*airlock.Session, error) {
+	if sess.State != airlock.SessionSuspended {
+		return nil, airlock.Errorf(airlock.ECONFLICT, "session %s is %s, not suspended: only a suspended session can be resumed", sess.ID, sess.State)
+	}
+	now := s.clock()
+	if sess.ResumeBy != nil && !now.Before(*sess.ResumeBy) {
+		return nil, airlock.Errorf(airlock.ECONFLICT, "session %s could be resumed until %s; it is being removed", sess.ID, sess.ResumeBy.Format(time.RFC3339))
+	}
+	if len(sess.ResumeHash) == 0 {
+		return nil, airlock.Errorf(airlock.ECONFLICT, "session %s was launched before sessions could be resumed; launch the workspace again", sess.ID)
+	}
+	node, err := s.store.NodeByID(ctx, sess.NodeID)
+	if err != nil {
+		return nil, fmt.Errorf("resume session %s: %w", sess.ID, err)
+	}
+	if node.State == airlock.NodeDown {
+		return nil, airlock.Errorf(airlock.EUNAVAILABLE, "node %s, which keeps session %s, does not answer; try again later", node.Name, sess.ID)
+	}
+	l := s.Limits(ws)
+	noEnd, noReason := airlock.EndReason(""), ""
+	u := airlock.SessionUpdate{From: []airlock.SessionState{airlock.SessionSuspended}, To: airlock.SessionStarting,
+		RegisterHash: &sess.ResumeHash, EndReason: &noEnd, Reason: &noReason, LastInputAt: &now, StartedAt: &now}
+	if airlock.SessionEnds(sess, l).Reason == airlock.EndLifetime && !now.Before(airlock.SessionEnds(sess, l).At) {
+		at, err := airlock.Extend(sess, l, now)
+		if err != nil {
+			return nil, err
+		}
+		u.ExpiresAt = &at
+	}
+	// Marked before the container starts, so that the agent finds its
+	// session starting; in flight meanwhile, so that a lifecycle round
+	// does not take the container, still exited, for a dead one.
+	s.inflight.Store(sess.ID, true)
+	defer s.inflight.Delete(sess.ID)
+	out, err := s.store.UpdateSession(ctx, sess.ID, u, now)
+	if airlock.ErrorCode(err) == airlock.ECONFLICT {
+		return nil, airlock.Errorf(airlock.ECONFLICT, "session %s is no longer suspended", sess.ID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("resume session %s: %w", sess.ID, err)
+	}
+	s.onChange(sess.ID)
+	if err := s.driver.Resume(ctx, node.URL, sess.ContainerID); err != nil {
+		s.log.Error("resume failed", "session", sess.ID, "node", node.Name, "err", err)
+		if ferr := s.Fail(context.WithoutCancel(ctx), out, node, airlock.EndFailed,
+			fmt.Sprintf("could not start the session's container on node %s again; an administrator can find why in the server log", node.Name)); ferr != nil {
+			s.log.Error("mark session failed", "session", sess.ID, "err", ferr)
+		}
+		return nil, airlock.Errorf(airlock.EUNAVAILABLE, "could not start session %s again on node %s", sess.ID, node.Name)
+	}
+	s.log.Info("session resumed", "session", sess.ID, "node", node.Name)
+	return out, nil
 }
 
 // Extend moves the lifetime end of a running session of workspace ws as

@@ -16,16 +16,16 @@ import (
 
 const sessionCols = `id, user_id, workspace_id, node_id, container_id, state, reason, register_hash, agent_hash,
 	created_at, updated_at, started_at, ready_at, stopped_at, last_heartbeat, container_addrs, launch_key,
-	end_reason, expires_at, last_input_at, last_viewer_at, pooled_at, viewer`
+	end_reason, expires_at, last_input_at, last_viewer_at, pooled_at, viewer, resume_hash, resume_by`
 
 func scanSession(s scanner) (*airlock.Session, error) {
 	var x airlock.Session
 	var created, updated int64
-	var started, ready, stopped, heartbeat, expires, input, lastViewer, pooled sql.NullInt64
+	var started, ready, stopped, heartbeat, expires, input, lastViewer, pooled, resumeBy sql.NullInt64
 	var addrs, viewer string
 	if err := s.Scan(&x.ID, &x.UserID, &x.WorkspaceID, &x.NodeID, &x.ContainerID, &x.State, &x.Reason,
 		&x.RegisterHash, &x.AgentHash, &created, &updated, &started, &ready, &stopped, &heartbeat, &addrs, &x.LaunchKey,
-		&x.EndReason, &expires, &input, &lastViewer, &pooled, &viewer); err != nil {
+		&x.EndReason, &expires, &input, &lastViewer, &pooled, &viewer, &x.ResumeHash, &resumeBy); err != nil {
 		return nil, err
 	}
 	var err error
@@ -41,7 +41,7 @@ func scanSession(s scanner) (*airlock.Session, error) {
 			return nil, fmt.Errorf("session %s: viewer: %w", x.ID, err)
 		}
 	}
-	x.PooledAt = ptrFromNullMicros(pooled)
+	x.PooledAt, x.ResumeBy = ptrFromNullMicros(pooled), ptrFromNullMicros(resumeBy)
 	return &x, nil
 }
 
@@ -103,12 +103,13 @@ func (db *DB) CreateSessionWithin(ctx context.Context, s *airlock.Session, userL
 			return airlock.Errorf(airlock.EUNAVAILABLE, "the chosen node is full; try again")
 		}
 	}
-	_, err = tx.ExecContext(ctx, db.rebind(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err = tx.ExecContext(ctx, db.rebind(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		s.ID, s.UserID, s.WorkspaceID, s.NodeID, s.ContainerID, string(s.State), s.Reason,
 		nullBytes(s.RegisterHash), nullBytes(s.AgentHash), micros(s.CreatedAt), micros(s.UpdatedAt),
 		ptrMicros(s.StartedAt), ptrMicros(s.ReadyAt), ptrMicros(s.StoppedAt), ptrMicros(s.LastHeartbeat),
 		formatAddrs(s.ContainerAddrs), s.LaunchKey,
-		string(s.EndReason), ptrMicros(s.ExpiresAt), ptrMicros(s.LastInputAt), ptrMicros(s.LastViewerAt), ptrMicros(s.PooledAt), viewerJSON(s.Viewer))
+		string(s.EndReason), ptrMicros(s.ExpiresAt), ptrMicros(s.LastInputAt), ptrMicros(s.LastViewerAt), ptrMicros(s.PooledAt), viewerJSON(s.Viewer),
+		nullBytes(s.ResumeHash), ptrMicros(s.ResumeBy))
 	if err != nil {
 		if isUnique(err) && s.LaunchKey != "" {
 			return airlock.Errorf(airlock.ECONFLICT, "a session with launch key %q exists already", s.LaunchKey)
@@ -256,6 +257,7 @@ func (db *DB) UpdateSession(ctx context.Context, id string, u airlock.SessionUpd
 		{"expires_at", u.ExpiresAt},
 		{"last_input_at", u.LastInputAt},
 		{"last_viewer_at", u.LastViewerAt},
+		{"resume_by", u.ResumeBy},
 	} {
 		if t.v != nil {
 			add(t.col, micros(*t.v))
@@ -318,11 +320,12 @@ func (db *DB) ClaimRegistration(ctx context.Context, id string, hash, agentHash 
 		return nil, airlock.Errorf(airlock.EINVALID, "registration of session %q has no agent credential", id)
 	}
 	starting, ready, warm := string(airlock.SessionStarting), string(airlock.SessionReady), string(airlock.SessionWarm)
-	// A pool's session becomes warm, not ready: it is no one's yet. A
-	// retry keeps the state it has.
+	// A pool's session becomes warm, not ready: it is no one's yet (one
+	// handed out and resumed is its user's, and ready). A retry keeps the
+	// state it has.
 	s, err := scanSession(db.queryRow(ctx, `UPDATE sessions
 		SET agent_hash = ?,
-			state = CASE WHEN state = ? THEN (CASE WHEN pooled_at IS NULL THEN ? ELSE ? END) ELSE state END,
+			state = CASE WHEN state = ? THEN (CASE WHEN pooled_at IS NULL OR user_id <> '' THEN ? ELSE ? END) ELSE state END,
 			ready_at = CASE WHEN state = ? THEN ? ELSE ready_at END, updated_at = ?
 		WHERE id = ? AND register_hash = ? AND (state = ? OR (state IN (?, ?) AND ready_at > ?))
 		RETURNING `+sessionCols,

@@ -10,16 +10,16 @@ import (
 )
 
 const workspaceCols = `id, name, description, image, isolation, nano_cpus, memory, pids_limit, shm_size, env, start_url, seccomp, clipboard, egress, mode, browser, audio, locale, timezone, max_scale, created_at, updated_at,
-	idle_timeout_ms, viewer_idle_timeout_ms, lifetime_ms, max_lifetime_ms`
+	idle_timeout_ms, viewer_idle_timeout_ms, lifetime_ms, max_lifetime_ms, on_expiry, resume_grace_ms`
 
 func scanWorkspace(s scanner) (*airlock.Workspace, error) {
 	var w airlock.Workspace
 	var env, egress, browser string
-	var created, updated, idle, viewerIdle, lifetime, maxLifetime int64
+	var created, updated, idle, viewerIdle, lifetime, maxLifetime, grace int64
 	if err := s.Scan(&w.ID, &w.Name, &w.Description, &w.Image, &w.Isolation,
 		&w.NanoCPUs, &w.Memory, &w.PidsLimit, &w.ShmSize, &env, &w.StartURL, &w.Seccomp, &w.Clipboard, &egress,
 		&w.Mode, &browser, &w.Audio, &w.Locale, &w.TimeZone, &w.MaxScale, &created, &updated,
-		&idle, &viewerIdle, &lifetime, &maxLifetime); err != nil {
+		&idle, &viewerIdle, &lifetime, &maxLifetime, &w.Limits.OnExpiry, &grace); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(env), &w.Env); err != nil {
@@ -38,7 +38,8 @@ func scanWorkspace(s scanner) (*airlock.Workspace, error) {
 		}
 	}
 	w.CreatedAt, w.UpdatedAt = fromMicros(created), fromMicros(updated)
-	w.Limits = airlock.Limits{Idle: millis(idle), ViewerIdle: millis(viewerIdle), Lifetime: millis(lifetime), MaxLifetime: millis(maxLifetime)}
+	w.Limits = airlock.Limits{Idle: millis(idle), ViewerIdle: millis(viewerIdle), Lifetime: millis(lifetime), MaxLifetime: millis(maxLifetime),
+		OnExpiry: w.Limits.OnExpiry, ResumeGrace: millis(grace)}
 	return &w, nil
 }
 
@@ -84,11 +85,12 @@ func (db *DB) CreateWorkspace(ctx context.Context, w *airlock.Workspace) error {
 		return fmt.Errorf("create workspace %s: %w", w.ID, err)
 	}
 	db.stamp(&w.CreatedAt, &w.UpdatedAt)
-	_, err = db.exec(ctx, `INSERT INTO workspaces (`+workspaceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = db.exec(ctx, `INSERT INTO workspaces (`+workspaceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		w.ID, w.Name, w.Description, w.Image, string(w.Isolation), w.NanoCPUs, w.Memory, w.PidsLimit, w.ShmSize,
 		env, w.StartURL, w.Seccomp, string(w.Clipboard), egress,
 		string(w.Mode), browser, string(w.Audio), w.Locale, w.TimeZone, w.MaxScale, micros(w.CreatedAt), micros(w.UpdatedAt),
-		w.Limits.Idle.Milliseconds(), w.Limits.ViewerIdle.Milliseconds(), w.Limits.Lifetime.Milliseconds(), w.Limits.MaxLifetime.Milliseconds())
+		w.Limits.Idle.Milliseconds(), w.Limits.ViewerIdle.Milliseconds(), w.Limits.Lifetime.Milliseconds(), w.Limits.MaxLifetime.Milliseconds(),
+		string(w.Limits.OnExpiry), w.Limits.ResumeGrace.Milliseconds())
 	if err != nil {
 		return writeErr(err, "workspace", w.Name, "create workspace "+w.ID)
 	}
@@ -137,11 +139,12 @@ func (db *DB) UpdateWorkspace(ctx context.Context, w *airlock.Workspace) error {
 	ok, err := db.execOne(ctx, `UPDATE workspaces SET name = ?, description = ?, image = ?, isolation = ?,
 		nano_cpus = ?, memory = ?, pids_limit = ?, shm_size = ?, env = ?, start_url = ?, seccomp = ?, clipboard = ?,
 		egress = ?, mode = ?, browser = ?, audio = ?, locale = ?, timezone = ?, max_scale = ?, updated_at = ?,
-		idle_timeout_ms = ?, viewer_idle_timeout_ms = ?, lifetime_ms = ?, max_lifetime_ms = ? WHERE id = ?`,
+		idle_timeout_ms = ?, viewer_idle_timeout_ms = ?, lifetime_ms = ?, max_lifetime_ms = ?, on_expiry = ?, resume_grace_ms = ? WHERE id = ?`,
 		w.Name, w.Description, w.Image, string(w.Isolation), w.NanoCPUs, w.Memory, w.PidsLimit, w.ShmSize,
 		env, w.StartURL, w.Seccomp, string(w.Clipboard), egress,
 		string(w.Mode), browser, string(w.Audio), w.Locale, w.TimeZone, w.MaxScale, micros(w.UpdatedAt),
-		w.Limits.Idle.Milliseconds(), w.Limits.ViewerIdle.Milliseconds(), w.Limits.Lifetime.Milliseconds(), w.Limits.MaxLifetime.Milliseconds(), w.ID)
+		w.Limits.Idle.Milliseconds(), w.Limits.ViewerIdle.Milliseconds(), w.Limits.Lifetime.Milliseconds(), w.Limits.MaxLifetime.Milliseconds(),
+		string(w.Limits.OnExpiry), w.Limits.ResumeGrace.Milliseconds(), w.ID)
 	if err != nil {
 		return writeErr(err, "workspace", w.Name, "update workspace "+w.ID)
 	}
