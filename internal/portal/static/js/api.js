@@ -101,6 +101,8 @@ export const api = {
   // extendSession counts as input and moves the lifetime's end as far as
   // the workspace allows.
   extendSession: (id) => request('POST', `/sessions/${seg(id)}/extend`),
+  // resumeSession starts a suspended session again; it answers starting.
+  resumeSession: (id) => request('POST', `/sessions/${seg(id)}/resume`),
   // connect answers {token, signal_url, expires_at, ice_servers}.
   connect: (id) => request('POST', `/sessions/${seg(id)}/connect`),
 };

@@ -172,8 +172,14 @@ async function loadSessions() {
 function row(s) {
   const ws = workspaces.get(s.workspace_id);
   const actions = el('td', { class: 'actions' });
-  if (!isFinal(s.state) && s.state !== 'stopping') {
+  if (s.state === 'suspended') {
+    const resume = el('button', { type: 'button', class: 'btn btn-sm btn-primary' }, 'Resume');
+    resume.addEventListener('click', () => resumeSession(s, resume));
+    actions.append(resume);
+  } else if (!isFinal(s.state) && s.state !== 'stopping') {
     actions.append(el('a', { class: 'btn btn-sm btn-primary', href: '#/session/' + encodeURIComponent(s.id) }, 'Open'));
+  }
+  if (!isFinal(s.state) && s.state !== 'stopping') {
     const end = el('button', { type: 'button', class: 'btn btn-sm btn-danger' }, 'End');
     armConfirm(end, 'Confirm end', () => endSession(s, end));
     actions.append(end);
@@ -187,6 +193,19 @@ function row(s) {
     el('td', {}, el('time', { datetime: created.toISOString(), title: created.toLocaleString() }, relativeTime(created))),
     el('td', { class: 'id' }, s.id.slice(0, 12)),
     actions);
+}
+
+// resumeSession starts a suspended session again and follows it until it
+// is ready, when Open appears.
+async function resumeSession(s, button) {
+  button.disabled = true;
+  button.textContent = 'Resuming…';
+  try {
+    await api.resumeSession(s.id);
+  } catch (err) {
+    alertError('Could not resume the session', err);
+  }
+  loadSessions();
 }
 
 async function endSession(s, button) {

@@ -203,11 +203,34 @@ async function open(my) {
     terminal('failed', 'The session failed.', sentence(s.reason || 'No reason was given.'));
     return;
   }
+  if (s.state === 'suspended') {
+    suspended(my, s);
+    return;
+  }
   if (s.state !== 'ready') {
     terminal('ended', 'This session has ended.', 'Its browser was removed. Launch the workspace again for a new one.');
     return;
   }
   connect();
+}
+
+// suspended offers to resume a session its workspace kept at its end.
+function suspended(my, s) {
+  hook.state = 'suspended';
+  hook.error = '';
+  setBadge('ended', 'Suspended', true);
+  overlay({
+    title: 'This session is suspended.', detail: sentence(s.reason || 'It can be resumed for a while.'), retry: 'Resume',
+    onRetry: async () => {
+      try {
+        await api.resumeSession(s.id);
+      } catch (err) {
+        openFailed(my, err);
+        return;
+      }
+      open(my);
+    },
+  });
 }
 
 function openFailed(my, err) {
