@@ -59,7 +59,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	closed := s.closed
-	rev, revoked := s.revokedLocked(claims.Role, claims.Session, claims.Subject, claims.Grant)
+	rev, revoked := s.revokedLocked(claims.Role, claims.Session, claims.Subject, claims.Grant, claims.IssuedAt)
 	s.mu.Unlock()
 	if closed {
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "signal relay is shutting down")

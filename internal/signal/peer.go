@@ -35,6 +35,7 @@ type peer struct {
 	session string
 	subject string // the user, for viewers
 	grant   string // the sign-in the token was minted under, if any
+	issued  int64  // the token's iat, Unix seconds
 	expires time.Time
 	limiter *rate.Limiter
 
@@ -53,6 +54,7 @@ func newPeer(ws *websocket.Conn, c auth.Claims, l *rate.Limiter) *peer {
 		session: c.Session,
 		subject: c.Subject,
 		grant:   c.Grant,
+		issued:  c.IssuedAt,
 		expires: time.Unix(c.Expires, 0),
 		limiter: l,
 		send:    make(chan []byte, sendQueueLen),

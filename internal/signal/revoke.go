@@ -24,6 +24,11 @@ type revocation struct {
 	id   string
 }
 
+// revoked is when a revocation was made and until when it is kept.
+type revoked struct {
+	at, until time.Time
+}
+
 func (r revocation) reason() string {
 	switch r.kind {
 	case revokeSession:
@@ -48,7 +53,10 @@ func (r revocation) matches(role, session, subject, grant string) bool {
 }
 
 // RevokeSession closes both peers of session id at once with 4403 and
-// refuses their tokens from now on: the session has ended.
+// refuses the tokens minted until now: the session has ended, or was
+// suspended. A token minted later (in a later second: tokens carry their
+// issue time to the second) is for the session resumed, as the api
+// mints none for a session that is not running.
 func (s *Server) RevokeSession(id string) { s.revoke(revocation{revokeSession, id}) }
 
 // RevokeUser closes every viewer of user id with 4403 and refuses the
@@ -67,12 +75,12 @@ func (s *Server) revoke(r revocation) {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for k, until := range s.revoked {
-		if !now.Before(until) {
+	for k, v := range s.revoked {
+		if !now.Before(v.until) {
 			delete(s.revoked, k)
 		}
 	}
-	s.revoked[r] = now.Add(revokedMemory)
+	s.revoked[r] = revoked{at: now, until: now.Add(revokedMemory)}
 	for _, pr := range s.sessions {
 		for _, p := range []*peer{pr.viewer, pr.agent} {
 			if p != nil && r.matches(p.role, p.session, p.subject, p.grant) {
@@ -84,8 +92,9 @@ func (s *Server) revoke(r revocation) {
 }
 
 // revokedLocked returns the revocation that refuses a peer with these
-// claims, if any. s.mu must be held.
-func (s *Server) revokedLocked(role, session, subject, grant string) (revocation, bool) {
+// claims (its token issued at issued, Unix seconds), if any. s.mu must
+// be held.
+func (s *Server) revokedLocked(role, session, subject, grant string, issued int64) (revocation, bool) {
 	now := time.Now()
 	candidates := []revocation{{revokeSession, session}}
 	if role == RoleViewer {
@@ -95,9 +104,14 @@ func (s *Server) revokedLocked(role, session, subject, grant string) (revocation
 		candidates = append(candidates, revocation{revokeGrant, grant})
 	}
 	for _, r := range candidates {
-		if until, ok := s.revoked[r]; ok && now.Before(until) {
-			return r, true
+		v, ok := s.revoked[r]
+		if !ok || !now.Before(v.until) {
+			continue
 		}
+		if r.kind == revokeSession && issued > v.at.Unix() {
+			continue // minted for the session resumed
+		}
+		return r, true
 	}
 	return revocation{}, false
 }

@@ -119,3 +119,29 @@ func TestRevokeRacesJoin(t *testing.T) {
 		t.Fatalf("revoked viewer counted: %d viewers", v)
 	}
 }
+
+// TestRevokedSessionResumed: a session's revocation refuses the tokens
+// minted until then, and not those minted in a later second, which are
+// for the session resumed from suspension; a user's revocation stays.
+func TestRevokedSessionResumed(t *testing.T) {
+	e := newEnv(t, Options{})
+	mint := func(role, subject string) string {
+		return e.sign(e.signer, auth.Claims{Subject: subject, Session: "s1", Role: role,
+			Audience: Audience, Expires: e.clock.now().Add(time.Minute).Unix()})
+	}
+	before := mint(RoleAgent, "agent-s1")
+	e.srv.RevokeSession("s1")
+	e.srv.RevokeUser("mallory")
+	if _, resp, err := e.dial(before, Subprotocol); err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a token minted before the revocation: %v %v, want 403", resp, err)
+	}
+	e.clock.advance(time.Second)
+	w, _, err := e.dial(mint(RoleAgent, "agent-s1"), Subprotocol)
+	if err != nil {
+		t.Fatalf("a token minted after the revocation, for the session resumed: %v", err)
+	}
+	w.CloseNow()
+	if _, resp, err := e.dial(mint(RoleViewer, "mallory"), Subprotocol); err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("a deleted user's token minted after the revocation: %v %v, want 403", resp, err)
+	}
+}

@@ -84,8 +84,9 @@ type Server struct {
 	mu       sync.Mutex
 	closed   bool
 	sessions map[string]*pair // session ID → its peers; no empty pairs
-	// revoked holds recent revocations, each until it is forgotten.
-	revoked map[revocation]time.Time
+	// revoked holds recent revocations, each with when it was made and
+	// until when it is remembered.
+	revoked map[revocation]revoked
 }
 
 // pair is one session's peers; either may be nil.
@@ -122,7 +123,7 @@ func New(o Options) *Server {
 		ctx:      ctx,
 		cancel:   cancel,
 		sessions: make(map[string]*pair),
-		revoked:  make(map[revocation]time.Time),
+		revoked:  make(map[revocation]revoked),
 	}
 }
 
@@ -165,7 +166,7 @@ func (s *Server) join(p *peer) bool {
 	if s.closed {
 		return false
 	}
-	if r, ok := s.revokedLocked(p.role, p.session, p.subject, p.grant); ok {
+	if r, ok := s.revokedLocked(p.role, p.session, p.subject, p.grant, p.issued); ok {
 		s.wg.Add(1)
 		p.requestClose(closeRevoked, r.reason())
 		return true
