@@ -35,7 +35,7 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer, log *slog.Lo
 	kids := agent.NewChildren()
 	var desk *agent.DesktopConfig
 	if app := os.Getenv(agent.EnvDesktop); app != "" {
-		desk = &agent.DesktopConfig{App: app, StartURL: os.Getenv(agent.EnvStartURL),
+		desk = &agent.DesktopConfig{App: app, StartURL: os.Getenv(agent.EnvStartURL), KeptHome: os.Getenv(agent.EnvKeptHome),
 			Codec: os.Getenv(agent.EnvCodec), Clipboard: os.Getenv(agent.EnvClip)}
 		mode, err := agent.Mode(os.Getenv(agent.EnvMode))
 		if err != nil {

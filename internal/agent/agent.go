@@ -38,6 +38,7 @@ const (
 	EnvSession     = "AIRLOCK_SESSION"        // the session's ID
 	EnvDesktop     = "AIRLOCK_DESKTOP"        // the app to run on a display and stream ("chromium"); unset: none
 	EnvStartURL    = "AIRLOCK_START_URL"      // where the app starts
+	EnvKeptHome    = "AIRLOCK_KEPT_HOME"      // the app's home on a volume that outlives a stop (a session kept at expiry)
 	EnvClip        = "AIRLOCK_CLIPBOARD"      // the workspace's clipboard policy
 	EnvCodec       = "AIRLOCK_CODEC"          // vp8 (default) or h264
 	EnvProxy       = "AIRLOCK_PROXY"          // a hardened session's egress proxy, http://HOST:PORT (set by the launcher from the node)
@@ -201,7 +202,19 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	desktopErr := make(chan error, 1)
 	if a.cfg.Desktop != nil {
-		go func() { desktopErr <- a.runDesktop(ctx, *a.cfg.Desktop, bound) }()
+		dctx, stop := context.WithCancel(ctx)
+		desktopDone := make(chan struct{})
+		go func() {
+			defer close(desktopDone)
+			desktopErr <- a.runDesktop(dctx, *a.cfg.Desktop, bound)
+		}()
+		// The agent returns once the desktop has (asked to stop, or
+		// refused by the server): the app saves its state on the way
+		// out, and the container ends with its first process.
+		defer func() {
+			stop()
+			<-desktopDone
+		}()
 	}
 	if reg.Warm {
 		claimed := make(chan error, 1)

@@ -5,11 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -26,6 +29,11 @@ type DesktopConfig struct {
 	App string
 	// StartURL is where the app starts; default about:blank.
 	StartURL string
+	// KeptHome, when set, is the app's home on a volume that outlives
+	// a stop of the container (a session its workspace suspends at
+	// expiry): a browser started again there finds its profile and
+	// restores its last session instead of opening StartURL.
+	KeptHome string
 	// Width and Height are the display's size until a viewer asks for
 	// its own; default 1280×720.
 	Width, Height int
@@ -147,7 +155,12 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig, bound <-chan 
 	if err := os.MkdirAll("/tmp/.X11-unix", 0o1777); err != nil {
 		return fmt.Errorf("make the X socket directory: %w", err)
 	}
-	disp, err := desktop.StartDisplay(ctx, desktop.DisplayConfig{Number: displayNumber, Width: cfg.Width, Height: cfg.Height, Runner: kids})
+	// The display outlives ctx until the app has exited: a browser asked
+	// to stop writes its profile (cookies, the session to restore) out,
+	// which it cannot do once its display is gone.
+	dctx, dcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer dcancel()
+	disp, err := desktop.StartDisplay(dctx, desktop.DisplayConfig{Number: displayNumber, Width: cfg.Width, Height: cfg.Height, Runner: kids})
 	if err != nil {
 		return err
 	}
@@ -229,7 +242,17 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig, bound <-chan 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 4)
-	go func() { errc <- a.superviseApp(ctx, disp, cfg, transfers) }()
+	appDone := make(chan struct{})
+	go func() {
+		defer close(appDone)
+		errc <- a.superviseApp(ctx, disp, cfg, transfers)
+	}()
+	// On the way out the app is stopped first (asked, then killed after
+	// its WaitDelay), and waited for, before the display goes.
+	defer func() {
+		cancel()
+		<-appDone
+	}()
 	go func() { errc <- s.Run(ctx) }()
 	go s.ForwardClipboard(ctx)
 	go s.ForwardCursor(ctx)
@@ -309,6 +332,10 @@ func (a *Agent) connect(ctx context.Context) (stream.ConnectInfo, error) {
 // so that an app that cannot start does not spin.
 func (a *Agent) superviseApp(ctx context.Context, disp *desktop.Display, cfg DesktopConfig, transfers *files.Service) error {
 	pause := time.Second
+	var err error
+	if cfg.KeptHome, err = keptHome(cfg.KeptHome); err != nil {
+		a.log.Warn("the app's state will not outlive a suspension of the session", "err", err)
+	}
 	for {
 		cmd, err := appCommand(ctx, disp.Name, cfg)
 		if err != nil {
@@ -354,9 +381,9 @@ const appNice = 5
 // appCommand builds the app's command line. The app gets a clean
 // environment: nothing of the agent's (its CA, its server) leaks to it.
 func appCommand(ctx context.Context, display string, cfg DesktopConfig) (*exec.Cmd, error) {
-	home := "/tmp/home"
-	if err := os.MkdirAll(home, 0o700); err != nil {
-		return nil, fmt.Errorf("app home: %w", err)
+	home, restore, err := appHome(cfg)
+	if err != nil {
+		return nil, err
 	}
 	env := []string{"DISPLAY=" + display, "HOME=" + home, "PATH=/usr/local/bin:/usr/bin:/bin",
 		"LANG=C.UTF-8", "XDG_CONFIG_HOME=" + home + "/.config", "XDG_CACHE_HOME=" + home + "/.cache"}
@@ -367,7 +394,11 @@ func appCommand(ctx context.Context, display string, cfg DesktopConfig) (*exec.C
 		if err := writePolicy(cmp.Or(cfg.PolicyDir, PolicyDir), cfg); err != nil {
 			return nil, err
 		}
-		cmd := exec.CommandContext(ctx, "nice", append([]string{"-n", strconv.Itoa(appNice), "chromium"}, chromiumArgs(home, cfg)...)...)
+		args := chromiumArgs(home, cfg)
+		if restore {
+			args = restoreArgs(args)
+		}
+		cmd := exec.CommandContext(ctx, "nice", append([]string{"-n", strconv.Itoa(appNice), "chromium"}, args...)...)
 		cmd.Env = env
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
@@ -375,6 +406,53 @@ func appCommand(ctx context.Context, display string, cfg DesktopConfig) (*exec.C
 		return cmd, nil
 	}
 	return nil, fmt.Errorf("app %q: this agent runs chromium", cfg.App)
+}
+
+// appHome is the app's home: cfg.KeptHome when set (see keptHome),
+// else /tmp/home, and whether a browser ran there before, whose last
+// session is then restored. The profile's singleton lock of that
+// browser names a process of the container's last run, which a new
+// process may now hold the number of: it is removed, as this agent runs
+// the only browser.
+func appHome(cfg DesktopConfig) (home string, restore bool, err error) {
+	home = cmp.Or(cfg.KeptHome, "/tmp/home")
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return "", false, fmt.Errorf("app home: %w", err)
+	}
+	profile := filepath.Join(home, "chromium")
+	for _, f := range []string{"SingletonLock", "SingletonSocket", "SingletonCookie"} {
+		if err := os.Remove(filepath.Join(profile, f)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", false, fmt.Errorf("app home: stale browser lock: %w", err)
+		}
+	}
+	_, err = os.Stat(filepath.Join(profile, "Default", "Sessions"))
+	return home, err == nil, nil
+}
+
+// keptHome is dir if the app can keep its state there, else "" with
+// why: an image without the directory gets a volume only root may
+// write.
+func keptHome(dir string) (string, error) {
+	if dir == "" {
+		return "", nil
+	}
+	probe, err := os.CreateTemp(dir, ".airlock-probe-*")
+	if err != nil {
+		return "", fmt.Errorf("the kept home is not writable: %w", err)
+	}
+	probe.Close()
+	return dir, os.Remove(probe.Name())
+}
+
+// restoreArgs is a Chromium command line that restores the profile's
+// last session instead of opening the start URL (which would add a
+// tab to the restored ones): the "--" and URL that wrapperArgs ends
+// with give way to the switch.
+func restoreArgs(args []string) []string {
+	if n := len(args); n >= 2 && args[n-2] == "--" {
+		args = args[:n-2]
+	}
+	return append(slices.Clip(args), "--restore-last-session")
 }
 
 // chromiumArgs is Chromium's command line after the program name. The

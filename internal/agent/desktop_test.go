@@ -2,11 +2,14 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -236,4 +239,44 @@ func chromiumArgv(t *testing.T, cmd *exec.Cmd) []string {
 		t.Fatalf("command %q: want it to start %q", cmd.Args, want)
 	}
 	return cmd.Args[len(want):]
+}
+
+// TestAppHome: a kept home where a browser ran is restored, with the
+// last run's singleton lock gone; a fresh one opens the start URL.
+func TestAppHome(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		ran     bool
+		restore bool
+	}{
+		{"fresh", false, false},
+		{"ran-before", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			profile := filepath.Join(dir, "chromium")
+			if tc.ran {
+				if err := os.MkdirAll(filepath.Join(profile, "Default", "Sessions"), 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink("airlock-1234-42", filepath.Join(profile, "SingletonLock")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			home, restore, err := appHome(DesktopConfig{KeptHome: dir})
+			if err != nil || home != dir || restore != tc.restore {
+				t.Fatalf("appHome = %q, %v, %v; want %q, %v", home, restore, err, dir, tc.restore)
+			}
+			if _, err := os.Lstat(filepath.Join(profile, "SingletonLock")); !errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("the last run's singleton lock is still there: %v", err)
+			}
+		})
+	}
+	if _, err := keptHome(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Fatal("a kept home that cannot be written was taken")
+	}
+	args := restoreArgs(chromiumArgs("/home/airlock", DesktopConfig{StartURL: "https://example.com/", Width: 800, Height: 600}))
+	if slices.Contains(args, "https://example.com/") || args[len(args)-1] != "--restore-last-session" || args[0] != "--" {
+		t.Fatalf("restore args %q: want the start URL gone, --restore-last-session last, the leading -- kept", args)
+	}
 }

@@ -15,7 +15,11 @@ type ContainerSpec struct {
 	ShmSize    int64
 	ExtraHosts []string
 	Tmpfs      map[string]string
-	Runtime    string
+	// Volumes are the targets of anonymous volumes: what a kept
+	// (suspended) session must find again when its container starts
+	// again, on the node's disk and removed with the container.
+	Volumes []string
+	Runtime string
 	// Isolation is the session network's level (standard, hardened or
 	// sandboxed); the node enforces what each means.
 	Isolation string

@@ -25,6 +25,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
@@ -136,6 +137,10 @@ func (l *Launcher) Start(ctx context.Context, nodeURL string, spec airlock.Conta
 	if spec.PidsLimit > 0 {
 		pids = &spec.PidsLimit
 	}
+	var mounts []mount.Mount
+	for _, target := range spec.Volumes {
+		mounts = append(mounts, mount.Mount{Type: mount.TypeVolume, Target: target})
+	}
 	created, err := c.ContainerCreate(ctx, &container.Config{
 		Image:  spec.Image,
 		Env:    env,
@@ -145,6 +150,7 @@ func (l *Launcher) Start(ctx context.Context, nodeURL string, spec airlock.Conta
 		NetworkMode:    container.NetworkMode(netID),
 		ReadonlyRootfs: true,
 		Tmpfs:          spec.Tmpfs,
+		Mounts:         mounts,
 		ExtraHosts:     spec.ExtraHosts,
 		ShmSize:        spec.ShmSize,
 		Runtime:        spec.Runtime,

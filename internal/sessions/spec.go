@@ -14,6 +14,14 @@ import (
 // container's memory limit, so a large bound costs nothing by itself.
 const tmpSize = "512m"
 
+// KeptHome is where a session that its workspace keeps at expiry
+// (on_expiry suspend) has an anonymous volume, and its agent the app's
+// home (the browser's profile): the image's user's home, as Airlock's
+// images make it (useradd airlock), whose contents and owner the new
+// volume copies. Unlike /tmp it outlives a stop of the container, and
+// it is on the node's disk, not bounded by the tmpfs size.
+const KeptHome = "/home/airlock"
+
 // ContainerSpec is the container of session sess of workspace ws,
 // launched by viewer, registering with reg. It fails only when ws names a
 // seccomp profile the service does not have, or has a browser policy too
@@ -42,6 +50,11 @@ func (s *Service) ContainerSpec(sess *airlock.Session, ws *airlock.Workspace, vi
 	if ws.StartURL != "" {
 		env = append(env, "AIRLOCK_START_URL="+ws.StartURL)
 	}
+	var volumes []string
+	if s.Limits(ws).OnExpiry == airlock.ExpireSuspend {
+		volumes = []string{KeptHome}
+		env = append(env, "AIRLOCK_KEPT_HOME="+KeptHome)
+	}
 	browser, err := browserEnv(ws, viewer)
 	if err != nil {
 		return airlock.ContainerSpec{}, fmt.Errorf("container of session %s: %w", sess.ID, err)
@@ -69,6 +82,7 @@ func (s *Service) ContainerSpec(sess *airlock.Session, ws *airlock.Workspace, vi
 		ShmSize:     ws.ShmSize,
 		ExtraHosts:  s.extraHosts,
 		Tmpfs:       map[string]string{"/tmp": "rw,nosuid,nodev,size=" + tmpSize},
+		Volumes:     volumes,
 		SecurityOpt: securityOpt,
 	}, nil
 }
