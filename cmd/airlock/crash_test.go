@@ -40,15 +40,16 @@ type crashProc struct {
 
 const crashPassword = "correct horse battery"
 
-// crashStartUp runs `airlock up` on data and waits for its login line.
-func crashStartUp(t *testing.T, bin, data, listen string) *crashProc {
+// crashStartUp runs `airlock up` on data, with extra flags, and waits for
+// its login line.
+func crashStartUp(t *testing.T, bin, data, listen string, extra ...string) *crashProc {
 	t.Helper()
 	p := &crashProc{
 		out:    &lineWaiter{re: regexp.MustCompile(`login --server (https://\S+)`), found: make(chan string, 1)},
 		errOut: &syncBuffer{},
 		exited: make(chan struct{}),
 	}
-	p.cmd = exec.Command(bin, "up", "--data", data, "--listen", listen, "--provision-listen", "127.0.0.1:0", "--metrics-listen", "")
+	p.cmd = exec.Command(bin, append([]string{"up", "--data", data, "--listen", listen, "--provision-listen", "127.0.0.1:0", "--metrics-listen", ""}, extra...)...)
 	p.cmd.Env = append(os.Environ(), "AIRLOCK_ADMIN_PASSWORD="+crashPassword)
 	p.cmd.Stdout = p.out
 	p.cmd.Stderr = p.errOut
