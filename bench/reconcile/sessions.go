@@ -27,7 +27,7 @@ type session struct {
 // maxRelaunch is how many launches that did not reach ready (another
 // deployment on the daemon removed the container, dockerd refused a
 // subnet) a run makes again before it gives up.
-const maxRelaunch = 10
+const maxRelaunch = 20
 
 // launchAll launches n sessions of the minimal workspace, workers at a
 // time, each POSTed and long-polled until ready (as the CLI's --wait
