@@ -88,6 +88,7 @@ bench: docker
 	$(GO) run ./bench/stream
 	$(GO) run ./bench/soak
 	$(GO) run ./bench/door
+	$(GO) run ./bench/reconcile
 
 clean:
 	rm -rf bin

@@ -493,6 +493,18 @@ func (j *Jobs) finishStopping(ctx context.Context) error {
 // nodes are reconciled at once, each within NodeRound: one slow or dead
 // node does not hold up the others' round.
 func (j *Jobs) reconcile(ctx context.Context, nodes []*airlock.Node) error {
+	// The sessions not over, read once for every node, so that a node's
+	// containers and networks need no query each (nodes sharing an
+	// engine each list all of its sessions). One not among them is looked
+	// up alone: it may have been launched since, or be over.
+	list, err := j.store.ListSessions(ctx, airlock.SessionFilter{States: airlock.ActiveStates})
+	if err != nil {
+		return fmt.Errorf("list active sessions: %w", err)
+	}
+	active := make(map[string]bool, len(list))
+	for _, s := range list {
+		active[s.ID] = true
+	}
 	errs := make([]error, len(nodes))
 	var wg sync.WaitGroup
 	for i, n := range nodes {
@@ -502,7 +514,7 @@ func (j *Jobs) reconcile(ctx context.Context, nodes []*airlock.Node) error {
 		wg.Go(func() {
 			nctx, cancel := context.WithTimeout(ctx, j.cfg.NodeRound)
 			defer cancel()
-			if err := j.reconcileNode(nctx, n); err != nil {
+			if err := j.reconcileNode(nctx, n, active); err != nil {
 				errs[i] = fmt.Errorf("reconcile node %s: %w", n.Name, err)
 			}
 		})
@@ -511,8 +523,23 @@ func (j *Jobs) reconcile(ctx context.Context, nodes []*airlock.Node) error {
 	return errors.Join(errs...)
 }
 
-// reconcileNode is reconcile on node n.
-func (j *Jobs) reconcileNode(ctx context.Context, n *airlock.Node) error {
+// over reports whether the session of a container or network is unknown
+// or over. active holds the IDs of sessions not over at the start of
+// the round; others are looked up.
+func (j *Jobs) over(ctx context.Context, id string, active map[string]bool) (bool, error) {
+	if active[id] {
+		return false, nil
+	}
+	s, err := j.store.SessionByID(ctx, id)
+	if err != nil && airlock.ErrorCode(err) != airlock.ENOTFOUND {
+		return false, err
+	}
+	return s == nil || s.State.Final(), nil
+}
+
+// reconcileNode is reconcile on node n; active holds the IDs of the
+// sessions not over (see over).
+func (j *Jobs) reconcileNode(ctx context.Context, n *airlock.Node, active map[string]bool) error {
 	var errs []error
 	cs, err := j.driver.Containers(ctx, n.URL)
 	if err != nil {
@@ -521,14 +548,14 @@ func (j *Jobs) reconcileNode(ctx context.Context, n *airlock.Node) error {
 	running := map[string]airlock.Container{}
 	for _, c := range cs {
 		running[c.SessionID] = c
-		s, err := j.store.SessionByID(ctx, c.SessionID)
-		if err != nil && airlock.ErrorCode(err) != airlock.ENOTFOUND {
+		// Several nodes may share one engine: a live session of another
+		// node is not an orphan here.
+		over, err := j.over(ctx, c.SessionID, active)
+		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		// Several nodes may share one engine: a live session of another
-		// node is not an orphan here.
-		if s != nil && !s.State.Final() {
+		if !over {
 			continue
 		}
 		j.log.Warn("removing orphan container", "node", n.Name, "container", c.ID, "session", c.SessionID)
@@ -538,7 +565,7 @@ func (j *Jobs) reconcileNode(ctx context.Context, n *airlock.Node) error {
 		}
 		delete(running, c.SessionID)
 	}
-	errs = append(errs, j.orphanNetworks(ctx, n, running))
+	errs = append(errs, j.orphanNetworks(ctx, n, running, active))
 	live, err := j.store.ListSessions(ctx, airlock.SessionFilter{NodeID: n.ID, States: append(slices.Clone(airlock.LiveStates), airlock.SessionSuspended)})
 	if err != nil {
 		return errors.Join(append(errs, err)...)
@@ -577,7 +604,7 @@ func (j *Jobs) reconcileNode(ctx context.Context, n *airlock.Node) error {
 // orphanNetworks removes the session networks of a node whose session is
 // unknown or over and whose container is gone: a launch that failed
 // between the two creates, or a container removed by hand.
-func (j *Jobs) orphanNetworks(ctx context.Context, n *airlock.Node, containers map[string]airlock.Container) error {
+func (j *Jobs) orphanNetworks(ctx context.Context, n *airlock.Node, containers map[string]airlock.Container, active map[string]bool) error {
 	nets, err := j.driver.Networks(ctx, n.URL)
 	if err != nil {
 		return fmt.Errorf("list networks on %s: %w", n.Name, err)
@@ -587,12 +614,12 @@ func (j *Jobs) orphanNetworks(ctx context.Context, n *airlock.Node, containers m
 		if _, ok := containers[nw.SessionID]; ok {
 			continue
 		}
-		s, err := j.store.SessionByID(ctx, nw.SessionID)
-		if err != nil && airlock.ErrorCode(err) != airlock.ENOTFOUND {
+		over, err := j.over(ctx, nw.SessionID, active)
+		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if s != nil && !s.State.Final() {
+		if !over {
 			continue
 		}
 		j.log.Warn("removing orphan session network", "node", n.Name, "network", nw.ID, "session", nw.SessionID)
