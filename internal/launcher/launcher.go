@@ -180,7 +180,12 @@ func (l *Launcher) createNetwork(ctx context.Context, c *client.Client, nodeURL 
 	if spec.Egress != "" {
 		nl[LabelEgress] = spec.Egress
 	}
-	created, err := c.NetworkCreate(ctx, spec.Name, network.CreateOptions{Driver: "bridge", Labels: nl})
+	var created network.CreateResponse
+	err = retryOverlap(ctx, func() error {
+		var err error
+		created, err = c.NetworkCreate(ctx, spec.Name, network.CreateOptions{Driver: "bridge", Labels: nl})
+		return err
+	})
 	if err != nil {
 		return "", "", fmt.Errorf("create the session network on %s: %w", nodeURL, err)
 	}
@@ -189,6 +194,31 @@ func (l *Launcher) createNetwork(ctx context.Context, c *client.Client, nodeURL 
 		return "", "", l.undo(ctx, c, nodeURL, "", created.ID, fmt.Errorf("inspect the session network on %s: %w", nodeURL, err))
 	}
 	return created.ID, n.Labels[LabelProxy], nil
+}
+
+// overlapTries bounds retryOverlap.
+const overlapTries = 5
+
+// retryOverlap calls create until it does not fail with dockerd's
+// subnet clash, at most overlapTries times. A node picks a session
+// subnet free on the engine and holds it for itself, but another node or
+// deployment on the same engine may pick the same one at the same
+// moment: dockerd refuses the second ("Pool overlaps with other one on
+// this address space"), and the node, which holds its pick, offers
+// another on the next create.
+func retryOverlap(ctx context.Context, create func() error) error {
+	var err error
+	for i := range overlapTries {
+		if err = create(); err == nil || !strings.Contains(err.Error(), "Pool overlaps") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(time.Duration(i+1) * 20 * time.Millisecond):
+		}
+	}
+	return err
 }
 
 // undo removes what a failed launch created, with a fresh context (ctx
