@@ -81,6 +81,15 @@ type Nodes interface {
 	// an administrator drained it must not undo the drain.
 	UpdateNode(ctx context.Context, n *Node) error
 	SetNodeDraining(ctx context.Context, id string, draining bool, now time.Time) (*Node, error)
+	// NodeAnswered records that the node answered (a ping or its
+	// heartbeat) at at: its LastHeartbeat, and ready if it was down.
+	// NodeSilent marks it down unless it was heard from after lastHeard,
+	// the heartbeat the caller judged it silent by, and reports whether
+	// it did. Both write liveness alone: a liveness round holds the nodes
+	// it read while it pings them all, and must not undo a renewal's
+	// certificate serials or a new URL written meanwhile.
+	NodeAnswered(ctx context.Context, id string, at time.Time) error
+	NodeSilent(ctx context.Context, id string, lastHeard, now time.Time) (bool, error)
 	DeleteNode(ctx context.Context, id string) error
 	// RevokeCert records a certificate serial as revoked until notAfter,
 	// after which the certificate expires anyway and the record may go.

@@ -328,12 +328,8 @@ func (s *Server) nodeHeartbeat(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	node.LastHeartbeat = s.clock.now()
-	node.UpdatedAt = node.LastHeartbeat
-	if node.State == airlock.NodeDown {
-		node.State = airlock.NodeReady
-	}
-	if err := s.store.UpdateNode(ctx, node); err != nil {
+	// Liveness alone: a renewal or an address change meanwhile stands.
+	if err := s.store.NodeAnswered(ctx, node.ID, s.clock.now()); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

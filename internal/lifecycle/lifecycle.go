@@ -61,7 +61,8 @@ type Sessions interface {
 // Store is what the jobs need of the store.
 type Store interface {
 	ListNodes(ctx context.Context) ([]*airlock.Node, error)
-	UpdateNode(ctx context.Context, n *airlock.Node) error
+	NodeAnswered(ctx context.Context, id string, at time.Time) error
+	NodeSilent(ctx context.Context, id string, lastHeard, now time.Time) (bool, error)
 	ListSessions(ctx context.Context, f airlock.SessionFilter) ([]*airlock.Session, error)
 	SessionByID(ctx context.Context, id string) (*airlock.Session, error)
 	WorkspaceByID(ctx context.Context, id string) (*airlock.Workspace, error)
@@ -295,24 +296,30 @@ func (j *Jobs) nodeLiveness(ctx context.Context, nodes []*airlock.Node) error {
 	for i, n := range nodes {
 		err := pings[i]
 		now := j.now()
-		changed := false
+		// Only liveness is written, and by fields: the nodes were read
+		// before the pings, which take as long as the slowest (a dead
+		// node's, up to 5 s), and a renewal or heartbeat meanwhile must
+		// stand.
 		switch {
 		case err == nil:
+			if werr := j.store.NodeAnswered(ctx, n.ID, now); werr != nil {
+				errs = append(errs, fmt.Errorf("update node %s: %w", n.Name, werr))
+				continue
+			}
 			n.LastHeartbeat = now
 			if n.State == airlock.NodeDown {
 				n.State = airlock.NodeReady
 				j.log.Info("node is back", "node", n.Name)
 			}
-			changed = true
 		case n.State != airlock.NodeDown && now.Sub(n.LastHeartbeat) > j.cfg.NodeTimeout:
-			n.State = airlock.NodeDown
-			j.log.Warn("node is down", "node", n.Name, "err", err)
-			changed = true
-		}
-		if changed {
-			n.UpdatedAt = now
-			if err := j.store.UpdateNode(ctx, n); err != nil {
-				errs = append(errs, fmt.Errorf("update node %s: %w", n.Name, err))
+			down, werr := j.store.NodeSilent(ctx, n.ID, n.LastHeartbeat, now)
+			if werr != nil {
+				errs = append(errs, fmt.Errorf("update node %s: %w", n.Name, werr))
+				continue
+			}
+			if down {
+				n.State = airlock.NodeDown
+				j.log.Warn("node is down", "node", n.Name, "err", err)
 			}
 		}
 	}

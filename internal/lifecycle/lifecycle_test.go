@@ -664,3 +664,72 @@ func (d *fakeDriver) setState(id, state string) error {
 	}
 	return fmt.Errorf("no container %s", id)
 }
+
+// answerDriver is fakeDriver whose ping, before it answers, runs during:
+// what another writer does to the node while a round waits on its pings.
+type answerDriver struct {
+	*fakeDriver
+	during func()
+}
+
+func (d *answerDriver) Ping(ctx context.Context, url string) error {
+	d.during()
+	return d.fakeDriver.Ping(ctx, url)
+}
+
+// TestNodeLivenessKeepsConcurrentWrites: a round holds the nodes it read
+// while it pings them all (as long as the slowest, a dead node's, takes).
+// What others write meanwhile must survive its liveness write: a
+// renewal's new certificate serials (else the launcher refuses the node's
+// new certificate and the node goes down for good), a new URL, and a
+// heartbeat that answers for a node whose ping failed.
+func TestNodeLivenessKeepsConcurrentWrites(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name      string
+		pingErr   error
+		wantState airlock.NodeState
+	}{
+		{"ok/answered", nil, airlock.NodeReady},
+		{"ok/silent-but-heartbeated", errors.New("connection refused"), airlock.NodeReady},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			st := openStore(t)
+			if err := st.CreateNode(ctx, &airlock.Node{ID: "n1", Name: "n1", URL: "https://old:2376", Capacity: 1, State: airlock.NodeReady,
+				CertSerial: "a1", LastHeartbeat: now.Add(-time.Minute), CreatedAt: now, UpdatedAt: now}); err != nil {
+				t.Fatal(err)
+			}
+			clock := now
+			d := &answerDriver{fakeDriver: &fakeDriver{pingErr: tc.pingErr}, during: func() {
+				// The node renews its certificate and heartbeats; its
+				// record gets a new address.
+				n, err := st.NodeByID(ctx, "n1")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				n.CertPrevSerial, n.CertSerial, n.URL, n.LastHeartbeat = n.CertSerial, "b2", "https://new:2376", clock
+				if err := st.UpdateNode(ctx, n); err != nil {
+					t.Error(err)
+				}
+			}}
+			j := newJobs(t, st, &fakeDriver{}, Config{}, nil, nil, func() time.Time { return clock })
+			j.driver = d
+			if err := j.Round(ctx); err != nil {
+				t.Fatal(err)
+			}
+			n, err := st.NodeByID(ctx, "n1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n.CertSerial != "b2" || n.CertPrevSerial != "a1" || n.URL != "https://new:2376" {
+				t.Errorf("the round undid the writes made while it pinged: serial %q prev %q url %q, want b2, a1, https://new:2376",
+					n.CertSerial, n.CertPrevSerial, n.URL)
+			}
+			if n.State != tc.wantState || !n.LastHeartbeat.Equal(clock) {
+				t.Errorf("node %s heard from at %v, want %s at %v", n.State, n.LastHeartbeat, tc.wantState, clock)
+			}
+		})
+	}
+}

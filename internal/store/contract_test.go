@@ -561,6 +561,34 @@ func testNodes(t *testing.T, db *DB) {
 	_, err = db.SetNodeDraining(ctx, "nope", true, t0)
 	wantCode(t, err, airlock.ENOTFOUND)
 
+	// Liveness writes liveness alone: the serials, URL and capacity of a
+	// renewal made after the liveness round read the node stand.
+	heard := bare.LastHeartbeat
+	if down, err := db.NodeSilent(ctx, "n2", heard.Add(-time.Second), t0.Add(6*time.Hour)); err != nil || down {
+		t.Fatalf("NodeSilent judged by a heartbeat older than the last: %v %v, want no change", down, err)
+	}
+	if down, err := db.NodeSilent(ctx, "n2", heard, t0.Add(6*time.Hour)); err != nil || !down {
+		t.Fatalf("NodeSilent: %v %v, want down", down, err)
+	}
+	if down, err := db.NodeSilent(ctx, "n2", heard, t0.Add(6*time.Hour)); err != nil || down {
+		t.Fatalf("NodeSilent on a down node: %v %v, want no change", down, err)
+	}
+	got, err = db.NodeByID(ctx, "n2")
+	must(t, err)
+	want := *bare
+	want.State, want.UpdatedAt = airlock.NodeDown, t0.Add(6*time.Hour)
+	same(t, got, &want)
+	back := heard.Add(time.Minute)
+	must(t, db.NodeAnswered(ctx, "n2", back))
+	got, err = db.NodeByID(ctx, "n2")
+	must(t, err)
+	want.State, want.LastHeartbeat, want.UpdatedAt = airlock.NodeReady, back, back
+	same(t, got, &want)
+	wantCode(t, db.NodeAnswered(ctx, "nope", back), airlock.ENOTFOUND)
+	if down, err := db.NodeSilent(ctx, "nope", back, back); err != nil || down {
+		t.Fatalf("NodeSilent on a missing node: %v %v", down, err)
+	}
+
 	for _, tc := range []struct {
 		name string
 		call func() error

@@ -181,6 +181,34 @@ func (db *DB) ListRevokedCerts(ctx context.Context, now time.Time) ([]string, er
 	return out, nil
 }
 
+// NodeAnswered sets the node's last heartbeat to at and puts a down node
+// back to ready; it writes no other field.
+func (db *DB) NodeAnswered(ctx context.Context, id string, at time.Time) error {
+	ok, err := db.execOne(ctx, `UPDATE nodes SET last_heartbeat = ?, updated_at = ?,
+		state = CASE WHEN state = ? THEN ? ELSE state END WHERE id = ?`,
+		micros(at), micros(at), string(airlock.NodeDown), string(airlock.NodeReady), id)
+	if err != nil {
+		return fmt.Errorf("record node %s answered: %w", id, err)
+	}
+	if !ok {
+		return notFound("node", id)
+	}
+	return nil
+}
+
+// NodeSilent marks the node down unless it is down already or was heard
+// from after lastHeard; it reports whether it did. It writes no other
+// field.
+func (db *DB) NodeSilent(ctx context.Context, id string, lastHeard, now time.Time) (bool, error) {
+	ok, err := db.execOne(ctx, `UPDATE nodes SET state = ?, updated_at = ?
+		WHERE id = ? AND state <> ? AND (last_heartbeat IS NULL OR last_heartbeat <= ?)`,
+		string(airlock.NodeDown), micros(now), id, string(airlock.NodeDown), micros(lastHeard))
+	if err != nil {
+		return false, fmt.Errorf("mark node %s down: %w", id, err)
+	}
+	return ok, nil
+}
+
 // SetNodeDraining drains the node (draining) or puts it back into
 // service, and returns it as stored.
 func (db *DB) SetNodeDraining(ctx context.Context, id string, draining bool, now time.Time) (*airlock.Node, error) {
