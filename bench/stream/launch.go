@@ -9,6 +9,10 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+
+	"github.com/airlock-rbi/airlock/internal/airlock"
 )
 
 // The launch phase's workspaces: the click page's, one without a pool and
@@ -55,6 +59,9 @@ func (b *bench) runLaunch(ctx context.Context, n int) (out []launchSample, err e
 			}
 		}
 		s, id, err := b.launchOnce(ctx, ws)
+		if id != "" && b.trace != nil {
+			b.traceFirstFrame(ctx, id)
+		}
 		if id != "" {
 			if derr := b.api.DeleteSession(id); derr != nil && err == nil {
 				err = derr
@@ -171,3 +178,26 @@ func reportLaunch(out io.Writer, samples []launchSample) string {
 
 // targetWarmLaunchMS is the target of a warm launch to its first frame.
 const targetWarmLaunchMS = 200
+
+// traceFirstFrame prints the agent's own account of the first frame it
+// sent the viewer of session id (after the connection came up: grab,
+// encode), from its container's log.
+func (b *bench) traceFirstFrame(ctx context.Context, id string) {
+	list, err := b.socket.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", airlock.LabelSession+"="+id))})
+	if err != nil || len(list) != 1 {
+		fmt.Fprintf(b.trace, "  agent log of %s: %v (%d containers)\n", id, err, len(list))
+		return
+	}
+	rc, err := b.socket.ContainerLogs(ctx, list[0].ID, container.LogsOptions{ShowStdout: true, ShowStderr: true})
+	if err != nil {
+		fmt.Fprintf(b.trace, "  agent log of %s: %v\n", id, err)
+		return
+	}
+	defer rc.Close()
+	raw, _ := io.ReadAll(rc)
+	for line := range strings.SplitSeq(string(raw), "\n") {
+		if i := strings.Index(line, "first frame sent"); i >= 0 {
+			fmt.Fprintf(b.trace, "  agent: %s\n", line[i:])
+		}
+	}
+}

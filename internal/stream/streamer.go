@@ -147,8 +147,12 @@ type Streamer struct {
 	dc        *webrtc.DataChannel
 	est       cc.BandwidthEstimator
 	connected bool
-	keyframe  bool
-	cursor    *Cursor
+	// connectedAt is when the current viewer's connection came up, until
+	// its first frame is sent (then zero): how long a viewer waits for
+	// its first picture is logged.
+	connectedAt time.Time
+	keyframe    bool
+	cursor      *Cursor
 	lastKFReq time.Time
 	// lastInput is when the viewer's last input came (zero: none yet).
 	lastInput time.Time
@@ -406,7 +410,7 @@ func (s *Streamer) onState(pc *webrtc.PeerConnection, st webrtc.PeerConnectionSt
 	s.mu.Lock()
 	current := s.pc == pc
 	if current && st == webrtc.PeerConnectionStateConnected {
-		s.connected, s.keyframe = true, true
+		s.connected, s.keyframe, s.connectedAt = true, true, time.Now()
 	}
 	s.mu.Unlock()
 	switch {
@@ -485,8 +489,8 @@ func (s *Streamer) Run(ctx context.Context) error {
 		}
 		idle.Reset(s.cfg.KeepAlive)
 		s.mu.Lock()
-		live, est, key := s.connected, s.est, s.keyframe
-		s.keyframe = false
+		live, est, key, connectedAt := s.connected, s.est, s.keyframe, s.connectedAt
+		s.keyframe, s.connectedAt = false, time.Time{}
 		s.mu.Unlock()
 		if !live {
 			prev = Frame{} // a new viewer starts from a fresh grab
@@ -520,6 +524,7 @@ func (s *Streamer) Run(ctx context.Context) error {
 				continue
 			}
 		}
+		grabbed := time.Now()
 		w, h := f.Width, f.Height
 		if w != lastW || h != lastH {
 			lastW, lastH = w, h
@@ -554,5 +559,13 @@ func (s *Streamer) Run(ctx context.Context) error {
 				break
 			}
 		}
+		if !connectedAt.IsZero() {
+			now := time.Now()
+			s.log.Info("first frame sent to the viewer", "after_connected_ms", ms(now.Sub(connectedAt)),
+				"grab_ms", ms(grabbed.Sub(last)), "encode_ms", ms(now.Sub(grabbed)), "bytes", len(data), "keyframe", key)
+		}
 	}
 }
+
+// ms is d in milliseconds, to a tenth, for logs.
+func ms(d time.Duration) float64 { return float64(d.Round(100*time.Microsecond)) / float64(time.Millisecond) }
