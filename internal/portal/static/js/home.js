@@ -138,6 +138,7 @@ async function start(ws, button) {
   setAlert($('home-alert'), '');
   try {
     const s = await api.createSession(ws.name, launchSettings(navigator, Intl, window.devicePixelRatio));
+    app.launched = s;
     app.go('#/session/' + encodeURIComponent(s.id));
   } catch (err) {
     alertError(`Could not launch ${ws.name}`, err);

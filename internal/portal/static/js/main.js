@@ -17,6 +17,9 @@ import * as viewer from './viewer.js';
 
 const app = {
   me: null,
+  // launched is the session a launch just answered with, which the
+  // viewer it opens takes instead of asking for it again.
+  launched: null,
   go(hash) {
     if (location.hash === hash || (hash === '#/' && location.hash === '')) route();
     else location.hash = hash;

@@ -88,9 +88,13 @@ export function init(a) {
   $('toolbar-handle').addEventListener('click', () => showToolbar(true));
 }
 
-export function enter(_app, id) {
+export function enter(app, id) {
   showView('view-viewer');
   sessionId = id;
+  // A session the launch that opened this view answered with needs no
+  // second request: a warm one is ready in that answer.
+  const launched = app && app.launched && app.launched.id === id ? app.launched : null;
+  if (app) app.launched = null;
   visit = new AbortController();
   display = null;
   asked = null;
@@ -128,7 +132,7 @@ export function enter(_app, id) {
   window.addEventListener('resize', onResize);
   document.addEventListener('fullscreenchange', onFullscreenChange);
   statsTimer = setInterval(updateStats, 1000);
-  open(visit);
+  open(visit, launched);
 }
 
 export function leave() {
@@ -157,11 +161,11 @@ export function leave() {
 }
 
 // open follows the session until it is ready, then connects.
-async function open(my) {
+async function open(my, launched = null) {
   const { signal } = my;
   overlay({ title: 'Opening the session…', spinner: true });
-  let s;
-  for (let tries = 1; ; tries++) {
+  let s = launched;
+  for (let tries = 1; !s; tries++) {
     try {
       s = await api.session(sessionId, { signal });
       break;
