@@ -124,10 +124,7 @@ func (s *Server) extendSession(w http.ResponseWriter, r *http.Request) error {
 	if sess.State != airlock.SessionReady && sess.State != airlock.SessionStarting {
 		return airlock.Errorf(airlock.ECONFLICT, "session %s is %s: only a running session can be extended", sess.ID, sess.State)
 	}
-	ws, err := s.store.WorkspaceByID(ctx, sess.WorkspaceID)
-	if airlock.ErrorCode(err) == airlock.ENOTFOUND {
-		ws, err = &airlock.Workspace{ID: sess.WorkspaceID}, nil
-	}
+	ws, err := s.workspaceOfSession(ctx, sess)
 	if err != nil {
 		return err
 	}
@@ -139,6 +136,16 @@ func (s *Server) extendSession(w http.ResponseWriter, r *http.Request) error {
 	return s.writeSession(ctx, w, http.StatusOK, out)
 }
 
+// workspaceOfSession is the workspace of sess, or one with its ID alone
+// (the deployment's limits) when it was deleted.
+func (s *Server) workspaceOfSession(ctx context.Context, sess *airlock.Session) (*airlock.Workspace, error) {
+	ws, err := s.store.WorkspaceByID(ctx, sess.WorkspaceID)
+	if airlock.ErrorCode(err) == airlock.ENOTFOUND {
+		return &airlock.Workspace{ID: sess.WorkspaceID}, nil
+	}
+	return ws, err
+}
+
 // resumeSession starts a suspended session again; the answer is the
 // session, starting, which the client waits on as after a launch.
 func (s *Server) resumeSession(w http.ResponseWriter, r *http.Request) error {
@@ -147,10 +154,7 @@ func (s *Server) resumeSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ws, err := s.store.WorkspaceByID(ctx, sess.WorkspaceID)
-	if airlock.ErrorCode(err) == airlock.ENOTFOUND {
-		ws, err = &airlock.Workspace{ID: sess.WorkspaceID}, nil
-	}
+	ws, err := s.workspaceOfSession(ctx, sess)
 	if err != nil {
 		return err
 	}
