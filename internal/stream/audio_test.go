@@ -74,8 +74,7 @@ func TestAudioWithPionViewer(t *testing.T) {
 
 			got := make(chan *rtp.Packet, 100)
 			kinds := make(chan string, 4)
-			se := webrtc.SettingEngine{}
-			se.SetIncludeLoopbackCandidate(true)
+			se := loopbackOnly()
 			m := &webrtc.MediaEngine{}
 			if err := m.RegisterDefaultCodecs(); err != nil {
 				t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/airlock-rbi/airlock/internal/netpolicy"
 )
 
 // fakeScreen changes whenever the test says so.
@@ -131,8 +134,7 @@ func TestStreamerWithPionViewer(t *testing.T) {
 
 	hello := make(chan outMsg, 1)
 	packets := make(chan int, 1000)
-	se := webrtc.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
+	se := loopbackOnly()
 	viewer, dc := dialViewer(t, s, webrtc.NewAPI(webrtc.WithSettingEngine(se)), func(viewer *webrtc.PeerConnection, dc *webrtc.DataChannel) {
 		dc.OnMessage(func(m webrtc.DataChannelMessage) {
 			var o outMsg
@@ -219,6 +221,9 @@ func TestStreamerWithPionViewer(t *testing.T) {
 func dialViewer(t *testing.T, s *Streamer, api *webrtc.API, setup func(*webrtc.PeerConnection, *webrtc.DataChannel),
 	route func([]webrtc.ICECandidateInit) []webrtc.ICECandidateInit) (*webrtc.PeerConnection, *webrtc.DataChannel) {
 	t.Helper()
+	if route == nil {
+		route = func(c []webrtc.ICECandidateInit) []webrtc.ICECandidateInit { return stableCandidates(t, c) }
+	}
 	viewer, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
@@ -307,8 +312,7 @@ func TestEncoderRestart(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	runDone := make(chan error, 1)
 	go func() { runDone <- s.Run(ctx) }()
-	se := webrtc.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
+	se := loopbackOnly()
 	viewer, _ := dialViewer(t, s, webrtc.NewAPI(webrtc.WithSettingEngine(se)), func(*webrtc.PeerConnection, *webrtc.DataChannel) {}, nil)
 	defer viewer.Close()
 	eventually(t, "frames after the restart", func() bool {
@@ -342,8 +346,7 @@ func TestStreamerReleasesOnChannelClose(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { _ = s.Run(ctx) }()
-	se := webrtc.SettingEngine{}
-	se.SetIncludeLoopbackCandidate(true)
+	se := loopbackOnly()
 	opened := make(chan struct{})
 	viewer, dc := dialViewer(t, s, webrtc.NewAPI(webrtc.WithSettingEngine(se)), func(_ *webrtc.PeerConnection, dc *webrtc.DataChannel) {
 		dc.OnOpen(func() { close(opened) })
@@ -368,4 +371,54 @@ func TestStreamerReleasesOnChannelClose(t *testing.T) {
 	if st := viewer.ConnectionState(); st != webrtc.PeerConnectionStateConnected {
 		t.Errorf("the peer connection is %s: the release may be its close's", st)
 	}
+}
+
+// loopbackOnly is a test viewer's setting engine: its one candidate on
+// loopback, UDP over IPv4 (see stableCandidates).
+func loopbackOnly() webrtc.SettingEngine {
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	return se
+}
+
+// stableCandidates are the agent's candidates on this host's lasting
+// interfaces, not on a bridge or veth that a test running beside (a
+// session network, a namespace's link) makes and removes: a pair through
+// one went silent a moment after it connected when the bridge went, and
+// the viewer's feedback, a PLI among it, never came.
+func stableCandidates(t *testing.T, cands []webrtc.ICECandidateInit) []webrtc.ICECandidateInit {
+	t.Helper()
+	ifs, err := net.Interfaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stable := map[string]bool{}
+	for _, ifc := range ifs {
+		if netpolicy.IsSessionBridge(ifc.Name) || strings.HasPrefix(ifc.Name, "br-") || strings.HasPrefix(ifc.Name, "veth") {
+			continue
+		}
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok {
+				stable[n.IP.String()] = true
+			}
+		}
+	}
+	var out []webrtc.ICECandidateInit
+	for _, c := range cands {
+		f := strings.Fields(strings.TrimPrefix(c.Candidate, "candidate:"))
+		// foundation component protocol priority ip port "typ" type
+		if len(f) >= 8 && stable[f[4]] {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no agent candidate on a lasting interface among %v", cands)
+	}
+	return out
 }
