@@ -24,10 +24,15 @@
 // Ten cycles run first, unmeasured, two of them Chromium cycles (the
 // first and the sixth) when -chromium is not 0, so that what a server and
 // the viewer set up once (connection pools, caches, the first sign-in,
-// the first relay and peer connection) is in the "before" counts. The
+// the first relay and peer connection) is in the "before" counts, which
+// are taken once the warm-up's last cycles have settled (the goroutines
+// and descriptors not falling for three seconds): what a cycle leaves
+// for a moment must not hide what the measured ones leave for good. The
 // counts come from dockerd (labelled with the deployment), the api, and
 // the server's /metrics (go_goroutines, process_open_fds,
-// process_resident_memory_bytes).
+// process_resident_memory_bytes). The viewer's browser gathers TURN relay
+// candidates, so the server's descriptors count its relay allocations
+// too.
 //
 // The Chromium image is built from the run's own airlock binary under a
 // tag of the run's (airlock/chromium:bench-soak-…, on the build cache of
@@ -35,7 +40,8 @@
 // by the node's policy, written before airlock up's first start; the tag
 // is removed at exit, and airlock/chromium:latest is neither rebuilt nor
 // used, since other checkouts' tests on the same dockerd build it from
-// theirs.
+// theirs. For the same reason TURN listens on ports free at start (see
+// turnFlags), not airlock up's defaults.
 //
 // Run it with `go run ./bench/soak`. It prints a table and one line
 // starting with "BENCH" for scripts; a missed target is reported, not an
