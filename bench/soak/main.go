@@ -24,10 +24,11 @@
 // Ten cycles run first, unmeasured, two of them Chromium cycles (the
 // first and the sixth) when -chromium is not 0, so that what a server and
 // the viewer set up once (connection pools, caches, the first sign-in,
-// the first relay and peer connection) is in the "before" counts, which
-// are taken once the warm-up's last cycles have settled (the goroutines
-// and descriptors not falling for three seconds): what a cycle leaves
-// for a moment must not hide what the measured ones leave for good. The
+// the first relay and peer connection) is in the "before" counts. The
+// server's goroutines, descriptors and RSS, before and after, are the
+// least of samples taken every second over ten seconds: the server's
+// lifecycle rounds start a dozen goroutines for a moment, and a "before"
+// that caught them would hide a leak as large. The
 // counts come from dockerd (labelled with the deployment), the api, and
 // the server's /metrics (go_goroutines, process_open_fds,
 // process_resident_memory_bytes). The viewer's browser gathers TURN relay
@@ -182,9 +183,9 @@ func run(ctx context.Context, cycles, chromium int, out io.Writer) (err error) {
 		}
 	}
 	c.reset()
-	// "Before" is taken once the warm-up's last cycles have settled
-	// (their agents' connections closing), so that what they leave for a
-	// moment does not hide what the measured cycles leave for good.
+	// "Before", like "after", is the least over a window (see settled),
+	// so that what the server runs for a moment does not hide what the
+	// measured cycles leave for good.
 	before, err := settled(ctx, count)
 	if err != nil {
 		return err
@@ -197,16 +198,15 @@ func run(ctx context.Context, cycles, chromium int, out io.Writer) (err error) {
 	}
 	took := time.Since(start)
 	// What the last cycles leave settling (idle connections closing) is
-	// given a few seconds.
+	// given a few windows.
 	var after counts
-	for deadline := time.Now().Add(15 * time.Second); ; {
-		if after, err = count(); err != nil {
+	for range 3 {
+		if after, err = settled(ctx, count); err != nil {
 			return err
 		}
-		if within(before, after) || time.Now().After(deadline) {
+		if within(before, after) {
 			break
 		}
-		time.Sleep(time.Second)
 	}
 	ok := within(before, after)
 	minimal := cycles - chromium
@@ -262,15 +262,18 @@ func within(b, a counts) bool {
 		a.goroutines <= b.goroutines+slack && a.fds <= b.fds+slack && a.rssMiB <= b.rssMiB*rssGrowth
 }
 
-// settled takes counts every second until the server's goroutines and
-// descriptors have not fallen for three seconds, or for 20 seconds at
-// most, and returns the last.
+// settled samples the counts every second over settleWindow and returns
+// the server's fewest goroutines and descriptors and least RSS of the
+// samples, with the last sample's containers, networks and sessions. The
+// server's lifecycle rounds start a dozen goroutines for a moment every
+// half minute or so: one sample may catch them, the window's least does
+// not.
 func settled(ctx context.Context, count func() (counts, error)) (counts, error) {
 	c, err := count()
 	if err != nil {
 		return c, err
 	}
-	for still, deadline := 0, time.Now().Add(20*time.Second); still < 3 && time.Now().Before(deadline); {
+	for range int(settleWindow / time.Second) {
 		select {
 		case <-ctx.Done():
 			return c, ctx.Err()
@@ -280,15 +283,14 @@ func settled(ctx context.Context, count func() (counts, error)) (counts, error) 
 		if err != nil {
 			return c, err
 		}
-		if n.goroutines < c.goroutines || n.fds < c.fds {
-			still = 0
-		} else {
-			still++
-		}
+		n.goroutines, n.fds, n.rssMiB = min(n.goroutines, c.goroutines), min(n.fds, c.fds), min(n.rssMiB, c.rssMiB)
 		c = n
 	}
 	return c, nil
 }
+
+// settleWindow is how long settled samples.
+const settleWindow = 10 * time.Second
 
 func snapshot(ctx context.Context, socket *client.Client, api *airlockup.Client, deployment, metricsURL string) (counts, error) {
 	var c counts
