@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/airlock-rbi/airlock/bench/internal/viewer"
 )
 
 // videoSample is what hook.js's videoSample reports: the video element's
@@ -20,9 +22,10 @@ type videoSample struct {
 	Lost, Freezes                 int
 }
 
-func (v *viewer) videoSample(ctx context.Context) (videoSample, error) {
+// readVideo reads hook.js's videoSample.
+func readVideo(ctx context.Context, v *viewer.Viewer) (videoSample, error) {
 	var s videoSample
-	err := v.evalJSON(ctx, `__bench.videoSample()`, &s)
+	err := v.EvalJSON(ctx, `__bench.videoSample()`, &s)
 	return s, err
 }
 
@@ -71,14 +74,14 @@ type streamWindow struct {
 }
 
 // measureWindow watches the stream for d.
-func measureWindow(ctx context.Context, v *viewer, s *site, sess *liveSession, d time.Duration) (streamWindow, error) {
+func measureWindow(ctx context.Context, v *viewer.Viewer, s *site, sess *liveSession, d time.Duration) (streamWindow, error) {
 	var w streamWindow
-	v0, err := v.videoSample(ctx)
+	v0, err := readVideo(ctx, v)
 	if err != nil {
 		return w, fmt.Errorf("video statistics: %w", err)
 	}
 	t0 := time.Now()
-	c0, err := startWindow(sess.pid, v.pid)
+	c0, err := startWindow(sess.pid, v.PID())
 	if err != nil {
 		return w, err
 	}
@@ -87,16 +90,16 @@ func measureWindow(ctx context.Context, v *viewer, s *site, sess *liveSession, d
 		return w, ctx.Err()
 	case <-time.After(d):
 	}
-	if w.cpu, err = c0.end(sess.pid, v.pid); err != nil {
+	if w.cpu, err = c0.end(sess.pid, v.PID()); err != nil {
 		return w, err
 	}
-	v1, err := v.videoSample(ctx)
+	v1, err := readVideo(ctx, v)
 	if err != nil {
 		return w, fmt.Errorf("video statistics: %w", err)
 	}
 	w.video = rate(v0, v1)
 	var recv []float64
-	if err := v.evalJSON(ctx, fmt.Sprintf(`__bench.receivedBetween(%f, %f)`, v0.T, v1.T), &recv); err != nil {
+	if err := v.EvalJSON(ctx, fmt.Sprintf(`__bench.receivedBetween(%f, %f)`, v0.T, v1.T), &recv); err != nil {
 		return w, fmt.Errorf("frame receive times: %w", err)
 	}
 	for i := 1; i < len(recv); i++ {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/airlock-rbi/airlock/bench/internal/viewer"
 )
 
 // listenJS installs __audio in the viewer: a WebAudio analyser on the
@@ -54,20 +56,20 @@ type toneSample struct {
 // opens the page's audio context (and with it Chromium's sound stream, and
 // wakes the suspended sink); the n others start on a context that plays on
 // in silence, which the agent does not send.
-func measureTones(ctx context.Context, v *viewer, s *site, n int, trace io.Writer) ([]toneSample, error) {
+func measureTones(ctx context.Context, v *viewer.Viewer, s *site, n int, trace io.Writer) ([]toneSample, error) {
 	var msg string
-	if err := v.eval(ctx, listenJS, &msg); err != nil {
+	if err := v.Eval(ctx, listenJS, &msg); err != nil {
 		return nil, err
 	}
 	if msg != "" {
-		return nil, fmt.Errorf("listen: %s (viewer: %s)", msg, v.state(ctx))
+		return nil, fmt.Errorf("listen: %s (viewer: %s)", msg, v.State(ctx))
 	}
 	var box struct{ X, Y, W, H float64 }
-	if err := v.evalJSON(ctx, `(() => { const r = document.querySelector('#screen').getBoundingClientRect(); return {x: r.left, y: r.top, w: r.width, h: r.height} })()`, &box); err != nil {
+	if err := v.EvalJSON(ctx, `(() => { const r = document.querySelector('#screen').getBoundingClientRect(); return {x: r.left, y: r.top, w: r.width, h: r.height} })()`, &box); err != nil {
 		return nil, err
 	}
 	click := func(seq int) (toneEvent, error) {
-		if err := v.run(ctx, 10*time.Second, chromedp.MouseClickXY(box.X+box.W/2, box.Y+box.H/2)); err != nil {
+		if err := v.Run(ctx, 10*time.Second, chromedp.MouseClickXY(box.X+box.W/2, box.Y+box.H/2)); err != nil {
 			return toneEvent{}, err
 		}
 		return s.tone(ctx, seq)
@@ -76,7 +78,7 @@ func measureTones(ctx context.Context, v *viewer, s *site, n int, trace io.Write
 	seq := 0
 	for i := range 1 + n {
 		var ok bool
-		if err := v.eval(ctx, `__audio.arm()`, &ok); err != nil {
+		if err := v.Eval(ctx, `__audio.arm()`, &ok); err != nil {
 			return nil, err
 		}
 		seq++
@@ -87,11 +89,11 @@ func measureTones(ctx context.Context, v *viewer, s *site, n int, trace io.Write
 		if !on.on {
 			return nil, fmt.Errorf("tone %d: the page stopped a tone instead of starting one", i)
 		}
-		if err := v.poll(ctx, fmt.Sprintf("tone %d in the viewer's sound", i), `__audio.heard !== null`, 5*time.Millisecond, 5*time.Second); err != nil {
+		if err := v.Poll(ctx, fmt.Sprintf("tone %d in the viewer's sound", i), `__audio.heard !== null`, 5*time.Millisecond, 5*time.Second); err != nil {
 			return nil, err
 		}
 		var heard float64
-		if err := v.eval(ctx, `__audio.heard`, &heard); err != nil {
+		if err := v.Eval(ctx, `__audio.heard`, &heard); err != nil {
 			return nil, err
 		}
 		t := toneSample{ms: heard - on.at, cold: i == 0}
@@ -103,7 +105,7 @@ func measureTones(ctx context.Context, v *viewer, s *site, n int, trace io.Write
 		if _, err := click(seq); err != nil {
 			return nil, fmt.Errorf("tone %d, stop: %w", i, err)
 		}
-		if err := v.poll(ctx, fmt.Sprintf("tone %d gone from the viewer's sound", i), `!__audio.hears()`, 20*time.Millisecond, 5*time.Second); err != nil {
+		if err := v.Poll(ctx, fmt.Sprintf("tone %d gone from the viewer's sound", i), `!__audio.hears()`, 20*time.Millisecond, 5*time.Second); err != nil {
 			return nil, err
 		}
 		if err := sleep(ctx, 300*time.Millisecond); err != nil {

@@ -16,6 +16,8 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/airlock-rbi/airlock/bench/internal/viewer"
 )
 
 // ffmpegRun is a running baseline container.
@@ -42,7 +44,7 @@ type progressPoint struct {
 // Xvfb's abstract socket is), as the session's user. It first asks for
 // the session's IPC namespace too; dockerd refuses that unless the session
 // container's is shareable, and it then runs with its own.
-func startFFmpeg(ctx context.Context, socket *client.Client, sess *liveSession, runID string, display size) (*ffmpegRun, error) {
+func startFFmpeg(ctx context.Context, socket *client.Client, sess *liveSession, runID string, display viewer.Size) (*ffmpegRun, error) {
 	var errs []error
 	for _, shared := range []bool{true, false} {
 		hc := &container.HostConfig{NetworkMode: container.NetworkMode("container:" + sess.container)}
@@ -205,8 +207,8 @@ type baseline struct {
 
 // measureBaseline runs ffmpeg on the session's display, lets it warm up,
 // then measures it (and the session beside it) for d.
-func measureBaseline(ctx context.Context, socket *client.Client, v *viewer, s *site, sess *liveSession, runID string, d time.Duration) (b baseline, err error) {
-	r, err := startFFmpeg(ctx, socket, sess, runID, v.size)
+func measureBaseline(ctx context.Context, socket *client.Client, v *viewer.Viewer, s *site, sess *liveSession, runID string, d time.Duration) (b baseline, err error) {
+	r, err := startFFmpeg(ctx, socket, sess, runID, v.Size())
 	if r != nil {
 		defer func() {
 			if serr := r.stop(socket); serr != nil {

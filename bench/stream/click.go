@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/airlock-rbi/airlock/bench/internal/viewer"
 )
 
 // The click page's two colours (assets/click.html) and how far from one
@@ -65,17 +67,17 @@ type hookClick struct {
 // each click until a frame of the other colour is on screen. seq is how
 // many mousedowns the remote page has seen so far; it returns the new
 // count.
-func measureClicks(ctx context.Context, v *viewer, s *site, warmup, n, seq int, trace io.Writer) ([]clickSample, int, error) {
+func measureClicks(ctx context.Context, v *viewer.Viewer, s *site, warmup, n, seq int, trace io.Writer) ([]clickSample, int, error) {
 	var box struct{ X, Y, W, H float64 }
-	if err := v.evalJSON(ctx, `(() => { const r = document.querySelector('#screen').getBoundingClientRect(); return {x: r.left, y: r.top, w: r.width, h: r.height} })()`, &box); err != nil {
+	if err := v.EvalJSON(ctx, `(() => { const r = document.querySelector('#screen').getBoundingClientRect(); return {x: r.left, y: r.top, w: r.width, h: r.height} })()`, &box); err != nil {
 		return nil, seq, err
 	}
 	var origin float64
-	if err := v.eval(ctx, `__bench.origin`, &origin); err != nil {
+	if err := v.Eval(ctx, `__bench.origin`, &origin); err != nil {
 		return nil, seq, err
 	}
 	cx, cy := box.X+box.W/2, box.Y+box.H/2
-	arm := fmt.Sprintf(`__bench.armClick(%d, %d, %s, %d)`, v.size.w/2, v.size.h/2, clickColours, colourTol)
+	arm := fmt.Sprintf(`__bench.armClick(%d, %d, %s, %d)`, v.Size().W/2, v.Size().H/2, clickColours, colourTol)
 	var out []clickSample
 	for i := range warmup + n {
 		// Arm once the screen shows one of the two colours.
@@ -84,7 +86,7 @@ func measureClicks(ctx context.Context, v *viewer, s *site, warmup, n, seq int, 
 				Error string
 				RGB   []int
 			}
-			if err := v.evalJSON(ctx, arm, &armed); err != nil {
+			if err := v.EvalJSON(ctx, arm, &armed); err != nil {
 				return nil, seq, fmt.Errorf("click %d: arm: %w", i, err)
 			}
 			if armed.Error == "" {
@@ -95,17 +97,17 @@ func measureClicks(ctx context.Context, v *viewer, s *site, warmup, n, seq int, 
 			}
 			time.Sleep(250 * time.Millisecond)
 		}
-		if err := v.run(ctx, 10*time.Second, chromedp.MouseClickXY(cx, cy)); err != nil {
+		if err := v.Run(ctx, 10*time.Second, chromedp.MouseClickXY(cx, cy)); err != nil {
 			return nil, seq, fmt.Errorf("click %d: %w", i, err)
 		}
 		seq++
-		if err := v.poll(ctx, fmt.Sprintf("click %d's colour on screen", i), `__bench.click.done !== null && __bench.click.seen !== null`, 5*time.Millisecond, 5*time.Second); err != nil {
+		if err := v.Poll(ctx, fmt.Sprintf("click %d's colour on screen", i), `__bench.click.done !== null && __bench.click.seen !== null`, 5*time.Millisecond, 5*time.Second); err != nil {
 			var last hookClick
-			_ = v.evalJSON(ctx, `__bench.click`, &last)
+			_ = v.EvalJSON(ctx, `__bench.click`, &last)
 			return nil, seq, fmt.Errorf("%w (pointerdown seen: %t, frames read: %d, last colour %v)", err, last.Down != nil, last.Frames, last.Last)
 		}
 		var h hookClick
-		if err := v.evalJSON(ctx, `__bench.click`, &h); err != nil {
+		if err := v.EvalJSON(ctx, `__bench.click`, &h); err != nil {
 			return nil, seq, err
 		}
 		if h.Down == nil || h.Done == nil || h.Seen == nil {

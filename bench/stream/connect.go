@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/airlock-rbi/airlock/bench/internal/viewer"
 )
 
 // connectSample is one connect of the viewer, as hook.js saw it: every
@@ -37,22 +39,22 @@ type frameInfo struct {
 
 // measureConnect reloads the viewer n times and times each new
 // connection from its POST …/connect to its first frame on screen.
-func measureConnect(ctx context.Context, v *viewer, n int, trace io.Writer) ([]connectSample, error) {
+func measureConnect(ctx context.Context, v *viewer.Viewer, n int, trace io.Writer) ([]connectSample, error) {
 	var out []connectSample
 	for i := range n {
-		if err := v.reload(ctx); err != nil {
+		if err := v.Reload(ctx); err != nil {
 			return nil, err
 		}
-		if err := v.waitFrames(ctx); err != nil {
+		if err := v.WaitFrames(ctx); err != nil {
 			return nil, fmt.Errorf("connect %d: %w", i, err)
 		}
 		// The frame callback runs in the same rendering step as the
 		// polling animation frame, or the next one.
-		if err := v.poll(ctx, "the first frame's callback", `__bench.first !== null`, 10*time.Millisecond, 2*time.Second); err != nil {
+		if err := v.Poll(ctx, "the first frame's callback", `__bench.first !== null`, 10*time.Millisecond, 2*time.Second); err != nil {
 			return nil, fmt.Errorf("connect %d: %w", i, err)
 		}
 		var h hookConnect
-		if err := v.evalJSON(ctx, `{conn: __bench.conn, first: __bench.first, firstPoll: __bench.firstPoll}`, &h); err != nil {
+		if err := v.EvalJSON(ctx, `{conn: __bench.conn, first: __bench.first, firstPoll: __bench.firstPoll}`, &h); err != nil {
 			return nil, fmt.Errorf("connect %d: read the hook: %w", i, err)
 		}
 		if h.Conn == nil || h.First == nil || h.FirstPoll == nil {

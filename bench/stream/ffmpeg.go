@@ -14,6 +14,8 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/client"
+
+	"github.com/airlock-rbi/airlock/bench/internal/viewer"
 )
 
 // The baseline: Debian's ffmpeg grabbing the session's display with
@@ -44,10 +46,10 @@ ENTRYPOINT ["ffmpeg"]
 // (VP8E_SET_SCREEN_CONTENT_MODE 1 in the helper): bookworm's ffmpeg 5.1
 // has no option for it with VP8. It grabs at 60 fps, the agent's cap,
 // without the pointer (the agent does not draw it either).
-func ffmpegArgs(s size) []string {
+func ffmpegArgs(s viewer.Size) []string {
 	return []string{
 		"-hide_banner", "-nostdin", "-loglevel", "info", "-nostats", "-progress", "pipe:1", "-stats_period", "0.5",
-		"-f", "x11grab", "-draw_mouse", "0", "-framerate", "60", "-video_size", fmt.Sprintf("%dx%d", s.w, s.h), "-i", ":0",
+		"-f", "x11grab", "-draw_mouse", "0", "-framerate", "60", "-video_size", fmt.Sprintf("%dx%d", s.W, s.H), "-i", ":0",
 		"-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "-16", "-lag-in-frames", "0", "-error-resilient", "default",
 		"-b:v", "4M", "-minrate", "4M", "-maxrate", "4M", "-qmin", "4", "-qmax", "56",
 		"-g", "1000000", "-static-thresh", "1000",

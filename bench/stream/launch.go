@@ -86,17 +86,17 @@ func (b *bench) launchOnce(ctx context.Context, ws string) (launchSample, string
 	v := b.viewer
 	var s launchSample
 	button := `[data-workspace="` + ws + `"] .launch`
-	if err := v.run(ctx, time.Minute, chromedp.Navigate("about:blank"), chromedp.Navigate(v.server+"/#/"),
+	if err := v.Run(ctx, time.Minute, chromedp.Navigate("about:blank"), chromedp.Navigate(v.Server()+"/#/"),
 		chromedp.WaitVisible(button, chromedp.ByQuery)); err != nil {
 		return s, "", fmt.Errorf("the catalog: %w", err)
 	}
 	var ok bool
-	if err := v.eval(ctx, `(() => { __bench.launch = performance.now(); document.querySelector('`+button+`').click(); return true })()`, &ok); err != nil {
+	if err := v.Eval(ctx, `(() => { __bench.launch = performance.now(); document.querySelector('`+button+`').click(); return true })()`, &ok); err != nil {
 		return s, "", fmt.Errorf("click Launch: %w", err)
 	}
-	werr := v.waitFrames(ctx)
+	werr := v.WaitFrames(ctx)
 	var loc string
-	_ = v.run(ctx, 10*time.Second, chromedp.Location(&loc))
+	_ = v.Run(ctx, 10*time.Second, chromedp.Location(&loc))
 	_, id, _ := strings.Cut(loc, "#/session/")
 	if werr != nil {
 		return s, id, werr
@@ -105,7 +105,7 @@ func (b *bench) launchOnce(ctx context.Context, ws string) (launchSample, string
 		Launch, FirstPoll float64
 		Post              *float64
 	}
-	if err := v.evalJSON(ctx, `({launch: __bench.launch, firstPoll: __bench.firstPoll, post: __bench.conn && __bench.conn.post})`, &h); err != nil {
+	if err := v.EvalJSON(ctx, `({launch: __bench.launch, firstPoll: __bench.firstPoll, post: __bench.conn && __bench.conn.post})`, &h); err != nil {
 		return s, id, err
 	}
 	s.total = h.FirstPoll - h.Launch
@@ -114,7 +114,7 @@ func (b *bench) launchOnce(ctx context.Context, ws string) (launchSample, string
 	}
 	if b.trace != nil {
 		var c map[string]float64
-		if err := v.evalJSON(ctx, `__bench.conn`, &c); err == nil {
+		if err := v.EvalJSON(ctx, `__bench.conn`, &c); err == nil {
 			fmt.Fprintf(b.trace, "launch of %s, ms after the click: ", ws)
 			for _, k := range []string{"post", "answered", "wsOpen", "agentReady", "pcMade", "answer", "pcConnected", "dcOpen", "track"} {
 				if t, ok := c[k]; ok {

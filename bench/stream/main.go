@@ -23,7 +23,7 @@
 // benchmark checks that the display, the decoded video and the video
 // element are all 1280×720 (asking itself with {"t":"resize"} otherwise),
 // so video pixels are page pixels. A script installed before the portal's
-// own (Page.addScriptToEvaluateOnNewDocument, assets/hook.js) wraps fetch,
+// own (Page.addScriptToEvaluateOnNewDocument, bench/internal/viewer/hook.js) wraps fetch,
 // WebSocket and RTCPeerConnection to timestamp each step of a connect, and
 // follows every frame presented with requestVideoFrameCallback. Times in
 // the viewer are its performance.now().
@@ -189,9 +189,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/airlock-rbi/airlock/bench/internal/benchmain"
-
 	"github.com/airlock-rbi/airlock/bench/internal/airlockup"
+	"github.com/airlock-rbi/airlock/bench/internal/benchmain"
+	"github.com/airlock-rbi/airlock/bench/internal/viewer"
+	"github.com/airlock-rbi/airlock/images"
 	"github.com/airlock-rbi/airlock/internal/dockertest"
 )
 
@@ -289,13 +290,13 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 		return err
 	}
 	var env environment
-	if env.builtChromium, err = ensureChromiumImage(ctx, socket, root, bin); err != nil {
+	if env.builtChromium, err = airlockup.EnsureChromiumImage(ctx, socket, root, bin, images.Chromium); err != nil {
 		return err
 	}
 	if env.builtFFmpeg, err = ensureFFmpegImage(ctx, socket); err != nil {
 		return err
 	}
-	browser, err := hostChromium(ctx, root)
+	browser, err := viewer.Browser(ctx, root)
 	if err != nil {
 		return err
 	}
@@ -345,11 +346,11 @@ func run(ctx context.Context, o options, out io.Writer) (err error) {
 			return err
 		}
 	}
-	v, err := startViewer(ctx, browser, up.Server, "admin", up.Password)
+	v, err := viewer.Start(ctx, browser, up.Server, "admin", up.Password)
 	if err != nil {
 		return err
 	}
-	defer v.close()
+	defer v.Close()
 
 	b := &bench{o: o, api: api, socket: socket, site: s, routed: rs, viewer: v, runID: runID, binary: hex.EncodeToString(sum[:])}
 	if o.verbose {

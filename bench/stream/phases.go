@@ -8,10 +8,10 @@ import (
 	"os"
 	"time"
 
-	"github.com/chromedp/chromedp"
 	"github.com/docker/docker/client"
 
 	"github.com/airlock-rbi/airlock/bench/internal/airlockup"
+	"github.com/airlock-rbi/airlock/bench/internal/viewer"
 	"github.com/airlock-rbi/airlock/internal/dockertest"
 )
 
@@ -22,7 +22,7 @@ type bench struct {
 	socket *client.Client
 	site   *site
 	routed *dockertest.RoutedSite // where site listens
-	viewer *viewer
+	viewer *viewer.Viewer
 	runID  string
 	trace  io.Writer
 	// binary is the SHA-256 of the airlock binary built for this run;
@@ -66,7 +66,7 @@ func (b *bench) oneSession(ctx context.Context, s *site, workspace, page string,
 		// Leave the viewer first, so that it does not try to reconnect
 		// to the session being ended.
 		if ctx.Err() == nil {
-			err = errors.Join(err, b.viewer.run(ctx, 30*time.Second, chromedp.Navigate("about:blank")))
+			err = errors.Join(err, b.viewer.Leave(ctx))
 		}
 		if derr := b.api.DeleteSession(sess.id); derr != nil {
 			err = errors.Join(err, fmt.Errorf("end session %s: %w", sess.id, derr))
@@ -86,16 +86,16 @@ func (b *bench) oneSession(ctx context.Context, s *site, workspace, page string,
 }
 
 func (b *bench) prepare(ctx context.Context, s *site, sess *liveSession, page string, since time.Time) error {
-	if err := b.viewer.open(ctx, sess.id); err != nil {
+	if err := b.viewer.Open(ctx, sess.id); err != nil {
 		return err
 	}
 	if err := s.waitLoaded(ctx, page, since); err != nil {
 		return err
 	}
-	if err := b.viewer.waitFrames(ctx); err != nil {
+	if err := b.viewer.WaitFrames(ctx); err != nil {
 		return err
 	}
-	return b.viewer.ensureSize(ctx)
+	return b.viewer.EnsureSize(ctx)
 }
 
 // staticResult is the click session's: connects, clicks, a still screen.
@@ -119,7 +119,7 @@ func (b *bench) runStatic(ctx context.Context) (r staticResult, err error) {
 		if r.connects, err = measureConnect(ctx, b.viewer, b.o.connects, b.trace); err != nil {
 			return fmt.Errorf("connect to first frame: %w", err)
 		}
-		if err := b.viewer.ensureSize(ctx); err != nil {
+		if err := b.viewer.EnsureSize(ctx); err != nil {
 			return err
 		}
 		if r.clicks, _, err = measureClicks(ctx, b.viewer, b.site, b.o.clickWarmup, b.o.clicks, 0, b.trace); err != nil {
@@ -193,7 +193,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 // fullHDResult is the full HD phase's: click to photon on the click page,
-// then frame rate and CPU under full-screen animation, at sizeFullHD.
+// then frame rate and CPU under full-screen animation, at viewer.FullHD.
 type fullHDResult struct {
 	clicks []clickSample
 	anim   streamWindow
@@ -204,11 +204,11 @@ type fullHDResult struct {
 // animation session as phases 2 and 4 do, and makes the page 1280×720
 // again.
 func (b *bench) runFullHD(ctx context.Context) (r fullHDResult, err error) {
-	if err := b.viewer.resize(ctx, sizeFullHD); err != nil {
+	if err := b.viewer.Resize(ctx, viewer.FullHD); err != nil {
 		return r, fmt.Errorf("full HD: %w", err)
 	}
 	defer func() {
-		if rerr := b.viewer.resize(ctx, sizeHD); rerr != nil {
+		if rerr := b.viewer.Resize(ctx, viewer.HD); rerr != nil {
 			err = errors.Join(err, fmt.Errorf("after full HD: %w", rerr))
 		}
 	}()

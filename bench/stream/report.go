@@ -7,17 +7,18 @@ import (
 	"time"
 
 	"github.com/airlock-rbi/airlock/bench/internal/stats"
+	"github.com/airlock-rbi/airlock/bench/internal/viewer"
 	"github.com/airlock-rbi/airlock/images"
 )
 
 // Targets.
 const (
 	targetConnectP50MS = 1000.0
-	targetClickP50MS   = 30.0 // at sizeHD
+	targetClickP50MS   = 30.0 // at viewer.HD
 	targetFPS          = 30.0 // at either size
 	targetIdleCPUPct   = 1.0
 	targetToneP50MS    = 150.0
-	// At sizeFullHD.
+	// At viewer.FullHD.
 	targetFullHDClickP50MS = 40.0
 )
 
@@ -84,7 +85,7 @@ func report(out io.Writer, env environment, b *bench, st staticResult, an animRe
 // reportFullHD prints phase 8 beside the 1280×720 figures and returns its
 // BENCH fields and whether it met its targets.
 func reportFullHD(out io.Writer, b *bench, hd fullHDResult, hdClickP50 float64, an animResult) (string, bool) {
-	fmt.Fprintf(out, "\nAt %s (new sessions, the same pages)\n", sizeFullHD)
+	fmt.Fprintf(out, "\nAt %s (new sessions, the same pages)\n", viewer.FullHD)
 	k50, k95 := pct(hd.clicks, 50, func(c clickSample) float64 { return c.photon }), pct(hd.clicks, 95, func(c clickSample) float64 { return c.photon })
 	clickOK := k50 <= targetFullHDClickP50MS
 	reportClicks(out, hd.clicks, b.o.clickWarmup, k50, k95, targetFullHDClickP50MS, clickOK)
@@ -97,10 +98,10 @@ func reportFullHD(out io.Writer, b *bench, hd fullHDResult, hdClickP50 float64, 
 	cpu := hd.anim.cpu.container.agentEncoder()
 	perFrame := msPerFrame(cpu, v.receivedFPS)
 	fmt.Fprintf(out, "  agent + encoder: %.1f %% of a core, %.2f ms a frame (at %s: %.1f %%, %.2f ms a frame); Xvfb %.1f %%, Chromium %.1f %%; machine busy %.0f %%\n",
-		cpu, perFrame, sizeHD, an.anim.cpu.container.agentEncoder(), msPerFrame(an.anim.cpu.container.agentEncoder(), an.anim.video.receivedFPS),
+		cpu, perFrame, viewer.HD, an.anim.cpu.container.agentEncoder(), msPerFrame(an.anim.cpu.container.agentEncoder(), an.anim.video.receivedFPS),
 		hd.anim.cpu.container.pct[groupDisplay], hd.anim.cpu.container.pct[groupChromium], 100*hd.anim.cpu.busy)
 	fmt.Fprintf(out, "  %.1f fps; target >= %.0f fps: %s\n", v.fps, targetFPS, verdict(fpsOK))
-	fmt.Fprintf(out, "  click to photon p50: %.1f ms at %s, %.1f ms at %s\n", hdClickP50, sizeHD, k50, sizeFullHD)
+	fmt.Fprintf(out, "  click to photon p50: %.1f ms at %s, %.1f ms at %s\n", hdClickP50, viewer.HD, k50, viewer.FullHD)
 	return fmt.Sprintf(" fullhd_click_p50_ms=%.1f fullhd_click_p95_ms=%.1f fullhd_fps=%.1f fullhd_remote_fps=%.1f fullhd_anim_cpu_pct=%.1f fullhd_cpu_ms_per_frame=%.2f targets_fullhd=click:%s,fps:%s",
 		k50, k95, v.fps, hd.anim.rafFPS, cpu, perFrame, verdict(clickOK), verdict(fpsOK)), clickOK && fpsOK
 }
@@ -121,7 +122,7 @@ func reportTones(out io.Writer, tones []toneSample, p50, p95 float64, ok bool) (
 
 // reportHeader prints what the run ran on.
 func reportHeader(out io.Writer, env environment, b *bench) {
-	fmt.Fprintf(out, "Streaming a %s session at %s (and %s where said) to a viewer on this host (loopback and the Docker bridge); pages on %s\n", images.Chromium, sizeHD, sizeFullHD, b.site.base)
+	fmt.Fprintf(out, "Streaming a %s session at %s (and %s where said) to a viewer on this host (loopback and the Docker bridge); pages on %s\n", images.Chromium, viewer.HD, viewer.FullHD, b.site.base)
 	fmt.Fprintf(out, "%s, %s; viewer: %s (headless)\n", env.docker, env.cpu, env.browser)
 	fmt.Fprintf(out, "images: %s %.19s%s, %s %.19s%s\n", images.Chromium, env.chromiumImage, built(env.builtChromium),
 		ffmpegImage, env.ffmpegImageID, built(env.builtFFmpeg))

@@ -1,4 +1,4 @@
-// Installed by bench/stream in the viewer's page before any of the
+// Installed by bench/internal/viewer in the viewer's page before any of the
 // portal's scripts (CDP Page.addScriptToEvaluateOnNewDocument), so that it
 // sees the viewer's first POST …/connect, its signal WebSocket and its
 // RTCPeerConnection. Every time here is this page's performance.now(), in
