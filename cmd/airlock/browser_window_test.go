@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -33,6 +34,15 @@ type windowSite struct {
 	typed string
 	blurs int  // the page lost the keyboard (to the address bar)
 	focus bool // the page's field has the keyboard
+	// langs are the Accept-Language headers of the requests, in order.
+	langs []string
+}
+
+// languages are the Accept-Language headers the pages were asked with.
+func (s *windowSite) languages() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.langs)
 }
 
 const (
@@ -63,6 +73,7 @@ func startWindowSite(t *testing.T) *windowSite {
 		mux.HandleFunc("GET "+path, func(w http.ResponseWriter, r *http.Request) {
 			s.mu.Lock()
 			s.asked[path]++
+			s.langs = append(s.langs, r.Header.Get("Accept-Language"))
 			s.mu.Unlock()
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			fmt.Fprintf(w, windowPage, title, color, heading, text)

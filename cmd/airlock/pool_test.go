@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/airlock-rbi/airlock/internal/cli"
 	"github.com/airlock-rbi/airlock/internal/dockertest"
 )
@@ -185,17 +187,29 @@ func TestBrowserWarmPool(t *testing.T) {
 			t.Fatal("the warm session's browser did not open its start page")
 		}
 	}
+	if langs := site.languages(); len(langs) == 0 || strings.HasPrefix(langs[len(langs)-1], "ja") {
+		t.Fatalf("the warm browser asked in %q before the hand-out", langs)
+	}
 	// The warm session's network came up just now; its interfaces settle
 	// (addresses, carrier) over the next seconds, and the host's browser
 	// aborts a page load on any such change (ERR_NETWORK_CHANGED).
 	waitInterfacesQuiet(t, 2*time.Second, time.Minute)
-	ctx := openWindowViewer(t, site, env, browser, "e2e-warm")
+	// The viewer's browser speaks Japanese: at the hand-out the warm
+	// browser is started again in the viewer's language.
+	ctx := openWindowViewer(t, site, env, browser, "e2e-warm", chromedp.Flag("lang", "ja-JP"), chromedp.Flag("accept-lang", "ja-JP"))
 	id := viewerSession(t, ctx)
 	if !warm[id] {
 		t.Fatalf("the portal's launch got %s, not the pool's warm session %v", id, warm)
 	}
 	waitJS(t, ctx, "the warm session's page in the viewer", edgesAre(firstColor))
-
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		if langs := site.languages(); strings.HasPrefix(langs[len(langs)-1], "ja") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the hand-out to a Japanese viewer the browser asks in %q", site.languages())
+		}
+	}
 	env.cli(t, "pool", "set", "e2e-warm", "--size", "0")
 }
 

@@ -173,9 +173,8 @@ type Registration struct {
 	Bound     bool   `json:"bound,omitempty"`
 	Clipboard string `json:"clipboard,omitempty"`
 	// Locale, TimeZone and Scale (bound answers) are the launching
-	// viewer's. Not applied yet: the warm browser keeps the workspace's
-	// (starting it again must stop its whole process tree first, or the
-	// old browser takes the new one's place through its profile lock).
+	// viewer's: a browser started with others is started again with
+	// them.
 	Locale   string  `json:"locale,omitempty"`
 	TimeZone string  `json:"timezone,omitempty"`
 	Scale    float64 `json:"scale,omitempty"`

@@ -3,6 +3,7 @@ package agent
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/airlock-rbi/airlock/internal/audio"
@@ -34,6 +36,11 @@ type DesktopConfig struct {
 	// expiry): a browser started again there finds its profile and
 	// restores its last session instead of opening StartURL.
 	KeptHome string
+	// resumed: this is the agent's first start of the app, so a profile
+	// that ran before is a container's earlier run (a resume), whose
+	// tabs come back. A browser started again within one run (it exited,
+	// or a hand-out asked for other settings) opens StartURL.
+	resumed bool
 	// Width and Height are the display's size until a viewer asks for
 	// its own; default 1280×720.
 	Width, Height int
@@ -150,6 +157,11 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig, bound <-chan 
 	if cfg.StartURL == "" {
 		cfg.StartURL = "about:blank"
 	}
+	// A resumed pool session starts with the settings of the viewer it
+	// was handed out to, which its earlier run kept.
+	if kept, ok := readHandout(cfg.KeptHome); ok {
+		cfg.Locale, cfg.TimeZone, cfg.Scale = kept.Locale, kept.TimeZone, kept.Scale
+	}
 	kids := a.cfg.Children
 	// Xvfb, not being root, will not create the socket directory itself.
 	if err := os.MkdirAll("/tmp/.X11-unix", 0o1777); err != nil {
@@ -242,10 +254,11 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig, bound <-chan 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 4)
+	restart := make(chan DesktopConfig, 1)
 	appDone := make(chan struct{})
 	go func() {
 		defer close(appDone)
-		errc <- a.superviseApp(ctx, disp, cfg, transfers)
+		errc <- a.superviseApp(ctx, disp, cfg, transfers, restart)
 	}()
 	// On the way out the app is stopped first (asked, then killed after
 	// its WaitDelay), and waited for, before the display goes.
@@ -270,6 +283,14 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig, bound <-chan 
 						errc <- fmt.Errorf("the hand-out's clipboard policy: %w", err)
 						return
 					}
+				}
+				if next, changed := handedOut(cfg, b); changed {
+					a.log.Info("starting the app again with the viewer's settings", "locale", next.Locale, "timezone", next.TimeZone, "scale", next.Scale)
+					if err := writeHandout(cfg.KeptHome, next); err != nil {
+						a.log.Warn("the viewer's settings will not outlive a suspension", "err", err)
+					}
+					s.SetScale(next.Scale)
+					restart <- next
 				}
 			}
 		}()
@@ -327,17 +348,51 @@ func (a *Agent) connect(ctx context.Context) (stream.ConnectInfo, error) {
 	return info, err
 }
 
+// Chromium's language and time zone when none is set: what a viewer
+// asking for these needs no restart for.
+const (
+	defaultLocale   = "en-US"
+	defaultTimeZone = "UTC"
+)
+
+// handedOut is cfg with the settings of a pool's session's hand-out b,
+// and whether they differ from those the app was started with (unset
+// being Chromium's defaults).
+func handedOut(cfg DesktopConfig, b Registration) (DesktopConfig, bool) {
+	next := cfg
+	if b.Locale != "" {
+		next.Locale = b.Locale
+	}
+	if b.TimeZone != "" {
+		next.TimeZone = b.TimeZone
+	}
+	if b.Scale != 0 {
+		next.Scale = b.Scale
+	}
+	or := func(v, d string) string {
+		if v == "" {
+			return d
+		}
+		return v
+	}
+	return next, or(next.Locale, defaultLocale) != or(cfg.Locale, defaultLocale) ||
+		or(next.TimeZone, defaultTimeZone) != or(cfg.TimeZone, defaultTimeZone) || max(next.Scale, 1) != max(cfg.Scale, 1)
+}
+
 // superviseApp runs the app and starts it again when it exits (a user
 // may close the last window, or the app may crash), with a growing pause
-// so that an app that cannot start does not spin.
-func (a *Agent) superviseApp(ctx context.Context, disp *desktop.Display, cfg DesktopConfig, transfers *files.Service) error {
+// so that an app that cannot start does not spin; a config from restart
+// stops the app and starts it again with that config at once.
+func (a *Agent) superviseApp(ctx context.Context, disp *desktop.Display, cfg DesktopConfig, transfers *files.Service, restart <-chan DesktopConfig) error {
 	pause := time.Second
 	var err error
 	if cfg.KeptHome, err = keptHome(cfg.KeptHome); err != nil {
 		a.log.Warn("the app's state will not outlive a suspension of the session", "err", err)
 	}
+	cfg.resumed = cfg.KeptHome != ""
 	for {
 		cmd, err := appCommand(ctx, disp.Name, cfg)
+		cfg.resumed = false
 		if err != nil {
 			return err
 		}
@@ -351,10 +406,40 @@ func (a *Agent) superviseApp(ctx context.Context, disp *desktop.Display, cfg Des
 			return fmt.Errorf("start %s: %w", cfg.App, err)
 		}
 		stopDevtools := a.connectDevtools(ctx, pipes, transfers)
-		err = a.cfg.Children.Wait(cmd)
+		waited := make(chan error, 1)
+		go func() { waited <- a.cfg.Children.Wait(cmd) }()
+		var next *DesktopConfig
+		select {
+		case err = <-waited:
+		case c := <-restart:
+			next = &c
+			// Asked to stop, the browser saves its state; the new one
+			// opens the same start page.
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case err = <-waited:
+			case <-time.After(5 * time.Second):
+				_ = cmd.Process.Kill()
+				err = <-waited
+			}
+		}
+		// Whatever the browser left of its tree (renderers, the zygote,
+		// a crash's orphans) goes before another starts on its profile:
+		// a process of the old one still holding it would take the new
+		// one's page through the profile's lock.
+		if gerr := endGroup(cmd.Process.Pid, 5*time.Second); gerr != nil {
+			stopDevtools()
+			return fmt.Errorf("stop %s: %w", cfg.App, gerr)
+		}
 		stopDevtools()
 		if ctx.Err() != nil {
 			return nil
+		}
+		if next != nil {
+			// The hand-out changes what the viewer asked for; the home
+			// stays the one this run found writable.
+			cfg.Locale, cfg.TimeZone, cfg.Scale = next.Locale, next.TimeZone, next.Scale
+			continue
 		}
 		if time.Since(start) > time.Minute {
 			pause = time.Second
@@ -381,10 +466,11 @@ const appNice = 5
 // appCommand builds the app's command line. The app gets a clean
 // environment: nothing of the agent's (its CA, its server) leaks to it.
 func appCommand(ctx context.Context, display string, cfg DesktopConfig) (*exec.Cmd, error) {
-	home, restore, err := appHome(cfg)
+	home, ranBefore, err := appHome(cfg)
 	if err != nil {
 		return nil, err
 	}
+	restore := ranBefore && cfg.resumed
 	env := []string{"DISPLAY=" + display, "HOME=" + home, "PATH=/usr/local/bin:/usr/bin:/bin",
 		"LANG=C.UTF-8", "XDG_CONFIG_HOME=" + home + "/.config", "XDG_CACHE_HOME=" + home + "/.cache"}
 	env = append(env, localeEnv(cfg.Locale, cfg.TimeZone)...)
@@ -401,6 +487,7 @@ func appCommand(ctx context.Context, display string, cfg DesktopConfig) (*exec.C
 		cmd := exec.CommandContext(ctx, "nice", append([]string{"-n", strconv.Itoa(appNice), "chromium"}, args...)...)
 		cmd.Env = env
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		cmd.SysProcAttr = appGroup()
 		cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 		cmd.WaitDelay = 5 * time.Second
 		return cmd, nil
@@ -409,12 +496,12 @@ func appCommand(ctx context.Context, display string, cfg DesktopConfig) (*exec.C
 }
 
 // appHome is the app's home: cfg.KeptHome when set (see keptHome),
-// else /tmp/home, and whether a browser ran there before, whose last
-// session is then restored. The profile's singleton lock of that
+// else /tmp/home, and whether a browser ran there before (whose last
+// session a resume restores). The profile's singleton lock of that
 // browser names a process of the container's last run, which a new
 // process may now hold the number of: it is removed, as this agent runs
 // the only browser.
-func appHome(cfg DesktopConfig) (home string, restore bool, err error) {
+func appHome(cfg DesktopConfig) (home string, ranBefore bool, err error) {
 	home = cmp.Or(cfg.KeptHome, "/tmp/home")
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return "", false, fmt.Errorf("app home: %w", err)
@@ -442,6 +529,51 @@ func keptHome(dir string) (string, error) {
 	}
 	probe.Close()
 	return dir, os.Remove(probe.Name())
+}
+
+// handoutFile, in a kept home, holds the settings of the viewer a pool's
+// session was handed out to, for the agent of a resume (whose container
+// has the workspace's): JSON of Locale, TimeZone and Scale.
+const handoutFile = ".airlock-handout.json"
+
+type handout struct {
+	Locale   string  `json:"locale,omitempty"`
+	TimeZone string  `json:"timezone,omitempty"`
+	Scale    float64 `json:"scale,omitempty"`
+}
+
+// readHandout is what writeHandout kept in home, if anything valid.
+func readHandout(home string) (DesktopConfig, bool) {
+	if home == "" {
+		return DesktopConfig{}, false
+	}
+	raw, err := os.ReadFile(filepath.Join(home, handoutFile))
+	if err != nil {
+		return DesktopConfig{}, false
+	}
+	var h handout
+	if json.Unmarshal(raw, &h) != nil {
+		return DesktopConfig{}, false
+	}
+	// Checked as the environment's are: the file is in the app's reach.
+	loc, lerr := Locale(h.Locale)
+	tz, terr := TimeZone(h.TimeZone)
+	if lerr != nil || terr != nil || h.Scale < 0 || h.Scale > 4 {
+		return DesktopConfig{}, false
+	}
+	return DesktopConfig{Locale: loc, TimeZone: tz, Scale: h.Scale}, true
+}
+
+// writeHandout keeps cfg's viewer settings in home (none: nothing to do).
+func writeHandout(home string, cfg DesktopConfig) error {
+	if home == "" {
+		return nil
+	}
+	raw, err := json.Marshal(handout{Locale: cfg.Locale, TimeZone: cfg.TimeZone, Scale: cfg.Scale})
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(home, handoutFile), raw, 0o600)
 }
 
 // restoreArgs is a Chromium command line that restores the profile's

@@ -280,3 +280,65 @@ func TestAppHome(t *testing.T) {
 		t.Fatalf("restore args %q: want the start URL gone, --restore-last-session last, the leading -- kept", args)
 	}
 }
+
+// TestHandedOut: a pool's browser is started again only when the viewer
+// it is handed to wants another language, time zone or scale.
+func TestHandedOut(t *testing.T) {
+	base := DesktopConfig{App: "chromium", Locale: "en-US", TimeZone: "UTC", Scale: 1}
+	for _, tc := range []struct {
+		name    string
+		b       Registration
+		want    DesktopConfig
+		changed bool
+	}{
+		{"same", Registration{Locale: "en-US", TimeZone: "UTC", Scale: 1}, base, false},
+		{"none-given", Registration{}, base, false},
+		{"scale-1-is-unset", Registration{Scale: 1}, base, false},
+		{"locale", Registration{Locale: "ja-JP"}, DesktopConfig{App: "chromium", Locale: "ja-JP", TimeZone: "UTC", Scale: 1}, true},
+		{"timezone-and-scale", Registration{TimeZone: "Asia/Tokyo", Scale: 2},
+			DesktopConfig{App: "chromium", Locale: "en-US", TimeZone: "Asia/Tokyo", Scale: 2}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, changed := handedOut(base, tc.b)
+			if changed != tc.changed || got.Locale != tc.want.Locale || got.TimeZone != tc.want.TimeZone || got.Scale != tc.want.Scale {
+				t.Errorf("got %+v, changed %v; want %+v, %v", got, changed, tc.want, tc.changed)
+			}
+		})
+	}
+	// A browser started without a language or time zone has Chromium's
+	// defaults: a viewer asking for those needs no restart.
+	if _, changed := handedOut(DesktopConfig{App: "chromium"}, Registration{Locale: "en-US", TimeZone: "UTC", Scale: 1}); changed {
+		t.Error("a viewer of en-US and UTC restarted a browser started with the defaults")
+	}
+	if _, changed := handedOut(DesktopConfig{App: "chromium"}, Registration{Locale: "fr-FR"}); !changed {
+		t.Error("a viewer of fr-FR did not restart a browser started with the defaults")
+	}
+}
+
+// TestHandoutKept: the viewer settings a pool's session was started
+// again with are found by the agent of its resume; a file the app wrote
+// wrong is ignored.
+func TestHandoutKept(t *testing.T) {
+	home := t.TempDir()
+	if _, ok := readHandout(home); ok {
+		t.Fatal("settings read from a home that has none")
+	}
+	want := DesktopConfig{Locale: "ja-JP", TimeZone: "Asia/Tokyo", Scale: 2}
+	if err := writeHandout(home, want); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := readHandout(home); !ok || got.Locale != want.Locale || got.TimeZone != want.TimeZone || got.Scale != want.Scale {
+		t.Fatalf("readHandout = %+v, %v; want %+v", got, ok, want)
+	}
+	for _, bad := range []string{`{"locale":"--renderer-cmd-prefix=x"}`, `{"scale":9}`, `not json`} {
+		if err := os.WriteFile(filepath.Join(home, handoutFile), []byte(bad), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := readHandout(home); ok {
+			t.Errorf("readHandout(%s) = %+v, want ignored", bad, got)
+		}
+	}
+	if _, ok := readHandout(""); ok {
+		t.Error("settings read without a kept home")
+	}
+}

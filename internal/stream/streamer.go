@@ -153,7 +153,7 @@ type Streamer struct {
 	connectedAt time.Time
 	keyframe    bool
 	cursor      *Cursor
-	lastKFReq time.Time
+	lastKFReq   time.Time
 	// lastInput is when the viewer's last input came (zero: none yet).
 	lastInput time.Time
 	// policy is the clipboard policy now: Config.ClipboardPolicy until
@@ -161,6 +161,15 @@ type Streamer struct {
 	// SetScale.
 	policy string
 	scale  float64
+}
+
+// SetScale tells the next viewer's hello the app's new device scale
+// factor, for a pool's session whose browser was started again at the
+// scale of the viewer it was handed to.
+func (s *Streamer) SetScale(scale float64) {
+	s.mu.Lock()
+	s.scale = scale
+	s.mu.Unlock()
 }
 
 // SetClipboardPolicy changes the clipboard policy, for a pool's session
@@ -568,4 +577,6 @@ func (s *Streamer) Run(ctx context.Context) error {
 }
 
 // ms is d in milliseconds, to a tenth, for logs.
-func ms(d time.Duration) float64 { return float64(d.Round(100*time.Microsecond)) / float64(time.Millisecond) }
+func ms(d time.Duration) float64 {
+	return float64(d.Round(100*time.Microsecond)) / float64(time.Millisecond)
+}
