@@ -236,6 +236,7 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig, bound <-chan 
 	s, err := stream.New(stream.Config{
 		Files:           func(ch stream.FilesChannel) stream.FilesPeer { return transfers.Attach(ch) },
 		Screen:          screen{capture},
+		Prime:           true,
 		Audio:           sound != nil,
 		Encode:          enc.encode,
 		Codec:           cfg.Codec,
