@@ -23,6 +23,11 @@ type poolSession struct {
 	State       string     `json:"state"`
 	Reason      string     `json:"reason"`
 	HeartbeatAt *time.Time `json:"heartbeat_at"`
+	// Connect is the relay token a warm launch's answer carries.
+	Connect *struct {
+		Token     string `json:"token"`
+		SignalURL string `json:"signal_url"`
+	} `json:"connect"`
 }
 
 // warmIDs are the IDs of the warm sessions the server lists.
@@ -108,9 +113,15 @@ func TestWarmPool(t *testing.T) {
 			if !warm[s.ID] {
 				t.Fatalf("launch %d was ready at once with %s, not one of the pool's", i, s.ID)
 			}
+			// Its viewer opens the relay without asking for a token.
+			if s.Connect == nil || s.Connect.Token == "" || !strings.HasSuffix(s.Connect.SignalURL, "/api/v1/signal") {
+				t.Fatalf("launch %d handed out %s without the relay's token: %+v", i, s.ID, s.Connect)
+			}
 			warmOut++
 		case warm[s.ID]:
 			t.Fatalf("launch %d got the pool's %s as %s", i, s.ID, s.State)
+		case s.Connect != nil:
+			t.Fatalf("launch %d of %s, %s, came with a relay token", i, s.ID, s.State)
 		}
 	}
 	if warmOut == 0 || warmOut > 10 {

@@ -8,6 +8,7 @@ import (
 	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/auth"
 	"github.com/airlock-rbi/airlock/internal/sessions"
+	"github.com/airlock-rbi/airlock/internal/signal"
 )
 
 // Driver is what the api needs of the launcher: the session service's.
@@ -47,6 +48,10 @@ type sessionView struct {
 	// the same as seconds from the answer.
 	ResumeBy *time.Time `json:"resume_by,omitempty"`
 	ResumeIn *int64     `json:"resume_in_seconds,omitempty"`
+	// Connect is, in the answer of a launch that handed out a warm
+	// session (ready at once), what POST …/connect would answer: the
+	// viewer opens the relay without asking for it.
+	Connect *connectResponse `json:"connect,omitempty"`
 }
 
 func viewSession(s *airlock.Session) sessionView {
@@ -253,7 +258,17 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 	switch airlock.ErrorCode(err) {
 	case "":
 		s.audit(ctx, u.Name, "session.create", warm.ID, ws.Name+" (warm)")
-		writeJSON(w, http.StatusCreated, s.viewLive(warm, ws, s.clock.now()))
+		v := s.viewLive(warm, ws, s.clock.now())
+		// The one who launched it views it next: the answer carries the
+		// relay's token, a round trip the click no longer waits for.
+		grant, err := s.connectAnswer(r, u.ID, warm.ID, signal.RoleViewer, callerOf(ctx).TokenID)
+		if err != nil {
+			return err
+		}
+		grant.Clipboard = ws.Clipboard.OrDefault()
+		v.Connect = &grant
+		s.audit(ctx, u.Name, "session.connect", warm.ID, "")
+		writeJSON(w, http.StatusCreated, v)
 		return nil
 	case airlock.ENOTFOUND:
 	case airlock.ECONFLICT:

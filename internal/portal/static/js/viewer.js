@@ -215,7 +215,7 @@ async function open(my, launched = null) {
     terminal('ended', 'This session has ended.', 'Its browser was removed. Launch the workspace again for a new one.');
     return;
   }
-  connect();
+  connect(s.connect || null);
 }
 
 // suspended offers to resume a session its workspace kept at its end.
@@ -269,9 +269,12 @@ async function nameSession(s, signal) {
   }
 }
 
-function connect() {
+// connect opens the session's stream; tok is a connect answer the
+// launch already gave, if any.
+function connect(tok = null) {
   conn = new Connection(sessionId, {
     relay: relayMode(location.search),
+    tok,
     hook,
     on: { state: onState, track: onTrack, audio: sound.attach, channel: onChannel, message: onMessage, files: files.attach, notice: (t) => toast(t) },
   });
