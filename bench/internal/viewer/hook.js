@@ -6,7 +6,7 @@
 (() => {
   const B = {
     origin: performance.timeOrigin,
-    conn: null, // the page's first connect: {post, answered, wsOpen, agentReady, pcMade, answer, pcConnected, dcOpen, track}
+    conn: null, // the page's first connect: {post, answered, wsMade, wsOpen, agentReady, pcMade, answer, pcConnected, dcOpen, track}
     first: null, // the first frame presented: requestVideoFrameCallback's now and metadata
     lastFrame: null, // the last frame presented, and the one before it
     prevFrame: null,
@@ -40,8 +40,12 @@
   window.WebSocket = class extends OrigWS {
     constructor(...args) {
       super(...args);
+      // A warm launch's answer carries the relay's token: its first
+      // connect starts here, with no POST …/connect.
+      if (!B.conn && /\/api\/v1\/signal(\?|$)/.test(String(args[0]))) B.conn = {};
       const c = B.conn;
       if (!c) return;
+      c.wsMade ??= now();
       this.addEventListener('open', () => { c.wsOpen ??= now(); });
       this.addEventListener('message', (e) => {
         let m;
