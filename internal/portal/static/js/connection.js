@@ -52,12 +52,14 @@ export class Connection {
   // the button that calls start again, over means the session is gone.
   // relay is '' (any path), or a relay-only mode of ice.js: 'any', 'udp'
   // or 'tcp'.
-  constructor(sessionId, { relay = '', hook, on }) {
+  // tok: a connect answer already in hand (a warm launch's), used
+  // while it is good.
+  constructor(sessionId, { relay = '', hook, on, tok = null }) {
     this.id = sessionId;
     this.relay = relay;
     this.hook = hook;
     this.on = on;
-    this.tok = null;
+    this.tok = tok;
     this.ws = null;
     this.pc = null;
     this.channel = null;
