@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/errdefs"
+	"github.com/containerd/errdefs"
 
 	"github.com/airlock-rbi/airlock/internal/dockertest"
 )
