@@ -3,7 +3,8 @@
 //  1. POST /api/v1/sessions/{id}/connect gives a short-lived token, the
 //     signal relay's URL and the ICE servers (STUN/TURN).
 //  2. A WebSocket to signal_url?token=… with subprotocol airlock.signal.v1.
-//  3. On {"type":"agent-ready"} the viewer makes the offer: a new
+//  3. On {"type":"agent-ready"} the viewer sends its offer (made while
+//     the socket opened, or then): a new
 //     RTCPeerConnection with one recvonly video transceiver, one recvonly
 //     audio transceiver (the agent sends Opus when the workspace has
 //     sound) and the data channel "airlock", then {"type":"offer","sdp"}; the agent answers
@@ -60,6 +61,7 @@ export class Connection {
     this.hook = hook;
     this.on = on;
     this.tok = tok;
+    this.prepared = null; // a promise of the peer connection made ahead (see openSignal)
     this.ws = null;
     this.pc = null;
     this.channel = null;
@@ -191,6 +193,10 @@ export class Connection {
       return;
     }
     this.ws = ws;
+    // The offer is made while the socket opens, and sent once the agent
+    // is there: the browser's offer and its first candidates are no
+    // longer on the way from the agent's arrival to the first frame.
+    if (!this.pc && !this.healthy()) this.prepared = this.makeOffer();
     let opened = false;
     ws.onopen = () => {
       if (this.ws !== ws) return;
@@ -376,11 +382,34 @@ export class Connection {
     if (pc) pc.close();
   }
 
+  // offer sends the viewer's offer: the one made while the signal socket
+  // opened when it is still this connection's, else a new one.
   async offer() {
-    if (this.closed) return;
+    const prepared = this.prepared;
+    this.prepared = null;
+    let pc = prepared ? await prepared : null;
+    if (pc && (pc !== this.pc || pc.signalingState !== 'have-local-offer' || this.localQueue === null)) pc = null;
+    if (pc) this.setState('connecting', 'Connecting…', 'Setting up the media connection with the session.');
+    else pc = await this.makeOffer();
+    if (!pc || pc !== this.pc || this.closed) return;
+    this.sendSignal({ type: 'offer', sdp: pc.localDescription.sdp });
+    // Candidates found while the offer was made follow it, in order.
+    const queued = this.localQueue || [];
+    this.localQueue = null;
+    for (const m of queued) this.sendSignal(m);
+    this.timer('answer', () => {
+      if (this.pc === pc && !pc.remoteDescription) this.renegotiate("The session's agent did not answer.");
+    }, ANSWER_TIMEOUT_MS);
+  }
+
+  // makeOffer replaces the peer connection with a new one that holds its
+  // offer as local description, its candidates queued in localQueue; it
+  // returns it, or null when it failed or was replaced meanwhile.
+  async makeOffer() {
+    if (this.closed) return null;
     if (++this.offers > MAX_OFFERS) {
       this.fail('Could not connect to the session.', this.lastWhy || ICE_HINT);
-      return;
+      return null;
     }
     this.teardownPeer();
     const gen = this.gen;
@@ -391,7 +420,7 @@ export class Connection {
       // and would wait forever rather than fail.
       if (!hasTURN(config.iceServers)) {
         this.fail('Could not reach the session through a relay.', noTURN(this.relay));
-        return;
+        return null;
       }
       config.iceTransportPolicy = 'relay';
     }
@@ -400,7 +429,7 @@ export class Connection {
       pc = new RTCPeerConnection(config);
     } catch (err) {
       this.fail('This browser could not start WebRTC.', err.message);
-      return;
+      return null;
     }
     this.pc = pc;
     this.hook.pc = pc;
@@ -460,17 +489,10 @@ export class Connection {
       await pc.setLocalDescription(await pc.createOffer());
     } catch (err) {
       if (gen === this.gen) this.fail('Could not create the WebRTC offer.', err.message);
-      return;
+      return null;
     }
-    if (gen !== this.gen || this.closed) return;
-    this.sendSignal({ type: 'offer', sdp: pc.localDescription.sdp });
-    // Candidates found while the offer was made follow it, in order.
-    const queued = this.localQueue || [];
-    this.localQueue = null;
-    for (const m of queued) this.sendSignal(m);
-    this.timer('answer', () => {
-      if (this.pc === pc && !pc.remoteDescription) this.renegotiate("The session's agent did not answer.");
-    }, ANSWER_TIMEOUT_MS);
+    if (gen !== this.gen || this.closed) return null;
+    return pc;
   }
 
   sendSignal(msg) {
