@@ -56,7 +56,12 @@ export const hook = {
 window.airlockViewer = hook;
 
 const RESIZE_DEBOUNCE_MS = 400;
-const KEYFRAME_CHECK_MS = 1500;
+// After the data channel opens, the viewer asks for a keyframe if it has
+// shown no frame yet, at each of these times: the agent's first keyframe
+// can leave as its side of the connection comes up and reach a browser
+// whose side is not yet ready for it, and a still screen sends nothing
+// else before its 2 s keep-alive.
+const KEYFRAME_CHECKS_MS = [150, 1500];
 
 let app;
 let visit = null; // AbortController of the current visit
@@ -315,9 +320,18 @@ function onTrack(stream) {
 
 function onChannel() {
   const my = conn;
-  setTimeout(() => {
-    if (conn === my && conn && (!hook.stats || !hook.stats.framesDecoded)) conn.send({ t: 'keyframe' });
-  }, KEYFRAME_CHECK_MS);
+  for (const ms of KEYFRAME_CHECKS_MS) {
+    setTimeout(() => {
+      if (conn === my && conn && !framesShown()) conn.send({ t: 'keyframe' });
+    }, ms);
+  }
+}
+
+// framesShown reports whether the video has shown a frame.
+function framesShown() {
+  const v = video();
+  if (typeof v.getVideoPlaybackQuality === 'function') return v.getVideoPlaybackQuality().totalVideoFrames > 0;
+  return !!(hook.stats && hook.stats.framesDecoded);
 }
 
 function onMessage(m) {
