@@ -13,6 +13,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
+	"github.com/airlock-rbi/airlock/internal/dockertest"
 )
 
 // The launch phase's workspaces: the click page's, one without a pool and
@@ -60,6 +61,13 @@ func (b *bench) runLaunch(ctx context.Context, n int) (out []launchSample, err e
 			if err := b.waitWarm(ctx, launchWarm); err != nil {
 				return nil, err
 			}
+		}
+		// The last launch's session network, or the pool's refill, makes
+		// interfaces appear on this host, which aborts the viewer's
+		// loads of the catalog (ERR_NETWORK_CHANGED): not a launch's
+		// time to measure.
+		if err := dockertest.WaitInterfacesQuiet(ctx, 2*time.Second, time.Minute); err != nil {
+			return nil, err
 		}
 		s, id, err := b.launchOnce(ctx, ws)
 		if id != "" && b.trace != nil {

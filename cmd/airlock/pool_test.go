@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -224,29 +223,10 @@ func TestBrowserWarmPool(t *testing.T) {
 	env.cli(t, "pool", "set", "e2e-warm", "--size", "0")
 }
 
-// waitInterfacesQuiet waits until this host's network interfaces and
-// their addresses have not changed for quiet, at most within.
+// waitInterfacesQuiet is dockertest.WaitInterfacesQuiet for a test.
 func waitInterfacesQuiet(t *testing.T, quiet, within time.Duration) {
 	t.Helper()
-	snapshot := func() string {
-		ifs, err := net.Interfaces()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b strings.Builder
-		for _, i := range ifs {
-			addrs, _ := i.Addrs()
-			fmt.Fprintf(&b, "%s %v %v;", i.Name, i.Flags, addrs)
-		}
-		return b.String()
-	}
-	last, since := snapshot(), time.Now()
-	for deadline := time.Now().Add(within); time.Since(since) < quiet; time.Sleep(100 * time.Millisecond) {
-		if now := snapshot(); now != last {
-			last, since = now, time.Now()
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the host's network interfaces kept changing for %s", within)
-		}
+	if err := dockertest.WaitInterfacesQuiet(context.Background(), quiet, within); err != nil {
+		t.Fatal(err)
 	}
 }
