@@ -86,7 +86,12 @@ func runAgent(ctx context.Context, args []string, stderr io.Writer, log *slog.Lo
 	}
 	// The token is a secret of this process alone; children must not see it.
 	os.Unsetenv(agent.EnvToken)
-	go agent.Reap(ctx, kids)
+	// The reaper outlives ctx: stopping, the agent waits for the app's
+	// processes to be gone, and the orphans among them are gone only
+	// once reaped.
+	reapCtx, stopReaping := context.WithCancel(context.Background())
+	defer stopReaping()
+	go agent.Reap(reapCtx, kids)
 	if err := a.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -73,6 +74,11 @@ func TestBrowserSuspendKeepsProfile(t *testing.T) {
 		}
 	}
 	env.suspended(t, id, time.Minute)
+	// The browser stopped when asked, with nothing of it left (its
+	// orphans reaped), before the agent let the container end.
+	if log := sessionLog(t, id); !strings.Contains(log, "agent stopped") || strings.Contains(log, "did not stop cleanly") {
+		t.Fatalf("the suspended session's agent did not stop cleanly:\n%s", log)
+	}
 	c := sessionContainer(t, id)
 	socket := dockertest.Client(t)
 	info, err := socket.ContainerInspect(context.Background(), c.ID)

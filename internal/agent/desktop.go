@@ -256,16 +256,17 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig, bound <-chan 
 	defer cancel()
 	errc := make(chan error, 4)
 	restart := make(chan DesktopConfig, 1)
-	appDone := make(chan struct{})
-	go func() {
-		defer close(appDone)
-		errc <- a.superviseApp(ctx, disp, cfg, transfers, restart)
-	}()
+	appDone := make(chan error, 1)
+	go func() { appDone <- a.superviseApp(ctx, disp, cfg, transfers, restart) }()
 	// On the way out the app is stopped first (asked, then killed after
-	// its WaitDelay), and waited for, before the display goes.
+	// its WaitDelay), and waited for, before the display goes. How it
+	// stopped is logged: a browser that had to be killed, or whose
+	// processes outlived it, may have lost what a resume would restore.
 	defer func() {
 		cancel()
-		<-appDone
+		if err := <-appDone; err != nil {
+			a.log.Warn("the app did not stop cleanly", "app", cfg.App, "err", err)
+		}
 	}()
 	go func() { errc <- s.Run(ctx) }()
 	go s.ForwardClipboard(ctx)
@@ -301,6 +302,9 @@ func (a *Agent) runDesktop(ctx context.Context, cfg DesktopConfig, bound <-chan 
 	}()
 	select {
 	case err := <-errc:
+		return err
+	case err := <-appDone:
+		appDone <- nil // for the deferred wait: the error is returned here
 		return err
 	case <-disp.Done():
 		return fmt.Errorf("the display exited: %v", disp.Err())
@@ -434,6 +438,9 @@ func (a *Agent) superviseApp(ctx context.Context, disp *desktop.Display, cfg Des
 		}
 		stopDevtools()
 		if ctx.Err() != nil {
+			if killed(err) {
+				return fmt.Errorf("stop %s: it was killed after it did not exit within %s of being asked", cfg.App, cmd.WaitDelay)
+			}
 			return nil
 		}
 		if next != nil {
@@ -453,6 +460,16 @@ func (a *Agent) superviseApp(ctx context.Context, disp *desktop.Display, cfg Des
 		}
 		pause = min(2*pause, 30*time.Second)
 	}
+}
+
+// killed reports whether err is the exit of a process killed by SIGKILL.
+func killed(err error) bool {
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) {
+		return false
+	}
+	ws, ok := exit.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL
 }
 
 // appNice is the niceness the app runs at, above the agent, its encoder
