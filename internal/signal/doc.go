@@ -6,7 +6,9 @@
 // The relay holds no database connection. A peer proves who it is with a
 // short-lived connect token, signed by the api and verified here by
 // signature alone (see auth.Signer); the token names the session and the
-// peer's role. Per session there is at most one viewer and one agent; a
+// peer's role. It comes in the URL's query, or as the first message of a
+// socket opened without one (so that a browser can open the socket while
+// it still asks for the token). Per session there is at most one viewer and one agent; a
 // newer connection of either role replaces the older one, so a page reload
 // gets a new stream without a new container.
 //

@@ -1,10 +1,12 @@
 package signal
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/coder/websocket"
 	"golang.org/x/time/rate"
@@ -15,39 +17,34 @@ import (
 // ServeHTTP checks the connect token and the subprotocol, upgrades to a
 // WebSocket and relays the peer's messages until either side goes.
 //
-// Everything that can be refused is refused before the upgrade, with a
-// JSON error body ({"code","message"}) a client can show: 401 for a
-// missing, bad or expired token, 403 for a role this relay does not serve
-// or a token revoked (its session ended, its user deleted, its sign-in
-// ended),
-// 400 for a missing subprotocol, 503 once the server is closing.
+// The token comes in the query (?token=), or, on a connection opened
+// without one, as its first message ({"type":"auth","token":…}, within
+// Options.AuthTimeout). The second way lets a browser open the socket
+// while it is still asking for the token (a launch: the socket's TLS
+// handshake and upgrade are then off the way to the first frame), keeps
+// the token out of URLs, and gives a refusal the page can read: a
+// browser hides a refused handshake's status and body from the page.
+//
+// With a token in the query, everything that can be refused is refused
+// before the upgrade, with a JSON error body ({"code","message"}) a
+// client can show: 401 for a missing, bad or expired token, 403 for a
+// role this relay does not serve or a token revoked (its session ended,
+// its user deleted, its sign-in ended), 400 for a missing subprotocol,
+// 503 once the server is closing. After the upgrade the same refusals
+// close the connection with 4401, 4403 and 4400, and the same message as
+// the reason.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	// The token travels in the query because browsers cannot set headers
-	// on a WebSocket. It is short-lived and bound to one session and role.
+	// The token travels in the query, or in the first message, because
+	// browsers cannot set headers on a WebSocket. It is short-lived and
+	// bound to one session and role.
 	token := r.URL.Query().Get("token")
-	if token == "" {
-		writeError(w, http.StatusUnauthorized, "unauthorized", "missing token query parameter")
-		return
-	}
-	claims, err := s.opts.Verifier.Verify(token, Audience)
-	if err != nil {
-		// The reason goes to the log, not to the client.
-		s.log.Info("signal: token refused", "remote", r.RemoteAddr, "err", err)
-		msg := "invalid token"
-		if errors.Is(err, auth.ErrTokenExpired) {
-			msg = "token expired"
+	var claims auth.Claims
+	if token != "" {
+		var ref *refusal
+		if claims, ref = s.admit(r.RemoteAddr, token); ref != nil {
+			writeError(w, ref.status, ref.code, ref.message)
+			return
 		}
-		writeError(w, http.StatusUnauthorized, "unauthorized", msg)
-		return
-	}
-	if claims.Role != RoleViewer && claims.Role != RoleAgent {
-		s.log.Info("signal: role refused", "remote", r.RemoteAddr, "role", claims.Role, "session", claims.Session)
-		writeError(w, http.StatusForbidden, "forbidden", "token role may not use the signal relay")
-		return
-	}
-	if claims.Session == "" {
-		writeError(w, http.StatusForbidden, "forbidden", "token names no session")
-		return
 	}
 	// Checked here, not left to Accept: Accept negotiates the empty
 	// subprotocol when none matches, and a client that did not ask for
@@ -57,18 +54,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"Sec-WebSocket-Protocol must offer "+Subprotocol)
 		return
 	}
-	s.mu.Lock()
-	closed := s.closed
-	rev, revoked := s.revokedLocked(claims.Role, claims.Session, claims.Subject, claims.Grant, claims.IssuedAt)
-	s.mu.Unlock()
-	if closed {
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "signal relay is shutting down")
-		return
-	}
-	if revoked {
-		s.log.Info("signal: revoked token refused", "remote", r.RemoteAddr, "session", claims.Session, "role", claims.Role)
-		writeError(w, http.StatusForbidden, "forbidden", rev.reason())
-		return
+	if token == "" {
+		switch s.holdPending() {
+		case pendingClosed:
+			writeError(w, http.StatusServiceUnavailable, "unavailable", "signal relay is shutting down")
+			return
+		case pendingFull:
+			s.log.Warn("signal: too many connections waiting to authenticate", "remote", r.RemoteAddr, "limit", s.opts.MaxPending)
+			writeError(w, http.StatusServiceUnavailable, "unavailable", "too many connections are waiting to authenticate; try again")
+			return
+		}
 	}
 
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
@@ -87,11 +82,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		OriginPatterns: s.opts.OriginPatterns,
 	})
 	if err != nil {
+		if token == "" {
+			s.releasePending()
+		}
 		// Accept has written the response (bad handshake or origin).
 		s.log.Info("signal: upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
 	ws.SetReadLimit(s.opts.MaxMessageBytes)
+	if token == "" {
+		var ref *refusal
+		claims, ref = s.authenticate(r.RemoteAddr, ws)
+		s.releasePending()
+		if ref != nil {
+			_ = ws.Close(ref.close, ref.message)
+			return
+		}
+	}
 
 	p := newPeer(ws, claims, rate.NewLimiter(rate.Limit(s.opts.RatePerSecond), s.opts.Burst))
 	if !s.join(p) {
@@ -102,6 +109,94 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("signal: peer joined", "session", p.session, "role", p.role, "subject", claims.Subject)
 	s.run(p)
 	s.log.Info("signal: peer left", "session", p.session, "role", p.role)
+}
+
+// refusal is why a peer is not let in: the HTTP answer before an
+// upgrade, or the close code after one, with the same message.
+type refusal struct {
+	status  int
+	close   websocket.StatusCode
+	code    string
+	message string
+}
+
+func unauthorized(msg string) *refusal {
+	return &refusal{http.StatusUnauthorized, closeExpired, "unauthorized", msg}
+}
+
+func forbidden(msg string) *refusal {
+	return &refusal{http.StatusForbidden, closeRevoked, "forbidden", msg}
+}
+
+// admit checks a connect token: its signature and expiry, its role and
+// session, and that it was not revoked, nor the relay closed.
+func (s *Server) admit(remote, token string) (auth.Claims, *refusal) {
+	claims, err := s.opts.Verifier.Verify(token, Audience)
+	if err != nil {
+		// The reason goes to the log, not to the client.
+		s.log.Info("signal: token refused", "remote", remote, "err", err)
+		if errors.Is(err, auth.ErrTokenExpired) {
+			return claims, unauthorized("token expired")
+		}
+		return claims, unauthorized("invalid token")
+	}
+	if claims.Role != RoleViewer && claims.Role != RoleAgent {
+		s.log.Info("signal: role refused", "remote", remote, "role", claims.Role, "session", claims.Session)
+		return claims, forbidden("token role may not use the signal relay")
+	}
+	if claims.Session == "" {
+		return claims, forbidden("token names no session")
+	}
+	s.mu.Lock()
+	closed := s.closed
+	rev, revoked := s.revokedLocked(claims.Role, claims.Session, claims.Subject, claims.Grant, claims.IssuedAt)
+	s.mu.Unlock()
+	if closed {
+		return claims, &refusal{http.StatusServiceUnavailable, websocket.StatusGoingAway, "unavailable", "signal relay is shutting down"}
+	}
+	if revoked {
+		s.log.Info("signal: revoked token refused", "remote", remote, "session", claims.Session, "role", claims.Role)
+		return claims, forbidden(rev.reason())
+	}
+	return claims, nil
+}
+
+// authenticate reads the first message of a connection opened without a
+// token, which must be {"type":"auth","token":…} and come within
+// Options.AuthTimeout, and admits its token.
+func (s *Server) authenticate(remote string, ws *websocket.Conn) (auth.Claims, *refusal) {
+	// The read is ended by closing the connection, with a reason, not by
+	// a context: cancelling one would drop the connection without a close
+	// frame and leave the client guessing.
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		t := time.NewTimer(s.opts.AuthTimeout)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+			_ = ws.Close(closeExpired, "no auth message within "+s.opts.AuthTimeout.String())
+		case <-s.ctx.Done():
+			_ = ws.Close(websocket.StatusGoingAway, "server shutting down")
+		}
+	}()
+	typ, data, err := ws.Read(context.Background())
+	if err != nil {
+		s.log.Info("signal: connection ended before it authenticated", "remote", remote, "err", err)
+		return auth.Claims{}, &refusal{close: websocket.StatusNormalClosure}
+	}
+	if typ != websocket.MessageText {
+		return auth.Claims{}, &refusal{close: closeBadMessage, message: "binary frames are not accepted: send JSON text"}
+	}
+	m, err := parseMessage(data)
+	if err != nil {
+		return auth.Claims{}, &refusal{close: closeBadMessage, message: err.Error()}
+	}
+	if m.Type != typeAuth {
+		return auth.Claims{}, &refusal{close: closeBadMessage, message: "the first message must be auth: the connection was opened without a token"}
+	}
+	return s.admit(remote, m.token())
 }
 
 // offersSubprotocol reports whether the client lists proto among its

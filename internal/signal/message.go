@@ -15,6 +15,9 @@ const (
 	typeControl   = "control"
 	typePing      = "ping"
 	typePong      = "pong"
+	// The first message of a connection opened without a token, and only
+	// that one.
+	typeAuth = "auth"
 
 	// Sent by the relay only.
 	typeError        = "error"
@@ -87,11 +90,24 @@ func parseMessage(data []byte) (message, error) {
 		default:
 			return message{}, errors.New("candidate \"candidate\" must be an object, a string or null")
 		}
+	case typeAuth:
+		var tok string
+		raw, ok := fields["token"]
+		if !ok || json.Unmarshal(raw, &tok) != nil || tok == "" {
+			return message{}, errors.New("auth needs a \"token\" string")
+		}
 	case typeControl, typePing, typePong:
 	default:
 		return message{}, fmt.Errorf("unknown message type %s", quoteShort(typ))
 	}
 	return m, nil
+}
+
+// token is an auth message's token.
+func (m message) token() string {
+	var tok string
+	_ = json.Unmarshal(m.fields["token"], &tok) // checked by parseMessage
+	return tok
 }
 
 // quoteShort quotes s for a close reason, cut so the quoted form stays

@@ -138,6 +138,9 @@ func (s *Server) readLoop(p *peer) error {
 // handle acts on one valid message.
 func (s *Server) handle(p *peer, m message) error {
 	switch {
+	case m.Type == typeAuth:
+		p.requestClose(closeBadMessage, "already authenticated: auth is only the first message of a connection opened without a token")
+		return fmt.Errorf("auth from an authenticated %s", p.role)
 	case m.Type == typePing:
 		p.enqueue(relayMsg{Type: typePong}.encode())
 	case m.Type == typePong:

@@ -28,6 +28,8 @@ const (
 	DefaultRatePerSecond   = 50
 	DefaultBurst           = 100
 	DefaultPingInterval    = 15 * time.Second
+	DefaultAuthTimeout     = 10 * time.Second
+	DefaultMaxPending      = 1024
 )
 
 // writeTimeout bounds each write to a peer; a peer that cannot take one
@@ -66,6 +68,13 @@ type Options struct {
 	// coder/websocket AcceptOptions.OriginPatterns); the request's own host
 	// is always allowed. Default none.
 	OriginPatterns []string
+	// AuthTimeout is how long a connection opened without a token has to
+	// send its auth message; then it is closed with 4401. Default 10s.
+	AuthTimeout time.Duration
+	// MaxPending bounds the connections opened without a token that have
+	// not sent their auth message yet; more are refused with 503, so
+	// unauthenticated sockets cannot pile up. Default 1024.
+	MaxPending int
 }
 
 // Server is the relay. It is an http.Handler, mounted at /api/v1/signal.
@@ -83,6 +92,7 @@ type Server struct {
 	// mu guards the following fields.
 	mu       sync.Mutex
 	closed   bool
+	pending  int              // connections waiting for their auth message
 	sessions map[string]*pair // session ID → its peers; no empty pairs
 	// revoked holds recent revocations, each with when it was made and
 	// until when it is remembered.
@@ -111,6 +121,12 @@ func New(o Options) *Server {
 	}
 	if o.PingInterval <= 0 {
 		o.PingInterval = DefaultPingInterval
+	}
+	if o.AuthTimeout <= 0 {
+		o.AuthTimeout = DefaultAuthTimeout
+	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = DefaultMaxPending
 	}
 	log := o.Logger
 	if log == nil {
@@ -152,6 +168,37 @@ func (s *Server) Stats() (sessions, viewers, agents int) {
 		}
 	}
 	return len(s.sessions), viewers, agents
+}
+
+// What holdPending found.
+const (
+	pendingHeld = iota
+	pendingClosed
+	pendingFull
+)
+
+// holdPending counts a connection that will authenticate by its first
+// message, in s.wg too (so that Close waits for it), unless the server is
+// closed or MaxPending are waiting already. releasePending undoes it.
+func (s *Server) holdPending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return pendingClosed
+	case s.pending >= s.opts.MaxPending:
+		return pendingFull
+	}
+	s.pending++
+	s.wg.Add(1)
+	return pendingHeld
+}
+
+func (s *Server) releasePending() {
+	s.mu.Lock()
+	s.pending--
+	s.mu.Unlock()
+	s.wg.Done()
 }
 
 // join registers p as its session's peer of its role, replacing (and

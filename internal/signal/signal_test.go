@@ -216,9 +216,10 @@ func TestRefusedBeforeUpgrade(t *testing.T) {
 		wantMsg    string
 	}{
 		{
-			name:       "fail/no token",
+			name:       "fail/no token, no subprotocol",
 			token:      func(e *env) string { return "" },
-			wantStatus: http.StatusUnauthorized, wantCode: "unauthorized", wantMsg: "missing token",
+			protos:     []string{},
+			wantStatus: http.StatusBadRequest, wantCode: "bad_request", wantMsg: Subprotocol,
 		},
 		{
 			name: "fail/bad signature",
