@@ -12,6 +12,7 @@ import { browserBadges } from './options.js';
 import { frame, unframe, hex, sizeText, CHUNK } from './files.js';
 import { state as soundState, toggle as soundToggle } from './audio.js';
 import { newLaunchKey, sendAgain } from './launch.js';
+import { signalURL, usablePreopened } from './connection.js';
 
 let failed = 0;
 async function test(name, fn) {
@@ -450,6 +451,22 @@ await test('newLaunchKey: a UUID, or 32 hex digits without randomUUID', () => {
   const k = newLaunchKey({ getRandomValues: (b) => b.fill(171) });
   assert.equal(k, 'ab'.repeat(16));
   assert.notEqual(newLaunchKey(), newLaunchKey());
+});
+
+await test('signalURL: the relay of the page\'s own host', () => {
+  assert.equal(signalURL({ host: 'airlock.example:8443' }), 'wss://airlock.example:8443/api/v1/signal');
+});
+
+await test('usablePreopened: the same relay, opening or open, young enough', () => {
+  const url = 'wss://h/api/v1/signal';
+  const pre = (readyState, at = 1000) => ({ url, ws: { readyState }, at });
+  assert.equal(usablePreopened(pre(0), url, 1500), true, 'still opening');
+  assert.equal(usablePreopened(pre(1), url, 6000), true, 'open, 5 s old');
+  assert.equal(usablePreopened(pre(1), url, 6001), false, 'too old: the relay may close it before the token arrives');
+  assert.equal(usablePreopened(pre(2), url, 1500), false, 'closing');
+  assert.equal(usablePreopened(pre(3), url, 1500), false, 'closed');
+  assert.equal(usablePreopened(pre(1), 'wss://other/api/v1/signal', 1500), false, 'another relay');
+  assert.equal(usablePreopened(null, url, 1500), false, 'none');
 });
 
 if (failed) {

@@ -2,7 +2,10 @@
 //
 //  1. POST /api/v1/sessions/{id}/connect gives a short-lived token, the
 //     signal relay's URL and the ICE servers (STUN/TURN).
-//  2. A WebSocket to signal_url?token=… with subprotocol airlock.signal.v1.
+//  2. A WebSocket to signal_url with subprotocol airlock.signal.v1, whose
+//     first message is {"type":"auth","token":…}. A launch opens it while
+//     it asks for the session (preopenSignal), so that the socket's TLS
+//     handshake and upgrade are not on the way to the first frame.
 //  3. On {"type":"agent-ready"} the viewer sends its offer (made while
 //     the socket opened, or then): a new
 //     RTCPeerConnection with one recvonly video transceiver, one recvonly
@@ -38,12 +41,41 @@ const noTURN = (mode) =>
   'Start it with --turn-listen and --turn-public-ip (see the README).';
 
 const TOKEN_MARGIN_MS = 30_000; // take a new token when less is left
+// PREOPEN_MAX_MS is how old a socket preopenSignal opened may be to be
+// used: the relay waits 10 s for its auth message.
+const PREOPEN_MAX_MS = 5_000;
 const ANSWER_TIMEOUT_MS = 20_000;
 const ICE_TIMEOUT_MS = 30_000; // answer to connected
 const DISCONNECTED_GRACE_MS = 5_000;
 const SESSION_CHECK_MS = 15_000;
 const MAX_OFFERS = 4; // offers without reaching "connected" before giving up
 const MAX_SIGNAL_FAILURES = 8;
+
+// signalURL is where this portal's relay listens, as the api's connect
+// answers name it; a connection whose answer names another closes the
+// socket opened here ahead and opens its own.
+export function signalURL(loc = globalThis.location) {
+  return 'wss://' + loc.host + '/api/v1/signal';
+}
+
+// preopenSignal opens a signal socket ahead of its token (see step 2),
+// to be handed to a Connection as its socket; {url, ws, at}, or null
+// where the page cannot open one.
+export function preopenSignal(url = signalURL(), now = Date.now()) {
+  try {
+    return { url, ws: new WebSocket(url, SUBPROTOCOL), at: now };
+  } catch {
+    return null;
+  }
+}
+
+// usablePreopened reports whether a socket preopenSignal opened can carry
+// a connection to url: the same relay, still opening or open, and young
+// enough that its auth message will be in time.
+export function usablePreopened(pre, url, now = Date.now()) {
+  return !!(pre && pre.ws && pre.url === url && now - pre.at <= PREOPEN_MAX_MS &&
+    (pre.ws.readyState === 0 || pre.ws.readyState === 1));
+}
 
 export class Connection {
   // hook is window.airlockViewer: state, error, pc and channel are kept
@@ -54,13 +86,15 @@ export class Connection {
   // relay is '' (any path), or a relay-only mode of ice.js: 'any', 'udp'
   // or 'tcp'.
   // tok: a connect answer already in hand (a warm launch's), used
-  // while it is good.
-  constructor(sessionId, { relay = '', hook, on, tok = null }) {
+  // while it is good. socket: what preopenSignal returned, used for the
+  // first signal socket when it still can be (usablePreopened).
+  constructor(sessionId, { relay = '', hook, on, tok = null, socket = null }) {
     this.id = sessionId;
     this.relay = relay;
     this.hook = hook;
     this.on = on;
     this.tok = tok;
+    this.preopened = socket;
     this.prepared = null; // a promise of the peer connection made ahead (see openSignal)
     this.ws = null;
     this.pc = null;
@@ -184,13 +218,19 @@ export class Connection {
       return;
     }
     if (epoch !== this.epoch) return;
-    const sep = tok.signal_url.includes('?') ? '&' : '?';
+    const pre = this.preopened;
+    this.preopened = null;
     let ws;
-    try {
-      ws = new WebSocket(tok.signal_url + sep + 'token=' + encodeURIComponent(tok.token), SUBPROTOCOL);
-    } catch (err) {
-      this.fail('Could not open the signal connection.', err.message);
-      return;
+    if (usablePreopened(pre, tok.signal_url)) {
+      ws = pre.ws;
+    } else {
+      if (pre && pre.ws) pre.ws.close(1000, 'not used');
+      try {
+        ws = new WebSocket(tok.signal_url, SUBPROTOCOL);
+      } catch (err) {
+        this.fail('Could not open the signal connection.', err.message);
+        return;
+      }
     }
     this.ws = ws;
     // The offer is made while the socket opens, and sent once the agent
@@ -198,22 +238,31 @@ export class Connection {
     // longer on the way from the agent's arrival to the first frame.
     if (!this.pc && !this.healthy()) this.prepared = this.makeOffer();
     let opened = false;
-    ws.onopen = () => {
+    let heard = false;
+    const onopen = () => {
       if (this.ws !== ws) return;
       opened = true;
-      this.signalFailures = 0;
+      // The token goes as the first message, never in the URL (which
+      // logs keep); a refusal then comes back as a close code with a
+      // reason, which a refused handshake would hide from the page.
+      ws.send(JSON.stringify({ type: 'auth', token: tok.token }));
       if (!this.healthy()) {
         this.setState('waiting', "Waiting for the session's agent…",
           "The session's agent has not connected yet; this usually takes a few seconds after the session starts.");
       }
     };
+    ws.onopen = onopen;
+    if (ws.readyState === 1) onopen();
     ws.onmessage = (e) => {
-      if (this.ws === ws && !this.closed) this.onSignal(e.data);
+      if (this.ws !== ws || this.closed) return;
+      if (!heard) this.signalFailures = 0; // the relay let this socket in
+      heard = true;
+      this.onSignal(e.data);
     };
     ws.onclose = (e) => {
       if (this.ws !== ws) return;
       this.ws = null;
-      if (!this.closed) this.onSignalClose(e.code, e.reason, opened);
+      if (!this.closed) this.onSignalClose(e.code, e.reason, opened, heard);
     };
   }
 
@@ -221,12 +270,19 @@ export class Connection {
     this.timer('signal', () => this.openSignal(forceToken), delay);
   }
 
-  onSignalClose(code, reason, opened) {
+  // onSignalClose: opened is whether the socket opened, heard whether
+  // the relay sent anything on it (it let the socket in).
+  onSignalClose(code, reason, opened, heard = opened) {
     const what = `The signal connection closed (${code}${reason ? ': ' + reason : ''}).`;
     if (code === 4401) {
-      // The token expired while connected: take a fresh one at once.
+      // The token expired, or was refused: take a fresh one, at once the
+      // first time; a relay that keeps refusing fresh ones is given up on.
+      if (!heard && ++this.signalFailures >= MAX_SIGNAL_FAILURES) {
+        this.fail('Could not open the signal connection.', `The relay refused the connection token several times${reason ? ': ' + reason : ''}.`);
+        return;
+      }
       if (!this.healthy()) this.setState('reconnecting', 'Reconnecting…', 'The connection token expired; getting a new one.');
-      this.reopenSignal(0, true);
+      this.reopenSignal(heard || this.signalFailures <= 1 ? 0 : Math.min(1000 * 2 ** this.signalFailures, 15000), true);
       return;
     }
     if (code === 4403) {

@@ -9,6 +9,7 @@ import { $, el, setAlert, sentence, armConfirm, relativeTime, showView } from '.
 import { egressSummary, ruleText } from './egress.js';
 import { launchSettings } from './locale.js';
 import { browserBadges } from './options.js';
+import { preopenSignal } from './connection.js';
 
 const REFRESH_MS = 10000;
 const ENDED_SHOWN = 10;
@@ -136,11 +137,16 @@ async function start(ws, button) {
   button.disabled = true;
   button.textContent = 'Launching…';
   setAlert($('home-alert'), '');
+  // The signal socket opens while the launch is asked for: its
+  // handshake is then off the way to the first frame.
+  const pre = preopenSignal();
   try {
     const s = await api.createSession(ws.name, launchSettings(navigator, Intl, window.devicePixelRatio));
     app.launched = s;
+    app.presignal = pre;
     app.go('#/session/' + encodeURIComponent(s.id));
   } catch (err) {
+    if (pre) pre.ws.close(1000, 'not used');
     alertError(`Could not launch ${ws.name}`, err);
     loadSessions();
   } finally {

@@ -20,6 +20,9 @@ const app = {
   // launched is the session a launch just answered with, which the
   // viewer it opens takes instead of asking for it again.
   launched: null,
+  // presignal is the signal socket that launch opened ahead, for the
+  // viewer's first connection.
+  presignal: null,
   go(hash) {
     if (location.hash === hash || (hash === '#/' && location.hash === '')) route();
     else location.hash = hash;

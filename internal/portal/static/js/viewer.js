@@ -67,6 +67,9 @@ let app;
 let visit = null; // AbortController of the current visit
 let sessionId = '';
 let conn = null;
+// presocket is the signal socket the launch that opened this view opened
+// ahead (connection.js preopenSignal), for the first connection.
+let presocket = null;
 let display = null;
 let detachInput = null;
 let statsTimer = 0;
@@ -99,7 +102,9 @@ export function enter(app, id) {
   // A session the launch that opened this view answered with needs no
   // second request: a warm one is ready in that answer.
   const launched = app && app.launched && app.launched.id === id ? app.launched : null;
-  if (app) app.launched = null;
+  dropPresocket();
+  if (launched) presocket = app.presignal || null;
+  if (app) app.launched = app.presignal = null;
   visit = new AbortController();
   display = null;
   asked = null;
@@ -141,6 +146,7 @@ export function enter(app, id) {
 }
 
 export function leave() {
+  dropPresocket();
   if (visit) visit.abort();
   visit = null;
   if (conn) conn.stop('closed', 'Disconnected.');
@@ -223,6 +229,12 @@ async function open(my, launched = null) {
   connect(s.connect || null);
 }
 
+// dropPresocket closes the socket opened ahead if no connection took it.
+function dropPresocket() {
+  if (presocket && presocket.ws) presocket.ws.close(1000, 'not used');
+  presocket = null;
+}
+
 // suspended offers to resume a session its workspace kept at its end.
 function suspended(my, s) {
   hook.state = 'suspended';
@@ -277,9 +289,12 @@ async function nameSession(s, signal) {
 // connect opens the session's stream; tok is a connect answer the
 // launch already gave, if any.
 function connect(tok = null) {
+  const socket = presocket;
+  presocket = null;
   conn = new Connection(sessionId, {
     relay: relayMode(location.search),
     tok,
+    socket,
     hook,
     on: { state: onState, track: onTrack, audio: sound.attach, channel: onChannel, message: onMessage, files: files.attach, notice: (t) => toast(t) },
   });
