@@ -126,13 +126,27 @@ func (b *bench) launchOnce(ctx context.Context, ws string) (launchSample, string
 	if b.trace != nil {
 		var c map[string]float64
 		if err := v.EvalJSON(ctx, `__bench.conn`, &c); err == nil {
-			fmt.Fprintf(b.trace, "launch of %s, ms after the click: ", ws)
-			for _, k := range []string{"post", "answered", "wsMade", "wsOpen", "agentReady", "pcMade", "answer", "pcConnected", "dcOpen", "track"} {
+			var origin float64
+			_ = v.Eval(ctx, `performance.timeOrigin`, &origin)
+			click := time.UnixMicro(int64((origin + h.Launch) * 1000)).UTC()
+			fmt.Fprintf(b.trace, "launch of %s, clicked at %s, ms after the click: ", ws, click.Format("15:04:05.000"))
+			for _, k := range []string{"post", "answered", "wsMade", "wsOpen", "launchAnswered", "agentReady", "pcMade", "answer", "pcConnected", "dcOpen", "track"} {
 				if t, ok := c[k]; ok {
 					fmt.Fprintf(b.trace, "%s %.1f ", k, t-h.Launch)
 				}
 			}
 			fmt.Fprintf(b.trace, "firstFrame %.1f\n", s.total)
+		}
+		var pairs []struct {
+			State, Local, Remote string
+			Nominated            bool
+			Sent, Answered, Got  int
+		}
+		if err := v.EvalJSON(ctx, `__bench.icePairs()`, &pairs); err == nil {
+			for _, p := range pairs {
+				fmt.Fprintf(b.trace, "  ICE pair %-10s nominated=%-5v checks sent %d answered %d received %d: %s → %s\n",
+					p.State, p.Nominated, p.Sent, p.Answered, p.Got, p.Local, p.Remote)
+			}
 		}
 	}
 	return s, id, nil

@@ -6,7 +6,7 @@
 (() => {
   const B = {
     origin: performance.timeOrigin,
-    conn: null, // the page's first connect: {post, answered, wsMade, wsOpen, agentReady, pcMade, answer, pcConnected, dcOpen, track}
+    conn: null, // the page's first connect: {post, answered, wsMade, wsOpen, launchAnswered, agentReady, pcMade, answer, pcConnected, dcOpen, track}
     first: null, // the first frame presented: requestVideoFrameCallback's now and metadata
     lastFrame: null, // the last frame presented, and the one before it
     prevFrame: null,
@@ -20,15 +20,22 @@
   const origFetch = window.fetch;
   window.fetch = function (input, init) {
     let hit = false;
+    let launch = false;
     try {
       const url = input instanceof Request ? input.url : String(input);
       const method = String((init && init.method) || (input instanceof Request ? input.method : 'GET')).toUpperCase();
       hit = method === 'POST' && /\/api\/v1\/sessions\/[^/?#]+\/connect$/.test(url);
+      launch = method === 'POST' && /\/api\/v1\/sessions$/.test(url);
     } catch {
       /* not the connect call */
     }
     const t = now();
     const p = origFetch.apply(this, arguments);
+    // The launch's answer, when the signal socket was opened ahead of it.
+    if (launch && B.conn && B.conn.launchAnswered === undefined) {
+      const c = B.conn;
+      p.then(() => { c.launchAnswered ??= now(); }, () => {});
+    }
     if (hit && !B.conn) {
       const c = (B.conn = { post: t });
       p.then(() => { c.answered = now(); }, () => {});
@@ -183,6 +190,27 @@
     };
     requestAnimationFrame(tick);
     return { from, rgb: cur };
+  };
+
+  // icePairs lists the viewer's ICE candidate pairs: state, checks sent
+  // and answered, and both candidates' type, protocol and address.
+  B.icePairs = async () => {
+    const pc = window.airlockViewer && window.airlockViewer.pc;
+    if (!pc) return [];
+    const stats = await pc.getStats();
+    const byID = new Map();
+    stats.forEach((s) => byID.set(s.id, s));
+    const cand = (id) => {
+      const c = byID.get(id) || {};
+      return `${c.candidateType || '?'}/${c.protocol || '?'} ${c.address || c.ip || '?'}:${c.port || '?'}`;
+    };
+    const out = [];
+    stats.forEach((s) => {
+      if (s.type !== 'candidate-pair') return;
+      out.push({ state: s.state, nominated: !!s.nominated, sent: s.requestsSent || 0, answered: s.responsesReceived || 0,
+        got: s.requestsReceived || 0, local: cand(s.localCandidateId), remote: cand(s.remoteCandidateId) });
+    });
+    return out;
   };
 
   // receivedBetween lists the receiveTimes of the frames presented that
