@@ -95,3 +95,10 @@ home.init(app);
 viewer.init(app);
 window.addEventListener('hashchange', route);
 route();
+// For boot.js: the portal's modules all loaded.
+window.airlockStarted = true;
+try {
+  sessionStorage.removeItem('airlock-boot-retries');
+} catch {
+  /* no storage: nothing was counted */
+}
