@@ -4,7 +4,7 @@
 //     signal relay's URL and the ICE servers (STUN/TURN).
 //  2. A WebSocket to signal_url with subprotocol airlock.signal.v1, whose
 //     first message is {"type":"auth","token":…}. A launch opens it while
-//     it asks for the session (preopenSignal), so that the socket's TLS
+//     it asks for the session (openAhead), so that the socket's TLS
 //     handshake and upgrade are not on the way to the first frame.
 //  3. On {"type":"agent-ready"} the viewer sends its offer (made while
 //     the socket opened, or then): a new
@@ -41,7 +41,7 @@ const noTURN = (mode) =>
   'Start it with --turn-listen and --turn-public-ip (see the README).';
 
 const TOKEN_MARGIN_MS = 30_000; // take a new token when less is left
-// PREOPEN_MAX_MS is how old a socket preopenSignal opened may be to be
+// PREOPEN_MAX_MS is how old a socket openAhead opened may be to be
 // used: the relay waits 10 s for its auth message.
 const PREOPEN_MAX_MS = 5_000;
 const ANSWER_TIMEOUT_MS = 20_000;
@@ -58,18 +58,36 @@ export function signalURL(loc = globalThis.location) {
   return 'wss://' + loc.host + '/api/v1/signal';
 }
 
-// preopenSignal opens a signal socket ahead of its token (see step 2),
-// to be handed to a Connection as its socket; {url, ws, at}, or null
-// where the page cannot open one.
-export function preopenSignal(url = signalURL(), now = Date.now()) {
+// openAhead opens, while a launch is asked for, what its first
+// connection will need before it has a token: the signal socket (see
+// step 2) and a bare peer connection (constructing one takes the page
+// tens of milliseconds, which then overlap the launch; its ICE servers
+// are set once known). It returns {url, ws, pc, at} for a Connection's
+// ahead option, with ws or pc null where the page cannot make one.
+export function openAhead(url = signalURL(), now = Date.now()) {
+  const a = { url, ws: null, pc: null, at: now };
   try {
-    return { url, ws: new WebSocket(url, SUBPROTOCOL), at: now };
+    a.ws = new WebSocket(url, SUBPROTOCOL);
   } catch {
-    return null;
+    /* the connection opens its own */
   }
+  try {
+    a.pc = new RTCPeerConnection();
+  } catch {
+    /* the connection makes its own, and says why it cannot */
+  }
+  return a;
 }
 
-// usablePreopened reports whether a socket preopenSignal opened can carry
+// dropAhead closes what openAhead made that no connection took.
+export function dropAhead(a) {
+  if (!a) return;
+  if (a.ws) a.ws.close(1000, 'not used');
+  if (a.pc) a.pc.close();
+  a.ws = a.pc = null;
+}
+
+// usablePreopened reports whether a socket openAhead opened can carry
 // a connection to url: the same relay, still opening or open, and young
 // enough that its auth message will be in time.
 export function usablePreopened(pre, url, now = Date.now()) {
@@ -86,15 +104,15 @@ export class Connection {
   // relay is '' (any path), or a relay-only mode of ice.js: 'any', 'udp'
   // or 'tcp'.
   // tok: a connect answer already in hand (a warm launch's), used
-  // while it is good. socket: what preopenSignal returned, used for the
-  // first signal socket when it still can be (usablePreopened).
-  constructor(sessionId, { relay = '', hook, on, tok = null, socket = null }) {
+  // while it is good. ahead: what openAhead returned, whose socket and
+  // peer connection the first connection uses when they still can be.
+  constructor(sessionId, { relay = '', hook, on, tok = null, ahead = null }) {
     this.id = sessionId;
     this.relay = relay;
     this.hook = hook;
     this.on = on;
     this.tok = tok;
-    this.preopened = socket;
+    this.ahead = ahead;
     this.prepared = null; // a promise of the peer connection made ahead (see openSignal)
     this.ws = null;
     this.pc = null;
@@ -141,6 +159,8 @@ export class Connection {
     const ws = this.ws;
     this.ws = null;
     if (ws) ws.close(1000, 'viewer closed');
+    dropAhead(this.ahead);
+    this.ahead = null;
     this.teardownPeer();
     this.setState(state, title, detail, opts);
   }
@@ -218,13 +238,14 @@ export class Connection {
       return;
     }
     if (epoch !== this.epoch) return;
-    const pre = this.preopened;
-    this.preopened = null;
+    const pre = this.ahead;
     let ws;
     if (usablePreopened(pre, tok.signal_url)) {
       ws = pre.ws;
+      pre.ws = null;
     } else {
       if (pre && pre.ws) pre.ws.close(1000, 'not used');
+      if (pre) pre.ws = null;
       try {
         ws = new WebSocket(tok.signal_url, SUBPROTOCOL);
       } catch (err) {
@@ -458,6 +479,26 @@ export class Connection {
     }, ANSWER_TIMEOUT_MS);
   }
 
+  // aheadPeer is the peer connection openAhead made, given config, if it
+  // is still untouched; else null (and it is closed).
+  aheadPeer(config) {
+    const pre = this.ahead;
+    const pc = pre && pre.pc;
+    this.ahead = null;
+    if (pre) dropAhead(pre);
+    if (!pc) return null;
+    if (pc.signalingState === 'stable' && !pc.localDescription && pc.connectionState === 'new') {
+      try {
+        pc.setConfiguration(config);
+        return pc;
+      } catch {
+        /* a configuration it cannot take: a new one gets it */
+      }
+    }
+    pc.close();
+    return null;
+  }
+
   // makeOffer replaces the peer connection with a new one that holds its
   // offer as local description, its candidates queued in localQueue; it
   // returns it, or null when it failed or was replaced meanwhile.
@@ -480,9 +521,9 @@ export class Connection {
       }
       config.iceTransportPolicy = 'relay';
     }
-    let pc;
+    let pc = this.aheadPeer(config);
     try {
-      pc = new RTCPeerConnection(config);
+      pc ||= new RTCPeerConnection(config);
     } catch (err) {
       this.fail('This browser could not start WebRTC.', err.message);
       return null;

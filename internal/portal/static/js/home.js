@@ -9,7 +9,7 @@ import { $, el, setAlert, sentence, armConfirm, relativeTime, showView } from '.
 import { egressSummary, ruleText } from './egress.js';
 import { launchSettings } from './locale.js';
 import { browserBadges } from './options.js';
-import { preopenSignal } from './connection.js';
+import { openAhead, dropAhead } from './connection.js';
 
 const REFRESH_MS = 10000;
 const ENDED_SHOWN = 10;
@@ -137,16 +137,17 @@ async function start(ws, button) {
   button.disabled = true;
   button.textContent = 'Launching…';
   setAlert($('home-alert'), '');
-  // The signal socket opens while the launch is asked for: its
-  // handshake is then off the way to the first frame.
-  const pre = preopenSignal();
+  // The signal socket and the peer connection are made while the launch
+  // is asked for: then they are off the way to the first frame.
+  const ahead = openAhead();
   try {
     const s = await api.createSession(ws.name, launchSettings(navigator, Intl, window.devicePixelRatio));
     app.launched = s;
-    app.presignal = pre;
+    app.ahead = ahead;
+    app.launchedWorkspace = ws;
     app.go('#/session/' + encodeURIComponent(s.id));
   } catch (err) {
-    if (pre) pre.ws.close(1000, 'not used');
+    dropAhead(ahead);
     alertError(`Could not launch ${ws.name}`, err);
     loadSessions();
   } finally {

@@ -20,12 +20,16 @@ const app = {
   // launched is the session a launch just answered with, which the
   // viewer it opens takes instead of asking for it again.
   launched: null,
-  // presignal is the signal socket that launch opened ahead, for the
-  // viewer's first connection.
-  presignal: null,
+  // ahead is what that launch opened ahead of its answer (the signal
+  // socket, a peer connection), for the viewer's first connection.
+  ahead: null,
+  launchedWorkspace: null, // and the workspace it was of
+  // go shows the view of hash now, not at the hashchange event (a task
+  // that waits behind rendering): a launch's viewer starts connecting
+  // sooner. pushState fires no hashchange; Back and Forward do.
   go(hash) {
-    if (location.hash === hash || (hash === '#/' && location.hash === '')) route();
-    else location.hash = hash;
+    if (location.hash !== hash && !(hash === '#/' && location.hash === '')) history.pushState(null, '', hash);
+    route();
   },
   signedIn(user) {
     app.me = user;

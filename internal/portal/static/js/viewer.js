@@ -38,7 +38,7 @@
 
 import { api, isStarting } from './api.js';
 import { $, showView, sentence, armConfirm } from './dom.js';
-import { Connection } from './connection.js';
+import { Connection, dropAhead } from './connection.js';
 import { relayMode } from './ice.js';
 import { attachInput, toRemote } from './input.js';
 import { attachTouch } from './touch.js';
@@ -60,16 +60,19 @@ const RESIZE_DEBOUNCE_MS = 400;
 // shown no frame yet, at each of these times: the agent's first keyframe
 // can leave as its side of the connection comes up and reach a browser
 // whose side is not yet ready for it, and a still screen sends nothing
-// else before its 2 s keep-alive.
-const KEYFRAME_CHECKS_MS = [150, 1500];
+// else before its 2 s keep-alive. A first frame shown here came 15–60 ms
+// after the channel opened; a keyframe asked for needlessly costs the
+// agent one encode.
+const KEYFRAME_CHECKS_MS = [80, 400, 1500];
 
 let app;
 let visit = null; // AbortController of the current visit
 let sessionId = '';
 let conn = null;
-// presocket is the signal socket the launch that opened this view opened
-// ahead (connection.js preopenSignal), for the first connection.
-let presocket = null;
+// ahead is what the launch that opened this view opened ahead of its
+// answer (connection.js openAhead), for the first connection.
+let ahead = null;
+let launchedWorkspace = null; // the workspace of that launch
 let display = null;
 let detachInput = null;
 let statsTimer = 0;
@@ -102,9 +105,10 @@ export function enter(app, id) {
   // A session the launch that opened this view answered with needs no
   // second request: a warm one is ready in that answer.
   const launched = app && app.launched && app.launched.id === id ? app.launched : null;
-  dropPresocket();
-  if (launched) presocket = app.presignal || null;
-  if (app) app.launched = app.presignal = null;
+  dropAhead(ahead);
+  ahead = launched ? app.ahead || null : null;
+  launchedWorkspace = launched ? app.launchedWorkspace || null : null;
+  if (app) app.launched = app.ahead = app.launchedWorkspace = null;
   visit = new AbortController();
   display = null;
   asked = null;
@@ -146,7 +150,8 @@ export function enter(app, id) {
 }
 
 export function leave() {
-  dropPresocket();
+  dropAhead(ahead);
+  ahead = null;
   if (visit) visit.abort();
   visit = null;
   if (conn) conn.stop('closed', 'Disconnected.');
@@ -193,7 +198,7 @@ async function open(my, launched = null) {
       if (visit !== my) return;
     }
   }
-  nameSession(s, signal);
+  nameSession(s, signal, launchedWorkspace);
   while (isStarting(s.state)) {
     if (visit !== my) return;
     hook.state = 'starting';
@@ -227,12 +232,6 @@ async function open(my, launched = null) {
     return;
   }
   connect(s.connect || null);
-}
-
-// dropPresocket closes the socket opened ahead if no connection took it.
-function dropPresocket() {
-  if (presocket && presocket.ws) presocket.ws.close(1000, 'not used');
-  presocket = null;
 }
 
 // suspended offers to resume a session its workspace kept at its end.
@@ -273,10 +272,12 @@ function terminal(state, title, detail) {
   overlay({ title, detail, error: true });
 }
 
-async function nameSession(s, signal) {
+// nameSession titles the viewer with the session's workspace: known is
+// the one the launch was of, if this view opened from it (no request then:
+// one now would be on the way to the first frame).
+async function nameSession(s, signal, known = null) {
   try {
-    const list = await api.workspaces({ signal });
-    const ws = list.find((w) => w.id === s.workspace_id);
+    const ws = known && known.id === s.workspace_id ? known : (await api.workspaces({ signal })).find((w) => w.id === s.workspace_id);
     if (ws && visit && visit.signal === signal) {
       $('tb-title').textContent = ws.name;
       document.title = `${ws.name} · Airlock`;
@@ -289,12 +290,12 @@ async function nameSession(s, signal) {
 // connect opens the session's stream; tok is a connect answer the
 // launch already gave, if any.
 function connect(tok = null) {
-  const socket = presocket;
-  presocket = null;
+  const a = ahead;
+  ahead = null;
   conn = new Connection(sessionId, {
     relay: relayMode(location.search),
     tok,
-    socket,
+    ahead: a,
     hook,
     on: { state: onState, track: onTrack, audio: sound.attach, channel: onChannel, message: onMessage, files: files.attach, notice: (t) => toast(t) },
   });
