@@ -130,7 +130,7 @@ func (b *bench) launchOnce(ctx context.Context, ws string) (launchSample, string
 			_ = v.Eval(ctx, `performance.timeOrigin`, &origin)
 			click := time.UnixMicro(int64((origin + h.Launch) * 1000)).UTC()
 			fmt.Fprintf(b.trace, "launch of %s, clicked at %s, ms after the click: ", ws, click.Format("15:04:05.000"))
-			for _, k := range []string{"post", "answered", "wsMade", "wsOpen", "launchAnswered", "agentReady", "pcMade", "answer", "pcConnected", "dcOpen", "track"} {
+			for _, k := range []string{"post", "answered", "wsMade", "wsOpen", "launchAnswered", "authSent", "agentReady", "pcMade", "answer", "pcConnected", "dcOpen", "track"} {
 				if t, ok := c[k]; ok {
 					fmt.Fprintf(b.trace, "%s %.1f ", k, t-h.Launch)
 				}

@@ -6,7 +6,7 @@
 (() => {
   const B = {
     origin: performance.timeOrigin,
-    conn: null, // the page's first connect: {post, answered, wsMade, wsOpen, launchAnswered, agentReady, pcMade, answer, pcConnected, dcOpen, track}
+    conn: null, // the page's first connect: {post, answered, wsMade, wsOpen, launchAnswered, authSent, agentReady, pcMade, answer, pcConnected, dcOpen, track}
     first: null, // the first frame presented: requestVideoFrameCallback's now and metadata
     lastFrame: null, // the last frame presented, and the one before it
     prevFrame: null,
@@ -54,6 +54,11 @@
       if (!c) return;
       c.wsMade ??= now();
       this.addEventListener('open', () => { c.wsOpen ??= now(); });
+      const send = this.send.bind(this);
+      this.send = (d) => {
+        c.authSent ??= now();
+        return send(d);
+      };
       this.addEventListener('message', (e) => {
         let m;
         try {
