@@ -63,6 +63,9 @@ type Options struct {
 	// workspace's own override field by field; zero fields take
 	// airlock.DefaultLimits.
 	SessionLimits airlock.Limits
+	// NodeSilence is how long a node may go unheard and still be given
+	// new sessions (sessions.NodeSilence). Default sessions.NodeSilence(0).
+	NodeSilence time.Duration
 	// HeartbeatEvery is how often agents report; default 10s. Idle ends
 	// are judged to about this much.
 	HeartbeatEvery time.Duration
@@ -113,7 +116,7 @@ func New(o Options) (*Server, error) {
 	}
 	var err error
 	s.sessions, err = sessions.New(sessions.Options{Store: o.Store, Driver: o.Driver, AgentURL: o.AgentURL, CAPEM: o.CAPEM,
-		ExtraHosts: o.ExtraHosts, SeccompProfiles: o.SeccompProfiles, Limits: o.SessionLimits, OnEnd: s.revoker.RevokeSession, OnChange: s.watch.notify,
+		ExtraHosts: o.ExtraHosts, SeccompProfiles: o.SeccompProfiles, Limits: o.SessionLimits, NodeSilence: o.NodeSilence, OnEnd: s.revoker.RevokeSession, OnChange: s.watch.notify,
 		Logger: s.log, Now: s.clock.now})
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)

@@ -29,6 +29,7 @@ import (
 	"github.com/airlock-rbi/airlock/internal/lifecycle"
 	"github.com/airlock-rbi/airlock/internal/pki"
 	"github.com/airlock-rbi/airlock/internal/portal"
+	"github.com/airlock-rbi/airlock/internal/sessions"
 	"github.com/airlock-rbi/airlock/internal/signal"
 	"github.com/airlock-rbi/airlock/internal/store"
 )
@@ -241,6 +242,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Logger:             log.With("component", "api"),
 		PasswordParams:     cfg.PasswordParams,
 		SessionLimits:      cfg.SessionLimits,
+		NodeSilence:        sessions.NodeSilence(cfg.Lifecycle.Every),
 		HeartbeatEvery:     cfg.AgentHeartbeat,
 		DefaultMaxSessions: cfg.MaxSessions,
 	})

@@ -58,9 +58,18 @@ func NewID() string {
 // the server dies mid-create.
 func ContainerName(sessionID string) string { return "airlock-" + sessionID }
 
-// nodeSilence is how long a node may go without a heartbeat and still
-// be given new sessions.
-const nodeSilence = time.Minute
+// NodeSilence is how long a node may go unheard and still be given new
+// sessions, in a deployment whose lifecycle round pings every node every
+// `every` (zero: the round's default, 5 s): three rounds, so a node that
+// missed two pings in a row gets no more, long before it is marked down
+// (30 s); at least 10 s, so that a short round does not make a slow
+// ping look like a dead node.
+func NodeSilence(every time.Duration) time.Duration {
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	return max(3*every, 10*time.Second)
+}
 
 // PickNode is the node a new session of ws goes to: the least loaded
 // that can run it (see scheduler.Pick).
@@ -77,5 +86,5 @@ func (s *Service) PickNode(ctx context.Context, ws *airlock.Workspace) (*airlock
 		}
 		cands = append(cands, scheduler.Candidate{Node: n, Active: active})
 	}
-	return scheduler.Pick(cands, ws, s.clock(), nodeSilence)
+	return scheduler.Pick(cands, ws, s.clock(), s.nodeSilence)
 }

@@ -9,6 +9,7 @@ package sessions
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -64,6 +65,9 @@ type Options struct {
 	// Limits are the deployment's session limits, which a workspace's own
 	// override field by field; zero fields take airlock.DefaultLimits.
 	Limits airlock.Limits
+	// NodeSilence is how long a node may go unheard and still be given
+	// new sessions (see NodeSilence); default NodeSilence(0).
+	NodeSilence time.Duration
 	// OnEnd is told each session that ends (stopped or failed), so that
 	// what holds a connection to it (viewers on the relay, TURN
 	// allocations) is closed at once. Optional.
@@ -85,10 +89,12 @@ type Service struct {
 	extraHosts []string
 	seccomp    map[string][]byte
 	limits     airlock.Limits
-	onEnd      func(string)
-	onChange   func(string)
-	log        *slog.Logger
-	now        func() time.Time
+	// nodeSilence: see Options.NodeSilence.
+	nodeSilence time.Duration
+	onEnd       func(string)
+	onChange    func(string)
+	log         *slog.Logger
+	now         func() time.Time
 
 	// bg tracks launches running past their request; Close waits for them.
 	bg       sync.WaitGroup
@@ -106,7 +112,8 @@ type Service struct {
 // has a bad name.
 func New(o Options) (*Service, error) {
 	s := &Service{store: o.Store, driver: o.Driver, agentURL: o.AgentURL, caPEM: o.CAPEM, extraHosts: o.ExtraHosts,
-		limits: o.Limits.Or(airlock.DefaultLimits), onEnd: o.OnEnd, onChange: o.OnChange, log: o.Logger, now: o.Now}
+		limits: o.Limits.Or(airlock.DefaultLimits), nodeSilence: cmp.Or(o.NodeSilence, NodeSilence(0)),
+		onEnd: o.OnEnd, onChange: o.OnChange, log: o.Logger, now: o.Now}
 	if err := o.Limits.Validate(); err != nil {
 		return nil, fmt.Errorf("sessions: deployment limits: %s", airlock.ErrorMessage(err))
 	}

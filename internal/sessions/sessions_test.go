@@ -30,3 +30,22 @@ func TestContainerName(t *testing.T) {
 		t.Fatalf("ids %s, container name %s", id, ContainerName(id))
 	}
 }
+
+func TestNodeSilence(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		every time.Duration
+		want  time.Duration
+	}{
+		{"ok/default round", 0, 15 * time.Second},
+		{"ok/5s round", 5 * time.Second, 15 * time.Second},
+		{"ok/long round", 20 * time.Second, time.Minute},
+		{"ok/short round floored", time.Second, 10 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := NodeSilence(tc.every); got != tc.want {
+				t.Fatalf("NodeSilence(%s) = %s, want %s", tc.every, got, tc.want)
+			}
+		})
+	}
+}
