@@ -147,7 +147,7 @@
 //     minutes.
 //
 //  10. Launch: the viewer opens the portal's catalog in a new document and
-//     clicks Launch on a workspace of the click page, -launches (5) times
+//     clicks Launch on a workspace of the click page, -launches (10) times
 //     for one without a pool and as many for one with a pool of one,
 //     interleaved; each is timed from the click to the first animation
 //     frame that sees a decoded frame (and to the viewer's POST
@@ -242,7 +242,7 @@ func main() {
 	flag.IntVar(&o.isoRounds, "isolation-rounds", 2, "rounds of the isolation comparison (a click and an animation session of every level each)")
 	flag.IntVar(&o.isoClicks, "isolation-clicks", 10, "measured clicks of each click session of the isolation comparison")
 	flag.DurationVar(&o.isoWindow, "isolation-window", 5*time.Second, "length of each animation window of the isolation comparison")
-	flag.IntVar(&o.launches, "launches", 5, "clicks on Launch in the portal, each of a cold and of a pooled (warm) workspace, timed to the first frame")
+	flag.IntVar(&o.launches, "launches", 10, "clicks on Launch in the portal, each of a cold and of a pooled (warm) workspace, timed to the first frame")
 	flag.BoolVar(&o.launchOnly, "launch-only", false, "run only the launch measurement")
 	density := flag.String("density", "0,10,20", "counts of idle sessions to measure density and click to photon at, increasing (empty: no density phase)")
 	flag.BoolVar(&o.densityOnly, "density-only", false, "run only the density measurement")
