@@ -99,7 +99,9 @@ func (b *bench) launchOnce(ctx context.Context, ws string) (launchSample, string
 	button := `[data-workspace="` + ws + `"] .launch`
 	if err := v.Run(ctx, time.Minute, chromedp.Navigate("about:blank"), chromedp.Navigate(v.Server()+"/#/"),
 		chromedp.WaitVisible(button, chromedp.ByQuery)); err != nil {
-		return s, "", fmt.Errorf("the catalog: %w", err)
+		var shown string
+		_ = v.Eval(ctx, `document.body.innerText.slice(0, 400)`, &shown)
+		return s, "", fmt.Errorf("the catalog: %w (the page shows %q)", err, shown)
 	}
 	var ok bool
 	if err := v.Eval(ctx, `(() => { __bench.launch = performance.now(); document.querySelector('`+button+`').click(); return true })()`, &ok); err != nil {

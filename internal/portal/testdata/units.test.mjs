@@ -13,6 +13,7 @@ import { frame, unframe, hex, sizeText, CHUNK } from './files.js';
 import { state as soundState, toggle as soundToggle } from './audio.js';
 import { newLaunchKey, sendAgain } from './launch.js';
 import { signalURL, usablePreopened } from './connection.js';
+import { request } from './api.js';
 
 let failed = 0;
 async function test(name, fn) {
@@ -467,6 +468,40 @@ await test('usablePreopened: the same relay, opening or open, young enough', () 
   assert.equal(usablePreopened(pre(3), url, 1500), false, 'closed');
   assert.equal(usablePreopened(pre(1), 'wss://other/api/v1/signal', 1500), false, 'another relay');
   assert.equal(usablePreopened(null, url, 1500), false, 'none');
+});
+
+await test('request: a GET with no answer goes again, other methods do not', async () => {
+  const orig = globalThis.fetch;
+  let calls = 0;
+  let failFirst = 0;
+  globalThis.fetch = async () => {
+    calls++;
+    if (calls <= failFirst) throw new TypeError('Failed to fetch');
+    return new Response(JSON.stringify({ ok: true }), { status: 200, headers: { 'Content-Type': 'application/json' } });
+  };
+  try {
+    failFirst = 2;
+    assert.deepEqual(await request('GET', '/workspaces'), { ok: true });
+    assert.equal(calls, 3, 'two lost GETs, then the answer');
+    calls = 0;
+    failFirst = 5;
+    await assert.rejects(request('GET', '/workspaces'), (err) => err.status === 0);
+    assert.equal(calls, 3, 'a GET is sent at most 3 times');
+    calls = 0;
+    failFirst = 1;
+    await assert.rejects(request('POST', '/sessions', { body: {} }), (err) => err.status === 0);
+    assert.equal(calls, 1, 'a POST is not sent again here');
+    calls = 0;
+    failFirst = 0;
+    globalThis.fetch = async () => {
+      calls++;
+      return new Response('{"code":"not_found","message":"no such session"}', { status: 404 });
+    };
+    await assert.rejects(request('GET', '/sessions/x'), (err) => err.status === 404);
+    assert.equal(calls, 1, 'an answer, even a refusal, is final');
+  } finally {
+    globalThis.fetch = orig;
+  }
 });
 
 if (failed) {

@@ -30,7 +30,27 @@ export function setUnauthorizedHandler(fn) {
 const unreachable = () =>
   new ApiError(0, 'network', 'Could not reach the Airlock server. Check your network connection and try again.');
 
-export async function request(method, path, { body, signal, quiet401 = false } = {}) {
+// GET_TRIES is how many times a GET that found no answer at all (status
+// 0) is sent before its caller hears of it. A change of this device's
+// networks (on the Airlock host, a session's network coming up) makes the
+// browser abort what is in flight; a GET changes nothing and can simply
+// go again. Other methods are the caller's to repeat (see launch.js).
+const GET_TRIES = 3;
+const GET_PAUSE_MS = 300;
+
+export async function request(method, path, opts = {}) {
+  for (let i = 1; ; i++) {
+    try {
+      return await requestOnce(method, path, opts);
+    } catch (err) {
+      if (method !== 'GET' || err.name === 'AbortError' || err.status !== 0 || i >= GET_TRIES) throw err;
+      await new Promise((r) => setTimeout(r, GET_PAUSE_MS * i));
+      if (opts.signal && opts.signal.aborted) throw err;
+    }
+  }
+}
+
+async function requestOnce(method, path, { body, signal, quiet401 = false } = {}) {
   const init = {
     method,
     headers: { Accept: 'application/json' },
