@@ -16,6 +16,7 @@ import (
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/airlock-rbi/airlock/internal/browsertest"
 	"github.com/airlock-rbi/airlock/internal/dockertest"
 )
 
@@ -136,7 +137,7 @@ func TestBrowserAudio(t *testing.T) {
 		t.Skip("browser audio: not in -short")
 	}
 	s := startToneSite(t)
-	browser := hostChromium(t)
+	browser := browsertest.Chromium(t)
 	// Before the server starts: its node allows the images it finds then.
 	ensureChromiumImage(t, airlockBinary(t))
 	turnHost := turnAddr(t)

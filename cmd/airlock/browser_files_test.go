@@ -27,6 +27,7 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
+	"github.com/airlock-rbi/airlock/internal/browsertest"
 
 	"github.com/airlock-rbi/airlock/internal/dockertest"
 	"github.com/airlock-rbi/airlock/internal/store"
@@ -116,7 +117,7 @@ func TestBrowserFiles(t *testing.T) {
 		t.Skip("browser session: not in -short")
 	}
 	s := startFilesSite(t)
-	bin := hostChromium(t)
+	bin := browsertest.Chromium(t)
 	turnHost := turnAddr(t)
 	turnPort := freePort(t, turnHost)
 	env := startUp(t, "--turn-listen", net.JoinHostPort(turnHost, strconv.Itoa(turnPort)), "--turn-public-ip", turnHost)

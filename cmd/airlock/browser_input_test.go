@@ -14,6 +14,7 @@ import (
 	cdpnetwork "github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/airlock-rbi/airlock/internal/browsertest"
 	"github.com/airlock-rbi/airlock/internal/dockertest"
 )
 
@@ -122,7 +123,7 @@ func TestBrowserInput(t *testing.T) {
 	// Before the host's browser starts: a new interface makes it abort
 	// requests in flight (ERR_NETWORK_CHANGED).
 	s := startInputSite(t)
-	browser := hostChromium(t)
+	browser := browsertest.Chromium(t)
 	env := startUp(t)
 	ensureChromiumImage(t, airlockBinary(t))
 	c, _, err := apiClient()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/airlock-rbi/airlock/internal/browsertest"
 	"github.com/airlock-rbi/airlock/internal/dockertest"
 	"github.com/airlock-rbi/airlock/internal/hostaddr"
 )
@@ -31,7 +32,7 @@ func TestBrowserNAT(t *testing.T) {
 		t.Skip("browser behind a NAT: not in -short")
 	}
 	s := startSite(t)
-	browser := hostChromium(t)
+	browser := browsertest.Chromium(t)
 	server, err := hostaddr.Outbound()
 	if err != nil {
 		t.Skipf("no outbound address to serve the NAT's viewer on: %v", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
+	"github.com/airlock-rbi/airlock/internal/browsertest"
 	"github.com/airlock-rbi/airlock/internal/dockertest"
 )
 
@@ -162,7 +163,7 @@ func TestBrowserPolicy(t *testing.T) {
 		t.Skip("browser session: not in -short")
 	}
 	s := startPolicySite(t)
-	browser := hostChromium(t)
+	browser := browsertest.Chromium(t)
 	env := startUp(t)
 	ensureChromiumImage(t, airlockBinary(t))
 	c, _, err := apiClient()

@@ -26,6 +26,7 @@ import (
 
 	"github.com/airlock-rbi/airlock/images"
 	"github.com/airlock-rbi/airlock/internal/airlock"
+	"github.com/airlock-rbi/airlock/internal/browsertest"
 	"github.com/airlock-rbi/airlock/internal/dockertest"
 	"github.com/airlock-rbi/airlock/internal/hostaddr"
 	"github.com/airlock-rbi/airlock/internal/imagebuild"
@@ -181,22 +182,6 @@ func freePort(t *testing.T, host string) int {
 	return 0
 }
 
-// hostChromium finds (or installs) the Chromium that plays the user's
-// browser.
-func hostChromium(t *testing.T) string {
-	t.Helper()
-	if out, err := exec.Command("bash", "../../scripts/ensure-chromium.sh").CombinedOutput(); err != nil {
-		t.Fatalf("a browser is needed: %v\n%s", err, out)
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("no chromium on PATH after ensure-chromium.sh")
-	return ""
-}
-
 // ensureChromiumImage builds the Chromium workspace image (and its Debian
 // base) when missing or when the agent binary changed.
 func ensureChromiumImage(t *testing.T, bin string) {
@@ -223,7 +208,7 @@ func TestBrowserSession(t *testing.T) {
 	// Before the host's browser starts: a new interface makes it abort
 	// requests in flight (ERR_NETWORK_CHANGED).
 	s := startSite(t)
-	browser := hostChromium(t)
+	browser := browsertest.Chromium(t)
 	turnHost := turnAddr(t)
 	turnPort := freePort(t, turnHost)
 	env := startUp(t, "--turn-listen", net.JoinHostPort(turnHost, strconv.Itoa(turnPort)), "--turn-public-ip", turnHost)

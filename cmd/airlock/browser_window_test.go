@@ -20,6 +20,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
+	"github.com/airlock-rbi/airlock/internal/browsertest"
 	"github.com/airlock-rbi/airlock/internal/dockertest"
 )
 
@@ -156,7 +157,7 @@ func TestBrowserWindow(t *testing.T) {
 	// Before the host's browser starts: a new interface makes it abort
 	// requests in flight (ERR_NETWORK_CHANGED).
 	s := startWindowSite(t)
-	browser := hostChromium(t)
+	browser := browsertest.Chromium(t)
 	env := startUp(t)
 	ensureChromiumImage(t, airlockBinary(t))
 	c, _, err := apiClient()

@@ -14,6 +14,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
+	"github.com/airlock-rbi/airlock/internal/browsertest"
 	"github.com/airlock-rbi/airlock/internal/dockertest"
 )
 
@@ -185,7 +186,7 @@ func TestBrowserExpiryWarning(t *testing.T) {
 	// Before the host's browser starts: a new interface makes it abort
 	// requests in flight (ERR_NETWORK_CHANGED).
 	site := startWindowSite(t)
-	browser := hostChromium(t)
+	browser := browsertest.Chromium(t)
 	env := expiryUp(t)
 	ensureChromiumImage(t, airlockBinary(t))
 	addWorkspace(t, map[string]any{"name": "e2e-expiry", "image": dockertest.ChromiumImage(), "seccomp": "chromium",

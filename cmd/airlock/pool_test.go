@@ -12,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/airlock-rbi/airlock/internal/browsertest"
 	"github.com/airlock-rbi/airlock/internal/cli"
 	"github.com/airlock-rbi/airlock/internal/dockertest"
 )
@@ -179,7 +180,7 @@ func TestBrowserWarmPool(t *testing.T) {
 	// Before the host's browser starts: a new interface makes it abort
 	// requests in flight (ERR_NETWORK_CHANGED).
 	site := startWindowSite(t)
-	browser := hostChromium(t)
+	browser := browsertest.Chromium(t)
 	env := startUp(t, "--lifecycle-every=1s")
 	ensureChromiumImage(t, airlockBinary(t))
 	addWorkspace(t, map[string]any{"name": "e2e-warm", "image": dockertest.ChromiumImage(), "seccomp": "chromium",

@@ -3,7 +3,6 @@ package portal
 import (
 	"context"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -13,23 +12,9 @@ import (
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
-)
 
-// chromium is the host's browser, installed by ensure-chromium.sh if
-// needed.
-func chromium(t *testing.T) string {
-	t.Helper()
-	if out, err := exec.Command("bash", "../../scripts/ensure-chromium.sh").CombinedOutput(); err != nil {
-		t.Fatalf("a browser is needed: %v\n%s", err, out)
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("no chromium on PATH after ensure-chromium.sh")
-	return ""
-}
+	"github.com/airlock-rbi/airlock/internal/browsertest"
+)
 
 // TestBootRetriesCutModule: a module of the portal whose load is cut off
 // (as a change of the device's networks does) no longer leaves the page
@@ -39,7 +24,7 @@ func TestBootRetriesCutModule(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real browser: not in -short")
 	}
-	browser := chromium(t)
+	browser := browsertest.Chromium(t)
 	srv := httptest.NewServer(Handler())
 	t.Cleanup(srv.Close)
 	tests := []struct {

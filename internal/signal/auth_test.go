@@ -171,19 +171,7 @@ func TestCloseWhilePending(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		e.srv.Close()
-		close(done)
-	}()
-	if r := expectClose(t, c, websocket.StatusGoingAway); r != "server shutting down" {
-		t.Errorf("reason %q", r)
-	}
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Close did not return")
-	}
+	e.closeServer(t, c)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, resp, err := websocket.Dial(ctx, e.url, &websocket.DialOptions{Subprotocols: []string{Subprotocol}, HTTPClient: e.hs.Client()})

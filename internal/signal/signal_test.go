@@ -521,6 +521,21 @@ func TestClose(t *testing.T) {
 		e.connect(RoleViewer, "s1"), e.connect(RoleAgent, "s1"),
 		e.connect(RoleViewer, "s2"), e.connect(RoleAgent, "s3"),
 	}
+	e.closeServer(t, conns...)
+	if s, v, a := e.srv.Stats(); s+v+a != 0 {
+		t.Errorf("Stats = %d, %d, %d after Close", s, v, a)
+	}
+	e.srv.Close() // idempotent
+	_, resp, err := e.dial(e.token(RoleViewer, "s1"), Subprotocol)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("dial after Close: %v, want 503", err)
+	}
+}
+
+// closeServer closes the relay, checks that each of conns is closed with
+// 1001 "server shutting down", and that Close returns.
+func (e *env) closeServer(t *testing.T, conns ...*websocket.Conn) {
+	t.Helper()
 	done := make(chan struct{})
 	go func() {
 		e.srv.Close()
@@ -535,14 +550,6 @@ func TestClose(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close did not return")
-	}
-	if s, v, a := e.srv.Stats(); s+v+a != 0 {
-		t.Errorf("Stats = %d, %d, %d after Close", s, v, a)
-	}
-	e.srv.Close() // idempotent
-	_, resp, err := e.dial(e.token(RoleViewer, "s1"), Subprotocol)
-	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("dial after Close: %v, want 503", err)
 	}
 }
 
