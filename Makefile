@@ -89,6 +89,7 @@ bench: docker
 	$(GO) run ./bench/soak
 	$(GO) run ./bench/door
 	$(GO) run ./bench/reconcile
+	$(GO) run ./bench/signal
 
 clean:
 	rm -rf bin

@@ -1,0 +1,415 @@
+// Command signal measures the signal relay (internal/signal) with many
+// sessions held open, in one run:
+//
+//  1. The relay runs in a process of its own (this program, started again
+//     as its child), behind TLS on 127.0.0.1, as the api's listener
+//     serves it; its memory is that process's alone.
+//  2. -pairs sessions each get a viewer and an agent, connected with
+//     tokens the relay verifies (each pair's viewer authenticating by its
+//     first message, as the portal does, its agent by the URL, as agents
+//     do), and left idle: the relay pings every peer, and the clients
+//     answer. The relay's RSS is read before and after, once settled.
+//  3. With them all held, -active of the pairs send control messages
+//     between their viewer and agent, -rate messages a second in all, for
+//     -window; each message's time from the sender's write to the other
+//     peer's read is taken (one clock: both ends are in this process).
+//
+// Targets (issue 13): -pairs 10 000 pairs held within 300 MB of the
+// relay's RSS, and relay p99 <= 5 ms at 1 000 messages a second. The run
+// prints a table and one line starting with "BENCH". It raises its open
+// file limit to what the pairs need; where it may not, it holds as many
+// pairs as the limit allows, says so, and reports the pairs target as not
+// measured.
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/airlock-rbi/airlock/bench/internal/benchmain"
+	"github.com/airlock-rbi/airlock/bench/internal/stats"
+	"github.com/airlock-rbi/airlock/internal/auth"
+	"github.com/airlock-rbi/airlock/internal/signal"
+)
+
+// Targets of issue 13.
+const (
+	targetPairs   = 10_000
+	targetRSSMiB  = 300.0
+	targetP99MS   = 5.0
+	targetRatePer = 1000
+)
+
+// childEnv names the signing key, hex, of a child that serves the relay.
+const childEnv = "AIRLOCK_BENCH_SIGNAL_KEY"
+
+func main() {
+	if key := os.Getenv(childEnv); key != "" {
+		if err := serve(key); err != nil {
+			fmt.Fprintln(os.Stderr, "bench/signal relay:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	pairs := flag.Int("pairs", targetPairs, "viewer+agent pairs held open")
+	active := flag.Int("active", 100, "pairs that exchange messages in the latency phase")
+	rate := flag.Int("rate", targetRatePer, "messages a second in all in the latency phase")
+	window := flag.Duration("window", 10*time.Second, "length of the latency phase")
+	flag.Parse()
+	if *pairs < 1 || *active < 1 || *active > *pairs || *rate < 1 || flag.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "usage: signal [-pairs N] [-active N<=pairs] [-rate N] [-window D]")
+		os.Exit(2)
+	}
+	benchmain.Run("signal", func(ctx context.Context, out io.Writer) error {
+		return run(ctx, out, *pairs, *active, *rate, *window)
+	})
+}
+
+// serve is the child: the relay behind TLS on a loopback port it prints,
+// until its stdin closes.
+func serve(keyHex string) error {
+	key, err := hex.DecodeString(keyHex)
+	if err != nil {
+		return err
+	}
+	signer, err := auth.NewSigner(key, nil)
+	if err != nil {
+		return err
+	}
+	cert, err := selfSigned()
+	if err != nil {
+		return err
+	}
+	relay := signal.New(signal.Options{Verifier: signer})
+	defer relay.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: relay, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13},
+		ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.ServeTLS(ln, "", "") }()
+	fmt.Println(ln.Addr().String())
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	return srv.Close()
+}
+
+func selfSigned() (tls.Certificate, error) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bench-signal"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: k}, nil
+}
+
+// filesSpare is the open files a process needs beside its pairs'.
+const filesSpare = 256
+
+// fitPairs raises this process's open file limit (which the child
+// inherits: the relay holds one file per peer, as does this process) to
+// what pairs need, or, when it may not, says so and returns the most
+// pairs the limit allows.
+func fitPairs(out io.Writer, pairs int) (int, error) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, err
+	}
+	need := uint64(2*pairs + filesSpare)
+	if lim.Cur >= need {
+		return pairs, nil
+	}
+	want := lim
+	want.Cur, want.Max = need, max(lim.Max, need)
+	err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want)
+	if err == nil {
+		return pairs, nil
+	}
+	if lim.Cur < lim.Max {
+		raised := lim
+		raised.Cur = lim.Max
+		if serr := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &raised); serr != nil {
+			return 0, serr
+		}
+	}
+	fmt.Fprintf(out, "%d pairs need %d open files in each process; this one may not raise its limit (%v) above %d, so %d pairs are held\n\n",
+		pairs, need, err, lim.Max, (lim.Max-filesSpare)/2)
+	fit := int((lim.Max - filesSpare) / 2)
+	if fit < 1 {
+		return 0, fmt.Errorf("an open file limit of %d holds no pair", lim.Max)
+	}
+	return fit, nil
+}
+
+func run(ctx context.Context, out io.Writer, pairs, active, rate int, window time.Duration) error {
+	pairs, err := fitPairs(out, pairs)
+	if err != nil {
+		return err
+	}
+	active = min(active, pairs)
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	signer, err := auth.NewSigner(key, nil)
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	child := exec.CommandContext(ctx, self)
+	child.Env = append(os.Environ(), childEnv+"="+hex.EncodeToString(key))
+	child.Stderr = os.Stderr
+	stdin, err := child.StdinPipe()
+	if err != nil {
+		return err
+	}
+	stdout, err := child.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := child.Start(); err != nil {
+		return fmt.Errorf("start the relay: %w", err)
+	}
+	defer func() {
+		stdin.Close()
+		_ = child.Wait()
+	}()
+	line := make([]byte, 64)
+	n, err := stdout.Read(line)
+	if err != nil {
+		return fmt.Errorf("the relay's address: %w", err)
+	}
+	url := "wss://" + strings.TrimSpace(string(line[:n])) + "/api/v1/signal"
+	pid := child.Process.Pid
+
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // loopback, a certificate of its own
+		MaxIdleConnsPerHost: -1}
+	hc := &http.Client{Transport: tr}
+	mint := func(role, session string) (string, error) {
+		return signer.Sign(auth.Claims{Subject: "bench", Session: session, Role: role, Audience: signal.Audience,
+			Expires: time.Now().Add(time.Hour).Unix()})
+	}
+	time.Sleep(200 * time.Millisecond)
+	before, err := rssMiB(pid)
+	if err != nil {
+		return err
+	}
+
+	// Every peer reads until the run ends: the relay's pings are answered
+	// only by a reader. latency receives the agents' reads of timed
+	// messages.
+	rctx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	var mu sync.Mutex
+	var lat []time.Duration
+	viewers := make([]*websocket.Conn, pairs)
+	read := func(c *websocket.Conn, timed bool) {
+		defer wg.Done()
+		for {
+			_, b, err := c.Read(rctx)
+			if err != nil {
+				return
+			}
+			if !timed {
+				continue
+			}
+			var m struct {
+				Type string `json:"type"`
+				T    int64  `json:"t"`
+			}
+			if json.Unmarshal(b, &m) == nil && m.Type == "control" && m.T != 0 {
+				d := time.Since(time.Unix(0, m.T))
+				mu.Lock()
+				lat = append(lat, d)
+				mu.Unlock()
+			}
+		}
+	}
+	start := time.Now()
+	sem := make(chan struct{}, 32)
+	errc := make(chan error, 1)
+	var cwg sync.WaitGroup
+	for i := range pairs {
+		sem <- struct{}{}
+		cwg.Go(func() {
+			defer func() { <-sem }()
+			session := "s" + strconv.Itoa(i)
+			at, err := mint(signal.RoleAgent, session)
+			if err != nil {
+				report(errc, err)
+				return
+			}
+			agent, _, err := websocket.Dial(rctx, url+"?token="+at, &websocket.DialOptions{Subprotocols: []string{signal.Subprotocol}, HTTPClient: hc})
+			if err != nil {
+				report(errc, fmt.Errorf("agent %d: %w", i, err))
+				return
+			}
+			vt, err := mint(signal.RoleViewer, session)
+			if err != nil {
+				report(errc, err)
+				return
+			}
+			viewer, _, err := websocket.Dial(rctx, url, &websocket.DialOptions{Subprotocols: []string{signal.Subprotocol}, HTTPClient: hc})
+			if err != nil {
+				report(errc, fmt.Errorf("viewer %d: %w", i, err))
+				return
+			}
+			wctx, cancel := context.WithTimeout(rctx, 10*time.Second)
+			err = viewer.Write(wctx, websocket.MessageText, []byte(`{"type":"auth","token":"`+vt+`"}`))
+			cancel()
+			if err != nil {
+				report(errc, fmt.Errorf("viewer %d auth: %w", i, err))
+				return
+			}
+			viewers[i] = viewer
+			wg.Add(2)
+			go read(agent, i < active)
+			go read(viewer, false)
+		})
+	}
+	cwg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+	}
+	connected := time.Since(start)
+	// Settled: every pair's join answered, the first pings answered.
+	time.Sleep(3 * time.Second)
+	held, err := rssMiB(pid)
+	if err != nil {
+		return err
+	}
+
+	// The latency phase: each active pair's viewer sends rate/active
+	// messages a second, so that rate a second reach the relay in all.
+	var sent atomic.Int64
+	serr := make(chan error, 1)
+	var swg sync.WaitGroup
+	every := time.Second * time.Duration(active) / time.Duration(rate)
+	end := time.Now().Add(window)
+	for i := range active {
+		swg.Go(func() {
+			// Spread over the period, so the pairs do not send at once.
+			time.Sleep(every * time.Duration(i) / time.Duration(active))
+			tick := time.NewTicker(every)
+			defer tick.Stop()
+			for time.Now().Before(end) {
+				<-tick.C
+				msg := `{"type":"control","t":` + strconv.FormatInt(time.Now().UnixNano(), 10) + `}`
+				wctx, cancel := context.WithTimeout(rctx, time.Second)
+				err := viewers[i].Write(wctx, websocket.MessageText, []byte(msg))
+				cancel()
+				if err != nil {
+					report(serr, fmt.Errorf("send a timed message: %w", err))
+					return
+				}
+				sent.Add(1)
+			}
+		})
+	}
+	swg.Wait()
+	select {
+	case err := <-serr:
+		return err
+	default:
+	}
+	time.Sleep(500 * time.Millisecond)
+	after, err := rssMiB(pid)
+	if err != nil {
+		return err
+	}
+	mu.Lock()
+	got := slices.Clone(lat)
+	mu.Unlock()
+	if len(got) == 0 {
+		return errors.New("no timed message arrived")
+	}
+	p50, p99, pmax := stats.Percentile(got, 50), stats.Percentile(got, 99), slices.Max(got)
+
+	fmt.Fprintf(out, "Signal relay, one process behind TLS on loopback; %d viewer+agent pairs (viewers authenticate by first message, agents by URL)\n\n", pairs)
+	fmt.Fprintf(out, "  relay RSS before               %8.1f MiB\n", before)
+	fmt.Fprintf(out, "  relay RSS with the pairs held  %8.1f MiB   (%.1f KiB a connection; connected in %s)\n", held, (held-before)*1024/float64(2*pairs), connected.Round(time.Millisecond))
+	fmt.Fprintf(out, "  relay RSS after the messages   %8.1f MiB\n", after)
+	rssOK := pairs >= targetPairs && held <= targetRSSMiB
+	// Fewer pairs than the target's over its memory is a miss all the same.
+	fmt.Fprintf(out, "  target: %d pairs within %.0f MiB: %s\n\n", targetPairs, targetRSSMiB, verdict(pairs >= targetPairs || held > targetRSSMiB, rssOK))
+	fmt.Fprintf(out, "Relay latency, sender's write to the other peer's read, %d pairs sending, %d messages a second in all for %s (%d sent, %d received)\n", active, rate, window, sent.Load(), len(got))
+	fmt.Fprintf(out, "  p50 %.3f ms   p99 %.3f ms   max %.3f ms\n", stats.MS(p50), stats.MS(p99), stats.MS(pmax))
+	latOK := rate >= targetRatePer && stats.MS(p99) <= targetP99MS
+	fmt.Fprintf(out, "  target: p99 <= %.0f ms at %d messages a second: %s\n\n", targetP99MS, targetRatePer, verdict(rate >= targetRatePer, latOK))
+	fmt.Fprintf(out, "BENCH signal pairs=%d rss_before_mib=%.1f rss_held_mib=%.1f kib_per_conn=%.1f connect_s=%.1f rate=%d sent=%d received=%d p50_ms=%.3f p99_ms=%.3f max_ms=%.3f target_rss_mib=%.0f target_p99_ms=%.0f result=%s\n",
+		pairs, before, held, (held-before)*1024/float64(2*pairs), connected.Seconds(), rate, sent.Load(), len(got), stats.MS(p50), stats.MS(p99), stats.MS(pmax), targetRSSMiB, targetP99MS, stats.Verdict(rssOK && latOK))
+	stop()
+	for _, v := range viewers {
+		if v != nil {
+			_ = v.CloseNow()
+		}
+	}
+	return nil
+}
+
+// verdict is PASS or MISS, or "not measured" when the run was smaller
+// than the target's.
+func verdict(measured, ok bool) string {
+	if !measured {
+		return "not measured at this size"
+	}
+	return stats.Verdict(ok)
+}
+
+func report(errc chan error, err error) {
+	select {
+	case errc <- err:
+	default:
+	}
+}
+
+// rssMiB is the process's resident set, from /proc.
+func rssMiB(pid int) (float64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for l := range strings.SplitSeq(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, err := strconv.ParseFloat(f[1], 64)
+			return kb / 1024, err
+		}
+	}
+	return 0, errors.New("no VmRSS in /proc status")
+}
