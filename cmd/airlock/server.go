@@ -44,6 +44,7 @@ func infraFlags(fs *flag.FlagSet, cfg *infra.Config, turnListen string) {
 	fs.StringVar(&cfg.DataDir, "data", "./data", "data directory: CA (DIR/ca.pem), certificates, SQLite database")
 	fs.StringVar(&cfg.Listen, "listen", ":8443", "HTTPS address of the api")
 	fs.StringVar(&cfg.AgentURL, "agent-url", "", "the api's URL as seen from session containers (default https://host.docker.internal:PORT)")
+	fs.StringVar(&cfg.AccessLog, "access-log", "", "where the gateway records every request, as JSON lines: a file (default DATA/access.log), - for the server's log, or off")
 	fs.StringVar(&cfg.Database, "database", "", "PostgreSQL DSN (postgres://…); empty: SQLite in the data directory")
 	fs.StringVar(&cfg.TURNListen, "turn-listen", turnListen, "run the embedded STUN/TURN server on this address, UDP and TCP (e.g. :3478; empty: off)")
 	fs.StringVar(&cfg.TURNTLSListen, "turn-tls-listen", "", "also serve TURN over TLS (turns:) on this TCP address, e.g. :443, with the server's certificate (airlock up: :443 when it can bind it, else :5349; empty: off)")

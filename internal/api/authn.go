@@ -41,9 +41,14 @@ var errUnauthenticated = airlock.Errorf(airlock.EUNAUTHORIZED, "sign in or send 
 // authed runs h for a signed-in caller.
 func (s *Server) authed(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		c, err := s.authenticate(r)
+		c, err := s.callerFrom(r)
 		if err != nil {
 			return err
+		}
+		if c == nil {
+			if c, err = s.authenticate(r); err != nil {
+				return err
+			}
 		}
 		return h(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
 	}

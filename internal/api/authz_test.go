@@ -2,11 +2,13 @@ package api
 
 import (
 	"crypto/tls"
+	"encoding/base64"
 	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/airlock-rbi/airlock/internal/auth"
+	"github.com/airlock-rbi/airlock/internal/gateway"
 )
 
 // The authorization matrix: every route of Server.Routes, called by each
@@ -197,6 +199,23 @@ type matrixEnv struct {
 	// forgedJoin is a well-formed join token of this deployment's CA
 	// that was never issued; csr a valid request to go with it.
 	forgedJoin, csr string
+	// front is what the matrix calls: the api itself, or the gateway in
+	// front of it as a deployment runs it.
+	front http.Handler
+}
+
+// fronts are the two ways the matrix reaches the api.
+var fronts = []string{"direct", "gateway"}
+
+func (m *matrixEnv) setFront(t *testing.T, front string) {
+	m.front = m.srv
+	if front == "gateway" {
+		g, err := gateway.New(gateway.Config{Routes: m.srv.GatewayRoutes("api"), Services: map[string]http.Handler{"api": m.srv}, Auth: m.srv})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.front = g
+	}
 }
 
 func newMatrixEnv(t *testing.T) *matrixEnv {
@@ -248,7 +267,14 @@ func (m *matrixEnv) path(rt Route) string {
 
 func (m *matrixEnv) call(rt Route, p principal) *httpResult {
 	method, _, _ := strings.Cut(rt.Pattern, " ")
-	r := req{Method: method, Path: m.path(rt), Header: spoofed}
+	hdr := map[string]string{
+		// What a gateway in another process would send for the admin.
+		gateway.IdentityHeader: base64.RawURLEncoding.EncodeToString([]byte(`{"kind":"user","user_id":"` + m.admin.ID + `","user_name":"admin","role":"admin"}`)),
+	}
+	for k, v := range spoofed {
+		hdr[k] = v
+	}
+	r := req{Method: method, Path: m.path(rt), Header: hdr}
 	if method != http.MethodGet && method != http.MethodDelete {
 		// A body that authenticates nothing: the caller is who its
 		// bearer or certificate says.
@@ -264,7 +290,7 @@ func (m *matrixEnv) call(rt Route, p principal) *httpResult {
 	default:
 		r.Bearer = m.bearer[p]
 	}
-	rec := m.do(r)
+	rec := doOn(m.t, m.front, r)
 	return &httpResult{code: rec.Code, body: rec.Body.String()}
 }
 
@@ -297,17 +323,20 @@ func TestAuthorizationMatrix(t *testing.T) {
 			t.Errorf("route %s has access %s; authz_test.go says %q: a new or changed route must be judged here", rt.Pattern, rt.Access, want)
 			continue
 		}
-		for _, p := range principals {
-			t.Run(rt.Pattern+"/"+string(p), func(t *testing.T) {
-				want := expected(t, rt, p)
-				// A deployment of its own for each call: a call that
-				// goes through may change what the next one sees.
-				m := newMatrixEnv(t)
-				res := m.call(rt, p)
-				if got := res.outcome(); got != want || res.code >= 500 {
-					t.Fatalf("%s by %s: %d %s, want %s", m.path(rt), p, res.code, strings.TrimSpace(res.body), want)
-				}
-			})
+		for _, front := range fronts {
+			for _, p := range principals {
+				t.Run(front+"/"+rt.Pattern+"/"+string(p), func(t *testing.T) {
+					want := expected(t, rt, p)
+					// A deployment of its own for each call: a call that
+					// goes through may change what the next one sees.
+					m := newMatrixEnv(t)
+					m.setFront(t, front)
+					res := m.call(rt, p)
+					if got := res.outcome(); got != want || res.code >= 500 {
+						t.Fatalf("%s by %s: %d %s, want %s", m.path(rt), p, res.code, strings.TrimSpace(res.body), want)
+					}
+				})
+			}
 		}
 	}
 	for pattern := range access {

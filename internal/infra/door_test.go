@@ -20,6 +20,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/airlock-rbi/airlock/internal/auth"
+	"github.com/airlock-rbi/airlock/internal/gateway"
 )
 
 // testInfra is an infra server run in this process, as `airlock server`
@@ -40,7 +41,7 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func startInfra(t *testing.T, door DoorLimits) *testInfra {
+func startInfra(t *testing.T, door gateway.Limits) *testInfra {
 	t.Helper()
 	data := t.TempDir()
 	ti := &testInfra{metrics: freeAddr(t)}
@@ -115,7 +116,7 @@ func (b *trickle) Read(p []byte) (int, error) {
 // the 200 bytes the client trickles over 10 s are out; without one it reads
 // for as long as the client likes.
 func TestTrickledBodyCutOff(t *testing.T) {
-	ti := startInfra(t, DoorLimits{BodyTimeout: 300 * time.Millisecond})
+	ti := startInfra(t, gateway.Limits{BodyTimeout: 300 * time.Millisecond})
 	for _, tc := range []struct {
 		name string
 		h2   bool
@@ -170,7 +171,7 @@ func TestLongRequestsNotCut(t *testing.T) {
 		}
 	})
 	srv := httptest.NewUnstartedServer(nil)
-	srv.Config = publicServer(h, nil, nil, DoorLimits{BodyTimeout: bodyTimeout})
+	srv.Config = gateway.NewServer(h, nil, nil, gateway.Limits{BodyTimeout: bodyTimeout})
 	srv.EnableHTTP2 = true
 	srv.StartTLS()
 	defer srv.Close()
@@ -260,7 +261,7 @@ func TestBodyTooLarge(t *testing.T) {
 		_, got = io.ReadAll(r.Body)
 	})
 	srv := httptest.NewServer(nil)
-	srv.Config.Handler = publicServer(h, nil, nil, DoorLimits{MaxBodyBytes: 1000}).Handler
+	srv.Config.Handler = gateway.NewServer(h, nil, nil, gateway.Limits{MaxBodyBytes: 1000}).Handler
 	defer srv.Close()
 	resp, err := http.Post(srv.URL, "application/json", strings.NewReader(strings.Repeat("x", 5000)))
 	if err != nil {
@@ -277,7 +278,7 @@ func TestBodyTooLarge(t *testing.T) {
 // it must offer a client 32 concurrent streams, not Go's default of 250
 // (each stream a request that may ask for a 64 MiB password hash).
 func TestHTTP2StreamsLowered(t *testing.T) {
-	ti := startInfra(t, DoorLimits{})
+	ti := startInfra(t, gateway.Limits{})
 	conn, err := tls.Dial("tcp", ti.addr, &tls.Config{RootCAs: ti.pool, NextProtos: []string{"h2"}})
 	if err != nil {
 		t.Fatal(err)

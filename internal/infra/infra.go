@@ -24,6 +24,7 @@ import (
 	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/api"
 	"github.com/airlock-rbi/airlock/internal/auth"
+	"github.com/airlock-rbi/airlock/internal/gateway"
 	"github.com/airlock-rbi/airlock/internal/hostaddr"
 	"github.com/airlock-rbi/airlock/internal/launcher"
 	"github.com/airlock-rbi/airlock/internal/lifecycle"
@@ -73,7 +74,11 @@ type Config struct {
 	// as browsers and session containers reach it.
 	TURNPublicIP string
 	// Door bounds what clients can hold of the HTTPS listener.
-	Door DoorLimits
+	Door gateway.Limits
+	// AccessLog is where the gateway records every request, as JSON
+	// lines: a file (appended to; default DataDir/access.log), "-" for
+	// the server's own log, or "off".
+	AccessLog string
 	// TURNPeerNetworks are the session networks, comma-separated CIDRs:
 	// the only peers TURN relays to. Required with TURNListen.
 	TURNPeerNetworks string
@@ -263,18 +268,32 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/api/", srv.API)
-	mux.Handle("/api/v1/signal", relay)
-	// The web portal takes every path the api does not: "/api/" is the
-	// longer pattern, and the portal itself refuses /api paths.
-	mux.Handle("/", portal.Handler())
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		_, _ = io.WriteString(w, "ok\n")
-	})
+	access, closeAccess, err := openAccessLog(cfg.AccessLog, data, log)
+	if err != nil {
+		return err
+	}
+	defer closeAccess()
 	reg := newMetrics(st)
-	hs := publicServer(reg.instrument(mux), tlsCfg, slog.NewLogLogger(log.Handler(), slog.LevelDebug), cfg.Door)
+	gw, err := gateway.New(gateway.Config{
+		Routes: append(srv.API.GatewayRoutes("api"),
+			gateway.Route{Pattern: "/api/v1/signal", Policy: gateway.Public, Service: "signal"},
+			gateway.Route{Pattern: "GET /healthz", Policy: gateway.Public, Service: "health"},
+			// The web portal takes every path the api does not; the
+			// portal itself refuses /api paths.
+			gateway.Route{Pattern: "/", Policy: gateway.Public, Service: "portal"}),
+		Services: map[string]http.Handler{
+			"api": srv.API, "signal": relay, "portal": portal.Handler(), "health": http.HandlerFunc(healthz),
+		},
+		Auth:      srv.API,
+		Limits:    cfg.Door,
+		AccessLog: access,
+		Observe:   reg.observe,
+		Logger:    log.With("component", "gateway"),
+	})
+	if err != nil {
+		return err
+	}
+	hs := gateway.NewServer(gw, tlsCfg, slog.NewLogLogger(log.Handler(), slog.LevelDebug), cfg.Door)
 
 	var mln net.Listener
 	if cfg.MetricsListen != "" {
@@ -334,6 +353,28 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("serve: %w", serveErr)
 	}
 	return nil
+}
+
+// openAccessLog opens the gateway's access log as AccessLog says.
+func openAccessLog(where, data string, log *slog.Logger) (*slog.Logger, func(), error) {
+	switch where {
+	case "off":
+		return nil, func() {}, nil
+	case "-":
+		return log.With("log", "access"), func() {}, nil
+	case "":
+		where = filepath.Join(data, "access.log")
+	}
+	f, err := os.OpenFile(where, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("access log: %w", err)
+	}
+	return slog.New(slog.NewJSONHandler(f, nil)), func() { _ = f.Close() }, nil
+}
+
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain")
+	_, _ = io.WriteString(w, "ok\n")
 }
 
 func randomKey() []byte {

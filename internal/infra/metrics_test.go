@@ -2,6 +2,7 @@ package infra
 
 import (
 	"fmt"
+	"github.com/airlock-rbi/airlock/internal/gateway"
 	"io"
 	"net/http"
 	"regexp"
@@ -19,7 +20,7 @@ var (
 // before anyone signs in: /metrics must still hold only the fixed methods
 // and route patterns, not one series per invention.
 func TestMetricsLabelsBounded(t *testing.T) {
-	ti := startInfra(t, DoorLimits{})
+	ti := startInfra(t, gateway.Limits{})
 	c := ti.client(true)
 	base := "https://" + ti.addr
 	for i := range 150 {
@@ -90,7 +91,7 @@ func TestMetricsLabelsBounded(t *testing.T) {
 // TestMetricsLifecycleRounds: the lifecycle rounds are timed in
 // /metrics, by outcome.
 func TestMetricsLifecycleRounds(t *testing.T) {
-	ti := startInfra(t, DoorLimits{})
+	ti := startInfra(t, gateway.Limits{})
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		resp, err := http.Get("http://" + ti.metrics + "/metrics")
 		if err != nil {

@@ -6,15 +6,11 @@ import (
 	"strings"
 )
 
-// setSecurityHeaders sets the headers every portal answer carries.
+// setSecurityHeaders sets the page's own Content-Security-Policy. The
+// headers every answer carries (nosniff, framing, referrer, HSTS) are the
+// gateway's, set in front of every service.
 func setSecurityHeaders(h http.Header, host string) {
 	h.Set("Content-Security-Policy", contentSecurityPolicy(host))
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Cross-Origin-Opener-Policy", "same-origin")
-	h.Set("Cross-Origin-Resource-Policy", "same-origin")
-	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()")
 }
 
 // contentSecurityPolicy allows only this origin's files: no inline script

@@ -9,7 +9,8 @@
 // is mounted at "/" on the same mux and never answers for /api/ itself.
 //
 // Every answer carries a strict Content-Security-Policy (no inline script
-// or style, connections only to this origin) and an ETag derived from the
+// or style, connections only to this origin; the gateway in front sets
+// the headers every answer shares) and an ETag derived from the
 // file's content with Cache-Control: no-cache, so a browser revalidates
 // and picks up new files as soon as the binary changes.
 package portal

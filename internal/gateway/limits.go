@@ -1,4 +1,4 @@
-package infra
+package gateway
 
 import (
 	"crypto/tls"
@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// DoorLimits bound what one client can hold of the public HTTPS listener.
-// Zero values take the defaults named.
-type DoorLimits struct {
+// Limits bound what one client can hold of the public listener. Zero
+// values take the defaults named.
+type Limits struct {
 	// ReadHeaderTimeout: a request's headers must arrive within it
 	// (default 10s).
 	ReadHeaderTimeout time.Duration
@@ -32,7 +32,7 @@ type DoorLimits struct {
 	HTTP2MaxStreams int
 }
 
-func (d *DoorLimits) defaults() {
+func (d *Limits) defaults() {
 	if d.ReadHeaderTimeout <= 0 {
 		d.ReadHeaderTimeout = 10 * time.Second
 	}
@@ -53,11 +53,12 @@ func (d *DoorLimits) defaults() {
 	}
 }
 
-// publicServer is the http.Server of the public listener, with d's limits.
-func publicServer(h http.Handler, tlsCfg *tls.Config, errorLog *log.Logger, d DoorLimits) *http.Server {
+// NewServer is the http.Server of a public listener serving h with d's
+// limits (h is usually a Gateway, whose own body limit is the same).
+func NewServer(h http.Handler, tlsCfg *tls.Config, errorLog *log.Logger, d Limits) *http.Server {
 	d.defaults()
 	return &http.Server{
-		Handler:           limitBodies(h, d),
+		Handler:           limitBodies(h, d.MaxBodyBytes),
 		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: d.ReadHeaderTimeout,
 		ReadTimeout:       d.BodyTimeout,
@@ -70,10 +71,10 @@ func publicServer(h http.Handler, tlsCfg *tls.Config, errorLog *log.Logger, d Do
 
 // limitBodies puts a size limit on every request body, so that nothing a
 // handler reads can exceed it whatever the handler's own limit.
-func limitBodies(h http.Handler, d DoorLimits) http.Handler {
+func limitBodies(h http.Handler, maxBytes int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = http.MaxBytesReader(w, r.Body, d.MaxBodyBytes)
+			r.Body = http.MaxBytesReader(w, r.Body, maxBytes)
 		}
 		h.ServeHTTP(w, r)
 	})
