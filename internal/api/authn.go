@@ -76,6 +76,14 @@ func (s *Server) authenticate(r *http.Request) (*caller, error) {
 		if err != nil || tok.Kind != auth.KindAPI {
 			return nil, errUnauthenticated
 		}
+		if c, touch := s.authCache.get(tok, now); c != nil {
+			if touch {
+				if err := s.store.TouchAPIToken(ctx, c.TokenID, now); err != nil {
+					s.log.Warn("record token use", "token", c.TokenID, "err", err)
+				}
+			}
+			return c, nil
+		}
 		t, err := s.store.APITokenByID(ctx, tok.ID)
 		if airlock.ErrorCode(err) == airlock.ENOTFOUND {
 			return nil, errUnauthenticated
@@ -95,7 +103,9 @@ func (s *Server) authenticate(r *http.Request) (*caller, error) {
 				s.log.Warn("record token use", "token", t.ID, "err", err)
 			}
 		}
-		return &caller{User: u, TokenID: t.ID}, nil
+		c := &caller{User: u, TokenID: t.ID}
+		s.authCache.put(tok, c, t.ExpiresAt, now)
+		return c, nil
 	}
 	ck, err := r.Cookie(cookieName)
 	if err != nil {
@@ -104,6 +114,9 @@ func (s *Server) authenticate(r *http.Request) (*caller, error) {
 	tok, err := auth.ParseToken(ck.Value)
 	if err != nil || tok.Kind != auth.KindWeb {
 		return nil, errUnauthenticated
+	}
+	if c, _ := s.authCache.get(tok, now); c != nil {
+		return c, nil
 	}
 	ws, err := s.store.WebSessionByID(ctx, tok.ID)
 	if airlock.ErrorCode(err) == airlock.ENOTFOUND {
@@ -119,5 +132,7 @@ func (s *Server) authenticate(r *http.Request) (*caller, error) {
 	if err != nil {
 		return nil, errUnauthenticated
 	}
-	return &caller{User: u, TokenID: ws.ID, Web: true}, nil
+	c := &caller{User: u, TokenID: ws.ID, Web: true}
+	s.authCache.put(tok, c, &ws.ExpiresAt, now)
+	return c, nil
 }

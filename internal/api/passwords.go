@@ -126,5 +126,8 @@ func (s *Server) setPassword(ctx context.Context, u *airlock.User, password, kee
 	if err != nil {
 		return 0, fmt.Errorf("set the password of %s: %w", u.Name, err)
 	}
+	// The cached record has the old hash, and the sign-ins it ended must
+	// not outlive it.
+	s.authCache.dropUser(u.ID)
 	return ended, nil
 }

@@ -72,6 +72,11 @@ type Options struct {
 	// DefaultMaxSessions bounds a user's active sessions unless the user
 	// has a limit of their own. Default 3.
 	DefaultMaxSessions int
+	// AuthCacheTTL is how long a verified API token or browser sign-in
+	// is trusted without reading the store again (default 5s; negative:
+	// never). Revocations in this process take effect at once; another
+	// api process on the same database sees them within it.
+	AuthCacheTTL time.Duration
 }
 
 // Server serves /api/v1.
@@ -97,6 +102,9 @@ type Server struct {
 	// failures.
 	sessions *sessions.Service
 
+	// authCache keeps recently verified credentials; nil when off.
+	authCache *authCache
+
 	dummy   string
 	watch   watchers
 	mux     *http.ServeMux
@@ -113,6 +121,15 @@ func New(o Options) (*Server, error) {
 	}
 	if s.revoker == nil {
 		s.revoker = noRevoker{}
+	}
+	switch ttl := o.AuthCacheTTL; {
+	case ttl == 0:
+		s.authCache = newAuthCache(5*time.Second, 100_000)
+	case ttl > 0:
+		s.authCache = newAuthCache(ttl, 100_000)
+	}
+	if s.authCache != nil {
+		s.revoker = cachingRevoker{cache: s.authCache, next: s.revoker}
 	}
 	var err error
 	s.sessions, err = sessions.New(sessions.Options{Store: o.Store, Driver: o.Driver, AgentURL: o.AgentURL, CAPEM: o.CAPEM,
