@@ -90,6 +90,7 @@ bench: docker
 	$(GO) run ./bench/door
 	$(GO) run ./bench/reconcile
 	$(GO) run ./bench/signal
+	$(GO) run ./bench/gateway
 
 clean:
 	rm -rf bin

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sync"
 	"time"
 )
 
@@ -62,10 +63,22 @@ func Remote(base string, o RemoteOptions) (http.Handler, error) {
 				pr.Out.Header.Set(IdentityHeader, encodeIdentity(id))
 			}
 		},
-		Transport: tr,
+		Transport:  tr,
+		BufferPool: newBufferPool(),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			log.Warn("service unreachable", "service", u.Host, "path", r.URL.Path, "err", err)
 			writeRefusal(w, &Refusal{Status: http.StatusBadGateway, Code: "unavailable", Message: "the service behind this route did not answer; retry shortly"})
 		},
 	}, nil
 }
+
+// bufferPool lends the proxy its copy buffers: without one it allocates
+// 32 KiB for every response.
+type bufferPool struct{ p sync.Pool }
+
+func newBufferPool() *bufferPool {
+	return &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+}
+
+func (b *bufferPool) Get() []byte  { return *(b.p.Get().(*[]byte)) }
+func (b *bufferPool) Put(v []byte) { b.p.Put(&v) }
