@@ -357,7 +357,7 @@ func TestBrowserFiles(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer st.Close()
-		events, err := st.ListAudit(context.Background(), 100)
+		events, err := st.ListAudit(context.Background(), airlock.AuditFilter{Limit: 100})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/dockerpolicy"
 	"github.com/airlock-rbi/airlock/internal/enroll"
 	"github.com/airlock-rbi/airlock/internal/netpolicy"
@@ -33,6 +34,9 @@ type provisionFlags struct {
 	egressUpstream                 string
 	// ln, when set, is used instead of listening on listen.
 	ln net.Listener
+	// report, when set, is given the node's refusals (its policy's and
+	// its egress proxy's) for the api's audit log.
+	report func(airlock.NodeEvent)
 }
 
 func runProvision(ctx context.Context, args []string, stderr io.Writer, log *slog.Logger) error {
@@ -71,6 +75,13 @@ func runProvision(ctx context.Context, args []string, stderr io.Writer, log *slo
 	if err != nil {
 		return err
 	}
+	// Refusals are queued for the api's audit log from the first; they
+	// go once the node is enrolled (runReporter).
+	var reporter *enroll.Reporter
+	if *server != "" {
+		reporter = &enroll.Reporter{Server: *server, TLSDir: f.tlsDir, Log: log.With("component", "audit-report")}
+		f.report = reporter.Report
+	}
 	// The session network setup comes first: a node proves hardened to
 	// the server only once its rules and egress proxy are in place.
 	netCtx, cancelNet := context.WithCancel(ctx)
@@ -107,7 +118,9 @@ func runProvision(ctx context.Context, args []string, stderr io.Writer, log *slo
 		log.Info("enrolled", "server", *server, "name", *name)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	reported := make(chan struct{})
+	go func() { reporter.Run(ctx); close(reported) }()
+	defer func() { cancel(); <-reported }()
 	maint := make(chan error, 1)
 	go func() {
 		m := &enroll.Maintainer{Server: *server, TLSDir: f.tlsDir, Log: log.With("component", "enroll")}
@@ -235,6 +248,7 @@ func serveProvision(ctx context.Context, f provisionFlags, policy *dockerpolicy.
 		DockerSocket: f.socket,
 		Logger:       log.With("component", "provision"),
 		Registerer:   reg,
+		OnRefused:    f.report,
 	})
 	if err != nil {
 		return err

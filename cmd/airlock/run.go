@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 )
 
@@ -33,6 +34,8 @@ Client commands (after 'airlock login --server URL --user NAME'):
   pool set WORKSPACE --size N [--max-age 1h] | ls
   user add NAME | ls | rm NAME | passwd | reset NAME
   token create NAME | ls | revoke ID
+  audit ls [--actor A] [--action session.] [--target T] [--outcome failure] [--since 24h] [--until T] [--limit N]
+              | export [filters] [--out FILE] | verify [--file FILE [--partial]]
   images      build the workspace images on the local Docker engine
   version     print the version
 
@@ -92,6 +95,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, log 
 		return runUser(ctx, rest, stdout, stderr)
 	case "token":
 		return runToken(ctx, rest, stdout, stderr)
+	case "audit":
+		return runAudit(ctx, rest, os.Stdin, stdout, stderr)
 	case "agent":
 		return runAgent(ctx, rest, stderr, log)
 	case "version", "--version":

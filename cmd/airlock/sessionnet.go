@@ -102,7 +102,7 @@ func startSessionNet(ctx context.Context, f provisionFlags, policy *dockerpolicy
 		return nil, err
 	}
 	sessions := provision.NewEgressSessions(docker, deny, elog)
-	opts := egress.Options{Sessions: sessions, Logger: elog, Registerer: sn.reg, Dial: dialNotLocal}
+	opts := egress.Options{Sessions: sessions, Logger: elog, Registerer: sn.reg, Dial: dialNotLocal, OnRefused: f.report}
 	if f.egressUpstream != "" {
 		opts.Resolver = upstreamResolver(f.egressUpstream)
 	}

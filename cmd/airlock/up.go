@@ -182,6 +182,9 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 			return
 		}
 		f.hostPorts = hostPorts
+		// The local node reports its refusals to the api beside it.
+		reporter := &enroll.Reporter{Server: apiURL, TLSDir: f.tlsDir, Log: log.With("component", "audit-report")}
+		f.report = reporter.Report
 		sn, serr := startSessionNet(ctx, f, policy, log)
 		if serr != nil {
 			errs <- fmt.Errorf("provision node: %w", serr)
@@ -219,6 +222,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 				cancel()
 			}
 		})
+		wg.Go(func() { reporter.Run(ctx) })
 		wg.Go(func() {
 			m := &enroll.Maintainer{Server: apiURL, TLSDir: f.tlsDir, Log: log.With("component", "enroll")}
 			if err := m.Run(ctx); err != nil {

@@ -144,20 +144,3 @@ type Settings interface {
 	// DeleteSetting removes key; removing an unset key is no error.
 	DeleteSetting(ctx context.Context, key string) error
 }
-
-// AuditEvent records who did what.
-type AuditEvent struct {
-	ID     int64
-	Time   time.Time
-	Actor  string // user name, "node:<name>" or "system"
-	Action string // e.g. "session.create"
-	Target string // the object's ID or name
-	Detail string
-}
-
-// Audit keeps the audit log.
-type Audit interface {
-	AppendAudit(ctx context.Context, e *AuditEvent) error
-	// ListAudit returns the newest events first, at most limit.
-	ListAudit(ctx context.Context, limit int) ([]*AuditEvent, error)
-}

@@ -77,6 +77,7 @@ func (s *Server) registerAgent(w http.ResponseWriter, r *http.Request) error {
 	}
 	tok, err := auth.ParseToken(req.Token)
 	if err != nil || tok.Kind != auth.KindRegister || req.Session == "" {
+		s.refusal(r.Context(), "", "agent.refused", req.Session, "registration: not a registration token")
 		return errBadRegistration
 	}
 	now := s.clock.now()
@@ -91,6 +92,7 @@ func (s *Server) registerAgent(w http.ResponseWriter, r *http.Request) error {
 	case "":
 	case airlock.ENOTFOUND:
 		s.log.Warn("refused agent registration", "session", req.Session)
+		s.refusal(r.Context(), "", "agent.refused", req.Session, "registration: the token does not match the session")
 		return errBadRegistration
 	case airlock.ECONFLICT:
 		// Only a caller holding the session's token gets here: the
@@ -132,8 +134,18 @@ func (s *Server) agentSession(r *http.Request) (auth.Claims, *airlock.Session, e
 	return s.agentSessionIn(r, airlock.SessionReady)
 }
 
-// agentSessionIn is agentSession for a session in one of states.
+// agentSessionIn is agentSession for a session in one of states. A
+// credential refused as invalid is recorded in the audit log; one of a
+// session that ended is not (its agent's last heartbeats are expected).
 func (s *Server) agentSessionIn(r *http.Request, states ...airlock.SessionState) (auth.Claims, *airlock.Session, error) {
+	claims, sess, err := s.agentSessionOf(r, states...)
+	if airlock.ErrorCode(err) == airlock.EUNAUTHORIZED {
+		s.refusal(r.Context(), "", "agent.refused", claims.Session, r.URL.Path+": "+airlock.ErrorMessage(err))
+	}
+	return claims, sess, err
+}
+
+func (s *Server) agentSessionOf(r *http.Request, states ...airlock.SessionState) (auth.Claims, *airlock.Session, error) {
 	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {
 		return auth.Claims{}, nil, airlock.Errorf(airlock.EUNAUTHORIZED, "agent credential required")

@@ -57,6 +57,7 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 // serve adapts a handlerFunc, writing its error in the one format.
 func (s *Server) serve(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = withClient(r)
 		err := h(w, r)
 		if err == nil {
 			return

@@ -76,12 +76,9 @@ func (s *Server) authenticate(r *http.Request) (*caller, error) {
 		if err != nil || tok.Kind != auth.KindAPI {
 			return nil, errUnauthenticated
 		}
-		if c, touch := s.authCache.get(tok, now); c != nil {
-			if touch {
-				if err := s.store.TouchAPIToken(ctx, c.TokenID, now); err != nil {
-					s.log.Warn("record token use", "token", c.TokenID, "err", err)
-				}
-			}
+		// A cached token whose last use is due to be written goes the
+		// store's way once, which writes it and records the use.
+		if c, touch := s.authCache.get(tok, now); c != nil && !touch {
 			return c, nil
 		}
 		t, err := s.store.APITokenByID(ctx, tok.ID)
@@ -102,6 +99,7 @@ func (s *Server) authenticate(r *http.Request) (*caller, error) {
 			if err := s.store.TouchAPIToken(ctx, t.ID, now); err != nil {
 				s.log.Warn("record token use", "token", t.ID, "err", err)
 			}
+			s.tokenUsed(ctx, t, u)
 		}
 		c := &caller{User: u, TokenID: t.ID}
 		s.authCache.put(tok, c, t.ExpiresAt, now)

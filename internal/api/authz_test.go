@@ -91,6 +91,10 @@ var access = map[string]Access{
 	"POST /api/v1/nodes/enroll":             AccessNode,
 	"POST /api/v1/nodes/renew":              AccessNode,
 	"POST /api/v1/nodes/heartbeat":          AccessNode,
+	"POST /api/v1/nodes/events":             AccessNode,
+	"GET /api/v1/audit":                     AccessAdmin,
+	"GET /api/v1/audit/export":              AccessAdmin,
+	"POST /api/v1/audit/verify":             AccessAdmin,
 	"POST /api/v1/agent/register":           AccessAgent,
 	"POST /api/v1/agent/heartbeat":          AccessAgent,
 	"POST /api/v1/agent/claim":              AccessAgent,
@@ -140,6 +144,7 @@ var selfAuthenticated = map[string]map[principal]outcome{
 	"POST /api/v1/nodes/enroll":    all(unauthorized),
 	"POST /api/v1/nodes/renew":     except(unauthorized, map[principal]outcome{nodeP: through}),
 	"POST /api/v1/nodes/heartbeat": except(unauthorized, map[principal]outcome{nodeP: through}),
+	"POST /api/v1/nodes/events":    except(unauthorized, map[principal]outcome{nodeP: through}),
 }
 
 func all(o outcome) map[principal]outcome { return except(o, nil) }

@@ -177,6 +177,7 @@ func (d *fakeDriver) startFor(id string) (startCall, bool) {
 type env struct {
 	t      *testing.T
 	st     *store.DB
+	dbPath string // the SQLite file, for tests that tamper with it
 	drv    *fakeDriver
 	clk    *fakeClock
 	ca     *pki.CA
@@ -196,7 +197,8 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := store.Open(ctx, filepath.Join(dir, "airlock.db"))
+	dbPath := filepath.Join(dir, "airlock.db")
+	st, err := store.Open(ctx, dbPath)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -212,7 +214,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	if err != nil {
 		t.Fatalf("signer: %v", err)
 	}
-	e := &env{t: t, st: st, drv: &fakeDriver{}, clk: clk, ca: ca, signer: signer}
+	e := &env{t: t, st: st, dbPath: dbPath, drv: &fakeDriver{}, clk: clk, ca: ca, signer: signer}
 	o := Options{
 		Store: st, Driver: e.drv, Signer: signer, CA: ca,
 		AgentURL: testAgentURL, CAPEM: ca.CertPEM,

@@ -133,11 +133,13 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) error {
 	}
 	jt, err := auth.ParseJoinToken(req.Token)
 	if err != nil || jt.CAFingerprint != s.ca.Fingerprint() {
+		s.refusal(ctx, "", "node.enroll", req.Name, "not a join token of this deployment")
 		return errBadJoin
 	}
 	hash := jt.SecretHash()
 	tok, err := s.store.JoinTokenByHash(ctx, hash)
 	if airlock.ErrorCode(err) == airlock.ENOTFOUND {
+		s.refusal(ctx, "", "node.enroll", req.Name, "join token unknown or deleted")
 		return errBadJoin
 	}
 	if err != nil {
@@ -145,6 +147,7 @@ func (s *Server) enroll(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := s.clock.now()
 	if err := joinRefusal(tok, now); err != nil {
+		s.refusal(ctx, "", "node.enroll", req.Name, "join token "+tok.ID+": "+airlock.ErrorMessage(err))
 		return err
 	}
 	node, host, err := s.validateNode(req)
@@ -250,8 +253,22 @@ func parseCSR(p string) (*x509.CertificateRequest, error) {
 	return csr, nil
 }
 
-// nodeCaller is the enrolled node whose client certificate made r.
+// nodeCaller is the enrolled node whose client certificate made r. A
+// refused certificate is recorded in the audit log.
 func (s *Server) nodeCaller(ctx context.Context, r *http.Request) (*airlock.Node, error) {
+	n, err := s.nodeCallerOf(ctx, r)
+	if c := airlock.ErrorCode(err); c == airlock.EUNAUTHORIZED || c == airlock.EFORBIDDEN {
+		why := airlock.ErrorMessage(err)
+		if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+			cert := r.TLS.PeerCertificates[0]
+			why += fmt.Sprintf(" (certificate %q, serial %s)", cert.Subject.CommonName, cert.SerialNumber.Text(16))
+		}
+		s.refusal(ctx, "", "node.refused", r.URL.Path, why)
+	}
+	return n, err
+}
+
+func (s *Server) nodeCallerOf(ctx context.Context, r *http.Request) (*airlock.Node, error) {
 	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 		return nil, airlock.Errorf(airlock.EUNAUTHORIZED, "a provision node's client certificate is required")
 	}

@@ -57,6 +57,8 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
 	}
 	if !ok {
 		attempt.Failed()
+		s.record(ctx, &airlock.AuditEvent{Actor: c.User.Name, Action: "user.password.change", Target: c.User.Name,
+			Outcome: airlock.OutcomeFailure, Detail: "wrong current password"})
 		// 403, not 401: the caller is signed in, and a client that signs
 		// out on 401 would lose the session for a typo.
 		return airlock.Errorf(airlock.EFORBIDDEN, "the current password is wrong")

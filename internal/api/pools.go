@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
@@ -47,7 +48,7 @@ func (s *Server) setPool(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.SetPool(ctx, p); err != nil {
 		return err
 	}
-	s.audit(ctx, callerOf(ctx).User.Name, "pool.set", ws.ID, ws.Name)
+	s.audit(ctx, callerOf(ctx).User.Name, "pool.set", ws.ID, fmt.Sprintf("%s size=%d max_age=%s", ws.Name, p.Size, p.MaxAge))
 	v, err := s.viewPool(r, p, ws)
 	if err != nil {
 		return err

@@ -104,6 +104,8 @@ type Server struct {
 
 	// authCache keeps recently verified credentials; nil when off.
 	authCache *authCache
+	// refusals bounds the audit events of refused credentials.
+	refusals refusalLimiter
 
 	dummy   string
 	watch   watchers
@@ -133,7 +135,7 @@ func New(o Options) (*Server, error) {
 	}
 	var err error
 	s.sessions, err = sessions.New(sessions.Options{Store: o.Store, Driver: o.Driver, AgentURL: o.AgentURL, CAPEM: o.CAPEM,
-		ExtraHosts: o.ExtraHosts, SeccompProfiles: o.SeccompProfiles, Limits: o.SessionLimits, NodeSilence: o.NodeSilence, OnEnd: s.revoker.RevokeSession, OnChange: s.watch.notify,
+		ExtraHosts: o.ExtraHosts, SeccompProfiles: o.SeccompProfiles, Limits: o.SessionLimits, NodeSilence: o.NodeSilence, OnEnd: s.revoker.RevokeSession, OnFinal: s.sessionEnded, OnChange: s.watch.notify,
 		Logger: s.log, Now: s.clock.now})
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
@@ -262,6 +264,12 @@ func (s *Server) Routes() []Route {
 		{"POST /api/v1/nodes/enroll", AccessNode, s.enroll},
 		{"POST /api/v1/nodes/renew", AccessNode, s.renewNode},
 		{"POST /api/v1/nodes/heartbeat", AccessNode, s.nodeHeartbeat},
+
+		{"POST /api/v1/nodes/events", AccessNode, s.nodeEvents},
+
+		{"GET /api/v1/audit", AccessAdmin, s.listAudit},
+		{"GET /api/v1/audit/export", AccessAdmin, s.exportAudit},
+		{"POST /api/v1/audit/verify", AccessAdmin, s.verifyAudit},
 
 		{"POST /api/v1/agent/register", AccessAgent, s.registerAgent},
 		{"POST /api/v1/agent/heartbeat", AccessAgent, s.agentHeartbeat},

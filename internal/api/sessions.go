@@ -402,10 +402,3 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, viewSession(stopped))
 	return nil
 }
-
-func (s *Server) audit(ctx context.Context, actor, action, target, detail string) {
-	e := &airlock.AuditEvent{Time: s.clock.now(), Actor: actor, Action: action, Target: target, Detail: detail}
-	if err := s.store.AppendAudit(ctx, e); err != nil {
-		s.log.Error("audit", "action", action, "target", target, "err", err)
-	}
-}

@@ -85,6 +85,11 @@ func (s *Server) issueAPIToken(ctx context.Context, u *airlock.User, name string
 	if err := s.store.CreateAPIToken(ctx, t); err != nil {
 		return "", err
 	}
+	detail := name
+	if expires != nil {
+		detail += " expires " + expires.Format(time.RFC3339)
+	}
+	s.audit(ctx, u.Name, "token.create", t.ID, detail)
 	return tok.String(), nil
 }
 
@@ -103,6 +108,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.revoker.RevokeGrant(t.ID)
+	s.audit(ctx, c.User.Name, "token.revoke", t.ID, t.Name)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -60,7 +60,10 @@ func (s *Server) agentTransfer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	e := &airlock.AuditEvent{Time: s.clock.now(), Actor: actor, Action: "file." + req.Direction, Target: sess.ID, Detail: string(detail)}
+	// The user is the actor; the request came from their session's
+	// container, whose address says nothing of them, so none is kept.
+	e := &airlock.AuditEvent{Time: s.clock.now(), ActorKind: airlock.ActorUser, Actor: actor, Action: "file." + req.Direction,
+		Target: sess.ID, Session: sess.ID, Detail: string(detail)}
 	if err := s.store.AppendAudit(r.Context(), e); err != nil {
 		return fmt.Errorf("audit a file transfer: %w", err)
 	}

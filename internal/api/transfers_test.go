@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/airlock-rbi/airlock/internal/airlock"
 )
 
 // TestAgentTransfer: the agent's report of a file crossing becomes an
@@ -32,7 +34,7 @@ func TestAgentTransfer(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := e.do(req{Method: "POST", Path: "/api/v1/agent/transfer", Bearer: reg.Credential, Body: tc.body})
-			events, err := e.st.ListAudit(context.Background(), 1)
+			events, err := e.st.ListAudit(context.Background(), airlock.AuditFilter{Limit: 1})
 			if err != nil {
 				t.Fatal(err)
 			}

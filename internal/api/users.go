@@ -58,6 +58,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	attempt, refused := s.guesses.Begin(clientAddr(r), req.User)
 	if refused != nil {
+		s.loginFailed(r.Context(), req.User, "throttled")
 		return throttled(w, refused)
 	}
 	pri := auth.Normal
@@ -76,6 +77,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 			return s.hashBusy(w, err)
 		}
 		attempt.Failed()
+		s.loginFailed(ctx, req.User, "unknown user")
 		return errBadLogin
 	}
 	if err != nil {
@@ -89,6 +91,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	if !ok {
 		attempt.Failed()
+		s.loginFailed(ctx, req.User, "wrong password")
 		return errBadLogin
 	}
 	attempt.Succeeded()
@@ -105,6 +108,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		s.audit(ctx, u.Name, "auth.login", u.Name, "api token "+name)
 		writeJSON(w, http.StatusOK, loginResponse{User: viewUser(u), Token: tok})
 		return nil
 	}
@@ -118,6 +122,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: tok.String(), Path: "/", Expires: ws.ExpiresAt,
 		HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
+	s.audit(ctx, u.Name, "auth.login", u.Name, "web")
 	writeJSON(w, http.StatusOK, loginResponse{User: viewUser(u)})
 	return nil
 }
@@ -133,6 +138,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.revoker.RevokeGrant(c.TokenID)
+	s.audit(r.Context(), c.User.Name, "auth.logout", c.User.Name, "")
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -171,6 +177,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.hashBusy(w, err)
 	}
+	s.audit(r.Context(), callerOf(r.Context()).User.Name, "user.create", u.Name, "role="+string(u.Role))
 	writeJSON(w, http.StatusCreated, viewUser(u))
 	return nil
 }
@@ -231,6 +238,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.revoker.RevokeUser(u.ID)
+	s.audit(ctx, callerOf(ctx).User.Name, "user.delete", u.Name, "")
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

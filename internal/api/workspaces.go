@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
@@ -207,6 +208,7 @@ func (s *Server) createWorkspace(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.audit(r.Context(), callerOf(r.Context()).User.Name, "workspace.create", ws.ID, ws.Name)
 	writeJSON(w, http.StatusCreated, viewWorkspace(ws, seesEnv(r.Context())))
 	return nil
 }
@@ -281,6 +283,8 @@ func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.UpdateWorkspace(ctx, ws); err != nil {
 		return err
 	}
+	fields := slices.Sorted(maps.Keys(present))
+	s.audit(ctx, callerOf(ctx).User.Name, "workspace.update", ws.ID, ws.Name+": "+strings.Join(fields, ","))
 	writeJSON(w, http.StatusOK, viewWorkspace(ws, true))
 	return nil
 }

@@ -103,6 +103,37 @@ type APIError struct {
 
 func (e *APIError) Error() string { return e.Message }
 
+// Stream calls GET path and copies a successful answer's body to w as it
+// arrives (an export); an error answer is an *APIError as with Do.
+func (c *Client) Stream(ctx context.Context, path string, w io.Writer) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(c.cfg.Server, "/")+path, nil)
+	if err != nil {
+		return err
+	}
+	if c.cfg.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		e := &APIError{Status: resp.StatusCode}
+		if json.Unmarshal(raw, e) != nil || e.Message == "" {
+			e.Message = fmt.Sprintf("GET %s: %s", path, resp.Status)
+		}
+		return e
+	}
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		// The server cuts an export off when it fails midway: say so
+		// rather than leave a short file that looks whole.
+		return fmt.Errorf("GET %s: the answer was cut off: %w", path, err)
+	}
+	return nil
+}
+
 // Do calls method path with body (JSON-encoded if not nil) and decodes the
 // answer into out (if not nil).
 func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {

@@ -9,8 +9,11 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/airlock-rbi/airlock/internal/airlock"
 )
 
 // ReasonQueryType is the refusal of a DNS query of a type the session
@@ -212,4 +215,6 @@ func (d *DNS) refused(session string, src netip.Addr, q dns.Question, ref *Refus
 		level = slog.LevelWarn
 	}
 	d.o.Logger.Log(context.Background(), level, "egress dns: refused", "session", session, "src", src, "name", q.Name, "qtype", dns.TypeToString[q.Qtype], "reason", ref.Reason, "detail", ref.Message)
+	d.o.OnRefused(airlock.NodeEvent{Time: time.Now(), Action: airlock.NodeEgressRefused, Target: "dns " + q.Name, Session: session,
+		Client: addrString(src), Detail: fmt.Sprintf("DNS %s %s: %s (%s)", dns.TypeToString[q.Qtype], q.Name, ref.Message, ref.Reason)})
 }

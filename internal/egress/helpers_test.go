@@ -183,6 +183,20 @@ type env struct {
 	upstream *upstream
 	dialer   *dialer
 	reg      *prometheus.Registry
+
+	mu sync.Mutex
+	// reported are the refusals given to OnRefused, guarded by mu.
+	reported []airlock.NodeEvent
+}
+
+// lastReported is the last refusal given to OnRefused.
+func (e *env) lastReported() (airlock.NodeEvent, int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.reported) == 0 {
+		return airlock.NodeEvent{}, 0
+	}
+	return e.reported[len(e.reported)-1], len(e.reported)
 }
 
 func newEnv(t *testing.T, answers map[string][][]netip.Addr, routes map[netip.AddrPort]string, max int) *env {
@@ -195,6 +209,11 @@ func newEnv(t *testing.T, answers map[string][][]netip.Addr, routes map[netip.Ad
 		Registerer:         e.reg,
 		Dial:               e.dialer.Dial,
 		MaxConnsPerSession: max,
+		OnRefused: func(ev airlock.NodeEvent) {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			e.reported = append(e.reported, ev)
+		},
 	}
 	var err error
 	if e.proxy, err = NewProxy(o); err != nil {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/airlock-rbi/airlock/internal/airlock"
 )
 
 // Session is a hardened session as the egress proxy and resolver see it.
@@ -39,6 +41,10 @@ type Options struct {
 	// Dial connects to the address the policy checked; nil: a net.Dialer
 	// with a timeout. Tests map addresses with it.
 	Dial func(ctx context.Context, network string, addr netip.AddrPort) (net.Conn, error)
+	// OnRefused is given each refusal, besides the log, for the node to
+	// report to the audit log; it must not block (the node's reporter
+	// queues or drops). Optional.
+	OnRefused func(airlock.NodeEvent)
 	// MaxConnsPerSession bounds the upstream connections (tunnels and
 	// plain-HTTP requests in flight) one session holds at once; 0:
 	// DefaultMaxConnsPerSession.
@@ -70,6 +76,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Resolver == nil {
 		o.Resolver = net.DefaultResolver
+	}
+	if o.OnRefused == nil {
+		o.OnRefused = func(airlock.NodeEvent) {}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -113,4 +122,12 @@ func addrOf(a net.Addr) netip.Addr {
 		return netip.Addr{}
 	}
 	return ap.Addr().Unmap()
+}
+
+// addrString is a source address for a report; empty when unknown.
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
 }

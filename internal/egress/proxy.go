@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/airlock-rbi/airlock/internal/airlock"
 )
 
 // Proxy is the HTTP forward proxy a hardened session reaches the network
@@ -249,6 +251,8 @@ func (p *Proxy) refuse(w http.ResponseWriter, req request, ref *Refusal) {
 		level = slog.LevelWarn // the node or the session misbehaves, not a page
 	}
 	p.o.Logger.Log(context.Background(), level, "egress: refused", "session", req.session, "src", req.src, "method", req.method, "destination", req.dest, "reason", ref.Reason, "detail", ref.Message)
+	p.o.OnRefused(airlock.NodeEvent{Time: time.Now(), Action: airlock.NodeEgressRefused, Target: req.dest, Session: req.session,
+		Client: addrString(req.src), Detail: fmt.Sprintf("%s %s: %s (%s)", req.method, req.dest, ref.Message, ref.Reason)})
 	code := http.StatusForbidden
 	if ref.Reason == ReasonBadRequest {
 		code = http.StatusBadRequest

@@ -16,6 +16,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/airlock-rbi/airlock/internal/airlock"
 )
 
 // backends are an HTTP and an HTTPS server on loopback that say which Host
@@ -159,6 +161,7 @@ func TestProxyRefuses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := testutil.ToFloat64(e.proxy.m.refused.WithLabelValues(tc.reason))
+			_, reportedBefore := e.lastReported()
 			resp, body, _, _ := rawRequest(t, tc.src, e.proxyAt, tc.method, tc.target)
 			if resp.StatusCode != tc.code || !strings.Contains(body, tc.body) || !strings.Contains(body, "("+tc.reason+")") {
 				t.Errorf("%s %s: %d %q; want %d with %q and the reason %s", tc.method, tc.target, resp.StatusCode, body, tc.code, tc.body, tc.reason)
@@ -168,6 +171,11 @@ func TestProxyRefuses(t *testing.T) {
 			}
 			if got := testutil.ToFloat64(e.proxy.m.refused.WithLabelValues(tc.reason)) - before; got != 1 {
 				t.Errorf("airlock_egress_refused_total{reason=%q} grew by %v; want 1", tc.reason, got)
+			}
+			// Reported for the audit log too, with who asked.
+			if ev, n := e.lastReported(); n != reportedBefore+1 || ev.Action != airlock.NodeEgressRefused || ev.Client != tc.src.String() ||
+				!strings.Contains(ev.Detail, "("+tc.reason+")") || ev.Time.IsZero() {
+				t.Errorf("reported %+v; want an egress refusal from %s with reason %s", ev, tc.src, tc.reason)
 			}
 		})
 	}

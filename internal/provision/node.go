@@ -29,6 +29,7 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/dockerpolicy"
 	"github.com/airlock-rbi/airlock/internal/pki"
 )
@@ -44,6 +45,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer receives the node's metrics. Default: none registered.
 	Registerer prometheus.Registerer
+	// OnRefused is given each refused request, besides the log, for the
+	// node to report to the audit log; it must not block. Optional.
+	OnRefused func(airlock.NodeEvent)
 }
 
 // Node is the policing proxy. Build it with New; serve it with Serve or use
@@ -55,6 +59,8 @@ type Node struct {
 	proxy   *httputil.ReverseProxy
 	log     *slog.Logger
 	metrics *metrics
+	// onRefused: see Options.OnRefused.
+	onRefused func(airlock.NodeEvent)
 	// version is the API version every request is forwarded under.
 	version string
 }
@@ -105,6 +111,8 @@ func New(ctx context.Context, opts Options) (*Node, error) {
 		log:     opts.Logger,
 		metrics: newMetrics(opts.Registerer),
 		version: v.APIVersion,
+
+		onRefused: opts.OnRefused,
 	}
 	n.proxy = &httputil.ReverseProxy{
 		Rewrite:        n.rewrite,
@@ -179,6 +187,10 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, *dockerpolicy.Ref
 func (n *Node) refused(w http.ResponseWriter, r *http.Request, ref *dockerpolicy.Refusal) {
 	n.metrics.refused.WithLabelValues(ref.Rule).Inc()
 	n.log.Warn("refused", "method", r.Method, "path", r.URL.Path, "client", clientName(r), "rule", ref.Rule, "status", ref.Status, "reason", ref.Msg)
+	if n.onRefused != nil {
+		n.onRefused(airlock.NodeEvent{Time: time.Now(), Action: airlock.NodeProvisionRefused, Target: r.Method + " " + r.URL.Path,
+			Client: clientName(r), Detail: fmt.Sprintf("rule %s, status %d: %s", ref.Rule, ref.Status, ref.Msg)})
+	}
 	msg := ref.Msg
 	if ref.Status != http.StatusNotFound {
 		msg = ref.Error()

@@ -72,6 +72,9 @@ type Options struct {
 	// what holds a connection to it (viewers on the relay, TURN
 	// allocations) is closed at once. Optional.
 	OnEnd func(sessionID string)
+	// OnFinal is given each session this service ended (stopped or
+	// failed), as stored, for the audit log. Optional.
+	OnFinal func(ctx context.Context, sess *airlock.Session)
 	// OnChange is told each state this service writes, so that waiters on
 	// the session learn of it at once. Optional.
 	OnChange func(sessionID string)
@@ -92,6 +95,7 @@ type Service struct {
 	// nodeSilence: see Options.NodeSilence.
 	nodeSilence time.Duration
 	onEnd       func(string)
+	onFinal     func(context.Context, *airlock.Session)
 	onChange    func(string)
 	log         *slog.Logger
 	now         func() time.Time
@@ -113,7 +117,7 @@ type Service struct {
 func New(o Options) (*Service, error) {
 	s := &Service{store: o.Store, driver: o.Driver, agentURL: o.AgentURL, caPEM: o.CAPEM, extraHosts: o.ExtraHosts,
 		limits: o.Limits.Or(airlock.DefaultLimits), nodeSilence: cmp.Or(o.NodeSilence, NodeSilence(0)),
-		onEnd: o.OnEnd, onChange: o.OnChange, log: o.Logger, now: o.Now}
+		onEnd: o.OnEnd, onFinal: o.OnFinal, onChange: o.OnChange, log: o.Logger, now: o.Now}
 	if err := o.Limits.Validate(); err != nil {
 		return nil, fmt.Errorf("sessions: deployment limits: %s", airlock.ErrorMessage(err))
 	}
@@ -132,6 +136,9 @@ func New(o Options) (*Service, error) {
 	}
 	if s.onChange == nil {
 		s.onChange = func(string) {}
+	}
+	if s.onFinal == nil {
+		s.onFinal = func(context.Context, *airlock.Session) {}
 	}
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	return s, nil
@@ -251,10 +258,11 @@ func (s *Service) Fail(ctx context.Context, sess *airlock.Session, node *airlock
 		}
 	}
 	now := s.clock()
-	_, err := s.store.UpdateSession(ctx, sess.ID, airlock.SessionUpdate{From: []airlock.SessionState{sess.State},
+	failed, err := s.store.UpdateSession(ctx, sess.ID, airlock.SessionUpdate{From: []airlock.SessionState{sess.State},
 		To: airlock.SessionFailed, Reason: &reason, StoppedAt: &now, EndReason: &end}, now)
 	switch airlock.ErrorCode(err) {
 	case "":
+		s.onFinal(ctx, failed)
 	case airlock.ECONFLICT:
 		return nil // it moved on meanwhile; the next round looks again
 	default:
@@ -334,6 +342,9 @@ func (s *Service) FinishStop(ctx context.Context, id string) (*airlock.Session, 
 	stopped, err := s.store.UpdateSession(ctx, id, airlock.SessionUpdate{
 		From: []airlock.SessionState{airlock.SessionStopping}, To: airlock.SessionStopped, StoppedAt: &now,
 	}, now)
+	if err == nil {
+		s.onFinal(ctx, stopped)
+	}
 	if airlock.ErrorCode(err) == airlock.ECONFLICT {
 		// Another server's round got there first.
 		if cur, cerr := s.store.SessionByID(ctx, id); cerr == nil && cur.State.Final() {

@@ -35,6 +35,12 @@ func runContract(t *testing.T, open func(t *testing.T) *DB) {
 		{"claim-registration", testClaimRegistration},
 		{"settings", testSettings},
 		{"audit", testAudit},
+		{"audit-filters", testAuditFilters},
+		{"audit-append-only", testAuditAppendOnly},
+		{"audit-verify-tampered", testAuditVerifyTampered},
+		{"audit-export", testAuditExport},
+		{"migrations-audit-unchained", testMigrateAuditUnchained},
+		{"race/audit-chain", testRaceAuditChain},
 		{"migrations-idempotent", testMigrationsIdempotent},
 		{"migrations-workspace-columns", testMigrateWorkspaceColumns},
 		{"migrations-join-tokens", testMigrateJoinTokens},
@@ -993,46 +999,6 @@ func testSettings(t *testing.T, db *DB) {
 	_, err = db.Setting(ctx, "key")
 	wantCode(t, err, airlock.ENOTFOUND)
 	must(t, db.DeleteSetting(ctx, "key")) // already gone: no error
-}
-
-func testAudit(t *testing.T, db *DB) {
-	ctx := t.Context()
-	got, err := db.ListAudit(ctx, 10)
-	must(t, err)
-	if len(got) != 0 {
-		t.Fatalf("fresh audit log has %d events", len(got))
-	}
-	var events []*airlock.AuditEvent
-	for i, action := range []string{"user.create", "session.create", "session.stop", "node.enroll", "token.revoke"} {
-		e := &airlock.AuditEvent{Time: t0.Add(time.Duration(i) * time.Second), Actor: "alice", Action: action,
-			Target: "x" + action, Detail: `{"i":` + string(rune('0'+i)) + `}`}
-		must(t, db.AppendAudit(ctx, e))
-		if i > 0 && e.ID <= events[i-1].ID {
-			t.Fatalf("IDs not increasing: %d after %d", e.ID, events[i-1].ID)
-		}
-		events = append(events, e)
-	}
-	noTime := &airlock.AuditEvent{Actor: "system", Action: "boot"}
-	must(t, db.AppendAudit(ctx, noTime))
-	if noTime.Time != clock {
-		t.Fatalf("zero Time not set to now: %v", noTime.Time)
-	}
-	events = append(events, noTime)
-
-	for _, tc := range []struct {
-		limit int
-		want  []*airlock.AuditEvent
-	}{
-		{1, []*airlock.AuditEvent{events[5]}},
-		{3, []*airlock.AuditEvent{events[5], events[4], events[3]}},
-		{100, []*airlock.AuditEvent{events[5], events[4], events[3], events[2], events[1], events[0]}},
-	} {
-		got, err := db.ListAudit(ctx, tc.limit)
-		must(t, err)
-		same(t, got, tc.want)
-	}
-	_, err = db.ListAudit(ctx, 0)
-	wantCode(t, err, airlock.EINVALID)
 }
 
 func testMigrationsIdempotent(t *testing.T, db *DB) {

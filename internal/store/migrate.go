@@ -120,7 +120,7 @@ func (db *DB) apply(ctx context.Context, m migration) (err error) {
 	case !errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("read schema_migrations: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, dialectWords[db.dialect].Replace(m.sql)); err != nil {
+	if _, err := tx.ExecContext(ctx, dialectWords[db.dialect].Replace(forDialect(m.sql, db.dialect))); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, db.rebind("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)"),
@@ -128,6 +128,29 @@ func (db *DB) apply(ctx context.Context, m migration) (err error) {
 		return fmt.Errorf("record version: %w", err)
 	}
 	return tx.Commit()
+}
+
+// forDialect keeps the lines of a migration meant for d: those between
+// "-- {{if sqlite}}" (or postgres) and "-- {{end}}" only on that
+// dialect, for what the two spell too differently for dialectWords
+// (triggers).
+func forDialect(sql string, d dialect) string {
+	var b strings.Builder
+	only := ""
+	for line := range strings.Lines(sql) {
+		switch t := strings.TrimSpace(line); {
+		case strings.HasPrefix(t, "-- {{if ") && strings.HasSuffix(t, "}}"):
+			only = strings.TrimSuffix(strings.TrimPrefix(t, "-- {{if "), "}}")
+			continue
+		case t == "-- {{end}}":
+			only = ""
+			continue
+		}
+		if only == "" || only == d.String() {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
 }
 
 func ignoreDone(err error) error {

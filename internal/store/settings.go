@@ -3,9 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"time"
-
-	"github.com/airlock-rbi/airlock/internal/airlock"
 )
 
 // Setting returns the value of key; ENOTFOUND if unset.
@@ -53,39 +50,4 @@ func nonNil(b []byte) []byte {
 		return []byte{}
 	}
 	return b
-}
-
-// AppendAudit stores e and sets its ID; a zero Time is set to now.
-func (db *DB) AppendAudit(ctx context.Context, e *airlock.AuditEvent) error {
-	if e.Time.IsZero() {
-		e.Time = db.now()
-	}
-	e.Time = e.Time.UTC().Truncate(time.Microsecond)
-	err := db.queryRow(ctx, `INSERT INTO audit_events (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?) RETURNING id`,
-		micros(e.Time), e.Actor, e.Action, e.Target, e.Detail).Scan(&e.ID)
-	if err != nil {
-		return fmt.Errorf("append audit event %s: %w", e.Action, err)
-	}
-	return nil
-}
-
-// ListAudit returns at most limit events, newest first. A limit below 1
-// is EINVALID.
-func (db *DB) ListAudit(ctx context.Context, limit int) ([]*airlock.AuditEvent, error) {
-	if limit < 1 {
-		return nil, airlock.Errorf(airlock.EINVALID, "audit limit %d must be at least 1", limit)
-	}
-	es, err := list(ctx, db, func(s scanner) (*airlock.AuditEvent, error) {
-		var e airlock.AuditEvent
-		var at int64
-		if err := s.Scan(&e.ID, &at, &e.Actor, &e.Action, &e.Target, &e.Detail); err != nil {
-			return nil, err
-		}
-		e.Time = fromMicros(at)
-		return &e, nil
-	}, `SELECT id, at, actor, action, target, detail FROM audit_events ORDER BY id DESC LIMIT ?`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list audit events: %w", err)
-	}
-	return es, nil
 }

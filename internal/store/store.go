@@ -21,6 +21,10 @@
 // CASCADE). Sessions have no foreign keys: they keep the IDs of their
 // user, workspace and node as history after those are deleted, and the
 // api stops active sessions before it deletes what they use.
+//
+// The audit log is append-only and one hash chain: triggers on both
+// databases refuse UPDATE and DELETE of its rows, and appends serialize
+// (AppendAudit) so every process's events link into the same chain.
 package store
 
 import (
