@@ -23,7 +23,7 @@ Commands:
   server rotate-keys  give the data directory a new token signing key
   provision   run a provision node: the policed, mutual-TLS Docker API door
   ca init     create the deployment's certificate authority
-  ca issue    issue a certificate for a role (infra, admin, provision, agent)
+  ca issue    issue a certificate for a role (infra, admin, provision, agent, gateway, api, signal, cron, portal)
   agent       the in-container agent (entrypoint of workspace images)
 
 Client commands (after 'airlock login --server URL --user NAME'):

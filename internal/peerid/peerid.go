@@ -26,6 +26,14 @@ const (
 	RoleAdmin     = "admin"
 	RoleProvision = "provision"
 	RoleAgent     = "agent"
+	// The infra server's services when they run as processes of their
+	// own (airlock server --roles): each serves an internal listener and
+	// calls the others.
+	RoleGateway = "gateway"
+	RoleAPI     = "api"
+	RoleSignal  = "signal"
+	RoleCron    = "cron"
+	RolePortal  = "portal"
 )
 
 // RoleOU returns the role a certificate carries: its subject OU, of

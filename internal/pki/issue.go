@@ -158,7 +158,7 @@ func (ca *CA) sign(req IssueRequest, pub crypto.PublicKey) (*Bundle, error) {
 // admin or agent certificate cannot be used to impersonate a service.
 func extKeyUsages(r Role) []x509.ExtKeyUsage {
 	switch r {
-	case RoleInfra, RoleProvision:
+	case RoleInfra, RoleProvision, RoleGateway, RoleAPI, RoleSignal, RoleCron, RolePortal:
 		return []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth}
 	}
 	return []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}

@@ -24,13 +24,22 @@ const (
 	RoleProvision Role = peerid.RoleProvision
 	// RoleAgent is a per-session browser agent: the least trusted role.
 	RoleAgent Role = peerid.RoleAgent
+	// RoleGateway, RoleAPI, RoleSignal, RoleCron and RolePortal are the
+	// infra server's services run apart (airlock server --roles): the
+	// gateway is the only one that may hand on a user's identity, and
+	// each internal listener admits only the roles that call it.
+	RoleGateway Role = peerid.RoleGateway
+	RoleAPI     Role = peerid.RoleAPI
+	RoleSignal  Role = peerid.RoleSignal
+	RoleCron    Role = peerid.RoleCron
+	RolePortal  Role = peerid.RolePortal
 )
 
 // allRoles is a function rather than a package variable so no caller can
 // change the set of valid roles at run time. The order keeps error messages
 // stable.
 func allRoles() []Role {
-	return []Role{RoleInfra, RoleAdmin, RoleProvision, RoleAgent}
+	return []Role{RoleInfra, RoleAdmin, RoleProvision, RoleAgent, RoleGateway, RoleAPI, RoleSignal, RoleCron, RolePortal}
 }
 
 // ParseRole converts s into a Role, rejecting anything that is not one of
@@ -54,7 +63,7 @@ func (r Role) DefaultTTL() time.Duration {
 	switch r {
 	case RoleAdmin:
 		return 8 * time.Hour
-	case RoleInfra:
+	case RoleInfra, RoleGateway, RoleAPI, RoleSignal, RoleCron, RolePortal:
 		return 24 * time.Hour
 	case RoleAgent:
 		return time.Hour

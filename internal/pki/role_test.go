@@ -32,7 +32,7 @@ func TestParseRole(t *testing.T) {
 			if got != tt.want {
 				t.Errorf("ParseRole(%q) = %q, want %q", tt.in, got, tt.want)
 			}
-			if err != nil && !strings.Contains(err.Error(), "infra, admin, provision, agent") {
+			if err != nil && !strings.Contains(err.Error(), "infra, admin, provision, agent, gateway, api, signal, cron, portal") {
 				t.Errorf("error %q does not list the valid roles", err)
 			}
 		})
