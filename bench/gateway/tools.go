@@ -35,17 +35,19 @@ func tools() (wrk, nginx string, err error) {
 		return "", "", errors.New("this benchmark needs wrk and nginx: install them (Debian: apt-get install wrk nginx-light)")
 	}
 	fmt.Fprintln(os.Stderr, "bench/gateway: installing wrk and nginx-light")
-	cmd := exec.Command("apt-get", "install", "-y", "-q", "wrk", "nginx-light")
-	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-	if b, err := cmd.CombinedOutput(); err != nil {
+	install := func() ([]byte, error) {
+		cmd := exec.Command("apt-get", "install", "-y", "-q", "wrk", "nginx-light")
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		return cmd.CombinedOutput()
+	}
+	if _, err := install(); err != nil {
 		// The package lists may be missing on a fresh machine.
-		if b2, err2 := exec.Command("apt-get", "update", "-q").CombinedOutput(); err2 != nil {
-			return "", "", fmt.Errorf("apt-get update: %v\n%s", err2, b2)
+		if b, err := exec.Command("apt-get", "update", "-q").CombinedOutput(); err != nil {
+			return "", "", fmt.Errorf("apt-get update: %v\n%s", err, b)
 		}
-		if b, err = cmd.CombinedOutput(); err != nil {
+		if b, err := install(); err != nil {
 			return "", "", fmt.Errorf("apt-get install wrk nginx-light: %v\n%s", err, b)
 		}
-		_ = b
 	}
 	// Debian starts the packaged nginx on port 80; this run starts its own.
 	_ = exec.Command("nginx", "-s", "stop").Run()
