@@ -61,15 +61,22 @@ func ContainerName(sessionID string) string { return "airlock-" + sessionID }
 // NodeSilence is how long a node may go unheard and still be given new
 // sessions, in a deployment whose lifecycle round pings every node every
 // `every` (zero: the round's default, 5 s): three rounds, so a node that
-// missed two pings in a row gets no more, long before it is marked down
-// (30 s); at least 10 s, so that a short round does not make a slow
-// ping look like a dead node.
+// missed two pings in a row gets no more, before it is marked down (30 s);
+// and at least two of the node's own heartbeats (every 10 s). A round is
+// slow exactly when a burst of launches keeps the node's engine busy, so
+// the rounds alone would take the busiest node for a dead one: with a
+// floor of one heartbeat (10 s), 50 launches at once were refused "no
+// provision node is ready" by a node that was answering.
 func NodeSilence(every time.Duration) time.Duration {
 	if every <= 0 {
 		every = 5 * time.Second
 	}
-	return max(3*every, 10*time.Second)
+	return max(3*every, 2*nodeHeartbeatEvery)
 }
+
+// nodeHeartbeatEvery is how often a provision node reports on its own
+// (enroll.Maintainer's default period).
+const nodeHeartbeatEvery = 10 * time.Second
 
 // PickNode is the node a new session of ws goes to: the least loaded
 // that can run it (see scheduler.Pick).

@@ -37,10 +37,11 @@ func TestNodeSilence(t *testing.T) {
 		every time.Duration
 		want  time.Duration
 	}{
-		{"ok/default round", 0, 15 * time.Second},
-		{"ok/5s round", 5 * time.Second, 15 * time.Second},
+		{"ok/default round: two node heartbeats", 0, 20 * time.Second},
+		{"ok/5s round: two node heartbeats", 5 * time.Second, 20 * time.Second},
+		{"ok/10s round", 10 * time.Second, 30 * time.Second},
 		{"ok/long round", 20 * time.Second, time.Minute},
-		{"ok/short round floored", time.Second, 10 * time.Second},
+		{"ok/short round floored", time.Second, 20 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := NodeSilence(tc.every); got != tc.want {
