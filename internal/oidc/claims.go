@@ -52,7 +52,7 @@ const (
 // name that is not UTF-8 or is too long, too many names) is an error
 // wrapping ErrClaims naming what was wrong.
 func parseGroups(claim string, raw json.RawMessage) (groups []string, present bool, err error) {
-	raw = bytes.TrimSpace(raw)
+	raw = trimJSONSpace(raw)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return nil, false, nil
 	}
@@ -80,7 +80,7 @@ func parseGroups(claim string, raw json.RawMessage) (groups []string, present bo
 		groups = make([]string, 0, len(items))
 		seen := make(map[string]bool, len(items))
 		for i, item := range items {
-			item = bytes.TrimSpace(item)
+			item = trimJSONSpace(item)
 			if len(item) == 0 || item[0] != '"' {
 				return nil, false, fmt.Errorf("%w: claim %q element %d is %s, not a string", ErrClaims, claim, i, jsonKind(item))
 			}
@@ -183,7 +183,7 @@ func identityClaims(payload []byte, groupsClaim string, id *Identity) (distribut
 
 // stringClaim reads an optional string claim: absent or null is "".
 func stringClaim(name string, raw json.RawMessage) (string, error) {
-	raw = bytes.TrimSpace(raw)
+	raw = trimJSONSpace(raw)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return "", nil
 	}
@@ -199,7 +199,7 @@ func stringClaim(name string, raw json.RawMessage) (string, error) {
 // send email_verified so; anything else is an error, since an
 // email_verified we cannot read must not count as verified.
 func boolClaim(name string, raw json.RawMessage) (bool, error) {
-	raw = bytes.TrimSpace(raw)
+	raw = trimJSONSpace(raw)
 	switch string(raw) {
 	case "", "null", "false", `"false"`:
 		return false, nil
@@ -208,3 +208,8 @@ func boolClaim(name string, raw json.RawMessage) (bool, error) {
 	}
 	return false, fmt.Errorf("%w: claim %q is %s, not a boolean", ErrClaims, name, jsonKind(raw))
 }
+
+// trimJSONSpace trims JSON's whitespace (RFC 8259: space, tab, CR, LF), not
+// Unicode's: bytes.TrimSpace would take a form feed for space and so accept
+// a value encoding/json refuses.
+func trimJSONSpace(b []byte) []byte { return bytes.Trim(b, " \t\r\n") }

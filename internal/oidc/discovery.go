@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -61,30 +62,35 @@ func discover(ctx context.Context, client *http.Client, issuer string) (*discove
 			return nil, fmt.Errorf("%w: %s has Content-Type %q, want application/json", ErrDiscovery, wellKnown, ct)
 		}
 	}
+	return parseDiscovery(body, issuer, wellKnown)
+}
+
+// parseDiscovery reads and checks a discovery document fetched from where
+// for issuer.
+func parseDiscovery(body []byte, issuer, where string) (*discovery, error) {
 	var d discovery
 	if err := json.Unmarshal(body, &d); err != nil {
-		return nil, fmt.Errorf("%w: %s is not a discovery document: %w", ErrDiscovery, wellKnown, err)
+		return nil, fmt.Errorf("%w: %s is not a discovery document: %w", ErrDiscovery, where, err)
 	}
 	if d.Issuer != issuer {
-		return nil, fmt.Errorf("%w: %s says issuer %q, configured %q", ErrIssuerMismatch, wellKnown, d.Issuer, issuer)
+		return nil, fmt.Errorf("%w: %s says issuer %q, configured %q", ErrIssuerMismatch, where, d.Issuer, issuer)
 	}
-	var missing []string
-	for name, v := range map[string]string{
-		"authorization_endpoint": d.AuthorizationEndpoint,
-		"token_endpoint":         d.TokenEndpoint,
-		"jwks_uri":               d.JWKSURI,
+	for _, ep := range []struct{ name, v string }{
+		{"authorization_endpoint", d.AuthorizationEndpoint},
+		{"token_endpoint", d.TokenEndpoint},
+		{"jwks_uri", d.JWKSURI},
 	} {
-		if v == "" {
-			missing = append(missing, name)
+		if ep.v == "" {
+			return nil, fmt.Errorf("%w: %s has no %s", ErrDiscovery, where, ep.name)
 		}
-	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("%w: %s has no %s", ErrDiscovery, wellKnown, strings.Join(missing, ", "))
+		if u, err := url.Parse(ep.v); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			return nil, fmt.Errorf("%w: %s: %s %q is not an absolute http(s) URL", ErrDiscovery, where, ep.name, ep.v)
+		}
 	}
 	// An empty list means the provider does not say, and most that do PKCE
 	// say nothing; a list without S256 means it would ignore our challenge.
 	if len(d.CodeChallengeMethods) > 0 && !slices.Contains(d.CodeChallengeMethods, "S256") {
-		return nil, fmt.Errorf("%w: %s offers PKCE methods %q but not S256", ErrDiscovery, wellKnown, d.CodeChallengeMethods)
+		return nil, fmt.Errorf("%w: %s offers PKCE methods %q but not S256", ErrDiscovery, where, d.CodeChallengeMethods)
 	}
 	return &d, nil
 }
