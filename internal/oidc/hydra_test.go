@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -105,6 +106,8 @@ func startHydra(t *testing.T) *hydra {
 
 	front := httptest.NewUnstartedServer(h.frontHandler(t, tr))
 	front.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	// The "untrusted certificate" case makes a handshake fail on purpose.
+	front.Config.ErrorLog = log.New(io.Discard, "", 0)
 	front.StartTLS()
 	t.Cleanup(front.Close)
 	h.issuer = front.URL
