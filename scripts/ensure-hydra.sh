@@ -8,9 +8,9 @@
 # Hydra is pinned in the tools module tools/hydra (its own go.mod, so none
 # of Hydra's dependencies enter Airlock's). The binary is built once into
 # $AIRLOCK_HYDRA_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/airlock/hydra),
-# in a folder named after a hash of the tools module's go.mod and go.sum and
-# of the Go version, so changing the pin (or Go) builds it anew and a warm
-# call only checks that the file is there. Messages go to stderr.
+# in a folder named after a hash of the tools module's go.mod and go.sum, the
+# Go version and the build flags, so changing any of them builds it anew,
+# and a warm call only checks that the file is there. Messages go to stderr.
 set -euo pipefail
 
 say() { echo "ensure-hydra: $*" >&2; }
@@ -23,7 +23,14 @@ cache=${AIRLOCK_HYDRA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/airlock/hydra}
 command -v go >/dev/null 2>&1 || die "go is not installed: Hydra is built from the Go module proxy with Go 1.26"
 [ -f "$mod/go.mod" ] && [ -f "$mod/go.sum" ] || die "$mod/go.mod or go.sum is missing"
 
-key=$({ cat "$mod/go.mod" "$mod/go.sum"; go env GOVERSION; } | sha256sum | cut -c1-16)
+# How it is built, part of the cache key with the pin and Go's version.
+# CGO off: the tests run Hydra on PostgreSQL, which needs no cgo (Hydra's
+# SQLite support does, and is left out). -mod=readonly: what go.sum pins is
+# what gets built, or the build fails.
+build_env=(CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false")
+build_args=(-trimpath -ldflags '-s -w')
+
+key=$({ cat "$mod/go.mod" "$mod/go.sum"; go env GOVERSION; echo "${build_env[*]} ${build_args[*]}"; } | sha256sum | cut -c1-16)
 bin=$cache/$key/hydra
 
 if [ -x "$bin" ]; then
@@ -43,10 +50,7 @@ fi
 say "building Hydra from $mod into $bin (a few minutes the first time)"
 tmp=$(mktemp -d "$cache/build.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-# CGO off: the tests run Hydra on PostgreSQL, which needs no cgo (SQLite
-# support in Hydra does, and is left out). -mod=readonly: the pin in go.sum
-# is what gets built, or the build fails.
-(cd "$mod" && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -trimpath -ldflags '-s -w' -o "$tmp/hydra" github.com/ory/hydra/v2) 9>&- ||
+(cd "$mod" && env "${build_env[@]}" go build "${build_args[@]}" -o "$tmp/hydra" github.com/ory/hydra/v2) 9>&- ||
 	die "building Hydra failed (see the go output above)"
 "$tmp/hydra" version >/dev/null 2>&1 || die "the Hydra binary built in $tmp does not run"
 mkdir -p "$cache/$key"
