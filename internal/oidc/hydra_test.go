@@ -159,6 +159,7 @@ func startHydra(t *testing.T) *hydra {
 	serve := exec.Command(bin, "serve", "all", "-c", cfgPath, "--sqa-opt-out")
 	serve.Env = env
 	serve.Stdout, serve.Stderr = logFile, logFile
+	dieWithTest(serve)
 	if err := serve.Start(); err != nil {
 		t.Fatalf("start hydra: %v", err)
 	}

@@ -53,11 +53,12 @@ func TestSealOpen(t *testing.T) {
 	otherKey, _ := newSealer(bytes.Repeat([]byte{8}, StateKeySize), "https://idp.test", "airlock")
 	otherIssuer, _ := newSealer(fixedKey, "https://other.test", "airlock")
 	otherClient, _ := newSealer(fixedKey, "https://idp.test", "another")
-	flipped := []byte(good)
-	flipped[len(flipped)/2] ^= 1
-	if flipped[len(flipped)/2] == '.' {
-		flipped[len(flipped)/2] = 'A'
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(good, sealedPrefix))
+	if err != nil {
+		t.Fatal(err)
 	}
+	raw[len(raw)/2] ^= 1
+	flipped := sealedPrefix + base64.RawURLEncoding.EncodeToString(raw)
 	noNonce := goodState()
 	noNonce.Nonce = ""
 	badReturn := goodState()
@@ -72,7 +73,7 @@ func TestSealOpen(t *testing.T) {
 		{"another version", "v2." + strings.TrimPrefix(good, sealedPrefix), "not of format v1"},
 		{"not base64url", sealedPrefix + "a+b/c", "not base64url"},
 		{"too short", sealedPrefix + "AAAA", "too short"},
-		{"a bit flipped", string(flipped), "does not open"},
+		{"a bit flipped", flipped, "does not open"},
 		{"truncated", good[:len(good)-4], "does not open"},
 		{"another key", otherKey.Seal(goodState()), "does not open"},
 		{"another issuer", otherIssuer.Seal(goodState()), "does not open"},
