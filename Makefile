@@ -61,6 +61,7 @@ test: docker lint $(SANDBOXED_DEP)
 	bash scripts/ensure-chromium.sh
 	mkdir -p $(ARTIFACTS)
 	AIRLOCK_TEST_POSTGRES="$$(bash scripts/ensure-postgres.sh)" && export AIRLOCK_TEST_POSTGRES && \
+	AIRLOCK_TEST_HYDRA="$$(bash scripts/ensure-hydra.sh)" && export AIRLOCK_TEST_HYDRA && \
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 25m -skip '^TestBrowser' ./...
 	@# The browser tests (TestBrowser*) run alone: Chromium aborts its
 	@# requests with ERR_NETWORK_CHANGED whenever the containers of other
