@@ -11,6 +11,7 @@ import { announce, showError, clearError, alertBox, field, select, table, timeCe
 
 export const title = 'Audit log';
 
+// PAGE_SIZE is how many events a page shows unless the form says.
 const PAGE_SIZE = 50;
 
 let page = null;
@@ -23,7 +24,7 @@ export function enter(root, ctx) {
   const exportLink = el('a', { id: 'audit-export', class: 'btn btn-sm btn-ghost', href: exportURL({}), download: 'airlock-audit.jsonl' }, 'Export (JSON lines)');
   const verify = button('Verify chain', { id: 'audit-verify' });
   const verdict = el('div', { id: 'audit-verdict', hidden: true });
-  page = { signal: ctx.signal, errBox, body: list.body, heading: ctx.heading, older, exportLink, filter: {}, next: 0, verdict };
+  page = { signal: ctx.signal, errBox, body: list.body, heading: ctx.heading, older, exportLink, filter: {}, limit: PAGE_SIZE, next: 0, verdict };
   older.addEventListener('click', () => loadOlder());
   verify.addEventListener('click', () => verifyChain(verify));
   root.append(filterForm(), errBox, el('div', { class: 'row row-start' }, exportLink, verify), verdict, list.node,
@@ -42,11 +43,13 @@ function filterForm() {
   const outcome = select('audit-outcome', ['any', 'success', 'failure'], 'any');
   const since = el('input', { id: 'audit-since', type: 'datetime-local', step: '1' });
   const until = el('input', { id: 'audit-until', type: 'datetime-local', step: '1' });
+  const limit = el('input', { id: 'audit-limit', type: 'number', min: '1', max: '1000', value: String(PAGE_SIZE) });
   const apply = el('button', { id: 'audit-apply', type: 'submit', class: 'btn btn-primary' }, 'Apply filters');
   const form = el('form', { class: 'admin-form', 'aria-label': 'Filter the audit log', novalidate: true },
     el('div', { class: 'admin-fields' },
       field('Actor', actor), field('Action', action, 'Exact, or a prefix such as session.*'), field('Target', target),
-      field('Outcome', outcome), field('Since', since, 'Your local time.'), field('Until', until, 'Your local time; not included.')),
+      field('Outcome', outcome), field('Since', since, 'Your local time.'), field('Until', until, 'Your local time; not included.'),
+      field('Events per page', limit)),
     el('div', { class: 'row' }, apply));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -55,6 +58,7 @@ function filterForm() {
       outcome: outcome.value === 'any' ? '' : outcome.value,
       since: localTimeToRFC3339(since.value), until: localTimeToRFC3339(until.value),
     };
+    page.limit = limit.value.trim() || PAGE_SIZE;
     load().then((n) => n != null && announce(`${n} ${n === 1 ? 'event' : 'events'} shown.`));
   });
   return form;
@@ -68,7 +72,7 @@ async function load() {
   p.exportLink.href = exportURL(p.filter);
   let res;
   try {
-    res = await admin.audit({ ...p.filter, limit: PAGE_SIZE }, { signal: p.signal });
+    res = await admin.audit({ ...p.filter, limit: p.limit }, { signal: p.signal });
   } catch (err) {
     showError(p.errBox, err);
     return null;
@@ -85,7 +89,7 @@ async function loadOlder() {
   clearError(p.errBox);
   let res;
   try {
-    res = await busy(p.older, 'Loading…', () => admin.audit({ ...p.filter, limit: PAGE_SIZE, before: p.next }, { signal: p.signal }));
+    res = await busy(p.older, 'Loading…', () => admin.audit({ ...p.filter, limit: p.limit, before: p.next }, { signal: p.signal }));
   } catch (err) {
     showError(p.errBox, err);
     return;

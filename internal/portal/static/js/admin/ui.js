@@ -86,16 +86,25 @@ export function confirm({ title, message, action, opener, fallback = null }) {
   return new Promise((resolve) => {
     const done = (answer) => {
       dialog.removeEventListener('close', onClose);
+      dialog.removeEventListener('keydown', onKey);
       ok.removeEventListener('click', onOK);
       $('admin-confirm-cancel').removeEventListener('click', onCancel);
       resolve(answer);
     };
-    // Escape closes a modal dialog (its cancel event, then close).
+    // A modal dialog closes on Escape itself, but the browser may skip
+    // that (Chromium's close watchers ask for a user activation first):
+    // the dialog's own handler makes Escape always mean Cancel.
+    const onKey = (e) => {
+      if (e.key !== 'Escape') return;
+      e.preventDefault();
+      dialog.close('cancel');
+    };
     const onClose = () => done(dialog.returnValue === 'ok');
     const onOK = () => dialog.close('ok');
     const onCancel = () => dialog.close('cancel');
     dialog.returnValue = '';
     dialog.addEventListener('close', onClose);
+    dialog.addEventListener('keydown', onKey);
     ok.addEventListener('click', onOK);
     $('admin-confirm-cancel').addEventListener('click', onCancel);
     dialog.showModal();
