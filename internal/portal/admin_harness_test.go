@@ -21,7 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -273,12 +272,6 @@ func (p *page) tabTo(selector string) {
 	p.t.Fatalf("Tab never reached %s (the focus is on %s)\npage shows: %s", selector, at, p.text())
 }
 
-// shiftTab presses Shift+Tab once.
-func (p *page) shiftTab() {
-	p.t.Helper()
-	p.run(chromedp.KeyEvent(kb.Tab, chromedp.KeyModifiers(input.ModifierShift)))
-}
-
 // focused is the focused element's id or, without one, its aria-label.
 func (p *page) focused() string {
 	var s string
@@ -328,12 +321,12 @@ func (p *page) waitStatus(want string) {
 func (p *page) confirmDialog(yes bool) {
 	p.t.Helper()
 	p.waitFor(`document.getElementById('admin-confirm').open`)
-	if got := p.focused(); got != "admin-confirm-cancel" {
+	if got := p.focusSettles("admin-confirm-cancel"); got != "admin-confirm-cancel" {
 		p.t.Fatalf("the confirmation opened with the focus on %s, want its Cancel button", got)
 	}
 	if yes {
 		p.keys(kb.Tab)
-		if got := p.focused(); got != "admin-confirm-ok" {
+		if got := p.focusSettles("admin-confirm-ok"); got != "admin-confirm-ok" {
 			p.t.Fatalf("Tab from Cancel went to %s, want the confirm button", got)
 		}
 		p.keys(kb.Enter)
@@ -341,4 +334,20 @@ func (p *page) confirmDialog(yes bool) {
 		p.keys(kb.Escape)
 	}
 	p.waitFor(`!document.getElementById('admin-confirm').open`)
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// focusSettles waits up to 5 s for the focus to be on want (an id or an
+// aria-label): a page moves it once its list is loaded again, after
+// announcing the result. It answers where the focus is.
+func (p *page) focusSettles(want string) string {
+	p.t.Helper()
+	got := ""
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if got = p.focused(); got == want {
+			break
+		}
+	}
+	return got
 }

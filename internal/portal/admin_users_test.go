@@ -50,7 +50,7 @@ func TestAdminUsers(t *testing.T) {
 	if u == nil || u.Role != "user" || u.MaxSessions != 2 {
 		t.Fatalf("after the form, the api has carol as %+v; want role user, max_sessions 2", u)
 	}
-	if got := p.focused(); got != "user-name" {
+	if got := p.focusSettles("user-name"); got != "user-name" {
 		t.Errorf("after a create the focus is on %s, want the name field for the next one", got)
 	}
 	p.waitFor(`!!document.querySelector('tr[data-user="carol"]')`)
@@ -74,7 +74,7 @@ func TestAdminUsers(t *testing.T) {
 	p.waitFor(`document.activeElement.id === 'reset-` + u.ID + `'`)
 	p.keys("carol-password-2" + kb.Enter)
 	p.waitStatus("Password of carol set; 0 web sessions ended.")
-	if got := p.focused(); got != "Reset the password of carol" {
+	if got := p.focusSettles("Reset the password of carol"); got != "Reset the password of carol" {
 		t.Errorf("after the reset the focus is on %s, want the row's Reset password button", got)
 	}
 	s.login("carol", "carol-password-2") // fails the test if the new one is not hers
@@ -83,7 +83,7 @@ func TestAdminUsers(t *testing.T) {
 	p.tabTo(`[aria-label="Delete carol"]`)
 	p.keys(kb.Enter)
 	p.confirmDialog(false)
-	if got := p.focused(); got != "Delete carol" {
+	if got := p.focusSettles("Delete carol"); got != "Delete carol" {
 		t.Errorf("after Escape the focus is on %s, want the Delete button back", got)
 	}
 	if s.user("carol") == nil {
@@ -96,7 +96,7 @@ func TestAdminUsers(t *testing.T) {
 		t.Fatal("carol is still there after the confirmed delete")
 	}
 	p.waitFor(`!document.querySelector('tr[data-user="carol"]')`)
-	if got := p.focused(); got != "admin-title" {
+	if got := p.focusSettles("admin-title"); got != "admin-title" {
 		t.Errorf("after the delete the focus is on %s, want the page's heading", got)
 	}
 }
