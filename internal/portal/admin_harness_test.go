@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -350,4 +351,12 @@ func (p *page) focusSettles(want string) string {
 		}
 	}
 	return got
+}
+
+// evalAwait evaluates a JS expression whose value is a promise and
+// stores what it resolves to.
+func evalAwait(expr string, out any) chromedp.Action {
+	return chromedp.Evaluate(expr, out, func(p *runtime.EvaluateParams) *runtime.EvaluateParams {
+		return p.WithAwaitPromise(true)
+	})
 }
