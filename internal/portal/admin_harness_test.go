@@ -306,9 +306,6 @@ func (p *page) adminPage(path, title string) {
 	p.waitFor(`document.querySelector('#admin-page tbody') && document.querySelector('#admin-page tbody').children.length > 0`)
 }
 
-// status is what the live region says now.
-func (p *page) status() string { return p.textOf("#admin-status") }
-
 // waitStatus waits until the live region says want.
 func (p *page) waitStatus(want string) {
 	p.t.Helper()
