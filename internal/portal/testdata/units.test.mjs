@@ -14,6 +14,8 @@ import { state as soundState, toggle as soundToggle } from './audio.js';
 import { newLaunchKey, sendAgain } from './launch.js';
 import { signalURL, usablePreopened } from './connection.js';
 import { request } from './api.js';
+import { auditQuery, localTimeToRFC3339, formatDuration, ranFor, dateTime, labelsText, fieldValue, workspaceBody, WORKSPACE_FIELDS } from './admin/format.js';
+import { pageOf, PAGES } from './admin/index.js';
 
 let failed = 0;
 async function test(name, fn) {
@@ -502,6 +504,64 @@ await test('request: a GET with no answer goes again, other methods do not', asy
   } finally {
     globalThis.fetch = orig;
   }
+});
+
+await test('admin auditQuery: filters, paging, blanks left out', () => {
+  assert.equal(auditQuery({}), '');
+  assert.equal(auditQuery({ actor: ' admin ', action: 'session.*', outcome: '', target: '  ' }), '?actor=admin&action=session.*');
+  assert.equal(auditQuery({ action: 'user.create', limit: 2, before: 17 }), '?action=user.create&limit=2&before=17');
+  assert.equal(auditQuery({ action: 'user.create', limit: 2, before: 17 }, false), '?action=user.create', 'the export takes no paging');
+  assert.equal(auditQuery({ since: '2025-06-01T12:00:00.000Z', target: 'a&b=c' }), '?target=a%26b%3Dc&since=2025-06-01T12%3A00%3A00.000Z');
+  assert.equal(auditQuery({ nonsense: 'x', limit: null }), '', 'only the api\'s parameters');
+});
+
+await test('admin localTimeToRFC3339', () => {
+  assert.equal(localTimeToRFC3339(''), '');
+  const d = new Date('2025-06-01T12:30');
+  assert.equal(localTimeToRFC3339('2025-06-01T12:30'), d.toISOString());
+  assert.equal(localTimeToRFC3339('next tuesday'), 'next tuesday', 'left for the api to refuse');
+});
+
+await test('admin formatDuration and ranFor', () => {
+  const cases = [[0, '0 s'], [59.9, '59 s'], [60, '1 min'], [3599, '59 min'], [3600, '1 h'], [3900, '1 h 5 min'],
+    [86400, '1 d'], [97200, '1 d 3 h'], [-1, ''], [NaN, '']];
+  for (const [s, want] of cases) assert.equal(formatDuration(s), want, String(s));
+  const s = { created_at: '2025-06-01T12:00:00Z', stopped_at: '2025-06-01T12:45:10Z' };
+  assert.equal(ranFor(s), '45 min');
+  assert.equal(ranFor({ created_at: '2025-06-01T12:00:00Z' }, Date.parse('2025-06-01T14:00:00Z')), '2 h');
+});
+
+await test('admin dateTime and labelsText', () => {
+  assert.equal(dateTime(''), '');
+  assert.equal(dateTime('0001-01-01T00:00:00Z'), '', 'Go\'s zero time is no time');
+  assert.notEqual(dateTime('2025-06-01T12:00:00Z'), '');
+  assert.equal(labelsText(null), '');
+  assert.equal(labelsText({ zone: 'eu-1', rack: '3' }), 'rack=3, zone=eu-1');
+});
+
+await test('admin workspace form: create body, PATCH of the changes only', () => {
+  const f = (k) => WORKSPACE_FIELDS.find((x) => x.key === k);
+  assert.equal(fieldValue(f('nano_cpus'), '1.5'), 1.5e9);
+  assert.equal(fieldValue(f('memory'), '512'), 512 * 1024 * 1024);
+  assert.equal(fieldValue(f('idle_timeout'), ''), '0', 'empty is the default');
+  assert.throws(() => fieldValue(f('pids_limit'), '2.5'), /Process limit: "2.5" is not a whole number/);
+  assert.throws(() => fieldValue(f('memory'), 'lots'), /Memory \(MiB\)/);
+  const values = { name: 'docs', description: '', image: 'img:1', isolation: 'standard', clipboard: 'both', mode: 'browser',
+    audio: 'on', start_url: '', nano_cpus: '', memory: '256', pids_limit: '', idle_timeout: '15m', lifetime: '', max_lifetime: '' };
+  assert.deepEqual(workspaceBody(values), { name: 'docs', image: 'img:1', isolation: 'standard', clipboard: 'both', mode: 'browser',
+    audio: 'on', memory: 256 * 1024 * 1024, idle_timeout: '15m' });
+  const original = { name: 'docs', image: 'img:1', isolation: 'standard', clipboard: 'both', mode: 'browser', audio: 'on',
+    memory: 256 * 1024 * 1024, idle_timeout: '15m', seccomp: '', env: { SECRET: 'x' } };
+  assert.deepEqual(workspaceBody(values, original), {}, 'nothing changed: nothing sent');
+  assert.deepEqual(workspaceBody({ ...values, name: 'renamed', clipboard: 'off', idle_timeout: '' }, original),
+    { clipboard: 'off', idle_timeout: '0' }, 'only the changes, never the name');
+});
+
+await test('admin pages: one route each, the first by default', () => {
+  assert.deepEqual(PAGES.map((p) => p.path), ['users', 'workspaces', 'nodes', 'sessions', 'pools', 'audit']);
+  assert.equal(pageOf('').path, 'users');
+  assert.equal(pageOf('audit').path, 'audit');
+  assert.equal(pageOf('groups'), null, 'not built here');
 });
 
 if (failed) {

@@ -22,7 +22,7 @@ const following = new Set(); // session ids being long-polled
 
 export function init(a) {
   app = a;
-  $('logout').addEventListener('click', logout);
+  $('logout').addEventListener('click', () => logout());
   $('sessions-refresh').addEventListener('click', () => loadSessions());
 }
 
@@ -30,7 +30,8 @@ export function enter() {
   showView('view-home');
   document.title = 'Workspaces · Airlock';
   visit = new AbortController();
-  setAlert($('home-alert'), '');
+  setAlert($('home-alert'), app.notice, 'info');
+  app.notice = '';
   renderMe(app.me);
   loadWorkspaces().then(() => loadSessions());
   timer = setInterval(() => {
@@ -50,15 +51,18 @@ function renderMe(me) {
   $('me-avatar').textContent = (me.name || '?').slice(0, 1);
   $('me-role').textContent = me.role;
   $('me-role').hidden = !me.role || me.role === 'user';
+  $('nav-admin').hidden = me.role !== 'admin';
 }
 
-async function logout() {
+// logout signs out; show says why it could not (the admin view passes
+// its own place).
+export async function logout(show = (msg) => setAlert($('home-alert'), msg)) {
   try {
     await api.logout();
   } catch (err) {
     // Already signed out is as good as signed out.
     if (err.status !== 401) {
-      setAlert($('home-alert'), `Could not sign out: ${sentence(err.message)}`);
+      show(`Could not sign out: ${sentence(err.message)}`);
       return;
     }
   }

@@ -5,6 +5,8 @@
 //   #/session/<id>     the viewer for one session; add ?relay=1 (or
 //                      ?relay=tcp, ?relay=udp: one TURN transport) to the
 //                      page URL (before the #) to force TURN relay
+//   #/admin[/<page>]   administration (admin role only; see
+//                      admin/index.js for its pages)
 //
 // Signing in is not a route: whenever the api says 401 the sign-in form
 // is shown in place, and the route the user asked for opens after it.
@@ -14,6 +16,7 @@ import { showView } from './dom.js';
 import * as login from './login.js';
 import * as home from './home.js';
 import * as viewer from './viewer.js';
+import * as adminView from './admin/index.js';
 
 const app = {
   me: null,
@@ -35,6 +38,9 @@ const app = {
     app.me = user;
     route();
   },
+  // notice is a message for the next view to show once (home shows it).
+  notice: '',
+  logout: (show) => home.logout(show),
   signedOut(message = '') {
     app.me = null;
     leaveCurrent();
@@ -57,6 +63,8 @@ function parseRoute() {
     }
     return { module: viewer, key: 'session:' + id, id };
   }
+  const a = /^\/admin(?:\/([a-z-]*))?\/?$/.exec(h);
+  if (a) return { module: adminView, key: 'admin:' + (a[1] || ''), id: a[1] || '', admin: true };
   return { module: home, key: 'home' };
 }
 
@@ -73,7 +81,7 @@ function showLogin(message) {
 
 async function route() {
   const my = ++seq;
-  const r = parseRoute();
+  let r = parseRoute();
   if (!app.me) {
     try {
       app.me = await api.me();
@@ -87,6 +95,13 @@ async function route() {
   }
   if (current && current.key === r.key) return;
   leaveCurrent();
+  if (r.admin && app.me.role !== 'admin') {
+    // The api refuses a non-admin every admin route anyway; the portal
+    // does not show them its pages at all.
+    history.replaceState(null, '', location.pathname + location.search + '#/');
+    app.notice = 'The administration pages are for administrators only.';
+    r = { module: home, key: 'home' };
+  }
   current = r;
   r.module.enter(app, r.id);
 }
@@ -97,6 +112,7 @@ setUnauthorizedHandler(() => {
 login.init(app);
 home.init(app);
 viewer.init(app);
+adminView.init(app);
 window.addEventListener('hashchange', route);
 route();
 // For boot.js: the portal's modules all loaded.
