@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -241,5 +242,20 @@ func TestContentSecurityPolicyHost(t *testing.T) {
 		if strings.Count(csp, "connect-src") != 1 || strings.Contains(csp, "*") {
 			t.Errorf("host %q changed the policy: %s", tt.host, csp)
 		}
+	}
+}
+
+// TestSignInFormInert: until the script takes the sign-in form over, it
+// cannot be submitted (its button is disabled, which also stops Enter),
+// and were it submitted it would post, never put the password in a URL.
+func TestSignInFormInert(t *testing.T) {
+	page := body(t, get(t, Handler(), http.MethodGet, "/", nil))
+	form := regexp.MustCompile(`<form id="login-form"[^>]*>`).FindString(page)
+	if !strings.Contains(form, `method="post"`) {
+		t.Errorf("sign-in form %q does not post", form)
+	}
+	button := regexp.MustCompile(`<button id="login-submit"[^>]*>`).FindString(page)
+	if !regexp.MustCompile(`\sdisabled[\s>]`).MatchString(button) {
+		t.Errorf("sign-in button %q is not disabled until the script runs", button)
 	}
 }

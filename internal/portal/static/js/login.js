@@ -6,9 +6,14 @@ import { $, setAlert, sentence } from './dom.js';
 
 let app;
 
+// The button is disabled in the page until this runs: before the
+// handler is on, the browser would submit the form itself, and a
+// password must never leave in a plain form post (or, as a GET, in the
+// URL).
 export function init(a) {
   app = a;
   $('login-form').addEventListener('submit', submit);
+  $('login-submit').disabled = false;
 }
 
 export function enter(_app, message) {
