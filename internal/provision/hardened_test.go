@@ -129,15 +129,8 @@ func egressIsolation(t *testing.T, level, runtime string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dnsPC, err := net.ListenPacket("udp4", ":0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	dnsPC, dnsLn := dnsListeners(t)
 	dnsPort := uint16(dnsPC.LocalAddr().(*net.UDPAddr).Port)
-	dnsLn, err := net.Listen("tcp4", fmt.Sprintf(":%d", dnsPort))
-	if err != nil {
-		t.Fatal(err)
-	}
 	proxyPort := uint16(proxyLn.Addr().(*net.TCPAddr).Port)
 	h := startNodeWith(t, "runtimes: [runc, runsc]\n", func(c *dockerpolicy.Config) { c.ProxyPort = proxyPort })
 	pool := h.node.engine.Config().Pool().Prefix()
@@ -287,4 +280,24 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// dnsListeners are the resolver's UDP and TCP listeners on one port, as
+// DNS needs. The UDP port is free when picked, but its TCP twin may be
+// another process's (packages' tests run in parallel): then another pair.
+func dnsListeners(t *testing.T) (net.PacketConn, net.Listener) {
+	t.Helper()
+	for range 20 {
+		pc, err := net.ListenPacket("udp4", ":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp4", fmt.Sprintf(":%d", pc.LocalAddr().(*net.UDPAddr).Port))
+		if err == nil {
+			return pc, ln
+		}
+		pc.Close()
+	}
+	t.Fatal("no port free for both UDP and TCP in 20 tries")
+	return nil, nil
 }
