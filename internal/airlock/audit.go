@@ -214,10 +214,12 @@ func (f AuditFilter) ActionPrefix() (string, bool) {
 
 // Audit keeps the audit log: append-only, one hash chain.
 type Audit interface {
-	// AppendAudit normalizes e, chains it after the last event and stores
-	// it, setting its ID and hashes. Appends from every process on the
-	// database are serialized into the one chain.
-	AppendAudit(ctx context.Context, e *AuditEvent) error
+	// AppendAudit normalizes the events, chains them after the last one
+	// and stores them, setting their IDs and hashes: all of them or, on
+	// any error, none (a node that sends a report again after a failure
+	// does not record part of it twice). Appends from every process on
+	// the database are serialized into the one chain.
+	AppendAudit(ctx context.Context, events ...*AuditEvent) error
 	// ListAudit returns the events f selects, newest first, at most
 	// f.Limit.
 	ListAudit(ctx context.Context, f AuditFilter) ([]*AuditEvent, error)

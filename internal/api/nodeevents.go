@@ -51,10 +51,10 @@ func (s *Server) nodeEvents(w http.ResponseWriter, r *http.Request) error {
 			Target: node.Name, Outcome: airlock.OutcomeFailure,
 			Detail: fmt.Sprintf("%d refusals were not reported: the node's queue was full", b.Dropped)})
 	}
-	for _, e := range events {
-		if err := s.store.AppendAudit(ctx, e); err != nil {
-			return fmt.Errorf("record node %s's events: %w", node.Name, err)
-		}
+	// One append: a report is recorded whole or not at all, so the
+	// node's resend after a failure adds no duplicates.
+	if err := s.store.AppendAudit(ctx, events...); err != nil {
+		return fmt.Errorf("record node %s's events: %w", node.Name, err)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

@@ -21,20 +21,30 @@ const auditPage = 500
 
 const auditColumns = `id, at, actor_kind, actor, action, target, outcome, client, session_id, detail, chain_v, prev_hash, hash`
 
-// AppendAudit normalizes e, chains it after the last event and stores it.
-// It reads the last event and inserts the next in one transaction that
-// holds the chain: on PostgreSQL a transaction-scoped advisory lock, on
-// SQLite the write lock its IMMEDIATE transactions take at BEGIN, so
-// appends from every process on the database form one chain. The ID is
-// the last one plus one, chosen here rather than by the sequence, because
-// it is part of what is hashed and must have no gaps.
-func (db *DB) AppendAudit(ctx context.Context, e *airlock.AuditEvent) (err error) {
-	if err := e.Normalize(db.now()); err != nil {
-		return err
+// AppendAudit normalizes the events, chains them after the last one and
+// stores them, all or none. It reads the last event and inserts the next
+// ones in one transaction that holds the chain: on PostgreSQL a
+// transaction-scoped advisory lock, on SQLite the write lock its IMMEDIATE
+// transactions take at BEGIN, so appends from every process on the
+// database form one chain. IDs are the last one plus one, chosen here
+// rather than by the sequence, because they are part of what is hashed
+// and must have no gaps.
+func (db *DB) AppendAudit(ctx context.Context, events ...*airlock.AuditEvent) (err error) {
+	if len(events) == 0 {
+		return nil
+	}
+	for _, e := range events {
+		if err := e.Normalize(db.now()); err != nil {
+			return err
+		}
+	}
+	what := events[0].Action
+	if len(events) > 1 {
+		what = fmt.Sprintf("%s and %d more", what, len(events)-1)
 	}
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("append audit event %s: %w", e.Action, err)
+		return fmt.Errorf("append audit event %s: %w", what, err)
 	}
 	defer func() {
 		if err != nil {
@@ -43,7 +53,7 @@ func (db *DB) AppendAudit(ctx context.Context, e *airlock.AuditEvent) (err error
 	}()
 	if db.dialect == dialectPostgres {
 		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", int64(auditLock)); err != nil {
-			return fmt.Errorf("append audit event %s: lock: %w", e.Action, err)
+			return fmt.Errorf("append audit event %s: lock: %w", what, err)
 		}
 	}
 	var lastID int64
@@ -53,7 +63,7 @@ func (db *DB) AppendAudit(ctx context.Context, e *airlock.AuditEvent) (err error
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 	case err != nil:
-		return fmt.Errorf("append audit event %s: read the chain's last: %w", e.Action, err)
+		return fmt.Errorf("append audit event %s: read the chain's last: %w", what, err)
 	}
 	prev := airlock.ZeroHash
 	if lastV != 0 {
@@ -61,16 +71,27 @@ func (db *DB) AppendAudit(ctx context.Context, e *airlock.AuditEvent) (err error
 		// chain starts from zero.
 		prev = lastHash
 	}
-	e.ID, e.ChainV, e.PrevHash = lastID+1, airlock.AuditChainV1, prev
-	e.Hash = e.ChainHash(prev)
-	if _, err := tx.ExecContext(ctx, db.rebind(`INSERT INTO audit_events (`+auditColumns+`)
+	// The events get their chain fields only once all are stored: a
+	// caller's events are untouched by a failed append.
+	chained := make([]airlock.AuditEvent, len(events))
+	for i, e := range events {
+		c := *e
+		c.ID, c.ChainV, c.PrevHash = lastID+1+int64(i), airlock.AuditChainV1, prev
+		c.Hash = c.ChainHash(prev)
+		prev = c.Hash
+		if _, err := tx.ExecContext(ctx, db.rebind(`INSERT INTO audit_events (`+auditColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		e.ID, micros(e.Time), string(e.ActorKind), e.Actor, e.Action, e.Target, string(e.Outcome), e.Client, e.Session, e.Detail,
-		e.ChainV, e.PrevHash, e.Hash); err != nil {
-		return fmt.Errorf("append audit event %s: %w", e.Action, err)
+			c.ID, micros(c.Time), string(c.ActorKind), c.Actor, c.Action, c.Target, string(c.Outcome), c.Client, c.Session, c.Detail,
+			c.ChainV, c.PrevHash, c.Hash); err != nil {
+			return fmt.Errorf("append audit event %s: %w", c.Action, err)
+		}
+		chained[i] = c
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("append audit event %s: commit: %w", e.Action, err)
+		return fmt.Errorf("append audit event %s: commit: %w", what, err)
+	}
+	for i, e := range events {
+		*e = chained[i]
 	}
 	return nil
 }

@@ -359,3 +359,44 @@ func testRaceAuditChain(t *testing.T, db *DB) {
 		t.Fatalf("concurrent appends broke the chain: %+v", v)
 	}
 }
+
+// testAuditBatch: events appended in one call are chained in order, and a
+// batch with one bad event stores none of them.
+func testAuditBatch(t *testing.T, db *DB) {
+	ctx := t.Context()
+	first := appendEvents(t, db, "user.create")
+	batch := []*airlock.AuditEvent{
+		{Actor: "node:n1", Action: "provision.refused", Target: "/containers/create"},
+		{Actor: "node:n1", Action: "egress.refused", Target: "10.0.0.1:22"},
+		{Actor: "node:n1", Action: "node.events.dropped", Target: "n1"},
+	}
+	must(t, db.AppendAudit(ctx, batch...))
+	prev := first[0].Hash
+	for i, e := range batch {
+		if e.ID != int64(i+2) || !bytes.Equal(e.PrevHash, prev) || !bytes.Equal(e.Hash, e.ChainHash(prev)) {
+			t.Fatalf("batch event %d: ID %d, not chained after the one before", i, e.ID)
+		}
+		prev = e.Hash
+	}
+	bad := []*airlock.AuditEvent{
+		{Actor: "node:n1", Action: "provision.refused"},
+		{Actor: "node:n1", Action: ""},
+	}
+	if err := db.AppendAudit(ctx, bad...); airlock.ErrorCode(err) != airlock.EINVALID {
+		t.Fatalf("a batch with an event without action: %v, want invalid", err)
+	}
+	if bad[0].ID != 0 {
+		t.Fatalf("the good event of a refused batch got ID %d", bad[0].ID)
+	}
+	got, err := db.ListAudit(ctx, airlock.AuditFilter{Limit: 100})
+	must(t, err)
+	if len(got) != 4 {
+		t.Fatalf("%d events after a refused batch, want the 4 before it", len(got))
+	}
+	v, err := db.VerifyAudit(ctx)
+	must(t, err)
+	if v.Broken != nil {
+		t.Fatalf("chain broken after batches: %+v", v.Broken)
+	}
+	must(t, db.AppendAudit(ctx))
+}

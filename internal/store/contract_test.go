@@ -36,6 +36,7 @@ func runContract(t *testing.T, open func(t *testing.T) *DB) {
 		{"settings", testSettings},
 		{"audit", testAudit},
 		{"audit-filters", testAuditFilters},
+		{"audit-batch", testAuditBatch},
 		{"audit-append-only", testAuditAppendOnly},
 		{"audit-verify-tampered", testAuditVerifyTampered},
 		{"audit-export", testAuditExport},
