@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/dockerpolicy"
 	"github.com/airlock-rbi/airlock/internal/dockertest"
 	"github.com/airlock-rbi/airlock/internal/pki"
@@ -39,6 +41,21 @@ type harness struct {
 	cfg          *dockerpolicy.Config
 	// stop stops the running node (once; the test's cleanup calls it too).
 	stop func()
+	// refusals are what the node gave Options.OnRefused.
+	refusalsMu sync.Mutex
+	refusals   []airlock.NodeEvent
+}
+
+func (h *harness) onRefused(ev airlock.NodeEvent) {
+	h.refusalsMu.Lock()
+	defer h.refusalsMu.Unlock()
+	h.refusals = append(h.refusals, ev)
+}
+
+func (h *harness) refused() []airlock.NodeEvent {
+	h.refusalsMu.Lock()
+	defer h.refusalsMu.Unlock()
+	return slices.Clone(h.refusals)
 }
 
 func startNode(t *testing.T) *harness {
@@ -84,7 +101,7 @@ func (h *harness) serve(t *testing.T, addr string) {
 	t.Helper()
 	h.reg = prometheus.NewRegistry()
 	ctx, cancel := context.WithCancel(context.Background())
-	node, err := New(ctx, Options{Policy: h.cfg, DockerSocket: h.dockerSocket, Registerer: h.reg})
+	node, err := New(ctx, Options{Policy: h.cfg, DockerSocket: h.dockerSocket, Registerer: h.reg, OnRefused: h.onRefused})
 	if err != nil {
 		cancel()
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 
+	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/dockerpolicy"
 	"github.com/airlock-rbi/airlock/internal/dockertest"
 	"github.com/airlock-rbi/airlock/internal/pki"
@@ -387,6 +388,16 @@ func TestMetricsCountRefusals(t *testing.T) {
 	}
 	if refused != 1 || allowed == 0 || latency == 0 {
 		t.Fatalf("metrics: refused{privileged}=%v allowed=%v upstream samples=%v", refused, allowed, latency)
+	}
+	// The same refusal, as reported to the api's audit log.
+	evs := h.refused()
+	if len(evs) != 1 {
+		t.Fatalf("OnRefused got %d events, want the one refusal: %+v", len(evs), evs)
+	}
+	ev := evs[0]
+	if ev.Action != airlock.NodeProvisionRefused || !strings.HasSuffix(ev.Target, "/containers/create") ||
+		!strings.HasPrefix(ev.Target, "POST ") || !strings.Contains(ev.Detail, "privileged") || ev.Client == "" || ev.Time.IsZero() {
+		t.Fatalf("refusal event %+v: want provision.refused of POST …/containers/create by the admin client, rule privileged", ev)
 	}
 }
 
