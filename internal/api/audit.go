@@ -300,20 +300,52 @@ func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request) error {
 // loginFailed records a refused sign-in. The response to the client is
 // the same whatever the reason, and only admins read the log, so the
 // reason (unknown user, wrong password, throttled) is no oracle of which
-// names exist. The password is never recorded; the name tried is, cut
-// short, as the target.
+// names exist. The password is never recorded; the name tried is, as the
+// target, when it could be a user name: what could not is often a
+// password typed into the wrong field, and is recorded by its length only.
 func (s *Server) loginFailed(ctx context.Context, name, why string) {
-	if len(name) > 64 {
-		name = name[:64] + "…"
+	if airlock.ValidName("user", name) != nil {
+		name = fmt.Sprintf("(not a user name, %d bytes)", len(name))
 	}
 	s.record(ctx, &airlock.AuditEvent{ActorKind: airlock.ActorAnonymous, Action: "auth.login", Target: name,
 		Outcome: airlock.OutcomeFailure, Detail: why})
 }
 
-// tokenUsed records the first use of an API token in a while: it runs
-// when authentication writes the token's last use, at most once per
-// timeLastUsedGranularity.
-func (s *Server) tokenUsed(ctx context.Context, t *airlock.APIToken, u *airlock.User) {
+// tokenUseEvery is how often a token in steady use is recorded: its
+// last use is written every minute, which would be 1 440 audit events a
+// day for one busy token.
+const tokenUseEvery = time.Hour
+
+// tokenUses remembers when each token's use was last recorded, in this
+// process (a restart records the next use again), for at most max tokens.
+type tokenUses struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+	max  int
+}
+
+// due reports whether a use of token id at now is to be recorded, and
+// if so notes it.
+func (u *tokenUses) due(id string, now time.Time) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if t, ok := u.last[id]; ok && now.Sub(t) < tokenUseEvery {
+		return false
+	}
+	if u.last == nil || len(u.last) >= u.max {
+		u.last = map[string]time.Time{}
+	}
+	u.last[id] = now
+	return true
+}
+
+// tokenUsed records an API token's use, once an hour while it is in use.
+// It runs when authentication writes the token's last use (at most once
+// per timeLastUsedGranularity).
+func (s *Server) tokenUsed(ctx context.Context, t *airlock.APIToken, u *airlock.User, now time.Time) {
+	if !s.tokenUses.due(t.ID, now) {
+		return
+	}
 	s.audit(ctx, u.Name, "token.use", t.ID, t.Name)
 }
 

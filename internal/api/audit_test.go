@@ -236,6 +236,11 @@ func TestAuditEventsRecorded(t *testing.T) {
 		}
 		unknown := e.do(req{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]any{"user": "mallory", "password": "not-her-password"}})
 		check(t, e.lastEvent("auth.login"), "", "mallory", "failure")
+		// A password typed into the name field is not kept.
+		e.do(req{Method: "POST", Path: "/api/v1/auth/login", Body: map[string]any{"user": "Hunter2!secret", "password": "x"}})
+		if ev := e.lastEvent("auth.login"); ev.Target != "(not a user name, 14 bytes)" {
+			t.Fatalf("a name that cannot be a user's recorded as %q", ev.Target)
+		}
 		// The caller learns nothing from which it was.
 		if wrong.Code != unknown.Code || wrong.Body.String() != unknown.Body.String() {
 			t.Fatalf("answers differ: %d %s / %d %s", wrong.Code, wrong.Body, unknown.Code, unknown.Body)
@@ -258,10 +263,19 @@ func TestAuditEventsRecorded(t *testing.T) {
 		if n := uses(); n != 1 {
 			t.Fatalf("three uses in a row: %d token.use events, want 1", n)
 		}
-		e.clk.Advance(2 * timeLastUsedGranularity)
+		// In steady use its last use is written every minute, but its use
+		// is recorded once an hour.
+		for range 3 {
+			e.clk.Advance(2 * timeLastUsedGranularity)
+			wantStatus(t, e.do(req{Method: "GET", Path: "/api/v1/me", Bearer: tv.Token}), http.StatusOK)
+		}
+		if n := uses(); n != 1 {
+			t.Fatalf("uses a few minutes apart: %d token.use events, want 1", n)
+		}
+		e.clk.Advance(tokenUseEvery)
 		wantStatus(t, e.do(req{Method: "GET", Path: "/api/v1/me", Bearer: tv.Token}), http.StatusOK)
 		if n := uses(); n != 2 {
-			t.Fatalf("a use after a while: %d token.use events, want 2", n)
+			t.Fatalf("a use an hour later: %d token.use events, want 2", n)
 		}
 		wantStatus(t, e.do(req{Method: "DELETE", Path: "/api/v1/tokens/" + tv.ID, Bearer: e.userTok}), http.StatusNoContent)
 		check(t, e.lastEvent("token.revoke"), "alice", tv.ID, "success")

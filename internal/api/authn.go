@@ -99,7 +99,7 @@ func (s *Server) authenticate(r *http.Request) (*caller, error) {
 			if err := s.store.TouchAPIToken(ctx, t.ID, now); err != nil {
 				s.log.Warn("record token use", "token", t.ID, "err", err)
 			}
-			s.tokenUsed(ctx, t, u)
+			s.tokenUsed(ctx, t, u, now)
 		}
 		c := &caller{User: u, TokenID: t.ID}
 		s.authCache.put(tok, c, t.ExpiresAt, now)

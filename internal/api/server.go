@@ -106,6 +106,8 @@ type Server struct {
 	authCache *authCache
 	// refusals bounds the audit events of refused credentials.
 	refusals refusalLimiter
+	// tokenUses spaces the audit events of API tokens in use.
+	tokenUses tokenUses
 
 	dummy   string
 	watch   watchers
@@ -124,6 +126,7 @@ func New(o Options) (*Server, error) {
 	if s.revoker == nil {
 		s.revoker = noRevoker{}
 	}
+	s.tokenUses.max = 10_000
 	switch ttl := o.AuthCacheTTL; {
 	case ttl == 0:
 		s.authCache = newAuthCache(5*time.Second, 100_000)
