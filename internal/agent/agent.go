@@ -10,14 +10,11 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -26,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/airlock-rbi/airlock/internal/apiclient"
 	"github.com/airlock-rbi/airlock/internal/peerid"
 	"github.com/airlock-rbi/airlock/internal/stream"
 )
@@ -81,11 +79,11 @@ type Config struct {
 
 // Agent is one container's agent.
 type Agent struct {
-	cfg    Config
-	client *http.Client
-	tr     http.RoundTripper
-	log    *slog.Logger
-	cred   atomic.Pointer[string] // the current credential, once registered
+	cfg  Config
+	api  *apiclient.Client
+	tr   http.RoundTripper
+	log  *slog.Logger
+	cred atomic.Pointer[string] // the current credential, once registered
 	// streamer is the desktop's, once it runs: heartbeats report its
 	// viewer and input.
 	streamer atomic.Pointer[stream.Streamer]
@@ -138,7 +136,11 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.RegisterWithin <= 0 {
 		cfg.RegisterWithin = 15 * time.Second
 	}
-	return &Agent{cfg: cfg, client: &http.Client{Transport: tr, Timeout: 15 * time.Second}, tr: tr, log: cfg.Logger}, nil
+	api, err := apiclient.New(apiclient.Options{Server: cfg.Server, Transport: tr, Timeout: 15 * time.Second, MaxAnswer: 64 << 10})
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	return &Agent{cfg: cfg, api: api, tr: tr, log: cfg.Logger}, nil
 }
 
 // serverTLS accepts only the infra server's own certificate: one of the
@@ -370,44 +372,12 @@ func (a *Agent) call(ctx context.Context, path, bearer string, body any) (Regist
 	return reg, nil
 }
 
-// post sends body as JSON and decodes the answer into out. A 4xx answer
-// (but 429) wraps ErrRefused.
+// post sends body as JSON and decodes the answer into out. A refusal for
+// good (4xx but 429) wraps ErrRefused.
 func (a *Agent) post(ctx context.Context, path, bearer string, body, out any) error {
-	raw, err := json.Marshal(body)
-	if err != nil {
-		return err
+	err := a.api.DoAs(ctx, bearer, http.MethodPost, path, body, out)
+	if apiclient.IsRefused(err) {
+		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(a.cfg.Server, "/")+path, bytes.NewReader(raw))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	resp, err := a.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		}
-		_ = json.Unmarshal(data, &e)
-		err := fmt.Errorf("%s: %d %s", path, resp.StatusCode, e.Message)
-		if resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests {
-			return fmt.Errorf("%w: %w", ErrRefused, err)
-		}
-		return err
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("%s: decode answer: %w", path, err)
-	}
-	return nil
+	return err
 }

@@ -4,17 +4,16 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
+
+	"github.com/airlock-rbi/airlock/internal/apiclient"
 )
 
 // Config is what `airlock login` saves.
@@ -78,10 +77,10 @@ func (c *Config) Save() error {
 	return os.Rename(tmp, p)
 }
 
-// Client calls the api.
+// Client calls the api with the config's server, CA and token.
 type Client struct {
-	cfg  Config
-	http *http.Client
+	cfg Config
+	api *apiclient.Client
 }
 
 // New builds a client for cfg; see serverTLS for whom it accepts as the
@@ -91,90 +90,24 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{cfg: cfg, http: &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{TLSClientConfig: tc}}}, nil
+	c, err := apiclient.New(apiclient.Options{Server: cfg.Server, TLS: tc, Token: cfg.Token, Timeout: 5 * time.Minute})
+	if err != nil {
+		return nil, err
+	}
+	return &Client{cfg: cfg, api: c}, nil
 }
 
 // APIError is an error answer of the api.
-type APIError struct {
-	Status  int
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-func (e *APIError) Error() string { return e.Message }
+type APIError = apiclient.Error
 
 // Stream calls GET path and copies a successful answer's body to w as it
 // arrives (an export); an error answer is an *APIError as with Do.
 func (c *Client) Stream(ctx context.Context, path string, w io.Writer) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(c.cfg.Server, "/")+path, nil)
-	if err != nil {
-		return err
-	}
-	if c.cfg.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("GET %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		e := &APIError{Status: resp.StatusCode}
-		if json.Unmarshal(raw, e) != nil || e.Message == "" {
-			e.Message = fmt.Sprintf("GET %s: %s", path, resp.Status)
-		}
-		return e
-	}
-	if _, err := io.Copy(w, resp.Body); err != nil {
-		// The server cuts an export off when it fails midway: say so
-		// rather than leave a short file that looks whole.
-		return fmt.Errorf("GET %s: the answer was cut off: %w", path, err)
-	}
-	return nil
+	return c.api.Stream(ctx, path, w)
 }
 
 // Do calls method path with body (JSON-encoded if not nil) and decodes the
 // answer into out (if not nil).
 func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.cfg.Server, "/")+path, rd)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.cfg.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.cfg.Token)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("%s %s: read answer: %w", method, path, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		e := &APIError{Status: resp.StatusCode}
-		if json.Unmarshal(raw, e) != nil || e.Message == "" {
-			e.Message = fmt.Sprintf("%s %s: %s", method, path, resp.Status)
-		}
-		return e
-	}
-	if out != nil && len(raw) > 0 {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
-		}
-	}
-	return nil
+	return c.api.Do(ctx, method, path, body, out)
 }

@@ -6,7 +6,6 @@
 package enroll
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -17,7 +16,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -32,6 +30,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/airlock-rbi/airlock/internal/apiclient"
 	"github.com/airlock-rbi/airlock/internal/auth"
 	"github.com/airlock-rbi/airlock/internal/peerid"
 	"github.com/airlock-rbi/airlock/internal/pki"
@@ -74,7 +73,7 @@ func Join(ctx context.Context, serverURL, token string, node Node, tlsDir string
 		CSR   string `json:"csr"`
 	}{node, jt.String(), string(csrPEM)}
 	var resp certAnswer
-	if err := post(ctx, c, serverURL+"/api/v1/nodes/enroll", body, &resp); err != nil {
+	if err := post(ctx, c, serverURL, "/api/v1/nodes/enroll", body, &resp); err != nil {
 		return fmt.Errorf("enroll: %w", err)
 	}
 	return writeBundle(tlsDir, []byte(resp.CAPEM), []byte(resp.CertPEM), key)
@@ -154,43 +153,21 @@ func parseCert(p []byte) (*x509.Certificate, error) {
 	return x509.ParseCertificate(block.Bytes)
 }
 
-func post(ctx context.Context, c *http.Client, url string, body, out any) error {
-	raw, err := json.Marshal(body)
+// post calls POST path on server with c's transport and timeout. A
+// refusal is an *apiclient.Error: its status decides what the node does.
+func post(ctx context.Context, c *http.Client, server, path string, body, out any) error {
+	api, err := apiclient.New(apiclient.Options{Server: server, Transport: c.Transport, Timeout: c.Timeout, MaxAnswer: 1 << 20})
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(raw))
-	if err != nil {
+	if err := api.Do(ctx, http.MethodPost, path, body, out); err != nil {
+		if st := apiclient.StatusOf(err); st != 0 {
+			return fmt.Errorf("server answered %d: %w", st, err)
+		}
 		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		var e struct{ Message string }
-		_ = json.Unmarshal(data, &e)
-		return &StatusError{Code: resp.StatusCode, Message: e.Message}
-	}
-	if out != nil {
-		return json.Unmarshal(data, out)
 	}
 	return nil
 }
-
-// StatusError is a refusal from the server.
-type StatusError struct {
-	Code    int
-	Message string
-}
-
-func (e *StatusError) Error() string { return fmt.Sprintf("server answered %d: %s", e.Code, e.Message) }
 
 // Maintainer keeps an enrolled node's certificate fresh and sends its
 // heartbeats.
@@ -222,9 +199,8 @@ func (m *Maintainer) Run(ctx context.Context) error {
 			return err
 		}
 		c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
-		err = post(ctx, c, m.Server+"/api/v1/nodes/heartbeat", struct{}{}, nil)
-		var se *StatusError
-		if errors.As(err, &se) && (se.Code == http.StatusForbidden || se.Code == http.StatusUnauthorized) {
+		err = post(ctx, c, m.Server, "/api/v1/nodes/heartbeat", struct{}{}, nil)
+		if st := apiclient.StatusOf(err); st == http.StatusForbidden || st == http.StatusUnauthorized {
 			return fmt.Errorf("the server refused this node: %w", err)
 		}
 		// A revoked certificate is refused at the handshake, with an alert
@@ -244,7 +220,7 @@ func (m *Maintainer) Run(ctx context.Context) error {
 			return err
 		} else if due {
 			if err := m.renew(ctx, c); err != nil {
-				if errors.As(err, &se) && se.Code/100 == 4 {
+				if apiclient.StatusOf(err)/100 == 4 {
 					return fmt.Errorf("renewal refused: %w", err)
 				}
 				log.Warn("renewal failed; retrying", "err", err)
@@ -312,7 +288,7 @@ func (m *Maintainer) renew(ctx context.Context, c *http.Client) error {
 		return err
 	}
 	var resp certAnswer
-	if err := post(ctx, c, m.Server+"/api/v1/nodes/renew", map[string]string{"csr": string(csrPEM)}, &resp); err != nil {
+	if err := post(ctx, c, m.Server, "/api/v1/nodes/renew", map[string]string{"csr": string(csrPEM)}, &resp); err != nil {
 		return err
 	}
 	return writeBundle(m.TLSDir, []byte(resp.CAPEM), []byte(resp.CertPEM), key)

@@ -3,6 +3,7 @@ package enroll
 import (
 	"errors"
 	"fmt"
+	"github.com/airlock-rbi/airlock/internal/apiclient"
 	"net"
 	"testing"
 )
@@ -22,7 +23,7 @@ func TestCertRefused(t *testing.T) {
 		{"no/nil", nil, false},
 		{"no/refused-connection", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, false},
 		{"no/other-alert", alert("tls: internal error"), false},
-		{"no/status", &StatusError{Code: 500, Message: "x"}, false},
+		{"no/status", &apiclient.Error{Status: 500, Message: "x"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := certRefused(tc.err); got != tc.want {

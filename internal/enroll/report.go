@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
+	"github.com/airlock-rbi/airlock/internal/apiclient"
 	"github.com/airlock-rbi/airlock/internal/pki"
 )
 
@@ -179,9 +180,8 @@ func (r *Reporter) post(ctx context.Context, b airlock.NodeEventBatch) error {
 	tr := &http.Transport{TLSClientConfig: cfg}
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Timeout: 30 * time.Second, Transport: tr}
-	if err := post(ctx, c, r.Server+"/api/v1/nodes/events", b, nil); err != nil {
-		var se *StatusError
-		if errors.As(err, &se) && se.Code == http.StatusBadRequest {
+	if err := post(ctx, c, r.Server, "/api/v1/nodes/events", b, nil); err != nil {
+		if apiclient.StatusOf(err) == http.StatusBadRequest {
 			return fmt.Errorf("%w: %w", ErrBatchRefused, err)
 		}
 		return fmt.Errorf("report refusals: %w", err)
