@@ -31,8 +31,8 @@ type Users interface {
 	UpdateUser(ctx context.Context, u *User) error
 	// SetPassword stores a user's new password hash and ends, in the same
 	// transaction, their web sessions other than keep ("" for none),
-	// returning how many ended.
-	SetPassword(ctx context.Context, userID, hash, keep string, at time.Time) (int, error)
+	// returning the IDs of those it ended.
+	SetPassword(ctx context.Context, userID, hash, keep string, at time.Time) ([]string, error)
 	// DeleteUser removes a user with their tokens and web sessions.
 	DeleteUser(ctx context.Context, id string) error
 	CountUsers(ctx context.Context) (int, error)

@@ -128,8 +128,12 @@ func (s *Server) setPassword(ctx context.Context, u *airlock.User, password, kee
 	if err != nil {
 		return 0, fmt.Errorf("set the password of %s: %w", u.Name, err)
 	}
-	// The cached record has the old hash, and the sign-ins it ended must
-	// not outlive it.
+	// The cached record has the old hash; and what the ended sign-ins
+	// hold must not outlive them: the relay closes the viewers they
+	// connected (a stolen session's among them) at once.
 	s.authCache.dropUser(u.ID)
-	return ended, nil
+	for _, id := range ended {
+		s.revoker.RevokeGrant(id)
+	}
+	return len(ended), nil
 }

@@ -161,6 +161,19 @@ func TestRevocationClosesRelay(t *testing.T) {
 			wantStatus(e.t, e.do(req{Method: "POST", Path: "/api/v1/auth/logout", Bearer: e.userTok}), http.StatusNoContent)
 			return map[string]*websocket.Conn{"viewer": viewer}, nil
 		}},
+		{"password-change", func(e *relayEnv) (map[string]*websocket.Conn, map[string]*websocket.Conn) {
+			// Alice, signed in in two browsers, changes her password in one:
+			// the other browser's sign-in ends, and with it its viewer.
+			id, _ := e.readySession()
+			other := map[string]string{"Cookie": (&http.Cookie{Name: cookieName, Value: e.cookieLogin("alice", userPassword)}).String()}
+			mine := map[string]string{"Cookie": (&http.Cookie{Name: cookieName, Value: e.cookieLogin("alice", userPassword)}).String()}
+			stolen, _ := e.dialRelay(req{Method: "POST", Path: "/api/v1/sessions/" + id + "/connect", Header: other})
+			id2, _ := e.readySession()
+			kept, _ := e.dialRelay(req{Method: "POST", Path: "/api/v1/sessions/" + id2 + "/connect", Header: mine})
+			wantStatus(e.t, e.do(req{Method: "POST", Path: "/api/v1/users/me/password", Header: mine,
+				Body: map[string]string{"current": userPassword, "new": "a-new-password-4"}}), http.StatusOK)
+			return map[string]*websocket.Conn{"the other browser's viewer": stolen}, map[string]*websocket.Conn{"the changing browser's viewer": kept}
+		}},
 		{"token-revoke", func(e *relayEnv) (map[string]*websocket.Conn, map[string]*websocket.Conn) {
 			id, _ := e.readySession()
 			id2, _ := e.readySession()

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
@@ -80,10 +81,10 @@ func (db *DB) UpdateUser(ctx context.Context, u *airlock.User) error {
 // own when they changed it from the portal; "" keeps none): whoever
 // signed in with the old password is signed out. It returns how many web
 // sessions ended; ENOTFOUND if there is no such user.
-func (db *DB) SetPassword(ctx context.Context, userID, hash, keep string, at time.Time) (ended int, err error) {
+func (db *DB) SetPassword(ctx context.Context, userID, hash, keep string, at time.Time) (ended []string, err error) {
 	tx, err := db.db.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("set password of %s: %w", userID, err)
+		return nil, fmt.Errorf("set password of %s: %w", userID, err)
 	}
 	defer func() {
 		if err != nil {
@@ -93,25 +94,33 @@ func (db *DB) SetPassword(ctx context.Context, userID, hash, keep string, at tim
 	res, err := tx.ExecContext(ctx, db.rebind(`UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`),
 		hash, micros(at.UTC().Truncate(time.Microsecond)), userID)
 	if err != nil {
-		return 0, fmt.Errorf("set password of %s: %w", userID, err)
+		return nil, fmt.Errorf("set password of %s: %w", userID, err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return 0, fmt.Errorf("set password of %s: %w", userID, err)
+		return nil, fmt.Errorf("set password of %s: %w", userID, err)
 	} else if n == 0 {
-		return 0, notFound("user", userID)
+		return nil, notFound("user", userID)
 	}
-	res, err = tx.ExecContext(ctx, db.rebind(`DELETE FROM web_sessions WHERE user_id = ? AND id <> ?`), userID, keep)
+	rows, err := tx.QueryContext(ctx, db.rebind(`DELETE FROM web_sessions WHERE user_id = ? AND id <> ? RETURNING id`), userID, keep)
 	if err != nil {
-		return 0, fmt.Errorf("set password of %s: end web sessions: %w", userID, err)
+		return nil, fmt.Errorf("set password of %s: end web sessions: %w", userID, err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("set password of %s: end web sessions: %w", userID, err)
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("set password of %s: end web sessions: %w", userID, err)
+		}
+		ended = append(ended, id)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fmt.Errorf("set password of %s: end web sessions: %w", userID, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("set password of %s: %w", userID, err)
+		return nil, fmt.Errorf("set password of %s: %w", userID, err)
 	}
-	return int(n), nil
+	slices.Sort(ended)
+	return ended, nil
 }
 
 // DeleteUser removes a user; the database deletes their API tokens and
