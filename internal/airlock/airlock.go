@@ -34,8 +34,12 @@ type User struct {
 	PasswordHash string // argon2id, PHC format; never leaves the api
 	// MaxSessions bounds the user's active sessions; 0 means the server default.
 	MaxSessions int
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// SSOIssuer and SSOSubject link a user made by single sign-on to the
+	// identity provider's account (its issuer URL and the subject there);
+	// both empty for a local user. They never change.
+	SSOIssuer, SSOSubject string
+	CreatedAt             time.Time
+	UpdatedAt             time.Time
 }
 
 // APIToken is a bearer credential for the CLI and automation. Only its

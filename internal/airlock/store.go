@@ -27,6 +27,9 @@ type Users interface {
 	CreateUser(ctx context.Context, u *User) error
 	UserByID(ctx context.Context, id string) (*User, error)
 	UserByName(ctx context.Context, name string) (*User, error)
+	// UserBySSO is the user linked to an identity provider's account;
+	// ENOTFOUND when none is (and always for an empty issuer).
+	UserBySSO(ctx context.Context, issuer, subject string) (*User, error)
 	ListUsers(ctx context.Context) ([]*User, error)
 	UpdateUser(ctx context.Context, u *User) error
 	// SetPassword stores a user's new password hash and ends, in the same

@@ -40,6 +40,9 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	c := callerOf(ctx)
+	if err := ssoHasNoPassword(c.User); err != nil {
+		return err
+	}
 	// The current password is guessed here as at sign-in (by whoever holds
 	// a stolen session), so it is throttled and hashed the same way.
 	attempt, refused := s.guesses.Begin(clientAddr(r), c.User.Name)
@@ -114,6 +117,9 @@ func keptSession(c *caller, u *airlock.User) string {
 // setPassword hashes password under the policy of user creation and
 // stores it, ending u's web sessions but keep.
 func (s *Server) setPassword(ctx context.Context, u *airlock.User, password, keep string) (int, error) {
+	if err := ssoHasNoPassword(u); err != nil {
+		return 0, err
+	}
 	hash, err := s.hashPassword(ctx, password)
 	if errors.Is(err, auth.ErrWeakPassword) {
 		return 0, airlock.Errorf(airlock.EINVALID, "new password: %v", err)
@@ -136,4 +142,15 @@ func (s *Server) setPassword(ctx context.Context, u *airlock.User, password, kee
 		s.revoker.RevokeGrant(id)
 	}
 	return len(ended), nil
+}
+
+// ssoHasNoPassword refuses a password for a user made by single sign-on:
+// they sign in at their identity provider, and a local password would be
+// a second way in that the provider's policies (MFA, offboarding) do not
+// govern.
+func ssoHasNoPassword(u *airlock.User) error {
+	if u.SSOIssuer == "" {
+		return nil
+	}
+	return airlock.Errorf(airlock.EINVALID, "%s signs in with single sign-on at %s: their password is kept there, not by Airlock", u.Name, u.SSOIssuer)
 }

@@ -84,14 +84,20 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		attempt.Abandon()
 		return err
 	}
-	ok, err := s.hasher.Verify(ctx, pri, req.Password, u.PasswordHash)
+	// A user made by single sign-on has no password: the check runs
+	// against the dummy hash, so it fails in the time a real one takes.
+	hash, why := u.PasswordHash, "wrong password"
+	if hash == "" {
+		hash, why = s.dummy, "no password: a single sign-on user"
+	}
+	ok, err := s.hasher.Verify(ctx, pri, req.Password, hash)
 	if err != nil {
 		attempt.Abandon()
 		return s.hashBusy(w, err)
 	}
-	if !ok {
+	if !ok || u.PasswordHash == "" {
 		attempt.Failed()
-		s.loginFailed(ctx, req.User, "wrong password")
+		s.loginFailed(ctx, req.User, why)
 		return errBadLogin
 	}
 	attempt.Succeeded()

@@ -23,6 +23,7 @@ func runContract(t *testing.T, open func(t *testing.T) *DB) {
 		test func(t *testing.T, db *DB)
 	}{
 		{"users", testUsers},
+		{"users-sso", testUserSSO},
 		{"api-tokens", testAPITokens},
 		{"web-sessions", testWebSessions},
 		{"set-password", testSetPassword},
@@ -1557,5 +1558,48 @@ func testRaceClaimWarm(t *testing.T, db *DB) {
 	}
 	if ok != 3 || len(got) != 3 {
 		t.Fatalf("%d claims succeeded for %d sessions, want 3 and 3", ok, len(got))
+	}
+}
+
+// testUserSSO: a user made by single sign-on is found by its provider's
+// issuer and subject, which link one user only; local users have none.
+func testUserSSO(t *testing.T, db *DB) {
+	ctx := t.Context()
+	mkUser(t, db, "u1", "local1")
+	mkUser(t, db, "u2", "local2")
+	const iss = "https://idp.example.com"
+	alice := &airlock.User{ID: "u3", Name: "alice", Role: airlock.RoleUser, SSOIssuer: iss, SSOSubject: "sub-1"}
+	must(t, db.CreateUser(ctx, alice))
+	got, err := db.UserBySSO(ctx, iss, "sub-1")
+	must(t, err)
+	if got.ID != "u3" || got.SSOIssuer != iss || got.SSOSubject != "sub-1" || got.PasswordHash != "" {
+		t.Fatalf("UserBySSO: %+v", got)
+	}
+	if u, err := db.UserByName(ctx, "alice"); err != nil || u.SSOSubject != "sub-1" {
+		t.Fatalf("UserByName of an SSO user: %+v %v", u, err)
+	}
+	for _, tc := range []struct {
+		name, iss, sub, code string
+	}{
+		{"other subject", iss, "sub-2", airlock.ENOTFOUND},
+		{"other issuer", "https://other.example.com", "sub-1", airlock.ENOTFOUND},
+		{"empty never matches a local user", "", "", airlock.ENOTFOUND},
+	} {
+		_, err := db.UserBySSO(ctx, tc.iss, tc.sub)
+		wantCode(t, err, tc.code)
+	}
+	err = db.CreateUser(ctx, &airlock.User{ID: "u4", Name: "alice2", Role: airlock.RoleUser, SSOIssuer: iss, SSOSubject: "sub-1"})
+	wantCode(t, err, airlock.ECONFLICT)
+	if !strings.Contains(err.Error(), `already linked to user "alice"`) {
+		t.Errorf("second link of one account: %v", err)
+	}
+	// The same subject at another provider is another account.
+	must(t, db.CreateUser(ctx, &airlock.User{ID: "u5", Name: "alice-other", Role: airlock.RoleUser, SSOIssuer: "https://other.example.com", SSOSubject: "sub-1"}))
+	wantCode(t, db.CreateUser(ctx, &airlock.User{ID: "u6", Name: "half", Role: airlock.RoleUser, SSOIssuer: iss}), airlock.EINVALID)
+	// An update leaves the link alone.
+	got.MaxSessions = 5
+	must(t, db.UpdateUser(ctx, got))
+	if again, err := db.UserBySSO(ctx, iss, "sub-1"); err != nil || again.MaxSessions != 5 {
+		t.Fatalf("after an update: %+v %v", again, err)
 	}
 }

@@ -11,12 +11,12 @@ import (
 	"github.com/airlock-rbi/airlock/internal/airlock"
 )
 
-const userCols = `id, name, role, password_hash, max_sessions, created_at, updated_at`
+const userCols = `id, name, role, password_hash, max_sessions, sso_issuer, sso_subject, created_at, updated_at`
 
 func scanUser(s scanner) (*airlock.User, error) {
 	var u airlock.User
 	var created, updated int64
-	if err := s.Scan(&u.ID, &u.Name, &u.Role, &u.PasswordHash, &u.MaxSessions, &created, &updated); err != nil {
+	if err := s.Scan(&u.ID, &u.Name, &u.Role, &u.PasswordHash, &u.MaxSessions, &u.SSOIssuer, &u.SSOSubject, &created, &updated); err != nil {
 		return nil, err
 	}
 	u.CreatedAt, u.UpdatedAt = fromMicros(created), fromMicros(updated)
@@ -26,12 +26,32 @@ func scanUser(s scanner) (*airlock.User, error) {
 // CreateUser stores u; a zero CreatedAt or UpdatedAt is set to now.
 func (db *DB) CreateUser(ctx context.Context, u *airlock.User) error {
 	db.stamp(&u.CreatedAt, &u.UpdatedAt)
-	_, err := db.exec(ctx, `INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.Name, string(u.Role), u.PasswordHash, u.MaxSessions, micros(u.CreatedAt), micros(u.UpdatedAt))
+	if (u.SSOIssuer == "") != (u.SSOSubject == "") {
+		return airlock.Errorf(airlock.EINVALID, "user %s: a single sign-on link needs both an issuer and a subject", u.Name)
+	}
+	_, err := db.exec(ctx, `INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Name, string(u.Role), u.PasswordHash, u.MaxSessions, u.SSOIssuer, u.SSOSubject, micros(u.CreatedAt), micros(u.UpdatedAt))
+	if err != nil && isUnique(err) && u.SSOIssuer != "" {
+		if other, lerr := db.UserBySSO(ctx, u.SSOIssuer, u.SSOSubject); lerr == nil {
+			return airlock.Errorf(airlock.ECONFLICT, "the account %q of %s is already linked to user %q", u.SSOSubject, u.SSOIssuer, other.Name)
+		}
+	}
 	if err != nil {
 		return writeErr(err, "user", u.Name, "create user "+u.ID)
 	}
 	return nil
+}
+
+// UserBySSO returns the user linked to issuer's subject.
+func (db *DB) UserBySSO(ctx context.Context, issuer, subject string) (*airlock.User, error) {
+	if issuer == "" || subject == "" {
+		return nil, notFound("single sign-on user", issuer+" "+subject)
+	}
+	u, err := scanUser(db.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE sso_issuer = ? AND sso_subject = ?`, issuer, subject))
+	if err != nil {
+		return nil, rowErr(err, "single sign-on user", subject+" of "+issuer)
+	}
+	return u, nil
 }
 
 // UserByID returns the user with the given ID.
