@@ -52,7 +52,7 @@ func testBadTokens(t *testing.T, h *hydra) {
 		{
 			name: "wrong audience", source: "hydra, another client's token swapped in",
 			setup: func(t *testing.T, r *rp) func(string) string {
-				b := h.newRP(t, &behaviour{subject: "alice", claims: alice}, false)
+				b := h.newRP(t, &behaviour{Subject: "alice", Claims: alice}, false)
 				res, err := b.finish(t)
 				if err != nil {
 					t.Fatalf("the other client's login: %v", err)
@@ -133,7 +133,7 @@ func testBadTokens(t *testing.T, h *hydra) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r := h.newRP(t, &behaviour{subject: "alice", claims: alice}, false, tc.opts...)
+			r := h.newRP(t, &behaviour{Subject: "alice", Claims: alice}, false, tc.opts...)
 			edit := tc.setup(t, r)
 			cb, l := r.login(t, nil, "/", edit)
 			res, err := r.p.Finish(t.Context(), cb, l.Sealed)
@@ -192,7 +192,7 @@ func testBadStates(t *testing.T, h *hydra) {
 	claims := map[string]any{"groups": []string{"g"}}
 	t.Run("state replayed", func(t *testing.T) {
 		t.Parallel()
-		r := h.newRP(t, &behaviour{subject: "erin", claims: claims}, false)
+		r := h.newRP(t, &behaviour{Subject: "erin", Claims: claims}, false)
 		cb, l := r.login(t, nil, "/", nil)
 		if _, err := r.p.Finish(t.Context(), cb, l.Sealed); err != nil {
 			t.Fatalf("first Finish: %v", err)
@@ -202,7 +202,7 @@ func testBadStates(t *testing.T, h *hydra) {
 	})
 	t.Run("state from another login", func(t *testing.T) {
 		t.Parallel()
-		r := h.newRP(t, &behaviour{subject: "erin", claims: claims}, false)
+		r := h.newRP(t, &behaviour{Subject: "erin", Claims: claims}, false)
 		cb1, _ := r.login(t, nil, "/", nil)
 		_, l2 := r.login(t, nil, "/", nil)
 		_, err := r.p.Finish(t.Context(), cb1, l2.Sealed)
@@ -210,7 +210,7 @@ func testBadStates(t *testing.T, h *hydra) {
 	})
 	t.Run("state kept in another browser", func(t *testing.T) {
 		t.Parallel()
-		r := h.newRP(t, &behaviour{subject: "erin", claims: claims}, false)
+		r := h.newRP(t, &behaviour{Subject: "erin", Claims: claims}, false)
 		cb, _ := r.login(t, nil, "/", nil)
 		_, err := r.p.Finish(t.Context(), cb, "")
 		wantErr(t, err, ErrStateUnknown, "cookie is missing")
@@ -219,8 +219,8 @@ func testBadStates(t *testing.T, h *hydra) {
 		t.Parallel()
 		key := randomBytes(StateKeySize)
 		withKey := func(c *Config) { c.StateKey = key }
-		a := h.newRP(t, &behaviour{subject: "erin", claims: claims}, false, withKey)
-		b := h.newRP(t, &behaviour{subject: "erin", claims: claims}, false, withKey)
+		a := h.newRP(t, &behaviour{Subject: "erin", Claims: claims}, false, withKey)
+		b := h.newRP(t, &behaviour{Subject: "erin", Claims: claims}, false, withKey)
 		cb, _ := b.login(t, nil, "/", nil)
 		lb, err := b.p.Begin("/")
 		if err != nil {
@@ -232,7 +232,7 @@ func testBadStates(t *testing.T, h *hydra) {
 	})
 	t.Run("state expired", func(t *testing.T) {
 		t.Parallel()
-		r := h.newRP(t, &behaviour{subject: "erin", claims: claims}, false)
+		r := h.newRP(t, &behaviour{Subject: "erin", Claims: claims}, false)
 		cb, l := r.login(t, nil, "/", nil)
 		r.clock.Advance(DefaultStateTTL + time.Second)
 		_, err := r.p.Finish(t.Context(), cb, l.Sealed)
@@ -240,7 +240,7 @@ func testBadStates(t *testing.T, h *hydra) {
 	})
 	t.Run("code used twice", func(t *testing.T) {
 		t.Parallel()
-		r := h.newRP(t, &behaviour{subject: "erin", claims: claims}, false)
+		r := h.newRP(t, &behaviour{Subject: "erin", Claims: claims}, false)
 		cb, l := r.login(t, nil, "/", nil)
 		if _, err := r.p.Finish(t.Context(), cb, l.Sealed); err != nil {
 			t.Fatalf("first Finish: %v", err)
@@ -256,7 +256,7 @@ func testBadStates(t *testing.T, h *hydra) {
 	})
 	t.Run("code with another PKCE verifier", func(t *testing.T) {
 		t.Parallel()
-		r := h.newRP(t, &behaviour{subject: "erin", claims: claims}, false)
+		r := h.newRP(t, &behaviour{Subject: "erin", Claims: claims}, false)
 		cb, l := r.login(t, nil, "/", nil)
 		ls, err := r.p.sealer.Open(l.Sealed)
 		if err != nil {
@@ -268,7 +268,7 @@ func testBadStates(t *testing.T, h *hydra) {
 	})
 	t.Run("callback from another issuer", func(t *testing.T) {
 		t.Parallel()
-		r := h.newRP(t, &behaviour{subject: "erin", claims: claims}, false)
+		r := h.newRP(t, &behaviour{Subject: "erin", Claims: claims}, false)
 		cb, l := r.login(t, nil, "/", nil)
 		cb.Issuer = "https://idp.evil.test"
 		_, err := r.p.Finish(t.Context(), cb, l.Sealed)

@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"errors"
+	"github.com/airlock-rbi/airlock/internal/oidc/oidctest"
 	"net/url"
 	"slices"
 	"strconv"
@@ -36,12 +37,12 @@ func (h *hydra) newRP(t *testing.T, b *behaviour, public bool, opts ...rpOption)
 	c := h.newClient(t, b, public)
 	r := &rp{h: h, client: c, clock: &clock{}}
 	cfg := Config{
-		Issuer:       h.issuer,
+		Issuer:       h.Issuer,
 		ClientID:     c.ID,
 		ClientSecret: c.Secret,
 		RedirectURL:  redirectURL,
 		Scopes:       []string{"openid", "email", "profile", "groups"},
-		RootCAs:      h.roots,
+		RootCAs:      h.Roots,
 		Now:          r.clock.Now,
 	}
 	for _, o := range opts {
@@ -70,7 +71,7 @@ func (r *rp) login(t *testing.T, b *browser, returnTo string, edit func(string) 
 	if edit != nil {
 		u = edit(u)
 	}
-	loc, err := b.follow(t.Context(), u, redirectURL)
+	loc, err := b.Follow(t.Context(), u, redirectURL)
 	if err != nil {
 		t.Fatalf("the browser did not reach the callback: %v", err)
 	}
@@ -109,7 +110,7 @@ func testLogin(t *testing.T, h *hydra) {
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			r := h.newRP(t, &behaviour{subject: "alice", claims: alice}, public)
+			r := h.newRP(t, &behaviour{Subject: "alice", Claims: alice}, public)
 			if public && r.client.Secret != "" {
 				t.Fatalf("a public client got a secret")
 			}
@@ -122,7 +123,7 @@ func testLogin(t *testing.T, h *hydra) {
 				t.Fatalf("Finish: %v", err)
 			}
 			want := Identity{
-				Issuer: h.issuer, Subject: "alice",
+				Issuer: h.Issuer, Subject: "alice",
 				Email: "alice@example.com", EmailVerified: true,
 				Name: "Alice Liddell", PreferredUsername: "alice",
 				Groups: []string{"engineering", "admins"}, GroupsPresent: true,
@@ -169,7 +170,7 @@ func testGroups(t *testing.T, h *hydra) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			r := h.newRP(t, &behaviour{subject: "bob", claims: tc.claims}, false, tc.opts...)
+			r := h.newRP(t, &behaviour{Subject: "bob", Claims: tc.claims}, false, tc.opts...)
 			res, err := r.finish(t)
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) || !strings.Contains(err.Error(), tc.errText) {
@@ -192,7 +193,7 @@ func requireGroups(c *Config) { c.RequireGroups = true }
 
 func testAccessDenied(t *testing.T, h *hydra) {
 	t.Parallel()
-	r := h.newRP(t, &behaviour{subject: "carol", deny: "carol may not use Airlock"}, false)
+	r := h.newRP(t, &behaviour{Subject: "carol", Deny: "carol may not use Airlock"}, false)
 	cb, l := r.login(t, nil, "/", nil)
 	if cb.Error != "access_denied" || cb.Code != "" {
 		t.Fatalf("callback %+v, want error=access_denied and no code", cb)
@@ -216,7 +217,7 @@ func testAccessDenied(t *testing.T, h *hydra) {
 // (the app accepts it) to the post-logout redirect.
 func testLogout(t *testing.T, h *hydra) {
 	t.Parallel()
-	r := h.newRP(t, &behaviour{subject: "dave", claims: alice}, false)
+	r := h.newRP(t, &behaviour{Subject: "dave", Claims: alice}, false)
 	b := h.newBrowser(t)
 	cb, l := r.login(t, b, "/", nil)
 	res, err := r.p.Finish(t.Context(), cb, l.Sealed)
@@ -231,7 +232,7 @@ func testLogout(t *testing.T, h *hydra) {
 	if q := lu.Query(); q.Get("id_token_hint") != res.IDToken || q.Get("post_logout_redirect_uri") != postLogoutURL || q.Get("client_id") != r.client.ID {
 		t.Fatalf("LogoutURL %s lacks a parameter", lu.Redacted())
 	}
-	loc, err := b.follow(t.Context(), u, postLogoutURL)
+	loc, err := b.Follow(t.Context(), u, postLogoutURL)
 	if err != nil {
 		t.Fatalf("logout did not reach the post-logout redirect: %v", err)
 	}
@@ -242,27 +243,27 @@ func testLogout(t *testing.T, h *hydra) {
 	// than skipping it, which the app sees as a fresh login (not checked
 	// here); an unregistered post-logout URL is refused by Hydra.
 	bad, _ := r.p.LogoutURL(res.IDToken, "https://elsewhere.test/")
-	if _, err := h.newBrowser(t).follow(t.Context(), bad, "https://elsewhere.test/"); err == nil {
+	if _, err := h.newBrowser(t).Follow(t.Context(), bad, "https://elsewhere.test/"); err == nil {
 		t.Fatalf("Hydra redirected to an unregistered post-logout URL")
 	}
 }
 
 func testDiscovery(t *testing.T, h *hydra) {
-	base := Config{ClientID: "x", RedirectURL: redirectURL, RootCAs: h.roots}
+	base := Config{ClientID: "x", RedirectURL: redirectURL, RootCAs: h.Roots}
 	cases := []struct {
 		name    string
 		edit    func(*Config)
 		wantErr error
 		errText string
 	}{
-		{"good", func(c *Config) { c.Issuer = h.issuer }, nil, ""},
+		{"good", func(c *Config) { c.Issuer = h.Issuer }, nil, ""},
 		// Hydra's own public port serves the same document, whose issuer is
 		// the front: the configured issuer is not the one it names.
-		{"issuer mismatch", func(c *Config) { c.Issuer = h.public }, ErrIssuerMismatch, `says issuer "` + h.issuer + `", configured "` + h.public + `"`},
-		{"trailing slash is another issuer", func(c *Config) { c.Issuer = h.issuer + "/" }, ErrIssuerMismatch, "configured"},
-		{"unreachable", func(c *Config) { c.Issuer = "https://127.0.0.1:" + strconv.Itoa(freePort(t)) }, ErrDiscovery, "the issuer is unreachable"},
-		{"untrusted certificate", func(c *Config) { c.Issuer = h.issuer; c.RootCAs = nil }, ErrDiscovery, "certificate"},
-		{"not an issuer", func(c *Config) { c.Issuer = h.issuer + "/oauth2" }, ErrDiscovery, "404"},
+		{"issuer mismatch", func(c *Config) { c.Issuer = h.Public }, ErrIssuerMismatch, `says issuer "` + h.Issuer + `", configured "` + h.Public + `"`},
+		{"trailing slash is another issuer", func(c *Config) { c.Issuer = h.Issuer + "/" }, ErrIssuerMismatch, "configured"},
+		{"unreachable", func(c *Config) { c.Issuer = "https://127.0.0.1:" + strconv.Itoa(oidctest.FreePort(t)) }, ErrDiscovery, "the issuer is unreachable"},
+		{"untrusted certificate", func(c *Config) { c.Issuer = h.Issuer; c.RootCAs = nil }, ErrDiscovery, "certificate"},
+		{"not an issuer", func(c *Config) { c.Issuer = h.Issuer + "/oauth2" }, ErrDiscovery, "404"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,4 +1,4 @@
-package oidc
+package oidctest
 
 import (
 	"os/exec"

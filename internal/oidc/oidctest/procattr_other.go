@@ -1,6 +1,6 @@
 //go:build !linux
 
-package oidc
+package oidctest
 
 import "os/exec"
 
