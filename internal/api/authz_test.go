@@ -56,6 +56,9 @@ var spoofed = map[string]string{
 var access = map[string]Access{
 	"POST /api/v1/auth/login":               AccessPublic,
 	"POST /api/v1/auth/logout":              AccessUser,
+	"GET /api/v1/auth/sso":                  AccessPublic,
+	"GET /api/v1/auth/sso/login":            AccessPublic,
+	"GET /api/v1/auth/sso/callback":         AccessPublic,
 	"GET /api/v1/me":                        AccessUser,
 	"GET /api/v1/users":                     AccessAdmin,
 	"POST /api/v1/users":                    AccessAdmin,
@@ -134,17 +137,21 @@ var shared = map[string]bool{
 // the caller's own credential (agents, nodes, the public ones); the
 // matrix's callers bring no registration or join token in the body.
 var selfAuthenticated = map[string]map[principal]outcome{
-	"POST /api/v1/auth/login":      all(through),
-	"GET /api/v1/ca":               all(through),
-	"POST /api/v1/agent/register":  all(unauthorized),
-	"POST /api/v1/agent/heartbeat": except(unauthorized, map[principal]outcome{agentA: through, agentB: through}),
-	"POST /api/v1/agent/claim":     except(unauthorized, map[principal]outcome{agentA: through, agentB: through}),
-	"POST /api/v1/agent/connect":   except(unauthorized, map[principal]outcome{agentA: through, agentB: through}),
-	"POST /api/v1/agent/transfer":  except(unauthorized, map[principal]outcome{agentA: through, agentB: through}),
-	"POST /api/v1/nodes/enroll":    all(unauthorized),
-	"POST /api/v1/nodes/renew":     except(unauthorized, map[principal]outcome{nodeP: through}),
-	"POST /api/v1/nodes/heartbeat": except(unauthorized, map[principal]outcome{nodeP: through}),
-	"POST /api/v1/nodes/events":    except(unauthorized, map[principal]outcome{nodeP: through}),
+	"POST /api/v1/auth/login": all(through),
+	"GET /api/v1/auth/sso":    all(through),
+	// Not configured in the matrix's deployment: 404 for all.
+	"GET /api/v1/auth/sso/login":    all(notFound),
+	"GET /api/v1/auth/sso/callback": all(notFound),
+	"GET /api/v1/ca":                all(through),
+	"POST /api/v1/agent/register":   all(unauthorized),
+	"POST /api/v1/agent/heartbeat":  except(unauthorized, map[principal]outcome{agentA: through, agentB: through}),
+	"POST /api/v1/agent/claim":      except(unauthorized, map[principal]outcome{agentA: through, agentB: through}),
+	"POST /api/v1/agent/connect":    except(unauthorized, map[principal]outcome{agentA: through, agentB: through}),
+	"POST /api/v1/agent/transfer":   except(unauthorized, map[principal]outcome{agentA: through, agentB: through}),
+	"POST /api/v1/nodes/enroll":     all(unauthorized),
+	"POST /api/v1/nodes/renew":      except(unauthorized, map[principal]outcome{nodeP: through}),
+	"POST /api/v1/nodes/heartbeat":  except(unauthorized, map[principal]outcome{nodeP: through}),
+	"POST /api/v1/nodes/events":     except(unauthorized, map[principal]outcome{nodeP: through}),
 }
 
 func all(o outcome) map[principal]outcome { return except(o, nil) }

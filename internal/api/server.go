@@ -72,6 +72,9 @@ type Options struct {
 	// DefaultMaxSessions bounds a user's active sessions unless the user
 	// has a limit of their own. Default 3.
 	DefaultMaxSessions int
+	// SSO, if set, offers single sign-on through an OpenID Connect
+	// provider beside local passwords.
+	SSO *SSO
 	// AuthCacheTTL is how long a verified API token or browser sign-in
 	// is trusted without reading the store again (default 5s; negative:
 	// never). Revocations in this process take effect at once; another
@@ -102,6 +105,7 @@ type Server struct {
 	// failures.
 	sessions *sessions.Service
 
+	sso *SSO
 	// authCache keeps recently verified credentials; nil when off.
 	authCache *authCache
 	// refusals bounds the audit events of refused credentials.
@@ -119,7 +123,7 @@ type Server struct {
 // rather than at the first sign-in.
 func New(o Options) (*Server, error) {
 	s := &Server{store: o.Store, log: o.Logger, clock: o.Now, webTTL: o.WebSessionTTL, maxSess: o.DefaultMaxSessions,
-		driver: o.Driver, signer: o.Signer, ca: o.CA, onRevoke: o.OnRevoke, revoker: o.Revoker, ice: o.ICE}
+		sso: o.SSO, driver: o.Driver, signer: o.Signer, ca: o.CA, onRevoke: o.OnRevoke, revoker: o.Revoker, ice: o.ICE}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -226,6 +230,9 @@ func (s *Server) Routes() []Route {
 	return []Route{
 		{"POST /api/v1/auth/login", AccessPublic, s.login},
 		{"POST /api/v1/auth/logout", AccessUser, s.logout},
+		{"GET /api/v1/auth/sso", AccessPublic, s.ssoInfo},
+		{"GET " + ssoLoginPath, AccessPublic, s.ssoLogin},
+		{"GET " + ssoCallbackPath, AccessPublic, s.ssoCallback},
 		{"GET /api/v1/me", AccessUser, s.me},
 
 		{"GET /api/v1/users", AccessAdmin, s.listUsers},

@@ -101,7 +101,6 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return errBadLogin
 	}
 	attempt.Succeeded()
-	now := s.clock.now()
 	if req.Token {
 		name := req.TokenName
 		if name == "" {
@@ -118,16 +117,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, loginResponse{User: viewUser(u), Token: tok})
 		return nil
 	}
-	tok, err := auth.NewToken(auth.KindWeb)
-	if err != nil {
+	if err := s.startWebSession(ctx, w, u); err != nil {
 		return err
 	}
-	ws := &airlock.WebSession{ID: tok.ID, UserID: u.ID, Hash: tok.Hash(), CreatedAt: now, ExpiresAt: now.Add(s.webTTL)}
-	if err := s.store.CreateWebSession(ctx, ws); err != nil {
-		return err
-	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: tok.String(), Path: "/", Expires: ws.ExpiresAt,
-		HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
 	s.audit(ctx, u.Name, "auth.login", u.Name, "web")
 	writeJSON(w, http.StatusOK, loginResponse{User: viewUser(u)})
 	return nil
