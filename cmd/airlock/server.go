@@ -44,6 +44,21 @@ func infraFlags(fs *flag.FlagSet, cfg *infra.Config, turnListen string) {
 	fs.StringVar(&cfg.DataDir, "data", "./data", "data directory: CA (DIR/ca.pem), certificates, SQLite database")
 	fs.StringVar(&cfg.Listen, "listen", ":8443", "HTTPS address of the api")
 	fs.StringVar(&cfg.AgentURL, "agent-url", "", "the api's URL as seen from session containers (default https://host.docker.internal:PORT)")
+	fs.StringVar(&cfg.SSO.Issuer, "sso-issuer", "", "single sign-on: the OpenID Connect provider's issuer URL (empty: off)")
+	fs.StringVar(&cfg.SSO.ClientID, "sso-client-id", "", "single sign-on: Airlock's client ID at the provider")
+	fs.StringVar(&cfg.SSO.ClientSecretFile, "sso-client-secret-file", "", "single sign-on: a file holding the client secret (empty: a public client, PKCE only)")
+	fs.StringVar(&cfg.SSO.PublicURL, "public-url", "", "this server as browsers reach it, https://host[:port] (single sign-on sends them back to PUBLIC-URL/api/v1/auth/sso/callback)")
+	fs.StringVar(&cfg.SSO.Name, "sso-name", "", "single sign-on: the provider's name on the sign-in page (\"Sign in with NAME\")")
+	fs.StringVar(&cfg.SSO.GroupsClaim, "sso-groups-claim", "", "single sign-on: the ID token claim with the user's groups (default groups)")
+	fs.StringVar(&cfg.SSO.CAFile, "sso-ca-file", "", "single sign-on: the PEM CA of the provider's certificate, if a private one (default: the system's roots)")
+	fs.BoolVar(&cfg.SSO.RequireGroups, "sso-require-groups", false, "single sign-on: refuse a login whose ID token has no groups claim (default: keep the user's role)")
+	fs.Func("sso-admin-group", "single sign-on: members of this provider group are admins (repeatable)", func(v string) error {
+		if v == "" {
+			return fmt.Errorf("an empty group name")
+		}
+		cfg.SSO.AdminGroups = append(cfg.SSO.AdminGroups, v)
+		return nil
+	})
 	fs.StringVar(&cfg.AccessLog, "access-log", "", "where the gateway records every request, as JSON lines: a file (default DATA/access.log), - for the server's log, or off")
 	fs.StringVar(&cfg.Database, "database", "", "PostgreSQL DSN (postgres://…); empty: SQLite in the data directory")
 	fs.StringVar(&cfg.TURNListen, "turn-listen", turnListen, "run the embedded STUN/TURN server on this address, UDP and TCP (e.g. :3478; empty: off)")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
@@ -105,7 +106,7 @@ type Server struct {
 	// failures.
 	sessions *sessions.Service
 
-	sso *SSO
+	sso atomic.Pointer[SSO]
 	// authCache keeps recently verified credentials; nil when off.
 	authCache *authCache
 	// refusals bounds the audit events of refused credentials.
@@ -123,7 +124,7 @@ type Server struct {
 // rather than at the first sign-in.
 func New(o Options) (*Server, error) {
 	s := &Server{store: o.Store, log: o.Logger, clock: o.Now, webTTL: o.WebSessionTTL, maxSess: o.DefaultMaxSessions,
-		sso: o.SSO, driver: o.Driver, signer: o.Signer, ca: o.CA, onRevoke: o.OnRevoke, revoker: o.Revoker, ice: o.ICE}
+		driver: o.Driver, signer: o.Signer, ca: o.CA, onRevoke: o.OnRevoke, revoker: o.Revoker, ice: o.ICE}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -131,6 +132,7 @@ func New(o Options) (*Server, error) {
 		s.revoker = noRevoker{}
 	}
 	s.tokenUses.max = 10_000
+	s.sso.Store(o.SSO)
 	switch ttl := o.AuthCacheTTL; {
 	case ttl == 0:
 		s.authCache = newAuthCache(5*time.Second, 100_000)

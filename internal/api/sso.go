@@ -45,23 +45,29 @@ type ssoView struct {
 
 // ssoInfo tells the sign-in page whether to offer single sign-on.
 func (s *Server) ssoInfo(w http.ResponseWriter, r *http.Request) error {
-	if s.sso == nil {
+	sso := s.sso.Load()
+	if sso == nil {
 		writeJSON(w, http.StatusOK, ssoView{})
 		return nil
 	}
-	writeJSON(w, http.StatusOK, ssoView{Enabled: true, Name: s.sso.Name, Login: ssoLoginPath})
+	writeJSON(w, http.StatusOK, ssoView{Enabled: true, Name: sso.Name, Login: ssoLoginPath})
 	return nil
 }
+
+// SetSSO turns single sign-on on (or, with nil, off): the server starts
+// before a provider that did not answer at start has been reached.
+func (s *Server) SetSSO(sso *SSO) { s.sso.Store(sso) }
 
 var errNoSSO = airlock.Errorf(airlock.ENOTFOUND, "single sign-on is not configured on this server")
 
 // ssoLogin sends the browser to the provider, keeping the login's state
 // in a cookie of its own.
 func (s *Server) ssoLogin(w http.ResponseWriter, r *http.Request) error {
-	if s.sso == nil {
+	sso := s.sso.Load()
+	if sso == nil {
 		return errNoSSO
 	}
-	l, err := s.sso.Provider.Begin(r.URL.Query().Get("return_to"))
+	l, err := sso.Provider.Begin(r.URL.Query().Get("return_to"))
 	if err != nil {
 		return airlock.Errorf(airlock.EINVALID, "return_to: %v", err)
 	}
@@ -76,13 +82,14 @@ func (s *Server) ssoLogin(w http.ResponseWriter, r *http.Request) error {
 // began. A refusal is a short page saying what was wrong: a browser, not
 // a program, is on the other end.
 func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) error {
-	if s.sso == nil {
+	sso := s.sso.Load()
+	if sso == nil {
 		return errNoSSO
 	}
 	ctx := r.Context()
 	cb := oidc.CallbackFromQuery(r.URL.Query())
 	http.SetCookie(w, oidc.ClearStateCookie(cb.State))
-	res, err := s.sso.Provider.Finish(ctx, cb, oidc.KeptState(r, cb.State))
+	res, err := sso.Provider.Finish(ctx, cb, oidc.KeptState(r, cb.State))
 	if err != nil {
 		s.ssoFailed(ctx, err.Error())
 		status := http.StatusBadRequest
@@ -95,7 +102,7 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) error {
 		ssoRefusal(w, status, err.Error())
 		return nil
 	}
-	u, err := s.ssoUser(ctx, res.Identity)
+	u, err := s.ssoUser(ctx, sso, res.Identity)
 	if err != nil {
 		s.ssoFailed(ctx, airlock.ErrorMessage(err))
 		if code := airlock.ErrorCode(err); code != airlock.EINTERNAL {
@@ -133,9 +140,9 @@ func ssoRefusal(w http.ResponseWriter, status int, msg string) {
 
 // ssoUser is the user linked to id, made on its first login; its role
 // follows the groups claim when the token has one.
-func (s *Server) ssoUser(ctx context.Context, id oidc.Identity) (*airlock.User, error) {
+func (s *Server) ssoUser(ctx context.Context, sso *SSO, id oidc.Identity) (*airlock.User, error) {
 	role := airlock.RoleUser
-	if id.GroupsPresent && slices.ContainsFunc(id.Groups, func(g string) bool { return slices.Contains(s.sso.AdminGroups, g) }) {
+	if id.GroupsPresent && slices.ContainsFunc(id.Groups, func(g string) bool { return slices.Contains(sso.AdminGroups, g) }) {
 		role = airlock.RoleAdmin
 	}
 	u, err := s.store.UserBySSO(ctx, id.Issuer, id.Subject)

@@ -88,6 +88,8 @@ type Config struct {
 	// TURNMaxPerUser and TURNMaxPerSession bound the allocations a user
 	// and a session hold at once. Defaults 10 and 4.
 	TURNMaxPerUser, TURNMaxPerSession int
+	// SSO offers single sign-on when its Issuer is set.
+	SSO SSOConfig
 	// Lifecycle tunes the periodic jobs.
 	Lifecycle lifecycle.Config
 	// SessionLimits are the deployment's session limits (workspaces
@@ -255,6 +257,13 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer srv.API.Close()
+	if cfg.SSO.Issuer != "" {
+		sso, err := newSSO(data, cfg.SSO, log.With("component", "sso"))
+		if err != nil {
+			return err
+		}
+		go sso.run(ctx, srv.API)
+	}
 	if err := firstAdmin(ctx, srv.API, st, cfg.AdminPassword, cfg.Out); err != nil {
 		return err
 	}

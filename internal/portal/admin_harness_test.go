@@ -44,6 +44,13 @@ type server struct {
 
 func startServer(t *testing.T) *server {
 	t.Helper()
+	return startServerWith(t, "127.0.0.1:0", nil)
+}
+
+// startServerWith is startServer listening on listen, with edit's changes
+// to the server's configuration.
+func startServerWith(t *testing.T, listen string, edit func(*infra.Config)) *server {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("real browser and server: not in -short")
 	}
@@ -60,9 +67,13 @@ func startServer(t *testing.T) *server {
 		defer close(exited)
 		// No session container is started, so the agents' URL is never
 		// used; a loopback listener needs one all the same.
-		runErr = infra.Run(ctx, infra.Config{DataDir: data, Listen: "127.0.0.1:0", AgentURL: "https://127.0.0.1:9", AccessLog: "off",
+		cfg := infra.Config{DataDir: data, Listen: listen, AgentURL: "https://127.0.0.1:9", AccessLog: "off",
 			AdminPassword: adminPassword, PasswordParams: &auth.PasswordParams{Memory: 1024, Time: 1, Threads: 1},
-			Ready: func(addr string, s *infra.Server) { ready <- up{addr, s} }})
+			Ready: func(addr string, s *infra.Server) { ready <- up{addr, s} }}
+		if edit != nil {
+			edit(&cfg)
+		}
+		runErr = infra.Run(ctx, cfg)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -178,10 +189,24 @@ type page struct {
 	s   *server
 }
 
-// openPortal starts Chromium (the server's certificate is its own CA's,
-// which this browser does not know), opens the portal and signs in as
-// user through the sign-in form.
+// openPortal starts Chromium, opens the portal and signs in as user
+// through the sign-in form.
 func (s *server) openPortal(user, password string) *page {
+	s.t.Helper()
+	p := s.openBrowser()
+	p.run(chromedp.Navigate(s.base + "/"))
+	// Typed only once the portal's modules run: before, Enter would
+	// submit the form as a plain page load.
+	p.waitFor(`window.airlockStarted === true && !document.getElementById('view-login').hidden`)
+	p.run(chromedp.SendKeys("#login-user", user, chromedp.ByID),
+		chromedp.SendKeys("#login-password", password+kb.Enter, chromedp.ByID))
+	p.waitFor(`!document.getElementById('view-home').hidden`)
+	return p
+}
+
+// openBrowser starts Chromium (the server's certificate is its own CA's,
+// which this browser does not know) with a blank tab.
+func (s *server) openBrowser() *page {
 	t := s.t
 	t.Helper()
 	browser := browsertest.Chromium(t)
@@ -194,15 +219,7 @@ func (s *server) openPortal(user, password string) *page {
 	t.Cleanup(cancel)
 	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
 	t.Cleanup(cancelT)
-	p := &page{t: t, ctx: ctx, s: s}
-	p.run(chromedp.Navigate(s.base + "/"))
-	// Typed only once the portal's modules run: before, Enter would
-	// submit the form as a plain page load.
-	p.waitFor(`window.airlockStarted === true && !document.getElementById('view-login').hidden`)
-	p.run(chromedp.SendKeys("#login-user", user, chromedp.ByID),
-		chromedp.SendKeys("#login-password", password+kb.Enter, chromedp.ByID))
-	p.waitFor(`!document.getElementById('view-home').hidden`)
-	return p
+	return &page{t: t, ctx: ctx, s: s}
 }
 
 func (p *page) run(actions ...chromedp.Action) {

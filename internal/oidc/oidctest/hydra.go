@@ -58,8 +58,10 @@ type Hydra struct {
 	// Public is Hydra's own public URL, behind the front; Admin its admin
 	// API's.
 	Public, Admin string
-	// Roots trusts the certificate Hydra and the front serve.
-	Roots *x509.CertPool
+	// Roots trusts the certificate Hydra and the front serve; RootPEM is
+	// that certificate, for a process that reads a CA file.
+	Roots   *x509.CertPool
+	RootPEM []byte
 	// Client trusts Roots; for the admin API.
 	Client *http.Client
 
@@ -97,6 +99,7 @@ func Start(t testing.TB) *Hydra {
 	cert, certPEM, keyPEM := selfSigned(t)
 	h.Roots = x509.NewCertPool()
 	h.Roots.AddCert(cert.Leaf)
+	h.RootPEM = certPEM
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{RootCAs: h.Roots}
 	h.Client = &http.Client{Transport: tr, Timeout: 20 * time.Second}

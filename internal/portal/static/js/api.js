@@ -103,6 +103,7 @@ export const api = {
   // second web session; the first, whose cookie may never have arrived,
   // expires unused.
   login: (user, password) => sendAgain(() => request('POST', '/auth/login', { body: { user, password }, quiet401: true })),
+  sso: () => request('GET', '/auth/sso', { quiet401: true }),
   logout: () => request('POST', '/auth/logout', { quiet401: true }),
   workspaces: (opts) => request('GET', '/workspaces', opts),
   sessions: (opts) => request('GET', '/sessions', opts),

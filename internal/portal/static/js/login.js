@@ -14,6 +14,25 @@ export function init(a) {
   app = a;
   $('login-form').addEventListener('submit', submit);
   $('login-submit').disabled = false;
+  offerSSO();
+}
+
+// offerSSO shows "Sign in with …" when the server has single sign-on.
+// The link is a plain navigation: the api sends the browser to the
+// provider, and back to where it was once signed in.
+async function offerSSO() {
+  let info;
+  try {
+    info = await api.sso();
+  } catch {
+    return; // the password form still works
+  }
+  if (!info.enabled) return;
+  const link = $('login-sso-link');
+  link.textContent = `Sign in with ${info.name}`;
+  const back = location.pathname + location.hash;
+  link.href = `${info.login}?return_to=${encodeURIComponent(back)}`;
+  $('login-sso').hidden = false;
 }
 
 export function enter(_app, message) {
