@@ -67,6 +67,10 @@ type WebSession struct {
 	Hash      []byte
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// SSOIDToken is the identity provider's ID token of a single sign-on,
+	// kept (server side only) as the hint that signs the browser out
+	// there too; empty for a password sign-in.
+	SSOIDToken string
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)

@@ -30,6 +30,10 @@ type SSO struct {
 	// admin role, one whose claim names none the user role. Without the
 	// claim the role stays as it was (a new user's: user).
 	AdminGroups []string
+	// PostLogoutURL is where the provider sends the browser back after
+	// signing out there (registered at the provider); empty: the
+	// provider's own page.
+	PostLogoutURL string
 }
 
 const (
@@ -111,7 +115,7 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	if err := s.startWebSession(ctx, w, u); err != nil {
+	if err := s.startWebSession(ctx, w, u, res.IDToken); err != nil {
 		return err
 	}
 	s.audit(ctx, u.Name, "auth.login", u.Name, "single sign-on at "+res.Identity.Issuer)
@@ -221,14 +225,14 @@ func ssoNames(id oidc.Identity) []string {
 }
 
 // startWebSession signs u in in this browser: a web session and its
-// cookie.
-func (s *Server) startWebSession(ctx context.Context, w http.ResponseWriter, u *airlock.User) error {
+// cookie, keeping the provider's ID token of a single sign-on.
+func (s *Server) startWebSession(ctx context.Context, w http.ResponseWriter, u *airlock.User, idToken string) error {
 	now := s.clock.now()
 	tok, err := auth.NewToken(auth.KindWeb)
 	if err != nil {
 		return err
 	}
-	ws := &airlock.WebSession{ID: tok.ID, UserID: u.ID, Hash: tok.Hash(), CreatedAt: now, ExpiresAt: now.Add(s.webTTL)}
+	ws := &airlock.WebSession{ID: tok.ID, UserID: u.ID, Hash: tok.Hash(), CreatedAt: now, ExpiresAt: now.Add(s.webTTL), SSOIDToken: idToken}
 	if err := s.store.CreateWebSession(ctx, ws); err != nil {
 		return err
 	}

@@ -71,7 +71,9 @@ func newSSOEnv(t *testing.T) *ssoEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newEnv(t, func(o *Options) { o.SSO = &SSO{Provider: p, Name: "Test IdP", AdminGroups: []string{"airlock-admins"}} })
+	e := newEnv(t, func(o *Options) {
+		o.SSO = &SSO{Provider: p, Name: "Test IdP", AdminGroups: []string{"airlock-admins"}, PostLogoutURL: "https://airlock.test/"}
+	})
 	return &ssoEnv{env: e, hydra: h, who: who}
 }
 
@@ -153,6 +155,19 @@ func TestSSOLogin(t *testing.T) {
 	if u4 := e.me(t, cookie); u4.Name != "dana.k-2" || u4.ID == u.ID || u4.Role != "user" {
 		t.Fatalf("a second account named dana.k: %+v", u4)
 	}
+
+	// Signing out hands the browser the provider's sign-out, with the
+	// sign-in's ID token as the hint and the way back.
+	rec = e.do(req{Method: "POST", Path: "/api/v1/auth/logout", Header: map[string]string{"Cookie": cookie}})
+	wantStatus(t, rec, http.StatusOK)
+	var out logoutView
+	mustJSON(t, rec, &out)
+	lu, err := url.Parse(out.LogoutURL)
+	if err != nil || !strings.HasPrefix(out.LogoutURL, e.hydra.Issuer+"/") || lu.Query().Get("id_token_hint") == "" ||
+		lu.Query().Get("post_logout_redirect_uri") != "https://airlock.test/" {
+		t.Fatalf("logout URL %q", out.LogoutURL)
+	}
+	wantStatus(t, e.do(req{Method: "GET", Path: "/api/v1/me", Header: map[string]string{"Cookie": cookie}}), http.StatusUnauthorized)
 
 	// Refused at the provider.
 	*e.who = oidctest.Behaviour{Subject: "eve", Deny: "eve may not use Airlock"}

@@ -117,7 +117,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, loginResponse{User: viewUser(u), Token: tok})
 		return nil
 	}
-	if err := s.startWebSession(ctx, w, u); err != nil {
+	if err := s.startWebSession(ctx, w, u, ""); err != nil {
 		return err
 	}
 	s.audit(ctx, u.Name, "auth.login", u.Name, "web")
@@ -127,7 +127,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	c := callerOf(r.Context())
+	var idToken string
 	if c.Web {
+		if ws, err := s.store.WebSessionByID(r.Context(), c.TokenID); err == nil {
+			idToken = ws.SSOIDToken
+		}
 		if err := s.store.DeleteWebSession(r.Context(), c.TokenID); err != nil {
 			return err
 		}
@@ -137,8 +141,22 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.revoker.RevokeGrant(c.TokenID)
 	s.audit(r.Context(), c.User.Name, "auth.logout", c.User.Name, "")
+	// A browser signed in at the identity provider is sent there to sign
+	// out as well (RP-initiated logout), and comes back to the portal.
+	if sso := s.sso.Load(); idToken != "" && sso != nil && c.User.SSOIssuer != "" {
+		if u, err := sso.Provider.LogoutURL(idToken, sso.PostLogoutURL); err == nil {
+			writeJSON(w, http.StatusOK, logoutView{LogoutURL: u})
+			return nil
+		}
+	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+type logoutView struct {
+	// LogoutURL is where the browser goes to sign out at the identity
+	// provider too.
+	LogoutURL string `json:"logout_url"`
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request) error {

@@ -101,7 +101,7 @@ func newSSO(data string, c SSOConfig, log *slog.Logger) (*ssoStarter, error) {
 		cfg: oidc.Config{Issuer: c.Issuer, ClientID: c.ClientID, ClientSecret: secret,
 			RedirectURL: strings.TrimSuffix(c.PublicURL, "/") + "/api/v1/auth/sso/callback",
 			Scopes:      append([]string{"openid"}, scopes...), GroupsClaim: c.GroupsClaim, RequireGroups: c.RequireGroups, StateKey: key, RootCAs: roots},
-		sso: api.SSO{Name: c.Name, AdminGroups: c.AdminGroups},
+		sso: api.SSO{Name: c.Name, AdminGroups: c.AdminGroups, PostLogoutURL: strings.TrimSuffix(c.PublicURL, "/") + "/"},
 		log: log,
 	}, nil
 }

@@ -89,4 +89,9 @@ func TestSSOSignIn(t *testing.T) {
 	if len(events.Events) != 1 {
 		t.Fatalf("sign-in audited as %+v", events.Events)
 	}
+
+	// Signing out signs out at the provider too, and comes back here.
+	p.tabTo("#logout")
+	p.keys(kb.Enter)
+	p.waitFor(`location.origin === ` + fmt.Sprintf("%q", s.base) + ` && window.airlockStarted === true && !document.getElementById('view-login').hidden`)
 }

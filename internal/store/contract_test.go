@@ -1596,6 +1596,15 @@ func testUserSSO(t *testing.T, db *DB) {
 	// The same subject at another provider is another account.
 	must(t, db.CreateUser(ctx, &airlock.User{ID: "u5", Name: "alice-other", Role: airlock.RoleUser, SSOIssuer: "https://other.example.com", SSOSubject: "sub-1"}))
 	wantCode(t, db.CreateUser(ctx, &airlock.User{ID: "u6", Name: "half", Role: airlock.RoleUser, SSOIssuer: iss}), airlock.EINVALID)
+	// A web session begun by single sign-on keeps the provider's ID token.
+	must(t, db.CreateWebSession(ctx, &airlock.WebSession{ID: "w1", UserID: "u3", Hash: []byte("h"), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour), SSOIDToken: "eyJ.id.token"}))
+	must(t, db.CreateWebSession(ctx, &airlock.WebSession{ID: "w2", UserID: "u1", Hash: []byte("h2"), CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+	if ws, err := db.WebSessionByID(ctx, "w1"); err != nil || ws.SSOIDToken != "eyJ.id.token" {
+		t.Fatalf("web session w1: %+v %v", ws, err)
+	}
+	if ws, err := db.WebSessionByID(ctx, "w2"); err != nil || ws.SSOIDToken != "" {
+		t.Fatalf("web session w2: %+v %v", ws, err)
+	}
 	// An update leaves the link alone.
 	got.MaxSessions = 5
 	must(t, db.UpdateUser(ctx, got))

@@ -243,12 +243,12 @@ func (db *DB) TouchAPIToken(ctx context.Context, id string, at time.Time) error 
 	return nil
 }
 
-const webSessionCols = `id, user_id, hash, created_at, expires_at`
+const webSessionCols = `id, user_id, hash, created_at, expires_at, sso_id_token`
 
 func scanWebSession(s scanner) (*airlock.WebSession, error) {
 	var w airlock.WebSession
 	var created, expires int64
-	if err := s.Scan(&w.ID, &w.UserID, &w.Hash, &created, &expires); err != nil {
+	if err := s.Scan(&w.ID, &w.UserID, &w.Hash, &created, &expires, &w.SSOIDToken); err != nil {
 		return nil, err
 	}
 	w.CreatedAt, w.ExpiresAt = fromMicros(created), fromMicros(expires)
@@ -262,8 +262,8 @@ func (db *DB) CreateWebSession(ctx context.Context, s *airlock.WebSession) error
 		s.CreatedAt = db.now()
 	}
 	s.CreatedAt = s.CreatedAt.UTC().Truncate(time.Microsecond)
-	_, err := db.exec(ctx, `INSERT INTO web_sessions (`+webSessionCols+`) VALUES (?, ?, ?, ?, ?)`,
-		s.ID, s.UserID, s.Hash, micros(s.CreatedAt), micros(s.ExpiresAt))
+	_, err := db.exec(ctx, `INSERT INTO web_sessions (`+webSessionCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		s.ID, s.UserID, s.Hash, micros(s.CreatedAt), micros(s.ExpiresAt), s.SSOIDToken)
 	if isForeignKey(err) {
 		return notFound("user", s.UserID)
 	}

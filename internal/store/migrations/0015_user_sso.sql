@@ -9,3 +9,7 @@
 ALTER TABLE users ADD COLUMN sso_issuer TEXT NOT NULL DEFAULT '';
 ALTER TABLE users ADD COLUMN sso_subject TEXT NOT NULL DEFAULT '';
 CREATE UNIQUE INDEX users_sso ON users (sso_issuer, sso_subject) WHERE sso_issuer <> '';
+
+-- The ID token of a web session begun by single sign-on: the hint the
+-- provider wants in order to sign the browser out there too.
+ALTER TABLE web_sessions ADD COLUMN sso_id_token TEXT NOT NULL DEFAULT '';

@@ -58,7 +58,13 @@ function renderMe(me) {
 // its own place).
 export async function logout(show = (msg) => setAlert($('home-alert'), msg)) {
   try {
-    await api.logout();
+    const res = await api.logout();
+    // Signed in at the identity provider: sign out there too, which
+    // comes back to this page.
+    if (res && res.logout_url) {
+      location.assign(res.logout_url);
+      return;
+    }
   } catch (err) {
     // Already signed out is as good as signed out.
     if (err.status !== 401) {
