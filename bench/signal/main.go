@@ -2,8 +2,10 @@
 // sessions held open, in one run:
 //
 //  1. The relay runs in a process of its own (this program, started again
-//     as its child), behind TLS on 127.0.0.1, as the api's listener
-//     serves it; its memory is that process's alone.
+//     as its child), behind TLS on 127.0.0.1 with a certificate from a CA
+//     of the run's own (internal/pki, as the api's public listener serves
+//     it: pki.PublicServerTLSConfig); the clients verify it against that
+//     CA. Its memory is that process's alone.
 //  2. -pairs sessions each get a viewer and an agent, connected with
 //     tokens the relay verifies (each pair's viewer authenticating by its
 //     first message, as the portal does, its agent by the URL, as agents
@@ -24,23 +26,20 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,6 +53,7 @@ import (
 	"github.com/airlock-rbi/airlock/bench/internal/benchmain"
 	"github.com/airlock-rbi/airlock/bench/internal/stats"
 	"github.com/airlock-rbi/airlock/internal/auth"
+	"github.com/airlock-rbi/airlock/internal/pki"
 	"github.com/airlock-rbi/airlock/internal/signal"
 )
 
@@ -65,12 +65,16 @@ const (
 	targetRatePer = 1000
 )
 
-// childEnv names the signing key, hex, of a child that serves the relay.
-const childEnv = "AIRLOCK_BENCH_SIGNAL_KEY"
+// childEnv names the signing key, hex, of a child that serves the relay;
+// certEnv the directory of its server certificate bundle.
+const (
+	childEnv = "AIRLOCK_BENCH_SIGNAL_KEY"
+	certEnv  = "AIRLOCK_BENCH_SIGNAL_CERTS"
+)
 
 func main() {
 	if key := os.Getenv(childEnv); key != "" {
-		if err := serve(key); err != nil {
+		if err := serve(key, os.Getenv(certEnv)); err != nil {
 			fmt.Fprintln(os.Stderr, "bench/signal relay:", err)
 			os.Exit(1)
 		}
@@ -90,18 +94,18 @@ func main() {
 	})
 }
 
-// serve is the child: the relay behind TLS on a loopback port it prints,
-// until its stdin closes.
-func serve(keyHex string) error {
+// serve is the child: the relay behind TLS, with the bundle in certDir,
+// on a loopback port it prints, until its stdin closes.
+func serve(keyHex, certDir string) error {
 	key, err := hex.DecodeString(keyHex)
 	if err != nil {
-		return err
+		return fmt.Errorf("signing key: %w", err)
 	}
 	signer, err := auth.NewSigner(key, nil)
 	if err != nil {
 		return err
 	}
-	cert, err := selfSigned()
+	tlsCfg, err := pki.PublicServerTLSConfig(certDir, nil)
 	if err != nil {
 		return err
 	}
@@ -111,27 +115,34 @@ func serve(keyHex string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: relay, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13},
-		ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: relay, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.ServeTLS(ln, "", "") }()
 	fmt.Println(ln.Addr().String())
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	return srv.Close()
 }
 
-func selfSigned() (tls.Certificate, error) {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+// serverCerts makes a CA in dir and issues the relay's certificate for
+// 127.0.0.1 into dir/server, as an infra server's is; it returns the pool
+// the clients trust.
+func serverCerts(dir string) (string, *x509.CertPool, error) {
+	ca, err := pki.InitCA(filepath.Join(dir, "ca"))
 	if err != nil {
-		return tls.Certificate{}, err
+		return "", nil, err
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bench-signal"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	b, err := ca.Issue(pki.IssueRequest{Role: pki.RoleInfra, Name: "airlock-server", Hosts: []string{"127.0.0.1"}})
 	if err != nil {
-		return tls.Certificate{}, err
+		return "", nil, err
 	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: k}, nil
+	serverDir := filepath.Join(dir, "server")
+	if err := pki.WriteBundle(serverDir, b); err != nil {
+		return "", nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b.CACertPEM) {
+		return "", nil, errors.New("the issued bundle's CA certificate does not parse")
+	}
+	return serverDir, pool, nil
 }
 
 // filesSpare is the open files a process needs beside its pairs'.
@@ -188,8 +199,17 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 	if err != nil {
 		return err
 	}
+	dir, err := os.MkdirTemp("", "bench-signal-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	serverDir, roots, err := serverCerts(dir)
+	if err != nil {
+		return err
+	}
 	child := exec.CommandContext(ctx, self)
-	child.Env = append(os.Environ(), childEnv+"="+hex.EncodeToString(key))
+	child.Env = append(os.Environ(), childEnv+"="+hex.EncodeToString(key), certEnv+"="+serverDir)
 	child.Stderr = os.Stderr
 	stdin, err := child.StdinPipe()
 	if err != nil {
@@ -214,8 +234,7 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 	url := "wss://" + strings.TrimSpace(string(line[:n])) + "/api/v1/signal"
 	pid := child.Process.Pid
 
-	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // loopback, a certificate of its own
-		MaxIdleConnsPerHost: -1}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}, MaxIdleConnsPerHost: -1}
 	hc := &http.Client{Transport: tr}
 	mint := func(role, session string) (string, error) {
 		return signer.Sign(auth.Claims{Subject: "bench", Session: session, Role: role, Audience: signal.Audience,
