@@ -25,6 +25,8 @@
 package main
 
 import (
+	"bufio"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -35,7 +37,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -70,11 +71,13 @@ const (
 const (
 	childEnv = "AIRLOCK_BENCH_SIGNAL_KEY"
 	certEnv  = "AIRLOCK_BENCH_SIGNAL_CERTS"
+	// profileEnv, when set, makes the child sample its allocations finely.
+	profileEnv = "AIRLOCK_BENCH_SIGNAL_PROFILE"
 )
 
 func main() {
 	if key := os.Getenv(childEnv); key != "" {
-		if err := serve(key, os.Getenv(certEnv)); err != nil {
+		if err := serve(key, os.Getenv(certEnv), os.Getenv(profileEnv) != ""); err != nil {
 			fmt.Fprintln(os.Stderr, "bench/signal relay:", err)
 			os.Exit(1)
 		}
@@ -84,42 +87,15 @@ func main() {
 	active := flag.Int("active", 100, "pairs that exchange messages in the latency phase")
 	rate := flag.Int("rate", targetRatePer, "messages a second in all in the latency phase")
 	window := flag.Duration("window", 10*time.Second, "length of the latency phase")
+	heapProfile := flag.String("heapprofile", "", "write the relay's heap profile with the pairs held to this file")
 	flag.Parse()
 	if *pairs < 1 || *active < 1 || *active > *pairs || *rate < 1 || flag.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "usage: signal [-pairs N] [-active N<=pairs] [-rate N] [-window D]")
+		fmt.Fprintln(os.Stderr, "usage: signal [-pairs N] [-active N<=pairs] [-rate N] [-window D] [-heapprofile FILE]")
 		os.Exit(2)
 	}
 	benchmain.Run("signal", func(ctx context.Context, out io.Writer) error {
-		return run(ctx, out, *pairs, *active, *rate, *window)
+		return run(ctx, out, *pairs, *active, *rate, *window, *heapProfile)
 	})
-}
-
-// serve is the child: the relay behind TLS, with the bundle in certDir,
-// on a loopback port it prints, until its stdin closes.
-func serve(keyHex, certDir string) error {
-	key, err := hex.DecodeString(keyHex)
-	if err != nil {
-		return fmt.Errorf("signing key: %w", err)
-	}
-	signer, err := auth.NewSigner(key, nil)
-	if err != nil {
-		return err
-	}
-	tlsCfg, err := pki.PublicServerTLSConfig(certDir, nil)
-	if err != nil {
-		return err
-	}
-	relay := signal.New(signal.Options{Verifier: signer})
-	defer relay.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: relay, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.ServeTLS(ln, "", "") }()
-	fmt.Println(ln.Addr().String())
-	_, _ = io.Copy(io.Discard, os.Stdin)
-	return srv.Close()
 }
 
 // serverCerts makes a CA in dir and issues the relay's certificate for
@@ -183,7 +159,7 @@ func fitPairs(out io.Writer, pairs int) (int, error) {
 	return fit, nil
 }
 
-func run(ctx context.Context, out io.Writer, pairs, active, rate int, window time.Duration) error {
+func run(ctx context.Context, out io.Writer, pairs, active, rate int, window time.Duration, heapProfile string) error {
 	pairs, err := fitPairs(out, pairs)
 	if err != nil {
 		return err
@@ -210,6 +186,9 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 	}
 	child := exec.CommandContext(ctx, self)
 	child.Env = append(os.Environ(), childEnv+"="+hex.EncodeToString(key), certEnv+"="+serverDir)
+	if heapProfile != "" {
+		child.Env = append(child.Env, profileEnv+"=1")
+	}
 	child.Stderr = os.Stderr
 	stdin, err := child.StdinPipe()
 	if err != nil {
@@ -226,13 +205,27 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 		stdin.Close()
 		_ = child.Wait()
 	}()
-	line := make([]byte, 64)
-	n, err := stdout.Read(line)
+	lines := bufio.NewReader(stdout)
+	addr, err := lines.ReadString('\n')
 	if err != nil {
 		return fmt.Errorf("the relay's address: %w", err)
 	}
-	url := "wss://" + strings.TrimSpace(string(line[:n])) + "/api/v1/signal"
+	url := "wss://" + strings.TrimSpace(addr) + "/api/v1/signal"
 	pid := child.Process.Pid
+	relayStats := func(profile string) (memStats, error) {
+		var st memStats
+		if _, err := fmt.Fprintln(stdin, strings.TrimSpace("stats "+profile)); err != nil {
+			return st, fmt.Errorf("ask the relay for its memory: %w", err)
+		}
+		l, err := lines.ReadString('\n')
+		if err != nil {
+			return st, fmt.Errorf("the relay's memory: %w", err)
+		}
+		if err := json.Unmarshal([]byte(l), &st); err != nil {
+			return st, fmt.Errorf("the relay's memory %q: %w", l, err)
+		}
+		return st, nil
+	}
 
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}, MaxIdleConnsPerHost: -1}
 	hc := &http.Client{Transport: tr}
@@ -242,6 +235,10 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 	}
 	time.Sleep(200 * time.Millisecond)
 	before, err := rssMiB(pid)
+	if err != nil {
+		return err
+	}
+	memBefore, err := relayStats("")
 	if err != nil {
 		return err
 	}
@@ -333,6 +330,10 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 	if err != nil {
 		return err
 	}
+	memHeld, err := relayStats(heapProfile)
+	if err != nil {
+		return err
+	}
 
 	// The latency phase: each active pair's viewer sends rate/active
 	// messages a second, so that rate a second reach the relay in all.
@@ -384,6 +385,16 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 	fmt.Fprintf(out, "  relay RSS before               %8.1f MiB\n", before)
 	fmt.Fprintf(out, "  relay RSS with the pairs held  %8.1f MiB   (%.1f KiB a connection; connected in %s)\n", held, (held-before)*1024/float64(2*pairs), connected.Round(time.Millisecond))
 	fmt.Fprintf(out, "  relay RSS after the messages   %8.1f MiB\n", after)
+	conns := float64(2 * pairs)
+	perConn := func(held, before uint64) float64 { return (float64(held) - float64(before)) / 1024 / conns }
+	fmt.Fprintf(out, "  Go runtime with the pairs held (a connection's share of the growth since before):\n")
+	fmt.Fprintf(out, "    heap in use                  %8.1f MiB   (%.1f KiB a connection)\n", mib(memHeld.HeapInuse), perConn(memHeld.HeapInuse, memBefore.HeapInuse))
+	fmt.Fprintf(out, "    heap live after a GC         %8.1f MiB   (%.1f KiB a connection)\n", mib(memHeld.Live), perConn(memHeld.Live, memBefore.Live))
+	fmt.Fprintf(out, "    stacks in use                %8.1f MiB   (%.1f KiB a connection)\n", mib(memHeld.StackInuse), perConn(memHeld.StackInuse, memBefore.StackInuse))
+	fmt.Fprintf(out, "    stacks in use after a GC     %8.1f MiB   (%.1f KiB a connection, of which %.1f KiB used)\n", mib(memHeld.LiveStack), perConn(memHeld.LiveStack, memBefore.LiveStack), perConn(memHeld.StackScanned, memBefore.StackScanned))
+	fmt.Fprintf(out, "    heap idle, not yet released  %8.1f MiB\n", mib(memHeld.HeapIdle-memHeld.HeapReleased))
+	fmt.Fprintf(out, "    next GC at heap              %8.1f MiB   (GOGC=%s)\n", mib(memHeld.NextGC), cmp.Or(os.Getenv("GOGC"), "100"))
+	fmt.Fprintf(out, "    goroutines                   %8d       (%.2f a connection)\n", memHeld.Goroutines, float64(memHeld.Goroutines-memBefore.Goroutines)/conns)
 	rssOK := pairs >= targetPairs && held <= targetRSSMiB
 	// Fewer pairs than the target's over its memory is a miss all the same.
 	fmt.Fprintf(out, "  target: %d pairs within %.0f MiB: %s\n\n", targetPairs, targetRSSMiB, verdict(pairs >= targetPairs || held > targetRSSMiB, rssOK))
@@ -391,8 +402,10 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 	fmt.Fprintf(out, "  p50 %.3f ms   p99 %.3f ms   max %.3f ms\n", stats.MS(p50), stats.MS(p99), stats.MS(pmax))
 	latOK := rate >= targetRatePer && stats.MS(p99) <= targetP99MS
 	fmt.Fprintf(out, "  target: p99 <= %.0f ms at %d messages a second: %s\n\n", targetP99MS, targetRatePer, verdict(rate >= targetRatePer, latOK))
-	fmt.Fprintf(out, "BENCH signal pairs=%d rss_before_mib=%.1f rss_held_mib=%.1f kib_per_conn=%.1f connect_s=%.1f rate=%d sent=%d received=%d p50_ms=%.3f p99_ms=%.3f max_ms=%.3f target_rss_mib=%.0f target_p99_ms=%.0f result=%s\n",
-		pairs, before, held, (held-before)*1024/float64(2*pairs), connected.Seconds(), rate, sent.Load(), len(got), stats.MS(p50), stats.MS(p99), stats.MS(pmax), targetRSSMiB, targetP99MS, stats.Verdict(rssOK && latOK))
+	fmt.Fprintf(out, "BENCH signal pairs=%d rss_before_mib=%.1f rss_held_mib=%.1f kib_per_conn=%.1f heap_inuse_mib=%.1f live_heap_mib=%.1f stack_inuse_mib=%.1f live_stack_mib=%.1f live_kib_per_conn=%.1f goroutines=%d connect_s=%.1f rate=%d sent=%d received=%d p50_ms=%.3f p99_ms=%.3f max_ms=%.3f target_rss_mib=%.0f target_p99_ms=%.0f result=%s\n",
+		pairs, before, held, (held-before)*1024/float64(2*pairs),
+		mib(memHeld.HeapInuse), mib(memHeld.Live), mib(memHeld.StackInuse), mib(memHeld.LiveStack), perConn(memHeld.Live+memHeld.LiveStack, memBefore.Live+memBefore.LiveStack), memHeld.Goroutines,
+		connected.Seconds(), rate, sent.Load(), len(got), stats.MS(p50), stats.MS(p99), stats.MS(pmax), targetRSSMiB, targetP99MS, stats.Verdict(rssOK && latOK))
 	stop()
 	for _, v := range viewers {
 		if v != nil {
@@ -417,6 +430,8 @@ func report(errc chan error, err error) {
 	default:
 	}
 }
+
+func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 
 // rssMiB is the process's resident set, from /proc.
 func rssMiB(pid int) (float64, error) {
