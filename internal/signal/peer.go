@@ -25,76 +25,207 @@ const (
 
 // peer is one connection: a viewer or an agent of one session.
 //
-// Three goroutines serve it: the HTTP handler reads (readLoop), writeLoop
-// is the only writer of data frames and the only closer, and pingLoop
-// pings. Anyone may ask for the connection to close with requestClose;
-// writeLoop then closes it with that code.
+// An idle peer costs one goroutine, run, which reads. The relay holds
+// thousands of idle peers, so the others exist only while they have work:
+// flush writes the queue and ends once it is empty (it is the only writer
+// of data frames and the only closer), and tick, fired by a timer, pings
+// and waits for the pong, or closes an expired peer. Anyone may ask for
+// the connection to close with requestClose; flush then closes it with
+// that code.
 type peer struct {
+	srv     *Server
 	ws      *websocket.Conn
 	role    string
 	session string
 	subject string // the user, for viewers
 	grant   string // the sign-in the token was minted under, if any
 	issued  int64  // the token's iat, Unix seconds
-	expires time.Time
+	expires int64  // the token's exp, Unix seconds
 	limiter *rate.Limiter
 
-	send    chan []byte   // outbound messages, drained by writeLoop
-	closing chan struct{} // closed by requestClose
-
-	once        sync.Once
-	closeCode   websocket.StatusCode // written once, before closing is closed
+	// mu guards the fields below. Goroutines are added to busy only
+	// under mu while closing is false, or in the critical section that
+	// sets it; run waits for busy after that, so no Add races its Wait.
+	mu          sync.Mutex
+	busy        sync.WaitGroup // flush and tick
+	queue       [][]byte       // outbound messages; nil while empty
+	running     bool           // run has started: flush may be started
+	flushing    bool           // a flush goroutine owns the writes
+	closing     bool
+	closeCode   websocket.StatusCode // set with closing
 	closeReason string
+	timer       *time.Timer // fires tick; set by run
 }
 
-func newPeer(ws *websocket.Conn, c auth.Claims, l *rate.Limiter) *peer {
+func newPeer(s *Server, ws *websocket.Conn, c auth.Claims, l *rate.Limiter) *peer {
 	return &peer{
+		srv:     s,
 		ws:      ws,
 		role:    c.Role,
 		session: c.Session,
 		subject: c.Subject,
 		grant:   c.Grant,
 		issued:  c.IssuedAt,
-		expires: time.Unix(c.Expires, 0),
+		expires: c.Expires,
 		limiter: l,
-		send:    make(chan []byte, sendQueueLen),
-		closing: make(chan struct{}),
 	}
 }
 
-// requestClose asks writeLoop to close the connection with code and
-// reason. Only the first request counts.
+// requestClose asks flush to close the connection with code and reason.
+// Only the first request counts. It never blocks on the connection.
 func (p *peer) requestClose(code websocket.StatusCode, reason string) {
-	p.once.Do(func() {
-		p.closeCode, p.closeReason = code, reason
-		close(p.closing)
-	})
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.requestCloseLocked(code, reason)
 }
 
-// enqueue queues b for the peer without blocking. A peer whose queue is
-// full is not keeping up and is disconnected rather than slowing the
-// sender down.
+func (p *peer) requestCloseLocked(code websocket.StatusCode, reason string) {
+	if p.closing {
+		return
+	}
+	p.closing, p.closeCode, p.closeReason = true, code, reason
+	p.queue = nil // a closing peer is sent nothing more
+	p.startFlushLocked()
+}
+
+// closeRequested reports the close asked for, if any.
+func (p *peer) closeRequested() (websocket.StatusCode, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closeCode, p.closing
+}
+
+// enqueue queues b for the peer without blocking. A peer that lets
+// sendQueueLen messages pile up is not keeping up and is disconnected
+// rather than slowing the sender down; one that takes no write for
+// Options.WriteTimeout is disconnected by flush.
 func (p *peer) enqueue(b []byte) {
-	select {
-	case <-p.closing:
-	case p.send <- b:
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.closing:
+	case len(p.queue) >= sendQueueLen:
+		p.requestCloseLocked(websocket.StatusTryAgainLater, "too slow to take messages")
 	default:
-		p.requestClose(websocket.StatusTryAgainLater, "too slow to take messages")
+		p.queue = append(p.queue, b)
+		p.startFlushLocked()
 	}
 }
 
-// run serves p until its connection ends, then leaves the session.
+// startFlushLocked starts flush unless one runs or run has not started
+// (run starts it then).
+func (p *peer) startFlushLocked() {
+	if p.flushing || !p.running {
+		return
+	}
+	p.flushing = true
+	p.busy.Add(1)
+	go p.flush()
+}
+
+// flush writes the queue until it is empty, or closes the connection once
+// asked to (what is still queued then is dropped: the peer is going).
+// A write that the peer does not take within the write timeout closes
+// the connection at once.
+func (p *peer) flush() {
+	defer p.busy.Done()
+	for {
+		p.mu.Lock()
+		if p.closing {
+			// flushing stays true: no other flush starts, and this one is
+			// the connection's last writer.
+			code, reason := p.closeCode, p.closeReason
+			p.mu.Unlock()
+			_ = p.ws.Close(code, reason)
+			return
+		}
+		if len(p.queue) == 0 {
+			p.queue, p.flushing = nil, false // an idle peer holds no queue
+			p.mu.Unlock()
+			return
+		}
+		b := p.queue[0]
+		p.queue[0] = nil
+		p.queue = p.queue[1:]
+		p.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), p.srv.opts.WriteTimeout)
+		err := p.ws.Write(ctx, websocket.MessageText, b)
+		cancel()
+		if err != nil {
+			p.srv.log.Debug("signal: write failed", "session", p.session, "role", p.role, "err", err)
+			p.requestClose(websocket.StatusGoingAway, "")
+			_ = p.ws.CloseNow()
+			return
+		}
+	}
+}
+
+// run serves p until its connection ends, then leaves the session. It
+// returns once flush and tick are done and the connection is closed.
 func (s *Server) run(p *peer) {
-	var wg sync.WaitGroup
-	wg.Go(func() { s.writeLoop(p) })
-	wg.Go(func() { s.pingLoop(p) })
+	p.mu.Lock()
+	p.running = true
+	if p.closing || len(p.queue) > 0 {
+		p.startFlushLocked()
+	}
+	p.timer = time.AfterFunc(p.nextTick(), p.tick)
+	p.mu.Unlock()
 	err := s.readLoop(p)
 	s.leave(p)
 	p.requestClose(websocket.StatusNormalClosure, "")
-	wg.Wait()
-	_ = p.ws.CloseNow() // no-op unless writeLoop gave up on a failed write
+	p.busy.Wait()
+	p.mu.Lock()
+	p.timer.Stop() // a tick that fires now finds the peer closing
+	p.mu.Unlock()
+	_ = p.ws.CloseNow() // no-op unless flush gave up on a failed write
 	if err != nil {
 		s.log.Debug("signal: connection ended", "session", p.session, "role", p.role, "err", err)
+	}
+}
+
+// nextTick is how long until the next ping, or until the token expires
+// if that is sooner.
+func (p *peer) nextTick() time.Duration {
+	return min(p.srv.opts.PingInterval, time.Until(time.Unix(p.expires, 0)))
+}
+
+// tick closes the peer once its token expired, and otherwise pings it so
+// a connection whose other end vanished is noticed and its slot freed.
+// It runs in the timer's goroutine, which lives as long as the ping.
+func (p *peer) tick() {
+	p.mu.Lock()
+	if p.closing {
+		p.mu.Unlock()
+		return
+	}
+	if time.Now().Unix() >= p.expires {
+		// A viewer the api could not revoke (another process's relay)
+		// cannot linger past its token; the client reconnects with a
+		// fresh one.
+		p.requestCloseLocked(closeExpired, "token expired")
+		p.mu.Unlock()
+		return
+	}
+	p.busy.Add(1)
+	defer p.busy.Done()
+	p.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), p.srv.opts.PongTimeout)
+	err := p.ws.Ping(ctx)
+	cancel()
+	if err != nil {
+		// The other end is gone or too far behind to answer: it is
+		// dropped at once rather than waited on for a close handshake,
+		// so that its slot is free and the other side hears of it now.
+		// CloseNow comes first: once flush's Close has begun, CloseNow
+		// would wait for its handshake.
+		_ = p.ws.CloseNow()
+		p.requestClose(websocket.StatusGoingAway, "ping timeout")
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closing {
+		p.timer.Reset(p.nextTick())
 	}
 }
 
@@ -102,8 +233,8 @@ func (s *Server) run(p *peer) {
 // peer breaks the protocol, in which case it asks for the matching close.
 func (s *Server) readLoop(p *peer) error {
 	// The read context is never cancelled: cancelling it would drop the
-	// TCP connection without a close frame. Closing (writeLoop) is what
-	// ends a blocked Read.
+	// TCP connection without a close frame. Closing (flush) is what ends
+	// a blocked Read.
 	ctx := context.Background()
 	for {
 		typ, data, err := p.ws.Read(ctx)
@@ -157,60 +288,4 @@ func (s *Server) handle(p *peer, m message) error {
 		}
 	}
 	return nil
-}
-
-// writeLoop writes queued messages and closes the connection when asked,
-// when the token expires or when the server closes.
-func (s *Server) writeLoop(p *peer) {
-	expiry := time.NewTimer(time.Until(p.expires))
-	defer expiry.Stop()
-	for {
-		select {
-		case b := <-p.send:
-			ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
-			err := p.ws.Write(ctx, websocket.MessageText, b)
-			cancel()
-			if err != nil {
-				s.log.Debug("signal: write failed", "session", p.session, "role", p.role, "err", err)
-				p.requestClose(websocket.StatusGoingAway, "")
-				_ = p.ws.CloseNow()
-				return
-			}
-		case <-expiry.C:
-			// A viewer the api could not revoke (another process's
-			// relay) cannot linger past its token; the client reconnects
-			// with a fresh one.
-			p.requestClose(closeExpired, "token expired")
-		case <-s.ctx.Done():
-			p.requestClose(websocket.StatusGoingAway, "server shutting down")
-		case <-p.closing:
-			_ = p.ws.Close(p.closeCode, p.closeReason)
-			return
-		}
-	}
-}
-
-// pongTimeout is how long a ping may go unanswered. coder/websocket only
-// answers pings while the application reads, which both our peers always do.
-const pongTimeout = 10 * time.Second
-
-// pingLoop pings the peer so a connection whose other end vanished is
-// noticed and its slot freed.
-func (s *Server) pingLoop(p *peer) {
-	t := time.NewTicker(s.opts.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-p.closing:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), pongTimeout)
-			err := p.ws.Ping(ctx)
-			cancel()
-			if err != nil {
-				p.requestClose(websocket.StatusGoingAway, "ping timeout")
-				return
-			}
-		}
-	}
 }
