@@ -277,6 +277,7 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 	}
 	start := time.Now()
 	sem := make(chan struct{}, 32)
+	var retried atomic.Int64
 	errc := make(chan error, 1)
 	var cwg sync.WaitGroup
 	for i := range pairs {
@@ -289,7 +290,7 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 				report(errc, err)
 				return
 			}
-			agent, _, err := websocket.Dial(rctx, url+"?token="+at, &websocket.DialOptions{Subprotocols: []string{signal.Subprotocol}, HTTPClient: hc})
+			agent, err := dial(rctx, url+"?token="+at, hc, &retried)
 			if err != nil {
 				report(errc, fmt.Errorf("agent %d: %w", i, err))
 				return
@@ -299,7 +300,7 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 				report(errc, err)
 				return
 			}
-			viewer, _, err := websocket.Dial(rctx, url, &websocket.DialOptions{Subprotocols: []string{signal.Subprotocol}, HTTPClient: hc})
+			viewer, err := dial(rctx, url, hc, &retried)
 			if err != nil {
 				report(errc, fmt.Errorf("viewer %d: %w", i, err))
 				return
@@ -383,7 +384,7 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 
 	fmt.Fprintf(out, "Signal relay, one process behind TLS on loopback; %d viewer+agent pairs (viewers authenticate by first message, agents by URL)\n\n", pairs)
 	fmt.Fprintf(out, "  relay RSS before               %8.1f MiB\n", before)
-	fmt.Fprintf(out, "  relay RSS with the pairs held  %8.1f MiB   (%.1f KiB a connection; connected in %s)\n", held, (held-before)*1024/float64(2*pairs), connected.Round(time.Millisecond))
+	fmt.Fprintf(out, "  relay RSS with the pairs held  %8.1f MiB   (%.1f KiB a connection; connected in %s, %d dials made again)\n", held, (held-before)*1024/float64(2*pairs), connected.Round(time.Millisecond), retried.Load())
 	fmt.Fprintf(out, "  relay RSS after the messages   %8.1f MiB\n", after)
 	conns := float64(2 * pairs)
 	perConn := func(held, before uint64) float64 { return (float64(held) - float64(before)) / 1024 / conns }
@@ -413,6 +414,33 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 		}
 	}
 	return nil
+}
+
+// dialTimeout bounds one attempt at a connection; dialAttempts are made.
+// On a loaded machine a handshake can miss the server's deadline, and a
+// connection can be lost before the relay accepts it; a memory figure
+// needs the pairs held, so such a dial is made again, and counted.
+const (
+	dialTimeout  = 30 * time.Second
+	dialAttempts = 3
+)
+
+// dial opens a connection to the relay.
+func dial(ctx context.Context, url string, hc *http.Client, retried *atomic.Int64) (*websocket.Conn, error) {
+	var err error
+	for attempt := range dialAttempts {
+		if attempt > 0 {
+			retried.Add(1)
+		}
+		dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+		var c *websocket.Conn
+		c, _, err = websocket.Dial(dctx, url, &websocket.DialOptions{Subprotocols: []string{signal.Subprotocol}, HTTPClient: hc})
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return c, err
+		}
+	}
+	return nil, fmt.Errorf("%d attempts: %w", dialAttempts, err)
 }
 
 // verdict is PASS or MISS, or "not measured" when the run was smaller
