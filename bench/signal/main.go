@@ -374,6 +374,10 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 	if err != nil {
 		return err
 	}
+	memAfter, err := relayStats("")
+	if err != nil {
+		return err
+	}
 	mu.Lock()
 	got := slices.Clone(lat)
 	mu.Unlock()
@@ -396,6 +400,8 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 	fmt.Fprintf(out, "    heap idle, not yet released  %8.1f MiB\n", mib(memHeld.HeapIdle-memHeld.HeapReleased))
 	fmt.Fprintf(out, "    next GC at heap              %8.1f MiB   (GOGC=%s)\n", mib(memHeld.NextGC), cmp.Or(os.Getenv("GOGC"), "100"))
 	fmt.Fprintf(out, "    goroutines                   %8d       (%.2f a connection)\n", memHeld.Goroutines, float64(memHeld.Goroutines-memBefore.Goroutines)/conns)
+	fmt.Fprintf(out, "  after the messages: heap live %.1f MiB, stacks %.1f MiB (%.1f KiB a connection), %d goroutines\n",
+		mib(memAfter.Live), mib(memAfter.LiveStack), perConn(memAfter.Live+memAfter.LiveStack, memBefore.Live+memBefore.LiveStack), memAfter.Goroutines)
 	rssOK := pairs >= targetPairs && held <= targetRSSMiB
 	// Fewer pairs than the target's over its memory is a miss all the same.
 	fmt.Fprintf(out, "  target: %d pairs within %.0f MiB: %s\n\n", targetPairs, targetRSSMiB, verdict(pairs >= targetPairs || held > targetRSSMiB, rssOK))

@@ -98,28 +98,32 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	go s.serveConn(ws, r.RemoteAddr, claims, token == "")
 }
 
-// serveConn serves an upgraded connection, which hold counted, until it
-// ends: first its auth message if it came without a token (pending), then
-// its messages once it joined its session.
+// serveConn serves an upgraded connection, which hold counted: first its
+// auth message if it came without a token (pending), then, once it joined
+// its session, its messages (read), which end its count in s.wg.
 func (s *Server) serveConn(ws *websocket.Conn, remote string, claims auth.Claims, pending bool) {
-	defer s.wg.Done()
 	if pending {
 		var ref *refusal
 		claims, ref = s.authenticate(remote, ws)
 		s.releasePending()
 		if ref != nil {
 			_ = ws.Close(ref.close, ref.message)
+			s.wg.Done()
 			return
 		}
 	}
 	p := newPeer(s, ws, claims, rate.NewLimiter(rate.Limit(s.opts.RatePerSecond), s.opts.Burst))
 	if !s.join(p) {
 		_ = ws.Close(websocket.StatusGoingAway, "server shutting down")
+		s.wg.Done()
 		return
 	}
 	s.log.Info("signal: peer joined", "session", p.session, "role", p.role, "subject", claims.Subject)
-	s.run(p)
-	s.log.Info("signal: peer left", "session", p.session, "role", p.role)
+	p.start()
+	// Reading starts on a goroutine of its own, with a stack that
+	// authenticating did not grow; the connection's count in s.wg goes
+	// with it.
+	go s.read(p)
 }
 
 // refusal is why a peer is not let in: the HTTP answer before an

@@ -25,7 +25,7 @@ const (
 
 // peer is one connection: a viewer or an agent of one session.
 //
-// An idle peer costs one goroutine, run, which reads. The relay holds
+// An idle peer costs one goroutine parked in read (a fresh one for each message). The relay holds
 // thousands of idle peers, so the others exist only while they have work:
 // flush writes the queue and ends once it is empty (it is the only writer
 // of data frames and the only closer), and tick, fired by a timer, pings
@@ -45,16 +45,16 @@ type peer struct {
 
 	// mu guards the fields below. Goroutines are added to busy only
 	// under mu while closing is false, or in the critical section that
-	// sets it; run waits for busy after that, so no Add races its Wait.
+	// sets it; end waits for busy after that, so no Add races its Wait.
 	mu          sync.Mutex
 	busy        sync.WaitGroup // flush and tick
 	queue       [][]byte       // outbound messages; nil while empty
-	running     bool           // run has started: flush may be started
+	running     bool           // start was called: flush may be started
 	flushing    bool           // a flush goroutine owns the writes
 	closing     bool
 	closeCode   websocket.StatusCode // set with closing
 	closeReason string
-	timer       *time.Timer // fires tick; set by run
+	timer       *time.Timer // fires tick; set by start
 }
 
 func newPeer(s *Server, ws *websocket.Conn, c auth.Claims, l *rate.Limiter) *peer {
@@ -112,8 +112,8 @@ func (p *peer) enqueue(b []byte) {
 	}
 }
 
-// startFlushLocked starts flush unless one runs or run has not started
-// (run starts it then).
+// startFlushLocked starts flush unless one runs or start was not called yet
+// (start starts it then).
 func (p *peer) startFlushLocked() {
 	if p.flushing || !p.running {
 		return
@@ -160,17 +160,55 @@ func (p *peer) flush() {
 	}
 }
 
-// run serves p until its connection ends, then leaves the session. It
-// returns once flush and tick are done and the connection is closed.
-func (s *Server) run(p *peer) {
+// start lets flush and tick run for p, once it joined.
+func (p *peer) start() {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.running = true
 	if p.closing || len(p.queue) > 0 {
 		p.startFlushLocked()
 	}
 	p.timer = time.AfterFunc(p.nextTick(), p.tick)
-	p.mu.Unlock()
-	err := s.readLoop(p)
+}
+
+// read reads and handles one message, then goes on to the next in a
+// goroutine of its own and returns. An idle peer is one goroutine parked
+// in a read, thousands of them, and its stack is most of what it costs:
+// the runtime starts goroutines with a stack the size the average one
+// needs (4 KiB here), but one that handled a message keeps the stack that
+// took (parsing and encoding JSON need 8 KiB), as the collector halves a
+// stack only when a quarter of it is in use, and a read takes more than
+// that. A goroutine a message costs well under a microsecond; peers send
+// a few messages a second at most.
+//
+// When the connection ends, or the peer breaks the protocol (read asks
+// for the matching close), the last read leaves the session, waits for
+// flush and tick, and ends the connection's count in s.wg.
+func (s *Server) read(p *peer) {
+	// The read context is never cancelled: cancelling it would drop the
+	// TCP connection without a close frame. Closing (flush) is what ends
+	// a blocked Read.
+	typ, data, err := p.ws.Read(context.Background())
+	if err != nil {
+		if errors.Is(err, websocket.ErrMessageTooBig) {
+			// coder/websocket has already closed with 1009 and "read
+			// limited at N bytes"; say it plainly in our log.
+			s.log.Info("signal: message too big", "session", p.session, "role", p.role,
+				"limit", s.opts.MaxMessageBytes)
+		}
+		s.end(p, fmt.Errorf("read from %s: %w", p.role, err))
+		return
+	}
+	if err := s.handleFrame(p, typ, data); err != nil {
+		s.end(p, err)
+		return
+	}
+	go s.read(p)
+}
+
+// end is the end of p's connection, whose reading ended with err.
+func (s *Server) end(p *peer, err error) {
+	defer s.wg.Done()
 	s.leave(p)
 	p.requestClose(websocket.StatusNormalClosure, "")
 	p.busy.Wait()
@@ -178,9 +216,8 @@ func (s *Server) run(p *peer) {
 	p.timer.Stop() // a tick that fires now finds the peer closing
 	p.mu.Unlock()
 	_ = p.ws.CloseNow() // no-op unless flush gave up on a failed write
-	if err != nil {
-		s.log.Debug("signal: connection ended", "session", p.session, "role", p.role, "err", err)
-	}
+	s.log.Debug("signal: connection ended", "session", p.session, "role", p.role, "err", err)
+	s.log.Info("signal: peer left", "session", p.session, "role", p.role)
 }
 
 // nextTick is how long until the next ping, or until the token expires
@@ -229,41 +266,24 @@ func (p *peer) tick() {
 	}
 }
 
-// readLoop reads and handles messages until the connection ends or the
-// peer breaks the protocol, in which case it asks for the matching close.
-func (s *Server) readLoop(p *peer) error {
-	// The read context is never cancelled: cancelling it would drop the
-	// TCP connection without a close frame. Closing (flush) is what ends
-	// a blocked Read.
-	ctx := context.Background()
-	for {
-		typ, data, err := p.ws.Read(ctx)
-		if err != nil {
-			if errors.Is(err, websocket.ErrMessageTooBig) {
-				// coder/websocket has already closed with 1009 and
-				// "read limited at N bytes"; say it plainly in our log.
-				s.log.Info("signal: message too big", "session", p.session, "role", p.role,
-					"limit", s.opts.MaxMessageBytes)
-			}
-			return fmt.Errorf("read from %s: %w", p.role, err)
-		}
-		if !p.limiter.Allow() {
-			p.requestClose(closeTooMany, "too many messages")
-			return fmt.Errorf("%s exceeded %d messages/s", p.role, s.opts.RatePerSecond)
-		}
-		if typ != websocket.MessageText {
-			p.requestClose(closeBadMessage, "binary frames are not accepted: send JSON text")
-			return fmt.Errorf("binary frame from %s", p.role)
-		}
-		m, err := parseMessage(data)
-		if err != nil {
-			p.requestClose(closeBadMessage, err.Error())
-			return fmt.Errorf("bad message from %s: %w", p.role, err)
-		}
-		if err := s.handle(p, m); err != nil {
-			return err
-		}
+// handleFrame checks and handles one frame read from p: it must come
+// within the rate limit and be a text frame holding a valid message.
+// When it is not, it asks for the matching close and returns why.
+func (s *Server) handleFrame(p *peer, typ websocket.MessageType, data []byte) error {
+	if !p.limiter.Allow() {
+		p.requestClose(closeTooMany, "too many messages")
+		return fmt.Errorf("%s exceeded %d messages/s", p.role, s.opts.RatePerSecond)
 	}
+	if typ != websocket.MessageText {
+		p.requestClose(closeBadMessage, "binary frames are not accepted: send JSON text")
+		return fmt.Errorf("binary frame from %s", p.role)
+	}
+	m, err := parseMessage(data)
+	if err != nil {
+		p.requestClose(closeBadMessage, err.Error())
+		return fmt.Errorf("bad message from %s: %w", p.role, err)
+	}
+	return s.handle(p, m)
 }
 
 // handle acts on one valid message.
