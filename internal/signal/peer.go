@@ -25,8 +25,9 @@ const (
 
 // peer is one connection: a viewer or an agent of one session.
 //
-// An idle peer costs one goroutine parked in read (a fresh one for each message). The relay holds
-// thousands of idle peers, so the others exist only while they have work:
+// An idle peer costs one goroutine, parked in read (a fresh one for each
+// message). The relay holds thousands of idle peers, so the others exist
+// only while they have work:
 // flush writes the queue and ends once it is empty (it is the only writer
 // of data frames and the only closer), and tick, fired by a timer, pings
 // and waits for the pong, or closes an expired peer. Anyone may ask for
