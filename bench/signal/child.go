@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -34,6 +35,8 @@ type memStats struct {
 	Sys          uint64 `json:"sys"`
 	NumGC        uint32 `json:"num_gc"`
 	Goroutines   int    `json:"goroutines"`
+	// GOGC is the collector's setting in the relay's process.
+	GOGC string `json:"gogc"`
 	// Live and LiveStack are the heap and the stacks in use right after
 	// two collections forced once the other figures are taken (the
 	// collector shrinks a stack by half at most once a cycle): the
@@ -107,7 +110,7 @@ func readMemStats(path string) (memStats, error) {
 	st := memStats{
 		HeapInuse: m.HeapInuse, HeapAlloc: m.HeapAlloc, HeapIdle: m.HeapIdle, HeapReleased: m.HeapReleased,
 		StackInuse: m.StackInuse, NextGC: m.NextGC, Sys: m.Sys, NumGC: m.NumGC,
-		Goroutines: runtime.NumGoroutine(),
+		Goroutines: runtime.NumGoroutine(), GOGC: cmp.Or(os.Getenv("GOGC"), "100"),
 	}
 	runtime.GC()
 	runtime.GC()

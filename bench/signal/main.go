@@ -26,7 +26,6 @@ package main
 
 import (
 	"bufio"
-	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -88,13 +87,14 @@ func main() {
 	rate := flag.Int("rate", targetRatePer, "messages a second in all in the latency phase")
 	window := flag.Duration("window", 10*time.Second, "length of the latency phase")
 	heapProfile := flag.String("heapprofile", "", "write the relay's heap profile with the pairs held to this file")
+	relayGOGC := flag.String("relay-gogc", "", "GOGC of the relay's process (default: the runtime's, 100, or $GOGC)")
 	flag.Parse()
 	if *pairs < 1 || *active < 1 || *active > *pairs || *rate < 1 || flag.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "usage: signal [-pairs N] [-active N<=pairs] [-rate N] [-window D] [-heapprofile FILE]")
+		fmt.Fprintln(os.Stderr, "usage: signal [-pairs N] [-active N<=pairs] [-rate N] [-window D] [-heapprofile FILE] [-relay-gogc N]")
 		os.Exit(2)
 	}
 	benchmain.Run("signal", func(ctx context.Context, out io.Writer) error {
-		return run(ctx, out, *pairs, *active, *rate, *window, *heapProfile)
+		return run(ctx, out, *pairs, *active, *rate, *window, *heapProfile, *relayGOGC)
 	})
 }
 
@@ -159,7 +159,7 @@ func fitPairs(out io.Writer, pairs int) (int, error) {
 	return fit, nil
 }
 
-func run(ctx context.Context, out io.Writer, pairs, active, rate int, window time.Duration, heapProfile string) error {
+func run(ctx context.Context, out io.Writer, pairs, active, rate int, window time.Duration, heapProfile, relayGOGC string) error {
 	pairs, err := fitPairs(out, pairs)
 	if err != nil {
 		return err
@@ -188,6 +188,10 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 	child.Env = append(os.Environ(), childEnv+"="+hex.EncodeToString(key), certEnv+"="+serverDir)
 	if heapProfile != "" {
 		child.Env = append(child.Env, profileEnv+"=1")
+	}
+	if relayGOGC != "" {
+		// The relay's collector only: the clients keep theirs.
+		child.Env = append(child.Env, "GOGC="+relayGOGC)
 	}
 	child.Stderr = os.Stderr
 	stdin, err := child.StdinPipe()
@@ -398,7 +402,7 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 	fmt.Fprintf(out, "    stacks in use                %8.1f MiB   (%.1f KiB a connection)\n", mib(memHeld.StackInuse), perConn(memHeld.StackInuse, memBefore.StackInuse))
 	fmt.Fprintf(out, "    stacks in use after a GC     %8.1f MiB   (%.1f KiB a connection, of which %.1f KiB used)\n", mib(memHeld.LiveStack), perConn(memHeld.LiveStack, memBefore.LiveStack), perConn(memHeld.StackScanned, memBefore.StackScanned))
 	fmt.Fprintf(out, "    heap idle, not yet released  %8.1f MiB\n", mib(memHeld.HeapIdle-memHeld.HeapReleased))
-	fmt.Fprintf(out, "    next GC at heap              %8.1f MiB   (GOGC=%s)\n", mib(memHeld.NextGC), cmp.Or(os.Getenv("GOGC"), "100"))
+	fmt.Fprintf(out, "    next GC at heap              %8.1f MiB   (GOGC=%s)\n", mib(memHeld.NextGC), memHeld.GOGC)
 	fmt.Fprintf(out, "    goroutines                   %8d       (%.2f a connection)\n", memHeld.Goroutines, float64(memHeld.Goroutines-memBefore.Goroutines)/conns)
 	fmt.Fprintf(out, "  after the messages: heap live %.1f MiB, stacks %.1f MiB (%.1f KiB a connection), %d goroutines\n",
 		mib(memAfter.Live), mib(memAfter.LiveStack), perConn(memAfter.Live+memAfter.LiveStack, memBefore.Live+memBefore.LiveStack), memAfter.Goroutines)
