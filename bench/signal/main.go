@@ -2,8 +2,10 @@
 // sessions held open, in one run:
 //
 //  1. The relay runs in a process of its own (this program, started again
-//     as its child), behind TLS on 127.0.0.1, as the api's listener
-//     serves it; its memory is that process's alone.
+//     as its child), behind TLS on 127.0.0.1 with a certificate from a CA
+//     of the run's own (internal/pki, as the api's public listener serves
+//     it: pki.PublicServerTLSConfig); the clients verify it against that
+//     CA. Its memory is that process's alone.
 //  2. -pairs sessions each get a viewer and an agent, connected with
 //     tokens the relay verifies (each pair's viewer authenticating by its
 //     first message, as the portal does, its agent by the URL, as agents
@@ -23,24 +25,21 @@
 package main
 
 import (
+	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,6 +53,7 @@ import (
 	"github.com/airlock-rbi/airlock/bench/internal/benchmain"
 	"github.com/airlock-rbi/airlock/bench/internal/stats"
 	"github.com/airlock-rbi/airlock/internal/auth"
+	"github.com/airlock-rbi/airlock/internal/pki"
 	"github.com/airlock-rbi/airlock/internal/signal"
 )
 
@@ -65,12 +65,18 @@ const (
 	targetRatePer = 1000
 )
 
-// childEnv names the signing key, hex, of a child that serves the relay.
-const childEnv = "AIRLOCK_BENCH_SIGNAL_KEY"
+// childEnv names the signing key, hex, of a child that serves the relay;
+// certEnv the directory of its server certificate bundle.
+const (
+	childEnv = "AIRLOCK_BENCH_SIGNAL_KEY"
+	certEnv  = "AIRLOCK_BENCH_SIGNAL_CERTS"
+	// profileEnv, when set, makes the child sample its allocations finely.
+	profileEnv = "AIRLOCK_BENCH_SIGNAL_PROFILE"
+)
 
 func main() {
 	if key := os.Getenv(childEnv); key != "" {
-		if err := serve(key); err != nil {
+		if err := serve(key, os.Getenv(certEnv), os.Getenv(profileEnv) != ""); err != nil {
 			fmt.Fprintln(os.Stderr, "bench/signal relay:", err)
 			os.Exit(1)
 		}
@@ -80,58 +86,39 @@ func main() {
 	active := flag.Int("active", 100, "pairs that exchange messages in the latency phase")
 	rate := flag.Int("rate", targetRatePer, "messages a second in all in the latency phase")
 	window := flag.Duration("window", 10*time.Second, "length of the latency phase")
+	heapProfile := flag.String("heapprofile", "", "write the relay's heap profile with the pairs held to this file")
+	relayGOGC := flag.String("relay-gogc", "", "GOGC of the relay's process (default: the runtime's, 100, or $GOGC)")
 	flag.Parse()
 	if *pairs < 1 || *active < 1 || *active > *pairs || *rate < 1 || flag.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "usage: signal [-pairs N] [-active N<=pairs] [-rate N] [-window D]")
+		fmt.Fprintln(os.Stderr, "usage: signal [-pairs N] [-active N<=pairs] [-rate N] [-window D] [-heapprofile FILE] [-relay-gogc N]")
 		os.Exit(2)
 	}
 	benchmain.Run("signal", func(ctx context.Context, out io.Writer) error {
-		return run(ctx, out, *pairs, *active, *rate, *window)
+		return run(ctx, out, *pairs, *active, *rate, *window, *heapProfile, *relayGOGC)
 	})
 }
 
-// serve is the child: the relay behind TLS on a loopback port it prints,
-// until its stdin closes.
-func serve(keyHex string) error {
-	key, err := hex.DecodeString(keyHex)
+// serverCerts makes a CA in dir and issues the relay's certificate for
+// 127.0.0.1 into dir/server, as an infra server's is; it returns the pool
+// the clients trust.
+func serverCerts(dir string) (string, *x509.CertPool, error) {
+	ca, err := pki.InitCA(filepath.Join(dir, "ca"))
 	if err != nil {
-		return err
+		return "", nil, err
 	}
-	signer, err := auth.NewSigner(key, nil)
+	b, err := ca.Issue(pki.IssueRequest{Role: pki.RoleInfra, Name: "airlock-server", Hosts: []string{"127.0.0.1"}})
 	if err != nil {
-		return err
+		return "", nil, err
 	}
-	cert, err := selfSigned()
-	if err != nil {
-		return err
+	serverDir := filepath.Join(dir, "server")
+	if err := pki.WriteBundle(serverDir, b); err != nil {
+		return "", nil, err
 	}
-	relay := signal.New(signal.Options{Verifier: signer})
-	defer relay.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b.CACertPEM) {
+		return "", nil, errors.New("the issued bundle's CA certificate does not parse")
 	}
-	srv := &http.Server{Handler: relay, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13},
-		ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.ServeTLS(ln, "", "") }()
-	fmt.Println(ln.Addr().String())
-	_, _ = io.Copy(io.Discard, os.Stdin)
-	return srv.Close()
-}
-
-func selfSigned() (tls.Certificate, error) {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bench-signal"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: k}, nil
+	return serverDir, pool, nil
 }
 
 // filesSpare is the open files a process needs beside its pairs'.
@@ -172,7 +159,7 @@ func fitPairs(out io.Writer, pairs int) (int, error) {
 	return fit, nil
 }
 
-func run(ctx context.Context, out io.Writer, pairs, active, rate int, window time.Duration) error {
+func run(ctx context.Context, out io.Writer, pairs, active, rate int, window time.Duration, heapProfile, relayGOGC string) error {
 	pairs, err := fitPairs(out, pairs)
 	if err != nil {
 		return err
@@ -188,8 +175,24 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 	if err != nil {
 		return err
 	}
+	dir, err := os.MkdirTemp("", "bench-signal-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	serverDir, roots, err := serverCerts(dir)
+	if err != nil {
+		return err
+	}
 	child := exec.CommandContext(ctx, self)
-	child.Env = append(os.Environ(), childEnv+"="+hex.EncodeToString(key))
+	child.Env = append(os.Environ(), childEnv+"="+hex.EncodeToString(key), certEnv+"="+serverDir)
+	if heapProfile != "" {
+		child.Env = append(child.Env, profileEnv+"=1")
+	}
+	if relayGOGC != "" {
+		// The relay's collector only: the clients keep theirs.
+		child.Env = append(child.Env, "GOGC="+relayGOGC)
+	}
 	child.Stderr = os.Stderr
 	stdin, err := child.StdinPipe()
 	if err != nil {
@@ -206,16 +209,29 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 		stdin.Close()
 		_ = child.Wait()
 	}()
-	line := make([]byte, 64)
-	n, err := stdout.Read(line)
+	lines := bufio.NewReader(stdout)
+	addr, err := lines.ReadString('\n')
 	if err != nil {
 		return fmt.Errorf("the relay's address: %w", err)
 	}
-	url := "wss://" + strings.TrimSpace(string(line[:n])) + "/api/v1/signal"
+	url := "wss://" + strings.TrimSpace(addr) + "/api/v1/signal"
 	pid := child.Process.Pid
+	relayStats := func(profile string) (memStats, error) {
+		var st memStats
+		if _, err := fmt.Fprintln(stdin, strings.TrimSpace("stats "+profile)); err != nil {
+			return st, fmt.Errorf("ask the relay for its memory: %w", err)
+		}
+		l, err := lines.ReadString('\n')
+		if err != nil {
+			return st, fmt.Errorf("the relay's memory: %w", err)
+		}
+		if err := json.Unmarshal([]byte(l), &st); err != nil {
+			return st, fmt.Errorf("the relay's memory %q: %w", l, err)
+		}
+		return st, nil
+	}
 
-	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // loopback, a certificate of its own
-		MaxIdleConnsPerHost: -1}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}, MaxIdleConnsPerHost: -1}
 	hc := &http.Client{Transport: tr}
 	mint := func(role, session string) (string, error) {
 		return signer.Sign(auth.Claims{Subject: "bench", Session: session, Role: role, Audience: signal.Audience,
@@ -223,6 +239,10 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 	}
 	time.Sleep(200 * time.Millisecond)
 	before, err := rssMiB(pid)
+	if err != nil {
+		return err
+	}
+	memBefore, err := relayStats("")
 	if err != nil {
 		return err
 	}
@@ -261,6 +281,7 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 	}
 	start := time.Now()
 	sem := make(chan struct{}, 32)
+	var retried atomic.Int64
 	errc := make(chan error, 1)
 	var cwg sync.WaitGroup
 	for i := range pairs {
@@ -273,7 +294,7 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 				report(errc, err)
 				return
 			}
-			agent, _, err := websocket.Dial(rctx, url+"?token="+at, &websocket.DialOptions{Subprotocols: []string{signal.Subprotocol}, HTTPClient: hc})
+			agent, err := dial(rctx, url+"?token="+at, hc, &retried)
 			if err != nil {
 				report(errc, fmt.Errorf("agent %d: %w", i, err))
 				return
@@ -283,7 +304,7 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 				report(errc, err)
 				return
 			}
-			viewer, _, err := websocket.Dial(rctx, url, &websocket.DialOptions{Subprotocols: []string{signal.Subprotocol}, HTTPClient: hc})
+			viewer, err := dial(rctx, url, hc, &retried)
 			if err != nil {
 				report(errc, fmt.Errorf("viewer %d: %w", i, err))
 				return
@@ -311,6 +332,10 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 	// Settled: every pair's join answered, the first pings answered.
 	time.Sleep(3 * time.Second)
 	held, err := rssMiB(pid)
+	if err != nil {
+		return err
+	}
+	memHeld, err := relayStats(heapProfile)
 	if err != nil {
 		return err
 	}
@@ -353,6 +378,10 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 	if err != nil {
 		return err
 	}
+	memAfter, err := relayStats("")
+	if err != nil {
+		return err
+	}
 	mu.Lock()
 	got := slices.Clone(lat)
 	mu.Unlock()
@@ -363,8 +392,20 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 
 	fmt.Fprintf(out, "Signal relay, one process behind TLS on loopback; %d viewer+agent pairs (viewers authenticate by first message, agents by URL)\n\n", pairs)
 	fmt.Fprintf(out, "  relay RSS before               %8.1f MiB\n", before)
-	fmt.Fprintf(out, "  relay RSS with the pairs held  %8.1f MiB   (%.1f KiB a connection; connected in %s)\n", held, (held-before)*1024/float64(2*pairs), connected.Round(time.Millisecond))
+	fmt.Fprintf(out, "  relay RSS with the pairs held  %8.1f MiB   (%.1f KiB a connection; connected in %s, %d dials made again)\n", held, (held-before)*1024/float64(2*pairs), connected.Round(time.Millisecond), retried.Load())
 	fmt.Fprintf(out, "  relay RSS after the messages   %8.1f MiB\n", after)
+	conns := float64(2 * pairs)
+	perConn := func(held, before uint64) float64 { return (float64(held) - float64(before)) / 1024 / conns }
+	fmt.Fprintf(out, "  Go runtime with the pairs held (a connection's share of the growth since before):\n")
+	fmt.Fprintf(out, "    heap in use                  %8.1f MiB   (%.1f KiB a connection)\n", mib(memHeld.HeapInuse), perConn(memHeld.HeapInuse, memBefore.HeapInuse))
+	fmt.Fprintf(out, "    heap live after a GC         %8.1f MiB   (%.1f KiB a connection)\n", mib(memHeld.Live), perConn(memHeld.Live, memBefore.Live))
+	fmt.Fprintf(out, "    stacks in use                %8.1f MiB   (%.1f KiB a connection)\n", mib(memHeld.StackInuse), perConn(memHeld.StackInuse, memBefore.StackInuse))
+	fmt.Fprintf(out, "    stacks in use after a GC     %8.1f MiB   (%.1f KiB a connection, of which %.1f KiB used)\n", mib(memHeld.LiveStack), perConn(memHeld.LiveStack, memBefore.LiveStack), perConn(memHeld.StackScanned, memBefore.StackScanned))
+	fmt.Fprintf(out, "    heap idle, not yet released  %8.1f MiB\n", mib(memHeld.HeapIdle-memHeld.HeapReleased))
+	fmt.Fprintf(out, "    next GC at heap              %8.1f MiB   (GOGC=%s)\n", mib(memHeld.NextGC), memHeld.GOGC)
+	fmt.Fprintf(out, "    goroutines                   %8d       (%.2f a connection)\n", memHeld.Goroutines, float64(memHeld.Goroutines-memBefore.Goroutines)/conns)
+	fmt.Fprintf(out, "  after the messages: heap live %.1f MiB, stacks %.1f MiB (%.1f KiB a connection), %d goroutines\n",
+		mib(memAfter.Live), mib(memAfter.LiveStack), perConn(memAfter.Live+memAfter.LiveStack, memBefore.Live+memBefore.LiveStack), memAfter.Goroutines)
 	rssOK := pairs >= targetPairs && held <= targetRSSMiB
 	// Fewer pairs than the target's over its memory is a miss all the same.
 	fmt.Fprintf(out, "  target: %d pairs within %.0f MiB: %s\n\n", targetPairs, targetRSSMiB, verdict(pairs >= targetPairs || held > targetRSSMiB, rssOK))
@@ -372,8 +413,10 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 	fmt.Fprintf(out, "  p50 %.3f ms   p99 %.3f ms   max %.3f ms\n", stats.MS(p50), stats.MS(p99), stats.MS(pmax))
 	latOK := rate >= targetRatePer && stats.MS(p99) <= targetP99MS
 	fmt.Fprintf(out, "  target: p99 <= %.0f ms at %d messages a second: %s\n\n", targetP99MS, targetRatePer, verdict(rate >= targetRatePer, latOK))
-	fmt.Fprintf(out, "BENCH signal pairs=%d rss_before_mib=%.1f rss_held_mib=%.1f kib_per_conn=%.1f connect_s=%.1f rate=%d sent=%d received=%d p50_ms=%.3f p99_ms=%.3f max_ms=%.3f target_rss_mib=%.0f target_p99_ms=%.0f result=%s\n",
-		pairs, before, held, (held-before)*1024/float64(2*pairs), connected.Seconds(), rate, sent.Load(), len(got), stats.MS(p50), stats.MS(p99), stats.MS(pmax), targetRSSMiB, targetP99MS, stats.Verdict(rssOK && latOK))
+	fmt.Fprintf(out, "BENCH signal pairs=%d rss_before_mib=%.1f rss_held_mib=%.1f kib_per_conn=%.1f heap_inuse_mib=%.1f live_heap_mib=%.1f stack_inuse_mib=%.1f live_stack_mib=%.1f live_kib_per_conn=%.1f goroutines=%d connect_s=%.1f rate=%d sent=%d received=%d p50_ms=%.3f p99_ms=%.3f max_ms=%.3f target_rss_mib=%.0f target_p99_ms=%.0f result=%s\n",
+		pairs, before, held, (held-before)*1024/float64(2*pairs),
+		mib(memHeld.HeapInuse), mib(memHeld.Live), mib(memHeld.StackInuse), mib(memHeld.LiveStack), perConn(memHeld.Live+memHeld.LiveStack, memBefore.Live+memBefore.LiveStack), memHeld.Goroutines,
+		connected.Seconds(), rate, sent.Load(), len(got), stats.MS(p50), stats.MS(p99), stats.MS(pmax), targetRSSMiB, targetP99MS, stats.Verdict(rssOK && latOK))
 	stop()
 	for _, v := range viewers {
 		if v != nil {
@@ -381,6 +424,33 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 		}
 	}
 	return nil
+}
+
+// dialTimeout bounds one attempt at a connection; dialAttempts are made.
+// On a loaded machine a handshake can miss the server's deadline, and a
+// connection can be lost before the relay accepts it; a memory figure
+// needs the pairs held, so such a dial is made again, and counted.
+const (
+	dialTimeout  = 30 * time.Second
+	dialAttempts = 3
+)
+
+// dial opens a connection to the relay.
+func dial(ctx context.Context, url string, hc *http.Client, retried *atomic.Int64) (*websocket.Conn, error) {
+	var err error
+	for attempt := range dialAttempts {
+		if attempt > 0 {
+			retried.Add(1)
+		}
+		dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+		var c *websocket.Conn
+		c, _, err = websocket.Dial(dctx, url, &websocket.DialOptions{Subprotocols: []string{signal.Subprotocol}, HTTPClient: hc})
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return c, err
+		}
+	}
+	return nil, fmt.Errorf("%d attempts: %w", dialAttempts, err)
 }
 
 // verdict is PASS or MISS, or "not measured" when the run was smaller
@@ -398,6 +468,8 @@ func report(errc chan error, err error) {
 	default:
 	}
 }
+
+func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 
 // rssMiB is the process's resident set, from /proc.
 func rssMiB(pid int) (float64, error) {

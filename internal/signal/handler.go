@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -54,19 +55,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"Sec-WebSocket-Protocol must offer "+Subprotocol)
 		return
 	}
-	if token == "" {
-		switch s.holdPending() {
-		case pendingClosed:
-			writeError(w, http.StatusServiceUnavailable, "unavailable", "signal relay is shutting down")
-			return
-		case pendingFull:
-			s.log.Warn("signal: too many connections waiting to authenticate", "remote", r.RemoteAddr, "limit", s.opts.MaxPending)
-			writeError(w, http.StatusServiceUnavailable, "unavailable", "too many connections are waiting to authenticate; try again")
-			return
-		}
+	switch s.hold(token == "") {
+	case holdClosed:
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "signal relay is shutting down")
+		return
+	case holdFull:
+		s.log.Warn("signal: too many connections waiting to authenticate", "remote", r.RemoteAddr, "limit", s.opts.MaxPending)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "too many connections are waiting to authenticate; try again")
+		return
 	}
 
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	ws, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
 		Subprotocols: []string{Subprotocol},
 		// Compression is off. Signaling frames are small, and
 		// permessage-deflate over frames that mix attacker-influenced data
@@ -85,30 +84,46 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if token == "" {
 			s.releasePending()
 		}
+		s.wg.Done()
 		// Accept has written the response (bad handshake or origin).
 		s.log.Info("signal: upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
 	ws.SetReadLimit(s.opts.MaxMessageBytes)
-	if token == "" {
+	// The connection gets a goroutine of its own and the handler returns:
+	// net/http then lets go of the request, its headers and contexts and
+	// its own state of the connection, and of a deep stack, all of which
+	// a handler blocked for the socket's life would keep, for hours, for
+	// each of thousands of idle peers.
+	go s.serveConn(ws, r.RemoteAddr, claims, token == "")
+}
+
+// serveConn serves an upgraded connection, which hold counted: first its
+// auth message if it came without a token (pending), then, once it joined
+// its session, its messages (read), which end its count in s.wg.
+func (s *Server) serveConn(ws *websocket.Conn, remote string, claims auth.Claims, pending bool) {
+	if pending {
 		var ref *refusal
-		claims, ref = s.authenticate(r.RemoteAddr, ws)
+		claims, ref = s.authenticate(remote, ws)
 		s.releasePending()
 		if ref != nil {
 			_ = ws.Close(ref.close, ref.message)
+			s.wg.Done()
 			return
 		}
 	}
-
-	p := newPeer(ws, claims, rate.NewLimiter(rate.Limit(s.opts.RatePerSecond), s.opts.Burst))
+	p := newPeer(s, ws, claims, rate.NewLimiter(rate.Limit(s.opts.RatePerSecond), s.opts.Burst))
 	if !s.join(p) {
 		_ = ws.Close(websocket.StatusGoingAway, "server shutting down")
+		s.wg.Done()
 		return
 	}
-	defer s.wg.Done()
 	s.log.Info("signal: peer joined", "session", p.session, "role", p.role, "subject", claims.Subject)
-	s.run(p)
-	s.log.Info("signal: peer left", "session", p.session, "role", p.role)
+	p.start()
+	// Reading starts on a goroutine of its own, with a stack that
+	// authenticating did not grow; the connection's count in s.wg goes
+	// with it.
+	go s.read(p)
 }
 
 // refusal is why a peer is not let in: the HTTP answer before an
@@ -167,21 +182,28 @@ func (s *Server) admit(remote, token string) (auth.Claims, *refusal) {
 func (s *Server) authenticate(remote string, ws *websocket.Conn) (auth.Claims, *refusal) {
 	// The read is ended by closing the connection, with a reason, not by
 	// a context: cancelling one would drop the connection without a close
-	// frame and leave the client guessing.
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		t := time.NewTimer(s.opts.AuthTimeout)
-		defer t.Stop()
-		select {
-		case <-done:
-		case <-t.C:
-			_ = ws.Close(closeExpired, "no auth message within "+s.opts.AuthTimeout.String())
-		case <-s.ctx.Done():
-			_ = ws.Close(websocket.StatusGoingAway, "server shutting down")
-		}
-	}()
+	// frame and leave the client guessing. Timers, not a goroutine, wait
+	// for that: the first to fire closes, and the read's end waits for it.
+	var once sync.Once
+	closed := make(chan struct{})
+	closeWith := func(code websocket.StatusCode, reason string) {
+		once.Do(func() {
+			_ = ws.Close(code, reason)
+			close(closed)
+		})
+	}
+	timeout := time.AfterFunc(s.opts.AuthTimeout, func() {
+		closeWith(closeExpired, "no auth message within "+s.opts.AuthTimeout.String())
+	})
+	shutdown := context.AfterFunc(s.ctx, func() { closeWith(websocket.StatusGoingAway, "server shutting down") })
 	typ, data, err := ws.Read(context.Background())
+	timedOut, shutDown := !timeout.Stop(), !shutdown()
+	if timedOut || shutDown {
+		<-closed // a close has started: let it finish before the caller's
+		if err == nil {
+			return auth.Claims{}, &refusal{close: websocket.StatusNormalClosure}
+		}
+	}
 	if err != nil {
 		s.log.Info("signal: connection ended before it authenticated", "remote", remote, "err", err)
 		return auth.Claims{}, &refusal{close: websocket.StatusNormalClosure}

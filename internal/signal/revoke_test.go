@@ -102,18 +102,16 @@ func TestRevokeRacesJoin(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.srv.RevokeSession("s1")
-	p := newPeer(nil, claims, nil)
+	p := newPeer(e.srv, nil, claims, nil)
 	if !e.srv.join(p) {
 		t.Fatal("join refused on an open server")
 	}
-	e.srv.wg.Done()
-	select {
-	case <-p.closing:
-	default:
+	code, closing := p.closeRequested()
+	if !closing {
 		t.Fatal("a revoked peer joined without being closed")
 	}
-	if p.closeCode != closeRevoked {
-		t.Fatalf("close code %d, want %d", p.closeCode, closeRevoked)
+	if code != closeRevoked {
+		t.Fatalf("close code %d, want %d", code, closeRevoked)
 	}
 	if _, v, _ := e.srv.Stats(); v != 0 {
 		t.Fatalf("revoked viewer counted: %d viewers", v)

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/airlock-rbi/airlock/internal/auth"
 )
 
@@ -30,11 +32,9 @@ const (
 	DefaultPingInterval    = 15 * time.Second
 	DefaultAuthTimeout     = 10 * time.Second
 	DefaultMaxPending      = 1024
+	DefaultWriteTimeout    = 10 * time.Second
+	DefaultPongTimeout     = 10 * time.Second
 )
-
-// writeTimeout bounds each write to a peer; a peer that cannot take one
-// message in that long is gone.
-const writeTimeout = 10 * time.Second
 
 // sendQueueLen is how many messages may wait for a peer's writer. A peer
 // that lets it fill is too slow for signaling and is disconnected.
@@ -61,9 +61,17 @@ type Options struct {
 	// a flood closes it with 4429. Defaults 50/s, burst 100.
 	RatePerSecond, Burst int
 	// PingInterval is how often each connection is pinged to find dead
-	// peers; a ping unanswered for 10s closes the connection with 1001.
-	// Default 15s.
+	// peers; a ping unanswered for PongTimeout closes the connection with
+	// 1001. Default 15s.
 	PingInterval time.Duration
+	// PongTimeout is how long a ping may go unanswered. coder/websocket
+	// answers pings only while the application reads, which both our
+	// peers always do. Default 10s.
+	PongTimeout time.Duration
+	// WriteTimeout bounds each write to a peer: a peer that cannot take
+	// one message in that long is gone, and its connection is dropped
+	// while the other side goes on. Default 10s.
+	WriteTimeout time.Duration
 	// OriginPatterns lists extra browser origins allowed to connect (see
 	// coder/websocket AcceptOptions.OriginPatterns); the request's own host
 	// is always allowed. Default none.
@@ -82,11 +90,13 @@ type Server struct {
 	opts Options
 	log  *slog.Logger
 
-	// ctx is cancelled by Close; every connection watches it.
+	// ctx is cancelled by Close; connections waiting for their auth
+	// message watch it. Joined peers are closed by Close itself.
 	ctx    context.Context
 	cancel context.CancelFunc
-	// wg counts running connection handlers. Add is only called under mu
-	// while closed is false, so Close's Wait cannot race with it.
+	// wg counts running connections, from the upgrade on. Add is only
+	// called under mu while closed is false, so Close's Wait cannot race
+	// with it.
 	wg sync.WaitGroup
 
 	// mu guards the following fields.
@@ -122,6 +132,12 @@ func New(o Options) *Server {
 	if o.PingInterval <= 0 {
 		o.PingInterval = DefaultPingInterval
 	}
+	if o.PongTimeout <= 0 {
+		o.PongTimeout = DefaultPongTimeout
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = DefaultWriteTimeout
+	}
 	if o.AuthTimeout <= 0 {
 		o.AuthTimeout = DefaultAuthTimeout
 	}
@@ -149,6 +165,13 @@ func New(o Options) *Server {
 func (s *Server) Close() {
 	s.mu.Lock()
 	s.closed = true
+	for _, pr := range s.sessions {
+		for _, p := range []*peer{pr.viewer, pr.agent} {
+			if p != nil {
+				p.requestClose(websocket.StatusGoingAway, "server shutting down")
+			}
+		}
+	}
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
@@ -170,43 +193,46 @@ func (s *Server) Stats() (sessions, viewers, agents int) {
 	return len(s.sessions), viewers, agents
 }
 
-// What holdPending found.
+// What hold found.
 const (
-	pendingHeld = iota
-	pendingClosed
-	pendingFull
+	held = iota
+	holdClosed
+	holdFull
 )
 
-// holdPending counts a connection that will authenticate by its first
-// message, in s.wg too (so that Close waits for it), unless the server is
-// closed or MaxPending are waiting already. releasePending undoes it.
-func (s *Server) holdPending() int {
+// hold counts a connection about to be upgraded in s.wg, so that Close
+// waits for it, and, if it will authenticate by its first message
+// (pending), among those waiting to; unless the server is closed or
+// MaxPending are waiting already. The connection's goroutine calls
+// s.wg.Done when it ends, and releasePending once it authenticated.
+func (s *Server) hold(pending bool) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
 	case s.closed:
-		return pendingClosed
-	case s.pending >= s.opts.MaxPending:
-		return pendingFull
+		return holdClosed
+	case pending && s.pending >= s.opts.MaxPending:
+		return holdFull
 	}
-	s.pending++
+	if pending {
+		s.pending++
+	}
 	s.wg.Add(1)
-	return pendingHeld
+	return held
 }
 
 func (s *Server) releasePending() {
 	s.mu.Lock()
 	s.pending--
 	s.mu.Unlock()
-	s.wg.Done()
 }
 
 // join registers p as its session's peer of its role, replacing (and
 // closing with 4409) any older one, and tells both sides when the pair is
-// complete. It reports false if the server is closed; otherwise it has
-// counted p's handler in s.wg. A peer revoked between the token check
-// and here joins only to be closed with 4403 at once, under the same lock
-// revoke takes, so no revoked peer is ever relayed to.
+// complete. It reports false if the server is closed. A peer revoked
+// between the token check and here joins only to be closed with 4403 at
+// once, under the same lock revoke takes, so no revoked peer is ever
+// relayed to.
 func (s *Server) join(p *peer) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -214,11 +240,9 @@ func (s *Server) join(p *peer) bool {
 		return false
 	}
 	if r, ok := s.revokedLocked(p.role, p.session, p.subject, p.grant, p.issued); ok {
-		s.wg.Add(1)
 		p.requestClose(closeRevoked, r.reason())
 		return true
 	}
-	s.wg.Add(1)
 	pr := s.sessions[p.session]
 	if pr == nil {
 		pr = &pair{}
