@@ -287,6 +287,9 @@ func (l *Launcher) Halt(ctx context.Context, nodeURL, containerID string, grace 
 	}
 	secs := int(grace.Seconds())
 	if err := c.ContainerStop(ctx, containerID, container.StopOptions{Timeout: &secs}); err != nil {
+		if errdefs.IsNotFound(err) {
+			return airlock.Errorf(airlock.ENOTFOUND, "stop container %s on %s: it is gone", containerID, nodeURL)
+		}
 		return fmt.Errorf("stop container %s on %s: %w", containerID, nodeURL, err)
 	}
 	return nil

@@ -548,6 +548,22 @@ func (j *Jobs) over(ctx context.Context, id string, active map[string]bool) (boo
 // sessions not over (see over).
 func (j *Jobs) reconcileNode(ctx context.Context, n *airlock.Node, active map[string]bool) error {
 	var errs []error
+	// The sessions are read before the containers are listed: what a
+	// container's state says of its session then holds for the state
+	// read, and Fail acts only on a session still in it. Listed the
+	// other way round, a container seen exited just before a resume
+	// started it again would fail the resumed session.
+	live, err := j.store.ListSessions(ctx, airlock.SessionFilter{NodeID: n.ID, States: append(slices.Clone(airlock.LiveStates), airlock.SessionSuspended)})
+	if err != nil {
+		return fmt.Errorf("list sessions of %s: %w", n.Name, err)
+	}
+	// Which are in flight is asked before the containers are listed too:
+	// a resume that is over by the time the list is taken has started
+	// its container.
+	inflight := map[string]bool{}
+	for _, s := range live {
+		inflight[s.ID] = j.sessions.InFlight(s.ID)
+	}
 	cs, err := j.driver.Containers(ctx, n.URL)
 	if err != nil {
 		return fmt.Errorf("list containers on %s: %w", n.Name, err)
@@ -573,10 +589,6 @@ func (j *Jobs) reconcileNode(ctx context.Context, n *airlock.Node, active map[st
 		delete(running, c.SessionID)
 	}
 	errs = append(errs, j.orphanNetworks(ctx, n, running, active))
-	live, err := j.store.ListSessions(ctx, airlock.SessionFilter{NodeID: n.ID, States: append(slices.Clone(airlock.LiveStates), airlock.SessionSuspended)})
-	if err != nil {
-		return errors.Join(append(errs, err)...)
-	}
 	for _, s := range live {
 		if s.State == airlock.SessionSuspended {
 			// A stopped container is what a suspended session keeps.
@@ -588,10 +600,9 @@ func (j *Jobs) reconcileNode(ctx context.Context, n *airlock.Node, active map[st
 		// A session starting again (it was ready once) and in flight is
 		// being resumed by this process: its container has not started
 		// yet.
-		resuming := s.State == airlock.SessionStarting && s.ReadyAt != nil && j.sessions.InFlight(s.ID)
+		resuming := s.State == airlock.SessionStarting && s.ReadyAt != nil && inflight[s.ID]
 		c, ok := running[s.ID]
-		cutShort := s.State == airlock.SessionStarting && s.CreatedAt.Before(j.started) &&
-			!j.sessions.InFlight(s.ID)
+		cutShort := s.State == airlock.SessionStarting && s.CreatedAt.Before(j.started) && !inflight[s.ID]
 		switch {
 		case resuming:
 		case ok && (c.State == "exited" || c.State == "dead"):

@@ -247,22 +247,20 @@ func (s *Service) InFlight(id string) bool {
 }
 
 // Fail ends sess, as it was read, for end (failed, lost, or admin for a
-// node removed) with reason for the user: its container is removed from
-// node first (when node is known and the session names one), so a failed
+// node removed) with reason for the user, then removes its container
+// from node (when node is known and the session names one), so a failed
 // session holds nothing. A session that moved on since it was read is
-// left to whoever moved it.
+// left to whoever moved it, container and all.
 func (s *Service) Fail(ctx context.Context, sess *airlock.Session, node *airlock.Node, end airlock.EndReason, reason string) error {
-	if node != nil && sess.ContainerID != "" {
-		if err := s.driver.Remove(ctx, node.URL, sess.ContainerID, 5*time.Second); err != nil {
-			return fmt.Errorf("remove container of failed session %s: %w", sess.ID, err)
-		}
-	}
+	// Marked first, on the state it was read in: a session that moved on
+	// meanwhile (its agent registered, a resume started its container)
+	// keeps its container. Removing first would leave such a session
+	// running with nothing behind it.
 	now := s.clock()
 	failed, err := s.store.UpdateSession(ctx, sess.ID, airlock.SessionUpdate{From: []airlock.SessionState{sess.State},
 		To: airlock.SessionFailed, Reason: &reason, StoppedAt: &now, EndReason: &end}, now)
 	switch airlock.ErrorCode(err) {
 	case "":
-		s.onFinal(ctx, failed)
 	case airlock.ECONFLICT:
 		return nil // it moved on meanwhile; the next round looks again
 	default:
@@ -270,7 +268,16 @@ func (s *Service) Fail(ctx context.Context, sess *airlock.Session, node *airlock
 	}
 	s.log.Warn("session failed", "session", sess.ID, "end", end, "reason", reason)
 	s.ended(sess.ID)
-	return nil
+	var rerr error
+	if node != nil && sess.ContainerID != "" {
+		// A container left by a failed removal belongs to a session that
+		// is over: the lifecycle's next round removes it as an orphan.
+		if err := s.driver.Remove(ctx, node.URL, sess.ContainerID, 5*time.Second); err != nil {
+			rerr = fmt.Errorf("remove container of failed session %s: %w", sess.ID, err)
+		}
+	}
+	s.onFinal(ctx, failed)
+	return rerr
 }
 
 // ended announces the end of a session.
@@ -398,6 +405,11 @@ func (s *Service) Suspend(ctx context.Context, sess *airlock.Session, end airloc
 	// The agent is asked to stop like any process: the browser writes
 	// its profile out before SIGKILL.
 	if err := s.driver.Halt(ctx, node.URL, sess.ContainerID, 10*time.Second); err != nil {
+		if airlock.ErrorCode(err) == airlock.ENOTFOUND {
+			// Nothing is left to keep: asking again every round would
+			// never end it.
+			return s.Fail(ctx, sess, node, airlock.EndLost, "the session's container is gone")
+		}
 		return fmt.Errorf("suspend session %s: %w", sess.ID, err)
 	}
 	now := s.clock()
