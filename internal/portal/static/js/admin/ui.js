@@ -84,12 +84,23 @@ export function confirm({ title, message, action, opener, fallback = null }) {
   const ok = $('admin-confirm-ok');
   ok.textContent = action;
   return new Promise((resolve) => {
+    // The answer is taken when it is given, not from the close event:
+    // that event comes a task later, and a dialog opened again by then
+    // (Escape, then Enter on the opener at once) would have its new ask
+    // answered by the old close and be left open with nothing listening.
+    let settled = false;
     const done = (answer) => {
+      if (settled) return;
+      settled = true;
       dialog.removeEventListener('close', onClose);
       dialog.removeEventListener('keydown', onKey);
       ok.removeEventListener('click', onOK);
       $('admin-confirm-cancel').removeEventListener('click', onCancel);
       resolve(answer);
+    };
+    const answer = (yes) => {
+      done(yes);
+      dialog.close(yes ? 'ok' : 'cancel');
     };
     // A modal dialog closes on Escape itself, but the browser may skip
     // that (Chromium's close watchers ask for a user activation first):
@@ -97,11 +108,15 @@ export function confirm({ title, message, action, opener, fallback = null }) {
     const onKey = (e) => {
       if (e.key !== 'Escape') return;
       e.preventDefault();
-      dialog.close('cancel');
+      answer(false);
     };
-    const onClose = () => done(dialog.returnValue === 'ok');
-    const onOK = () => dialog.close('ok');
-    const onCancel = () => dialog.close('cancel');
+    // Closed some other way (the browser's own Escape): Cancel. A close
+    // event that finds the dialog open again is an earlier ask's.
+    const onClose = () => {
+      if (!dialog.open) done(dialog.returnValue === 'ok');
+    };
+    const onOK = () => answer(true);
+    const onCancel = () => answer(false);
     dialog.returnValue = '';
     dialog.addEventListener('close', onClose);
     dialog.addEventListener('keydown', onKey);
