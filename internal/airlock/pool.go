@@ -44,4 +44,7 @@ type Handout struct {
 	// Viewer is the launching browser's settings, which the session's
 	// agent applies at the hand-out.
 	Viewer Viewer
+	// Policy is what the user's groups set for the session (it never
+	// sets a launch-time field: see Policy.LaunchTime).
+	Policy Policy
 }

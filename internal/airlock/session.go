@@ -127,6 +127,11 @@ type Session struct {
 	// user may resume it; then it is removed. Nil until it is first
 	// suspended; it means nothing in other states.
 	ResumeBy *time.Time
+	// Policy is what the user's groups set for this session when it was
+	// launched (or handed out): it is applied to its workspace (see
+	// Policy.Apply) wherever the session's limits, clipboard and
+	// transfers are read. Zero: the workspace's own.
+	Policy Policy
 }
 
 // Pooled reports whether s is a pool's, handed out or not.

@@ -11,6 +11,7 @@ import (
 // kept to the microsecond.
 type Store interface {
 	Users
+	Groups
 	Tokens
 	Workspaces
 	Nodes
@@ -40,6 +41,56 @@ type Users interface {
 	DeleteUser(ctx context.Context, id string) error
 	CountUsers(ctx context.Context) (int, error)
 }
+
+// Groups keeps groups, their grants and their members. The built-in
+// group everyone (GroupEveryone) exists in every store, granting every
+// workspace until an administrator changes it; it has no member rows,
+// since every user is one.
+type Groups interface {
+	// CreateGroup stores g with its grants (WorkspaceName is ignored;
+	// a grant of a workspace that does not exist is ENOTFOUND).
+	CreateGroup(ctx context.Context, g *Group) error
+	GroupByName(ctx context.Context, name string) (*Group, error)
+	// ListGroups returns every group, by priority then name, with its
+	// grants (WorkspaceName filled, by workspace name).
+	ListGroups(ctx context.Context) ([]*Group, error)
+	// UpdateGroup writes every field of g (its name included) and
+	// replaces its grants; its members stay.
+	UpdateGroup(ctx context.Context, g *Group) error
+	// DeleteGroup removes a group with its grants and memberships;
+	// everyone cannot be (ECONFLICT).
+	DeleteGroup(ctx context.Context, id string) error
+	// GroupsOfUser returns the groups user is a member of, everyone
+	// included, as ListGroups does.
+	GroupsOfUser(ctx context.Context, userID string) ([]*Group, error)
+	// AddGroupMember makes user a member of group by an administrator's
+	// hand; already one is no error. RemoveGroupMember ends a membership
+	// of either source; ENOTFOUND when there was none. Neither takes
+	// everyone (EINVALID).
+	AddGroupMember(ctx context.Context, groupID, userID string, at time.Time) error
+	RemoveGroupMember(ctx context.Context, groupID, userID string) error
+	// GroupMembers returns the members of a group by user name.
+	GroupMembers(ctx context.Context, groupID string) ([]GroupMember, error)
+	// SetSSOGroups makes the user a member of exactly groupIDs by their
+	// identity provider: memberships of that source not in groupIDs end;
+	// those made by hand stay either way.
+	SetSSOGroups(ctx context.Context, userID string, groupIDs []string, at time.Time) error
+}
+
+// GroupMember is a user's membership of a group.
+type GroupMember struct {
+	UserID   string
+	UserName string
+	// Source is how they became one: MemberLocal or MemberSSO.
+	Source string
+	Since  time.Time
+}
+
+// The sources of a membership.
+const (
+	MemberLocal = "local" // by an administrator
+	MemberSSO   = "sso"   // by the identity provider's groups claim
+)
 
 // Tokens keeps API tokens and browser sessions.
 type Tokens interface {

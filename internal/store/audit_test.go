@@ -284,11 +284,7 @@ func testMigrateAuditUnchained(t *testing.T, db *DB) {
 	ctx := t.Context()
 	ms, err := loadMigrations()
 	must(t, err)
-	for _, table := range []string{"api_tokens", "web_sessions", "users", "workspaces", "nodes", "revoked_certs",
-		"sessions", "settings", "audit_events", "join_tokens", "pools", "schema_migrations"} {
-		_, err := db.db.ExecContext(ctx, "DROP TABLE "+table)
-		must(t, err)
-	}
+	dropAll(t, db)
 	for _, m := range ms {
 		if m.version < 14 {
 			must(t, db.apply(ctx, m))

@@ -24,6 +24,8 @@ func runContract(t *testing.T, open func(t *testing.T) *DB) {
 	}{
 		{"users", testUsers},
 		{"users-sso", testUserSSO},
+		{"groups", testGroups},
+		{"session-policy", testSessionPolicy},
 		{"api-tokens", testAPITokens},
 		{"web-sessions", testWebSessions},
 		{"set-password", testSetPassword},
@@ -91,6 +93,17 @@ func same(t *testing.T, got, want any) {
 		g, _ := json.MarshalIndent(got, "", "  ")
 		w, _ := json.MarshalIndent(want, "", "  ")
 		t.Fatalf("got  %s\nwant %s", g, w)
+	}
+}
+
+// dropAll empties the database of every table the migrations made, the
+// ones that refer to others first.
+func dropAll(t *testing.T, db *DB) {
+	t.Helper()
+	for _, table := range []string{"group_members", "group_workspaces", "user_groups", "api_tokens", "web_sessions", "users", "workspaces", "nodes", "revoked_certs",
+		"sessions", "settings", "audit_events", "join_tokens", "pools", "schema_migrations"} {
+		_, err := db.db.ExecContext(t.Context(), "DROP TABLE "+table)
+		must(t, err)
 	}
 }
 
@@ -1028,11 +1041,7 @@ func testMigrationsIdempotent(t *testing.T, db *DB) {
 	// Empty the database and open it from several goroutines at once, as
 	// api processes starting together do: one migrates, the others wait
 	// and find the work done.
-	for _, table := range []string{"api_tokens", "web_sessions", "users", "workspaces", "nodes", "revoked_certs",
-		"sessions", "settings", "audit_events", "join_tokens", "pools", "schema_migrations"} {
-		_, err := db.db.ExecContext(ctx, "DROP TABLE "+table)
-		must(t, err)
-	}
+	dropAll(t, db)
 	errs := race(func() error {
 		again, err := Open(ctx, db.dsn)
 		if err != nil {
@@ -1065,11 +1074,7 @@ func testMigrateWorkspaceColumns(t *testing.T, db *DB) {
 	if len(ms) < 2 || ms[0].version != 1 {
 		t.Fatalf("migrations %v: want 0001 and the one after", ms)
 	}
-	for _, table := range []string{"api_tokens", "web_sessions", "users", "workspaces", "nodes", "revoked_certs",
-		"sessions", "settings", "audit_events", "join_tokens", "pools", "schema_migrations"} {
-		_, err := db.db.ExecContext(ctx, "DROP TABLE "+table)
-		must(t, err)
-	}
+	dropAll(t, db)
 	must(t, db.apply(ctx, ms[0]))
 	_, err = db.exec(ctx, `INSERT INTO workspaces (id, name, description, image, isolation, nano_cpus, memory, pids_limit,
 		shm_size, env, start_url, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -1212,11 +1217,7 @@ func testMigrateJoinTokens(t *testing.T, db *DB) {
 	ctx := t.Context()
 	ms, err := loadMigrations()
 	must(t, err)
-	for _, table := range []string{"api_tokens", "web_sessions", "users", "workspaces", "nodes", "revoked_certs",
-		"sessions", "settings", "audit_events", "join_tokens", "pools", "schema_migrations"} {
-		_, err := db.db.ExecContext(ctx, "DROP TABLE "+table)
-		must(t, err)
-	}
+	dropAll(t, db)
 	for _, m := range ms {
 		if m.version < 3 {
 			must(t, db.apply(ctx, m))

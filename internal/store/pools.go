@@ -81,10 +81,14 @@ func (db *DB) ClaimWarm(ctx context.Context, workspace string, h airlock.Handout
 	if err != nil {
 		return nil, fmt.Errorf("claim warm session of %s: %w", workspace, err)
 	}
+	policy, err := policyJSON(h.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("claim warm session %s: %w", id, err)
+	}
 	s, err = scanSession(tx.QueryRowContext(ctx, db.rebind(`UPDATE sessions SET user_id = ?, launch_key = ?, state = ?, created_at = ?,
-		updated_at = ?, expires_at = ?, viewer = ?, last_input_at = NULL, last_viewer_at = NULL
+		updated_at = ?, expires_at = ?, viewer = ?, policy = ?, last_input_at = NULL, last_viewer_at = NULL
 		WHERE id = ? AND state = ? RETURNING `+sessionCols),
-		h.UserID, h.LaunchKey, string(airlock.SessionReady), micros(now), micros(now), micros(h.ExpiresAt), viewerJSON(h.Viewer),
+		h.UserID, h.LaunchKey, string(airlock.SessionReady), micros(now), micros(now), micros(h.ExpiresAt), viewerJSON(h.Viewer), policy,
 		id, string(airlock.SessionWarm)))
 	if err != nil {
 		if isUnique(err) && h.LaunchKey != "" {

@@ -16,16 +16,16 @@ import (
 
 const sessionCols = `id, user_id, workspace_id, node_id, container_id, state, reason, register_hash, agent_hash,
 	created_at, updated_at, started_at, ready_at, stopped_at, last_heartbeat, container_addrs, launch_key,
-	end_reason, expires_at, last_input_at, last_viewer_at, pooled_at, viewer, resume_hash, resume_by`
+	end_reason, expires_at, last_input_at, last_viewer_at, pooled_at, viewer, resume_hash, resume_by, policy`
 
 func scanSession(s scanner) (*airlock.Session, error) {
 	var x airlock.Session
 	var created, updated int64
 	var started, ready, stopped, heartbeat, expires, input, lastViewer, pooled, resumeBy sql.NullInt64
-	var addrs, viewer string
+	var addrs, viewer, policy string
 	if err := s.Scan(&x.ID, &x.UserID, &x.WorkspaceID, &x.NodeID, &x.ContainerID, &x.State, &x.Reason,
 		&x.RegisterHash, &x.AgentHash, &created, &updated, &started, &ready, &stopped, &heartbeat, &addrs, &x.LaunchKey,
-		&x.EndReason, &expires, &input, &lastViewer, &pooled, &viewer, &x.ResumeHash, &resumeBy); err != nil {
+		&x.EndReason, &expires, &input, &lastViewer, &pooled, &viewer, &x.ResumeHash, &resumeBy, &policy); err != nil {
 		return nil, err
 	}
 	var err error
@@ -42,6 +42,9 @@ func scanSession(s scanner) (*airlock.Session, error) {
 		}
 	}
 	x.PooledAt, x.ResumeBy = ptrFromNullMicros(pooled), ptrFromNullMicros(resumeBy)
+	if err := unmarshalPolicy(policy, &x.Policy); err != nil {
+		return nil, fmt.Errorf("session %s: %w", x.ID, err)
+	}
 	return &x, nil
 }
 
@@ -103,13 +106,17 @@ func (db *DB) CreateSessionWithin(ctx context.Context, s *airlock.Session, userL
 			return airlock.Errorf(airlock.EUNAVAILABLE, "the chosen node is full; try again")
 		}
 	}
-	_, err = tx.ExecContext(ctx, db.rebind(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	policy, err := policyJSON(s.Policy)
+	if err != nil {
+		return fmt.Errorf("create session %s: %w", s.ID, err)
+	}
+	_, err = tx.ExecContext(ctx, db.rebind(`INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		s.ID, s.UserID, s.WorkspaceID, s.NodeID, s.ContainerID, string(s.State), s.Reason,
 		nullBytes(s.RegisterHash), nullBytes(s.AgentHash), micros(s.CreatedAt), micros(s.UpdatedAt),
 		ptrMicros(s.StartedAt), ptrMicros(s.ReadyAt), ptrMicros(s.StoppedAt), ptrMicros(s.LastHeartbeat),
 		formatAddrs(s.ContainerAddrs), s.LaunchKey,
 		string(s.EndReason), ptrMicros(s.ExpiresAt), ptrMicros(s.LastInputAt), ptrMicros(s.LastViewerAt), ptrMicros(s.PooledAt), viewerJSON(s.Viewer),
-		nullBytes(s.ResumeHash), ptrMicros(s.ResumeBy))
+		nullBytes(s.ResumeHash), ptrMicros(s.ResumeBy), policy)
 	if err != nil {
 		if isUnique(err) && s.LaunchKey != "" {
 			return airlock.Errorf(airlock.ECONFLICT, "a session with launch key %q exists already", s.LaunchKey)
