@@ -32,8 +32,9 @@ func (d *listHookDriver) Containers(ctx context.Context, url string) ([]airlock.
 func TestResumeRaceKeepsSession(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
-	s := sess("s1", airlock.SessionStarting, now.Add(-time.Hour), now.Add(-time.Minute)) // ReadyAt set: it was ready once
-	started := now.Add(-time.Second) // by the resume
+	// ReadyAt set: it was ready once; started again a second ago.
+	s := sess("s1", airlock.SessionStarting, now.Add(-time.Hour), now.Add(-time.Minute))
+	started := now.Add(-time.Second)
 	s.StartedAt = &started
 	st := storeWithNode(t, now, s)
 	var resuming atomic.Bool

@@ -32,7 +32,7 @@ func scanGroup(s scanner) (*airlock.Group, error) {
 	return &g, nil
 }
 
-// policyJSON is the text of a policy column: '' for none set.
+// policyJSON is the text of a policy column: empty for none set.
 func policyJSON(p airlock.Policy) (string, error) {
 	if p.Empty() {
 		return "", nil
