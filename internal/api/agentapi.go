@@ -281,6 +281,7 @@ func (s *Server) agentClaim(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		ws = sess.Policy.Apply(ws)
 		ans.Clipboard = string(ws.Clipboard.OrDefault())
 		ans.Locale, ans.TimeZone, ans.Scale = airlock.SessionDisplay(ws, sess.Viewer)
 		s.audit(r.Context(), "agent", "session.bound", sess.ID, sess.UserID)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/auth"
 	"github.com/airlock-rbi/airlock/internal/gateway"
 )
@@ -54,55 +55,64 @@ var spoofed = map[string]string{
 // word, this is the test's, and a route added or loosened later must be
 // named here on purpose.
 var access = map[string]Access{
-	"POST /api/v1/auth/login":               AccessPublic,
-	"POST /api/v1/auth/logout":              AccessUser,
-	"GET /api/v1/auth/sso":                  AccessPublic,
-	"GET /api/v1/auth/sso/login":            AccessPublic,
-	"GET /api/v1/auth/sso/callback":         AccessPublic,
-	"GET /api/v1/me":                        AccessUser,
-	"GET /api/v1/users":                     AccessAdmin,
-	"POST /api/v1/users":                    AccessAdmin,
-	"DELETE /api/v1/users/{name}":           AccessAdmin,
-	"POST /api/v1/users/me/password":        AccessUser,
-	"POST /api/v1/users/{name}/password":    AccessAdmin,
-	"GET /api/v1/tokens":                    AccessUser,
-	"POST /api/v1/tokens":                   AccessUser,
-	"DELETE /api/v1/tokens/{id}":            AccessUser,
-	"GET /api/v1/workspaces":                AccessUser,
-	"POST /api/v1/workspaces":               AccessAdmin,
-	"GET /api/v1/workspaces/{name}":         AccessUser,
-	"PATCH /api/v1/workspaces/{name}":       AccessAdmin,
-	"DELETE /api/v1/workspaces/{name}":      AccessAdmin,
-	"POST /api/v1/sessions":                 AccessUser,
-	"GET /api/v1/sessions":                  AccessUser,
-	"GET /api/v1/sessions/{id}":             AccessUser,
-	"DELETE /api/v1/sessions/{id}":          AccessUser,
-	"POST /api/v1/sessions/{id}/connect":    AccessUser,
-	"POST /api/v1/sessions/{id}/extend":     AccessUser,
-	"POST /api/v1/sessions/{id}/resume":     AccessUser,
-	"POST /api/v1/nodes/{name}/drain":       AccessAdmin,
-	"POST /api/v1/nodes/{name}/undrain":     AccessAdmin,
-	"GET /api/v1/pools":                     AccessAdmin,
-	"PUT /api/v1/pools/{workspace}":         AccessAdmin,
-	"GET /api/v1/nodes":                     AccessAdmin,
-	"POST /api/v1/nodes/join-tokens":        AccessAdmin,
-	"GET /api/v1/nodes/join-tokens":         AccessAdmin,
-	"DELETE /api/v1/nodes/join-tokens/{id}": AccessAdmin,
-	"DELETE /api/v1/nodes/{name}":           AccessAdmin,
-	"POST /api/v1/nodes/{name}/docker-env":  AccessAdmin,
-	"GET /api/v1/ca":                        AccessPublic,
-	"POST /api/v1/nodes/enroll":             AccessNode,
-	"POST /api/v1/nodes/renew":              AccessNode,
-	"POST /api/v1/nodes/heartbeat":          AccessNode,
-	"POST /api/v1/nodes/events":             AccessNode,
-	"GET /api/v1/audit":                     AccessAdmin,
-	"GET /api/v1/audit/export":              AccessAdmin,
-	"POST /api/v1/audit/verify":             AccessAdmin,
-	"POST /api/v1/agent/register":           AccessAgent,
-	"POST /api/v1/agent/heartbeat":          AccessAgent,
-	"POST /api/v1/agent/claim":              AccessAgent,
-	"POST /api/v1/agent/connect":            AccessAgent,
-	"POST /api/v1/agent/transfer":           AccessAgent,
+	"POST /api/v1/auth/login":                     AccessPublic,
+	"POST /api/v1/auth/logout":                    AccessUser,
+	"GET /api/v1/auth/sso":                        AccessPublic,
+	"GET /api/v1/auth/sso/login":                  AccessPublic,
+	"GET /api/v1/auth/sso/callback":               AccessPublic,
+	"GET /api/v1/me":                              AccessUser,
+	"GET /api/v1/users":                           AccessAdmin,
+	"POST /api/v1/users":                          AccessAdmin,
+	"DELETE /api/v1/users/{name}":                 AccessAdmin,
+	"POST /api/v1/users/me/password":              AccessUser,
+	"POST /api/v1/users/{name}/password":          AccessAdmin,
+	"GET /api/v1/users/{name}/policy":             AccessAdmin,
+	"GET /api/v1/me/policy":                       AccessUser,
+	"GET /api/v1/groups":                          AccessAdmin,
+	"POST /api/v1/groups":                         AccessAdmin,
+	"GET /api/v1/groups/{name}":                   AccessAdmin,
+	"PUT /api/v1/groups/{name}":                   AccessAdmin,
+	"DELETE /api/v1/groups/{name}":                AccessAdmin,
+	"PUT /api/v1/groups/{name}/members/{user}":    AccessAdmin,
+	"DELETE /api/v1/groups/{name}/members/{user}": AccessAdmin,
+	"GET /api/v1/tokens":                          AccessUser,
+	"POST /api/v1/tokens":                         AccessUser,
+	"DELETE /api/v1/tokens/{id}":                  AccessUser,
+	"GET /api/v1/workspaces":                      AccessUser,
+	"POST /api/v1/workspaces":                     AccessAdmin,
+	"GET /api/v1/workspaces/{name}":               AccessUser,
+	"PATCH /api/v1/workspaces/{name}":             AccessAdmin,
+	"DELETE /api/v1/workspaces/{name}":            AccessAdmin,
+	"POST /api/v1/sessions":                       AccessUser,
+	"GET /api/v1/sessions":                        AccessUser,
+	"GET /api/v1/sessions/{id}":                   AccessUser,
+	"DELETE /api/v1/sessions/{id}":                AccessUser,
+	"POST /api/v1/sessions/{id}/connect":          AccessUser,
+	"POST /api/v1/sessions/{id}/extend":           AccessUser,
+	"POST /api/v1/sessions/{id}/resume":           AccessUser,
+	"POST /api/v1/nodes/{name}/drain":             AccessAdmin,
+	"POST /api/v1/nodes/{name}/undrain":           AccessAdmin,
+	"GET /api/v1/pools":                           AccessAdmin,
+	"PUT /api/v1/pools/{workspace}":               AccessAdmin,
+	"GET /api/v1/nodes":                           AccessAdmin,
+	"POST /api/v1/nodes/join-tokens":              AccessAdmin,
+	"GET /api/v1/nodes/join-tokens":               AccessAdmin,
+	"DELETE /api/v1/nodes/join-tokens/{id}":       AccessAdmin,
+	"DELETE /api/v1/nodes/{name}":                 AccessAdmin,
+	"POST /api/v1/nodes/{name}/docker-env":        AccessAdmin,
+	"GET /api/v1/ca":                              AccessPublic,
+	"POST /api/v1/nodes/enroll":                   AccessNode,
+	"POST /api/v1/nodes/renew":                    AccessNode,
+	"POST /api/v1/nodes/heartbeat":                AccessNode,
+	"POST /api/v1/nodes/events":                   AccessNode,
+	"GET /api/v1/audit":                           AccessAdmin,
+	"GET /api/v1/audit/export":                    AccessAdmin,
+	"POST /api/v1/audit/verify":                   AccessAdmin,
+	"POST /api/v1/agent/register":                 AccessAgent,
+	"POST /api/v1/agent/heartbeat":                AccessAgent,
+	"POST /api/v1/agent/claim":                    AccessAgent,
+	"POST /api/v1/agent/connect":                  AccessAgent,
+	"POST /api/v1/agent/transfer":                 AccessAgent,
 }
 
 // owned are the routes on one user's things: user B gets 404 for user
@@ -120,17 +130,23 @@ var owned = map[string]bool{
 // shared are routes with a path parameter that name something of the
 // deployment's, not of one user.
 var shared = map[string]bool{
-	"DELETE /api/v1/users/{name}":           true,
-	"POST /api/v1/users/{name}/password":    true,
-	"GET /api/v1/workspaces/{name}":         true,
-	"PATCH /api/v1/workspaces/{name}":       true,
-	"DELETE /api/v1/workspaces/{name}":      true,
-	"DELETE /api/v1/nodes/join-tokens/{id}": true,
-	"DELETE /api/v1/nodes/{name}":           true,
-	"POST /api/v1/nodes/{name}/drain":       true,
-	"PUT /api/v1/pools/{workspace}":         true,
-	"POST /api/v1/nodes/{name}/undrain":     true,
-	"POST /api/v1/nodes/{name}/docker-env":  true,
+	"DELETE /api/v1/users/{name}":                 true,
+	"POST /api/v1/users/{name}/password":          true,
+	"GET /api/v1/users/{name}/policy":             true,
+	"GET /api/v1/groups/{name}":                   true,
+	"PUT /api/v1/groups/{name}":                   true,
+	"DELETE /api/v1/groups/{name}":                true,
+	"PUT /api/v1/groups/{name}/members/{user}":    true,
+	"DELETE /api/v1/groups/{name}/members/{user}": true,
+	"GET /api/v1/workspaces/{name}":               true,
+	"PATCH /api/v1/workspaces/{name}":             true,
+	"DELETE /api/v1/workspaces/{name}":            true,
+	"DELETE /api/v1/nodes/join-tokens/{id}":       true,
+	"DELETE /api/v1/nodes/{name}":                 true,
+	"POST /api/v1/nodes/{name}/drain":             true,
+	"PUT /api/v1/pools/{workspace}":               true,
+	"POST /api/v1/nodes/{name}/undrain":           true,
+	"POST /api/v1/nodes/{name}/docker-env":        true,
 }
 
 // selfAuthenticated are the expectations of routes whose handler judges
@@ -236,6 +252,13 @@ func newMatrixEnv(t *testing.T) *matrixEnv {
 	nodeCert := e.enrollNode("n1", "https://10.0.0.5:2376")
 	bob, bobTok := e.addUser("bob", 0)
 	m := &matrixEnv{env: e, node: peer(nodeCert), bearer: map[principal]string{userA: e.userTok, userB: bobTok, adminP: e.adminTok}}
+	staff := &airlock.Group{ID: "g-staff", Name: "staff", AllWorkspaces: true}
+	if err := e.st.CreateGroup(t.Context(), staff); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.AddGroupMember(t.Context(), staff.ID, bob.ID, e.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
 
 	sessA, tokA := e.launchForAgent()
 	m.bearer[agentA] = e.register(sessA.ID, tokA).Credential
@@ -261,6 +284,8 @@ func newMatrixEnv(t *testing.T) *matrixEnv {
 		"/tokens/{id}":            "/tokens/" + tok.ID,
 		"/sessions/{id}":          "/sessions/" + sessA.ID,
 		"/users/{name}":           "/users/" + bob.Name,
+		"/groups/{name}":          "/groups/staff",
+		"{user}":                  bob.Name,
 		"/workspaces/{name}":      "/workspaces/web",
 		"/nodes/join-tokens/{id}": "/nodes/join-tokens/" + jt.ID,
 		"/nodes/{name}":           "/nodes/n1",

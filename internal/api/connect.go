@@ -118,7 +118,8 @@ func signalURL(r *http.Request) string {
 }
 
 // clipboardOf is the clipboard policy a viewer of sess applies: its
-// workspace's, or off when the workspace is gone. The agent enforces the
+// workspace's under the session's policy, or off when the workspace is
+// gone. The agent enforces the
 // policy it was started with; the stricter of the two holds.
 func (s *Server) clipboardOf(ctx context.Context, sess *airlock.Session) (airlock.ClipboardPolicy, error) {
 	ws, err := s.store.WorkspaceByID(ctx, sess.WorkspaceID)
@@ -128,5 +129,5 @@ func (s *Server) clipboardOf(ctx context.Context, sess *airlock.Session) (airloc
 	if err != nil {
 		return "", fmt.Errorf("workspace of session %s: %w", sess.ID, err)
 	}
-	return ws.Clipboard.OrDefault(), nil
+	return sess.Policy.Apply(ws).Clipboard.OrDefault(), nil
 }

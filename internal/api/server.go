@@ -243,6 +243,17 @@ func (s *Server) Routes() []Route {
 		{"POST /api/v1/users/me/password", AccessUser, s.changePassword},
 		{"POST /api/v1/users/{name}/password", AccessAdmin, s.resetPassword},
 
+		{"GET /api/v1/users/{name}/policy", AccessAdmin, s.userPolicy},
+		{"GET /api/v1/me/policy", AccessUser, s.myPolicy},
+
+		{"GET /api/v1/groups", AccessAdmin, s.listGroups},
+		{"POST /api/v1/groups", AccessAdmin, s.createGroup},
+		{"GET /api/v1/groups/{name}", AccessAdmin, s.getGroup},
+		{"PUT /api/v1/groups/{name}", AccessAdmin, s.updateGroup},
+		{"DELETE /api/v1/groups/{name}", AccessAdmin, s.deleteGroup},
+		{"PUT /api/v1/groups/{name}/members/{user}", AccessAdmin, s.addGroupMember},
+		{"DELETE /api/v1/groups/{name}/members/{user}", AccessAdmin, s.removeGroupMember},
+
 		{"GET /api/v1/tokens", AccessUser, s.listTokens},
 		{"POST /api/v1/tokens", AccessUser, s.createToken},
 		{"DELETE /api/v1/tokens/{id}", AccessUser, s.revokeToken},

@@ -79,7 +79,7 @@ func (s *Server) viewLive(sess *airlock.Session, ws *airlock.Workspace, now time
 	if ws == nil {
 		ws = &airlock.Workspace{}
 	}
-	l := s.sessions.Limits(ws)
+	l := s.sessions.Limits(sess.Policy.Apply(ws))
 	ends := airlock.SessionEnds(sess, l)
 	in := int64(max(ends.At.Sub(now), 0) / time.Second)
 	v.EndsAt, v.EndsFor, v.EndsIn = &ends.At, string(ends.Reason), &in
@@ -141,14 +141,18 @@ func (s *Server) extendSession(w http.ResponseWriter, r *http.Request) error {
 	return s.writeSession(ctx, w, http.StatusOK, out)
 }
 
-// workspaceOfSession is the workspace of sess, or one with its ID alone
+// workspaceOfSession is the workspace of sess as the session runs it
+// (under the policy it was launched with), or one with its ID alone
 // (the deployment's limits) when it was deleted.
 func (s *Server) workspaceOfSession(ctx context.Context, sess *airlock.Session) (*airlock.Workspace, error) {
 	ws, err := s.store.WorkspaceByID(ctx, sess.WorkspaceID)
 	if airlock.ErrorCode(err) == airlock.ENOTFOUND {
-		return &airlock.Workspace{ID: sess.WorkspaceID}, nil
+		ws, err = &airlock.Workspace{ID: sess.WorkspaceID}, nil
 	}
-	return ws, err
+	if err != nil {
+		return nil, err
+	}
+	return sess.Policy.Apply(ws), nil
 }
 
 // resumeSession starts a suspended session again; the answer is the
@@ -240,10 +244,11 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 	if err := ws.ValidateSeccomp(s.sessions.SeccompNames()); err != nil {
 		return airlock.Errorf(airlock.ECONFLICT, "workspace %q cannot be launched by this server: %s", ws.Name, airlock.ErrorMessage(err))
 	}
-	limit := u.MaxSessions
-	if limit == 0 {
-		limit = s.maxSess
+	eff, err := s.effective(ctx, u, ws)
+	if err != nil {
+		return err
 	}
+	limit := eff.MaxSessions
 	// A cheap early answer; CreateSessionWithin makes the check binding.
 	active, err := s.store.CountSessions(ctx, airlock.SessionFilter{UserID: u.ID, States: airlock.ActiveStates})
 	if err != nil {
@@ -254,7 +259,13 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 	}
 	// A warm session of the workspace's pool, when there is one: ready at
 	// once. Else a cold launch.
-	warm, err := s.sessions.Handout(ctx, ws, u.ID, req.LaunchKey, viewer, limit)
+	// One made under the workspace's own clipboard and transfer rules
+	// cannot serve a user whose groups set others.
+	warm, err := (*airlock.Session)(nil), airlock.Errorf(airlock.ENOTFOUND, "the user's policy needs a cold launch")
+	if !eff.Policy.LaunchTime(ws) {
+		warm, err = s.sessions.Handout(ctx, ws, eff.Policy, u.ID, req.LaunchKey, viewer, limit)
+	}
+	ws = eff.Policy.Apply(ws)
 	switch airlock.ErrorCode(err) {
 	case "":
 		s.audit(ctx, u.Name, "session.create", warm.ID, ws.Name+" (warm)")
@@ -289,7 +300,7 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) error {
 	expires := now.Add(s.sessions.Limits(ws).Lifetime)
 	sess := &airlock.Session{ID: id, UserID: u.ID, WorkspaceID: ws.ID, NodeID: node.ID,
 		ContainerID: sessions.ContainerName(id), State: airlock.SessionStarting, RegisterHash: reg.Hash(), ResumeHash: reg.Hash(), CreatedAt: now, UpdatedAt: now,
-		LaunchKey: req.LaunchKey, ExpiresAt: &expires}
+		LaunchKey: req.LaunchKey, ExpiresAt: &expires, Policy: eff.Policy}
 	if err := s.store.CreateSessionWithin(ctx, sess, limit, node.Capacity); err != nil {
 		if airlock.ErrorCode(err) == airlock.ECONFLICT {
 			return s.launchedMeanwhile(ctx, w, u.ID, req.LaunchKey, err)

@@ -62,6 +62,10 @@ type workspaceSpec struct {
 	// The session limits; each absent takes the deployment's default.
 	limitsSpec
 	CreatedAt *time.Time `json:"created_at,omitempty"`
+	// Granted says, in a listing, whether the caller's groups grant the
+	// workspace: a user is shown only those granted; an administrator
+	// sees all, each marked. Ignored on write.
+	Granted *bool `json:"granted,omitempty"`
 }
 
 // browser is the airlock.BrowserPolicy of b; nil is the zero policy.
@@ -175,24 +179,58 @@ func seesEnv(ctx context.Context) bool {
 }
 
 func (s *Server) listWorkspaces(w http.ResponseWriter, r *http.Request) error {
-	ws, err := s.store.ListWorkspaces(r.Context())
+	ctx := r.Context()
+	ws, err := s.store.ListWorkspaces(ctx)
+	if err != nil {
+		return err
+	}
+	u := callerOf(ctx).User
+	groups, err := s.store.GroupsOfUser(ctx, u.ID)
 	if err != nil {
 		return err
 	}
 	out := make([]workspaceSpec, 0, len(ws))
 	for _, x := range ws {
-		out = append(out, viewWorkspace(x, seesEnv(r.Context())))
+		granted := grants(groups, x)
+		if !granted && u.Role != airlock.RoleAdmin {
+			continue
+		}
+		v := viewWorkspace(x, seesEnv(ctx))
+		v.Granted = &granted
+		out = append(out, v)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 
+// grants reports whether one of groups grants ws.
+func grants(groups []*airlock.Group, ws *airlock.Workspace) bool {
+	for _, g := range groups {
+		if ok, _ := g.Granted(ws.ID); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// getWorkspace answers a user for a workspace their groups grant (for
+// another, as if it did not exist), an administrator for any.
 func (s *Server) getWorkspace(w http.ResponseWriter, r *http.Request) error {
-	ws, err := s.store.WorkspaceByName(r.Context(), r.PathValue("name"))
+	ctx := r.Context()
+	ws, err := s.store.WorkspaceByName(ctx, r.PathValue("name"))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewWorkspace(ws, seesEnv(r.Context())))
+	u := callerOf(ctx).User
+	groups, err := s.store.GroupsOfUser(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	granted := grants(groups, ws)
+	if !granted && u.Role != airlock.RoleAdmin {
+		return airlock.Errorf(airlock.ENOTFOUND, "workspace %s not found", ws.Name)
+	}
+	writeJSON(w, http.StatusOK, viewWorkspace(ws, seesEnv(ctx)))
 	return nil
 }
 

@@ -411,7 +411,8 @@ func (j *Jobs) expire(ctx context.Context, s *airlock.Session, workspaces map[st
 	if err != nil {
 		return false, fmt.Errorf("workspace of session %s: %w", s.ID, err)
 	}
-	expired, err := j.sessions.Expire(ctx, s, ws)
+	// The session runs under the policy its user's groups gave it.
+	expired, err := j.sessions.Expire(ctx, s, s.Policy.Apply(ws))
 	if err != nil {
 		return expired, fmt.Errorf("expire session %s: %w", s.ID, err)
 	}

@@ -15,11 +15,12 @@ import (
 // Handout gives user a warm session of ws, if its pool has one: ready at
 // once, its lifetime counted from now, its agent told at its next claim
 // (which also gives it a fresh credential and viewer's settings). ENOTFOUND when none is warm;
-// ELIMIT over the user's limit.
-func (s *Service) Handout(ctx context.Context, ws *airlock.Workspace, userID, launchKey string, viewer airlock.Viewer, limit int) (*airlock.Session, error) {
+// ELIMIT over the user's limit. policy is what the user's groups set for
+// the session; it must set no launch-time field (Policy.LaunchTime).
+func (s *Service) Handout(ctx context.Context, ws *airlock.Workspace, policy airlock.Policy, userID, launchKey string, viewer airlock.Viewer, limit int) (*airlock.Session, error) {
 	now := s.clock()
 	sess, err := s.store.ClaimWarm(ctx, ws.ID, airlock.Handout{UserID: userID, LaunchKey: launchKey,
-		ExpiresAt: now.Add(s.Limits(ws).Lifetime), Viewer: viewer}, limit, now)
+		ExpiresAt: now.Add(s.Limits(policy.Apply(ws)).Lifetime), Viewer: viewer, Policy: policy}, limit, now)
 	if err != nil {
 		return nil, err
 	}

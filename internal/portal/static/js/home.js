@@ -93,6 +93,9 @@ async function loadWorkspaces() {
     alertError('Could not load the workspaces', err);
     return;
   }
+  // An administrator is shown every workspace; the home page offers
+  // those their groups grant, as for anyone.
+  list = list.filter((w) => w.granted !== false);
   workspaces = new Map(list.map((w) => [w.id, w]));
   list.sort((a, b) => a.name.localeCompare(b.name));
   grid.replaceChildren(...list.map(card));
