@@ -692,7 +692,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: airlock user add|ls|rm|passwd|reset")
+		fmt.Fprintln(stderr, "usage: airlock user add|ls|rm|passwd|reset|policy")
 		return errUsage
 	}
 	c, _, err := apiClient()
@@ -737,6 +737,8 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return nil
 	case "rm":
 		return deleteNamed(ctx, c, stderr, args, "airlock user rm NAME", "/api/v1/users/")
+	case "policy":
+		return runUserPolicy(ctx, c, args, stdout, stderr)
 	case "passwd":
 		if len(args) != 1 {
 			fmt.Fprintln(stderr, "usage: airlock user passwd (current password from AIRLOCK_PASSWORD, new from AIRLOCK_NEW_PASSWORD; else asked, or one line each on stdin)")
@@ -777,7 +779,7 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "password of %s reset; %d web sessions signed out\n", args[1], res.Ended)
 		return nil
 	}
-	fmt.Fprintf(stderr, "airlock user: unknown command %q (add, ls, rm, passwd, reset)\n", args[0])
+	fmt.Fprintf(stderr, "airlock user: unknown command %q (add, ls, rm, passwd, reset, policy)\n", args[0])
 	return errUsage
 }
 

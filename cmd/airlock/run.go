@@ -32,7 +32,9 @@ Client commands (after 'airlock login --server URL --user NAME'):
               | update NAME [--memory 1g] [--allow RULE] [--deny RULE] [--egress-file FILE] [--clear-egress]
   node ls | drain NAME | undrain NAME | rm NAME | docker-env NAME | join-token [create|ls|rm ID]
   pool set WORKSPACE --size N [--max-age 1h] | ls
-  user add NAME | ls | rm NAME | passwd | reset NAME
+  user add NAME | ls | rm NAME | passwd | reset NAME | policy NAME|me [--workspace W]
+  group ls | show NAME | create NAME [--grant W] [--all-workspaces yes] [--idle 1h] [--clipboard off] …
+              | set NAME [flags] | rm NAME | add NAME USER | remove NAME USER
   token create NAME | ls | revoke ID
   audit ls [--actor A] [--action session.] [--target T] [--outcome failure] [--since 24h] [--until T] [--limit N]
               | export [filters] [--out FILE] | verify [--file FILE [--partial]]
@@ -93,6 +95,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, log 
 		return runPool(ctx, rest, stdout, stderr)
 	case "user":
 		return runUser(ctx, rest, stdout, stderr)
+	case "group":
+		return runGroup(ctx, rest, stdout, stderr)
 	case "token":
 		return runToken(ctx, rest, stdout, stderr)
 	case "audit":
