@@ -115,6 +115,9 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
+	if err := s.ssoGroups(ctx, u, res.Identity); err != nil {
+		return err
+	}
 	if err := s.startWebSession(ctx, w, u, res.IDToken); err != nil {
 		return err
 	}
@@ -186,6 +189,43 @@ func (s *Server) ssoUser(ctx context.Context, sso *SSO, id oidc.Identity) (*airl
 		}
 	}
 	return nil, airlock.Errorf(airlock.ECONFLICT, "no free user name for %s of %s", id.Subject, id.Issuer)
+}
+
+// ssoGroups makes u a member, by the identity provider, of exactly the
+// groups that map a name in id's groups claim (Group.IdPGroups). A
+// token without the claim changes nothing: a provider that leaves it
+// out (a scope not granted, a claim too long for a token) must not
+// empty everyone's groups; --sso-require-groups refuses such a token
+// before this. Memberships given by hand stay either way.
+func (s *Server) ssoGroups(ctx context.Context, u *airlock.User, id oidc.Identity) error {
+	if !id.GroupsPresent {
+		return nil
+	}
+	all, err := s.store.ListGroups(ctx)
+	if err != nil {
+		return err
+	}
+	var ids, names []string
+	for _, g := range all {
+		if slices.ContainsFunc(g.IdPGroups, func(n string) bool { return slices.Contains(id.Groups, n) }) {
+			ids, names = append(ids, g.ID), append(names, g.Name)
+		}
+	}
+	before, err := s.store.GroupsOfUser(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	if err := s.store.SetSSOGroups(ctx, u.ID, ids, s.clock.now()); err != nil {
+		return fmt.Errorf("groups of %s from the groups claim: %w", u.Name, err)
+	}
+	after, err := s.store.GroupsOfUser(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	if groupNames(before) != groupNames(after) {
+		s.audit(ctx, "system", "group.sso", u.Name, fmt.Sprintf("groups %s by the groups claim of %s (was %s)", groupNames(after), id.Issuer, groupNames(before)))
+	}
+	return nil
 }
 
 var notNameChar = regexp.MustCompile(`[^a-z0-9._-]+`)

@@ -123,6 +123,27 @@ func TestSSOLogin(t *testing.T) {
 		t.Fatalf("sso info %+v", info)
 	}
 
+	// Groups that follow the provider's: devs maps "devs" and
+	// "developers"; ops maps "ops"; staff is given by hand.
+	for _, g := range []*airlock.Group{{ID: "g-devs", Name: "devs", IdPGroups: []string{"devs", "developers"}},
+		{ID: "g-ops", Name: "ops", IdPGroups: []string{"ops"}}, {ID: "g-staff", Name: "staff"}} {
+		if err := e.st.CreateGroup(t.Context(), g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	groupsOf := func(name string) string {
+		t.Helper()
+		u, err := e.st.UserByName(t.Context(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gs, err := e.st.GroupsOfUser(t.Context(), u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return groupNames(gs)
+	}
+
 	*e.who = oidctest.Behaviour{Subject: "dana-42", Claims: map[string]any{"preferred_username": "Dana.K", "email": "dana@example.com", "groups": []string{"devs"}}}
 	cb, cookie := e.signIn(t, "/#/sessions")
 	if cb.Code != http.StatusSeeOther || cb.Header().Get("Location") != "/#/sessions" || cookie == "" {
@@ -137,17 +158,40 @@ func TestSSOLogin(t *testing.T) {
 		t.Fatalf("stored %+v %v", stored, err)
 	}
 
-	// Promoted at the provider: admin at the next sign-in, same user.
-	e.who.Claims = map[string]any{"preferred_username": "dana.renamed", "groups": []string{"devs", "airlock-admins"}}
+	if got := groupsOf("dana.k"); got != "devs, everyone" {
+		t.Fatalf("after the first sign-in dana.k is in %s; want devs (by the claim), everyone", got)
+	}
+	if err := e.st.AddGroupMember(t.Context(), "g-staff", stored.ID, e.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+
+	// Promoted at the provider: admin at the next sign-in, same user;
+	// moved from devs to ops there, and here; staff, by hand, stays.
+	e.who.Claims = map[string]any{"preferred_username": "dana.renamed", "groups": []string{"ops", "airlock-admins"}}
 	_, cookie = e.signIn(t, "/")
 	if u2 := e.me(t, cookie); u2.ID != u.ID || u2.Name != "dana.k" || u2.Role != "admin" {
 		t.Fatalf("second sign-in: %+v, want the same user, now admin", u2)
 	}
-	// No groups claim: the role stays.
+	if got := groupsOf("dana.k"); got != "ops, staff, everyone" {
+		t.Fatalf("after the claim moved dana.k to ops: %s; want ops, staff, everyone", got)
+	}
+	if ev := e.lastEvent("group.sso"); ev.Target != "dana.k" || !strings.Contains(ev.Detail, "(was devs, staff, everyone)") {
+		t.Errorf("audit of the change: %+v", ev)
+	}
+	// No groups claim: the role and the groups stay.
 	e.who.Claims = map[string]any{"preferred_username": "dana.k"}
 	_, cookie = e.signIn(t, "/")
 	if u3 := e.me(t, cookie); u3.Role != "admin" {
 		t.Fatalf("sign-in without a groups claim: role %s, want it kept (admin)", u3.Role)
+	}
+	if got := groupsOf("dana.k"); got != "ops, staff, everyone" {
+		t.Fatalf("after a sign-in without a groups claim: %s; want them kept", got)
+	}
+	// An empty claim: no group of the provider's; staff stays.
+	e.who.Claims = map[string]any{"preferred_username": "dana.k", "groups": []string{"developers-not"}}
+	_, cookie = e.signIn(t, "/")
+	if got := groupsOf("dana.k"); got != "staff, everyone" {
+		t.Fatalf("after a claim naming no mapped group: %s; want staff, everyone", got)
 	}
 	// Another account with the same preferred name gets another name.
 	*e.who = oidctest.Behaviour{Subject: "dana-43", Claims: map[string]any{"preferred_username": "dana.k", "groups": []string{}}}
