@@ -16,6 +16,7 @@ import { signalURL, usablePreopened } from './connection.js';
 import { request } from './api.js';
 import { auditQuery, localTimeToRFC3339, formatDuration, ranFor, dateTime, labelsText, fieldValue, workspaceBody, WORKSPACE_FIELDS } from './admin/format.js';
 import { pageOf, PAGES } from './admin/index.js';
+import { policyText, grantsText, groupBody } from './admin/groups.js';
 
 let failed = 0;
 async function test(name, fn) {
@@ -557,11 +558,31 @@ await test('admin workspace form: create body, PATCH of the changes only', () =>
     { clipboard: 'off', idle_timeout: '0' }, 'only the changes, never the name');
 });
 
+await test('admin groups: policies and grants in a line, the form as the api takes it', () => {
+  assert.equal(policyText(null), '');
+  assert.equal(policyText({ idle_timeout: '1h', clipboard: 'off', downloads: false, max_sessions: 4 }),
+    'idle 1h · clipboard off · downloads blocked · 4 sessions');
+  assert.equal(policyText({ max_sessions: 1, uploads: true }), 'uploads allowed · 1 session');
+  assert.equal(grantsText({ all_workspaces: true }), 'all workspaces');
+  assert.equal(grantsText({ workspaces: [{ workspace: 'docs' }, { workspace: 'web', policy: { clipboard: 'off' } }] }), 'docs, web (clipboard off)');
+  assert.equal(grantsText({}), 'nothing');
+  const original = { workspaces: [{ workspace: 'web', policy: { clipboard: 'off' } }, { workspace: 'docs' }] };
+  assert.deepEqual(groupBody({ name: ' staff ', priority: '10', all: false, granted: ['web', 'new'], idle_timeout: '30m',
+    downloads: 'blocked', max_sessions: '2', idp_groups: 'Staff, ,cn=staff' }, original), {
+    name: 'staff', priority: 10, all_workspaces: false,
+    workspaces: [{ workspace: 'web', policy: { clipboard: 'off' } }, { workspace: 'new' }],
+    policy: { idle_timeout: '30m', downloads: false, max_sessions: 2 }, idp_groups: ['Staff', 'cn=staff'],
+  }, 'a kept workspace keeps its rule; an unchecked one goes; empty fields are not set');
+  assert.deepEqual(groupBody({ name: 'x', priority: '', granted: [] }), { name: 'x', priority: 0, all_workspaces: false });
+  assert.throws(() => groupBody({ name: 'x', priority: '1.5' }), /Priority: "1.5" is not a whole number/);
+});
+
 await test('admin pages: one route each, the first by default', () => {
-  assert.deepEqual(PAGES.map((p) => p.path), ['users', 'workspaces', 'nodes', 'sessions', 'pools', 'audit']);
+  assert.deepEqual(PAGES.map((p) => p.path), ['users', 'groups', 'workspaces', 'nodes', 'sessions', 'pools', 'audit']);
   assert.equal(pageOf('').path, 'users');
   assert.equal(pageOf('audit').path, 'audit');
-  assert.equal(pageOf('groups'), null, 'not built here');
+  assert.equal(pageOf('groups').path, 'groups');
+  assert.equal(pageOf('nope'), null, 'no such page');
 });
 
 if (failed) {

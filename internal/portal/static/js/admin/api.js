@@ -16,6 +16,25 @@ export const admin = {
   // answers {web_sessions_ended}
   resetPassword: (name, password) => request('POST', `/users/${seg(name)}/password`, { body: { new: password } }),
 
+  // A user's groups and, per workspace, whether it is granted (by which
+  // groups) and each setting's value with its source:
+  // {user, groups, max_sessions, workspaces: [{workspace, granted,
+  //   granted_by, fields: [{name, value, source: {kind, group?, text}}]}]}
+  userPolicy: (name, opts) => request('GET', `/users/${seg(name)}/policy`, opts),
+
+  // [{id, name, description?, priority, all_workspaces?, workspaces?:
+  //   [{workspace, policy?}], policy?, idp_groups?, members, built_in?,
+  //   created_at, updated_at}], by priority then name.
+  groups: (opts) => request('GET', '/groups', opts),
+  // The same with member_list: [{user, source: local|sso, since}].
+  group: (name, opts) => request('GET', `/groups/${seg(name)}`, opts),
+  createGroup: (body) => request('POST', '/groups', { body }),
+  // Replaces every field of the group (its members stay).
+  updateGroup: (name, body) => request('PUT', `/groups/${seg(name)}`, { body }),
+  deleteGroup: (name) => request('DELETE', `/groups/${seg(name)}`),
+  addMember: (group, user) => request('PUT', `/groups/${seg(group)}/members/${seg(user)}`),
+  removeMember: (group, user) => request('DELETE', `/groups/${seg(group)}/members/${seg(user)}`),
+
   // Admins see every field, env and egress included.
   workspaces: (opts) => request('GET', '/workspaces', opts),
   createWorkspace: (body) => request('POST', '/workspaces', { body }),

@@ -6,18 +6,20 @@
 
 import { $, el, showView, setAlert } from '../dom.js';
 import * as users from './users.js';
+import * as groups from './groups.js';
 import * as workspaces from './workspaces.js';
 import * as nodes from './nodes.js';
 import * as sessions from './sessions.js';
 import * as pools from './pools.js';
 import * as audit from './audit.js';
 
-// PAGES is the navigation, in its order. The Groups page (groups and a
-// user's effective policy) comes from its own branch: its entry goes
-// here, after Users, as { path: 'groups', module: groups } with
-// `import * as groups from './groups.js'` above.
+// PAGES is the navigation, in its order: a new page is imported above
+// as `import * as name from './name.js'` and listed here as
+// { path: 'name', module: name }, its path the route's #/admin/<path>.
+// Groups follows Users, whose members they are.
 export const PAGES = [
   { path: 'users', module: users },
+  { path: 'groups', module: groups },
   { path: 'workspaces', module: workspaces },
   { path: 'nodes', module: nodes },
   { path: 'sessions', module: sessions },
