@@ -17,7 +17,7 @@ Usage: airlock <command> [flags]
 
 Commands:
   up          run everything on this host: infra server, provision node, images
-  server      run the infra server (api, store, lifecycle jobs)
+  server      run the infra server (api, store, lifecycle jobs) [--roles gateway,api,signal,cron,portal]
   server join-token [--ttl 1h] [--uses 1] [--capacity 20] [--isolation standard,…]
               print a join token for provision nodes
   server rotate-keys  give the data directory a new token signing key

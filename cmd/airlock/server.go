@@ -27,6 +27,18 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer, log
 	fs.StringVar(&cfg.MetricsListen, "metrics-listen", "127.0.0.1:9377", "address of the plain-HTTP /metrics listener (empty: off)")
 	var hosts stringList
 	fs.Var(&hosts, "host", "extra DNS name or IP address for the server certificate (repeatable)")
+	fs.Func("roles", "the roles this process runs, comma-separated: gateway, api, signal, cron, portal (default all, in one process)", func(v string) error {
+		r, err := infra.ParseRoles(v)
+		cfg.Roles = r
+		return err
+	})
+	z := &cfg.Zone
+	fs.StringVar(&z.APIListen, "api-listen", "", "split deployment: the api role's internal listener (default 127.0.0.1:8444)")
+	fs.StringVar(&z.SignalListen, "signal-listen", "", "split deployment: the signal role's internal listener (default 127.0.0.1:8445)")
+	fs.StringVar(&z.PortalListen, "portal-listen", "", "split deployment: the portal role's internal listener (default 127.0.0.1:8446)")
+	fs.StringVar(&z.APIURL, "api-url", "", "split deployment: where the other roles reach the api (default https://127.0.0.1:8444)")
+	fs.StringVar(&z.SignalURL, "signal-url", "", "split deployment: where the gateway and the api reach the relay (default https://127.0.0.1:8445)")
+	fs.StringVar(&z.PortalURL, "portal-url", "", "split deployment: where the gateway reaches the portal (default https://127.0.0.1:8446)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

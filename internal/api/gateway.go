@@ -20,6 +20,11 @@ func (s *Server) GatewayRoutes(service string) []gateway.Route {
 	return append(out, gateway.Route{Pattern: "/api/", Policy: gateway.Public, Service: service})
 }
 
+// GatewayRouteTable is GatewayRoutes for a gateway in another process,
+// which has no api of its own: the route table is the code's, not a
+// server's.
+func GatewayRouteTable(service string) []gateway.Route { return (&Server{}).GatewayRoutes(service) }
+
 func policyOf(a Access) gateway.Policy {
 	switch a {
 	case AccessUser:

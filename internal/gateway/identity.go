@@ -93,6 +93,8 @@ func DecodeIdentity(v string) (*Identity, error) {
 // X-Forwarded-For or a user header would let anyone be anyone.
 var clientHeaders = []string{
 	IdentityHeader,
+	ClientAddrHeader,
+	ClientCertHeader,
 	"Forwarded",
 	"X-Forwarded-For",
 	"X-Forwarded-Host",

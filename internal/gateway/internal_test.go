@@ -178,3 +178,70 @@ func TestInternalWithoutTLS(t *testing.T) {
 		t.Fatalf("plain request: %d, want 401", rec.Code)
 	}
 }
+
+// TestInternalForwardedClient: behind a gateway in another process the
+// service sees the client's address and the certificate the client
+// presented at the public listener, as it would in one process; a peer
+// that is not the gateway cannot claim either.
+func TestInternalForwardedClient(t *testing.T) {
+	d := newDeployment(t, map[string]pki.Role{"api": pki.RoleAPI, "gateway": pki.RoleGateway, "cron": pki.RoleCron, "node": pki.RoleProvision})
+	type seen struct {
+		addr, cert string
+	}
+	got := make(chan seen, 4)
+	url, _ := serveInternal(t, d, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := seen{addr: r.RemoteAddr}
+		if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+			s.cert = r.TLS.PeerCertificates[0].Subject.CommonName
+		}
+		got <- s
+	}))
+	gwTLS, err := pki.ClientTLSConfig(d.dirs["gateway"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote, err := Remote(url, RemoteOptions{TLS: gwTLS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The client at the public door: a node with its certificate,
+	// verified there.
+	nodeCert, err := tls.LoadX509KeyPair(filepath.Join(d.dirs["node"], "cert.pem"), filepath.Join(d.dirs["node"], "key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(nodeCert.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("POST", "/api/v1/nodes/heartbeat", nil)
+	req.RemoteAddr = "192.0.2.7:5555"
+	req.TLS = &tls.ConnectionState{PeerCertificates: []*x509.Certificate{leaf}, VerifiedChains: [][]*x509.Certificate{{leaf}}}
+	req.Header.Set(ClientAddrHeader, "10.9.9.9:1") // the client's own: dropped
+	rec := httptest.NewRecorder()
+	remote.ServeHTTP(rec, req)
+	if s := <-got; s.addr != "192.0.2.7:5555" || s.cert != "node" {
+		t.Fatalf("through the gateway the service saw %+v; want the client's address 192.0.2.7:5555 and certificate node", s)
+	}
+	// Without a client certificate, the gateway's own is not the caller's.
+	req = httptest.NewRequest("GET", "/api/v1/me", nil)
+	req.RemoteAddr = "192.0.2.8:6666"
+	remote.ServeHTTP(httptest.NewRecorder(), req)
+	if s := <-got; s.addr != "192.0.2.8:6666" || s.cert != "" {
+		t.Fatalf("a client without a certificate: the service saw %+v", s)
+	}
+	// cron is admitted but is no gateway: its claims are dropped.
+	call, _ := http.NewRequest("GET", url+"/api/v1/me", nil)
+	call.Header.Set(ClientAddrHeader, "192.0.2.9:7777")
+	call.Header.Set(ClientCertHeader, "bm90IGEgY2VydA")
+	roots := x509.NewCertPool()
+	roots.AddCert(d.ca.Cert)
+	res, err := clientWith(t, roots, d.dirs["cron"]).Do(call)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if s := <-got; strings.HasPrefix(s.addr, "192.0.2.9") || s.cert != "cron" {
+		t.Fatalf("cron's claimed client: the service saw %+v; want cron itself", s)
+	}
+}

@@ -62,6 +62,7 @@ func Remote(base string, o RemoteOptions) (http.Handler, error) {
 			if id := IdentityFrom(pr.In.Context()); id != nil {
 				pr.Out.Header.Set(IdentityHeader, encodeIdentity(id))
 			}
+			setClient(pr.Out.Header, pr.In)
 		},
 		Transport:  tr,
 		BufferPool: newBufferPool(),

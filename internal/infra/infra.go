@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -109,11 +110,24 @@ type Config struct {
 	// Ready, if set, is called with the bound address and the running
 	// server once it listens.
 	Ready func(addr string, s *Server)
+	// Roles are the roles this process runs; empty: all, in one process,
+	// wired in memory.
+	Roles Roles
+	// Zone is where the roles of a split deployment listen and are
+	// reached (unused when every role runs here).
+	Zone Zone
 }
 
 // Server is a running infra server.
 type Server struct {
-	CA    *pki.CA
+	CA *pki.CA
+	// Roles are those this process runs; Addrs the address each of its
+	// listeners bound: the gateway's public one, and in a split
+	// deployment the internal ones.
+	Roles Roles
+	Addrs map[Role]string
+	// Store, API and Signer are the api role's (nil without it; Signer
+	// is the relay's too).
 	Store airlock.Store
 	API   *api.Server
 	// Signer signs and verifies the api's tokens with the key files' keys.
@@ -127,7 +141,9 @@ type Server struct {
 	AgentURL string
 }
 
-// Run serves until ctx ends.
+// Run serves until ctx ends: every role in this process, wired in
+// memory (cfg.Roles empty), or some of them, each reaching the others
+// over the internal zone's mutual TLS (see Zone).
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.DataDir == "" {
 		cfg.DataDir = "./data"
@@ -141,6 +157,14 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Out == nil {
 		cfg.Out = io.Discard
 	}
+	roles := cfg.Roles
+	if len(roles) == 0 {
+		roles = slices.Clone(AllRoles)
+	}
+	split := !roles.All()
+	if split {
+		cfg.Zone.defaults()
+	}
 	log := cfg.Logger
 	data, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
@@ -153,28 +177,41 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	cfg.DataDir = data
-	ca, err := LoadOrInitCA(data, log)
+	var ca *pki.CA
+	if roles.Has(RoleAPI) {
+		ca, err = LoadOrInitCA(data, log)
+	} else if ca, err = pki.LoadCA(data); err != nil {
+		err = fmt.Errorf("the deployment CA in %s (the api role makes it: start that first, with the same --data): %w", data, err)
+	}
 	if err != nil {
 		return err
 	}
-	if cfg.AgentURL == "" && cfg.AgentListen == "" && hostaddr.IsLoopback(cfg.Listen) {
-		return fmt.Errorf("--listen %s is a loopback address, which session containers cannot reach: listen on an address they reach (e.g. --listen :8443), or set --agent-url to a URL of this server that they reach", cfg.Listen)
-	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
-	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	var aln net.Listener
-	if cfg.AgentListen != "" {
-		if aln, err = net.Listen("tcp", cfg.AgentListen); err != nil {
-			return fmt.Errorf("listen %s for session containers: %w", cfg.AgentListen, err)
+	srv := &Server{CA: ca, ServerDir: filepath.Join(data, "server"), InfraDir: filepath.Join(data, "infra"), Roles: roles, Addrs: map[Role]string{}}
+
+	// The public listener is the gateway's.
+	var ln, aln net.Listener
+	port := ""
+	if roles.Has(RoleGateway) {
+		if cfg.AgentURL == "" && cfg.AgentListen == "" && hostaddr.IsLoopback(cfg.Listen) {
+			return fmt.Errorf("--listen %s is a loopback address, which session containers cannot reach: listen on an address they reach (e.g. --listen :8443), or set --agent-url to a URL of this server that they reach", cfg.Listen)
 		}
-		defer aln.Close()
-		_, port, _ = net.SplitHostPort(aln.Addr().String())
+		if ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+		}
+		defer ln.Close()
+		_, port, _ = net.SplitHostPort(ln.Addr().String())
+		srv.Addrs[RoleGateway] = ln.Addr().String()
+		if cfg.AgentListen != "" {
+			if aln, err = net.Listen("tcp", cfg.AgentListen); err != nil {
+				return fmt.Errorf("listen %s for session containers: %w", cfg.AgentListen, err)
+			}
+			defer aln.Close()
+			_, port, _ = net.SplitHostPort(aln.Addr().String())
+		}
+	} else if roles.Has(RoleAPI) && cfg.AgentURL == "" {
+		return fmt.Errorf("the api runs without the gateway here: give --agent-url, the gateway's URL as session containers reach it")
 	}
-	srv := &Server{CA: ca, ServerDir: filepath.Join(data, "server"), InfraDir: filepath.Join(data, "infra")}
+
 	hosts := append([]string{"localhost", "127.0.0.1", "::1", "host.docker.internal"}, cfg.Hosts...)
 	if cfg.TURNListen != "" && cfg.TURNPublicIP != "" {
 		// turns: URLs name the public address: the certificate must hold it.
@@ -183,67 +220,286 @@ func Run(ctx context.Context, cfg Config) error {
 	if h, err := os.Hostname(); err == nil {
 		hosts = append(hosts, h)
 	}
-	renew := &renewer{ca: ca, log: log, certs: []ownCert{
-		{srv.ServerDir, pki.IssueRequest{Role: pki.RoleInfra, Name: "airlock-server", Hosts: hosts}},
-		{srv.InfraDir, pki.IssueRequest{Role: pki.RoleInfra, Name: "airlock-api"}},
-	}}
+	renew := &renewer{ca: ca, log: log}
+	if roles.Has(RoleGateway) || roles.Has(RoleAPI) {
+		// The public listener's, and TURN's over TLS (with the api).
+		renew.certs = append(renew.certs, ownCert{srv.ServerDir, pki.IssueRequest{Role: pki.RoleInfra, Name: "airlock-server", Hosts: hosts}})
+	}
+	if roles.Has(RoleAPI) {
+		renew.certs = append(renew.certs, ownCert{srv.InfraDir, pki.IssueRequest{Role: pki.RoleInfra, Name: "airlock-api"}})
+	}
+	if split {
+		// Each role's certificate in the zone, client and server.
+		for _, r := range roles {
+			renew.certs = append(renew.certs, ownCert{zoneDir(data, r), pki.IssueRequest{Role: pki.Role(r), Name: "airlock-" + string(r), Hosts: hosts}})
+		}
+	}
 	for _, c := range renew.certs {
 		if err := IssueTo(ca, c.dir, c.req); err != nil {
 			return err
 		}
 	}
+	zoneClient := func(r Role) (*tls.Config, error) { return pki.ClientTLSConfig(zoneDir(data, r)) }
 
-	dsn := cfg.Database
-	if dsn == "" {
-		dsn = filepath.Join(data, "airlock.db")
-	}
-	st, err := store.Open(ctx, dsn)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	srv.Store = st
+	// On the way out the background work stops first, then what it
+	// used closes, last made first.
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	var closers []func()
+	defer func() {
+		cancel()
+		wg.Wait()
+		for _, c := range slices.Backward(closers) {
+			c()
+		}
+	}()
+	wg.Go(func() { renew.run(ctx) })
 
-	if err := moveSecretsOutOfStore(ctx, data, st, log); err != nil {
-		return err
+	// The signing keys: the api signs with them, the relay verifies. The
+	// api makes the key file; the relay alone reads it.
+	var keys *keyReloader
+	var st airlock.Store
+	if roles.Has(RoleAPI) {
+		dsn := cfg.Database
+		if dsn == "" {
+			dsn = filepath.Join(data, "airlock.db")
+		}
+		db, err := store.Open(ctx, dsn)
+		if err != nil {
+			return err
+		}
+		closers = append(closers, func() { db.Close() })
+		st, srv.Store = db, db
+		if err := moveSecretsOutOfStore(ctx, data, st, log); err != nil {
+			return err
+		}
 	}
-	keys, err := newKeyReloader(data, log.With("component", "keys"))
-	if err != nil {
-		return err
+	if roles.Has(RoleAPI) || roles.Has(RoleSignal) {
+		if keys, err = newKeyReloader(data, log.With("component", "keys")); err != nil {
+			if !roles.Has(RoleAPI) {
+				return fmt.Errorf("%w (the api role makes them: start it first, with the same --data)", err)
+			}
+			return err
+		}
+		srv.Signer = keys.signer
+		wg.Go(func() { keys.run(ctx) })
 	}
-	signer := keys.signer
-	srv.Signer = signer
+
+	var relay *signal.Server
+	if roles.Has(RoleSignal) {
+		relay = signal.New(signal.Options{Verifier: keys.signer, Logger: log.With("component", "signal")})
+		closers = append(closers, relay.Close)
+	}
+
+	var revoked *revocations
+	var jobs *lifecycle.Jobs
+	reg := newMetrics(st)
+	if roles.Has(RoleAPI) {
+		var closeAPI func()
+		jobs, revoked, closeAPI, err = startAPI(ctx, cfg, srv, relay, port, reg, log, zoneClient)
+		if err != nil {
+			return err
+		}
+		closers = append(closers, closeAPI)
+		wg.Go(func() { revoked.run(ctx) })
+	}
+
+	errc := make(chan error, 8)
+	var servers []*http.Server
+	serve := func(hs *http.Server, l net.Listener) {
+		servers = append(servers, hs)
+		go func() { errc <- hs.ServeTLS(l, "", "") }()
+	}
+	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelDebug)
+
+	if roles.Has(RoleGateway) {
+		hs, closeGW, err := startGateway(ctx, cfg, srv, relay, revoked, reg, log, zoneClient)
+		if err != nil {
+			return err
+		}
+		closers = append(closers, closeGW)
+		serve(hs, ln)
+		log.Info("infra server listening", "addr", ln.Addr().String(), "agent_url", srv.AgentURL, "data", data, "roles", roles.String())
+		if aln != nil {
+			serve(hs, aln)
+			log.Info("infra server also listening for session containers", "addr", aln.Addr().String())
+		}
+	}
+	if split {
+		// Each internal listener admits the zone's roles that call it.
+		internal := map[Role]struct {
+			listen string
+			h      http.Handler
+		}{}
+		if roles.Has(RoleAPI) {
+			mux := http.NewServeMux()
+			mux.Handle("POST "+gateway.AuthenticatePath, gateway.ServeAuthenticate(srv.API, log.With("component", "api")))
+			mux.Handle("GET "+revokedPath, serveRevoked(st))
+			mux.Handle("POST "+roundPath, serveRound(jobs, reg))
+			mux.Handle("/", gateway.Internal(srv.API))
+			internal[RoleAPI] = struct {
+				listen string
+				h      http.Handler
+			}{cfg.Zone.APIListen, mux}
+		}
+		if roles.Has(RoleSignal) {
+			mux := http.NewServeMux()
+			mux.Handle("POST "+signal.RevokePath, relay.RevokeHandler())
+			mux.Handle("/", gateway.Internal(relay))
+			internal[RoleSignal] = struct {
+				listen string
+				h      http.Handler
+			}{cfg.Zone.SignalListen, mux}
+		}
+		if roles.Has(RolePortal) {
+			internal[RolePortal] = struct {
+				listen string
+				h      http.Handler
+			}{cfg.Zone.PortalListen, gateway.Internal(portal.Handler())}
+		}
+		for _, r := range AllRoles {
+			in, ok := internal[r]
+			if !ok {
+				continue
+			}
+			tlsCfg, err := pki.ServerTLSConfig(zoneDir(data, r), callers[r]...)
+			if err != nil {
+				return err
+			}
+			l, err := net.Listen("tcp", in.listen)
+			if err != nil {
+				return fmt.Errorf("listen %s for the %s role: %w", in.listen, r, err)
+			}
+			defer l.Close()
+			srv.Addrs[r] = l.Addr().String()
+			serve(gateway.NewServer(in.h, tlsCfg, errorLog, cfg.Door), l)
+			log.Info("internal listener", "role", r, "addr", l.Addr().String(), "admits", callers[r])
+		}
+	}
+
+	if cfg.MetricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		ms := &http.Server{Handler: reg.handler(), ReadHeaderTimeout: 10 * time.Second}
+		wg.Go(func() { _ = ms.Serve(mln) })
+		wg.Go(func() { <-ctx.Done(); ms.Close() })
+	}
+	if cfg.Ready != nil {
+		addr := ""
+		if ln != nil {
+			addr = ln.Addr().String()
+		}
+		cfg.Ready(addr, srv)
+	}
+	// After Ready, so a node started beside the server is up before the
+	// first liveness round judges it.
+	if roles.Has(RoleCron) {
+		if jobs != nil {
+			// The jobs end sessions through the api's session service: an
+			// agent gone silent or a container that exited loses its
+			// viewers and relays at once, as a user's end does.
+			wg.Go(func() { jobs.Run(ctx) })
+		} else {
+			tlsCfg, err := zoneClient(RoleCron)
+			if err != nil {
+				return err
+			}
+			c := newRemoteCron(cfg.Zone.APIURL, tlsCfg, cfg.Lifecycle.Every, reg, log.With("component", "cron"))
+			wg.Go(func() { c.run(ctx) })
+		}
+	}
+	if len(servers) == 0 {
+		// Cron alone: it runs until ctx ends.
+		<-ctx.Done()
+		return nil
+	}
+	var serveErr error
+	select {
+	case serveErr = <-errc:
+	case <-ctx.Done():
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		for _, hs := range servers {
+			_ = hs.Shutdown(sctx)
+		}
+		scancel()
+		serveErr = <-errc
+	}
+	// Any listener ending ends them all.
+	for _, hs := range servers {
+		_ = hs.Close()
+	}
+	for range len(servers) - 1 {
+		if err := <-errc; serveErr == nil || errors.Is(serveErr, http.ErrServerClosed) {
+			serveErr = err
+		}
+	}
+	cancel()
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", serveErr)
+	}
+	return nil
+}
+
+// startAPI makes the api: the launcher, the revocation list, TURN, the
+// api server (in srv.API), single sign-on, the first admin and the
+// catalog, and the lifecycle jobs it returns (run by the cron role).
+// relay is this process's relay, or nil when the relay runs elsewhere.
+func startAPI(ctx context.Context, cfg Config, srv *Server, relay *signal.Server, port string, reg *metrics, log *slog.Logger,
+	zoneClient func(Role) (*tls.Config, error)) (jobs *lifecycle.Jobs, revoked *revocations, cleanup func(), err error) {
+	st, data, ca := srv.Store, cfg.DataDir, srv.CA
+	var closers []func()
+	closeAll := func() {
+		for _, c := range slices.Backward(closers) {
+			c()
+		}
+	}
+	defer func() {
+		if err != nil {
+			closeAll()
+		}
+	}()
 	drv := launcher.New(func() (*tls.Config, error) { return pki.ClientTLSConfig(srv.InfraDir) }, launcher.RecordsFrom(st.ListNodes),
 		ca.DeploymentID(), log.With("component", "launcher"))
-	defer drv.Close()
+	closers = append(closers, func() { drv.Close() })
 	agentURL := cfg.AgentURL
 	if agentURL == "" {
 		agentURL = "https://host.docker.internal:" + port
 	}
 	srv.AgentURL = agentURL
-	revoked, err := newRevocations(ctx, st, log)
-	if err != nil {
-		return err
+	if revoked, err = newRevocations(ctx, st, log); err != nil {
+		return nil, nil, nil, err
 	}
 	ice, endTURN, closeTURN, err := startTURN(ctx, cfg, st, srv.ServerDir, log)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	defer closeTURN()
+	closers = append(closers, closeTURN)
 	profiles, err := SeccompProfiles()
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	srv.SeccompProfiles = profileNames(profiles)
-	// The api revokes on the relay directly: ending a session, deleting a
-	// user or signing out closes those connections at once.
-	relay := signal.New(signal.Options{Verifier: signer, Logger: log.With("component", "signal")})
-	defer relay.Close()
-	rev := revokeAll{relay: relay, endTURN: endTURN}
+	// The api revokes on the relay directly when it is here, else over
+	// the zone: ending a session, deleting a user or signing out closes
+	// those connections at once.
+	rev := revokeAll{endTURN: endTURN}
+	if relay != nil {
+		rev.relay = relay
+	} else {
+		tlsCfg, err := zoneClient(RoleAPI)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		remote := signal.NewRemote(ctx, cfg.Zone.SignalURL, tlsCfg, log.With("component", "revoke"))
+		rev.relay = remote
+		closers = append(closers, remote.Wait)
+	}
 	srv.API, err = api.New(api.Options{
 		Revoker: rev,
 		ICE:     ice,
-		Store:   st, Driver: drv, Signer: signer, AgentURL: agentURL, CAPEM: ca.CertPEM, CA: ca, OnRevoke: revoked.add,
+		Store:   st, Driver: drv, Signer: srv.Signer, AgentURL: agentURL, CAPEM: ca.CertPEM, CA: ca, OnRevoke: revoked.add,
 		ExtraHosts:         []string{"host.docker.internal:host-gateway"},
 		SeccompProfiles:    profiles,
 		Logger:             log.With("component", "api"),
@@ -254,114 +510,99 @@ func Run(ctx context.Context, cfg Config) error {
 		DefaultMaxSessions: cfg.MaxSessions,
 	})
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	defer srv.API.Close()
+	closers = append(closers, srv.API.Close)
 	if cfg.SSO.Issuer != "" {
 		sso, err := newSSO(data, cfg.SSO, log.With("component", "sso"))
 		if err != nil {
-			return err
+			return nil, nil, nil, err
 		}
 		go sso.run(ctx, srv.API)
 	}
 	if err := firstAdmin(ctx, srv.API, st, cfg.AdminPassword, cfg.Out); err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	if cfg.Workspaces != "" {
 		if err := LoadWorkspaces(ctx, st, cfg.Workspaces, srv.SeccompProfiles); err != nil {
-			return err
+			return nil, nil, nil, err
 		}
 	}
+	lc := cfg.Lifecycle
+	lc.OnRound = reg.round
+	jobs = lifecycle.New(st, drv, srv.API.Sessions(), lc, log.With("component", "lifecycle"), nil)
+	return jobs, revoked, closeAll, nil
+}
 
+// startGateway makes the public listener's server: the gateway in front
+// of this process's services and, over the zone, the others'.
+func startGateway(ctx context.Context, cfg Config, srv *Server, relay *signal.Server, revoked *revocations, reg *metrics, log *slog.Logger,
+	zoneClient func(Role) (*tls.Config, error)) (*http.Server, func(), error) {
+	services := map[string]http.Handler{"health": http.HandlerFunc(healthz)}
+	var auth gateway.Authenticator
+	var routes []gateway.Route
+	var zoneTLS *tls.Config
+	if !srv.Roles.All() {
+		var err error
+		if zoneTLS, err = zoneClient(RoleGateway); err != nil {
+			return nil, nil, err
+		}
+	}
+	remote := func(url string) (http.Handler, error) {
+		return gateway.Remote(url, gateway.RemoteOptions{TLS: zoneTLS, Logger: log.With("component", "gateway")})
+	}
+	var err error
+	if srv.API != nil {
+		services["api"], auth, routes = srv.API, srv.API, srv.API.GatewayRoutes("api")
+	} else {
+		if services["api"], err = remote(cfg.Zone.APIURL); err != nil {
+			return nil, nil, err
+		}
+		auth, routes = gateway.RemoteAuth(cfg.Zone.APIURL, zoneTLS), api.GatewayRouteTable("api")
+		// The handshake refuses revoked node certificates: the list is
+		// the api's, asked for again every few seconds.
+		if revoked, err = newRevocationsFrom(ctx, remoteRevoked(cfg.Zone.APIURL, zoneTLS), log); err != nil {
+			return nil, nil, err
+		}
+		go revoked.run(ctx)
+	}
+	if relay != nil {
+		services["signal"] = relay
+	} else if services["signal"], err = remote(cfg.Zone.SignalURL); err != nil {
+		return nil, nil, err
+	}
+	if srv.Roles.Has(RolePortal) {
+		services["portal"] = portal.Handler()
+	} else if services["portal"], err = remote(cfg.Zone.PortalURL); err != nil {
+		return nil, nil, err
+	}
 	tlsCfg, err := pki.PublicServerTLSConfig(srv.ServerDir, revoked.has)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	access, closeAccess, err := openAccessLog(cfg.AccessLog, data, log)
+	access, closeAccess, err := openAccessLog(cfg.AccessLog, cfg.DataDir, log)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer closeAccess()
-	reg := newMetrics(st)
 	gw, err := gateway.New(gateway.Config{
-		Routes: append(srv.API.GatewayRoutes("api"),
+		Routes: append(routes,
 			gateway.Route{Pattern: "/api/v1/signal", Policy: gateway.Public, Service: "signal"},
 			gateway.Route{Pattern: "GET /healthz", Policy: gateway.Public, Service: "health"},
 			// The web portal takes every path the api does not; the
 			// portal itself refuses /api paths.
 			gateway.Route{Pattern: "/", Policy: gateway.Public, Service: "portal"}),
-		Services: map[string]http.Handler{
-			"api": srv.API, "signal": relay, "portal": portal.Handler(), "health": http.HandlerFunc(healthz),
-		},
-		Auth:      srv.API,
+		Services:  services,
+		Auth:      auth,
 		Limits:    cfg.Door,
 		AccessLog: access,
 		Observe:   reg.observe,
 		Logger:    log.With("component", "gateway"),
 	})
 	if err != nil {
-		return err
+		closeAccess()
+		return nil, nil, err
 	}
-	hs := gateway.NewServer(gw, tlsCfg, slog.NewLogLogger(log.Handler(), slog.LevelDebug), cfg.Door)
-
-	var mln net.Listener
-	if cfg.MetricsListen != "" {
-		if mln, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
-			return fmt.Errorf("metrics listener: %w", err)
-		}
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	wg.Go(func() { revoked.run(ctx) })
-	wg.Go(func() { renew.run(ctx) })
-	wg.Go(func() { keys.run(ctx) })
-	if mln != nil {
-		ms := &http.Server{Handler: reg.handler(), ReadHeaderTimeout: 10 * time.Second}
-		wg.Go(func() { _ = ms.Serve(mln) })
-		wg.Go(func() { <-ctx.Done(); ms.Close() })
-	}
-	errc := make(chan error, 2)
-	go func() { errc <- hs.ServeTLS(ln, "", "") }()
-	log.Info("infra server listening", "addr", ln.Addr().String(), "agent_url", agentURL, "data", data)
-	if aln != nil {
-		go func() { errc <- hs.ServeTLS(aln, "", "") }()
-		log.Info("infra server also listening for session containers", "addr", aln.Addr().String())
-	}
-	if cfg.Ready != nil {
-		cfg.Ready(ln.Addr().String(), srv)
-	}
-	// After Ready, so a node started beside the server is up before the
-	// first liveness round judges it.
-	// The jobs end sessions through the api's session service: an agent
-	// gone silent or a container that exited loses its viewers and
-	// relays at once, as a user's end does.
-	lc := cfg.Lifecycle
-	lc.OnRound = reg.round
-	jobs := lifecycle.New(st, drv, srv.API.Sessions(), lc, log.With("component", "lifecycle"), nil)
-	wg.Go(func() { jobs.Run(ctx) })
-	var serveErr error
-	select {
-	case serveErr = <-errc:
-	case <-ctx.Done():
-		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_ = hs.Shutdown(sctx)
-		scancel()
-		serveErr = <-errc
-	}
-	if aln != nil {
-		// Either listener ending ends both.
-		_ = hs.Close()
-		if err := <-errc; serveErr == nil || errors.Is(serveErr, http.ErrServerClosed) {
-			serveErr = err
-		}
-	}
-	cancel()
-	wg.Wait()
-	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", serveErr)
-	}
-	return nil
+	return gateway.NewServer(gw, tlsCfg, slog.NewLogLogger(log.Handler(), slog.LevelDebug), cfg.Door), closeAccess, nil
 }
 
 // openAccessLog opens the gateway's access log as AccessLog says.
@@ -444,10 +685,15 @@ func newNodeID() string {
 	return hex.EncodeToString(b)
 }
 
-// revokeAll revokes on the signal relay and, for an ended session, on
-// TURN: its viewers' relays close at once rather than at the next sweep.
+// revokeAll revokes on the signal relay (here or over the zone) and, for
+// an ended session, on TURN: its viewers' relays close at once rather
+// than at the next sweep.
 type revokeAll struct {
-	relay   *signal.Server
+	relay interface {
+		RevokeSession(id string)
+		RevokeUser(id string)
+		RevokeGrant(id string)
+	}
 	endTURN func(session string)
 }
 

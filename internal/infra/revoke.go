@@ -13,8 +13,8 @@ import (
 // revocations keeps the revoked serials in memory for the TLS handshake,
 // refreshed from the store, so a handshake never waits on the database.
 type revocations struct {
-	store airlock.Store
-	log   *slog.Logger
+	list func(ctx context.Context) ([]string, error)
+	log  *slog.Logger
 
 	mu      sync.RWMutex
 	serials map[string]bool
@@ -24,7 +24,13 @@ type revocations struct {
 // that does not know which certificates are revoked would accept them
 // all, so unknown means no start.
 func newRevocations(ctx context.Context, st airlock.Store, log *slog.Logger) (*revocations, error) {
-	r := &revocations{store: st, log: log, serials: map[string]bool{}}
+	return newRevocationsFrom(ctx, func(ctx context.Context) ([]string, error) { return st.ListRevokedCerts(ctx, airlock.Now()) }, log)
+}
+
+// newRevocationsFrom is newRevocations with the list read by list: the
+// store's, or the api's for a gateway in another process.
+func newRevocationsFrom(ctx context.Context, list func(ctx context.Context) ([]string, error), log *slog.Logger) (*revocations, error) {
+	r := &revocations{list: list, log: log, serials: map[string]bool{}}
 	if err := r.load(ctx); err != nil {
 		return nil, fmt.Errorf("load the certificate revocation list (the server does not start without it): %w", err)
 	}
@@ -52,7 +58,7 @@ func (r *revocations) refresh(ctx context.Context) {
 }
 
 func (r *revocations) load(ctx context.Context) error {
-	list, err := r.store.ListRevokedCerts(ctx, airlock.Now())
+	list, err := r.list(ctx)
 	if err != nil {
 		return err
 	}
