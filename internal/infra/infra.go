@@ -221,9 +221,13 @@ func Run(ctx context.Context, cfg Config) error {
 		hosts = append(hosts, h)
 	}
 	renew := &renewer{ca: ca, log: log}
-	if roles.Has(RoleGateway) || roles.Has(RoleAPI) {
-		// The public listener's, and TURN's over TLS (with the api).
+	if roles.Has(RoleGateway) {
+		// The public listener's, and TURN's over TLS when the api is here.
 		renew.certs = append(renew.certs, ownCert{srv.ServerDir, pki.IssueRequest{Role: pki.RoleInfra, Name: "airlock-server", Hosts: hosts}})
+	} else if roles.Has(RoleAPI) {
+		// An api without the gateway serves TURN over TLS with its zone
+		// certificate: DATA/server is the gateway's to write.
+		srv.ServerDir = zoneDir(data, RoleAPI)
 	}
 	if roles.Has(RoleAPI) {
 		renew.certs = append(renew.certs, ownCert{srv.InfraDir, pki.IssueRequest{Role: pki.RoleInfra, Name: "airlock-api"}})

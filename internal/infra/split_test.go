@@ -30,6 +30,7 @@ type splitDeployment struct {
 	data, public, metrics string
 	zone                  Zone
 	client                *http.Client // trusts the deployment CA, no certificate
+	servers               map[Role]*Server
 }
 
 // runRole runs one process of the deployment until the test ends.
@@ -63,7 +64,7 @@ func runRole(t *testing.T, cfg Config) *Server {
 
 func startSplit(t *testing.T) *splitDeployment {
 	t.Helper()
-	d := &splitDeployment{data: t.TempDir(), public: freeAddr(t), metrics: freeAddr(t)}
+	d := &splitDeployment{data: t.TempDir(), public: freeAddr(t), metrics: freeAddr(t), servers: map[Role]*Server{}}
 	d.zone = Zone{APIListen: freeAddr(t), SignalListen: freeAddr(t), PortalListen: freeAddr(t)}
 	d.zone.APIURL, d.zone.SignalURL, d.zone.PortalURL = "https://"+d.zone.APIListen, "https://"+d.zone.SignalListen, "https://"+d.zone.PortalListen
 	base := Config{DataDir: d.data, Zone: d.zone, AgentURL: "https://" + d.public, AdminPassword: "admin-password-1",
@@ -74,7 +75,9 @@ func startSplit(t *testing.T) *splitDeployment {
 		if mod != nil {
 			mod(&cfg)
 		}
-		return runRole(t, cfg)
+		srv := runRole(t, cfg)
+		d.servers[roles[0]] = srv
+		return srv
 	}
 	// The api first: it makes the CA and the key files the others use.
 	role(Roles{RoleAPI}, func(c *Config) {
@@ -329,5 +332,85 @@ func TestSplitZoneRefuses(t *testing.T) {
 		if res.StatusCode != tc.status {
 			t.Errorf("%s %s as %s: %s %s; want %d", tc.method, tc.url, filepath.Base(tc.cert), res.Status, b, tc.status)
 		}
+	}
+}
+
+// TestSplitRotation: the zone's certificates renewed while the deployment
+// runs (as the renewer does at two thirds of their life) are used by the
+// next connection, and a relay connection open through the gateway
+// stays up across it.
+func TestSplitRotation(t *testing.T) {
+	d := startSplit(t)
+	signer := d.servers[RoleSignal].Signer
+	tok, err := signer.Sign(auth.Claims{Subject: "u1", Session: "s1", Role: signal.RoleViewer, Audience: signal.Audience,
+		Expires: time.Now().Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "wss://"+d.public+"/api/v1/signal?token="+tok, &websocket.DialOptions{HTTPClient: d.client,
+		Subprotocols: []string{signal.Subprotocol}})
+	if err != nil {
+		t.Fatalf("a viewer through the gateway: %v", err)
+	}
+	defer c.CloseNow()
+	go func() {
+		for {
+			if _, _, err := c.Read(ctx); err != nil {
+				return
+			}
+		}
+	}()
+	if err := c.Ping(ctx); err != nil {
+		t.Fatalf("ping before the renewal: %v", err)
+	}
+
+	serialOf := func(url, certDir string) string {
+		t.Helper()
+		pool := x509.NewCertPool()
+		pem, _ := os.ReadFile(filepath.Join(d.data, "ca.pem"))
+		pool.AppendCertsFromPEM(pem)
+		cert, err := tls.LoadX509KeyPair(filepath.Join(certDir, "cert.pem"), filepath.Join(certDir, "key.pem"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, err := tls.Dial("tcp", strings.TrimPrefix(url, "https://"), &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if err := conn.Handshake(); err != nil {
+			t.Fatal(err)
+		}
+		return conn.ConnectionState().PeerCertificates[0].SerialNumber.Text(16)
+	}
+	before := serialOf(d.zone.SignalURL, zoneDir(d.data, RoleGateway))
+	ca, err := pki.LoadCA(d.data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range AllRoles {
+		if err := IssueTo(ca, zoneDir(d.data, r), pki.IssueRequest{Role: pki.Role(r), Name: "airlock-" + string(r), Hosts: []string{"127.0.0.1", "localhost"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The listeners reload a bundle that changed on disk: a new
+	// connection gets the new certificate.
+	deadline := time.Now().Add(10 * time.Second)
+	for serialOf(d.zone.SignalURL, zoneDir(d.data, RoleGateway)) == before {
+		if time.Now().After(deadline) {
+			t.Fatal("the relay's internal listener still presents the old certificate 10 s after the renewal")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The open connection is still up, both ways through the gateway.
+	if err := c.Ping(ctx); err != nil {
+		t.Fatalf("the relay connection dropped across the renewal: %v", err)
+	}
+	// And new calls through the zone work with the new certificates.
+	code, body := d.call(t, "POST", "/api/v1/auth/login", "", map[string]any{"user": "admin", "password": "admin-password-1", "token": true})
+	if code != http.StatusOK {
+		t.Fatalf("login after the renewal: %d %s", code, body)
 	}
 }
