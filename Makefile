@@ -92,6 +92,7 @@ bench: docker
 	$(GO) run ./bench/reconcile
 	$(GO) run ./bench/signal
 	$(GO) run ./bench/gateway
+	$(GO) run ./bench/split
 
 clean:
 	rm -rf bin

@@ -110,6 +110,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 	fs.StringVar(&f.metrics, "metrics-listen", "127.0.0.1:9376", "address of the provision node's /metrics (empty: off)")
 	egressFlags(fs, &f)
 	capacity := fs.Int("capacity", 20, "sessions this host runs at most")
+	extraPorts := fs.String("extra-session-host-ports", "", "more ports of this host that sessions may reach, beside this server's: e.g. tcp:9443 for the gateway of another infra server on this host")
 	imageBinary := fs.String("image-binary", "", "static airlock binary to build workspace images from (default: this one)")
 	probeImage := fs.String("sandbox-probe-image", "airlock/chromium:latest", "local image with dmesg that proves runsc runs containers inside gVisor (sandboxed is offered only then)")
 	if err := parse(fs, args); err != nil {
@@ -182,6 +183,9 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer, log *sl
 			return
 		}
 		f.hostPorts = hostPorts
+		if *extraPorts != "" {
+			f.hostPorts += "," + *extraPorts
+		}
 		// The local node reports its refusals to the api beside it.
 		reporter := &enroll.Reporter{Server: apiURL, TLSDir: f.tlsDir, Log: log.With("component", "audit-report")}
 		f.report = reporter.Report
