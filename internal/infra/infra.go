@@ -317,7 +317,7 @@ func Run(ctx context.Context, cfg Config) error {
 	errorLog := slog.NewLogLogger(log.Handler(), slog.LevelDebug)
 
 	if roles.Has(RoleGateway) {
-		hs, closeGW, err := startGateway(ctx, cfg, srv, relay, revoked, reg, log, zoneClient)
+		hs, closeGW, err := startGateway(ctx, cfg, srv, relay, revoked, reg, log, zoneClient, &wg)
 		if err != nil {
 			return err
 		}
@@ -539,9 +539,10 @@ func startAPI(ctx context.Context, cfg Config, srv *Server, relay *signal.Server
 }
 
 // startGateway makes the public listener's server: the gateway in front
-// of this process's services and, over the zone, the others'.
+// of this process's services and, over the zone, the others'. What it
+// runs in the background (the remote revocation list) joins wg.
 func startGateway(ctx context.Context, cfg Config, srv *Server, relay *signal.Server, revoked *revocations, reg *metrics, log *slog.Logger,
-	zoneClient func(Role) (*tls.Config, error)) (*http.Server, func(), error) {
+	zoneClient func(Role) (*tls.Config, error), wg *sync.WaitGroup) (*http.Server, func(), error) {
 	services := map[string]http.Handler{"health": http.HandlerFunc(healthz)}
 	var auth gateway.Authenticator
 	var routes []gateway.Route
@@ -568,7 +569,7 @@ func startGateway(ctx context.Context, cfg Config, srv *Server, relay *signal.Se
 		if revoked, err = newRevocationsFrom(ctx, remoteRevoked(cfg.Zone.APIURL, zoneTLS), log); err != nil {
 			return nil, nil, err
 		}
-		go revoked.run(ctx)
+		wg.Go(func() { revoked.run(ctx) })
 	}
 	if relay != nil {
 		services["signal"] = relay
