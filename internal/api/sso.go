@@ -205,10 +205,10 @@ func (s *Server) ssoGroups(ctx context.Context, u *airlock.User, id oidc.Identit
 	if err != nil {
 		return err
 	}
-	var ids, names []string
+	var ids []string
 	for _, g := range all {
 		if slices.ContainsFunc(g.IdPGroups, func(n string) bool { return slices.Contains(id.Groups, n) }) {
-			ids, names = append(ids, g.ID), append(names, g.Name)
+			ids = append(ids, g.ID)
 		}
 	}
 	before, err := s.store.GroupsOfUser(ctx, u.ID)
