@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+
+	"github.com/airlock-rbi/airlock/internal/cli"
 )
 
 const usage = `airlock: remote browser isolation on your own Docker hosts
@@ -47,8 +49,9 @@ Run 'airlock <command> -h' for a command's flags.
 // Version is set at build time with -ldflags "-X main.Version=...".
 var Version = "dev"
 
-// errUsage marks an error whose message is already the usage text.
-var errUsage = errors.New("usage")
+// errUsage marks an error whose message is already the usage text (exit
+// status 2); the client commands of internal/cli return the same one.
+var errUsage = cli.ErrUsage
 
 // Run runs one subcommand and returns the process exit code. It is main
 // without the process: tests call it with their own context and writers.
@@ -84,23 +87,23 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, log 
 	case "images":
 		return runImages(ctx, rest, stdout, stderr)
 	case "login":
-		return runLogin(ctx, rest, stdout, stderr)
+		return cli.Login(ctx, rest, stdout, stderr)
 	case "session":
-		return runSession(ctx, rest, stdout, stderr)
+		return cli.Session(ctx, connect, rest, stdout, stderr)
 	case "workspace":
-		return runWorkspace(ctx, rest, stdout, stderr)
+		return cli.Workspace(ctx, connect, rest, stdout, stderr)
 	case "node":
-		return runNode(ctx, rest, stdout, stderr)
+		return cli.Node(ctx, connect, rest, stdout, stderr)
 	case "pool":
-		return runPool(ctx, rest, stdout, stderr)
+		return cli.Pool(ctx, connect, rest, stdout, stderr)
 	case "user":
-		return runUser(ctx, rest, stdout, stderr)
+		return cli.User(ctx, connect, rest, stdout, stderr)
 	case "group":
-		return runGroup(ctx, rest, stdout, stderr)
+		return cli.Group(ctx, connect, rest, stdout, stderr)
 	case "token":
-		return runToken(ctx, rest, stdout, stderr)
+		return cli.Token(ctx, connect, rest, stdout, stderr)
 	case "audit":
-		return runAudit(ctx, rest, os.Stdin, stdout, stderr)
+		return cli.Audit(ctx, connect, rest, os.Stdin, stdout, stderr)
 	case "agent":
 		return runAgent(ctx, rest, stderr, log)
 	case "version", "--version":
@@ -114,27 +117,12 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer, log 
 	return errUsage
 }
 
-// newFlags makes a flag set that reports errors to stderr and not by exiting.
-func newFlags(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("airlock "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
+// newFlags makes a flag set that reports errors to stderr and not by
+// exiting, as every subcommand's (see cli.NewFlags).
+func newFlags(name string, stderr io.Writer) *flag.FlagSet { return cli.NewFlags(name, stderr) }
 
-// parse parses flags and refuses stray arguments.
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), strings.Join(fs.Args(), " "))
-		return errUsage
-	}
-	return nil
-}
+// parse parses flags and refuses stray arguments (see cli.ParseFlags).
+func parse(fs *flag.FlagSet, args []string) error { return cli.ParseFlags(fs, args) }
 
 // stringList is a repeatable string flag.
 type stringList []string

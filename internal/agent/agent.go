@@ -45,11 +45,6 @@ const (
 	EnvDownloadMax = "AIRLOCK_DOWNLOAD_MAX"   // the largest download in bytes; unset or 0: downloads off
 	EnvUploadMax   = "AIRLOCK_UPLOAD_MAX"     // the largest upload in bytes; unset or 0: uploads off
 	EnvAudio       = "AIRLOCK_AUDIO"          // on (default) or off: the page's sound to the viewer
-	registerAPI    = "/api/v1/agent/register"
-	beatAPI        = "/api/v1/agent/heartbeat"
-	claimAPI       = "/api/v1/agent/claim"
-	connectAPI     = "/api/v1/agent/connect"
-	transferAPI    = "/api/v1/agent/transfer"
 )
 
 // Config configures an Agent.
@@ -89,21 +84,15 @@ type Agent struct {
 	streamer atomic.Pointer[stream.Streamer]
 }
 
-// heartbeat is what a heartbeat reports: a viewer connected, and how
-// long ago the last input came (absent: none yet).
-type heartbeat struct {
-	Viewer      bool   `json:"viewer,omitempty"`
-	InputIdleMS *int64 `json:"input_idle_ms,omitempty"`
-}
-
-// activity is this heartbeat's report.
-func (a *Agent) activity() heartbeat {
+// activity is this heartbeat's report: a viewer connected, and how long
+// ago the last input came.
+func (a *Agent) activity() apiclient.AgentActivity {
 	s := a.streamer.Load()
 	if s == nil {
-		return heartbeat{}
+		return apiclient.AgentActivity{}
 	}
 	viewer, idle, ok := s.Activity()
-	h := heartbeat{Viewer: viewer}
+	h := apiclient.AgentActivity{Viewer: viewer}
 	if ok {
 		ms := idle.Milliseconds()
 		h.InputIdleMS = &ms
@@ -160,27 +149,9 @@ func serverTLS(cfg Config) (*tls.Config, error) {
 		Client: "an agent", Server: "the infra server"}.ClientConfig(), nil
 }
 
-// Registration is the server's answer to a registration or heartbeat.
-type Registration struct {
-	SessionID string `json:"session_id"`
-	// Credential authenticates the agent's later calls; it expires and is
-	// replaced by each heartbeat's answer.
-	Credential       string `json:"credential"`
-	ExpiresAt        int64  `json:"expires_at"`
-	HeartbeatSeconds int    `json:"heartbeat_seconds"`
-	// Warm: the session is a pool's and no one's yet: the agent claims
-	// (claimAPI) until it is handed out, Bound, with the user's
-	// Clipboard policy.
-	Warm      bool   `json:"warm,omitempty"`
-	Bound     bool   `json:"bound,omitempty"`
-	Clipboard string `json:"clipboard,omitempty"`
-	// Locale, TimeZone and Scale (bound answers) are the launching
-	// viewer's: a browser started with others is started again with
-	// them.
-	Locale   string  `json:"locale,omitempty"`
-	TimeZone string  `json:"timezone,omitempty"`
-	Scale    float64 `json:"scale,omitempty"`
-}
+// Registration is the server's answer to a registration, heartbeat or
+// claim (see apiclient.AgentRegistration).
+type Registration = apiclient.AgentRegistration
 
 // ErrRefused is a definitive refusal by the server: retrying cannot help.
 var ErrRefused = errors.New("refused by the server")
@@ -258,7 +229,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			return desktopEnded(ctx, err)
 		case <-time.After(every):
 		}
-		next, err := a.call(ctx, beatAPI, reg.Credential, a.activity())
+		next, err := fresh(a.api.AgentHeartbeat(ctx, reg.Credential, a.activity()))
 		switch {
 		case errors.Is(err, ErrRefused):
 			return fmt.Errorf("heartbeat: %w", err)
@@ -290,7 +261,7 @@ func desktopEnded(ctx context.Context, err error) error {
 func (a *Agent) claim(ctx context.Context, reg Registration) (Registration, error) {
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		next, err := a.call(ctx, claimAPI, reg.Credential, nil)
+		next, err := fresh(a.api.ClaimSession(ctx, reg.Credential))
 		switch {
 		case errors.Is(err, ErrRefused):
 			return reg, fmt.Errorf("claim: %w", err)
@@ -323,11 +294,10 @@ func (a *Agent) claim(ctx context.Context, reg Registration) (Registration, erro
 // loopback listener, a firewall, a wrong URL), and waiting longer only
 // hides that. A certificate the agent cannot trust is final at once.
 func (a *Agent) register(ctx context.Context) (Registration, error) {
-	body := map[string]string{"session": a.cfg.Session, "token": a.cfg.RegisterToken}
 	backoff := 100 * time.Millisecond
 	deadline := time.Now().Add(a.cfg.RegisterWithin)
 	for {
-		reg, err := a.call(ctx, registerAPI, "", body)
+		reg, err := a.registerOnce(ctx)
 		if err == nil {
 			return reg, nil
 		}
@@ -361,21 +331,25 @@ func untrusted(err error) bool {
 	return errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &herr) || errors.As(err, &cerr)
 }
 
-func (a *Agent) call(ctx context.Context, path, bearer string, body any) (Registration, error) {
-	var reg Registration
-	if err := a.post(ctx, path, bearer, body, &reg); err != nil {
-		return reg, err
-	}
-	if reg.Credential == "" {
-		return reg, fmt.Errorf("%s: answer has no credential", path)
-	}
-	return reg, nil
+// registerOnce is one registration, with the session's one-time token.
+func (a *Agent) registerOnce(ctx context.Context) (Registration, error) {
+	return fresh(a.api.RegisterAgent(ctx, a.cfg.Session, a.cfg.RegisterToken))
 }
 
-// post sends body as JSON and decodes the answer into out. A refusal for
-// good (4xx but 429) wraps ErrRefused.
-func (a *Agent) post(ctx context.Context, path, bearer string, body, out any) error {
-	err := a.api.DoAs(ctx, bearer, http.MethodPost, path, body, out)
+// fresh checks the answer of a call that hands out a fresh credential:
+// one without is an error, and a refusal for good wraps ErrRefused.
+func fresh(reg *Registration, err error) (Registration, error) {
+	if err != nil {
+		return Registration{}, refused(err)
+	}
+	if reg.Credential == "" {
+		return *reg, errors.New("the api's answer has no credential")
+	}
+	return *reg, nil
+}
+
+// refused wraps ErrRefused around a refusal for good (4xx but 429).
+func refused(err error) error {
 	if apiclient.IsRefused(err) {
 		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}

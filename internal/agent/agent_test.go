@@ -20,6 +20,12 @@ import (
 	"time"
 )
 
+// The routes fakeAPI plays.
+const (
+	registerAPI = "/api/v1/agent/register"
+	beatAPI     = "/api/v1/agent/heartbeat"
+)
+
 // fakeAPI plays the api's two agent endpoints; the real ones are tested
 // with the server in internal/api.
 type fakeAPI struct {

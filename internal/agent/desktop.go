@@ -341,16 +341,21 @@ func (s screen) Grab() (stream.Frame, error) {
 // connect asks the api for a signal relay token with the current
 // credential.
 func (a *Agent) connect(ctx context.Context) (stream.ConnectInfo, error) {
-	var info stream.ConnectInfo
 	cred := a.cred.Load()
 	if cred == nil {
-		return info, errors.New("not registered yet")
+		return stream.ConnectInfo{}, errors.New("not registered yet")
 	}
-	err := a.post(ctx, connectAPI, *cred, nil, &info)
-	if errors.Is(err, ErrRefused) {
-		return info, fmt.Errorf("%w: %w", stream.ErrGone, err)
+	ans, err := a.api.AgentConnect(ctx, *cred)
+	if err = refused(err); errors.Is(err, ErrRefused) {
+		return stream.ConnectInfo{}, fmt.Errorf("%w: %w", stream.ErrGone, err)
+	} else if err != nil {
+		return stream.ConnectInfo{}, err
 	}
-	return info, err
+	info := stream.ConnectInfo{Token: ans.Token, SignalURL: ans.SignalURL, ExpiresAt: ans.ExpiresAt}
+	for _, s := range ans.ICEServers {
+		info.ICEServers = append(info.ICEServers, stream.ICEServer(s))
+	}
+	return info, nil
 }
 
 // Chromium's language and time zone when none is set: what a viewer

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 
+	"github.com/airlock-rbi/airlock/internal/apiclient"
 	"github.com/airlock-rbi/airlock/internal/devtools"
 	"github.com/airlock-rbi/airlock/internal/files"
 )
@@ -44,8 +45,7 @@ func (a *Agent) auditTransfer(ctx context.Context, t files.Transfer) error {
 	if cred == nil {
 		return errors.New("not registered yet")
 	}
-	var out struct{}
-	return a.post(ctx, transferAPI, *cred, t, &out)
+	return refused(a.api.ReportTransfer(ctx, *cred, apiclient.Transfer(t)))
 }
 
 // devtoolsArgs has Chromium speak the DevTools protocol on fds 3 and 4

@@ -48,7 +48,7 @@ func TestAgentAcceptsOnlyInfraServer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = a.call(context.Background(), registerAPI, "", map[string]string{"session": "s1", "token": "alr_good"})
+			_, err = a.registerOnce(context.Background())
 			api.mu.Lock()
 			registered := api.registered
 			api.mu.Unlock()

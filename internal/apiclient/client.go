@@ -3,6 +3,14 @@
 // the benchmarks call the api through it, so that every caller encodes
 // requests and reads the api's answers, and its refusals
 // ({"code","message"}), the same way.
+//
+// Each route has a typed method (auth.go, sessions.go, nodes.go, …) whose
+// request and answer types are the wire contract: they repeat the JSON
+// of internal/api's handlers rather than import them, so that the agent,
+// which runs inside session containers, can use this package without
+// reaching the server's code. What the api sends as a domain type of
+// internal/airlock (audit lines, egress rules, a node's event batch) is
+// read into that type. Do remains for a call no method covers.
 package apiclient
 
 import (
@@ -14,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -84,20 +93,9 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 // DoAs is Do with another bearer ("" for none) than the client's own: an
 // agent's registration token, then its credential.
 func (c *Client) DoAs(ctx context.Context, bearer, method, path string, body, out any) error {
-	resp, err := c.send(ctx, bearer, method, path, body)
+	raw, err := c.read(ctx, bearer, method, path, body)
 	if err != nil {
 		return err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, c.maxAnswer+1))
-	if err != nil {
-		return fmt.Errorf("%s %s: read answer: %w", method, path, err)
-	}
-	if int64(len(raw)) > c.maxAnswer {
-		return fmt.Errorf("%s %s: answer larger than %d bytes", method, path, c.maxAnswer)
-	}
-	if resp.StatusCode/100 != 2 {
-		return refusal(method, path, resp, raw)
 	}
 	if out != nil && len(raw) > 0 {
 		if err := json.Unmarshal(raw, out); err != nil {
@@ -105,6 +103,35 @@ func (c *Client) DoAs(ctx context.Context, bearer, method, path string, body, ou
 		}
 	}
 	return nil
+}
+
+// WithToken is a client like c that sends token as its bearer, over c's
+// connections: a sign-in's API token, used at once.
+func (c *Client) WithToken(token string) *Client {
+	n := *c
+	n.token = token
+	return &n
+}
+
+// read calls method path and returns a successful answer's body, at most
+// MaxAnswer bytes of it. A refusal is an *Error.
+func (c *Client) read(ctx context.Context, bearer, method, path string, body any) ([]byte, error) {
+	resp, err := c.send(ctx, bearer, method, path, body)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, c.maxAnswer+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: read answer: %w", method, path, err)
+	}
+	if int64(len(raw)) > c.maxAnswer {
+		return nil, fmt.Errorf("%s %s: answer larger than %d bytes", method, path, c.maxAnswer)
+	}
+	if resp.StatusCode/100 != 2 {
+		return nil, refusal(method, path, resp, raw)
+	}
+	return raw, nil
 }
 
 // Stream calls GET path and copies a successful answer's body to w as it
@@ -124,6 +151,19 @@ func (c *Client) Stream(ctx context.Context, path string, w io.Writer) error {
 		return fmt.Errorf("GET %s: the answer was cut off: %w", path, err)
 	}
 	return nil
+}
+
+// route is the path of an api route under /api/v1, each part escaped so
+// that a name with a slash or a '?' stays one segment of its own route:
+// route("sessions", id, "extend").
+func route(parts ...string) string {
+	var b strings.Builder
+	b.WriteString("/api/v1")
+	for _, p := range parts {
+		b.WriteByte('/')
+		b.WriteString(url.PathEscape(p))
+	}
+	return b.String()
 }
 
 func (c *Client) send(ctx context.Context, bearer, method, path string, body any) (*http.Response, error) {
@@ -150,4 +190,32 @@ func (c *Client) send(ctx context.Context, bearer, method, path string, body any
 		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	return resp, nil
+}
+
+// get, list, call and callAs are Do for the typed methods, which add no
+// words of their own to an error: a refusal's message is the api's, meant
+// for the user as it is, and any other error already names the call.
+func get[T any](ctx context.Context, c *Client, path string) (*T, error) {
+	return call[T](ctx, c, http.MethodGet, path, nil)
+}
+
+// list is get of a JSON array; an empty list is an empty slice.
+func list[T any](ctx context.Context, c *Client, path string) ([]T, error) {
+	out := []T{}
+	if err := c.Do(ctx, http.MethodGet, path, nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func call[T any](ctx context.Context, c *Client, method, path string, body any) (*T, error) {
+	return callAs[T](ctx, c, c.token, method, path, body)
+}
+
+func callAs[T any](ctx context.Context, c *Client, bearer, method, path string, body any) (*T, error) {
+	var out T
+	if err := c.DoAs(ctx, bearer, method, path, body, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }

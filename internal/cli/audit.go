@@ -1,16 +1,144 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
+	"github.com/airlock-rbi/airlock/internal/apiclient"
 )
+
+// errChainBroken: the verdict is printed; the exit status says it too.
+var errChainBroken = errors.New("the audit chain is broken")
+
+// Audit is `airlock audit`: list, export and verify the audit log; verify
+// --file checks an export offline, without a config.
+func Audit(ctx context.Context, connect Connect, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usage(stderr, "usage: airlock audit ls|export|verify")
+	}
+	switch args[0] {
+	case "ls":
+		fs := NewFlags("audit ls", stderr)
+		var f AuditFlags
+		f.Register(fs, true)
+		asJSON := fs.String("o", "", "json: the events as the api answers")
+		if err := ParseFlags(fs, args[1:]); err != nil {
+			return err
+		}
+		filter, err := f.Filter(time.Now())
+		if err != nil {
+			return err
+		}
+		c, err := connect()
+		if err != nil {
+			return err
+		}
+		page, err := c.ListAudit(ctx, filter)
+		if err != nil {
+			return err
+		}
+		if *asJSON == "json" {
+			// next_before always present, as this has always printed it.
+			return printJSON(stdout, struct {
+				Events     []airlock.AuditLine `json:"events"`
+				NextBefore int64               `json:"next_before"`
+			}{page.Events, page.NextBefore})
+		}
+		var rows [][]string
+		for _, e := range page.Events {
+			rows = append(rows, []string{strconv.FormatInt(e.ID, 10), e.Time, e.Actor, e.Action, e.Target, e.Outcome, e.Client, oneLine(e.Detail)})
+		}
+		table(stdout, "ID\tTIME\tACTOR\tACTION\tTARGET\tOUTCOME\tCLIENT\tDETAIL", rows)
+		if page.NextBefore != 0 {
+			fmt.Fprintf(stderr, "older events: add --before %d\n", page.NextBefore)
+		}
+		return nil
+	case "export":
+		fs := NewFlags("audit export", stderr)
+		var f AuditFlags
+		f.Register(fs, false)
+		out := fs.String("out", "-", "file to write the JSON lines to (default standard output)")
+		if err := ParseFlags(fs, args[1:]); err != nil {
+			return err
+		}
+		filter, err := f.Filter(time.Now())
+		if err != nil {
+			return err
+		}
+		c, err := connect()
+		if err != nil {
+			return err
+		}
+		if *out == "-" {
+			return c.ExportAudit(ctx, filter, stdout)
+		}
+		// O_EXCL: an export never overwrites an earlier one.
+		file, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return fmt.Errorf("audit export: %w", err)
+		}
+		defer file.Close()
+		if err := c.ExportAudit(ctx, filter, file); err != nil {
+			return err
+		}
+		return file.Close()
+	case "verify":
+		fs := NewFlags("audit verify", stderr)
+		file := fs.String("file", "", "check this export offline, without the server (- for standard input)")
+		partial := fs.Bool("partial", false, "with --file: the export is filtered or starts midway; check each record and the links between consecutive IDs")
+		asJSON := fs.String("o", "", "json: the verdict as JSON")
+		if err := ParseFlags(fs, args[1:]); err != nil {
+			return err
+		}
+		var v *airlock.AuditVerification
+		if *file != "" {
+			var err error
+			if v, err = VerifyAuditFile(*file, stdin, *partial); err != nil {
+				return err
+			}
+		} else {
+			if *partial {
+				return usage(stderr, "airlock audit verify: --partial goes with --file")
+			}
+			c, err := connect()
+			if err != nil {
+				return err
+			}
+			if v, err = c.VerifyAudit(ctx); err != nil {
+				return err
+			}
+		}
+		if *asJSON == "json" {
+			if err := printJSON(stdout, v); err != nil {
+				return err
+			}
+		} else {
+			fmt.Fprintln(stdout, DescribeVerification(v))
+		}
+		if !v.OK() {
+			return errChainBroken
+		}
+		return nil
+	}
+	return usage(stderr, "airlock audit: unknown command %q (ls, export, verify)", args[0])
+}
+
+// oneLine keeps a table row on one line.
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 80 {
+		s = strings.ToValidUTF8(s[:77], "") + "..."
+	}
+	return s
+}
 
 // AuditFlags are the filters of `airlock audit ls` and `export`.
 type AuditFlags struct {
@@ -35,33 +163,25 @@ func (f *AuditFlags) Register(fs *flag.FlagSet, listing bool) {
 	}
 }
 
-// Query is the flags as the api's query string, times made absolute at
-// now. A time that is neither RFC 3339 nor a duration is refused naming
-// its flag; the server judges the rest.
-func (f *AuditFlags) Query(now time.Time) (string, error) {
-	q := url.Values{}
-	for k, v := range map[string]string{"actor": f.Actor, "action": f.Action, "target": f.Target, "outcome": f.Outcome} {
-		if v != "" {
-			q.Set(k, v)
-		}
-	}
-	for k, v := range map[string]string{"since": f.Since, "until": f.Until} {
-		if v == "" {
+// Filter is the flags as the api's filter, times made absolute at now. A
+// time that is neither RFC 3339 nor a duration is refused naming its
+// flag; the server judges the rest.
+func (f *AuditFlags) Filter(now time.Time) (apiclient.AuditFilter, error) {
+	out := apiclient.AuditFilter{Actor: f.Actor, Action: f.Action, Target: f.Target, Outcome: f.Outcome, Limit: f.Limit, Before: f.Before}
+	for _, t := range []struct {
+		flag, v string
+		into    *time.Time
+	}{{"since", f.Since, &out.Since}, {"until", f.Until, &out.Until}} {
+		if t.v == "" {
 			continue
 		}
-		t, err := whenOf(v, now)
+		when, err := whenOf(t.v, now)
 		if err != nil {
-			return "", fmt.Errorf("--%s %q: %w", k, v, err)
+			return apiclient.AuditFilter{}, fmt.Errorf("--%s %q: %w", t.flag, t.v, err)
 		}
-		q.Set(k, t.UTC().Format(time.RFC3339Nano))
+		*t.into = when
 	}
-	if f.Limit != 0 {
-		q.Set("limit", strconv.Itoa(f.Limit))
-	}
-	if f.Before != 0 {
-		q.Set("before", strconv.FormatInt(f.Before, 10))
-	}
-	return q.Encode(), nil
+	return out, nil
 }
 
 func whenOf(v string, now time.Time) (time.Time, error) {

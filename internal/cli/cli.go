@@ -1,14 +1,16 @@
-// Package cli is the command-line client of the api: it keeps the server
-// URL, the deployment CA and an API token in a config file (mode 0600) and
-// makes authenticated JSON calls.
+// Package cli is the command-line client of the api: the client
+// commands of `airlock` (login, session, workspace, node, pool, user,
+// group, token, audit), their flags, tables and JSON output, on top of
+// internal/apiclient. It keeps the server URL, the deployment CA and an
+// API token in a config file (mode 0600). Each command is a function of
+// its arguments and writers, which cmd/airlock only dispatches to; an
+// error wrapping ErrUsage means the usage was printed (exit status 2).
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -77,11 +79,9 @@ func (c *Config) Save() error {
 	return os.Rename(tmp, p)
 }
 
-// Client calls the api with the config's server, CA and token.
-type Client struct {
-	cfg Config
-	api *apiclient.Client
-}
+// Client is the api client the commands call: apiclient's, built by New
+// with the config's server, CA and token.
+type Client = apiclient.Client
 
 // New builds a client for cfg; see serverTLS for whom it accepts as the
 // server.
@@ -90,24 +90,20 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := apiclient.New(apiclient.Options{Server: cfg.Server, TLS: tc, Token: cfg.Token, Timeout: 5 * time.Minute})
+	return apiclient.New(apiclient.Options{Server: cfg.Server, TLS: tc, Token: cfg.Token, Timeout: 5 * time.Minute})
+}
+
+// LoadClient is the client of the saved config, and the config.
+func LoadClient() (*Client, *Config, error) {
+	cfg, err := Load()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &Client{cfg: cfg, api: c}, nil
+	c, err := New(*cfg)
+	return c, cfg, err
 }
 
-// APIError is an error answer of the api.
-type APIError = apiclient.Error
-
-// Stream calls GET path and copies a successful answer's body to w as it
-// arrives (an export); an error answer is an *APIError as with Do.
-func (c *Client) Stream(ctx context.Context, path string, w io.Writer) error {
-	return c.api.Stream(ctx, path, w)
-}
-
-// Do calls method path with body (JSON-encoded if not nil) and decodes the
-// answer into out (if not nil).
-func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
-	return c.api.Do(ctx, method, path, body, out)
-}
+// Connect gives a command its api client when it first needs one, so
+// that a command given wrong arguments says so, and one that works
+// offline (audit verify --file) works, without a saved config.
+type Connect func() (*Client, error)

@@ -7,35 +7,20 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/airlock-rbi/airlock/internal/apiclient"
 )
 
-// GroupSpec is a group as `airlock group` reads and writes it through
-// the api (PUT replaces the whole group, so an edit reads it first).
-type GroupSpec struct {
-	Name          string         `json:"name"`
-	Description   string         `json:"description,omitempty"`
-	Priority      int            `json:"priority"`
-	AllWorkspaces bool           `json:"all_workspaces,omitempty"`
-	Workspaces    []GrantSpec    `json:"workspaces,omitempty"`
-	Policy        map[string]any `json:"policy,omitempty"`
-	IdPGroups     []string       `json:"idp_groups,omitempty"`
-}
-
-// GrantSpec is a workspace a group grants, with its own rule.
-type GrantSpec struct {
-	Workspace string         `json:"workspace"`
-	Policy    map[string]any `json:"policy,omitempty"`
-}
-
-// policyKeys are the policy's fields by flag name, with the api's key.
-var policyKeys = []struct{ flag, key, help string }{
-	{"max-sessions", "max_sessions", "active sessions a member may have, all workspaces (1 to 1000)"},
-	{"idle", "idle_timeout", "idle end of a member's sessions (30m, 2h)"},
-	{"lifetime", "lifetime", "lifetime of a member's sessions (8h)"},
-	{"max-lifetime", "max_lifetime", "how far a member may extend a session's end, from its launch"},
-	{"clipboard", "clipboard", "off, to-container, from-container or both"},
-	{"downloads", "downloads", "allow or block files the remote page downloads"},
-	{"uploads", "uploads", "allow or block files handed to the remote page"},
+// policyKeys are the fields of a group's policy, by flag name (also the
+// keys of --rule), in the order they are shown.
+var policyKeys = []struct{ flag, help string }{
+	{"max-sessions", "active sessions a member may have, all workspaces (1 to 1000)"},
+	{"idle", "idle end of a member's sessions (30m, 2h)"},
+	{"lifetime", "lifetime of a member's sessions (8h)"},
+	{"max-lifetime", "how far a member may extend a session's end, from its launch"},
+	{"clipboard", "off, to-container, from-container or both"},
+	{"downloads", "allow or block files the remote page downloads"},
+	{"uploads", "allow or block files handed to the remote page"},
 }
 
 // GroupFlags are the flags of `airlock group create` and `set`.
@@ -48,11 +33,6 @@ type GroupFlags struct {
 	policy                 map[string]*string
 	fs                     *flag.FlagSet
 }
-
-type multi []string
-
-func (m *multi) String() string     { return strings.Join(*m, ",") }
-func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 // Register adds the flags to fs.
 func (f *GroupFlags) Register(fs *flag.FlagSet) {
@@ -71,14 +51,10 @@ func (f *GroupFlags) Register(fs *flag.FlagSet) {
 }
 
 // given reports whether the flag was on the command line.
-func (f *GroupFlags) given(name string) bool {
-	seen := false
-	f.fs.Visit(func(fl *flag.Flag) { seen = seen || fl.Name == name })
-	return seen
-}
+func (f *GroupFlags) given(name string) bool { return flagSet(f.fs, name) }
 
 // Apply changes g as the flags given say; what no flag names stays.
-func (f *GroupFlags) Apply(g *GroupSpec) error {
+func (f *GroupFlags) Apply(g *apiclient.GroupSpec) error {
 	if f.given("description") {
 		g.Description = f.Description
 	}
@@ -109,20 +85,20 @@ func (f *GroupFlags) Apply(g *GroupSpec) error {
 			continue
 		}
 		var err error
-		if g.Policy, err = setPolicy(g.Policy, k.flag, k.key, *f.policy[k.flag]); err != nil {
+		if g.Policy, err = setPolicy(g.Policy, k.flag, *f.policy[k.flag]); err != nil {
 			return err
 		}
 	}
 	for _, w := range f.Ungrant {
-		i := slices.IndexFunc(g.Workspaces, func(gr GrantSpec) bool { return gr.Workspace == w })
+		i := slices.IndexFunc(g.Workspaces, func(gr apiclient.Grant) bool { return gr.Workspace == w })
 		if i < 0 {
 			return fmt.Errorf("--ungrant %s: the group does not grant it one by one", w)
 		}
 		g.Workspaces = slices.Delete(g.Workspaces, i, i+1)
 	}
 	for _, w := range f.Grant {
-		if !slices.ContainsFunc(g.Workspaces, func(gr GrantSpec) bool { return gr.Workspace == w }) {
-			g.Workspaces = append(g.Workspaces, GrantSpec{Workspace: w})
+		if !slices.ContainsFunc(g.Workspaces, func(gr apiclient.Grant) bool { return gr.Workspace == w }) {
+			g.Workspaces = append(g.Workspaces, apiclient.Grant{Workspace: w})
 		}
 	}
 	for _, r := range f.Rules {
@@ -130,19 +106,29 @@ func (f *GroupFlags) Apply(g *GroupSpec) error {
 			return err
 		}
 	}
+	// A policy whose every field went is none: the api answers none for
+	// it, and sends none back.
+	if g.Policy.Empty() {
+		g.Policy = nil
+	}
+	for i := range g.Workspaces {
+		if g.Workspaces[i].Policy.Empty() {
+			g.Workspaces[i].Policy = nil
+		}
+	}
 	return nil
 }
 
 // applyRule sets the rule WORKSPACE:key=value,... on a grant of g,
 // granting the workspace if it was not.
-func applyRule(g *GroupSpec, rule string) error {
+func applyRule(g *apiclient.GroupSpec, rule string) error {
 	w, kvs, ok := strings.Cut(rule, ":")
 	if !ok || w == "" {
 		return fmt.Errorf("--rule %q: give WORKSPACE:key=value,... (idle=5m,clipboard=off)", rule)
 	}
-	i := slices.IndexFunc(g.Workspaces, func(gr GrantSpec) bool { return gr.Workspace == w })
+	i := slices.IndexFunc(g.Workspaces, func(gr apiclient.Grant) bool { return gr.Workspace == w })
 	if i < 0 {
-		g.Workspaces = append(g.Workspaces, GrantSpec{Workspace: w})
+		g.Workspaces = append(g.Workspaces, apiclient.Grant{Workspace: w})
 		i = len(g.Workspaces) - 1
 	}
 	if kvs == "" {
@@ -154,72 +140,91 @@ func applyRule(g *GroupSpec, rule string) error {
 		if !ok {
 			return fmt.Errorf("--rule %q: %q is not key=value", rule, kv)
 		}
-		j := slices.IndexFunc(policyKeys, func(p struct{ flag, key, help string }) bool { return p.flag == k })
-		if j < 0 {
+		if !slices.ContainsFunc(policyKeys, func(p struct{ flag, help string }) bool { return p.flag == k }) {
 			return fmt.Errorf("--rule %q: no key %q (idle, lifetime, max-lifetime, clipboard, downloads, uploads)", rule, k)
 		}
 		var err error
-		if g.Workspaces[i].Policy, err = setPolicy(g.Workspaces[i].Policy, k, policyKeys[j].key, v); err != nil {
+		if g.Workspaces[i].Policy, err = setPolicy(g.Workspaces[i].Policy, k, v); err != nil {
 			return fmt.Errorf("--rule %q: %w", rule, err)
 		}
 	}
 	return nil
 }
 
-// setPolicy sets (or, for none, removes) key in p from a flag's text.
-func setPolicy(p map[string]any, flagName, key, v string) (map[string]any, error) {
+// setPolicy sets (or, for none, unsets) the field of p that flagName
+// names, from the flag's text.
+func setPolicy(p *apiclient.GroupPolicy, flagName, v string) (*apiclient.GroupPolicy, error) {
 	if p == nil {
-		p = map[string]any{}
+		p = &apiclient.GroupPolicy{}
 	}
-	if v == "none" {
-		delete(p, key)
-		return p, nil
-	}
-	switch key {
-	case "max_sessions":
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return nil, fmt.Errorf("--%s %q: give a number, or none", flagName, v)
+	none := v == "none"
+	switch flagName {
+	case "max-sessions":
+		p.MaxSessions = nil
+		if !none {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return nil, fmt.Errorf("--%s %q: give a number, or none", flagName, v)
+			}
+			p.MaxSessions = &n
 		}
-		p[key] = n
-	case "idle_timeout", "lifetime", "max_lifetime":
-		if _, err := time.ParseDuration(v); err != nil {
-			return nil, fmt.Errorf("--%s %q: give a duration such as 30m or 8h, or none", flagName, v)
+	case "idle", "lifetime", "max-lifetime":
+		field := map[string]**string{"idle": &p.Idle, "lifetime": &p.Lifetime, "max-lifetime": &p.MaxLifetime}[flagName]
+		*field = nil
+		if !none {
+			if _, err := time.ParseDuration(v); err != nil {
+				return nil, fmt.Errorf("--%s %q: give a duration such as 30m or 8h, or none", flagName, v)
+			}
+			*field = &v
 		}
-		p[key] = v
 	case "downloads", "uploads":
-		switch v {
-		case "allow":
-			p[key] = true
-		case "block":
-			p[key] = false
-		default:
-			return nil, fmt.Errorf("--%s %q: give allow, block or none", flagName, v)
+		field := map[string]**bool{"downloads": &p.Downloads, "uploads": &p.Uploads}[flagName]
+		*field = nil
+		if !none {
+			var allow bool
+			switch v {
+			case "allow":
+				allow = true
+			case "block":
+			default:
+				return nil, fmt.Errorf("--%s %q: give allow, block or none", flagName, v)
+			}
+			*field = &allow
 		}
-	default:
-		p[key] = v
+	case "clipboard":
+		p.Clipboard = nil
+		if !none {
+			p.Clipboard = &v
+		}
 	}
 	return p, nil
 }
 
-// PolicyText is a policy in a line: "idle 1h · clipboard off".
-func PolicyText(p map[string]any) string {
-	var parts []string
-	for _, k := range policyKeys {
-		v, ok := p[k.key]
-		if !ok {
-			continue
-		}
-		switch x := v.(type) {
-		case bool:
-			v = map[bool]string{true: "allowed", false: "blocked"}[x]
-		case float64:
-			v = strconv.FormatFloat(x, 'f', -1, 64)
-		}
-		parts = append(parts, fmt.Sprintf("%s %v", k.flag, v))
-	}
-	if len(parts) == 0 {
+// PolicyText is a policy in a line, its fields in policyKeys' order:
+// "idle 1h · clipboard off".
+func PolicyText(p *apiclient.GroupPolicy) string {
+	if p.Empty() {
 		return "-"
+	}
+	var parts []string
+	if p.MaxSessions != nil {
+		parts = append(parts, "max-sessions "+strconv.Itoa(*p.MaxSessions))
+	}
+	for _, f := range []struct {
+		flag string
+		v    *string
+	}{{"idle", p.Idle}, {"lifetime", p.Lifetime}, {"max-lifetime", p.MaxLifetime}, {"clipboard", p.Clipboard}} {
+		if f.v != nil {
+			parts = append(parts, f.flag+" "+*f.v)
+		}
+	}
+	for _, f := range []struct {
+		flag string
+		v    *bool
+	}{{"downloads", p.Downloads}, {"uploads", p.Uploads}} {
+		if f.v != nil {
+			parts = append(parts, f.flag+" "+map[bool]string{true: "allowed", false: "blocked"}[*f.v])
+		}
 	}
 	return strings.Join(parts, " · ")
 }

@@ -19,7 +19,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net"
@@ -66,47 +65,33 @@ func Join(ctx context.Context, serverURL, token string, node Node, tlsDir string
 	if err := acceptOnlyServer(cfg, serverURL, pool); err != nil {
 		return err
 	}
-	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
-	body := struct {
-		Node
-		Token string `json:"token"`
-		CSR   string `json:"csr"`
-	}{node, jt.String(), string(csrPEM)}
-	var resp certAnswer
-	if err := post(ctx, c, serverURL, "/api/v1/nodes/enroll", body, &resp); err != nil {
-		return fmt.Errorf("enroll: %w", err)
+	api, err := newAPI(serverURL, &http.Transport{TLSClientConfig: cfg}, 1<<20)
+	if err != nil {
+		return err
 	}
-	return writeBundle(tlsDir, []byte(resp.CAPEM), []byte(resp.CertPEM), key)
-}
-
-type certAnswer struct {
-	NodeID   string    `json:"node_id"`
-	CertPEM  string    `json:"cert"`
-	CAPEM    string    `json:"ca"`
-	NotAfter time.Time `json:"not_after"`
+	resp, err := api.EnrollNode(ctx, apiclient.EnrollRequest{Token: jt.String(), Name: node.Name, URL: node.URL,
+		Capacity: node.Capacity, Isolation: node.Isolation, Labels: node.Labels, CSR: string(csrPEM)})
+	if err != nil {
+		return fmt.Errorf("enroll: %w", answered(err))
+	}
+	return writeBundle(tlsDir, []byte(resp.CA), []byte(resp.Cert), key)
 }
 
 // fetchPinnedCA reads the CA certificate over an unverified connection and
 // accepts it only if its SHA-256 matches the token's fingerprint, as a
 // Swarm join token pins the cluster's root.
 func fetchPinnedCA(ctx context.Context, serverURL, fingerprint string) ([]byte, error) {
-	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+	api, err := newAPI(serverURL, &http.Transport{
 		// Verified below by fingerprint instead of by chain: this is how a
 		// node that has no CA yet gets the right one.
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}, //nolint:gosec
-	}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(serverURL, "/")+"/api/v1/ca", nil)
+	}, 64<<10)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.Do(req)
+	raw, err := api.CACertificate(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("fetch CA from %s: %w", serverURL, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetch CA from %s: status %d %v", serverURL, resp.StatusCode, err)
+		return nil, fmt.Errorf("fetch CA from %s: %w", serverURL, answered(err))
 	}
 	block, _ := pem.Decode(raw)
 	if block == nil || block.Type != "CERTIFICATE" {
@@ -153,20 +138,21 @@ func parseCert(p []byte) (*x509.Certificate, error) {
 	return x509.ParseCertificate(block.Bytes)
 }
 
-// post calls POST path on server with c's transport and timeout. A
-// refusal is an *apiclient.Error: its status decides what the node does.
-func post(ctx context.Context, c *http.Client, server, path string, body, out any) error {
-	api, err := apiclient.New(apiclient.Options{Server: server, Transport: c.Transport, Timeout: c.Timeout, MaxAnswer: 1 << 20})
-	if err != nil {
-		return err
+// newAPI is a client of the api at server over tr, answers bounded by
+// maxAnswer. A refusal is an *apiclient.Error: its status decides what
+// the node does.
+func newAPI(server string, tr http.RoundTripper, maxAnswer int64) (*apiclient.Client, error) {
+	return apiclient.New(apiclient.Options{Server: server, Transport: tr, Timeout: 30 * time.Second, MaxAnswer: maxAnswer})
+}
+
+// answered puts the status of a refusal in its message, which is the
+// api's own words otherwise: the operator reading the node's log needs
+// both.
+func answered(err error) error {
+	if st := apiclient.StatusOf(err); st != 0 {
+		return fmt.Errorf("server answered %d: %w", st, err)
 	}
-	if err := api.Do(ctx, http.MethodPost, path, body, out); err != nil {
-		if st := apiclient.StatusOf(err); st != 0 {
-			return fmt.Errorf("server answered %d: %w", st, err)
-		}
-		return err
-	}
-	return nil
+	return err
 }
 
 // Maintainer keeps an enrolled node's certificate fresh and sends its
@@ -198,8 +184,12 @@ func (m *Maintainer) Run(ctx context.Context) error {
 		if err := acceptOnlyServer(cfg, m.Server, cfg.RootCAs); err != nil {
 			return err
 		}
-		c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg}}
-		err = post(ctx, c, m.Server, "/api/v1/nodes/heartbeat", struct{}{}, nil)
+		tr := &http.Transport{TLSClientConfig: cfg}
+		api, err := newAPI(m.Server, tr, 1<<20)
+		if err != nil {
+			return err
+		}
+		err = answered(api.NodeHeartbeat(ctx))
 		if st := apiclient.StatusOf(err); st == http.StatusForbidden || st == http.StatusUnauthorized {
 			return fmt.Errorf("the server refused this node: %w", err)
 		}
@@ -219,7 +209,7 @@ func (m *Maintainer) Run(ctx context.Context) error {
 		if due, err := m.renewalDue(); err != nil {
 			return err
 		} else if due {
-			if err := m.renew(ctx, c); err != nil {
+			if err := m.renew(ctx, api); err != nil {
 				if apiclient.StatusOf(err)/100 == 4 {
 					return fmt.Errorf("renewal refused: %w", err)
 				}
@@ -228,7 +218,7 @@ func (m *Maintainer) Run(ctx context.Context) error {
 				log.Info("renewed node certificate")
 			}
 		}
-		c.CloseIdleConnections()
+		tr.CloseIdleConnections()
 		next := m.Every + mrand.N(m.Every/5)
 		if refusals > 0 {
 			// Confirm a refusal soon rather than serve on for periods.
@@ -274,7 +264,7 @@ func (m *Maintainer) renewalDue() (bool, error) {
 	return time.Now().After(cert.NotBefore.Add(life * 2 / 3)), nil
 }
 
-func (m *Maintainer) renew(ctx context.Context, c *http.Client) error {
+func (m *Maintainer) renew(ctx context.Context, api *apiclient.Client) error {
 	raw, err := os.ReadFile(filepath.Join(m.TLSDir, "cert.pem"))
 	if err != nil {
 		return err
@@ -287,11 +277,11 @@ func (m *Maintainer) renew(ctx context.Context, c *http.Client) error {
 	if err != nil {
 		return err
 	}
-	var resp certAnswer
-	if err := post(ctx, c, m.Server, "/api/v1/nodes/renew", map[string]string{"csr": string(csrPEM)}, &resp); err != nil {
-		return err
+	resp, err := api.RenewNode(ctx, string(csrPEM))
+	if err != nil {
+		return answered(err)
 	}
-	return writeBundle(m.TLSDir, []byte(resp.CAPEM), []byte(resp.CertPEM), key)
+	return writeBundle(m.TLSDir, []byte(resp.CA), []byte(resp.Cert), key)
 }
 
 // acceptOnlyServer makes cfg accept only the infra server's certificate

@@ -179,12 +179,15 @@ func (r *Reporter) post(ctx context.Context, b airlock.NodeEventBatch) error {
 	}
 	tr := &http.Transport{TLSClientConfig: cfg}
 	defer tr.CloseIdleConnections()
-	c := &http.Client{Timeout: 30 * time.Second, Transport: tr}
-	if err := post(ctx, c, r.Server, "/api/v1/nodes/events", b, nil); err != nil {
+	api, err := newAPI(r.Server, tr, 1<<20)
+	if err != nil {
+		return err
+	}
+	if err := api.ReportNodeEvents(ctx, b); err != nil {
 		if apiclient.StatusOf(err) == http.StatusBadRequest {
-			return fmt.Errorf("%w: %w", ErrBatchRefused, err)
+			return fmt.Errorf("%w: %w", ErrBatchRefused, answered(err))
 		}
-		return fmt.Errorf("report refusals: %w", err)
+		return fmt.Errorf("report refusals: %w", answered(err))
 	}
 	return nil
 }

@@ -10,15 +10,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/airlock-rbi/airlock/internal/apiclient"
 	"github.com/airlock-rbi/airlock/internal/cli"
 	"github.com/airlock-rbi/airlock/internal/pki"
 )
 
-// Client is the CLI's own api client (internal/cli): one kept-alive
-// connection, the deployment CA trusted, errors as the api words them.
+// Client is the CLI's own api client (internal/cli over internal/apiclient):
+// one kept-alive connection pool, the deployment CA trusted, errors as the
+// api words them.
 type Client struct {
-	cfg cli.Config
-	c   *cli.Client
+	c *apiclient.Client
 }
 
 // NewClient is a client of server that trusts the CA in caFile.
@@ -27,16 +28,15 @@ func NewClient(server, caFile string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := cli.Config{Server: strings.TrimSuffix(server, "/"), CAPEM: string(pem)}
-	c, err := cli.New(cfg)
+	c, err := cli.New(cli.Config{Server: strings.TrimSuffix(server, "/"), CAPEM: string(pem)})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", caFile, err)
 	}
-	return &Client{cfg: cfg, c: c}, nil
+	return &Client{c: c}, nil
 }
 
 // APIError is an error answer of the api.
-type APIError = cli.APIError
+type APIError = apiclient.Error
 
 // Do sends body as JSON (when not nil) and decodes the answer into out
 // (when not nil).
@@ -48,39 +48,19 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 // which the client then sends, and returns the user's ID (the admin's
 // labels every container of its sessions).
 func (c *Client) Login(ctx context.Context, user, password, tokenName string) (string, error) {
-	var resp struct {
-		User struct {
-			ID string `json:"id"`
-		} `json:"user"`
-		Token string `json:"token"`
-	}
-	err := c.Do(ctx, http.MethodPost, "/api/v1/auth/login",
-		map[string]any{"user": user, "password": password, "token": true, "token_name": tokenName}, &resp)
+	resp, err := c.c.Login(ctx, apiclient.LoginRequest{User: user, Password: password, Token: true, TokenName: tokenName})
 	if err != nil {
 		return "", fmt.Errorf("log in: %w", err)
 	}
 	if resp.Token == "" || resp.User.ID == "" {
 		return "", errors.New("log in: the answer has no token or user ID")
 	}
-	c.cfg.Token = resp.Token
-	authed, err := cli.New(c.cfg)
-	if err != nil {
-		return "", err
-	}
-	c.c = authed
+	c.c = c.c.WithToken(resp.Token)
 	return resp.User.ID, nil
 }
 
-// Session is the part of the api's session view the benchmarks read.
-type Session struct {
-	ID        string     `json:"id"`
-	Container string     `json:"container"`
-	State     string     `json:"state"`
-	Reason    string     `json:"reason"`
-	CreatedAt time.Time  `json:"created_at"`
-	StartedAt *time.Time `json:"started_at"`
-	ReadyAt   *time.Time `json:"ready_at"`
-}
+// Session is the api's session view, which the benchmarks read.
+type Session = apiclient.Session
 
 // DeleteSession ends a session; the api stops and removes its container.
 // It uses its own deadline: it may run after the run's context was
@@ -93,9 +73,8 @@ func (c *Client) DeleteSession(id string) error {
 	defer cancel()
 	var err error
 	for range 5 {
-		err = c.Do(ctx, http.MethodDelete, "/api/v1/sessions/"+id, nil, nil)
-		var e *APIError
-		if !errors.As(err, &e) || e.Status != http.StatusServiceUnavailable {
+		_, err = c.c.DeleteSession(ctx, id)
+		if apiclient.StatusOf(err) != http.StatusServiceUnavailable {
 			return err
 		}
 		time.Sleep(500 * time.Millisecond)

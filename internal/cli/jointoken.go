@@ -1,39 +1,43 @@
-package main
+package cli
 
 import (
 	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/airlock-rbi/airlock/internal/apiclient"
 )
 
-// runJoinToken is `airlock server join-token` and `airlock node
+// JoinToken is `airlock server join-token` and `airlock node
 // join-token`: with flags (or "create") it makes a token and prints it, so
 // it can go straight into a file; "ls" and "rm ID" list and revoke.
-func runJoinToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func JoinToken(ctx context.Context, connect Connect, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		switch args[0] {
 		case "create":
 			args = args[1:]
 		case "ls":
-			return listJoinTokens(ctx, args[1:], stdout, stderr)
+			return listJoinTokens(ctx, connect, args[1:], stdout, stderr)
 		case "rm":
-			c, _, err := apiClient()
+			c, err := connect()
 			if err != nil {
 				return err
 			}
-			return deleteNamed(ctx, c, stderr, args, "airlock node join-token rm ID", "/api/v1/nodes/join-tokens/")
+			if len(args) != 2 {
+				return usage(stderr, "usage: airlock node join-token rm ID")
+			}
+			return c.DeleteJoinToken(ctx, args[1])
 		}
 	}
-	fs := newFlags("join-token", stderr)
+	fs := NewFlags("join-token", stderr)
 	ttl := fs.String("ttl", "1h", "how long the token enrolls nodes (at most 24h)")
 	uses := fs.Int("uses", 1, "how many nodes may enroll with it")
 	capacity := fs.Int("capacity", 20, "the largest capacity an enrolled node may advertise")
 	isolation := fs.String("isolation", "standard", "comma-separated isolation levels an enrolled node may advertise (standard, hardened, sandboxed)")
-	if err := parse(fs, args); err != nil {
+	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
 	var levels []string
@@ -42,17 +46,12 @@ func runJoinToken(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			levels = append(levels, l)
 		}
 	}
-	c, _, err := apiClient()
+	c, err := connect()
 	if err != nil {
 		return err
 	}
-	var t struct {
-		ID        string
-		Token     string
-		ExpiresAt time.Time `json:"expires_at"`
-	}
-	body := map[string]any{"ttl": *ttl, "uses": *uses, "capacity": *capacity, "isolation": levels}
-	if err := c.Do(ctx, http.MethodPost, "/api/v1/nodes/join-tokens", body, &t); err != nil {
+	t, err := c.CreateJoinToken(ctx, apiclient.CreateJoinTokenRequest{TTL: *ttl, Uses: *uses, Capacity: *capacity, Isolation: levels})
+	if err != nil {
 		return err
 	}
 	// stdout holds the token alone, for `> token-file`; the rest is for
@@ -70,25 +69,17 @@ func plural(n int, what string) string {
 	return strconv.Itoa(n) + " " + what + "s"
 }
 
-func listJoinTokens(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("join-token ls", stderr)
-	if err := parse(fs, args); err != nil {
+func listJoinTokens(ctx context.Context, connect Connect, args []string, stdout, stderr io.Writer) error {
+	fs := NewFlags("join-token ls", stderr)
+	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
-	c, _, err := apiClient()
+	c, err := connect()
 	if err != nil {
 		return err
 	}
-	var list []struct {
-		ID, State string
-		Uses      int
-		UsesLeft  int `json:"uses_left"`
-		Capacity  int
-		Isolation []string
-		CreatedBy string    `json:"created_by"`
-		ExpiresAt time.Time `json:"expires_at"`
-	}
-	if err := c.Do(ctx, http.MethodGet, "/api/v1/nodes/join-tokens", nil, &list); err != nil {
+	list, err := c.ListJoinTokens(ctx)
+	if err != nil {
 		return err
 	}
 	var rows [][]string
