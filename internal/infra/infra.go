@@ -410,7 +410,10 @@ func Run(ctx context.Context, cfg Config) error {
 			if err != nil {
 				return err
 			}
-			c := newRemoteCron(cfg.Zone.APIURL, tlsCfg, cfg.Lifecycle.Every, reg, log.With("component", "cron"))
+			c, err := newRemoteCron(cfg.Zone.APIURL, tlsCfg, cfg.Lifecycle.Every, reg, log.With("component", "cron"))
+			if err != nil {
+				return err
+			}
 			wg.Go(func() { c.run(ctx) })
 		}
 	}
@@ -496,7 +499,10 @@ func startAPI(ctx context.Context, cfg Config, srv *Server, relay *signal.Server
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		remote := signal.NewRemote(ctx, cfg.Zone.SignalURL, tlsCfg, log.With("component", "revoke"))
+		remote, err := signal.NewRemote(ctx, cfg.Zone.SignalURL, tlsCfg, log.With("component", "revoke"))
+		if err != nil {
+			return nil, nil, nil, err
+		}
 		rev.relay = remote
 		closers = append(closers, remote.Wait)
 	}
@@ -566,7 +572,11 @@ func startGateway(ctx context.Context, cfg Config, srv *Server, relay *signal.Se
 		auth, routes = gateway.RemoteAuth(cfg.Zone.APIURL, zoneTLS), api.GatewayRouteTable("api")
 		// The handshake refuses revoked node certificates: the list is
 		// the api's, asked for again every few seconds.
-		if revoked, err = newRevocationsFrom(ctx, remoteRevoked(cfg.Zone.APIURL, zoneTLS), log); err != nil {
+		list, err := remoteRevoked(cfg.Zone.APIURL, zoneTLS)
+		if err != nil {
+			return nil, nil, err
+		}
+		if revoked, err = newRevocationsFrom(ctx, list, log); err != nil {
 			return nil, nil, err
 		}
 		wg.Go(func() { revoked.run(ctx) })

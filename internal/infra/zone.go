@@ -6,14 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
+	"github.com/airlock-rbi/airlock/internal/apiclient"
 	"github.com/airlock-rbi/airlock/internal/gateway"
 	"github.com/airlock-rbi/airlock/internal/lifecycle"
 	"github.com/airlock-rbi/airlock/internal/pki"
@@ -63,16 +62,18 @@ func serveRevoked(st airlock.Store) http.Handler {
 }
 
 // remoteRevoked reads the revoked serials from the api at base.
-func remoteRevoked(base string, tlsCfg *tls.Config) func(context.Context) ([]string, error) {
-	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg}}
-	url := strings.TrimSuffix(base, "/") + revokedPath
+func remoteRevoked(base string, tlsCfg *tls.Config) (func(context.Context) ([]string, error), error) {
+	c, err := apiclient.New(apiclient.Options{Server: base, TLS: tlsCfg, Timeout: 10 * time.Second})
+	if err != nil {
+		return nil, err
+	}
 	return func(ctx context.Context) ([]string, error) {
 		var out struct{ Serials []string }
-		if err := zoneCall(ctx, c, http.MethodGet, url, &out); err != nil {
+		if err := c.Do(ctx, http.MethodGet, revokedPath, nil, &out); err != nil {
 			return nil, fmt.Errorf("revoked certificates from the api: %w", err)
 		}
 		return out.Serials, nil
-	}
+	}, nil
 }
 
 // roundAnswer is what a round run for cron says: its error, if any (the
@@ -101,20 +102,22 @@ func serveRound(jobs *lifecycle.Jobs, reg *metrics) http.Handler {
 // remoteCron asks the api in another process for a lifecycle round every
 // interval: the api alone reads the store, and the round is its work.
 type remoteCron struct {
-	url    string
-	client *http.Client
-	every  time.Duration
-	reg    *metrics
-	log    *slog.Logger
+	api   *apiclient.Client
+	every time.Duration
+	reg   *metrics
+	log   *slog.Logger
 }
 
-func newRemoteCron(base string, tlsCfg *tls.Config, every time.Duration, reg *metrics, log *slog.Logger) *remoteCron {
+func newRemoteCron(base string, tlsCfg *tls.Config, every time.Duration, reg *metrics, log *slog.Logger) (*remoteCron, error) {
 	if every <= 0 {
 		every = 5 * time.Second
 	}
-	return &remoteCron{url: strings.TrimSuffix(base, "/") + roundPath, every: every, reg: reg, log: log,
-		// A round may take as long as its slowest node's answers.
-		client: &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{TLSClientConfig: tlsCfg}}}
+	// A round may take as long as its slowest node's answers.
+	c, err := apiclient.New(apiclient.Options{Server: base, TLS: tlsCfg, Timeout: 2 * time.Minute})
+	if err != nil {
+		return nil, err
+	}
+	return &remoteCron{api: c, every: every, reg: reg, log: log}, nil
 }
 
 func (c *remoteCron) run(ctx context.Context) {
@@ -123,7 +126,7 @@ func (c *remoteCron) run(ctx context.Context) {
 	for {
 		start := time.Now()
 		var ans roundAnswer
-		err := zoneCall(ctx, c.client, http.MethodPost, c.url, &ans)
+		err := c.api.Do(ctx, http.MethodPost, roundPath, nil, &ans)
 		if err == nil && ans.Error != "" {
 			err = errors.New(ans.Error)
 		}
@@ -140,26 +143,4 @@ func (c *remoteCron) run(ctx context.Context) {
 		case <-t.C:
 		}
 	}
-}
-
-// zoneCall makes a call with no body to a peer in the zone and decodes
-// its JSON answer into out.
-func zoneCall(ctx context.Context, c *http.Client, method, url string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, url, nil)
-	if err != nil {
-		return err
-	}
-	res, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, 4<<20))
-	if err != nil {
-		return err
-	}
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %.300s", res.Status, strings.TrimSpace(string(body)))
-	}
-	return json.Unmarshal(body, out)
 }

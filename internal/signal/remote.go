@@ -1,7 +1,6 @@
 package signal
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -9,10 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/airlock-rbi/airlock/internal/apiclient"
 	"github.com/airlock-rbi/airlock/internal/gateway"
 	"github.com/airlock-rbi/airlock/internal/pki"
 )
@@ -33,14 +32,14 @@ type revokeRequest struct {
 func (s *Server) RevokeHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if role, ok := gateway.PeerRole(r); !ok || role != pki.RoleAPI {
-			http.Error(w, `{"code":"forbidden","message":"only the api revokes on the relay"}`, http.StatusForbidden)
+			writeError(w, http.StatusForbidden, "forbidden", "only the api revokes on the relay")
 			return
 		}
 		var req revokeRequest
 		dec := json.NewDecoder(io.LimitReader(r.Body, 4096))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
-			http.Error(w, fmt.Sprintf(`{"code":"invalid","message":%q}`, "revoke: "+err.Error()), http.StatusBadRequest)
+			writeError(w, http.StatusBadRequest, "invalid", "revoke: "+err.Error())
 			return
 		}
 		switch {
@@ -51,7 +50,7 @@ func (s *Server) RevokeHandler() http.Handler {
 		case req.Grant != "":
 			s.RevokeGrant(req.Grant)
 		default:
-			http.Error(w, `{"code":"invalid","message":"revoke: give session, user or grant"}`, http.StatusBadRequest)
+			writeError(w, http.StatusBadRequest, "invalid", "revoke: give session, user or grant")
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -62,20 +61,20 @@ func (s *Server) RevokeHandler() http.Handler {
 // revocation is sent at once and, while the relay does not answer, again
 // with backoff for up to a minute (the log says when one is given up).
 type Remote struct {
-	url    string
-	client *http.Client
-	log    *slog.Logger
-	ctx    context.Context
-	wg     sync.WaitGroup
+	api *apiclient.Client
+	log *slog.Logger
+	ctx context.Context
+	wg  sync.WaitGroup
 }
 
 // NewRemote reaches the relay's internal listener at base with tlsCfg
 // (the api's certificate); sends end with ctx.
-func NewRemote(ctx context.Context, base string, tlsCfg *tls.Config, log *slog.Logger) *Remote {
-	return &Remote{url: strings.TrimSuffix(base, "/") + RevokePath, log: log, ctx: ctx, client: &http.Client{
-		Timeout:   5 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: tlsCfg, MaxIdleConnsPerHost: 8, IdleConnTimeout: 90 * time.Second},
-	}}
+func NewRemote(ctx context.Context, base string, tlsCfg *tls.Config, log *slog.Logger) (*Remote, error) {
+	c, err := apiclient.New(apiclient.Options{Server: base, TLS: tlsCfg, Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("the relay at %s: %w", base, err)
+	}
+	return &Remote{api: c, log: log, ctx: ctx}, nil
 }
 
 func (r *Remote) RevokeSession(id string) { r.send(revokeRequest{Session: id}) }
@@ -86,20 +85,19 @@ func (r *Remote) RevokeGrant(id string)   { r.send(revokeRequest{Grant: id}) }
 func (r *Remote) Wait() { r.wg.Wait() }
 
 func (r *Remote) send(req revokeRequest) {
-	body, _ := json.Marshal(req) // strings only
 	r.wg.Go(func() {
 		backoff := 100 * time.Millisecond
 		deadline := time.Now().Add(time.Minute)
 		for {
-			err := r.post(body)
+			err := r.api.Do(r.ctx, http.MethodPost, RevokePath, req, nil)
 			if err == nil {
 				return
 			}
 			if time.Now().After(deadline) || r.ctx.Err() != nil {
-				r.log.Error("revoke on the relay: given up", "revocation", string(body), "err", err)
+				r.log.Error("revoke on the relay: given up", "revocation", req, "err", err)
 				return
 			}
-			r.log.Warn("revoke on the relay: retrying", "revocation", string(body), "err", err)
+			r.log.Warn("revoke on the relay: retrying", "revocation", req, "err", err)
 			select {
 			case <-r.ctx.Done():
 			case <-time.After(backoff):
@@ -107,22 +105,4 @@ func (r *Remote) send(req revokeRequest) {
 			backoff = min(backoff*2, 5*time.Second)
 		}
 	})
-}
-
-func (r *Remote) post(body []byte) error {
-	req, err := http.NewRequestWithContext(r.ctx, http.MethodPost, r.url, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := r.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusNoContent {
-		msg, _ := io.ReadAll(io.LimitReader(res.Body, 512))
-		return fmt.Errorf("%s: %s", res.Status, bytes.TrimSpace(msg))
-	}
-	return nil
 }
