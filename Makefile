@@ -62,11 +62,13 @@ test: docker lint $(SANDBOXED_DEP)
 	mkdir -p $(ARTIFACTS)
 	AIRLOCK_TEST_POSTGRES="$$(bash scripts/ensure-postgres.sh)" && export AIRLOCK_TEST_POSTGRES && \
 	AIRLOCK_TEST_HYDRA="$$(bash scripts/ensure-hydra.sh)" && export AIRLOCK_TEST_HYDRA && \
-	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 25m -skip '^TestBrowser' ./...
-	@# The browser tests (TestBrowser*) run alone: Chromium aborts its
-	@# requests with ERR_NETWORK_CHANGED whenever the containers of other
-	@# packages' tests add or remove network interfaces on this host.
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 25m -skip '^TestBrowser' $$($(GO) list ./... | grep -v '/internal/portal$$')
+	@# The browser tests (TestBrowser*, and the portal's, which drive
+	@# Chromium too) run alone: Chromium aborts its requests with
+	@# ERR_NETWORK_CHANGED whenever the containers of other packages'
+	@# tests add or remove network interfaces on this host.
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 25m -run '^TestBrowser' -artifacts -outputdir $(ARTIFACTS) ./cmd/airlock
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 25m ./internal/portal
 	$(MAKE) --no-print-directory fuzz
 
 # A short run of every fuzz target; longer runs: make fuzz FUZZTIME=5000000x
