@@ -197,4 +197,8 @@ type Settings interface {
 	SetSettingIfAbsent(ctx context.Context, key string, value []byte) ([]byte, error)
 	// DeleteSetting removes key; removing an unset key is no error.
 	DeleteSetting(ctx context.Context, key string) error
+	// SpendOnce records a one-time value (a single sign-on login state's
+	// hash) as used until expires, for every process on the store;
+	// ECONFLICT when it was used already. Records over at now go.
+	SpendOnce(ctx context.Context, id string, expires, now time.Time) error
 }

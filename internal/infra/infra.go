@@ -524,7 +524,7 @@ func startAPI(ctx context.Context, cfg Config, srv *Server, relay *signal.Server
 	}
 	closers = append(closers, srv.API.Close)
 	if cfg.SSO.Issuer != "" {
-		sso, err := newSSO(data, cfg.SSO, log.With("component", "sso"))
+		sso, err := newSSO(data, cfg.SSO, st, log.With("component", "sso"))
 		if err != nil {
 			return nil, nil, nil, err
 		}

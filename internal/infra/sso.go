@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/api"
 	"github.com/airlock-rbi/airlock/internal/oidc"
 )
@@ -57,7 +58,7 @@ type ssoStarter struct {
 
 // newSSO checks cfg and prepares the provider's configuration; the
 // provider itself is discovered by run.
-func newSSO(data string, c SSOConfig, log *slog.Logger) (*ssoStarter, error) {
+func newSSO(data string, c SSOConfig, st airlock.Settings, log *slog.Logger) (*ssoStarter, error) {
 	if c.ClientID == "" {
 		return nil, errors.New("single sign-on: --sso-client-id is required with --sso-issuer")
 	}
@@ -100,7 +101,8 @@ func newSSO(data string, c SSOConfig, log *slog.Logger) (*ssoStarter, error) {
 	return &ssoStarter{
 		cfg: oidc.Config{Issuer: c.Issuer, ClientID: c.ClientID, ClientSecret: secret,
 			RedirectURL: strings.TrimSuffix(c.PublicURL, "/") + "/api/v1/auth/sso/callback",
-			Scopes:      append([]string{"openid"}, scopes...), GroupsClaim: c.GroupsClaim, RequireGroups: c.RequireGroups, StateKey: key, RootCAs: roots},
+			Scopes:      append([]string{"openid"}, scopes...), GroupsClaim: c.GroupsClaim, RequireGroups: c.RequireGroups, StateKey: key, RootCAs: roots,
+			Spent: storeSpent{st}},
 		sso: api.SSO{Name: c.Name, AdminGroups: c.AdminGroups, PostLogoutURL: strings.TrimSuffix(c.PublicURL, "/") + "/"},
 		log: log,
 	}, nil
@@ -152,4 +154,16 @@ func loadOrMakeKey(path string, n int) ([]byte, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// storeSpent is the record of used login states on the store: every api
+// process on it, and one restarted, refuses a replayed state.
+type storeSpent struct{ st airlock.Settings }
+
+func (s storeSpent) Spend(ctx context.Context, id string, expires time.Time) error {
+	err := s.st.SpendOnce(ctx, "sso-state:"+id, expires, airlock.Now())
+	if airlock.ErrorCode(err) == airlock.ECONFLICT {
+		return oidc.ErrStateReplayed
+	}
+	return err
 }

@@ -38,6 +38,7 @@ func runContract(t *testing.T, open func(t *testing.T) *DB) {
 		{"update-session", testUpdateSession},
 		{"claim-registration", testClaimRegistration},
 		{"settings", testSettings},
+		{"spend-once", testSpendOnce},
 		{"audit", testAudit},
 		{"audit-filters", testAuditFilters},
 		{"audit-batch", testAuditBatch},
@@ -100,7 +101,7 @@ func same(t *testing.T, got, want any) {
 // ones that refer to others first.
 func dropAll(t *testing.T, db *DB) {
 	t.Helper()
-	for _, table := range []string{"group_members", "group_workspaces", "user_groups", "api_tokens", "web_sessions", "users", "workspaces", "nodes", "revoked_certs",
+	for _, table := range []string{"spent_states", "group_members", "group_workspaces", "user_groups", "api_tokens", "web_sessions", "users", "workspaces", "nodes", "revoked_certs",
 		"sessions", "settings", "audit_events", "join_tokens", "pools", "schema_migrations"} {
 		_, err := db.db.ExecContext(t.Context(), "DROP TABLE "+table)
 		must(t, err)
