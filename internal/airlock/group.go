@@ -263,7 +263,7 @@ func Resolve(u *User, groups []*Group, ws *Workspace, defaults Limits, defaultMa
 		p   Policy
 		src PolicySource
 	}
-	var specific, general, sessionsRules []rule
+	var specific, general []rule
 	e := &Effective{Workspace: ws.Name}
 	for _, g := range gs {
 		ok, grant := g.Granted(ws.ID)
@@ -274,11 +274,6 @@ func Resolve(u *User, groups []*Group, ws *Workspace, defaults Limits, defaultMa
 					Text: fmt.Sprintf("group %s, for workspace %s", g.Name, ws.Name)}})
 			}
 			general = append(general, rule{g.Policy, PolicySource{Kind: SourceGroup, Group: g.Name, Text: "group " + g.Name}})
-		}
-		// The bound on sessions counts all of them, whichever workspace:
-		// every group of the user's has its say.
-		if g.Policy.MaxSessions != nil {
-			sessionsRules = append(sessionsRules, rule{g.Policy, PolicySource{Kind: SourceGroup, Group: g.Name, Text: "group " + g.Name}})
 		}
 	}
 	rules := append(specific, general...)
@@ -298,18 +293,9 @@ func Resolve(u *User, groups []*Group, ws *Workspace, defaults Limits, defaultMa
 		e.Fields = append(e.Fields, EffectiveField{Name: name, Value: value, Source: src})
 	}
 
-	// Sessions.
-	switch {
-	case u.MaxSessions > 0:
-		e.MaxSessions = u.MaxSessions
-		add("max_sessions", fmt.Sprint(u.MaxSessions), PolicySource{Kind: SourceUser, Text: "user " + u.Name})
-	case len(sessionsRules) > 0:
-		e.MaxSessions = *sessionsRules[0].p.MaxSessions
-		add("max_sessions", fmt.Sprint(e.MaxSessions), sessionsRules[0].src)
-	default:
-		e.MaxSessions = defaultMaxSessions
-		add("max_sessions", fmt.Sprint(defaultMaxSessions), defSrc)
-	}
+	var src PolicySource
+	e.MaxSessions, src = MaxSessions(u, gs, defaultMaxSessions)
+	add("max_sessions", fmt.Sprint(e.MaxSessions), src)
 
 	durations := []struct {
 		name string
@@ -361,6 +347,24 @@ func Resolve(u *User, groups []*Group, ws *Workspace, defaults Limits, defaultMa
 		e.Policy = Policy{}
 	}
 	return e
+}
+
+// MaxSessions is user u's bound on active sessions under groups, and
+// where it comes from: u's own, else the lowest-priority group that sets
+// one, else the deployment's def. It counts every session, whichever
+// workspace, so every group of u's has its say, granting or not.
+func MaxSessions(u *User, groups []*Group, def int) (int, PolicySource) {
+	if u.MaxSessions > 0 {
+		return u.MaxSessions, PolicySource{Kind: SourceUser, Text: "user " + u.Name}
+	}
+	gs := slices.Clone(groups)
+	SortGroups(gs)
+	for _, g := range gs {
+		if g.Policy.MaxSessions != nil {
+			return *g.Policy.MaxSessions, PolicySource{Kind: SourceGroup, Group: g.Name, Text: "group " + g.Name}
+		}
+	}
+	return def, PolicySource{Kind: SourceDefault, Text: "the deployment's default"}
 }
 
 func onOff(b bool) string {

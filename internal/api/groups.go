@@ -367,7 +367,7 @@ func (s *Server) writePolicy(w http.ResponseWriter, r *http.Request, u *airlock.
 	for _, g := range groups {
 		out.Groups = append(out.Groups, g.Name)
 	}
-	out.MaxSessions = s.maxSessionsOf(u, groups)
+	out.MaxSessions, _ = airlock.MaxSessions(u, groups, s.maxSess)
 	self := u.ID == callerOf(ctx).User.ID
 	for _, ws := range wss {
 		e := airlock.Resolve(u, groups, ws, s.sessions.Limits(&airlock.Workspace{}), s.maxSess)
@@ -379,11 +379,6 @@ func (s *Server) writePolicy(w http.ResponseWriter, r *http.Request, u *airlock.
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
-}
-
-// maxSessionsOf is u's bound on active sessions under groups.
-func (s *Server) maxSessionsOf(u *airlock.User, groups []*airlock.Group) int {
-	return airlock.Resolve(u, groups, &airlock.Workspace{}, airlock.Limits{}, s.maxSess).MaxSessions
 }
 
 // effective is the policy u launches ws under; a workspace none of u's

@@ -230,3 +230,41 @@ func TestGroupPolicyIdleEnds(t *testing.T) {
 		t.Fatalf("the session ends at %v for %s; want idle, in 3m", v.EndsAt, v.EndsFor)
 	}
 }
+
+// TestGroupPolicyWarmHandout: a warm session, made under the workspace's
+// own clipboard rule, goes to a user whose groups set no other; a user
+// whose groups set another gets a cold launch, and the warm one stays.
+func TestGroupPolicyWarmHandout(t *testing.T) {
+	e := groupsEnv(t)
+	n := e.addNode("n2", 10)
+	ws, err := e.st.WorkspaceByName(t.Context(), "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	warm := func() *airlock.Session {
+		now := e.clk.Now()
+		s := &airlock.Session{ID: newID(), WorkspaceID: ws.ID, NodeID: n.ID, ContainerID: "c-" + newID(), State: airlock.SessionWarm,
+			CreatedAt: now, UpdatedAt: now, ReadyAt: &now, PooledAt: &now}
+		if err := e.st.CreateSession(t.Context(), s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	w1 := warm()
+	_, bobTok := e.addUser("bob", 0)
+	e.putGroup("POST", "/api/v1/groups", map[string]any{"name": "locked", "all_workspaces": true,
+		"policy": map[string]any{"clipboard": "off"}}, http.StatusCreated)
+	e.member("locked", "alice")
+
+	v := e.createSession(e.userTok, "web")
+	if v.ID == w1.ID || v.State == string(airlock.SessionReady) {
+		t.Fatalf("alice (clipboard off) got %s, %s; want a cold launch, not the warm session", v.ID, v.State)
+	}
+	if s := e.session(w1.ID); s.State != airlock.SessionWarm {
+		t.Fatalf("the warm session is %s after alice's launch; want it still warm", s.State)
+	}
+	v = e.createSession(bobTok, "web")
+	if v.ID != w1.ID || v.State != string(airlock.SessionReady) {
+		t.Fatalf("bob (the workspace's rules) got %s, %s; want the warm session %s, ready", v.ID, v.State, w1.ID)
+	}
+}

@@ -16,8 +16,13 @@ import (
 // once, its lifetime counted from now, its agent told at its next claim
 // (which also gives it a fresh credential and viewer's settings). ENOTFOUND when none is warm;
 // ELIMIT over the user's limit. policy is what the user's groups set for
-// the session; it must set no launch-time field (Policy.LaunchTime).
+// the session: a warm session was made under the workspace's own
+// clipboard and transfer rules, so a policy that sets others
+// (Policy.LaunchTime) gets ENOTFOUND, a cold launch.
 func (s *Service) Handout(ctx context.Context, ws *airlock.Workspace, policy airlock.Policy, userID, launchKey string, viewer airlock.Viewer, limit int) (*airlock.Session, error) {
+	if policy.LaunchTime(ws) {
+		return nil, airlock.Errorf(airlock.ENOTFOUND, "no warm session of workspace %s runs under this user's clipboard and transfer rules", ws.Name)
+	}
 	now := s.clock()
 	sess, err := s.store.ClaimWarm(ctx, ws.ID, airlock.Handout{UserID: userID, LaunchKey: launchKey,
 		ExpiresAt: now.Add(s.Limits(policy.Apply(ws)).Lifetime), Viewer: viewer, Policy: policy}, limit, now)
