@@ -18,6 +18,25 @@ import (
 // errChainBroken: the verdict is printed; the exit status says it too.
 var errChainBroken = errors.New("the audit chain is broken")
 
+// auditCall parses `audit ls` or `export` (args[0]): the filter flags
+// (listing adds the paging ones) and those more declares, then the
+// client. Bad flags are refused before a config is needed.
+func auditCall(connect Connect, args []string, stderr io.Writer, listing bool, more func(*flag.FlagSet)) (*Client, apiclient.AuditFilter, error) {
+	fs := NewFlags("audit "+args[0], stderr)
+	var f AuditFlags
+	f.Register(fs, listing)
+	more(fs)
+	if err := ParseFlags(fs, args[1:]); err != nil {
+		return nil, apiclient.AuditFilter{}, err
+	}
+	filter, err := f.Filter(time.Now())
+	if err != nil {
+		return nil, apiclient.AuditFilter{}, err
+	}
+	c, err := connect()
+	return c, filter, err
+}
+
 // Audit is `airlock audit`: list, export and verify the audit log; verify
 // --file checks an export offline, without a config.
 func Audit(ctx context.Context, connect Connect, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -26,18 +45,10 @@ func Audit(ctx context.Context, connect Connect, args []string, stdin io.Reader,
 	}
 	switch args[0] {
 	case "ls":
-		fs := NewFlags("audit ls", stderr)
-		var f AuditFlags
-		f.Register(fs, true)
-		asJSON := fs.String("o", "", "json: the events as the api answers")
-		if err := ParseFlags(fs, args[1:]); err != nil {
-			return err
-		}
-		filter, err := f.Filter(time.Now())
-		if err != nil {
-			return err
-		}
-		c, err := connect()
+		var asJSON *string
+		c, filter, err := auditCall(connect, args, stderr, true, func(fs *flag.FlagSet) {
+			asJSON = fs.String("o", "", "json: the events as the api answers")
+		})
 		if err != nil {
 			return err
 		}
@@ -62,18 +73,10 @@ func Audit(ctx context.Context, connect Connect, args []string, stdin io.Reader,
 		}
 		return nil
 	case "export":
-		fs := NewFlags("audit export", stderr)
-		var f AuditFlags
-		f.Register(fs, false)
-		out := fs.String("out", "-", "file to write the JSON lines to (default standard output)")
-		if err := ParseFlags(fs, args[1:]); err != nil {
-			return err
-		}
-		filter, err := f.Filter(time.Now())
-		if err != nil {
-			return err
-		}
-		c, err := connect()
+		var out *string
+		c, filter, err := auditCall(connect, args, stderr, false, func(fs *flag.FlagSet) {
+			out = fs.String("out", "-", "file to write the JSON lines to (default standard output)")
+		})
 		if err != nil {
 			return err
 		}
