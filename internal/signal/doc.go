@@ -19,6 +19,14 @@
 // user and the sign-in they were minted under) until every token minted
 // before has expired.
 //
+// The relay is built to hold many idle peers: an idle connection has no
+// goroutine, only its socket in an epoll set (poller) and its TLS and
+// relay state, about 9 KiB. When the socket is readable a read pass
+// handles every whole frame the connection holds and parks it again (see
+// conn.read for why nothing can be left behind in a buffer). The
+// WebSocket framing is gobwas/ws's, which leaves the buffers to the
+// caller; clients use any library.
+//
 // What it leaves out: it does not look inside SDP or candidates (they are
 // relayed verbatim, with the sender's role added), it keeps no history
 // (a message for an absent peer is dropped and the sender told), and it

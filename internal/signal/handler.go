@@ -1,15 +1,18 @@
 package signal
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
+	"path"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
 	"golang.org/x/time/rate"
 
 	"github.com/airlock-rbi/airlock/internal/auth"
@@ -65,72 +68,100 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	ws, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{
-		Subprotocols: []string{Subprotocol},
-		// Compression is off. Signaling frames are small, and
-		// permessage-deflate over frames that mix attacker-influenced data
-		// with secrets is the CRIME/BREACH pattern; it also costs CPU and
-		// memory per connection across thousands of them. Same reasoning
-		// as tailscale's derp websocket endpoint.
-		CompressionMode: websocket.CompressionDisabled,
-		// Origin: the request's own host is always allowed (coder/websocket
-		// default), plus Options.OriginPatterns. The signed token, not the
-		// Origin or a cookie, is what authenticates a peer, so a cross-site
-		// page cannot ride on ambient credentials; the check stays on as
-		// defence in depth. Agents send no Origin and are unaffected.
-		OriginPatterns: s.opts.OriginPatterns,
-	})
+	// Origin: the request's own host is always allowed, plus
+	// Options.OriginPatterns. The signed token, not the Origin or a
+	// cookie, is what authenticates a peer, so a cross-site page cannot
+	// ride on ambient credentials; the check stays on as defence in depth.
+	// Agents send no Origin and are unaffected.
+	if err := checkOrigin(r, s.opts.OriginPatterns); err != nil {
+		s.release(token == "")
+		s.log.Info("signal: origin refused", "remote", r.RemoteAddr, "err", err)
+		writeError(w, http.StatusForbidden, "forbidden", err.Error())
+		return
+	}
+	// No extension is negotiated: permessage-deflate is off. Signaling
+	// frames are small, and compressing frames that mix
+	// attacker-influenced data with secrets is the CRIME/BREACH pattern;
+	// it also costs CPU and memory per connection across thousands of
+	// them. Same reasoning as tailscale's derp websocket endpoint.
+	up := ws.HTTPUpgrader{Protocol: func(p string) bool { return p == Subprotocol }}
+	nc, brw, _, err := up.Upgrade(r, w)
 	if err != nil {
-		if token == "" {
-			s.releasePending()
+		if nc != nil {
+			nc.Close()
 		}
-		s.wg.Done()
-		// Accept has written the response (bad handshake or origin).
+		s.release(token == "")
+		// Upgrade has answered (a bad handshake).
 		s.log.Info("signal: upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	ws.SetReadLimit(s.opts.MaxMessageBytes)
-	// The connection gets a goroutine of its own and the handler returns:
-	// net/http then lets go of the request, its headers and contexts and
-	// its own state of the connection, and of a deep stack, all of which
-	// a handler blocked for the socket's life would keep, for hours, for
-	// each of thousands of idle peers.
-	go s.serveConn(ws, r.RemoteAddr, claims, token == "")
-}
-
-// serveConn serves an upgraded connection, which hold counted: first its
-// auth message if it came without a token (pending), then, once it joined
-// its session, its messages (read), which end its count in s.wg.
-func (s *Server) serveConn(ws *websocket.Conn, remote string, claims auth.Claims, pending bool) {
-	if pending {
-		var ref *refusal
-		claims, ref = s.authenticate(remote, ws)
-		s.releasePending()
-		if ref != nil {
-			_ = ws.Close(ref.close, ref.message)
-			s.wg.Done()
-			return
+	// What net/http read past the request (a client that got the 101 may
+	// send its first frame before net/http's background read is stopped)
+	// is the connection's first bytes; net/http's buffers are then let go,
+	// with the request, once the handler returns.
+	var early []byte
+	if n := brw.Reader.Buffered(); n > 0 {
+		b, _ := brw.Reader.Peek(n) // buffered: cannot fail
+		early = bytes.Clone(b)
+	}
+	p := newPeer(s, nil, r.RemoteAddr, rate.NewLimiter(rate.Limit(s.opts.RatePerSecond), s.opts.Burst))
+	p.c = newConn(nc, early, s.opts.MaxMessageBytes, func() { s.tooBig(p) })
+	if s.poll != nil && p.c.fd >= 0 {
+		if err := s.poll.add(p); err != nil {
+			s.log.Warn("signal: cannot wait for a connection; it keeps a goroutine", "remote", r.RemoteAddr, "err", err)
+			p.c.fd = -1
 		}
 	}
-	p := newPeer(s, ws, claims, rate.NewLimiter(rate.Limit(s.opts.RatePerSecond), s.opts.Burst))
+	if token == "" {
+		s.waitForAuth(p)
+	} else {
+		p.setClaims(claims)
+		s.enter(p)
+	}
+	// The first pass reads what is buffered already; it then parks the
+	// connection until it is readable.
+	p.reading.Store(true)
+	s.wake(p, pastDeadline)
+}
+
+// waitForAuth gives p, opened without a token, Options.AuthTimeout to
+// send its auth message, and closes it if the server closes first.
+func (s *Server) waitForAuth(p *peer) {
+	p.waitingAuth = true
+	timeout := time.AfterFunc(s.opts.AuthTimeout, func() {
+		p.requestClose(closeExpired, "no auth message within "+s.opts.AuthTimeout.String())
+	})
+	shutdown := context.AfterFunc(s.ctx, func() { p.requestClose(ws.StatusGoingAway, "server shutting down") })
+	p.stopAuth = func() bool {
+		t, sd := timeout.Stop(), shutdown()
+		return t && sd
+	}
+}
+
+// enter joins p, whose token was admitted, to its session and starts its
+// pings; or closes it, if the server is closing.
+func (s *Server) enter(p *peer) {
 	if !s.join(p) {
-		_ = ws.Close(websocket.StatusGoingAway, "server shutting down")
-		s.wg.Done()
+		p.requestClose(ws.StatusGoingAway, "server shutting down")
 		return
 	}
-	s.log.Info("signal: peer joined", "session", p.session, "role", p.role, "subject", claims.Subject)
+	s.log.Info("signal: peer joined", "session", p.session, "role", p.role, "subject", p.subject)
 	p.start()
-	// Reading starts on a goroutine of its own, with a stack that
-	// authenticating did not grow; the connection's count in s.wg goes
-	// with it.
-	go s.read(p)
+}
+
+// release undoes hold for a connection that was not upgraded.
+func (s *Server) release(pending bool) {
+	if pending {
+		s.releasePending()
+	}
+	s.wg.Done()
 }
 
 // refusal is why a peer is not let in: the HTTP answer before an
 // upgrade, or the close code after one, with the same message.
 type refusal struct {
 	status  int
-	close   websocket.StatusCode
+	close   ws.StatusCode
 	code    string
 	message string
 }
@@ -167,7 +198,7 @@ func (s *Server) admit(remote, token string) (auth.Claims, *refusal) {
 	rev, revoked := s.revokedLocked(claims.Role, claims.Session, claims.Subject, claims.Grant, claims.IssuedAt)
 	s.mu.Unlock()
 	if closed {
-		return claims, &refusal{http.StatusServiceUnavailable, websocket.StatusGoingAway, "unavailable", "signal relay is shutting down"}
+		return claims, &refusal{http.StatusServiceUnavailable, ws.StatusGoingAway, "unavailable", "signal relay is shutting down"}
 	}
 	if revoked {
 		s.log.Info("signal: revoked token refused", "remote", remote, "session", claims.Session, "role", claims.Role)
@@ -176,49 +207,63 @@ func (s *Server) admit(remote, token string) (auth.Claims, *refusal) {
 	return claims, nil
 }
 
-// authenticate reads the first message of a connection opened without a
-// token, which must be {"type":"auth","token":…} and come within
-// Options.AuthTimeout, and admits its token.
-func (s *Server) authenticate(remote string, ws *websocket.Conn) (auth.Claims, *refusal) {
-	// The read is ended by closing the connection, with a reason, not by
-	// a context: cancelling one would drop the connection without a close
-	// frame and leave the client guessing. Timers, not a goroutine, wait
-	// for that: the first to fire closes, and the read's end waits for it.
-	var once sync.Once
-	closed := make(chan struct{})
-	closeWith := func(code websocket.StatusCode, reason string) {
-		once.Do(func() {
-			_ = ws.Close(code, reason)
-			close(closed)
-		})
+// authenticate handles the first message of a connection opened without
+// a token, which must be {"type":"auth","token":…}: it admits the token
+// and joins the peer, or asks for the matching close.
+func (s *Server) authenticate(p *peer, data []byte) {
+	p.waitingAuth = false
+	s.releasePending()
+	stopped := p.stopAuth()
+	p.stopAuth = nil // its timer and watch are garbage now
+	if !stopped {
+		return // timed out or shutting down: the close is asked for
 	}
-	timeout := time.AfterFunc(s.opts.AuthTimeout, func() {
-		closeWith(closeExpired, "no auth message within "+s.opts.AuthTimeout.String())
-	})
-	shutdown := context.AfterFunc(s.ctx, func() { closeWith(websocket.StatusGoingAway, "server shutting down") })
-	typ, data, err := ws.Read(context.Background())
-	timedOut, shutDown := !timeout.Stop(), !shutdown()
-	if timedOut || shutDown {
-		<-closed // a close has started: let it finish before the caller's
-		if err == nil {
-			return auth.Claims{}, &refusal{close: websocket.StatusNormalClosure}
+	ref := func() *refusal {
+		m, err := parseMessage(data)
+		if err != nil {
+			return &refusal{close: closeBadMessage, message: err.Error()}
+		}
+		if m.Type != typeAuth {
+			return &refusal{close: closeBadMessage, message: "the first message must be auth: the connection was opened without a token"}
+		}
+		claims, ref := s.admit(p.remote, m.token())
+		if ref == nil {
+			p.setClaims(claims)
+		}
+		return ref
+	}()
+	if ref != nil {
+		p.requestClose(ref.close, ref.message)
+		return
+	}
+	s.enter(p)
+}
+
+// checkOrigin allows a request with no Origin (not a browser), one whose
+// Origin's host is the request's own, or one matching a pattern (a
+// path.Match pattern of a host, as in coder/websocket's OriginPatterns).
+func checkOrigin(r *http.Request, patterns []string) error {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return nil
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("request Origin %q is not a URL with a host", origin)
+	}
+	if strings.EqualFold(r.Host, u.Host) {
+		return nil
+	}
+	for _, pat := range patterns {
+		ok, err := path.Match(strings.ToLower(pat), strings.ToLower(u.Host))
+		if err != nil {
+			return fmt.Errorf("origin pattern %q: %w", pat, err)
+		}
+		if ok {
+			return nil
 		}
 	}
-	if err != nil {
-		s.log.Info("signal: connection ended before it authenticated", "remote", remote, "err", err)
-		return auth.Claims{}, &refusal{close: websocket.StatusNormalClosure}
-	}
-	if typ != websocket.MessageText {
-		return auth.Claims{}, &refusal{close: closeBadMessage, message: "binary frames are not accepted: send JSON text"}
-	}
-	m, err := parseMessage(data)
-	if err != nil {
-		return auth.Claims{}, &refusal{close: closeBadMessage, message: err.Error()}
-	}
-	if m.Type != typeAuth {
-		return auth.Claims{}, &refusal{close: closeBadMessage, message: "the first message must be auth: the connection was opened without a token"}
-	}
-	return s.admit(remote, m.token())
+	return fmt.Errorf("request Origin %q is not allowed for host %q", origin, r.Host)
 }
 
 // offersSubprotocol reports whether the client lists proto among its

@@ -1,86 +1,111 @@
 package signal
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
 	"golang.org/x/time/rate"
 
 	"github.com/airlock-rbi/airlock/internal/auth"
 )
 
 // Close codes of the relay. 4000–4999 are for applications (RFC 6455
-// 7.4.2); the last three digits echo the matching HTTP status.
+// 7.4.2); the last three digits echo the matching HTTP status. Untyped,
+// as close codes are the same numbers in any WebSocket library.
 const (
-	closeBadMessage websocket.StatusCode = 4400 // not JSON, binary, unknown type
-	closeExpired    websocket.StatusCode = 4401 // token expired while connected
-	closeRevoked    websocket.StatusCode = 4403 // session ended, user deleted or signed out
-	closeReplaced   websocket.StatusCode = 4409 // a newer peer of the same role joined
-	closeTooMany    websocket.StatusCode = 4429 // message rate exceeded
+	closeBadMessage = 4400 // not JSON, binary, unknown type
+	closeExpired    = 4401 // token expired while connected
+	closeRevoked    = 4403 // session ended, user deleted or signed out
+	closeReplaced   = 4409 // a newer peer of the same role joined
+	closeTooMany    = 4429 // message rate exceeded
+	closeTryLater   = 1013 // too slow to take messages (RFC 6455's registry)
 )
 
-// peer is one connection: a viewer or an agent of one session.
+// closeTimeout is how long a peer sent a close frame has to answer with
+// its own before its connection is dropped.
+const closeTimeout = 5 * time.Second
+
+// peer is one connection: a viewer or an agent of one session, or, until
+// its auth message came, a connection that will be one.
 //
-// An idle peer costs one goroutine, parked in read (a fresh one for each
-// message). The relay holds thousands of idle peers, so the others exist
-// only while they have work:
-// flush writes the queue and ends once it is empty (it is the only writer
-// of data frames and the only closer), and tick, fired by a timer, pings
-// and waits for the pong, or closes an expired peer. Anyone may ask for
-// the connection to close with requestClose; flush then closes it with
-// that code.
+// An idle peer has no goroutine. Its socket waits in the server's poller;
+// when it is readable, a read pass runs in a goroutine of its own (see
+// Server.wake), handles what came and parks the socket again. The others
+// exist only while they have work: flush writes the queue and ends once
+// it is empty (it is the only writer of data frames and of the close
+// frame), and tick, fired by a timer, pings or closes an expired peer.
+// Anyone may ask for the connection to close with requestClose; flush
+// then sends the close frame with that code, and the read side waits for
+// the peer's answer.
 type peer struct {
 	srv     *Server
-	ws      *websocket.Conn
+	c       *conn
+	remote  string
+	limiter *rate.Limiter
+
+	// Set once the token is admitted, before the peer joins; read-only
+	// after that.
 	role    string
 	session string
 	subject string // the user, for viewers
 	grant   string // the sign-in the token was minted under, if any
 	issued  int64  // the token's iat, Unix seconds
 	expires int64  // the token's exp, Unix seconds
-	limiter *rate.Limiter
+
+	// reading is true while a read pass runs or is about to: readiness
+	// and the end of the connection start one only by setting it. Once
+	// the connection ended it stays set.
+	reading atomic.Bool
+
+	// Owned by the read passes (one at a time).
+	waitingAuth bool        // counted among the server's pending; no token yet
+	stopAuth    func() bool // stops the auth timeout and the shutdown watch
 
 	// mu guards the fields below. Goroutines are added to busy only
 	// under mu while closing is false, or in the critical section that
 	// sets it; end waits for busy after that, so no Add races its Wait.
-	mu          sync.Mutex
-	busy        sync.WaitGroup // flush and tick
-	queue       [][]byte       // outbound messages; nil while empty
-	running     bool           // start was called: flush may be started
-	flushing    bool           // a flush goroutine owns the writes
-	closing     bool
-	closeCode   websocket.StatusCode // set with closing
-	closeReason string
-	timer       *time.Timer // fires tick; set by start
+	mu           sync.Mutex
+	busy         sync.WaitGroup // flush
+	queue        []outFrame     // outbound frames; nil while empty
+	flushing     bool           // a flush goroutine owns the writes
+	closing      bool
+	closeCode    ws.StatusCode // set with closing
+	closeReason  string
+	closeSent    bool // flush wrote the close frame
+	peerClosed   bool // the peer's close frame came
+	dropped      bool // the connection is closed
+	awaitingPong bool
+	timer        *time.Timer // fires tick; set by start
+	closeTimer   *time.Timer // drops a peer that does not answer the close
 }
 
-func newPeer(s *Server, ws *websocket.Conn, c auth.Claims, l *rate.Limiter) *peer {
-	return &peer{
-		srv:     s,
-		ws:      ws,
-		role:    c.Role,
-		session: c.Session,
-		subject: c.Subject,
-		grant:   c.Grant,
-		issued:  c.IssuedAt,
-		expires: c.Expires,
-		limiter: l,
-	}
+// outFrame is a frame waiting for flush.
+type outFrame struct {
+	op   ws.OpCode
+	data []byte
 }
 
-// requestClose asks flush to close the connection with code and reason.
+func newPeer(s *Server, c *conn, remote string, l *rate.Limiter) *peer {
+	return &peer{srv: s, c: c, remote: remote, limiter: l}
+}
+
+// setClaims makes p the peer its admitted token names.
+func (p *peer) setClaims(c auth.Claims) {
+	p.role, p.session, p.subject, p.grant = c.Role, c.Session, c.Subject, c.Grant
+	p.issued, p.expires = c.IssuedAt, c.Expires
+}
+
+// requestClose asks flush to send a close frame with code and reason.
 // Only the first request counts. It never blocks on the connection.
-func (p *peer) requestClose(code websocket.StatusCode, reason string) {
+func (p *peer) requestClose(code ws.StatusCode, reason string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.requestCloseLocked(code, reason)
 }
 
-func (p *peer) requestCloseLocked(code websocket.StatusCode, reason string) {
+func (p *peer) requestCloseLocked(code ws.StatusCode, reason string) {
 	if p.closing {
 		return
 	}
@@ -90,33 +115,45 @@ func (p *peer) requestCloseLocked(code websocket.StatusCode, reason string) {
 }
 
 // closeRequested reports the close asked for, if any.
-func (p *peer) closeRequested() (websocket.StatusCode, bool) {
+func (p *peer) closeRequested() (ws.StatusCode, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.closeCode, p.closing
 }
 
-// enqueue queues b for the peer without blocking. A peer that lets
-// sendQueueLen messages pile up is not keeping up and is disconnected
-// rather than slowing the sender down; one that takes no write for
-// Options.WriteTimeout is disconnected by flush.
+// isClosing reports whether a close was asked for: what the peer sends
+// then is read only to find its close frame.
+func (p *peer) isClosing() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closing
+}
+
+// enqueue queues a text message for the peer without blocking.
 func (p *peer) enqueue(b []byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.enqueueLocked(outFrame{ws.OpText, b})
+}
+
+// enqueueLocked queues f. A peer that lets sendQueueLen frames pile up is
+// not keeping up and is disconnected rather than slowing the sender down;
+// one that takes no write for Options.WriteTimeout is disconnected by
+// flush.
+func (p *peer) enqueueLocked(f outFrame) {
 	switch {
 	case p.closing:
 	case len(p.queue) >= sendQueueLen:
-		p.requestCloseLocked(websocket.StatusTryAgainLater, "too slow to take messages")
+		p.requestCloseLocked(closeTryLater, "too slow to take messages")
 	default:
-		p.queue = append(p.queue, b)
+		p.queue = append(p.queue, f)
 		p.startFlushLocked()
 	}
 }
 
-// startFlushLocked starts flush unless one runs or start was not called yet
-// (start starts it then).
+// startFlushLocked starts flush unless one runs.
 func (p *peer) startFlushLocked() {
-	if p.flushing || !p.running {
+	if p.flushing || p.c == nil {
 		return
 	}
 	p.flushing = true
@@ -124,10 +161,10 @@ func (p *peer) startFlushLocked() {
 	go p.flush()
 }
 
-// flush writes the queue until it is empty, or closes the connection once
+// flush writes the queue until it is empty, or sends the close frame once
 // asked to (what is still queued then is dropped: the peer is going).
-// A write that the peer does not take within the write timeout closes
-// the connection at once.
+// A write that the peer does not take within the write timeout drops the
+// connection at once.
 func (p *peer) flush() {
 	defer p.busy.Done()
 	for {
@@ -135,9 +172,22 @@ func (p *peer) flush() {
 		if p.closing {
 			// flushing stays true: no other flush starts, and this one is
 			// the connection's last writer.
-			code, reason := p.closeCode, p.closeReason
+			code, reason, sent := p.closeCode, p.closeReason, p.closeSent
 			p.mu.Unlock()
-			_ = p.ws.Close(code, reason)
+			if sent {
+				return
+			}
+			err := p.c.write(ws.OpClose, ws.NewCloseFrameBody(code, reason), p.srv.opts.WriteTimeout)
+			p.mu.Lock()
+			p.closeSent = true
+			answered := p.peerClosed
+			if err == nil && !answered && !p.dropped {
+				p.closeTimer = time.AfterFunc(closeTimeout, p.drop)
+			}
+			p.mu.Unlock()
+			if err != nil || answered {
+				p.drop()
+			}
 			return
 		}
 		if len(p.queue) == 0 {
@@ -145,80 +195,44 @@ func (p *peer) flush() {
 			p.mu.Unlock()
 			return
 		}
-		b := p.queue[0]
-		p.queue[0] = nil
+		f := p.queue[0]
+		p.queue[0] = outFrame{}
 		p.queue = p.queue[1:]
 		p.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), p.srv.opts.WriteTimeout)
-		err := p.ws.Write(ctx, websocket.MessageText, b)
-		cancel()
-		if err != nil {
+		if err := p.c.write(f.op, f.data, p.srv.opts.WriteTimeout); err != nil {
 			p.srv.log.Debug("signal: write failed", "session", p.session, "role", p.role, "err", err)
-			p.requestClose(websocket.StatusGoingAway, "")
-			_ = p.ws.CloseNow()
+			p.requestClose(ws.StatusGoingAway, "")
+			p.drop()
 			return
 		}
 	}
 }
 
-// start lets flush and tick run for p, once it joined.
+// drop closes the connection without a close handshake, and makes sure a
+// read pass runs to see that and end the peer. It takes the socket out
+// of the poller first (see poller.remove).
+func (p *peer) drop() {
+	p.mu.Lock()
+	if p.dropped {
+		p.mu.Unlock()
+		return
+	}
+	p.dropped = true
+	p.mu.Unlock()
+	if p.c.fd >= 0 && p.srv.poll != nil {
+		p.srv.poll.remove(p)
+	}
+	_ = p.c.nc.Close()
+	if p.reading.CompareAndSwap(false, true) {
+		go p.srv.wake(p, pastDeadline)
+	}
+}
+
+// start runs tick for p, once it joined.
 func (p *peer) start() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.running = true
-	if p.closing || len(p.queue) > 0 {
-		p.startFlushLocked()
-	}
 	p.timer = time.AfterFunc(p.nextTick(), p.tick)
-}
-
-// read reads and handles one message, then goes on to the next in a
-// goroutine of its own and returns. An idle peer is one goroutine parked
-// in a read, thousands of them, and its stack is most of what it costs:
-// the runtime starts goroutines with a stack the size the average one
-// needs (4 KiB here), but one that handled a message keeps the stack that
-// took (parsing and encoding JSON need 8 KiB), as the collector halves a
-// stack only when a quarter of it is in use, and a read takes more than
-// that. A goroutine a message costs well under a microsecond; peers send
-// a few messages a second at most.
-//
-// When the connection ends, or the peer breaks the protocol (read asks
-// for the matching close), the last read leaves the session, waits for
-// flush and tick, and ends the connection's count in s.wg.
-func (s *Server) read(p *peer) {
-	// The read context is never cancelled: cancelling it would drop the
-	// TCP connection without a close frame. Closing (flush) is what ends
-	// a blocked Read.
-	typ, data, err := p.ws.Read(context.Background())
-	if err != nil {
-		if errors.Is(err, websocket.ErrMessageTooBig) {
-			// coder/websocket has already closed with 1009 and "read
-			// limited at N bytes"; say it plainly in our log.
-			s.log.Info("signal: message too big", "session", p.session, "role", p.role,
-				"limit", s.opts.MaxMessageBytes)
-		}
-		s.end(p, fmt.Errorf("read from %s: %w", p.role, err))
-		return
-	}
-	if err := s.handleFrame(p, typ, data); err != nil {
-		s.end(p, err)
-		return
-	}
-	go s.read(p)
-}
-
-// end is the end of p's connection, whose reading ended with err.
-func (s *Server) end(p *peer, err error) {
-	defer s.wg.Done()
-	s.leave(p)
-	p.requestClose(websocket.StatusNormalClosure, "")
-	p.busy.Wait()
-	p.mu.Lock()
-	p.timer.Stop() // a tick that fires now finds the peer closing
-	p.mu.Unlock()
-	_ = p.ws.CloseNow() // no-op unless flush gave up on a failed write
-	s.log.Debug("signal: connection ended", "session", p.session, "role", p.role, "err", err)
-	s.log.Info("signal: peer left", "session", p.session, "role", p.role)
 }
 
 // nextTick is how long until the next ping, or until the token expires
@@ -227,86 +241,50 @@ func (p *peer) nextTick() time.Duration {
 	return min(p.srv.opts.PingInterval, time.Until(time.Unix(p.expires, 0)))
 }
 
-// tick closes the peer once its token expired, and otherwise pings it so
-// a connection whose other end vanished is noticed and its slot freed.
-// It runs in the timer's goroutine, which lives as long as the ping.
+// tick closes the peer once its token expired, drops it when its last
+// ping went unanswered for PongTimeout, and otherwise pings it, so that a
+// connection whose other end vanished is noticed and its slot freed.
 func (p *peer) tick() {
 	p.mu.Lock()
-	if p.closing {
-		p.mu.Unlock()
-		return
-	}
-	if time.Now().Unix() >= p.expires {
+	defer p.mu.Unlock()
+	switch {
+	case p.closing:
+	case time.Now().Unix() >= p.expires:
 		// A viewer the api could not revoke (another process's relay)
 		// cannot linger past its token; the client reconnects with a
 		// fresh one.
 		p.requestCloseLocked(closeExpired, "token expired")
-		p.mu.Unlock()
-		return
-	}
-	p.busy.Add(1)
-	defer p.busy.Done()
-	p.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), p.srv.opts.PongTimeout)
-	err := p.ws.Ping(ctx)
-	cancel()
-	if err != nil {
+	case p.awaitingPong:
 		// The other end is gone or too far behind to answer: it is
 		// dropped at once rather than waited on for a close handshake,
 		// so that its slot is free and the other side hears of it now.
-		// CloseNow comes first: once flush's Close has begun, CloseNow
-		// would wait for its handshake.
-		_ = p.ws.CloseNow()
-		p.requestClose(websocket.StatusGoingAway, "ping timeout")
-		return
+		p.requestCloseLocked(ws.StatusGoingAway, "ping timeout")
+		go p.drop()
+	default:
+		p.awaitingPong = true
+		p.enqueueLocked(outFrame{op: ws.OpPing})
+		p.timer.Reset(p.srv.opts.PongTimeout)
 	}
+}
+
+// pong notes the answer to the last ping.
+func (p *peer) pong() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.closing {
+	if p.awaitingPong && !p.closing {
+		p.awaitingPong = false
 		p.timer.Reset(p.nextTick())
 	}
 }
 
-// handleFrame checks and handles one frame read from p: it must come
-// within the rate limit and be a text frame holding a valid message.
-// When it is not, it asks for the matching close and returns why.
-func (s *Server) handleFrame(p *peer, typ websocket.MessageType, data []byte) error {
-	if !p.limiter.Allow() {
-		p.requestClose(closeTooMany, "too many messages")
-		return fmt.Errorf("%s exceeded %d messages/s", p.role, s.opts.RatePerSecond)
+// stopTimers stops tick and the close timeout once the peer ended.
+func (p *peer) stopTimers() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.timer != nil {
+		p.timer.Stop() // a tick that fires now finds the peer closing
 	}
-	if typ != websocket.MessageText {
-		p.requestClose(closeBadMessage, "binary frames are not accepted: send JSON text")
-		return fmt.Errorf("binary frame from %s", p.role)
+	if p.closeTimer != nil {
+		p.closeTimer.Stop()
 	}
-	m, err := parseMessage(data)
-	if err != nil {
-		p.requestClose(closeBadMessage, err.Error())
-		return fmt.Errorf("bad message from %s: %w", p.role, err)
-	}
-	return s.handle(p, m)
-}
-
-// handle acts on one valid message.
-func (s *Server) handle(p *peer, m message) error {
-	switch {
-	case m.Type == typeAuth:
-		p.requestClose(closeBadMessage, "already authenticated: auth is only the first message of a connection opened without a token")
-		return fmt.Errorf("auth from an authenticated %s", p.role)
-	case m.Type == typePing:
-		p.enqueue(relayMsg{Type: typePong}.encode())
-	case m.Type == typePong:
-		// Answer to a client-level ping the peer measured itself; nothing to do.
-	case m.relayed():
-		b, err := m.marshalFrom(p.role)
-		if err != nil {
-			p.requestClose(websocket.StatusInternalError, "internal error")
-			return fmt.Errorf("relay from %s: %w", p.role, err)
-		}
-		if !s.relay(p, b) {
-			// Not fatal: the other side may be reconnecting.
-			p.enqueue(relayMsg{Type: typeError, Message: "no peer connected"}.encode())
-		}
-	}
-	return nil
 }

@@ -102,7 +102,8 @@ func TestRevokeRacesJoin(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.srv.RevokeSession("s1")
-	p := newPeer(e.srv, nil, claims, nil)
+	p := newPeer(e.srv, nil, "", nil)
+	p.setClaims(claims)
 	if !e.srv.join(p) {
 		t.Fatal("join refused on an open server")
 	}

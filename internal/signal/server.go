@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
 
 	"github.com/airlock-rbi/airlock/internal/auth"
 )
@@ -72,9 +72,9 @@ type Options struct {
 	// one message in that long is gone, and its connection is dropped
 	// while the other side goes on. Default 10s.
 	WriteTimeout time.Duration
-	// OriginPatterns lists extra browser origins allowed to connect (see
-	// coder/websocket AcceptOptions.OriginPatterns); the request's own host
-	// is always allowed. Default none.
+	// OriginPatterns lists extra browser origins allowed to connect, as
+	// path.Match patterns of the Origin's host ("*.example.com"); the
+	// request's own host is always allowed. Default none.
 	OriginPatterns []string
 	// AuthTimeout is how long a connection opened without a token has to
 	// send its auth message; then it is closed with 4401. Default 10s.
@@ -107,6 +107,11 @@ type Server struct {
 	// revoked holds recent revocations, each with when it was made and
 	// until when it is remembered.
 	revoked map[revocation]revoked
+
+	// poll holds idle connections; nil where there is no epoll (each
+	// then keeps a goroutine in a read).
+	poll      *poller
+	closePoll sync.Once
 }
 
 // pair is one session's peers; either may be nil.
@@ -149,7 +154,7 @@ func New(o Options) *Server {
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{
+	s := &Server{
 		opts:     o,
 		log:      log,
 		ctx:      ctx,
@@ -157,6 +162,14 @@ func New(o Options) *Server {
 		sessions: make(map[string]*pair),
 		revoked:  make(map[revocation]revoked),
 	}
+	pl, err := newPoller()
+	if err != nil {
+		log.Warn("signal: no poller; each connection keeps a goroutine", "err", err)
+	} else {
+		s.poll = pl
+		pl.start(s.ready)
+	}
+	return s
 }
 
 // Close closes every connection with 1001 (going away) and waits for all
@@ -168,13 +181,16 @@ func (s *Server) Close() {
 	for _, pr := range s.sessions {
 		for _, p := range []*peer{pr.viewer, pr.agent} {
 			if p != nil {
-				p.requestClose(websocket.StatusGoingAway, "server shutting down")
+				p.requestClose(ws.StatusGoingAway, "server shutting down")
 			}
 		}
 	}
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
+	if s.poll != nil {
+		s.closePoll.Do(s.poll.close)
+	}
 }
 
 // Stats counts the sessions with at least one peer, and the connected

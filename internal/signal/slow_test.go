@@ -9,8 +9,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // smallBufferListener sets a small send buffer on the relay's side of
@@ -127,7 +125,8 @@ func TestSendQueueBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Not run: nothing flushes its queue.
-	p := newPeer(e.srv, nil, claims, nil)
+	p := newPeer(e.srv, nil, "", nil)
+	p.setClaims(claims)
 	for i := range sendQueueLen {
 		p.enqueue([]byte(`{"type":"pong"}`))
 		if _, closing := p.closeRequested(); closing {
@@ -135,8 +134,8 @@ func TestSendQueueBounded(t *testing.T) {
 		}
 	}
 	p.enqueue([]byte(`{"type":"pong"}`))
-	if code, closing := p.closeRequested(); !closing || code != websocket.StatusTryAgainLater {
-		t.Fatalf("after %d messages: closing %v with %d, want %d", sendQueueLen+1, closing, code, websocket.StatusTryAgainLater)
+	if code, closing := p.closeRequested(); !closing || code != closeTryLater {
+		t.Fatalf("after %d messages: closing %v with %d, want %d", sendQueueLen+1, closing, code, closeTryLater)
 	}
 	p.enqueue([]byte(`{"type":"pong"}`))
 	if n := len(p.queue); n != 0 {
