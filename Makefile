@@ -93,6 +93,8 @@ bench: docker
 	$(GO) run ./bench/door
 	$(GO) run ./bench/reconcile
 	$(GO) run ./bench/signal
+	@# Again with the soft memory limit a relay in a 300 MB budget runs with.
+	$(GO) run ./bench/signal -relay-memlimit 260MiB
 	$(GO) run ./bench/gateway
 	$(GO) run ./bench/split
 

@@ -37,6 +37,8 @@ type memStats struct {
 	Goroutines   int    `json:"goroutines"`
 	// GOGC is the collector's setting in the relay's process.
 	GOGC string `json:"gogc"`
+	// GOMEMLIMIT is its soft memory limit, "none" when unset.
+	GOMEMLIMIT string `json:"gomemlimit"`
 	// Live and LiveStack are the heap and the stacks in use right after
 	// two collections forced once the other figures are taken (the
 	// collector shrinks a stack by half at most once a cycle): the
@@ -82,6 +84,14 @@ func serve(keyHex, certDir string, profiled bool) error {
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		cmd, path, _ := strings.Cut(in.Text(), " ")
+		if cmd == "gcs" {
+			// The collections so far, and nothing more: no collection
+			// is forced, no world stopped.
+			sample := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+			metrics.Read(sample)
+			fmt.Println(sample[0].Value.Uint64())
+			continue
+		}
 		if cmd != "stats" {
 			return fmt.Errorf("unknown command %q on stdin", in.Text())
 		}
@@ -110,7 +120,7 @@ func readMemStats(path string) (memStats, error) {
 	st := memStats{
 		HeapInuse: m.HeapInuse, HeapAlloc: m.HeapAlloc, HeapIdle: m.HeapIdle, HeapReleased: m.HeapReleased,
 		StackInuse: m.StackInuse, NextGC: m.NextGC, Sys: m.Sys, NumGC: m.NumGC,
-		Goroutines: runtime.NumGoroutine(), GOGC: cmp.Or(os.Getenv("GOGC"), "100"),
+		Goroutines: runtime.NumGoroutine(), GOGC: cmp.Or(os.Getenv("GOGC"), "100"), GOMEMLIMIT: cmp.Or(os.Getenv("GOMEMLIMIT"), "none"),
 	}
 	runtime.GC()
 	runtime.GC()

@@ -51,6 +51,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/airlock-rbi/airlock/bench/internal/benchmain"
+	"github.com/airlock-rbi/airlock/bench/internal/proc"
 	"github.com/airlock-rbi/airlock/bench/internal/stats"
 	"github.com/airlock-rbi/airlock/internal/auth"
 	"github.com/airlock-rbi/airlock/internal/pki"
@@ -59,8 +60,10 @@ import (
 
 // Targets of issue 13.
 const (
-	targetPairs   = 10_000
-	targetRSSMiB  = 300.0
+	targetPairs = 10_000
+	// targetRSSMB is the issue's "300 MB", decimal; RSS is shown in MiB.
+	targetRSSMB   = 300.0
+	targetRSSMiB  = targetRSSMB * 1e6 / (1 << 20)
 	targetP99MS   = 5.0
 	targetRatePer = 1000
 )
@@ -88,13 +91,14 @@ func main() {
 	window := flag.Duration("window", 10*time.Second, "length of the latency phase")
 	heapProfile := flag.String("heapprofile", "", "write the relay's heap profile with the pairs held to this file")
 	relayGOGC := flag.String("relay-gogc", "", "GOGC of the relay's process (default: the runtime's, 100, or $GOGC)")
+	relayMemLimit := flag.String("relay-memlimit", "", "GOMEMLIMIT of the relay's process, such as 280MiB (default: none, or $GOMEMLIMIT)")
 	flag.Parse()
 	if *pairs < 1 || *active < 1 || *active > *pairs || *rate < 1 || flag.NArg() > 0 {
-		fmt.Fprintln(os.Stderr, "usage: signal [-pairs N] [-active N<=pairs] [-rate N] [-window D] [-heapprofile FILE] [-relay-gogc N]")
+		fmt.Fprintln(os.Stderr, "usage: signal [-pairs N] [-active N<=pairs] [-rate N] [-window D] [-heapprofile FILE] [-relay-gogc N] [-relay-memlimit SIZE]")
 		os.Exit(2)
 	}
 	benchmain.Run("signal", func(ctx context.Context, out io.Writer) error {
-		return run(ctx, out, *pairs, *active, *rate, *window, *heapProfile, *relayGOGC)
+		return run(ctx, out, *pairs, *active, *rate, *window, *heapProfile, *relayGOGC, *relayMemLimit)
 	})
 }
 
@@ -159,7 +163,7 @@ func fitPairs(out io.Writer, pairs int) (int, error) {
 	return fit, nil
 }
 
-func run(ctx context.Context, out io.Writer, pairs, active, rate int, window time.Duration, heapProfile, relayGOGC string) error {
+func run(ctx context.Context, out io.Writer, pairs, active, rate int, window time.Duration, heapProfile, relayGOGC, relayMemLimit string) error {
 	pairs, err := fitPairs(out, pairs)
 	if err != nil {
 		return err
@@ -192,6 +196,11 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 	if relayGOGC != "" {
 		// The relay's collector only: the clients keep theirs.
 		child.Env = append(child.Env, "GOGC="+relayGOGC)
+	}
+	if relayMemLimit != "" {
+		// A soft limit, as an operator sets for a relay in a container
+		// of that size: the collector runs more often near it.
+		child.Env = append(child.Env, "GOMEMLIMIT="+relayMemLimit)
 	}
 	child.Stderr = os.Stderr
 	stdin, err := child.StdinPipe()
@@ -229,6 +238,17 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 			return st, fmt.Errorf("the relay's memory %q: %w", l, err)
 		}
 		return st, nil
+	}
+
+	relayGCs := func() (uint64, error) {
+		if _, err := fmt.Fprintln(stdin, "gcs"); err != nil {
+			return 0, fmt.Errorf("ask the relay for its collections: %w", err)
+		}
+		l, err := lines.ReadString('\n')
+		if err != nil {
+			return 0, fmt.Errorf("the relay's collections: %w", err)
+		}
+		return strconv.ParseUint(strings.TrimSpace(l), 10, 64)
 	}
 
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}, MaxIdleConnsPerHost: -1}
@@ -329,9 +349,15 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 	default:
 	}
 	connected := time.Since(start)
-	// Settled: every pair's join answered, the first pings answered.
+	// Every pair's join answered, the first pings answered.
 	time.Sleep(3 * time.Second)
-	held, err := rssMiB(pid)
+	peak, err := rssMiB(pid)
+	if err != nil {
+		return err
+	}
+	cpu0 := proc.CPU(pid)
+	held, settle, err := settled(out, pid, relayGCs)
+	idleCPU := float64(proc.CPU(pid)-cpu0) / float64(settle.took)
 	if err != nil {
 		return err
 	}
@@ -392,7 +418,9 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 
 	fmt.Fprintf(out, "Signal relay, one process behind TLS on loopback; %d viewer+agent pairs (viewers authenticate by first message, agents by URL)\n\n", pairs)
 	fmt.Fprintf(out, "  relay RSS before               %8.1f MiB\n", before)
-	fmt.Fprintf(out, "  relay RSS with the pairs held  %8.1f MiB   (%.1f KiB a connection; connected in %s, %d dials made again)\n", held, (held-before)*1024/float64(2*pairs), connected.Round(time.Millisecond), retried.Load())
+	fmt.Fprintf(out, "  relay RSS just connected       %8.1f MiB   (%.1f KiB a connection; connected in %s, %d dials made again)\n", peak, (peak-before)*1024/float64(2*pairs), connected.Round(time.Millisecond), retried.Load())
+	fmt.Fprintf(out, "  relay RSS with the pairs held  %8.1f MiB   (%.1f KiB a connection; settled %s later: %s)\n", held, (held-before)*1024/float64(2*pairs), settle.took.Round(time.Second), settle.how)
+	fmt.Fprintf(out, "  relay CPU while they were held %8.1f %%      (pings, pongs and collections for %d connections)\n", 100*idleCPU, 2*pairs)
 	fmt.Fprintf(out, "  relay RSS after the messages   %8.1f MiB\n", after)
 	conns := float64(2 * pairs)
 	perConn := func(held, before uint64) float64 { return (float64(held) - float64(before)) / 1024 / conns }
@@ -402,21 +430,28 @@ func run(ctx context.Context, out io.Writer, pairs, active, rate int, window tim
 	fmt.Fprintf(out, "    stacks in use                %8.1f MiB   (%.1f KiB a connection)\n", mib(memHeld.StackInuse), perConn(memHeld.StackInuse, memBefore.StackInuse))
 	fmt.Fprintf(out, "    stacks in use after a GC     %8.1f MiB   (%.1f KiB a connection, of which %.1f KiB used)\n", mib(memHeld.LiveStack), perConn(memHeld.LiveStack, memBefore.LiveStack), perConn(memHeld.StackScanned, memBefore.StackScanned))
 	fmt.Fprintf(out, "    heap idle, not yet released  %8.1f MiB\n", mib(memHeld.HeapIdle-memHeld.HeapReleased))
-	fmt.Fprintf(out, "    next GC at heap              %8.1f MiB   (GOGC=%s)\n", mib(memHeld.NextGC), memHeld.GOGC)
+	fmt.Fprintf(out, "    next GC at heap              %8.1f MiB   (GOGC=%s, GOMEMLIMIT=%s)\n", mib(memHeld.NextGC), memHeld.GOGC, memHeld.GOMEMLIMIT)
 	fmt.Fprintf(out, "    goroutines                   %8d       (%.2f a connection)\n", memHeld.Goroutines, float64(memHeld.Goroutines-memBefore.Goroutines)/conns)
 	fmt.Fprintf(out, "  after the messages: heap live %.1f MiB, stacks %.1f MiB (%.1f KiB a connection), %d goroutines\n",
 		mib(memAfter.Live), mib(memAfter.LiveStack), perConn(memAfter.Live+memAfter.LiveStack, memBefore.Live+memBefore.LiveStack), memAfter.Goroutines)
 	rssOK := pairs >= targetPairs && held <= targetRSSMiB
 	// Fewer pairs than the target's over its memory is a miss all the same.
-	fmt.Fprintf(out, "  target: %d pairs within %.0f MiB: %s\n\n", targetPairs, targetRSSMiB, verdict(pairs >= targetPairs || held > targetRSSMiB, rssOK))
+	fmt.Fprintf(out, "  target: %d pairs within %.0f MB (%.1f MiB): %s\n", targetPairs, targetRSSMB, targetRSSMiB, verdict(pairs >= targetPairs || held > targetRSSMiB, rssOK))
+	// Where the file limit held fewer pairs, the growth a connection
+	// measured, times the target's connections: a projection, so named.
+	projected := before + (held-before)*targetPairs/float64(pairs)
+	if pairs < targetPairs {
+		fmt.Fprintf(out, "  projected to %d pairs from the growth a connection: %.1f MiB: %s (projected)\n", targetPairs, projected, stats.Verdict(projected <= targetRSSMiB))
+	}
+	fmt.Fprintln(out)
 	fmt.Fprintf(out, "Relay latency, sender's write to the other peer's read, %d pairs sending, %d messages a second in all for %s (%d sent, %d received)\n", active, rate, window, sent.Load(), len(got))
 	fmt.Fprintf(out, "  p50 %.3f ms   p99 %.3f ms   max %.3f ms\n", stats.MS(p50), stats.MS(p99), stats.MS(pmax))
 	latOK := rate >= targetRatePer && stats.MS(p99) <= targetP99MS
 	fmt.Fprintf(out, "  target: p99 <= %.0f ms at %d messages a second: %s\n\n", targetP99MS, targetRatePer, verdict(rate >= targetRatePer, latOK))
-	fmt.Fprintf(out, "BENCH signal pairs=%d rss_before_mib=%.1f rss_held_mib=%.1f kib_per_conn=%.1f heap_inuse_mib=%.1f live_heap_mib=%.1f stack_inuse_mib=%.1f live_stack_mib=%.1f live_kib_per_conn=%.1f goroutines=%d connect_s=%.1f rate=%d sent=%d received=%d p50_ms=%.3f p99_ms=%.3f max_ms=%.3f target_rss_mib=%.0f target_p99_ms=%.0f result=%s\n",
-		pairs, before, held, (held-before)*1024/float64(2*pairs),
+	fmt.Fprintf(out, "BENCH signal pairs=%d rss_before_mib=%.1f rss_connected_mib=%.1f rss_held_mib=%.1f idle_cpu_pct=%.1f kib_per_conn=%.1f heap_inuse_mib=%.1f live_heap_mib=%.1f stack_inuse_mib=%.1f live_stack_mib=%.1f live_kib_per_conn=%.1f goroutines=%d connect_s=%.1f rate=%d sent=%d received=%d p50_ms=%.3f p99_ms=%.3f max_ms=%.3f projected_rss_mib=%.1f target_rss_mib=%.1f target_p99_ms=%.0f result=%s\n",
+		pairs, before, peak, held, 100*idleCPU, (held-before)*1024/float64(2*pairs),
 		mib(memHeld.HeapInuse), mib(memHeld.Live), mib(memHeld.StackInuse), mib(memHeld.LiveStack), perConn(memHeld.Live+memHeld.LiveStack, memBefore.Live+memBefore.LiveStack), memHeld.Goroutines,
-		connected.Seconds(), rate, sent.Load(), len(got), stats.MS(p50), stats.MS(p99), stats.MS(pmax), targetRSSMiB, targetP99MS, stats.Verdict(rssOK && latOK))
+		connected.Seconds(), rate, sent.Load(), len(got), stats.MS(p50), stats.MS(p99), stats.MS(pmax), projected, targetRSSMiB, targetP99MS, stats.Verdict(rssOK && latOK))
 	stop()
 	for _, v := range viewers {
 		if v != nil {
@@ -451,6 +486,58 @@ func dial(ctx context.Context, url string, hc *http.Client, retried *atomic.Int6
 		}
 	}
 	return nil, fmt.Errorf("%d attempts: %w", dialAttempts, err)
+}
+
+// How long settled waits for the relay's RSS to settle, and what it
+// takes for settled.
+const (
+	settleMax    = 150 * time.Second
+	settleWindow = 10 * time.Second
+	settleDrop   = 1.0 // MiB
+)
+
+type settling struct {
+	took time.Duration
+	how  string
+}
+
+// settled waits for the relay's RSS once the connections' burst is over:
+// until the runtime ran a collection of its own (none is forced: an idle
+// relay's collector runs when pings have allocated enough, or every two
+// minutes) and its scavenger stopped handing memory back (RSS fell by
+// less than settleDrop over settleWindow), at most settleMax. It returns
+// the RSS then: what holding the pairs costs, not the handshakes' garbage
+// not yet given back.
+func settled(out io.Writer, pid int, gcs func() (uint64, error)) (float64, settling, error) {
+	start := time.Now()
+	gc0, err := gcs()
+	if err != nil {
+		return 0, settling{}, err
+	}
+	var window []float64
+	for {
+		time.Sleep(time.Second)
+		rss, err := rssMiB(pid)
+		if err != nil {
+			return 0, settling{}, err
+		}
+		window = append(window, rss)
+		if len(window) > int(settleWindow/time.Second) {
+			window = window[1:]
+		}
+		n, err := gcs()
+		if err != nil {
+			return 0, settling{}, err
+		}
+		took := time.Since(start)
+		if n > gc0 && len(window) == int(settleWindow/time.Second) && window[0]-rss < settleDrop {
+			return rss, settling{took, fmt.Sprintf("%d collections, RSS steady over %s", n-gc0, settleWindow)}, nil
+		}
+		if took >= settleMax {
+			fmt.Fprintf(out, "  (RSS still moving after %s: %d collections since connecting)\n", settleMax, n-gc0)
+			return rss, settling{took, "not steady"}, nil
+		}
+	}
 }
 
 // verdict is PASS or MISS, or "not measured" when the run was smaller
