@@ -150,6 +150,9 @@ func (c *conn) frames(b []byte, fn frameFunc) (used, need int, err error) {
 	for {
 		rest := b[used:]
 		if c.skip > 0 {
+			if len(rest) == 0 {
+				return used, 0, nil
+			}
 			n := int(min(c.skip, int64(len(rest))))
 			c.skip -= int64(n)
 			used += n

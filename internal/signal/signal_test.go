@@ -466,6 +466,17 @@ func TestProtocolViolations(t *testing.T) {
 			wantReason: "read limited at",
 		},
 		{
+			// Its payload spans many reads: it is passed over as it
+			// comes, and the close that answers the refusal still read.
+			name: "fail/oversized across reads",
+			opts: Options{MaxMessageBytes: 1024},
+			send: func(t *testing.T, c *websocket.Conn) {
+				send(t, c, map[string]any{"type": "offer", "sdp": strings.Repeat("a", 4<<20)})
+			},
+			wantCode:   websocket.StatusMessageTooBig,
+			wantReason: "read limited at 1024 bytes",
+		},
+		{
 			name: "fail/flood",
 			opts: Options{RatePerSecond: 1, Burst: 5},
 			send: func(t *testing.T, c *websocket.Conn) {
