@@ -140,6 +140,18 @@ func frontGateway(dir string, tlsCfg *tls.Config) error {
 	}
 	fmt.Println(strings.Join(addrs, " "))
 	_, _ = io.Copy(io.Discard, os.Stdin)
+	// AIRLOCK_BENCH_GATEWAY_MEMPROFILE=FILE writes what the gateway
+	// allocated over the run (go tool pprof -sample_index=alloc_space).
+	if path := os.Getenv("AIRLOCK_BENCH_GATEWAY_MEMPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

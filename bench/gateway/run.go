@@ -29,11 +29,21 @@ type load struct {
 	rounds         int
 }
 
-// target is one thing wrk loads; cpu is the CPU its processes (the
-// proxy's, and the backend's when it is reached) have used so far.
+// target is one thing wrk loads; front is the CPU the processes wrk
+// talks to (the proxy's, or the backend's for direct) have used so far,
+// back the backend's behind a proxy (nil when there is none).
 type target struct {
-	name, url string
-	cpu       func() time.Duration
+	name, url   string
+	front, back func() time.Duration
+}
+
+// cpu is front and back.
+func (t target) cpu() (front, back time.Duration) {
+	front = t.front()
+	if t.back != nil {
+		back = t.back()
+	}
+	return front, back
 }
 
 func run(ctx context.Context, out io.Writer, l load) error {
@@ -104,10 +114,10 @@ func run(ctx context.Context, out io.Writer, l load) error {
 		}
 	}
 	targets := []target{
-		{"direct", "https://" + directAddr + "/ping", cpuOf(be.pid)},
-		{"nginx", "https://" + ngAddr + "/ping", cpuOf(ngPID, be.pid)},
-		{"gateway", "https://" + gwRemote + "/ping", cpuOf(gw.pid, be.pid)},
-		{"gateway-in-process", "https://" + gwLocal + "/ping", cpuOf(gw.pid)},
+		{"direct", "https://" + directAddr + "/ping", cpuOf(be.pid), nil},
+		{"nginx", "https://" + ngAddr + "/ping", cpuOf(ngPID), cpuOf(be.pid)},
+		{"gateway", "https://" + gwRemote + "/ping", cpuOf(gw.pid), cpuOf(be.pid)},
+		{"gateway-in-process", "https://" + gwLocal + "/ping", cpuOf(gw.pid), nil},
 	}
 	if err := check(ctx, b.CACertPEM, targets, token); err != nil {
 		return err
@@ -116,23 +126,27 @@ func run(ctx context.Context, out io.Writer, l load) error {
 		l.threads, l.conns, l.dur, l.latDur, l.rounds)
 	rps := map[string][]float64{}
 	p50 := map[string][]time.Duration{}
-	cpuPer := map[string][]time.Duration{}
+	cpuPer := map[string][]time.Duration{}   // front and backend
+	frontPer := map[string][]time.Duration{} // the proxy alone
 	for round := range l.rounds {
 		for _, tg := range targets {
-			cpu0 := tg.cpu()
+			front0, back0 := tg.cpu()
 			tp, err := runWrk(ctx, wrk, tg.url, token, l.threads, l.conns, l.dur)
 			if err != nil {
 				return fmt.Errorf("round %d, %s throughput: %w", round+1, tg.name, err)
 			}
-			cpuPer[tg.name] = append(cpuPer[tg.name], (tg.cpu()-cpu0)/time.Duration(max(tp.requests, 1)))
+			front1, back1 := tg.cpu()
+			n := time.Duration(max(tp.requests, 1))
+			cpuPer[tg.name] = append(cpuPer[tg.name], (front1-front0+back1-back0)/n)
+			frontPer[tg.name] = append(frontPer[tg.name], (front1-front0)/n)
 			lat, err := runWrk(ctx, wrk, tg.url, token, 1, 1, l.latDur)
 			if err != nil {
 				return fmt.Errorf("round %d, %s latency: %w", round+1, tg.name, err)
 			}
 			rps[tg.name] = append(rps[tg.name], tp.rps)
 			p50[tg.name] = append(p50[tg.name], lat.p50)
-			fmt.Fprintf(out, "round %d %-18s %7.0f req/s (p50 %6.3f ms at %d conns, %5.1f µs CPU/request)   p50 %6.3f ms at 1 conn\n",
-				round+1, tg.name, tp.rps, stats.MS(tp.p50), l.conns, float64(cpuPer[tg.name][round])/1e3, stats.MS(lat.p50))
+			fmt.Fprintf(out, "round %d %-18s %7.0f req/s (p50 %6.3f ms at %d conns, %5.1f µs CPU/request, %5.1f the front's)   p50 %6.3f ms at 1 conn\n",
+				round+1, tg.name, tp.rps, stats.MS(tp.p50), l.conns, float64(cpuPer[tg.name][round])/1e3, float64(frontPer[tg.name][round])/1e3, stats.MS(lat.p50))
 		}
 	}
 	med := func(name string) (float64, time.Duration, time.Duration) {
@@ -146,14 +160,14 @@ func run(ctx context.Context, out io.Writer, l load) error {
 	gAdded, nAdded, iAdded := stats.MS(gP50-dP50), stats.MS(nP50-dP50), stats.MS(iP50-dP50)
 	fmt.Fprintln(out)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "median of rounds\treq/s\tCPU/request (front + backend)\tp50 at 1 conn\tadded over direct\t")
+	fmt.Fprintln(tw, "median of rounds\treq/s\tCPU/request (front + backend)\tthe front's\tp50 at 1 conn\tadded over direct\t")
 	for _, tg := range targets {
 		r, p, c := med(tg.name)
 		added := ""
 		if tg.name != "direct" {
 			added = fmt.Sprintf("%+.3f ms", stats.MS(p-dP50))
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.1f µs\t%.3f ms\t%s\t\n", tg.name, r, float64(c)/1e3, stats.MS(p), added)
+		fmt.Fprintf(tw, "%s\t%.0f\t%.1f µs\t%.1f µs\t%.3f ms\t%s\t\n", tg.name, r, float64(c)/1e3, float64(medianD(frontPer[tg.name]))/1e3, stats.MS(p), added)
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(out, "\ngateway: forwarding to the backend process, as a split deployment; in-process: serving the route itself, as all-in-one")

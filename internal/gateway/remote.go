@@ -43,6 +43,9 @@ func Remote(base string, o RemoteOptions) (http.Handler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// It adds no Accept-Encoding of its own (a gzip it would then undo
+	// for the client): a request reaches the service as the client sent
+	// it.
 	tr := &http.Transport{
 		TLSClientConfig:     o.TLS,
 		MaxIdleConns:        o.MaxIdleConns,
@@ -50,6 +53,7 @@ func Remote(base string, o RemoteOptions) (http.Handler, error) {
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second,
 		ForceAttemptHTTP2:   false,
+		DisableCompression:  true,
 	}
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -74,12 +78,20 @@ func Remote(base string, o RemoteOptions) (http.Handler, error) {
 }
 
 // bufferPool lends the proxy its copy buffers: without one it allocates
-// 32 KiB for every response.
+// 32 KiB for every response. It holds them as array pointers, which a
+// slice converts to and from without an allocation.
 type bufferPool struct{ p sync.Pool }
 
+const copyBufferSize = 32 << 10
+
 func newBufferPool() *bufferPool {
-	return &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+	return &bufferPool{p: sync.Pool{New: func() any { return new([copyBufferSize]byte) }}}
 }
 
-func (b *bufferPool) Get() []byte  { return *(b.p.Get().(*[]byte)) }
-func (b *bufferPool) Put(v []byte) { b.p.Put(&v) }
+func (b *bufferPool) Get() []byte { return b.p.Get().(*[copyBufferSize]byte)[:] }
+
+func (b *bufferPool) Put(v []byte) {
+	if cap(v) >= copyBufferSize {
+		b.p.Put((*[copyBufferSize]byte)(v[:copyBufferSize]))
+	}
+}
