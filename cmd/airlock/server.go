@@ -12,6 +12,7 @@ import (
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/infra"
+	"github.com/airlock-rbi/airlock/internal/scheduler"
 )
 
 func runServer(ctx context.Context, args []string, stdout, stderr io.Writer, log *slog.Logger) error {
@@ -92,6 +93,11 @@ func infraFlags(fs *flag.FlagSet, cfg *infra.Config, turnListen string) {
 	fs.DurationVar(&cfg.SessionLimits.ResumeGrace, "resume-grace", airlock.DefaultLimits.ResumeGrace, "how long a suspended session may be resumed before it is removed (a workspace's resume_grace overrides it)")
 	fs.IntVar(&cfg.MaxSessions, "max-sessions", 3, "a user's active sessions at most, unless the user has a limit of their own (airlock user add --max-sessions)")
 	fs.DurationVar(&cfg.AgentHeartbeat, "agent-heartbeat", 10*time.Second, "how often session agents report (whole seconds): idle ends are judged to about this much")
+	fs.Func("placement", "how a launched session is placed among the nodes that can run it: spread (the least loaded node, the default) or binpack (the most loaded with room); warm pools always spread", func(v string) error {
+		st, err := scheduler.ParseStrategy(v)
+		cfg.Placement = st
+		return err
+	})
 	fs.DurationVar(&cfg.Lifecycle.Every, "lifecycle-every", 5*time.Second, "how often the lifecycle round runs: expiry, lost agents and containers, reconciliation")
 }
 

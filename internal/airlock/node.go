@@ -1,6 +1,11 @@
 package airlock
 
-import "time"
+import (
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+)
 
 // NodeState is a provision node's state as the api sees it.
 type NodeState string
@@ -46,4 +51,28 @@ func (n *Node) Supports(i Isolation) bool {
 		}
 	}
 	return false
+}
+
+// MaxLabels bounds the labels of a node, and those a workspace requires.
+const MaxLabels = 32
+
+var labelKeyRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$`)
+
+// ValidLabels checks labels (a node's, or those a workspace requires of
+// its node; what names them): keys of 1-63 letters, digits, '.', '_', '/'
+// or '-' starting with a letter or digit, values of at most 255
+// printable characters, at most MaxLabels of them.
+func ValidLabels(what string, labels map[string]string) error {
+	if len(labels) > MaxLabels {
+		return Errorf(EINVALID, "%s: %d labels, at most %d", what, len(labels), MaxLabels)
+	}
+	for k, v := range labels {
+		if !labelKeyRE.MatchString(k) {
+			return Errorf(EINVALID, "%s: label key %q must be 1-63 letters, digits, '.', '_', '/' or '-', starting with a letter or digit", what, k)
+		}
+		if len(v) > 255 || strings.IndexFunc(v, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+			return Errorf(EINVALID, "%s: label %s's value must be at most 255 printable characters", what, k)
+		}
+	}
+	return nil
 }

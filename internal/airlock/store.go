@@ -172,6 +172,9 @@ type Sessions interface {
 	// userLimit active sessions (ELIMIT). ENOTFOUND when none is warm.
 	ClaimWarm(ctx context.Context, workspace string, h Handout, userLimit int, now time.Time) (*Session, error)
 	CountSessions(ctx context.Context, f SessionFilter) (int, error)
+	// CountSessionsByNode counts what f selects on each node, in one
+	// query; f.NodeID must be empty.
+	CountSessionsByNode(ctx context.Context, f SessionFilter) (map[string]int, error)
 	// UpdateSession applies u if the session's state is in u.From and
 	// returns the session as stored after it; ECONFLICT otherwise.
 	UpdateSession(ctx context.Context, id string, u SessionUpdate, now time.Time) (*Session, error)

@@ -81,6 +81,9 @@ type Workspace struct {
 	Description string
 	Image       string
 	Isolation   Isolation
+	// NodeLabels are the labels a node must carry, each with its value,
+	// to run the workspace's sessions (a zone, a GPU); none: any node.
+	NodeLabels map[string]string
 	// NanoCPUs is the CPU limit in 1e-9 CPUs; 0 means the node's default.
 	NanoCPUs int64
 	// Memory is the memory limit in bytes; 0 means the node's default.
@@ -156,6 +159,9 @@ func (w *Workspace) Validate() error {
 	}
 	if w.Seccomp != SeccompDefault && !nameRE.MatchString(w.Seccomp) {
 		return Errorf(EINVALID, "seccomp profile name %q must be empty (Docker's default profile) or 1-63 characters of a-z, 0-9, '.', '_' or '-'", w.Seccomp)
+	}
+	if err := ValidLabels("workspace node labels", w.NodeLabels); err != nil {
+		return err
 	}
 	if w.NanoCPUs < 0 || w.Memory < 0 || w.PidsLimit < 0 || w.ShmSize < 0 {
 		return Errorf(EINVALID, "resource limits must not be negative")

@@ -224,6 +224,22 @@ func TestUpdateWorkspace(t *testing.T) {
 				t.Errorf("env %v, want only TZ", got.Env)
 			}
 		}},
+		{name: "ok/node-labels", body: `{"node_labels":{"zone":"eu","gpu":"a10"}}`, check: func(t *testing.T, got workspaceSpec) {
+			if !reflect.DeepEqual(got.NodeLabels, map[string]string{"zone": "eu", "gpu": "a10"}) {
+				t.Errorf("node labels %v", got.NodeLabels)
+			}
+		}},
+		{name: "ok/node-labels-replaced-not-merged", body: `{"node_labels":{"zone":"us"}}`, check: func(t *testing.T, got workspaceSpec) {
+			if !reflect.DeepEqual(got.NodeLabels, map[string]string{"zone": "us"}) {
+				t.Errorf("node labels %v, want only zone=us", got.NodeLabels)
+			}
+		}},
+		{name: "fail/node-label-key", body: `{"node_labels":{"zone eu":"x"}}`, code: "invalid", msg: []string{`label key "zone eu"`}},
+		{name: "ok/node-labels-removed", body: `{"node_labels":null}`, check: func(t *testing.T, got workspaceSpec) {
+			if got.NodeLabels != nil {
+				t.Errorf("node labels %v, want none", got.NodeLabels)
+			}
+		}},
 		{name: "ok/rename", body: `{"name":"web2"}`, check: func(t *testing.T, got workspaceSpec) {
 			if got.Name != "web2" {
 				t.Errorf("name %q", got.Name)

@@ -208,6 +208,9 @@ func (s *Server) validateNode(req enrollRequest) (*airlock.Node, string, error) 
 	if req.Capacity < 1 || req.Capacity > maxNodeCapacity {
 		return nil, "", airlock.Errorf(airlock.EINVALID, "capacity %d must be between 1 and %d", req.Capacity, maxNodeCapacity)
 	}
+	if err := airlock.ValidLabels("node "+req.Name, req.Labels); err != nil {
+		return nil, "", err
+	}
 	n := &airlock.Node{Name: req.Name, URL: "https://" + net.JoinHostPort(host, portOr(u.Port(), "2376")), Capacity: req.Capacity, Labels: req.Labels}
 	if len(req.Isolation) == 0 {
 		req.Isolation = []string{string(airlock.IsolationStandard)}

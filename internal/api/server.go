@@ -10,6 +10,7 @@ import (
 	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/auth"
 	"github.com/airlock-rbi/airlock/internal/pki"
+	"github.com/airlock-rbi/airlock/internal/scheduler"
 	"github.com/airlock-rbi/airlock/internal/sessions"
 	"github.com/airlock-rbi/airlock/internal/throttle"
 )
@@ -67,6 +68,8 @@ type Options struct {
 	// NodeSilence is how long a node may go unheard and still be given
 	// new sessions (sessions.NodeSilence). Default sessions.NodeSilence(0).
 	NodeSilence time.Duration
+	// Placement is how launched sessions are placed (sessions.Options).
+	Placement scheduler.Strategy
 	// HeartbeatEvery is how often agents report; default 10s. Idle ends
 	// are judged to about this much.
 	HeartbeatEvery time.Duration
@@ -144,7 +147,7 @@ func New(o Options) (*Server, error) {
 	}
 	var err error
 	s.sessions, err = sessions.New(sessions.Options{Store: o.Store, Driver: o.Driver, AgentURL: o.AgentURL, CAPEM: o.CAPEM,
-		ExtraHosts: o.ExtraHosts, SeccompProfiles: o.SeccompProfiles, Limits: o.SessionLimits, NodeSilence: o.NodeSilence, OnEnd: s.revoker.RevokeSession, OnFinal: s.sessionEnded, OnChange: s.watch.notify,
+		ExtraHosts: o.ExtraHosts, SeccompProfiles: o.SeccompProfiles, Limits: o.SessionLimits, NodeSilence: o.NodeSilence, Placement: o.Placement, OnEnd: s.revoker.RevokeSession, OnFinal: s.sessionEnded, OnChange: s.watch.notify,
 		Logger: s.log, Now: s.clock.now})
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)

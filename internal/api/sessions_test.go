@@ -22,6 +22,7 @@ func sessionEnv(t *testing.T) *env {
 	e := newEnv(t)
 	e.addWorkspace(map[string]any{"name": "web", "image": "airlock/chromium:1"})
 	e.addWorkspace(map[string]any{"name": "sbx", "image": "airlock/chromium:1", "isolation": "sandboxed"})
+	e.addWorkspace(map[string]any{"name": "eu", "image": "airlock/chromium:1", "node_labels": map[string]string{"zone": "eu"}})
 	e.addWorkspace(map[string]any{"name": "full", "image": "airlock/firefox:2", "memory": 1 << 30, "nano_cpus": 2e9,
 		"pids_limit": 256, "shm_size": 128 << 20, "env": map[string]string{"LANG": "fr_FR.UTF-8"}, "start_url": "https://example.com/"})
 	return e
@@ -113,7 +114,23 @@ func TestCreateSession(t *testing.T) {
 			return e.userTok
 		}, code: "unavailable", msg: []string{"full"}},
 		{name: "fail/isolation-unsupported", workspace: "sbx", setup: func(e *env) string { e.addNode("n1", 2); return e.userTok },
-			code: "unavailable", msg: []string{`no ready node supports isolation level "sandboxed"`}},
+			code: "unavailable", msg: []string{`no ready node offers isolation level sandboxed`}},
+		{name: "ok/node-labels", workspace: "eu", setup: func(e *env) string {
+			e.addNode("n1", 10, func(n *airlock.Node) { n.Labels = map[string]string{"zone": "us"} })
+			n := e.addNode("n2", 10, func(n *airlock.Node) { n.Labels = map[string]string{"zone": "eu"} })
+			e.addSession(e.admin, "ws", n.ID, airlock.SessionReady) // busier, but the only one in eu
+			return e.userTok
+		}},
+		{name: "fail/node-labels", workspace: "eu", setup: func(e *env) string {
+			e.addNode("n1", 2, func(n *airlock.Node) { n.Labels = map[string]string{"zone": "us"} })
+			return e.userTok
+		}, code: "unavailable", msg: []string{"no ready node with isolation level standard has zone=eu"}},
+		{name: "fail/node-labels-full", workspace: "eu", setup: func(e *env) string {
+			e.addNode("n1", 2)
+			n := e.addNode("n2", 1, func(n *airlock.Node) { n.Labels = map[string]string{"zone": "eu"} })
+			e.addSession(e.admin, "ws", n.ID, airlock.SessionReady)
+			return e.userTok
+		}, code: "unavailable", msg: []string{`every node with zone=eu that can run "eu" is full`}},
 		{name: "fail/unknown-field", workspace: "web", setup: func(e *env) string { e.addNode("n1", 2); return e.userTok },
 			code: "invalid", msg: []string{`unknown field "node"`}},
 	} {
@@ -156,7 +173,7 @@ func TestCreateSession(t *testing.T) {
 			if call.NodeURL != node.URL {
 				t.Errorf("started on %s, session says %s", call.NodeURL, node.URL)
 			}
-			if tc.name == "ok/skips-full-node" && node.Name != "n2" {
+			if (tc.name == "ok/skips-full-node" || tc.name == "ok/node-labels") && node.Name != "n2" {
 				t.Errorf("placed on full node %s", node.Name)
 			}
 			if s := e.session(v.ID); s.State != airlock.SessionStarting || s.StartedAt == nil || len(s.RegisterHash) == 0 {

@@ -23,10 +23,14 @@ type workspaceSpec struct {
 	Description string `json:"description,omitempty"`
 	Image       string `json:"image"`
 	Isolation   string `json:"isolation,omitempty"`
-	NanoCPUs    int64  `json:"nano_cpus,omitempty"`
-	Memory      int64  `json:"memory,omitempty"`
-	PidsLimit   int64  `json:"pids_limit,omitempty"`
-	ShmSize     int64  `json:"shm_size,omitempty"`
+	// NodeLabels are the labels a node must carry to run the sessions
+	// (zone=eu, gpu=a10); none: any node. On update, given replaces
+	// them all and null or {} removes them.
+	NodeLabels map[string]string `json:"node_labels,omitempty"`
+	NanoCPUs   int64             `json:"nano_cpus,omitempty"`
+	Memory     int64             `json:"memory,omitempty"`
+	PidsLimit  int64             `json:"pids_limit,omitempty"`
+	ShmSize    int64             `json:"shm_size,omitempty"`
 	// Env is shown to admins only: a catalog entry's variables may hold
 	// what its users are not meant to read (a proxy's password, a key).
 	Env      map[string]string `json:"env,omitempty"`
@@ -79,7 +83,7 @@ func browserOf(b *airlock.BrowserPolicy) airlock.BrowserPolicy {
 // workspaceOf is the workspace spec describes, with the server's fields.
 func workspaceOf(spec workspaceSpec, id string, created, updated time.Time) *airlock.Workspace {
 	return &airlock.Workspace{ID: id, Name: spec.Name, Description: spec.Description, Image: spec.Image,
-		Isolation: airlock.Isolation(spec.Isolation), NanoCPUs: spec.NanoCPUs, Memory: spec.Memory, PidsLimit: spec.PidsLimit,
+		Isolation: airlock.Isolation(spec.Isolation), NodeLabels: spec.NodeLabels, NanoCPUs: spec.NanoCPUs, Memory: spec.Memory, PidsLimit: spec.PidsLimit,
 		ShmSize: spec.ShmSize, Env: spec.Env, StartURL: spec.StartURL, Seccomp: spec.Seccomp,
 		Clipboard: airlock.ClipboardPolicy(spec.Clipboard), Egress: spec.Egress.policy(),
 		Mode: airlock.Mode(spec.Mode), Browser: browserOf(spec.Browser), Audio: airlock.AudioPolicy(spec.Audio),
@@ -144,7 +148,8 @@ func (e *egressSpec) policy() airlock.EgressPolicy {
 func viewWorkspace(w *airlock.Workspace, withEnv bool) workspaceSpec {
 	created := w.CreatedAt
 	v := workspaceSpec{ID: w.ID, Name: w.Name, Description: w.Description, Image: w.Image, Isolation: string(w.Isolation),
-		NanoCPUs: w.NanoCPUs, Memory: w.Memory, PidsLimit: w.PidsLimit, ShmSize: w.ShmSize, StartURL: w.StartURL,
+		NodeLabels: maps.Clone(w.NodeLabels),
+		NanoCPUs:   w.NanoCPUs, Memory: w.Memory, PidsLimit: w.PidsLimit, ShmSize: w.ShmSize, StartURL: w.StartURL,
 		Seccomp: w.Seccomp, Clipboard: string(w.Clipboard.OrDefault()), Mode: string(w.Mode.OrDefault()),
 		Audio: string(w.Audio.OrDefault()), Locale: w.Locale, TimeZone: w.TimeZone, MaxScale: w.MaxScale,
 		limitsSpec: viewLimits(w.Limits), CreatedAt: &created}
@@ -294,6 +299,9 @@ func (s *Server) updateWorkspace(w http.ResponseWriter, r *http.Request) error {
 	spec := viewWorkspace(old, true)
 	if _, ok := present["env"]; ok {
 		spec.Env = nil
+	}
+	if _, ok := present["node_labels"]; ok {
+		spec.NodeLabels = nil // replaced, not merged
 	}
 	if _, ok := present["egress"]; ok {
 		spec.Egress = nil

@@ -17,13 +17,15 @@ type Workspace struct {
 	Description string `json:"description,omitempty"`
 	Image       string `json:"image"`
 	// Isolation is standard, hardened or sandboxed.
-	Isolation string            `json:"isolation,omitempty"`
-	NanoCPUs  int64             `json:"nano_cpus,omitempty"`
-	Memory    int64             `json:"memory,omitempty"`
-	PidsLimit int64             `json:"pids_limit,omitempty"`
-	ShmSize   int64             `json:"shm_size,omitempty"`
-	Env       map[string]string `json:"env,omitempty"`
-	StartURL  string            `json:"start_url,omitempty"`
+	Isolation string `json:"isolation,omitempty"`
+	// NodeLabels are the labels a node must carry to run the sessions.
+	NodeLabels map[string]string `json:"node_labels,omitempty"`
+	NanoCPUs   int64             `json:"nano_cpus,omitempty"`
+	Memory     int64             `json:"memory,omitempty"`
+	PidsLimit  int64             `json:"pids_limit,omitempty"`
+	ShmSize    int64             `json:"shm_size,omitempty"`
+	Env        map[string]string `json:"env,omitempty"`
+	StartURL   string            `json:"start_url,omitempty"`
 	// Seccomp names a profile the server knows; empty is Docker's default.
 	Seccomp   string `json:"seccomp"`
 	Clipboard string `json:"clipboard"`

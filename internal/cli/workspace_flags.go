@@ -17,6 +17,8 @@ type wsFlags struct {
 	cpus                                                     *float64
 	pids                                                     *int64
 	env                                                      multi
+	nodeLabels                                               multi
+	clearNodeLabels                                          *bool
 	egressFile                                               *string
 	clearEgress                                              *bool
 	rules                                                    egressRules
@@ -50,6 +52,10 @@ func workspaceFlags(fs *flag.FlagSet, add bool) *wsFlags {
 	f.seccomp = fs.String("seccomp", "", "seccomp profile the server knows, e.g. chromium (default: Docker's)")
 	f.clipboard = fs.String("clipboard", "", "clipboard policy: off, to-container, from-container or both (default both)")
 	fs.Var(&f.env, "env", "KEY=VALUE for the container (repeatable; on update, replaces every variable)")
+	fs.Var(&f.nodeLabels, "node-label", "KEY=VALUE a node must carry to run the sessions, e.g. zone=eu (repeatable; on update, replaces every label)")
+	if !add {
+		f.clearNodeLabels = fs.Bool("clear-node-labels", false, "let the sessions run on any node again")
+	}
 	f.egressFile = fs.String("egress-file", "", "egress policy of a hardened or sandboxed workspace, as YAML or JSON ({\"rules\":[...]}); on update, replaces the policy")
 	fs.Var(egressFlag{&f.rules, airlock.EgressAllow}, "allow", "egress rule allowing DOMAIN[:PORTS] or CIDR[:PORTS], e.g. '*.example.com:443' or 10.1.0.0/16:22 (repeatable, in order: the first rule that matches decides; on update, the rules given replace the policy)")
 	fs.Var(egressFlag{&f.rules, airlock.EgressDeny}, "deny", "egress rule denying DOMAIN[:PORTS] or CIDR[:PORTS], e.g. '*' or 10.0.0.0/8 (repeatable, in order with --allow)")
@@ -111,6 +117,13 @@ func (f *wsFlags) settings(fs *flag.FlagSet, add bool) (apiclient.WorkspaceSetti
 		}
 		body["env"] = m
 	}
+	labels, err := f.labels()
+	if err != nil {
+		return nil, err
+	}
+	if labels != nil {
+		body["node_labels"] = labels
+	}
 	egress, err := f.egress(fs)
 	if err != nil {
 		return nil, err
@@ -135,6 +148,33 @@ func (f *wsFlags) settings(fs *flag.FlagSet, add bool) (apiclient.WorkspaceSetti
 		body["on_expiry"] = v
 	}
 	return body, nil
+}
+
+// labels are the node labels the flags give, or nil when none is given
+// (an empty map for --clear-node-labels).
+func (f *wsFlags) labels() (map[string]string, error) {
+	wipe := f.clearNodeLabels != nil && *f.clearNodeLabels
+	if wipe && len(f.nodeLabels) > 0 {
+		return nil, fmt.Errorf("give --node-label or --clear-node-labels, not both")
+	}
+	if wipe {
+		return map[string]string{}, nil
+	}
+	if len(f.nodeLabels) == 0 {
+		return nil, nil
+	}
+	m := map[string]string{}
+	for _, l := range f.nodeLabels {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--node-label %q is not KEY=VALUE", l)
+		}
+		if _, dup := m[k]; dup {
+			return nil, fmt.Errorf("--node-label %s is given twice", k)
+		}
+		m[k] = v
+	}
+	return m, nil
 }
 
 // egress is the policy the egress flags give, or nil when none is given.

@@ -31,6 +31,7 @@ import (
 	"github.com/airlock-rbi/airlock/internal/lifecycle"
 	"github.com/airlock-rbi/airlock/internal/pki"
 	"github.com/airlock-rbi/airlock/internal/portal"
+	"github.com/airlock-rbi/airlock/internal/scheduler"
 	"github.com/airlock-rbi/airlock/internal/sessions"
 	"github.com/airlock-rbi/airlock/internal/signal"
 	"github.com/airlock-rbi/airlock/internal/store"
@@ -102,6 +103,9 @@ type Config struct {
 	// MaxSessions bounds a user's active sessions unless the user has a
 	// limit of their own. Default 3.
 	MaxSessions int
+	// Placement is how launched sessions are placed on the nodes;
+	// default scheduler.Spread.
+	Placement scheduler.Strategy
 	// PasswordParams overrides the password hashing cost (tests).
 	PasswordParams *auth.PasswordParams
 	Logger         *slog.Logger
@@ -516,6 +520,7 @@ func startAPI(ctx context.Context, cfg Config, srv *Server, relay *signal.Server
 		PasswordParams:     cfg.PasswordParams,
 		SessionLimits:      cfg.SessionLimits,
 		NodeSilence:        sessions.NodeSilence(cfg.Lifecycle.Every),
+		Placement:          cfg.Placement,
 		HeartbeatEvery:     cfg.AgentHeartbeat,
 		DefaultMaxSessions: cfg.MaxSessions,
 	})

@@ -44,9 +44,9 @@ type Sessions interface {
 	Expire(ctx context.Context, sess *airlock.Session, ws *airlock.Workspace) (bool, error)
 	// Stop ends a live session for end with reason.
 	Stop(ctx context.Context, id string, end airlock.EndReason, reason string) (*airlock.Session, error)
-	// PickNode is the node a new session of ws goes to; StartWarm
-	// launches one for ws's pool there.
-	PickNode(ctx context.Context, ws *airlock.Workspace) (*airlock.Node, error)
+	// PickWarmNode is the node a warm session of ws goes to (pools
+	// spread over the fleet); StartWarm launches one for ws's pool there.
+	PickWarmNode(ctx context.Context, ws *airlock.Workspace) (*airlock.Node, error)
 	StartWarm(ctx context.Context, ws *airlock.Workspace, node *airlock.Node) (*airlock.Session, error)
 	// FinishStop removes the container of a stopping session and marks
 	// it stopped.
@@ -243,7 +243,7 @@ func (j *Jobs) fillPool(ctx context.Context, p *airlock.Pool) error {
 		}
 	}
 	for n := len(held); n < p.Size; n++ {
-		node, err := j.sessions.PickNode(ctx, ws)
+		node, err := j.sessions.PickWarmNode(ctx, ws)
 		if err != nil {
 			if airlock.ErrorCode(err) == airlock.EUNAVAILABLE {
 				j.log.Warn("pool cannot fill", "workspace", ws.Name, "have", n, "size", p.Size, "why", airlock.ErrorMessage(err))

@@ -84,20 +84,33 @@ func NodeSilence(every time.Duration) time.Duration {
 // (enroll.Maintainer's default period).
 const nodeHeartbeatEvery = 10 * time.Second
 
-// PickNode is the node a new session of ws goes to: the least loaded
-// that can run it (see scheduler.Pick).
+// PickNode is the node a launched session of ws goes to, placed by the
+// deployment's strategy (see scheduler.Pick).
 func (s *Service) PickNode(ctx context.Context, ws *airlock.Workspace) (*airlock.Node, error) {
+	return s.pick(ctx, ws, s.placement)
+}
+
+// PickWarmNode is the node a warm session of ws goes to: pools spread
+// over the fleet whatever the placement of launches, so that a node lost
+// does not take a whole pool with it.
+func (s *Service) PickWarmNode(ctx context.Context, ws *airlock.Workspace) (*airlock.Node, error) {
+	return s.pick(ctx, ws, scheduler.Spread)
+}
+
+// pick reads the nodes and their load, in two queries whatever the size
+// of the fleet, and asks the scheduler.
+func (s *Service) pick(ctx context.Context, ws *airlock.Workspace, st scheduler.Strategy) (*airlock.Node, error) {
 	nodes, err := s.store.ListNodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	active, err := s.store.CountSessionsByNode(ctx, airlock.SessionFilter{States: airlock.ActiveStates})
 	if err != nil {
 		return nil, err
 	}
 	cands := make([]scheduler.Candidate, 0, len(nodes))
 	for _, n := range nodes {
-		active, err := s.store.CountSessions(ctx, airlock.SessionFilter{NodeID: n.ID, States: airlock.ActiveStates})
-		if err != nil {
-			return nil, err
-		}
-		cands = append(cands, scheduler.Candidate{Node: n, Active: active})
+		cands = append(cands, scheduler.Candidate{Node: n, Active: active[n.ID]})
 	}
-	return scheduler.Pick(cands, ws, s.clock(), s.nodeSilence)
+	return scheduler.Pick(cands, ws, s.clock(), s.nodeSilence, st)
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/auth"
+	"github.com/airlock-rbi/airlock/internal/scheduler"
 )
 
 // Driver is what the service needs of the launcher.
@@ -45,6 +46,7 @@ type Store interface {
 	NodeByID(ctx context.Context, id string) (*airlock.Node, error)
 	ListNodes(ctx context.Context) ([]*airlock.Node, error)
 	CountSessions(ctx context.Context, f airlock.SessionFilter) (int, error)
+	CountSessionsByNode(ctx context.Context, f airlock.SessionFilter) (map[string]int, error)
 	CreateSessionWithin(ctx context.Context, s *airlock.Session, userLimit, nodeCapacity int) error
 	ClaimWarm(ctx context.Context, workspace string, h airlock.Handout, userLimit int, now time.Time) (*airlock.Session, error)
 }
@@ -68,6 +70,9 @@ type Options struct {
 	// NodeSilence is how long a node may go unheard and still be given
 	// new sessions (see NodeSilence); default NodeSilence(0).
 	NodeSilence time.Duration
+	// Placement is how a launched session is placed among the nodes that
+	// can take it; default scheduler.Spread. Warm pools always spread.
+	Placement scheduler.Strategy
 	// OnEnd is told each session that ends (stopped or failed), so that
 	// what holds a connection to it (viewers on the relay, TURN
 	// allocations) is closed at once. Optional.
@@ -94,6 +99,7 @@ type Service struct {
 	limits     airlock.Limits
 	// nodeSilence: see Options.NodeSilence.
 	nodeSilence time.Duration
+	placement   scheduler.Strategy
 	onEnd       func(string)
 	onFinal     func(context.Context, *airlock.Session)
 	onChange    func(string)
@@ -117,7 +123,8 @@ type Service struct {
 func New(o Options) (*Service, error) {
 	s := &Service{store: o.Store, driver: o.Driver, agentURL: o.AgentURL, caPEM: o.CAPEM, extraHosts: o.ExtraHosts,
 		limits: o.Limits.Or(airlock.DefaultLimits), nodeSilence: cmp.Or(o.NodeSilence, NodeSilence(0)),
-		onEnd: o.OnEnd, onFinal: o.OnFinal, onChange: o.OnChange, log: o.Logger, now: o.Now}
+		placement: cmp.Or(o.Placement, scheduler.Spread),
+		onEnd:     o.OnEnd, onFinal: o.OnFinal, onChange: o.OnChange, log: o.Logger, now: o.Now}
 	if err := o.Limits.Validate(); err != nil {
 		return nil, fmt.Errorf("sessions: deployment limits: %s", airlock.ErrorMessage(err))
 	}

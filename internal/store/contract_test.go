@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -440,7 +441,7 @@ func testDeleteUserCascades(t *testing.T, db *DB) {
 func testWorkspaces(t *testing.T, db *DB) {
 	ctx := t.Context()
 	full := &airlock.Workspace{ID: "w1", Name: "chrome", Description: "Chromium, isolated", Image: "airlock/chromium:1.2",
-		Isolation: airlock.IsolationHardened, NanoCPUs: 1_500_000_000, Memory: 2 << 30, PidsLimit: 512, ShmSize: 1 << 30,
+		Isolation: airlock.IsolationHardened, NodeLabels: map[string]string{"zone": "eu-west", "gpu": "nvidia/a10"}, NanoCPUs: 1_500_000_000, Memory: 2 << 30, PidsLimit: 512, ShmSize: 1 << 30,
 		Env: map[string]string{"LANG": "fr_FR.UTF-8", "TZ": "Europe/Paris", "QUOTE": `a"b\c`}, StartURL: "https://example.org/?q=1",
 		Seccomp: "chromium", Clipboard: airlock.ClipboardToContainer, CreatedAt: t0, UpdatedAt: t0.Add(time.Minute),
 		Egress: airlock.EgressPolicy{Rules: []airlock.EgressRule{
@@ -754,6 +755,20 @@ func testSessionFilters(t *testing.T, db *DB) {
 			must(t, err)
 			if n != len(tc.want) {
 				t.Errorf("CountSessions = %d, want %d", n, len(tc.want))
+			}
+			if tc.f.NodeID != "" {
+				_, err := db.CountSessionsByNode(ctx, tc.f)
+				wantCode(t, err, airlock.EINVALID)
+				return
+			}
+			byNode, err := db.CountSessionsByNode(ctx, tc.f)
+			must(t, err)
+			want := map[string]int{}
+			for _, s := range ss {
+				want[s.NodeID]++
+			}
+			if !maps.Equal(byNode, want) {
+				t.Errorf("CountSessionsByNode = %v, want %v", byNode, want)
 			}
 		})
 	}

@@ -198,6 +198,34 @@ func (db *DB) CountSessions(ctx context.Context, f airlock.SessionFilter) (int, 
 	return n, nil
 }
 
+// CountSessionsByNode returns how many sessions f selects on each node
+// that has any, in one query (the scheduler's load of the whole fleet).
+// f.NodeID must be empty.
+func (db *DB) CountSessionsByNode(ctx context.Context, f airlock.SessionFilter) (map[string]int, error) {
+	if f.NodeID != "" {
+		return nil, airlock.Errorf(airlock.EINVALID, "count sessions by node of one node %q", f.NodeID)
+	}
+	where, args := sessionWhere(f)
+	rows, err := db.query(ctx, `SELECT node_id, COUNT(*) FROM sessions`+where+` GROUP BY node_id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("count sessions by node: %w", err)
+	}
+	defer rows.Close()
+	counts := make(map[string]int)
+	for rows.Next() {
+		var node string
+		var n int
+		if err := rows.Scan(&node, &n); err != nil {
+			return nil, fmt.Errorf("count sessions by node: %w", err)
+		}
+		counts[node] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count sessions by node: %w", err)
+	}
+	return counts, nil
+}
+
 // UpdateSession applies u in one conditional UPDATE if the session's state
 // is in u.From, sets UpdatedAt to now and returns the session as stored
 // after it. ENOTFOUND if there is no such session; ECONFLICT, naming the

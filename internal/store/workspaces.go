@@ -10,16 +10,16 @@ import (
 )
 
 const workspaceCols = `id, name, description, image, isolation, nano_cpus, memory, pids_limit, shm_size, env, start_url, seccomp, clipboard, egress, mode, browser, audio, locale, timezone, max_scale, created_at, updated_at,
-	idle_timeout_ms, viewer_idle_timeout_ms, lifetime_ms, max_lifetime_ms, on_expiry, resume_grace_ms`
+	idle_timeout_ms, viewer_idle_timeout_ms, lifetime_ms, max_lifetime_ms, on_expiry, resume_grace_ms, node_labels`
 
 func scanWorkspace(s scanner) (*airlock.Workspace, error) {
 	var w airlock.Workspace
-	var env, egress, browser string
+	var env, egress, browser, labels string
 	var created, updated, idle, viewerIdle, lifetime, maxLifetime, grace int64
 	if err := s.Scan(&w.ID, &w.Name, &w.Description, &w.Image, &w.Isolation,
 		&w.NanoCPUs, &w.Memory, &w.PidsLimit, &w.ShmSize, &env, &w.StartURL, &w.Seccomp, &w.Clipboard, &egress,
 		&w.Mode, &browser, &w.Audio, &w.Locale, &w.TimeZone, &w.MaxScale, &created, &updated,
-		&idle, &viewerIdle, &lifetime, &maxLifetime, &w.Limits.OnExpiry, &grace); err != nil {
+		&idle, &viewerIdle, &lifetime, &maxLifetime, &w.Limits.OnExpiry, &grace, &labels); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(env), &w.Env); err != nil {
@@ -30,6 +30,11 @@ func scanWorkspace(s scanner) (*airlock.Workspace, error) {
 	if egress != "" {
 		if err := json.Unmarshal([]byte(egress), &w.Egress); err != nil {
 			return nil, fmt.Errorf("workspace %s: egress: %w", w.ID, err)
+		}
+	}
+	if labels != "" {
+		if err := json.Unmarshal([]byte(labels), &w.NodeLabels); err != nil {
+			return nil, fmt.Errorf("workspace %s: node labels: %w", w.ID, err)
 		}
 	}
 	if browser != "" {
@@ -74,6 +79,18 @@ func workspaceJSON(w *airlock.Workspace) (env, egress string, err error) {
 	return string(e), string(g), nil
 }
 
+// labelsJSON is the text of w's node_labels column: ” for none.
+func labelsJSON(w *airlock.Workspace) (string, error) {
+	if len(w.NodeLabels) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(w.NodeLabels)
+	if err != nil {
+		return "", fmt.Errorf("node labels: %w", err)
+	}
+	return string(b), nil
+}
+
 // CreateWorkspace stores w; a zero CreatedAt or UpdatedAt is set to now.
 func (db *DB) CreateWorkspace(ctx context.Context, w *airlock.Workspace) error {
 	env, egress, err := workspaceJSON(w)
@@ -84,13 +101,17 @@ func (db *DB) CreateWorkspace(ctx context.Context, w *airlock.Workspace) error {
 	if err != nil {
 		return fmt.Errorf("create workspace %s: %w", w.ID, err)
 	}
+	labels, err := labelsJSON(w)
+	if err != nil {
+		return fmt.Errorf("create workspace %s: %w", w.ID, err)
+	}
 	db.stamp(&w.CreatedAt, &w.UpdatedAt)
-	_, err = db.exec(ctx, `INSERT INTO workspaces (`+workspaceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = db.exec(ctx, `INSERT INTO workspaces (`+workspaceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		w.ID, w.Name, w.Description, w.Image, string(w.Isolation), w.NanoCPUs, w.Memory, w.PidsLimit, w.ShmSize,
 		env, w.StartURL, w.Seccomp, string(w.Clipboard), egress,
 		string(w.Mode), browser, string(w.Audio), w.Locale, w.TimeZone, w.MaxScale, micros(w.CreatedAt), micros(w.UpdatedAt),
 		w.Limits.Idle.Milliseconds(), w.Limits.ViewerIdle.Milliseconds(), w.Limits.Lifetime.Milliseconds(), w.Limits.MaxLifetime.Milliseconds(),
-		string(w.Limits.OnExpiry), w.Limits.ResumeGrace.Milliseconds())
+		string(w.Limits.OnExpiry), w.Limits.ResumeGrace.Milliseconds(), labels)
 	if err != nil {
 		return writeErr(err, "workspace", w.Name, "create workspace "+w.ID)
 	}
@@ -135,16 +156,20 @@ func (db *DB) UpdateWorkspace(ctx context.Context, w *airlock.Workspace) error {
 	if err != nil {
 		return fmt.Errorf("update workspace %s: %w", w.ID, err)
 	}
+	labels, err := labelsJSON(w)
+	if err != nil {
+		return fmt.Errorf("update workspace %s: %w", w.ID, err)
+	}
 	db.touch(&w.UpdatedAt)
 	ok, err := db.execOne(ctx, `UPDATE workspaces SET name = ?, description = ?, image = ?, isolation = ?,
 		nano_cpus = ?, memory = ?, pids_limit = ?, shm_size = ?, env = ?, start_url = ?, seccomp = ?, clipboard = ?,
 		egress = ?, mode = ?, browser = ?, audio = ?, locale = ?, timezone = ?, max_scale = ?, updated_at = ?,
-		idle_timeout_ms = ?, viewer_idle_timeout_ms = ?, lifetime_ms = ?, max_lifetime_ms = ?, on_expiry = ?, resume_grace_ms = ? WHERE id = ?`,
+		idle_timeout_ms = ?, viewer_idle_timeout_ms = ?, lifetime_ms = ?, max_lifetime_ms = ?, on_expiry = ?, resume_grace_ms = ?, node_labels = ? WHERE id = ?`,
 		w.Name, w.Description, w.Image, string(w.Isolation), w.NanoCPUs, w.Memory, w.PidsLimit, w.ShmSize,
 		env, w.StartURL, w.Seccomp, string(w.Clipboard), egress,
 		string(w.Mode), browser, string(w.Audio), w.Locale, w.TimeZone, w.MaxScale, micros(w.UpdatedAt),
 		w.Limits.Idle.Milliseconds(), w.Limits.ViewerIdle.Milliseconds(), w.Limits.Lifetime.Milliseconds(), w.Limits.MaxLifetime.Milliseconds(),
-		string(w.Limits.OnExpiry), w.Limits.ResumeGrace.Milliseconds(), w.ID)
+		string(w.Limits.OnExpiry), w.Limits.ResumeGrace.Milliseconds(), labels, w.ID)
 	if err != nil {
 		return writeErr(err, "workspace", w.Name, "update workspace "+w.ID)
 	}
