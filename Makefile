@@ -97,6 +97,7 @@ bench: docker
 	$(GO) run ./bench/signal -relay-memlimit 260MiB
 	$(GO) run ./bench/gateway
 	$(GO) run ./bench/split
+	$(GO) run ./bench/place
 
 clean:
 	rm -rf bin

@@ -59,6 +59,8 @@ func runProvision(ctx context.Context, args []string, stderr io.Writer, log *slo
 	probeImage := fs.String("sandbox-probe-image", "airlock/chromium:latest", "local image with dmesg that proves runsc runs containers inside gVisor (for --isolation sandboxed)")
 	var isolation stringList
 	fs.Var(&isolation, "isolation", "isolation level this node offers (repeatable; default standard); one it cannot prove is dropped")
+	var labels stringList
+	fs.Var(&labels, "label", "KEY=VALUE label of this node, e.g. zone=eu, which workspaces' node_labels select (repeatable; sent when the node enrolls)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -107,11 +109,16 @@ func runProvision(ctx context.Context, args []string, stderr io.Writer, log *slo
 			h, _ := os.Hostname()
 			*name = strings.ToLower(h)
 		}
+		nodeLabels, err := parseLabels(labels)
+		if err != nil {
+			fmt.Fprintln(stderr, "airlock provision:", err)
+			return errUsage
+		}
 		levels, err := provableIsolation(ctx, f.socket, *probeImage, policy, isolation, sn.hardened, log)
 		if err != nil {
 			return err
 		}
-		err = enroll.Join(ctx, *server, token, enroll.Node{Name: *name, URL: *advertise, Capacity: *capacity, Isolation: levels}, f.tlsDir)
+		err = enroll.Join(ctx, *server, token, enroll.Node{Name: *name, URL: *advertise, Capacity: *capacity, Isolation: levels, Labels: nodeLabels}, f.tlsDir)
 		if err != nil {
 			return err
 		}
@@ -291,4 +298,24 @@ func serveProvision(ctx context.Context, f provisionFlags, policy *dockerpolicy.
 		return first
 	}
 	return nil
+}
+
+// parseLabels reads --label KEY=VALUE flags; the server checks the keys
+// and values.
+func parseLabels(flags []string) (map[string]string, error) {
+	if len(flags) == 0 {
+		return nil, nil
+	}
+	m := make(map[string]string, len(flags))
+	for _, l := range flags {
+		k, v, ok := strings.Cut(l, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--label %q is not KEY=VALUE", l)
+		}
+		if _, dup := m[k]; dup {
+			return nil, fmt.Errorf("--label %s is given twice", k)
+		}
+		m[k] = v
+	}
+	return m, nil
 }

@@ -22,10 +22,14 @@ func sessionEnv(t *testing.T) *env {
 	e := newEnv(t)
 	e.addWorkspace(map[string]any{"name": "web", "image": "airlock/chromium:1"})
 	e.addWorkspace(map[string]any{"name": "sbx", "image": "airlock/chromium:1", "isolation": "sandboxed"})
-	e.addWorkspace(map[string]any{"name": "eu", "image": "airlock/chromium:1", "node_labels": map[string]string{"zone": "eu"}})
 	e.addWorkspace(map[string]any{"name": "full", "image": "airlock/firefox:2", "memory": 1 << 30, "nano_cpus": 2e9,
 		"pids_limit": 256, "shm_size": 128 << 20, "env": map[string]string{"LANG": "fr_FR.UTF-8"}, "start_url": "https://example.com/"})
 	return e
+}
+
+// addEUWorkspace adds "eu", whose sessions need a node labelled zone=eu.
+func (e *env) addEUWorkspace() {
+	e.addWorkspace(map[string]any{"name": "eu", "image": "airlock/chromium:1", "node_labels": map[string]string{"zone": "eu"}})
 }
 
 func TestCreateSession(t *testing.T) {
@@ -116,16 +120,19 @@ func TestCreateSession(t *testing.T) {
 		{name: "fail/isolation-unsupported", workspace: "sbx", setup: func(e *env) string { e.addNode("n1", 2); return e.userTok },
 			code: "unavailable", msg: []string{`no ready node offers isolation level sandboxed`}},
 		{name: "ok/node-labels", workspace: "eu", setup: func(e *env) string {
+			e.addEUWorkspace()
 			e.addNode("n1", 10, func(n *airlock.Node) { n.Labels = map[string]string{"zone": "us"} })
 			n := e.addNode("n2", 10, func(n *airlock.Node) { n.Labels = map[string]string{"zone": "eu"} })
 			e.addSession(e.admin, "ws", n.ID, airlock.SessionReady) // busier, but the only one in eu
 			return e.userTok
 		}},
 		{name: "fail/node-labels", workspace: "eu", setup: func(e *env) string {
+			e.addEUWorkspace()
 			e.addNode("n1", 2, func(n *airlock.Node) { n.Labels = map[string]string{"zone": "us"} })
 			return e.userTok
 		}, code: "unavailable", msg: []string{"no ready node with isolation level standard has zone=eu"}},
 		{name: "fail/node-labels-full", workspace: "eu", setup: func(e *env) string {
+			e.addEUWorkspace()
 			e.addNode("n1", 2)
 			n := e.addNode("n2", 1, func(n *airlock.Node) { n.Labels = map[string]string{"zone": "eu"} })
 			e.addSession(e.admin, "ws", n.ID, airlock.SessionReady)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/airlock-rbi/airlock/internal/pki"
@@ -33,9 +35,10 @@ func Node(ctx context.Context, connect Connect, args []string, stdout, stderr io
 			if n.Draining {
 				n.State += ", draining"
 			}
-			rows = append(rows, []string{n.Name, n.URL, n.State, fmt.Sprintf("%d/%d", n.Active, n.Capacity), strings.Join(n.Isolation, ","), ago(n.LastHeartbeat)})
+			rows = append(rows, []string{n.Name, n.URL, n.State, fmt.Sprintf("%d/%d", n.Active, n.Capacity), strings.Join(n.Isolation, ","),
+				labelText(n.Labels), ago(n.LastHeartbeat)})
 		}
-		table(stdout, "NAME\tURL\tSTATE\tLOAD\tISOLATION\tHEARTBEAT", rows)
+		table(stdout, "NAME\tURL\tSTATE\tLOAD\tISOLATION\tLABELS\tHEARTBEAT", rows)
 		return nil
 	case "drain", "undrain":
 		if len(args) != 2 {
@@ -94,4 +97,16 @@ func Node(ctx context.Context, connect Connect, args []string, stdout, stderr io
 		return nil
 	}
 	return usage(stderr, "airlock node: unknown command %q (ls, drain, undrain, rm, docker-env, join-token)", args[0])
+}
+
+// labelText is labels as k=v,k2=v2, sorted; "-" for none.
+func labelText(labels map[string]string) string {
+	if len(labels) == 0 {
+		return "-"
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		parts = append(parts, k+"="+labels[k])
+	}
+	return strings.Join(parts, ",")
 }
