@@ -349,6 +349,8 @@ func TestEnroll(t *testing.T) {
 		{name: "fail/capacity-negative", body: base(func(r *enrollRequest) { r.Name, r.Capacity = "x1", -3 }), code: "invalid", msg: "capacity -3"},
 		{name: "fail/capacity-huge", body: base(func(r *enrollRequest) { r.Name, r.Capacity = "x1", 10001 }), code: "invalid", msg: "capacity 10001"},
 		{name: "fail/isolation-unknown", body: base(func(r *enrollRequest) { r.Name, r.Isolation = "x1", []string{"standard", "vm"} }), code: "invalid", msg: `isolation "vm"`},
+		{name: "fail/label-key", body: base(func(r *enrollRequest) { r.Name, r.Labels = "x1", map[string]string{"-zone": "eu"} }), code: "invalid", msg: `label key "-zone"`},
+		{name: "fail/label-value", body: base(func(r *enrollRequest) { r.Name, r.Labels = "x1", map[string]string{"zone": "eu\n"} }), code: "invalid", msg: "label zone's value must be at most 255 printable characters"},
 		{name: "fail/isolation-empty-string", body: base(func(r *enrollRequest) { r.Name, r.Isolation = "x1", []string{""} }), code: "invalid", msg: `isolation ""`},
 		{name: "fail/csr-empty", body: base(func(r *enrollRequest) { r.Name, r.CSR = "x1", "" }), code: "invalid", msg: "csr must be a PEM CERTIFICATE REQUEST"},
 		{name: "fail/csr-not-pem", body: base(func(r *enrollRequest) { r.Name, r.CSR = "x1", "MIIB..." }), code: "invalid", msg: "csr must be a PEM CERTIFICATE REQUEST"},
