@@ -1,20 +1,22 @@
 package portal_test
 
 import (
+	"reflect"
 	"testing"
 
 	"github.com/chromedp/chromedp/kb"
 )
 
 type workspaceJSON struct {
-	Name        string `json:"name"`
-	Description string `json:"description"`
-	Image       string `json:"image"`
-	Isolation   string `json:"isolation"`
-	Memory      int64  `json:"memory"`
-	NanoCPUs    int64  `json:"nano_cpus"`
-	Idle        string `json:"idle_timeout"`
-	Clipboard   string `json:"clipboard"`
+	Name        string            `json:"name"`
+	Description string            `json:"description"`
+	Image       string            `json:"image"`
+	Isolation   string            `json:"isolation"`
+	NodeLabels  map[string]string `json:"node_labels"`
+	Memory      int64             `json:"memory"`
+	NanoCPUs    int64             `json:"nano_cpus"`
+	Idle        string            `json:"idle_timeout"`
+	Clipboard   string            `json:"clipboard"`
 }
 
 // TestAdminWorkspaces drives the Workspaces page with the keyboard:
@@ -75,6 +77,9 @@ func TestAdminWorkspaces(t *testing.T) {
 	if ws.Idle != "15m" {
 		t.Fatalf("a refused edit changed idle_timeout to %q", ws.Idle)
 	}
+	// Node labels set elsewhere (the CLI) stay through the form's save,
+	// and show in the list it redraws.
+	s.must("PATCH", "/workspaces/docs", map[string]any{"node_labels": map[string]string{"zone": "eu"}}, nil)
 	// Fixed, and the clipboard turned off by typing into its select.
 	p.tabTo("#ws-clipboard")
 	p.keys("o")
@@ -90,6 +95,10 @@ func TestAdminWorkspaces(t *testing.T) {
 	if got := p.focusSettles("Edit docs"); got != "Edit docs" {
 		t.Errorf("after a save the focus is on %s, want the row's Edit button", got)
 	}
+	if !reflect.DeepEqual(ws.NodeLabels, map[string]string{"zone": "eu"}) {
+		t.Errorf("after the form's save the node labels are %v, want zone=eu kept", ws.NodeLabels)
+	}
+	p.waitFor(`document.querySelector('[data-workspace="docs"]').textContent.includes('on nodes with zone=eu')`)
 
 	// Escape closes the form and gives the focus back to its opener.
 	p.keys(kb.Enter)

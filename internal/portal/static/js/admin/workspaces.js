@@ -1,12 +1,13 @@
-// The Workspaces page: the catalog as admins see it (image, isolation,
-// limits, clipboard), a form that creates a workspace or edits one (the
-// common fields; the rest, env, egress and browser policy, stay as they
-// are and are set with `airlock workspace update`), and Delete after a
-// confirmation. The api's refusal shows in the form, as it worded it.
+// The Workspaces page: the catalog as admins see it (image, isolation and
+// the node labels it requires, limits, clipboard), a form that creates a
+// workspace or edits one (the common fields; the rest, env, egress,
+// browser policy and node labels, stay as they are and are set with
+// `airlock workspace update`), and Delete after a confirmation. The api's
+// refusal shows in the form, as it worded it.
 
 import { el } from '../dom.js';
 import { admin } from './api.js';
-import { WORKSPACE_FIELDS, fieldText, workspaceBody, cpusText, mibText } from './format.js';
+import { WORKSPACE_FIELDS, fieldText, workspaceBody, cpusText, mibText, labelsText } from './format.js';
 import { announce, showError, clearError, alertBox, field, select, table, button, confirm, refocus, busy } from './ui.js';
 
 export const title = 'Workspaces';
@@ -62,7 +63,8 @@ function row(ws) {
   return el('tr', { 'data-workspace': ws.name },
     el('td', {}, el('strong', {}, ws.name), ws.description ? el('p', { class: 'reason muted' }, ws.description) : null),
     el('td', {}, el('code', {}, ws.image)),
-    el('td', {}, ws.isolation || 'standard'),
+    el('td', {}, ws.isolation || 'standard',
+      ws.node_labels ? el('p', { class: 'reason muted' }, `on nodes with ${labelsText(ws.node_labels)}`) : null),
     el('td', {}, limits(ws)),
     el('td', {}, ws.clipboard),
     el('td', { class: 'actions' }, edit, del));
