@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
+	"github.com/airlock-rbi/airlock/internal/cli"
 	"github.com/airlock-rbi/airlock/internal/dockerpolicy"
 	"github.com/airlock-rbi/airlock/internal/enroll"
 	"github.com/airlock-rbi/airlock/internal/netpolicy"
@@ -109,7 +110,7 @@ func runProvision(ctx context.Context, args []string, stderr io.Writer, log *slo
 			h, _ := os.Hostname()
 			*name = strings.ToLower(h)
 		}
-		nodeLabels, err := parseLabels(labels)
+		nodeLabels, err := cli.ParseLabels("label", labels)
 		if err != nil {
 			fmt.Fprintln(stderr, "airlock provision:", err)
 			return errUsage
@@ -298,24 +299,4 @@ func serveProvision(ctx context.Context, f provisionFlags, policy *dockerpolicy.
 		return first
 	}
 	return nil
-}
-
-// parseLabels reads --label KEY=VALUE flags; the server checks the keys
-// and values.
-func parseLabels(flags []string) (map[string]string, error) {
-	if len(flags) == 0 {
-		return nil, nil
-	}
-	m := make(map[string]string, len(flags))
-	for _, l := range flags {
-		k, v, ok := strings.Cut(l, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("--label %q is not KEY=VALUE", l)
-		}
-		if _, dup := m[k]; dup {
-			return nil, fmt.Errorf("--label %s is given twice", k)
-		}
-		m[k] = v
-	}
-	return m, nil
 }

@@ -160,17 +160,23 @@ func (f *wsFlags) labels() (map[string]string, error) {
 	if wipe {
 		return map[string]string{}, nil
 	}
-	if len(f.nodeLabels) == 0 {
+	return ParseLabels("node-label", f.nodeLabels)
+}
+
+// ParseLabels reads the KEY=VALUE values of a repeatable flag; nil for
+// none. The server checks the keys and values themselves.
+func ParseLabels(flag string, values []string) (map[string]string, error) {
+	if len(values) == 0 {
 		return nil, nil
 	}
-	m := map[string]string{}
-	for _, l := range f.nodeLabels {
+	m := make(map[string]string, len(values))
+	for _, l := range values {
 		k, v, ok := strings.Cut(l, "=")
 		if !ok || k == "" {
-			return nil, fmt.Errorf("--node-label %q is not KEY=VALUE", l)
+			return nil, fmt.Errorf("--%s %q is not KEY=VALUE", flag, l)
 		}
 		if _, dup := m[k]; dup {
-			return nil, fmt.Errorf("--node-label %s is given twice", k)
+			return nil, fmt.Errorf("--%s %s is given twice", flag, k)
 		}
 		m[k] = v
 	}

@@ -23,38 +23,9 @@ import (
 // the buffers net/http hands over.
 func TestEarlyFrameKept(t *testing.T) {
 	e := newEnv(t, Options{})
-	c, err := net.Dial("tcp", e.hs.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	key := make([]byte, 16)
-	_, _ = rand.Read(key)
-	req := "GET /?token=" + e.token(RoleAgent, "s1") + " HTTP/1.1\r\nHost: " + e.hs.Listener.Addr().String() +
-		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " +
-		base64.StdEncoding.EncodeToString(key) + "\r\nSec-WebSocket-Protocol: " + Subprotocol + "\r\n\r\n"
-	if _, err := c.Write(append([]byte(req), maskedText(`{"type":"ping"}`)...)); err != nil {
-		t.Fatal(err)
-	}
-	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	br := bufio.NewReader(c)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("status %d, want 101", resp.StatusCode)
-	}
-	hdr := make([]byte, 2)
-	if _, err := io.ReadFull(br, hdr); err != nil {
-		t.Fatalf("read the answer's frame: %v", err)
-	}
-	payload := make([]byte, hdr[1]&0x7f)
-	if _, err := io.ReadFull(br, payload); err != nil {
-		t.Fatalf("read the answer's payload: %v", err)
-	}
-	if hdr[0] != 0x81 || string(payload) != `{"type":"pong"}` {
-		t.Fatalf("answer %x %q, want a text frame {\"type\":\"pong\"}", hdr, payload)
+	raw := e.rawDial(t, RoleAgent, "s1", maskedText(`{"type":"ping"}`)...)
+	if op, p := raw.frame(t); op != 1 || string(p) != `{"type":"pong"}` {
+		t.Fatalf("answer: opcode %x %q, want a text frame {\"type\":\"pong\"}", op, p)
 	}
 }
 
@@ -218,7 +189,9 @@ type rawConn struct {
 	br *bufio.Reader
 }
 
-func (e *env) rawDial(t *testing.T, role, session string) *rawConn {
+// rawDial upgrades a hand-driven connection; early is sent in the same
+// write as the upgrade request, before the 101 came.
+func (e *env) rawDial(t *testing.T, role, session string, early ...byte) *rawConn {
 	t.Helper()
 	c, err := net.Dial("tcp", e.hs.Listener.Addr().String())
 	if err != nil {
@@ -230,7 +203,7 @@ func (e *env) rawDial(t *testing.T, role, session string) *rawConn {
 	req := "GET /?token=" + e.token(role, session) + " HTTP/1.1\r\nHost: " + e.hs.Listener.Addr().String() +
 		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: " +
 		base64.StdEncoding.EncodeToString(key) + "\r\nSec-WebSocket-Protocol: " + Subprotocol + "\r\n\r\n"
-	if _, err := c.Write([]byte(req)); err != nil {
+	if _, err := c.Write(append([]byte(req), early...)); err != nil {
 		t.Fatal(err)
 	}
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
