@@ -18,6 +18,7 @@ let app;
 let visit = null; // AbortController of the current visit
 let timer = 0;
 let workspaces = new Map(); // id -> workspace
+let shownCatalog = ''; // the catalog the cards show, as JSON
 const following = new Set(); // session ids being long-polled
 
 export function init(a) {
@@ -98,7 +99,14 @@ async function loadWorkspaces() {
   list = list.filter((w) => w.granted !== false);
   workspaces = new Map(list.map((w) => [w.id, w]));
   list.sort((a, b) => a.name.localeCompare(b.name));
-  grid.replaceChildren(...list.map(card));
+  // Coming back to the page shows the cards of the last visit at once;
+  // they are drawn again only if the catalog changed, so that a Launch
+  // pressed meanwhile is not on a button being replaced.
+  const shown = JSON.stringify(list);
+  if (shown !== shownCatalog || grid.childElementCount !== list.length) {
+    grid.replaceChildren(...list.map(card));
+    shownCatalog = shown;
+  }
   grid.setAttribute('aria-busy', 'false');
   $('workspaces-empty').hidden = list.length > 0;
 }
