@@ -106,6 +106,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p := newPeer(s, nil, r.RemoteAddr, rate.NewLimiter(rate.Limit(s.opts.RatePerSecond), s.opts.Burst))
 	p.c = newConn(nc, early, s.opts.MaxMessageBytes, func() { s.tooBig(p) })
+	// The first pass below is this goroutine's: the flag is taken before
+	// the socket is armed, so that a readiness coming first starts no
+	// second pass beside it.
+	p.reading.Store(true)
 	if s.poll != nil && p.c.fd >= 0 {
 		if err := s.poll.add(p); err != nil {
 			s.log.Warn("signal: cannot wait for a connection; it keeps a goroutine", "remote", r.RemoteAddr, "err", err)
@@ -120,7 +124,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// The first pass reads what is buffered already; it then parks the
 	// connection until it is readable.
-	p.reading.Store(true)
 	s.wake(p, pastDeadline)
 }
 
