@@ -1,7 +1,9 @@
 package airlock
 
 import (
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -75,4 +77,14 @@ func ValidLabels(what string, labels map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// LabelText is labels as "k=v, k2=v2", sorted by key: how messages and
+// listings show a node's labels or a workspace's required ones.
+func LabelText(labels map[string]string) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		parts = append(parts, k+"="+labels[k])
+	}
+	return strings.Join(parts, ", ")
 }

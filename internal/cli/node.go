@@ -1,14 +1,16 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
-	"maps"
+
 	"path/filepath"
-	"slices"
+
 	"strings"
 
+	"github.com/airlock-rbi/airlock/internal/airlock"
 	"github.com/airlock-rbi/airlock/internal/pki"
 )
 
@@ -36,7 +38,7 @@ func Node(ctx context.Context, connect Connect, args []string, stdout, stderr io
 				n.State += ", draining"
 			}
 			rows = append(rows, []string{n.Name, n.URL, n.State, fmt.Sprintf("%d/%d", n.Active, n.Capacity), strings.Join(n.Isolation, ","),
-				labelText(n.Labels), ago(n.LastHeartbeat)})
+				cmp.Or(airlock.LabelText(n.Labels), "-"), ago(n.LastHeartbeat)})
 		}
 		table(stdout, "NAME\tURL\tSTATE\tLOAD\tISOLATION\tLABELS\tHEARTBEAT", rows)
 		return nil
@@ -97,16 +99,4 @@ func Node(ctx context.Context, connect Connect, args []string, stdout, stderr io
 		return nil
 	}
 	return usage(stderr, "airlock node: unknown command %q (ls, drain, undrain, rm, docker-env, join-token)", args[0])
-}
-
-// labelText is labels as k=v,k2=v2, sorted; "-" for none.
-func labelText(labels map[string]string) string {
-	if len(labels) == 0 {
-		return "-"
-	}
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(labels)) {
-		parts = append(parts, k+"="+labels[k])
-	}
-	return strings.Join(parts, ",")
 }

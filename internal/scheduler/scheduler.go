@@ -7,9 +7,7 @@ package scheduler
 import (
 	"cmp"
 	"fmt"
-	"maps"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/airlock-rbi/airlock/internal/airlock"
@@ -115,9 +113,9 @@ func refusal(ws *airlock.Workspace, ready, draining, offers, labelled int) error
 	case offers == 0:
 		return airlock.Errorf(airlock.EUNAVAILABLE, "no ready node offers isolation level %s", ws.Isolation)
 	case labelled == 0:
-		return airlock.Errorf(airlock.EUNAVAILABLE, "no ready node with isolation level %s has %s", ws.Isolation, labelList(ws.NodeLabels))
+		return airlock.Errorf(airlock.EUNAVAILABLE, "no ready node with isolation level %s has %s", ws.Isolation, airlock.LabelText(ws.NodeLabels))
 	case len(ws.NodeLabels) > 0:
-		return airlock.Errorf(airlock.EUNAVAILABLE, "every node with %s that can run %q is full; try again later", labelList(ws.NodeLabels), ws.Name)
+		return airlock.Errorf(airlock.EUNAVAILABLE, "every node with %s that can run %q is full; try again later", airlock.LabelText(ws.NodeLabels), ws.Name)
 	}
 	return airlock.Errorf(airlock.EUNAVAILABLE, "every node that can run %q is full; try again later", ws.Name)
 }
@@ -130,13 +128,4 @@ func hasLabels(n *airlock.Node, want map[string]string) bool {
 		}
 	}
 	return true
-}
-
-// labelList is want as "k=v, k2=v2", sorted.
-func labelList(want map[string]string) string {
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(want)) {
-		parts = append(parts, k+"="+want[k])
-	}
-	return strings.Join(parts, ", ")
 }
